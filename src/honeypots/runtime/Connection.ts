@@ -1,0 +1,228 @@
+/**
+ * A bounded, Effect-friendly view of one TCP (or TLS) connection. Emulators read it like the
+ * protocol's RFC: `yield* conn.readLine()`, `yield* conn.readBytes(4)`. Every buffer is bounded:
+ * a line or frame past the limit fails with `LimitExceeded` and the harness closes the socket.
+ */
+import type * as net from "node:net"
+import * as tls from "node:tls"
+import { Data, Effect } from "effect"
+
+export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{ readonly reason: string }> {}
+export class LimitExceeded extends Data.TaggedError("LimitExceeded")<{
+  readonly limit: string
+  readonly max: number
+}> {}
+export class ProtocolViolation extends Data.TaggedError("ProtocolViolation")<{ readonly reason: string }> {}
+export type ConnectionError = ConnectionClosed | LimitExceeded | ProtocolViolation
+
+/** Strip the IPv4-mapped IPv6 prefix so events carry `1.2.3.4`, not `::ffff:1.2.3.4`. */
+export const normalizeIp = (ip: string | undefined): string =>
+  ip === undefined ? "" : ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip
+
+interface Waiter {
+  readonly check: () => boolean
+  readonly wake: () => void
+}
+
+/** Buffers incoming bytes; pauses the socket when the buffer passes its bound. */
+class ByteBuffer {
+  private chunks: Array<Buffer> = []
+  length = 0
+  ended: string | undefined
+  private waiter: Waiter | undefined
+  private stream: net.Socket | tls.TLSSocket
+  private readonly highWater: number
+
+  constructor(stream: net.Socket | tls.TLSSocket, highWater: number) {
+    this.stream = stream
+    this.highWater = highWater
+    this.attach(stream)
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.chunks.push(chunk)
+    this.length += chunk.length
+    if (this.length > this.highWater) this.stream.pause()
+    this.notify()
+  }
+  private readonly onEnd = () => this.close("peer closed the connection")
+  private readonly onError = (e: Error) => this.close(`socket error: ${e.message}`)
+
+  attach(stream: net.Socket | tls.TLSSocket): void {
+    this.stream = stream
+    stream.on("data", this.onData)
+    stream.on("end", this.onEnd)
+    stream.on("close", this.onEnd)
+    stream.on("error", this.onError)
+  }
+
+  detach(): void {
+    this.stream.off("data", this.onData)
+    this.stream.off("end", this.onEnd)
+    this.stream.off("close", this.onEnd)
+    this.stream.off("error", this.onError)
+  }
+
+  close(reason: string): void {
+    if (this.ended === undefined) this.ended = reason
+    this.notify()
+  }
+
+  private notify(): void {
+    const w = this.waiter
+    if (w !== undefined && w.check()) {
+      this.waiter = undefined
+      w.wake()
+    }
+  }
+
+  /** Wait until `ready()` holds or the stream ends. */
+  waitFor(ready: () => boolean): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const check = () => ready() || this.ended !== undefined
+      if (check()) return resume(Effect.void)
+      this.waiter = { check, wake: () => resume(Effect.void) }
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  }
+
+  indexOf(byte: number, limit: number): number {
+    let offset = 0
+    for (const c of this.chunks) {
+      const scan = Math.min(c.length, limit - offset)
+      const i = c.subarray(0, scan).indexOf(byte)
+      if (i >= 0) return offset + i
+      offset += c.length
+      if (offset >= limit) break
+    }
+    return -1
+  }
+
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const c = this.chunks[0]!
+      const need = n - filled
+      if (c.length <= need) {
+        c.copy(out, filled)
+        filled += c.length
+        this.chunks.shift()
+      } else {
+        c.copy(out, filled, 0, need)
+        this.chunks[0] = c.subarray(need)
+        filled += need
+      }
+    }
+    this.length -= n
+    if (this.length <= this.highWater && this.stream.isPaused()) this.stream.resume()
+    return out
+  }
+}
+
+export interface Connection {
+  readonly id: number
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localAddress: string
+  readonly localPort: number
+  /** The current underlying socket (a TLSSocket after `startTls`). */
+  readonly socket: () => net.Socket | tls.TLSSocket
+  readonly isTls: () => boolean
+  readonly write: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Flush and half-close. */
+  readonly end: (data?: string | Uint8Array) => Effect.Effect<void>
+  /** Read up to LF; strips a trailing CRLF/LF. Fails with LimitExceeded past `max` bytes. */
+  readonly readLine: (max?: number) => Effect.Effect<string, ConnectionError>
+  /** Read exactly `n` bytes. */
+  readonly readBytes: (n: number) => Effect.Effect<Buffer, ConnectionError>
+  /** Read whatever is buffered (at least one byte), at most `max`. */
+  readonly readChunk: (max?: number) => Effect.Effect<Buffer, ConnectionError>
+  /** Bytes already buffered and not yet read. */
+  readonly buffered: () => number
+  /** Upgrade to TLS in place (STARTTLS, implicit-TLS listeners). */
+  readonly startTls: (context: tls.SecureContext) => Effect.Effect<void, ConnectionClosed>
+}
+
+export interface ConnectionOptions {
+  readonly id: number
+  readonly maxLineBytes: number
+  readonly maxFrameBytes: number
+}
+
+export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Connection => {
+  let socket: net.Socket | tls.TLSSocket = raw
+  let secure = false
+  const buffer = new ByteBuffer(raw, Math.max(options.maxFrameBytes, options.maxLineBytes) + 64 * 1024)
+  const closed = () => new ConnectionClosed({ reason: buffer.ended ?? "closed" })
+
+  const write = (data: string | Uint8Array) =>
+    Effect.sync(() => {
+      if (!socket.destroyed && socket.writable) socket.write(data)
+    })
+
+  const readLine = (max = options.maxLineBytes): Effect.Effect<string, ConnectionError> =>
+    Effect.gen(function* () {
+      yield* buffer.waitFor(() => buffer.indexOf(0x0a, max + 1) >= 0 || buffer.length > max)
+      const nl = buffer.indexOf(0x0a, max + 1)
+      if (nl < 0) {
+        if (buffer.length > max) return yield* new LimitExceeded({ limit: "line", max })
+        return yield* closed()
+      }
+      const line = buffer.take(nl + 1)
+      const end = line.length >= 2 && line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1
+      return line.toString("utf8", 0, end)
+    })
+
+  const readBytes = (n: number): Effect.Effect<Buffer, ConnectionError> =>
+    n > options.maxFrameBytes
+      ? Effect.fail(new LimitExceeded({ limit: "frame", max: options.maxFrameBytes }))
+      : Effect.gen(function* () {
+          yield* buffer.waitFor(() => buffer.length >= n)
+          if (buffer.length < n) return yield* closed()
+          return buffer.take(n)
+        })
+
+  const readChunk = (max = options.maxFrameBytes): Effect.Effect<Buffer, ConnectionError> =>
+    Effect.gen(function* () {
+      yield* buffer.waitFor(() => buffer.length > 0)
+      if (buffer.length === 0) return yield* closed()
+      return buffer.take(Math.min(max, buffer.length))
+    })
+
+  const startTls = (context: tls.SecureContext): Effect.Effect<void, ConnectionClosed> =>
+    Effect.suspend(() => {
+      if (buffer.ended !== undefined) return Effect.fail(closed())
+      buffer.detach()
+      const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context })
+      socket = tlsSocket
+      secure = true
+      buffer.attach(tlsSocket)
+      return Effect.void
+    })
+
+  return {
+    id: options.id,
+    remoteAddress: normalizeIp(raw.remoteAddress),
+    remotePort: raw.remotePort ?? 0,
+    localAddress: normalizeIp(raw.localAddress),
+    localPort: raw.localPort ?? 0,
+    socket: () => socket,
+    isTls: () => secure,
+    write,
+    end: (data) =>
+      Effect.sync(() => {
+        if (!socket.destroyed) {
+          if (data === undefined) socket.end()
+          else socket.end(data)
+        }
+      }),
+    readLine,
+    readBytes,
+    readChunk,
+    buffered: () => buffer.length,
+    startTls
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The honeypot module contract and the shared server harness. A service is a slug, its ports, a
+ * config Schema and a scoped `run` that binds listeners. The same module runs in-process (tests,
+ * the embedded default) and inside a decky container (`decnet decky`).
+ */
+import * as dgram from "node:dgram"
+import * as net from "node:net"
+import { Cause, Context, Data, Effect, Exit, Fiber, Layer, ParseResult, Runtime, Schema, type Scope } from "effect"
+import type { Severity } from "../../logging/Rfc5424.js"
+import { type Connection, type ConnectionError, makeConnection, normalizeIp } from "./Connection.js"
+import { type EventFields, EventSink, formatHoneypotEvent } from "./Events.js"
+import { defaultLimits, type HoneypotLimits } from "./Limits.js"
+import { InstanceSeed } from "./Seed.js"
+
+export class HoneypotListenError extends Data.TaggedError("HoneypotListenError")<{
+  readonly service: string
+  readonly host: string
+  readonly port: number
+  readonly message: string
+}> {}
+
+export class HoneypotConfigError extends Data.TaggedError("HoneypotConfigError")<{
+  readonly service: string
+  readonly message: string
+}> {}
+
+export interface EmitOptions {
+  readonly msg?: string | undefined
+  readonly severity?: Severity | undefined
+}
+
+export interface HoneypotContextService {
+  /** NODE_NAME: the decky name, used as the RFC 5424 HOSTNAME. */
+  readonly decky: string
+  /** The decky's hostname as shown to attackers (prompts, banners). */
+  readonly hostname: string
+  readonly seed: InstanceSeed
+  readonly limits: HoneypotLimits
+  /** Root for captured files, sessions and mail (per decky). */
+  readonly artifactsDir: string
+  readonly emit: (service: string, eventType: string, fields: EventFields, options?: EmitOptions) => Effect.Effect<void>
+}
+
+export class HoneypotContext extends Context.Tag("decnet/honeypots/HoneypotContext")<
+  HoneypotContext,
+  HoneypotContextService
+>() {}
+
+export interface HoneypotContextOptions {
+  readonly decky: string
+  readonly hostname?: string | undefined
+  readonly instanceId?: string | undefined
+  readonly limits?: Partial<HoneypotLimits> | undefined
+  readonly artifactsDir?: string | undefined
+}
+
+export const HoneypotContextLive = (options: HoneypotContextOptions): Layer.Layer<HoneypotContext, never, EventSink> =>
+  Layer.effect(
+    HoneypotContext,
+    Effect.gen(function* () {
+      const sink = yield* EventSink
+      const decky = options.decky
+      return {
+        decky,
+        hostname: options.hostname ?? decky,
+        seed: new InstanceSeed(decky, options.instanceId ?? ""),
+        limits: { ...defaultLimits, ...options.limits },
+        artifactsDir: options.artifactsDir ?? `/var/lib/decnet/artifacts/${decky}`,
+        emit: (service, eventType, fields, emitOptions) =>
+          sink.write(
+            formatHoneypotEvent({
+              decky,
+              service,
+              eventType,
+              fields,
+              msg: emitOptions?.msg,
+              severity: emitOptions?.severity
+            })
+          )
+      }
+    })
+  )
+
+export interface Listener {
+  readonly proto: "tcp" | "udp"
+  readonly defaultPort: number
+  readonly host: string
+  readonly port: number
+}
+
+export interface RunOptions<C> {
+  readonly host: string
+  readonly config: C
+  /** Maps a default port to the port to bind (identity in production, 0/ephemeral in tests). */
+  readonly port: (defaultPort: number) => number
+}
+
+export interface HoneypotModule<C, I> {
+  readonly slug: string
+  readonly description: string
+  readonly ports: { readonly tcp: ReadonlyArray<number>; readonly udp: ReadonlyArray<number> }
+  readonly config: Schema.Schema<C, I>
+  readonly run: (
+    options: RunOptions<C>
+  ) => Effect.Effect<ReadonlyArray<Listener>, HoneypotListenError, Scope.Scope | HoneypotContext>
+}
+
+/** A module with its config type erased, so heterogeneous services share one registry. */
+export interface Honeypot {
+  readonly slug: string
+  readonly description: string
+  readonly ports: { readonly tcp: ReadonlyArray<number>; readonly udp: ReadonlyArray<number> }
+  readonly start: (options: {
+    readonly host: string
+    readonly config?: unknown
+    readonly port?: ((defaultPort: number) => number) | undefined
+  }) => Effect.Effect<ReadonlyArray<Listener>, HoneypotListenError | HoneypotConfigError, Scope.Scope | HoneypotContext>
+}
+
+export const defineHoneypot = <C, I>(module: HoneypotModule<C, I>): Honeypot => ({
+  slug: module.slug,
+  description: module.description,
+  ports: module.ports,
+  start: (options) =>
+    Effect.gen(function* () {
+      const config = yield* Schema.decodeUnknown(module.config)(options.config ?? {}).pipe(
+        Effect.mapError(
+          (e) =>
+            new HoneypotConfigError({
+              service: module.slug,
+              message: `invalid ${module.slug} config: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+            })
+        )
+      )
+      const ctx = yield* HoneypotContext
+      const listeners = yield* module.run({ host: options.host, config, port: options.port ?? ((p) => p) })
+      yield* ctx.emit(module.slug, "startup", {}, { msg: `${module.slug} server starting as ${ctx.decky}` })
+      return listeners
+    }).pipe(Effect.withSpan(`Honeypot.start`, { attributes: { service: module.slug } }))
+})
+
+/** Log at most once per `windowMs` per key, so a flood of limit hits is one line, not thousands. */
+const rateLimitedLog = (windowMs: number) => {
+  const last = new Map<string, number>()
+  return (key: string, message: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const now = Date.now()
+      const prev = last.get(key) ?? 0
+      if (now - prev < windowMs) return Effect.void
+      last.set(key, now)
+      if (last.size > 4096) last.clear()
+      return Effect.logWarning(message)
+    })
+}
+
+export interface ServeTcpOptions<R> {
+  readonly service: string
+  readonly host: string
+  readonly port: number
+  /** The port the protocol is known by (for listener reports). */
+  readonly defaultPort?: number
+  readonly handler: (conn: Connection) => Effect.Effect<void, ConnectionError, R>
+}
+
+let nextConnectionId = 1
+
+/**
+ * Bind a TCP listener; run `handler` in its own fiber per connection. Per-IP and global
+ * connection limits, idle timeout and bounded buffers are enforced here, and every limit hit
+ * is logged (rate-limited). A handler failure closes that connection only.
+ */
+export const serveTcp = <R>(
+  options: ServeTcpOptions<R>
+): Effect.Effect<Listener, HoneypotListenError, Scope.Scope | HoneypotContext | R> =>
+  Effect.gen(function* () {
+    const ctx = yield* HoneypotContext
+    const runtime = yield* Effect.runtime<R | HoneypotContext>()
+    const limits = ctx.limits
+    const perIp = new Map<string, number>()
+    const live = new Set<Fiber.RuntimeFiber<void, never>>()
+    const sockets = new Set<net.Socket>()
+    const warn = rateLimitedLog(10_000)
+    const runFork = Runtime.runFork(runtime)
+    const label = `${options.service}@${options.host}:${options.port}`
+
+    const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
+      const ip = normalizeIp(socket.remoteAddress)
+      const count = perIp.get(ip) ?? 0
+      if (sockets.size >= limits.maxConnections) {
+        runFork(warn(`${label}:max`, `${label}: connection limit ${limits.maxConnections} reached; refusing ${ip}`))
+        socket.destroy()
+        return
+      }
+      if (count >= limits.maxConnectionsPerIp) {
+        runFork(
+          warn(`${label}:ip:${ip}`, `${label}: per-IP limit ${limits.maxConnectionsPerIp} reached for ${ip}; refusing`)
+        )
+        socket.destroy()
+        return
+      }
+      perIp.set(ip, count + 1)
+      sockets.add(socket)
+      socket.on("error", () => {})
+      socket.setTimeout(limits.idleTimeoutMs, () => {
+        runFork(warn(`${label}:idle`, `${label}: idle timeout ${limits.idleTimeoutMs}ms for ${ip}; closing`))
+        socket.destroy()
+      })
+      const conn = makeConnection(socket, {
+        id: nextConnectionId++,
+        maxLineBytes: limits.maxLineBytes,
+        maxFrameBytes: limits.maxFrameBytes
+      })
+      const program = options.handler(conn).pipe(
+        Effect.catchAllCause((cause) => {
+          if (Cause.isInterruptedOnly(cause)) return Effect.void
+          const failure = Cause.failureOption(cause)
+          if (failure._tag === "Some") {
+            const e = failure.value
+            if (e._tag === "ConnectionClosed") return Effect.void
+            if (e._tag === "LimitExceeded")
+              return warn(`${label}:limit:${e.limit}`, `${label}: ${e.limit} limit ${e.max} exceeded by ${ip}; closing`)
+            return warn(`${label}:proto:${ip}`, `${label}: malformed input from ${ip}: ${e.reason}; closing`)
+          }
+          return Effect.logError(`${label}: handler defect for ${ip}`, cause)
+        }),
+        Effect.ensuring(
+          Effect.sync(() => {
+            const s = conn.socket()
+            if (!s.destroyed) {
+              s.end()
+              setTimeout(() => s.destroy(), 1000).unref()
+            }
+          })
+        )
+      )
+      const fiber = runFork(program)
+      live.add(fiber)
+      socket.once("close", () => {
+        sockets.delete(socket)
+        const left = (perIp.get(ip) ?? 1) - 1
+        if (left <= 0) perIp.delete(ip)
+        else perIp.set(ip, left)
+      })
+      fiber.addObserver(() => live.delete(fiber))
+    })
+    server.maxConnections = limits.maxConnections * 2
+
+    const port = yield* Effect.async<number, HoneypotListenError>((resume) => {
+      const onError = (e: Error) =>
+        resume(
+          Effect.fail(
+            new HoneypotListenError({
+              service: options.service,
+              host: options.host,
+              port: options.port,
+              message: `cannot listen on ${options.host}:${options.port}: ${e.message}`
+            })
+          )
+        )
+      server.once("error", onError)
+      server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
+        server.off("error", onError)
+        const addr = server.address()
+        resume(Effect.succeed(typeof addr === "object" && addr !== null ? addr.port : options.port))
+      })
+    })
+    server.on("error", (e) => runFork(Effect.logError(`${label}: listener error: ${e.message}`)))
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        server.close()
+        for (const s of sockets) s.destroy()
+        yield* Fiber.interruptAll([...live])
+      })
+    )
+    return { proto: "tcp", defaultPort: options.defaultPort ?? options.port, host: options.host, port } as const
+  })
+
+export interface ServeUdpOptions<R> {
+  readonly service: string
+  readonly host: string
+  readonly port: number
+  readonly defaultPort?: number
+  readonly maxDatagramBytes?: number
+  readonly handler: (
+    msg: Buffer,
+    remote: { readonly address: string; readonly port: number },
+    reply: (data: Uint8Array) => Effect.Effect<void>
+  ) => Effect.Effect<void, ConnectionError, R>
+}
+
+/** Bind a UDP listener; each datagram is handled in its own short fiber. */
+export const serveUdp = <R>(
+  options: ServeUdpOptions<R>
+): Effect.Effect<Listener, HoneypotListenError, Scope.Scope | HoneypotContext | R> =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<R | HoneypotContext>()
+    const runFork = Runtime.runFork(runtime)
+    const warn = rateLimitedLog(10_000)
+    const label = `${options.service}@${options.host}:${options.port}/udp`
+    const maxBytes = options.maxDatagramBytes ?? 65_535
+    const sock = dgram.createSocket({ type: net.isIPv6(options.host) ? "udp6" : "udp4", reuseAddr: false })
+    sock.on("message", (msg, rinfo) => {
+      if (msg.length > maxBytes) {
+        runFork(warn(`${label}:size`, `${label}: datagram of ${msg.length} bytes from ${rinfo.address} dropped`))
+        return
+      }
+      const remote = { address: normalizeIp(rinfo.address), port: rinfo.port }
+      const reply = (data: Uint8Array) => Effect.sync(() => sock.send(data, rinfo.port, rinfo.address))
+      runFork(
+        options.handler(msg, remote, reply).pipe(
+          Effect.catchAll((e) =>
+            e._tag === "ConnectionClosed"
+              ? Effect.void
+              : warn(`${label}:proto:${remote.address}`, `${label}: malformed datagram from ${remote.address}`)
+          ),
+          Effect.catchAllDefect((d) => Effect.logError(`${label}: handler defect`, Cause.die(d)))
+        )
+      )
+    })
+    const port = yield* Effect.async<number, HoneypotListenError>((resume) => {
+      sock.once("error", (e) =>
+        resume(
+          Effect.fail(
+            new HoneypotListenError({
+              service: options.service,
+              host: options.host,
+              port: options.port,
+              message: `cannot bind udp ${options.host}:${options.port}: ${e.message}`
+            })
+          )
+        )
+      )
+      sock.bind({ address: options.host, port: options.port, exclusive: true }, () => resume(Effect.succeed(sock.address().port)))
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => sock.close()))
+    return { proto: "udp", defaultPort: options.defaultPort ?? options.port, host: options.host, port } as const
+  })
+
+/** Run an effect's exit through a callback boundary (for callback libraries such as ssh2). */
+export const runCallback = <A, E, R>(runtime: Runtime.Runtime<R>, effect: Effect.Effect<A, E, R>): void => {
+  Runtime.runCallback(runtime)(effect, {
+    onExit: (exit) => {
+      if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+        Runtime.runFork(runtime)(Effect.logError("honeypot callback failed", exit.cause))
+      }
+    }
+  })
+}

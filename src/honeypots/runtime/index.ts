@@ -1,0 +1,6 @@
+export * from "./Connection.js"
+export * from "./Credentials.js"
+export * from "./Events.js"
+export * from "./Honeypot.js"
+export * from "./Limits.js"
+export * from "./Seed.js"

@@ -1,0 +1,85 @@
+import * as net from "node:net"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import {
+  EventSinkMemory,
+  HoneypotContext,
+  HoneypotContextLive,
+  MemorySink,
+  serveTcp
+} from "../../../src/honeypots/runtime/index.js"
+
+const TestLayer = (limits: Record<string, number> = {}) =>
+  HoneypotContextLive({ decky: "decky-test", limits }).pipe(Layer.provideMerge(EventSinkMemory))
+
+const talk = (port: number, send: string, waitForClose = true): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1")
+    let out = ""
+    s.on("data", (d) => {
+      out += d.toString()
+      if (!waitForClose && out.includes("\n")) s.end()
+    })
+    s.on("error", reject)
+    s.on("close", () => resolve(out))
+    s.on("connect", () => s.write(send))
+  })
+
+describe("serveTcp harness", () => {
+  it.scoped("runs a line-oriented handler and emits events through the sink", () =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const listener = yield* serveTcp({
+        service: "echo",
+        host: "127.0.0.1",
+        port: 0,
+        handler: (conn) =>
+          Effect.gen(function* () {
+            const line = yield* conn.readLine()
+            yield* ctx.emit("echo", "line", { src_ip: conn.remoteAddress, text: line })
+            yield* conn.write(`you said ${line}\r\n`)
+          })
+      })
+      const reply = yield* Effect.promise(() => talk(listener.port, "hello\r\n"))
+      expect(reply).toBe("you said hello\r\n")
+      const lines = yield* (yield* MemorySink).lines
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/^<134>1 \S+ decky-test echo - line \[relay@55555 src_ip="127\.0\.0\.1" text="hello"\]$/)
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scoped("closes a connection whose line exceeds the limit, and keeps serving others", () =>
+    Effect.gen(function* () {
+      const listener = yield* serveTcp({
+        service: "echo",
+        host: "127.0.0.1",
+        port: 0,
+        handler: (conn) =>
+          Effect.gen(function* () {
+            const line = yield* conn.readLine()
+            yield* conn.write(`ok ${line.length}\n`)
+          })
+      })
+      const big = yield* Effect.promise(() => talk(listener.port, `${"A".repeat(200)}\n`))
+      expect(big).toBe("")
+      const small = yield* Effect.promise(() => talk(listener.port, "hi\n"))
+      expect(small).toBe("ok 2\n")
+    }).pipe(Effect.provide(TestLayer({ maxLineBytes: 64 })))
+  )
+
+  it.scoped("refuses connections past the per-IP limit", () =>
+    Effect.gen(function* () {
+      const listener = yield* serveTcp({
+        service: "hold",
+        host: "127.0.0.1",
+        port: 0,
+        handler: (conn) => Effect.flatMap(conn.write("hi\n"), () => conn.readLine())
+      })
+      const first = net.connect(listener.port, "127.0.0.1")
+      yield* Effect.promise(() => new Promise((r) => first.once("data", r)))
+      const second = yield* Effect.promise(() => talk(listener.port, ""))
+      expect(second).toBe("")
+      first.destroy()
+    }).pipe(Effect.provide(TestLayer({ maxConnectionsPerIp: 1 })))
+  )
+})
