@@ -1,13 +1,14 @@
 import { defineConfig } from "vitest/config"
+import SummaryReporter from "./test/support/SummaryReporter.js"
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    // Integration tests share real sockets, MariaDB and NATS; keep parallelism modest on 2-core CI.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Integration tests use real sockets, MariaDB, NATS and spawned clients; two forks match a 2-core box.
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    reporters: ["default"]
+    reporters: ["default", new SummaryReporter()]
   }
 })
