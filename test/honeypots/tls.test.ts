@@ -1,0 +1,83 @@
+import { X509Certificate } from "node:crypto"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as tls from "node:tls"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { secureContext, tlsMaterial } from "../../src/honeypots/runtime/Tls.js"
+
+describe("Tls", () => {
+  it.effect("self-signs an RSA-2048 certificate with the CN, valid ~3650 days, cached per (scope, CN)", () =>
+    Effect.gen(function* () {
+      const a = yield* tlsMaterial({ commonName: "mail.corp.local", scope: "decky-01" })
+      const b = yield* tlsMaterial({ commonName: "mail.corp.local", scope: "decky-01" })
+      const c = yield* tlsMaterial({ commonName: "other.local", scope: "decky-01" })
+      expect(b.cert).toBe(a.cert)
+      expect(c.cert).not.toBe(a.cert)
+      const x = new X509Certificate(a.cert)
+      expect(x.subject).toBe("CN=mail.corp.local")
+      expect(x.issuer).toBe("CN=mail.corp.local")
+      expect(x.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048)
+      const days = (Date.parse(x.validTo) - Date.parse(x.validFrom)) / 86_400_000
+      expect(Math.round(days)).toBe(3650)
+      expect(x.checkPrivateKey((yield* Effect.promise(() => import("node:crypto"))).createPrivateKey(a.key))).toBe(true)
+    })
+  )
+
+  it.effect("concurrent callers share one generation", () =>
+    Effect.gen(function* () {
+      const all = yield* Effect.all(
+        Array.from({ length: 4 }, () => tlsMaterial({ commonName: "race.local", scope: "decky-race" })),
+        { concurrency: "unbounded" }
+      )
+      expect(new Set(all.map((m) => m.cert)).size).toBe(1)
+    })
+  )
+
+  it.effect("uses a supplied PEM pair, as text or as file paths, and rejects half a pair or a non-PEM file", () =>
+    Effect.gen(function* () {
+      const gen = yield* tlsMaterial({ commonName: "supplied.local", scope: "x" })
+      const inline = yield* tlsMaterial({ commonName: "ignored", cert: gen.cert, key: gen.key })
+      expect(inline).toEqual(gen)
+      const dir = mkdtempSync(join(tmpdir(), "tls-"))
+      writeFileSync(join(dir, "c.pem"), gen.cert)
+      writeFileSync(join(dir, "k.pem"), gen.key)
+      writeFileSync(join(dir, "junk"), "hello")
+      const fromFiles = yield* tlsMaterial({ commonName: "x", cert: join(dir, "c.pem"), key: join(dir, "k.pem") })
+      expect(fromFiles).toEqual(gen)
+      const half = yield* Effect.exit(tlsMaterial({ commonName: "x", cert: gen.cert }))
+      expect(Exit.isFailure(half)).toBe(true)
+      const junk = yield* Effect.exit(tlsMaterial({ commonName: "x", cert: join(dir, "junk"), key: join(dir, "k.pem") }))
+      expect(Exit.isFailure(junk)).toBe(true)
+      const missing = yield* Effect.exit(secureContext({ commonName: "x", cert: join(dir, "nope"), key: gen.key }))
+      expect(Exit.isFailure(missing)).toBe(true)
+    })
+  )
+
+  it.live("the secure context completes a real TLS handshake", () =>
+    Effect.gen(function* () {
+      const ctx = yield* secureContext({ commonName: "hs.local", scope: "hs" })
+      const server = net.createServer((raw) => {
+        const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ctx })
+        s.on("data", (d) => s.end(`echo:${d.toString()}`))
+        s.on("error", () => {})
+      })
+      yield* Effect.promise(() => new Promise<void>((r) => server.listen(0, "127.0.0.1", r)))
+      const port = (server.address() as net.AddressInfo).port
+      const reply = yield* Effect.promise(
+        () =>
+          new Promise<{ text: string; cn: string }>((resolve, reject) => {
+            const c = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => c.write("hi"))
+            let text = ""
+            c.on("data", (d) => (text += d.toString()))
+            c.on("error", reject)
+            c.on("end", () => resolve({ text, cn: String(c.getPeerCertificate().subject?.CN) }))
+          })
+      )
+      server.close()
+      expect(reply).toEqual({ text: "echo:hi", cn: "hs.local" })
+    })
+  )
+})
