@@ -144,6 +144,11 @@ export interface Connection {
   readonly buffered: () => number
   /** Upgrade to TLS in place (STARTTLS, implicit-TLS listeners). */
   readonly startTls: (context: tls.SecureContext) => Effect.Effect<void, ConnectionClosed>
+  /**
+   * Stop buffering and hand the socket to another server (node:http, a TLS server): unread bytes
+   * are pushed back into the socket. Call it and attach the new owner in the same tick.
+   */
+  readonly detach: () => net.Socket | tls.TLSSocket
 }
 
 export interface ConnectionOptions {
@@ -223,6 +228,13 @@ export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Con
     readBytes,
     readChunk,
     buffered: () => buffer.length,
-    startTls
+    startTls,
+    detach: () => {
+      const unread = buffer.length > 0 ? buffer.take(buffer.length) : undefined
+      buffer.detach()
+      if (unread !== undefined) socket.unshift(unread)
+      if (socket.isPaused()) socket.resume()
+      return socket
+    }
   }
 }

@@ -1,0 +1,205 @@
+/**
+ * The web persona shared by http and https (spec/honeypots.md §3–4): every method and path is
+ * answered with a file, the custom body, a fake app page or the 403 page, and every request is
+ * logged as one `request` event with any credentials it carried. node:http / node:http2 parse the
+ * wire; the harness's serveTcp still owns accept, per-IP limits and idle timeouts.
+ */
+import { realpath, readFile, stat } from "node:fs/promises"
+import type * as http from "node:http"
+import type * as http2 from "node:http2"
+import * as path from "node:path"
+import { Effect, Option, Runtime, Schema } from "effect"
+import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
+import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
+import { FAKE_APPS, type FakeApp, fakeAppPage, forbiddenPage, serverHeaderCandidates } from "./Pages.js"
+
+/** Bytes of a request body we read; at most `BODY_LOG_BYTES` of them reach the event. */
+export const BODY_READ_BYTES = 4096
+export const BODY_LOG_BYTES = 512
+/** Request header block limit (node's default is 16 KiB; Apache's is 8 KiB per line, 100 lines). */
+export const MAX_HEADER_BYTES = 16 * 1024
+/** Slowloris guard: the whole header block must arrive within this many ms. */
+export const HEADERS_TIMEOUT_MS = 20_000
+
+export const HttpVersion = Schema.Literal("http/1.1", "http/2", "http/3")
+
+/** Config keys shared by http and https (spec §3). */
+export const webConfigFields = {
+  server_header: Schema.optional(Schema.String),
+  /**
+   * Status of every response. Omitted, it follows the body: 403 with the built-in Forbidden page,
+   * 200 with a fake_app page, custom_body or a served file (see `statusFor`). The schema and the
+   * runtime share that one rule (the original's schema said 200 while its runtime sent 403).
+   */
+  response_code: Schema.optional(Schema.Int.pipe(Schema.between(200, 599))),
+  fake_app: Schema.optionalWith(Schema.Literal(...FAKE_APPS), { default: () => "none" as const }),
+  extra_headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+    default: () => ({})
+  }),
+  custom_body: Schema.optional(Schema.String),
+  /** Directory whose files are served by path (read-only). */
+  files: Schema.optional(Schema.String)
+} as const
+
+export interface WebConfig {
+  readonly server_header?: string | undefined
+  readonly response_code?: number | undefined
+  readonly fake_app: FakeApp
+  readonly extra_headers: Readonly<Record<string, string>>
+  readonly custom_body?: string | undefined
+  readonly files?: string | undefined
+}
+
+export type BodySource = "file" | "custom" | "fake_app" | "forbidden"
+
+/** The one place the default status is decided. */
+export const statusFor = (config: WebConfig, source: BodySource): number =>
+  config.response_code ?? (source === "forbidden" ? 403 : 200)
+
+export interface WebPersona {
+  readonly service: string
+  readonly port: number
+  readonly serverHeader: string
+}
+
+export const choosePersona = (ctx: HoneypotContextService, config: WebConfig, service: string, port: number) => ({
+  service,
+  port,
+  serverHeader:
+    config.server_header !== undefined && config.server_header !== ""
+      ? config.server_header
+      : ctx.seed.pick(serverHeaderCandidates(config.fake_app))
+})
+
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse
+
+/** Resolve a URL path inside the files dir; `undefined` unless it is a regular file under it. */
+const fileFor = (root: string, urlPath: string): Effect.Effect<Option.Option<Buffer>> =>
+  Effect.gen(function* () {
+    const rel = yield* Effect.try(() => decodeURIComponent(urlPath.split("?")[0] ?? "/"))
+    const base = yield* Effect.tryPromise(() => realpath(root))
+    const target = yield* Effect.tryPromise(() => realpath(path.join(base, path.normalize(`/${rel}`))))
+    if (target !== base && !target.startsWith(base + path.sep)) return Option.none()
+    const st = yield* Effect.tryPromise(() => stat(target))
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return Option.none()
+    return Option.some(yield* Effect.tryPromise(() => readFile(target)))
+  }).pipe(Effect.orElseSucceed(() => Option.none()))
+
+/** Read at most BODY_READ_BYTES of the body; the rest is discarded by node as it arrives. */
+const readBody = (req: AnyRequest): Effect.Effect<{ body: Buffer; truncated: boolean }> =>
+  Effect.async((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let done = false
+    const finish = (truncated: boolean) => {
+      if (done) return
+      done = true
+      resume(Effect.succeed({ body: Buffer.concat(chunks).subarray(0, BODY_READ_BYTES), truncated }))
+    }
+    req.on("data", (chunk: Buffer) => {
+      if (size < BODY_READ_BYTES) chunks.push(chunk)
+      size += chunk.length
+      if (size > BODY_READ_BYTES) finish(true)
+    })
+    req.on("end", () => finish(false))
+    req.on("error", () => finish(false))
+    req.on("close", () => finish(false))
+  })
+
+const headerValue = (v: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof v === "string" ? v : v === undefined ? undefined : v.join(", ")
+
+/** Request headers as a JSON object; pseudo-headers (`:path`, …) of h2 are dropped. */
+const headersJson = (req: AnyRequest): string => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith(":")) continue
+    const value = headerValue(v)
+    if (value !== undefined) out[k] = value
+  }
+  return JSON.stringify(out)
+}
+
+/** Build the node request listener for one listener of the persona. */
+export const makeRequestHandler = (
+  ctx: HoneypotContextService,
+  runtime: Runtime.Runtime<never>,
+  config: WebConfig,
+  persona: WebPersona
+) => {
+  const runFork = Runtime.runFork(runtime)
+  const program = (req: AnyRequest, res: AnyResponse) =>
+    Effect.gen(function* () {
+      const { body, truncated } = yield* readBody(req)
+      const method = req.method ?? ""
+      const urlPath = req.url ?? "/"
+      const srcIp = normalizeIp(req.socket?.remoteAddress)
+      const srcPort = req.socket?.remotePort ?? 0
+      const bodyText = body.toString("utf8")
+      const creds =
+        classifyAuthorization(headerValue(req.headers.authorization)) ??
+        extractFormCredentials(bodyText, headerValue(req.headers["content-type"]))
+      yield* ctx.emit(persona.service, "request", {
+        method,
+        path: urlPath,
+        remote_addr: srcIp,
+        src_ip: srcIp,
+        src_port: srcPort,
+        headers: headersJson(req),
+        body: body.subarray(0, BODY_LOG_BYTES).toString("utf8"),
+        user_agent: headerValue(req.headers["user-agent"]) ?? "",
+        ...(creds ?? {})
+      })
+
+      const file = config.files === undefined ? Option.none() : yield* fileFor(config.files, urlPath)
+      const fake = fakeAppPage(config.fake_app, persona.serverHeader, ctx.hostname)
+      const [source, payload]: readonly [BodySource, string | Buffer] = Option.isSome(file)
+        ? ["file", file.value]
+        : config.custom_body !== undefined
+          ? ["custom", config.custom_body]
+          : fake !== undefined
+            ? ["fake_app", fake]
+            : ["forbidden", forbiddenPage(persona.serverHeader, ctx.hostname, persona.port)]
+      const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
+      if (res.headersSent || res.destroyed) return
+      res.statusCode = statusFor(config, source)
+      res.setHeader("Content-Type", source === "file" ? "application/octet-stream" : "text/html; charset=UTF-8")
+      for (const [k, v] of Object.entries(config.extra_headers)) {
+        if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) res.setHeader(k, v)
+      }
+      // Forced last so extra_headers cannot reveal a second identity.
+      res.setHeader("Server", persona.serverHeader)
+      res.setHeader("Content-Length", String(bytes.length))
+      if (truncated && req.httpVersionMajor < 2) res.setHeader("Connection", "close")
+      if (method === "HEAD") res.end()
+      else res.end(bytes)
+    }).pipe(
+      Effect.catchAllDefect((d) =>
+        Effect.zipRight(
+          Effect.logWarning(`${persona.service}: request handler defect`, d),
+          Effect.sync(() => res.destroy())
+        )
+      )
+    )
+  return (req: AnyRequest, res: AnyResponse): void => {
+    runFork(program(req, res))
+  }
+}
+
+/**
+ * serveTcp handler body: hand the accepted socket to a node server and keep the connection fiber
+ * alive until the socket closes (so the harness's accounting and shutdown interruption still apply).
+ */
+export const handOff = (
+  conn: Connection,
+  server: { emit: (event: "connection", socket: unknown) => boolean },
+  head?: Buffer
+) =>
+  Effect.async<void>((resume) => {
+    const socket = conn.detach()
+    if (head !== undefined && head.length > 0) socket.unshift(head)
+    socket.once("close", () => resume(Effect.void))
+    server.emit("connection", socket)
+    return Effect.sync(() => socket.destroy())
+  })

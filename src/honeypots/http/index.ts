@@ -1,0 +1,75 @@
+/**
+ * http honeypot (spec/honeypots.md §3): a web server persona on port 80. HTTP/1.1 always; with
+ * `http/2` in `http_versions`, prior-knowledge h2c connections (RFC 9113 §3.3) are served too.
+ */
+import * as http from "node:http"
+import * as http2 from "node:http2"
+import { Effect, Schema } from "effect"
+import { defineHoneypot, HoneypotContext, serveTcp } from "../runtime/index.js"
+import {
+  choosePersona,
+  HEADERS_TIMEOUT_MS,
+  HttpVersion,
+  handOff,
+  MAX_HEADER_BYTES,
+  makeRequestHandler,
+  webConfigFields
+} from "./App.js"
+
+export const HttpConfig = Schema.Struct({
+  ...webConfigFields,
+  http_versions: Schema.optionalWith(Schema.Array(HttpVersion), { default: () => ["http/1.1" as const] })
+})
+export type HttpConfig = typeof HttpConfig.Type
+
+/** RFC 9113 §3.4: the client connection preface of prior-knowledge HTTP/2. */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1")
+
+export const httpHoneypot = defineHoneypot({
+  slug: "http",
+  description: "HTTP web server persona (Apache/nginx default pages, fake apps, credential capture)",
+  ports: { tcp: [80], udp: [] },
+  config: HttpConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const runtime = yield* Effect.runtime<never>()
+      const config = options.config
+      const persona = choosePersona(ctx, config, "http", 80)
+      const onRequest = makeRequestHandler(ctx, runtime, config, persona)
+      const h1 = http.createServer(
+        { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 60_000 },
+        onRequest
+      )
+      h1.on("clientError", (_err, socket) => {
+        if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+        else socket.destroy()
+      })
+      const h2 = config.http_versions.includes("http/2")
+        ? http2.createServer({ maxSessionMemory: 4, maxHeaderListPairs: 128 }, onRequest)
+        : undefined
+      h2?.on("sessionError", () => {})
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          h1.closeAllConnections()
+          h2?.close()
+        })
+      )
+      const listener = yield* serveTcp({
+        service: "http",
+        host: options.host,
+        port: options.port(80),
+        defaultPort: 80,
+        handler: (conn) =>
+          Effect.gen(function* () {
+            if (h2 === undefined) return yield* handOff(conn, h1)
+            // Peek enough bytes to tell an h2c preface from an HTTP/1 request line.
+            const head = yield* conn.readChunk(H2_PREFACE.length)
+            const n = Math.min(head.length, H2_PREFACE.length)
+            const isH2 = n >= 4 && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))
+            return yield* handOff(conn, isH2 ? h2 : h1, head)
+          })
+      })
+      return [listener]
+    })
+})

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { httpHoneypot } from "../../src/honeypots/http/index.js"
+import { eventsOf, run, TestLayer, waitForEvents } from "./support.js"
+
+const start = (config: unknown = {}) =>
+  Effect.map(httpHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
+
+describe("http honeypot", () => {
+  it.scopedLive("serves the default 403 page with a seeded Apache/nginx Server header and logs the request", () =>
+    Effect.gen(function* () {
+      const port = yield* start()
+      const r = yield* run("curl", ["-s", "-i", "-A", "probe/1.0", `http://127.0.0.1:${port}/admin?x=1`])
+      expect(r.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
+      const server = /\r\nServer: ([^\r]+)\r\n/.exec(r.stdout)?.[1] ?? ""
+      expect(server).toMatch(/^(Apache\/2\.4\.\d+ \((Ubuntu|Debian)\)|nginx\/1\.\d+\.\d+( \(Ubuntu\))?)$/)
+      expect(r.stdout).toContain(`<address>${server} Server at decky-01 Port 80</address>`)
+      expect(r.stdout).toContain("<h1>Forbidden</h1><p>".replace("</h1><p>", "</h1>\n<p>"))
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "request"))
+      const req = es.find((e) => e.type === "request")!
+      expect(req.app).toBe("http")
+      expect(req.fields).toMatchObject({ method: "GET", path: "/admin?x=1", src_ip: "127.0.0.1", remote_addr: "127.0.0.1", user_agent: "probe/1.0", body: "" })
+      expect(JSON.parse(req.fields.headers!)).toMatchObject({ "user-agent": "probe/1.0", host: `127.0.0.1:${port}` })
+      expect(req.fields.secret_b64).toBeUndefined()
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("captures Basic, Bearer and form credentials from curl", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ fake_app: "wordpress" })
+      const basic = yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "admin:s3cr\u00e9t!", `http://127.0.0.1:${port}/`])
+      expect(basic.stdout).toBe("200")
+      yield* run("curl", ["-s", "-o", "/dev/null", "-H", "Authorization: Bearer eyJtoken.abc", `http://127.0.0.1:${port}/api`])
+      yield* run("curl", ["-s", "-o", "/dev/null", "-d", "log=editor&pwd=hunter2&wp-submit=Log+In", `http://127.0.0.1:${port}/wp-login.php`])
+      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3), () => eventsOf("request"))
+      expect(reqs.map((e) => [e.fields.principal, e.fields.secret_printable, e.fields.secret_b64, e.fields.secret_kind, e.fields.src_ip])).toEqual([
+        ["admin", "s3cr??t!", Buffer.from("s3cr\u00e9t!").toString("base64"), "plaintext", "127.0.0.1"],
+        ["", "eyJtoken.abc", Buffer.from("eyJtoken.abc").toString("base64"), "http_bearer", "127.0.0.1"],
+        ["editor", "hunter2", Buffer.from("hunter2").toString("base64"), "plaintext", "127.0.0.1"]
+      ])
+      expect(reqs[2]!.fields).toMatchObject({ method: "POST", path: "/wp-login.php", body: "log=editor&pwd=hunter2&wp-submit=Log+In" })
+    }).pipe(Effect.provide(TestLayer()))
+  )
+})
