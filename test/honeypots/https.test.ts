@@ -1,0 +1,57 @@
+import { X509Certificate } from "node:crypto"
+import * as tls from "node:tls"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { httpsHoneypot } from "../../src/honeypots/https/index.js"
+import { eventsOf, run, TestLayer, waitForEvents } from "./support.js"
+
+const start = (config: unknown = {}) =>
+  Effect.map(httpsHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
+
+const peerCert = (port: number) =>
+  Effect.promise(
+    () =>
+      new Promise<{ pem: string; alpn: string | false }>((resolve, reject) => {
+        const s = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => {
+          const raw = s.getPeerCertificate(false).raw
+          resolve({ pem: `-----BEGIN CERTIFICATE-----\n${raw.toString("base64")}\n-----END CERTIFICATE-----\n`, alpn: s.alpnProtocol ?? false })
+          s.destroy()
+        })
+        s.on("error", reject)
+      })
+  )
+
+describe("https honeypot", () => {
+  it.scopedLive("serves h1 and h2 over TLS with a self-signed CN=tls_cn cert; Basic creds captured, headers are JSON", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ tls_cn: "portal.corp.example" })
+      const { pem, alpn } = yield* peerCert(port)
+      expect(new X509Certificate(pem).subject).toBe("CN=portal.corp.example")
+      expect(alpn).toBe("h2")
+      const h1 = yield* run("curl", ["-k", "-s", "-i", "--http1.1", "-u", "root:toor", `https://127.0.0.1:${port}/login`])
+      expect(h1.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
+      expect(h1.stdout).toContain("Server at decky-01 Port 443</address>")
+      const h2 = yield* run("curl", ["-k", "-s", "-i", "--http2", "-H", "Authorization: Token abc123", `https://127.0.0.1:${port}/v2/`])
+      expect(h2.stdout).toMatch(/^HTTP\/2 403\s/)
+      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 2), () => eventsOf("request"))
+      expect(reqs.map((e) => [e.app, e.fields.path, e.fields.principal, e.fields.secret_printable, e.fields.secret_kind, e.fields.src_ip])).toEqual([
+        ["https", "/login", "root", "toor", "plaintext", "127.0.0.1"],
+        ["https", "/v2/", "", "abc123", "http_bearer", "127.0.0.1"]
+      ])
+      expect(JSON.parse(reqs[1]!.fields.headers!)).toMatchObject({ authorization: "Token abc123" })
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("uses a supplied PEM cert/key pair", () =>
+    Effect.gen(function* () {
+      const gen = yield* Effect.promise(() => import("../../src/honeypots/runtime/Tls.js"))
+      const material = yield* gen.tlsMaterial({ commonName: "supplied.example", scope: "other" })
+      const port = yield* start({ tls_cert: material.cert, tls_key: material.key, custom_body: "hello" })
+      const { pem } = yield* peerCert(port)
+      expect(new X509Certificate(pem).subject).toBe("CN=supplied.example")
+      const r = yield* run("curl", ["-k", "-s", "-i", `https://127.0.0.1:${port}/`])
+      expect(r.stdout).toMatch(/^HTTP\/2 200/)
+      expect(r.stdout.endsWith("\r\n\r\nhello")).toBe(true)
+    }).pipe(Effect.provide(TestLayer()))
+  )
+})
