@@ -15,6 +15,14 @@ export type SecretKind =
   | "ldap_simple"
   | "scram_sha_256"
   | "hash"
+  // Spellings from spec/honeypots.md §7–§18 (smb/rdp, postgres, vnc, mongodb).
+  | "ntlmssp_v1"
+  | "ntlmssp_v2"
+  | "postgres_md5_challenge"
+  | "vnc_des_response"
+  | "scram_sha256"
+  | "scram_sha1"
+  | "scram_unknown"
 
 export interface CredentialFields {
   readonly principal: string | null
