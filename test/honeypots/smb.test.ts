@@ -7,7 +7,9 @@ import { parseAuthenticate, verifyNtlmv2 } from "../../src/honeypots/ntlm/index.
 import { smbHoneypot } from "../../src/honeypots/smb/index.js"
 import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
 
-const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "fs01" }).pipe(Layer.provideMerge(EventSinkMemory))
+const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "fs01" }).pipe(
+  Layer.provideMerge(EventSinkMemory)
+)
 
 const run = (cmd: string, args: ReadonlyArray<string>) =>
   new Promise<{ code: number; out: string }>((resolve) => {
@@ -30,37 +32,55 @@ const verifyHashcat = (line: string, password: string): boolean => {
   const nt = Buffer.concat([Buffer.from(proof!, "hex"), Buffer.from(blob!, "hex")])
   return verifyNtlmv2(
     password,
-    { username: user!, domain: domain!, workstation: "", lmResponse: Buffer.alloc(0), ntResponse: nt, flags: 1 },
+    {
+      username: user!,
+      domain: domain!,
+      workstation: "",
+      lmResponse: Buffer.alloc(0),
+      ntResponse: nt,
+      flags: 1
+    },
     Buffer.from(challenge!, "hex")
   )
 }
 
 describe("smb honeypot", () => {
   for (const proto of ["SMB3", "SMB2"] as const)
-    it.live(`smbclient -m ${proto} leaves a crackable NTLMv2 capture that verifies against the password`, () =>
-      Effect.gen(function* () {
-        const [l445] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
-        const r = yield* Effect.promise(() =>
-          run("smbclient", ["-L", "//127.0.0.1", "-p", String(l445!.port), "-U", "CORP\\alice%Passw0rd", "-m", proto])
-        )
-        expect(r.code).not.toBe(0)
-        expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
-        const lines = yield* (yield* MemorySink).lines
-        const auth = events(lines, "auth_attempt")
-        expect(auth.length).toBeGreaterThanOrEqual(1)
-        const a = auth[0]!
-        expect(a.src_ip).toBe("127.0.0.1")
-        expect(a.principal).toBe("CORP\\alice")
-        expect(a.username).toBe("alice")
-        expect(a.domain).toBe("CORP")
-        expect(a.secret_kind).toBe("ntlmssp_v2")
-        expect(a.dialect).toBe(proto === "SMB3" ? "3.11" : "2.10")
-        expect(Buffer.from(a.secret_b64!, "base64").toString("hex")).toBe(a.secret_printable)
-        expect(a.hashcat!.startsWith(`alice::CORP:${a.server_challenge}:`)).toBe(true)
-        expect(verifyHashcat(a.hashcat!, "Passw0rd")).toBe(true)
-        expect(verifyHashcat(a.hashcat!, "passw0rd")).toBe(false)
-        expect(events(lines, "connection")[0]!.src_ip).toBe("127.0.0.1")
-      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+    it.live(
+      `smbclient -m ${proto} leaves a crackable NTLMv2 capture that verifies against the password`,
+      () =>
+        Effect.gen(function* () {
+          const [l445] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+          const r = yield* Effect.promise(() =>
+            run("smbclient", [
+              "-L",
+              "//127.0.0.1",
+              "-p",
+              String(l445!.port),
+              "-U",
+              "CORP\\alice%Passw0rd",
+              "-m",
+              proto
+            ])
+          )
+          expect(r.code).not.toBe(0)
+          expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
+          const lines = yield* (yield* MemorySink).lines
+          const auth = events(lines, "auth_attempt")
+          expect(auth.length).toBeGreaterThanOrEqual(1)
+          const a = auth[0]!
+          expect(a.src_ip).toBe("127.0.0.1")
+          expect(a.principal).toBe("CORP\\alice")
+          expect(a.username).toBe("alice")
+          expect(a.domain).toBe("CORP")
+          expect(a.secret_kind).toBe("ntlmssp_v2")
+          expect(a.dialect).toBe(proto === "SMB3" ? "3.11" : "2.10")
+          expect(Buffer.from(a.secret_b64!, "base64").toString("hex")).toBe(a.secret_printable)
+          expect(a.hashcat!.startsWith(`alice::CORP:${a.server_challenge}:`)).toBe(true)
+          expect(verifyHashcat(a.hashcat!, "Passw0rd")).toBe(true)
+          expect(verifyHashcat(a.hashcat!, "passw0rd")).toBe(false)
+          expect(events(lines, "connection")[0]!.src_ip).toBe("127.0.0.1")
+        }).pipe(Effect.scoped, Effect.provide(TestLayer))
     )
 
   it.live("the NTLM challenge is fresh per connection (the original's fixed challenge was a bug)", () =>
@@ -80,7 +100,16 @@ describe("smb honeypot", () => {
     Effect.gen(function* () {
       const [, l139] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
       const r = yield* Effect.promise(() =>
-        run("smbclient", ["-L", "//127.0.0.1", "-p", String(l139!.port), "-U", "CORP\\carol%Winter2024", "-m", "SMB3"])
+        run("smbclient", [
+          "-L",
+          "//127.0.0.1",
+          "-p",
+          String(l139!.port),
+          "-U",
+          "CORP\\carol%Winter2024",
+          "-m",
+          "SMB3"
+        ])
       )
       expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
       const auth = events(yield* (yield* MemorySink).lines, "auth_attempt")
@@ -100,47 +129,63 @@ describe("smb honeypot", () => {
     )
   })
 
-  it.live("fuzz: 20,000 mutated NBSS/SMB2 frames over real sockets; the service keeps answering", () =>
-    Effect.gen(function* () {
-      const [l445] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
-      const port = l445!.port
-      const negotiate = smb2Negotiate()
-      const frames = fc.sample(
-        fc.oneof(
-          fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => Buffer.from(b)),
-          fc
-            .tuple(fc.nat({ max: negotiate.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.nat({ max: 3 }))
-            .map(([i, v, extra]) => {
-              const m = Buffer.from(negotiate)
-              m[i] = v
-              if (extra === 1) m[(i * 7) % m.length] = 0xff
-              return m
-            })
-        ),
-        20_000
-      )
-      let closedOrAnswered = 0
-      const batch = 40
-      for (let i = 0; i < frames.length; i += batch * 25) {
-        const group = frames.slice(i, i + batch * 25)
-        const results = yield* Effect.promise(() =>
-          Promise.all(
-            Array.from({ length: batch }, (_, k) => sendAll(port, group.slice(k * 25, k * 25 + 25)))
-          )
+  it.live(
+    "fuzz: 20,000 mutated NBSS/SMB2 frames over real sockets; the service keeps answering",
+    () =>
+      Effect.gen(function* () {
+        const [l445] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const port = l445!.port
+        const negotiate = smb2Negotiate()
+        const frames = fc.sample(
+          fc.oneof(
+            fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => Buffer.from(b)),
+            fc
+              .tuple(
+                fc.nat({ max: negotiate.length - 1 }),
+                fc.integer({ min: 0, max: 255 }),
+                fc.nat({ max: 3 })
+              )
+              .map(([i, v, extra]) => {
+                const m = Buffer.from(negotiate)
+                m[i] = v
+                if (extra === 1) m[(i * 7) % m.length] = 0xff
+                return m
+              })
+          ),
+          20_000
         )
-        closedOrAnswered += results.filter((r) => r).length
-      }
-      expect(closedOrAnswered).toBe(Math.ceil(frames.length / 25))
-      const lines = yield* (yield* MemorySink).lines
-      const conns = events(lines, "connection").length
-      // Malformed input is logged at most once per connection.
-      expect(events(lines, "error").length).toBeLessThanOrEqual(conns)
-      // Still serving a real client afterwards.
-      const r = yield* Effect.promise(() =>
-        run("smbclient", ["-L", "//127.0.0.1", "-p", String(port), "-U", "CORP\\alice%Passw0rd", "-m", "SMB3"])
-      )
-      expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
-    }).pipe(Effect.scoped, Effect.provide(TestLayer)), 120_000
+        let closedOrAnswered = 0
+        const batch = 40
+        for (let i = 0; i < frames.length; i += batch * 25) {
+          const group = frames.slice(i, i + batch * 25)
+          const results = yield* Effect.promise(() =>
+            Promise.all(
+              Array.from({ length: batch }, (_, k) => sendAll(port, group.slice(k * 25, k * 25 + 25)))
+            )
+          )
+          closedOrAnswered += results.filter((r) => r).length
+        }
+        expect(closedOrAnswered).toBe(Math.ceil(frames.length / 25))
+        const lines = yield* (yield* MemorySink).lines
+        const conns = events(lines, "connection").length
+        // Malformed input is logged at most once per connection.
+        expect(events(lines, "error").length).toBeLessThanOrEqual(conns)
+        // Still serving a real client afterwards.
+        const r = yield* Effect.promise(() =>
+          run("smbclient", [
+            "-L",
+            "//127.0.0.1",
+            "-p",
+            String(port),
+            "-U",
+            "CORP\\alice%Passw0rd",
+            "-m",
+            "SMB3"
+          ])
+        )
+        expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
+      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+    120_000
   )
 })
 
@@ -153,7 +198,7 @@ const smb2Negotiate = (): Buffer => {
   const body = Buffer.alloc(36 + dialects.length * 2)
   body.writeUInt16LE(36, 0)
   body.writeUInt16LE(dialects.length, 2)
-  dialects.forEach((d, i) => body.writeUInt16LE(d, 36 + i * 2))
+  for (const [i, d] of dialects.entries()) body.writeUInt16LE(d, 36 + i * 2)
   const msg = Buffer.concat([h, body])
   const nb = Buffer.alloc(4)
   nb.writeUInt32BE(msg.length)

@@ -139,7 +139,8 @@ export const parseAuthenticate = (blob: Buffer): Either.Either<Authenticate, Pro
   if (blob.length < 64 || messageType(blob) !== 3)
     return Either.left(new ProtocolViolation({ reason: "not an NTLMSSP AUTHENTICATE message" }))
   const flags = blob.readUInt32LE(60)
-  const text = (b: Buffer) => ((flags & NTLMSSP_NEGOTIATE_UNICODE) !== 0 ? b.toString("utf16le") : b.toString("latin1"))
+  const text = (b: Buffer) =>
+    (flags & NTLMSSP_NEGOTIATE_UNICODE) !== 0 ? b.toString("utf16le") : b.toString("latin1")
   return Either.right({
     lmResponse: field(blob, 12),
     ntResponse: field(blob, 20),

@@ -24,7 +24,6 @@ import {
   defineHoneypot,
   HoneypotContext,
   type HoneypotContextService,
-
   serveTcp
 } from "../runtime/index.js"
 
@@ -63,9 +62,16 @@ const SESSION_ID = 0x1000000000000001n
 const DIALECTS = [0x0311, 0x0302, 0x0300, 0x0210, 0x0202] as const
 const DIALECT_WILDCARD = 0x02ff
 
-export const dialectName = (d: number): string => `${(d >> 8).toString(16)}.${(d & 0xff).toString(16).padStart(2, "0")}`
+export const dialectName = (d: number): string =>
+  `${(d >> 8).toString(16)}.${(d & 0xff).toString(16).padStart(2, "0")}`
 
-const header = (command: number, status: number, messageId: bigint, sessionId: bigint, credits: number): Buffer => {
+const header = (
+  command: number,
+  status: number,
+  messageId: bigint,
+  sessionId: bigint,
+  credits: number
+): Buffer => {
   const h = Buffer.alloc(64)
   SMB2_MAGIC.copy(h, 0)
   h.writeUInt16LE(64, 4)
@@ -92,7 +98,12 @@ const preauthContext = (): Buffer => {
 }
 
 /** MS-SMB2 §2.2.4 NEGOTIATE response body (+ security buffer, + 3.1.1 negotiate contexts). */
-export const negotiateResponse = (dialect: number, serverGuid: Buffer, messageId: bigint, nowMs: number): Buffer => {
+export const negotiateResponse = (
+  dialect: number,
+  serverGuid: Buffer,
+  messageId: bigint,
+  nowMs: number
+): Buffer => {
   const blob = negTokenInitHint()
   const body = Buffer.alloc(64)
   body.writeUInt16LE(65, 0)
@@ -152,11 +163,13 @@ export const smb2Dialects = (msg: Buffer): ReadonlyArray<number> => {
   if (msg.length < 64 + 36) return []
   const count = Math.min(msg.readUInt16LE(64 + 2), 64)
   const out: Array<number> = []
-  for (let i = 0; i < count && 64 + 36 + i * 2 + 2 <= msg.length; i++) out.push(msg.readUInt16LE(64 + 36 + i * 2))
+  for (let i = 0; i < count && 64 + 36 + i * 2 + 2 <= msg.length; i++)
+    out.push(msg.readUInt16LE(64 + 36 + i * 2))
   return out
 }
 
-const chooseDialect = (offered: ReadonlyArray<number>): number | undefined => DIALECTS.find((d) => offered.includes(d))
+const chooseDialect = (offered: ReadonlyArray<number>): number | undefined =>
+  DIALECTS.find((d) => offered.includes(d))
 
 const identityFor = (ctx: HoneypotContextService, config: SmbConfig): ServerIdentity => {
   const host = ctx.hostname.split(".")[0] ?? ctx.hostname
@@ -171,7 +184,9 @@ const identityFor = (ctx: HoneypotContextService, config: SmbConfig): ServerIden
   }
 }
 
-type State = { readonly _tag: "AwaitNegotiate" } | { readonly _tag: "AwaitSessionSetup"; readonly dialect: number }
+type State =
+  | { readonly _tag: "AwaitNegotiate" }
+  | { readonly _tag: "AwaitSessionSetup"; readonly dialect: number }
 
 const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolean) => {
   const identity = identityFor(ctx, config)
@@ -221,7 +236,9 @@ const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolea
         if (command === SMB2_NEGOTIATE) {
           const dialect = chooseDialect(smb2Dialects(msg))
           if (dialect === undefined) {
-            yield* conn.write(nbss(Buffer.concat([header(0, STATUS_NOT_SUPPORTED, messageId, 0n, 1), errorBody()])))
+            yield* conn.write(
+              nbss(Buffer.concat([header(0, STATUS_NOT_SUPPORTED, messageId, 0n, 1), errorBody()]))
+            )
             return yield* error("no common SMB2 dialect")
           }
           state = { _tag: "AwaitSessionSetup", dialect }
@@ -314,5 +331,3 @@ export const smbHoneypot = defineHoneypot({
       ])
     })
 })
-
-
