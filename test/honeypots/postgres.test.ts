@@ -1,0 +1,211 @@
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as net from "node:net"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import * as fc from "fast-check"
+import { parseStartup, postgresHoneypot } from "../../src/honeypots/postgres/index.js"
+import {
+  EventSink,
+  EventSinkMemory,
+  HoneypotContextLive,
+  MemorySink
+} from "../../src/honeypots/runtime/index.js"
+
+/** An append-only sink for the fuzz runs (the shared MemorySink copies its array per line). */
+const FastSink = () => {
+  const lines: Array<string> = []
+  const layer = Layer.succeed(EventSink, {
+    write: (line: string) => Effect.sync(() => void lines.push(line))
+  })
+  return { lines, layer }
+}
+const fuzzSink = FastSink()
+const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provide(fuzzSink.layer))
+
+const TestLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provideMerge(EventSinkMemory))
+
+const psql = (conninfo: string, password: string) =>
+  new Promise<{ code: number; out: string }>((resolve) => {
+    execFile(
+      "psql",
+      [conninfo, "-c", "select 1"],
+      { timeout: 20_000, env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" } },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err === null ? 0 : typeof err.code === "number" ? err.code : -1,
+          out: stdout + stderr
+        })
+    )
+  })
+
+const fieldsOf = (line: string): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
+  return out
+}
+const events = (lines: ReadonlyArray<string>, type: string) =>
+  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+const md5 = (s: string | Buffer) => createHash("md5").update(s).digest("hex")
+
+describe("postgres honeypot", () => {
+  for (const sslmode of ["disable", "prefer"])
+    it.live(`psql sslmode=${sslmode}: MD5 challenge answer is logged and verifies against the password`, () =>
+      Effect.gen(function* () {
+        const [l] = yield* postgresHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const r = yield* Effect.promise(() =>
+          psql(
+            `host=127.0.0.1 port=${l!.port} user=alice dbname=postgres sslmode=${sslmode} application_name=etl`,
+            "S3cret!"
+          )
+        )
+        expect(r.code).not.toBe(0)
+        expect(r.out).toContain('FATAL:  password authentication failed for user "alice"')
+        const lines = yield* (yield* MemorySink).lines
+        const [startup] = events(lines, "startup").filter((e) => e.src_ip !== undefined)
+        expect(startup).toMatchObject({
+          src_ip: "127.0.0.1",
+          username: "alice",
+          database: "postgres",
+          application_name: "etl"
+        })
+        const [auth] = events(lines, "auth")
+        expect(auth!.principal).toBe("alice")
+        expect(auth!.secret_kind).toBe("postgres_md5_challenge")
+        const expected = `md5${md5(Buffer.concat([Buffer.from(md5("S3cret!alice")), Buffer.from(auth!.salt!, "hex")]))}`
+        expect(auth!.pw_hash).toBe(expected)
+        expect(auth!.secret_printable).toBe(expected)
+        expect(Buffer.from(auth!.secret_b64!, "base64").toString("hex")).toBe(expected.slice(3))
+      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+    )
+
+  it.live("auth_method=cleartext captures the plaintext password", () =>
+    Effect.gen(function* () {
+      const [l] = yield* postgresHoneypot.start({
+        host: "127.0.0.1",
+        port: () => 0,
+        config: { auth_method: "cleartext" }
+      })
+      const r = yield* Effect.promise(() =>
+        psql(`host=127.0.0.1 port=${l!.port} user=alice dbname=template1 sslmode=prefer`, "Hunter2 pw")
+      )
+      expect(r.out).toContain('password authentication failed for user "alice"')
+      const [auth] = events(yield* (yield* MemorySink).lines, "auth")
+      expect(auth).toMatchObject({
+        principal: "alice",
+        secret_kind: "plaintext",
+        secret_printable: "Hunter2 pw"
+      })
+      expect(Buffer.from(auth!.secret_b64!, "base64").toString()).toBe("Hunter2 pw")
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.live("an unknown database gets FATAL 3D000 before any password prompt", () =>
+    Effect.gen(function* () {
+      const [l] = yield* postgresHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+      const r = yield* Effect.promise(() =>
+        psql(`host=127.0.0.1 port=${l!.port} user=alice dbname=prod sslmode=disable`, "x")
+      )
+      expect(r.out).toContain('FATAL:  database "prod" does not exist')
+      const lines = yield* (yield* MemorySink).lines
+      expect(events(lines, "startup").filter((e) => e.src_ip !== undefined)[0]).toMatchObject({
+        username: "alice",
+        database: "prod"
+      })
+      expect(events(lines, "auth")).toHaveLength(0)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it("parseStartup never throws", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        const r = parseStartup(Buffer.from(b))
+        expect(Either.isLeft(r) || typeof r.right._tag === "string").toBe(true)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
+  it.live(
+    "fuzz: 20,000 mutated startup/password exchanges over real sockets",
+    () =>
+      Effect.gen(function* () {
+        const [l] = yield* postgresHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const port = l!.port
+        const valid = Buffer.concat([
+          sslRequest(),
+          startupMessage({ user: "bob", database: "postgres" }),
+          passwordMessage("md5" + "a".repeat(32))
+        ])
+        const cases = fc.sample(
+          fc.oneof(
+            fc.uint8Array({ minLength: 1, maxLength: 120 }).map((b) => Buffer.from(b)),
+            fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })).map(([i, v]) => {
+              const m = Buffer.from(valid)
+              m[i] = v
+              return m
+            }),
+            fc.nat({ max: valid.length - 1 }).map((n) => valid.subarray(0, n))
+          ),
+          20_000
+        )
+        const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
+        expect(outcome.hung).toBe(0)
+        const lines = fuzzSink.lines
+        const conns = events(lines, "connect").length
+        expect(conns).toBe(cases.length)
+        expect(events(lines, "error").length).toBeLessThanOrEqual(conns)
+        expect(events(lines, "auth").length).toBeLessThanOrEqual(conns)
+        const r = yield* Effect.promise(() =>
+          psql(`host=127.0.0.1 port=${port} user=after dbname=postgres sslmode=disable`, "x")
+        )
+        expect(r.out).toContain('password authentication failed for user "after"')
+      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+    120_000
+  )
+})
+
+const sslRequest = () => Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+const startupMessage = (params: Record<string, string>) => {
+  const body = Buffer.concat([
+    Buffer.from([0, 3, 0, 0]),
+    ...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)),
+    Buffer.from([0])
+  ])
+  const h = Buffer.alloc(4)
+  h.writeUInt32BE(body.length + 4)
+  return Buffer.concat([h, body])
+}
+const passwordMessage = (pw: string) => {
+  const body = Buffer.from(`${pw}\0`)
+  const h = Buffer.alloc(5)
+  h[0] = 0x70
+  h.writeUInt32BE(body.length + 4, 1)
+  return Buffer.concat([h, body])
+}
+
+/** One connection per case, `parallel` at a time: send the case, half-close, wait for the server to close. */
+const fuzz = async (port: number, cases: ReadonlyArray<Buffer>, parallel: number) => {
+  let hung = 0
+  let next = 0
+  const one = (data: Buffer) =>
+    new Promise<void>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => s.end(data))
+      const timer = setTimeout(() => {
+        hung++
+        s.destroy()
+      }, 10_000)
+      s.on("data", () => undefined)
+      s.on("error", () => undefined)
+      s.on("close", () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < cases.length) await one(cases[next++]!)
+    })
+  )
+  return { hung }
+}
