@@ -1,0 +1,136 @@
+/**
+ * The bait mailbox shared by imap and pop3 (spec/honeypots.md §11–12): ten messages that look like
+ * an admin's inbox full of leaked secrets, plus the accepted-credentials table both services use.
+ */
+
+export interface BaitMessage {
+  readonly uid: number
+  readonly from: string
+  readonly to: string
+  readonly subject: string
+  readonly date: Date
+  readonly messageId: string
+  readonly raw: Buffer
+  readonly seen: boolean
+}
+
+interface Draft {
+  readonly from: string
+  readonly subject: string
+  readonly body: string
+  readonly daysAgo: number
+}
+
+const DRAFTS: ReadonlyArray<Draft> = [
+  {
+    from: "AWS Notifications <no-reply@aws.amazon.com>",
+    subject: "Your new IAM access key",
+    daysAgo: 41,
+    body: "Hi,\n\nA new access key was created for user deploy-bot.\n\nAccess key ID: AKIAIOSFODNN7EXAMPLE\nSecret access key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\nStore it safely.\n"
+  },
+  {
+    from: "Dave Miller <dave.miller@corp.internal>",
+    subject: "prod DB connection string",
+    daysAgo: 33,
+    body: "Here's the URL for the reporting job, please don't paste it in Slack again:\n\nmysql://admin:Sup3rS3cr3t!@10.0.1.5:3306/production\n\n-- Dave\n"
+  },
+  {
+    from: "GitHub <noreply@github.com>",
+    subject: "[GitHub] A new personal access token was added to your account",
+    daysAgo: 28,
+    body: "A personal access token (ci-release) with repo, workflow scopes was recently added.\n\nToken: ghp_16C7e42F292c6912E7710c838347Ae178B4a\n\nIf you did not do this, revoke it immediately.\n"
+  },
+  {
+    from: "IT Helpdesk <helpdesk@corp.internal>",
+    subject: "VPN access for new contractors",
+    daysAgo: 21,
+    body: "VPN gateway: vpn.corp.internal (OpenVPN, UDP 1194)\nShared account: contractor01 / Welcome2024!\nPlease rotate after onboarding.\n"
+  },
+  {
+    from: "Sarah Chen <sarah.chen@corp.internal>",
+    subject: "Re: root password for backup server",
+    daysAgo: 17,
+    body: "root on backup01 (10.0.2.20) is now: Bk!p-2024-root\nThe old one stopped working after the rebuild.\n"
+  },
+  {
+    from: "Stripe <support@stripe.com>",
+    subject: "Your live API keys",
+    daysAgo: 12,
+    body: "Publishable key: pk_live_51HqLxKJ9sT2mXcRvB8nQ0pZ\nSecret key: sk_live_51HqLxKJ9sT2mXcRvB8nQ0pZaYw3EdF6gH7\n"
+  },
+  {
+    from: "Jenkins <jenkins@ci.corp.internal>",
+    subject: "Build #1482 failed: deploy-prod",
+    daysAgo: 9,
+    body: "Console output excerpt:\n+ ssh deploy@10.0.1.12 'sudo systemctl restart app'\nPermission denied (publickey,password).\nDEPLOY_PASSWORD=Depl0y#Prod\n"
+  },
+  {
+    from: "Mark Rossi <mark.rossi@corp.internal>",
+    subject: "wifi + printer admin",
+    daysAgo: 6,
+    body: "Guest wifi: CorpGuest / Summer2024\nPrinter web admin (10.0.3.40): admin / printer123\n"
+  },
+  {
+    from: "Security Team <security@corp.internal>",
+    subject: "Quarterly password rotation reminder",
+    daysAgo: 3,
+    body: "Reminder: service accounts must be rotated by Friday.\nCurrent svc_backup password: Svc#Backup!9 (to be rotated).\n"
+  },
+  {
+    from: "Olivia Park <olivia.park@corp.internal>",
+    subject: "SSH key for the bastion",
+    daysAgo: 1,
+    body: "Bastion: bastion.corp.internal:2222, user ops\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"
+  }
+]
+
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] as const
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const
+const pad = (n: number): string => String(n).padStart(2, "0")
+
+/** RFC 5322 §3.3 date-time. */
+export const rfc5322Date = (d: Date): string =>
+  `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
+
+/** IMAP date-time (RFC 3501 §9 `date-time`). */
+export const imapDate = (d: Date): string =>
+  `${pad(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
+
+/** Build the mailbox for `recipient`, with dates relative to `now` so it always looks current. */
+export const baitMailbox = (recipient: string, domain: string, now: Date = new Date()): ReadonlyArray<BaitMessage> =>
+  DRAFTS.map((d, i) => {
+    const date = new Date(now.getTime() - d.daysAgo * 86_400_000 - (i * 7919 % 36_000) * 1000)
+    const messageId = `<${(date.getTime() / 1000).toString(36)}.${i + 1}@${domain}>`
+    const to = `${recipient}@${domain}`
+    const headers = [
+      `Return-Path: <${/<([^>]+)>/.exec(d.from)?.[1] ?? d.from}>`,
+      `Date: ${rfc5322Date(date)}`,
+      `From: ${d.from}`,
+      `To: ${to}`,
+      `Subject: ${d.subject}`,
+      `Message-ID: ${messageId}`,
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=UTF-8",
+      "Content-Transfer-Encoding: 7bit"
+    ]
+    const raw = Buffer.from(`${headers.join("\r\n")}\r\n\r\n${d.body.replace(/\n/g, "\r\n")}`, "utf8")
+    return { uid: i + 1, from: d.from, to, subject: d.subject, date, messageId, raw, seen: i < DRAFTS.length - 1 }
+  })
+
+/** Split a message at the blank line (RFC 5322 §2.1). */
+export const splitMessage = (raw: Buffer): { header: Buffer; text: Buffer } => {
+  const i = raw.indexOf("\r\n\r\n")
+  return i < 0 ? { header: raw, text: Buffer.alloc(0) } : { header: raw.subarray(0, i + 4), text: raw.subarray(i + 4) }
+}
+
+/** `user:pass,user:pass` (the original's IMAP_USERS format). */
+export const parseUsers = (spec: string): ReadonlyMap<string, string> => {
+  const users = new Map<string, string>()
+  for (const pair of spec.split(",")) {
+    const colon = pair.indexOf(":")
+    if (colon > 0) users.set(pair.slice(0, colon).trim(), pair.slice(colon + 1))
+  }
+  return users
+}
+
+export const DEFAULT_USERS = "admin:admin123,root:toor,mail:mail,user:user"

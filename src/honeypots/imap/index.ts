@@ -1,0 +1,461 @@
+/**
+ * imap honeypot (spec/honeypots.md §11; RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR): a Dovecot
+ * persona on 143 (STARTTLS) and 993 (implicit TLS). Logins are checked against a small user table
+ * and logged with their secrets; a successful one opens the bait mailbox read-only.
+ */
+import type * as tls from "node:tls"
+import { Effect, Schema } from "effect"
+import {
+  type Connection,
+  type ConnectionError,
+  credentialFields,
+  defineHoneypot,
+  type EventFields,
+  HoneypotContext,
+  type HoneypotContextService,
+  HoneypotListenError,
+  LimitExceeded,
+  secureContext,
+  serveTcp
+} from "../runtime/index.js"
+import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
+import { type BaitMessage, baitMailbox, DEFAULT_USERS, imapDate, parseUsers, splitMessage } from "./Mailbox.js"
+
+export const ImapConfig = Schema.Struct({
+  banner: Schema.optional(Schema.String),
+  /** `user:pass,…` accepted logins (the original's IMAP_USERS). */
+  users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
+  tls_cn: Schema.optional(Schema.String),
+  tls_cert: Schema.optional(Schema.String),
+  tls_key: Schema.optional(Schema.String)
+})
+export type ImapConfig = typeof ImapConfig.Type
+
+const PRE_CAPS = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
+const AUTH_CAPS = "AUTH=PLAIN AUTH=LOGIN"
+const POST_CAPS =
+  "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY LITERAL+ NOTIFY SPECIAL-USE"
+const MAILBOXES = ["INBOX", "Sent", "Drafts", "Archive"] as const
+const UIDVALIDITY = 1712345678
+/** A literal `{n}` larger than this closes the connection (Dovecot's own limit is similar). */
+const MAX_LITERAL = 64 * 1024
+const MAX_LITERALS_PER_COMMAND = 8
+const MAX_COMMANDS = 10_000
+/** `command` events per connection; the rest are counted on `disconnect`. */
+const MAX_COMMAND_EVENTS = 500
+
+type State = "not_authenticated" | "authenticated" | "selected" | "logout"
+
+/** RFC 3501 §4.3 quoted string: `"` and `\` escaped. */
+const quoteString = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+const nstring = (s: string): string => (s === "" ? "NIL" : quoteString(s))
+
+/** Split `atom "quoted string" atom` (RFC 3501 §4); parentheses are kept inside atoms. */
+export const tokenize = (text: string): Array<string> => {
+  const out: Array<string> = []
+  let i = 0
+  while (i < text.length && out.length < 64) {
+    if (text[i] === " ") {
+      i++
+      continue
+    }
+    if (text[i] === '"') {
+      let s = ""
+      i++
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === "\\" && i + 1 < text.length) i++
+        s += text[i]
+        i++
+      }
+      i++
+      out.push(s)
+      continue
+    }
+    const start = i
+    while (i < text.length && text[i] !== " ") i++
+    out.push(text.slice(start, i))
+  }
+  return out
+}
+
+/** RFC 3501 §9 sequence-set → sorted numbers in 1..max (`*` = max). Bounded by `max`. */
+export const parseSequenceSet = (set: string, max: number): Array<number> => {
+  const picked = new Set<number>()
+  if (max === 0) return []
+  for (const part of set.split(",").slice(0, 256)) {
+    const [a, b] = part.split(":")
+    const num = (x: string | undefined) => (x === "*" ? max : Number.parseInt(x ?? "", 10))
+    const lo = num(a)
+    const hi = b === undefined ? lo : num(b)
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) continue
+    const from = Math.max(1, Math.min(lo, hi))
+    const to = Math.min(max, Math.max(lo, hi))
+    for (let n = from; n <= to; n++) picked.add(n)
+  }
+  return [...picked].sort((x, y) => x - y)
+}
+
+/** RFC 3501 §7.4.2 ENVELOPE for one address `Name <box@host>`. */
+const addressList = (addr: string): string => {
+  const m = /^(.*?)\s*<([^@>]+)@([^>]+)>$/.exec(addr) ?? /^()([^@]+)@(.+)$/.exec(addr)
+  if (m === null) return "NIL"
+  return `((${nstring(m[1]!.replace(/^"|"$/g, ""))} NIL ${quoteString(m[2]!)} ${quoteString(m[3]!)}))`
+}
+
+const envelope = (m: BaitMessage): string => {
+  const from = addressList(m.from)
+  return `(${quoteString(m.raw.toString("utf8").match(/^Date: (.*)$/m)?.[1]?.trim() ?? "")} ${quoteString(m.subject)} ${from} ${from} ${from} ${addressList(m.to)} NIL NIL NIL ${quoteString(m.messageId)})`
+}
+
+interface Literal {
+  readonly name: string
+  readonly data: Buffer
+}
+
+/** One FETCH response line for message `seq` (RFC 3501 §7.4.2). */
+const fetchResponse = (seq: number, m: BaitMessage, items: string, uidMode: boolean): Buffer => {
+  const upper = items.toUpperCase()
+  const parts: Array<string | Literal> = []
+  const has = (re: RegExp) => re.test(upper)
+  const all = has(/\bALL\b/)
+  const full = has(/\bFULL\b/)
+  const fast = has(/\bFAST\b/)
+  if (uidMode || has(/\bUID\b/)) parts.push(`UID ${m.uid}`)
+  if (all || full || fast || has(/\bFLAGS\b/)) parts.push(`FLAGS (${m.seen ? "\\Seen" : ""})`)
+  if (all || full || fast || has(/\bINTERNALDATE\b/)) parts.push(`INTERNALDATE "${imapDate(m.date)}"`)
+  if (all || full || fast || has(/\bRFC822\.SIZE\b/)) parts.push(`RFC822.SIZE ${m.raw.length}`)
+  if (all || full || has(/\bENVELOPE\b/)) parts.push(`ENVELOPE ${envelope(m)}`)
+  const { header, text } = splitMessage(m.raw)
+  if (has(/BODY(\.PEEK)?\[\]/)) parts.push({ name: "BODY[]", data: m.raw })
+  if (has(/\bRFC822(?![.\w])/)) parts.push({ name: "RFC822", data: m.raw })
+  if (has(/BODY(\.PEEK)?\[HEADER(\.FIELDS[^\]]*)?\]/) || has(/\bRFC822\.HEADER\b/))
+    parts.push({ name: has(/\bRFC822\.HEADER\b/) ? "RFC822.HEADER" : "BODY[HEADER]", data: header })
+  if (has(/BODY(\.PEEK)?\[TEXT\]/) || has(/\bRFC822\.TEXT\b/))
+    parts.push({ name: has(/\bRFC822\.TEXT\b/) ? "RFC822.TEXT" : "BODY[TEXT]", data: text })
+  if (has(/BODY(\.PEEK)?\[1\]/)) parts.push({ name: "BODY[1]", data: text })
+  const chunks: Array<Buffer> = [Buffer.from(`* ${seq} FETCH (`)]
+  parts.forEach((p, i) => {
+    const sep = i === 0 ? "" : " "
+    if (typeof p === "string") chunks.push(Buffer.from(sep + p))
+    else chunks.push(Buffer.from(`${sep}${p.name} {${p.data.length}}\r\n`), p.data)
+  })
+  chunks.push(Buffer.from(")\r\n"))
+  return Buffer.concat(chunks)
+}
+
+const session = (
+  ctx: HoneypotContextService,
+  config: ImapConfig,
+  tlsContext: tls.SecureContext,
+  implicitTls: boolean,
+  conn: Connection
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    if (implicitTls) yield* conn.startTls(tlsContext)
+    const users = parseUsers(config.users)
+    const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
+    const emit = (type: string, fields: EventFields, warn = false) =>
+      ctx.emit("imap", type, { ...src, ...fields }, warn ? { severity: 4 } : undefined)
+    const send = (text: string) => conn.write(`${text}\r\n`)
+    const st: { state: State } = { state: "not_authenticated" }
+    let user = ""
+    let selected: ReadonlyArray<BaitMessage> = []
+    let readOnly = false
+    let commandEvents = 0
+    let suppressed = 0
+    const caps = () => `${PRE_CAPS}${conn.isTls() ? "" : " STARTTLS"} ${AUTH_CAPS}`
+
+    yield* emit("connect", {})
+    yield* Effect.addFinalizer(() => emit("disconnect", { commands_suppressed: suppressed }))
+    yield* send(config.banner ?? `* OK [CAPABILITY ${caps()}] Dovecot (Ubuntu) ready.`)
+
+    /** Read one command, inlining `{n}` / `{n+}` literals (RFC 3501 §4.3, RFC 7888) as quoted strings. */
+    const readCommand = Effect.gen(function* () {
+      let text = yield* conn.readLine()
+      for (let n = 0; n < MAX_LITERALS_PER_COMMAND; n++) {
+        const m = /\{(\d{1,10})(\+?)\}$/.exec(text)
+        if (m === null) return text
+        const size = Number(m[1])
+        if (size > MAX_LITERAL) return yield* new LimitExceeded({ limit: "imap-literal", max: MAX_LITERAL })
+        if (m[2] !== "+") yield* send("+ OK")
+        const data = yield* conn.readBytes(size)
+        const rest = yield* conn.readLine()
+        text = `${text.slice(0, m.index)}${quoteString(data.toString("utf8"))}${rest}`
+      }
+      return text
+    })
+
+    const login = (tag: string, username: string, password: Buffer, mechanism: string) =>
+      Effect.gen(function* () {
+        const ok = users.get(username) === password.toString("utf8")
+        yield* emit(
+          "auth",
+          {
+            mechanism,
+            username,
+            ...credentialFields(username, password),
+            outcome: ok ? "success" : "failure"
+          },
+          !ok
+        )
+        if (!ok) return yield* send(`${tag} NO [AUTHENTICATIONFAILED] Authentication failed.`)
+        st.state = "authenticated"
+        user = username
+        yield* send(`${tag} OK [CAPABILITY ${POST_CAPS}] Logged in`)
+      })
+
+    const saslLine = (prompt: string) =>
+      Effect.gen(function* () {
+        yield* send(`+ ${prompt}`)
+        return (yield* conn.readLine()).trim()
+      })
+
+    const authenticate = (tag: string, args: Array<string>) =>
+      Effect.gen(function* () {
+        const mech = (args[0] ?? "").toUpperCase()
+        if (mech === "PLAIN") {
+          const line = args[1] ?? (yield* saslLine(""))
+          if (line === "*") return yield* send(`${tag} BAD Authentication aborted by client.`)
+          const creds = decodePlain(line === "=" ? "" : line)
+          if (creds === undefined) return yield* send(`${tag} BAD Invalid base64 data in continued response`)
+          return yield* login(tag, creds.username, creds.password, "PLAIN")
+        }
+        if (mech === "LOGIN") {
+          const u = decodeBase64(args[1] ?? (yield* saslLine("VXNlcm5hbWU6")))
+          if (u === undefined) return yield* send(`${tag} BAD Invalid base64 data in continued response`)
+          const p = decodeBase64(yield* saslLine("UGFzc3dvcmQ6"))
+          if (p === undefined) return yield* send(`${tag} BAD Invalid base64 data in continued response`)
+          return yield* login(tag, u.toString("utf8"), p, "LOGIN")
+        }
+        return yield* send(`${tag} NO Unsupported authentication mechanism.`)
+      })
+
+    const mailboxName = (name: string | undefined): string | undefined => {
+      if (name === undefined) return undefined
+      return MAILBOXES.find((m) => m.toLowerCase() === name.toLowerCase())
+    }
+
+    const select = (tag: string, name: string | undefined, examine: boolean) =>
+      Effect.gen(function* () {
+        const box = mailboxName(name)
+        if (box === undefined) {
+          st.state = "authenticated"
+          return yield* send(`${tag} NO Mailbox doesn't exist: ${name ?? ""}`)
+        }
+        selected = box === "INBOX" ? baitMailbox(user, ctx.hostname.includes(".") ? ctx.hostname : `${ctx.hostname}.corp.internal`) : []
+        st.state = "selected"
+        readOnly = examine
+        const unseen = selected.findIndex((m) => !m.seen)
+        yield* send(
+          [
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.",
+            `* ${selected.length} EXISTS`,
+            "* 0 RECENT",
+            ...(unseen >= 0 ? [`* OK [UNSEEN ${unseen + 1}] First unseen.`] : []),
+            `* OK [UIDVALIDITY ${UIDVALIDITY}] UIDs valid`,
+            `* OK [UIDNEXT ${selected.length + 1}] Predicted next UID`,
+            `${tag} OK [${examine ? "READ-ONLY" : "READ-WRITE"}] ${examine ? "Examine" : "Select"} completed (0.001 + 0.000 secs).`
+          ].join("\r\n")
+        )
+      })
+
+    /** Map a FETCH/SEARCH set to sequence numbers; `uid` sets are resolved through the UIDs. */
+    const resolveSet = (set: string, uid: boolean): Array<number> => {
+      if (!uid) return parseSequenceSet(set, selected.length)
+      const maxUid = selected.reduce((m, x) => Math.max(m, x.uid), 0)
+      const uids = new Set(parseSequenceSet(set, maxUid))
+      return selected.flatMap((m, i) => (uids.has(m.uid) ? [i + 1] : []))
+    }
+
+    const fetch = (tag: string, rest: string, uid: boolean) =>
+      Effect.gen(function* () {
+        const sp = rest.indexOf(" ")
+        if (sp < 0) return yield* send(`${tag} BAD Error in IMAP command ${uid ? "UID FETCH" : "FETCH"}: Invalid arguments.`)
+        const seqs = resolveSet(rest.slice(0, sp), uid)
+        const items = rest.slice(sp + 1)
+        for (const seq of seqs) yield* conn.write(fetchResponse(seq, selected[seq - 1]!, items, uid))
+        yield* send(`${tag} OK ${uid ? "UID FETCH" : "Fetch"} completed (0.001 + 0.000 secs).`)
+      })
+
+    for (let i = 0; i < MAX_COMMANDS; i++) {
+      const line = yield* readCommand
+      const sp = line.indexOf(" ")
+      const tag = sp < 0 ? line : line.slice(0, sp)
+      const afterTag = sp < 0 ? "" : line.slice(sp + 1)
+      const sp2 = afterTag.indexOf(" ")
+      let cmd = (sp2 < 0 ? afterTag : afterTag.slice(0, sp2)).toUpperCase()
+      let rest = sp2 < 0 ? "" : afterTag.slice(sp2 + 1)
+      let uid = false
+      if (cmd === "UID") {
+        uid = true
+        const sp3 = rest.indexOf(" ")
+        cmd = (sp3 < 0 ? rest : rest.slice(0, sp3)).toUpperCase()
+        rest = sp3 < 0 ? "" : rest.slice(sp3 + 1)
+      }
+      if (commandEvents < MAX_COMMAND_EVENTS) {
+        commandEvents++
+        yield* emit("command", { cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64), args: rest.slice(0, 256), state: st.state })
+      } else suppressed++
+      if (tag === "" || cmd === "" || !/^[\x21-\x7e]+$/.test(tag)) {
+        yield* send("* BAD Error in IMAP command received by server.")
+        continue
+      }
+      const args = tokenize(rest)
+      const authed = st.state === "authenticated" || st.state === "selected"
+      switch (cmd) {
+        case "CAPABILITY":
+          yield* send(`* CAPABILITY ${authed ? POST_CAPS : caps()}\r\n${tag} OK Pre-login capabilities listed, post-login capabilities have more.`)
+          break
+        case "NOOP":
+        case "CHECK":
+          yield* send(`${tag} OK NOOP completed.`)
+          break
+        case "ID":
+          yield* send(`* ID ("name" "Dovecot")\r\n${tag} OK ID completed.`)
+          break
+        case "LOGOUT":
+          yield* conn.end(`* BYE Logging out\r\n${tag} OK Logout completed.\r\n`)
+          return
+        case "STARTTLS":
+          if (conn.isTls()) yield* send(`${tag} BAD TLS is already active.`)
+          else {
+            yield* send(`${tag} OK Begin TLS negotiation now.`)
+            yield* conn.startTls(tlsContext)
+          }
+          break
+        case "LOGIN":
+          if (authed) yield* send(`${tag} BAD Already authenticated`)
+          else if (args.length < 2) yield* send(`${tag} BAD Error in IMAP command LOGIN: Invalid arguments.`)
+          else yield* login(tag, args[0]!, Buffer.from(args[1]!, "utf8"), "LOGIN")
+          break
+        case "AUTHENTICATE":
+          if (authed) yield* send(`${tag} BAD Already authenticated`)
+          else yield* authenticate(tag, args)
+          break
+        case "ENABLE":
+          yield* authed ? send(`* ENABLED\r\n${tag} OK Enabled.`) : send(`${tag} BAD Not authenticated`)
+          break
+        default: {
+          if (!authed) {
+            const known = /^(SELECT|EXAMINE|LIST|LSUB|STATUS|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|APPEND|NAMESPACE|FETCH|SEARCH|STORE|COPY|MOVE|CLOSE|EXPUNGE|IDLE|UNSELECT)$/
+            yield* send(known.test(cmd) ? `${tag} BAD Not authenticated` : `${tag} BAD Command not recognized or not supported`)
+            break
+          }
+          switch (cmd) {
+            case "SELECT":
+            case "EXAMINE":
+              yield* select(tag, args[0], cmd === "EXAMINE")
+              break
+            case "LIST":
+            case "LSUB": {
+              const pattern = args[1] ?? ""
+              const boxes = pattern === "" ? [] : MAILBOXES.filter((b) => pattern === "*" || pattern === "%" || b.toLowerCase() === pattern.toLowerCase())
+              const lines = pattern === "" ? [`* ${cmd} (\\Noselect) "/" ""`] : boxes.map((b) => `* ${cmd} (\\HasNoChildren) "/" ${b}`)
+              yield* send([...lines, `${tag} OK ${cmd === "LIST" ? "List" : "Lsub"} completed (0.001 + 0.000 secs).`].join("\r\n"))
+              break
+            }
+            case "NAMESPACE":
+              yield* send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK Namespace completed.`)
+              break
+            case "STATUS": {
+              const box = mailboxName(args[0])
+              if (box === undefined) {
+                yield* send(`${tag} NO Mailbox doesn't exist: ${args[0] ?? ""}`)
+                break
+              }
+              const n = box === "INBOX" ? 10 : 0
+              yield* send(`* STATUS ${box} (MESSAGES ${n} RECENT 0 UIDNEXT ${n + 1} UIDVALIDITY ${UIDVALIDITY} UNSEEN ${n === 0 ? 0 : 1})\r\n${tag} OK Status completed.`)
+              break
+            }
+            case "CREATE":
+            case "DELETE":
+            case "RENAME":
+            case "APPEND":
+              yield* send(`${tag} NO [NOPERM] Permission denied`)
+              break
+            case "SUBSCRIBE":
+            case "UNSUBSCRIBE":
+              yield* send(`${tag} OK ${cmd === "SUBSCRIBE" ? "Subscribe" : "Unsubscribe"} completed.`)
+              break
+            default: {
+              if (st.state !== "selected") {
+                const selectedOnly = /^(FETCH|SEARCH|STORE|COPY|MOVE|CLOSE|EXPUNGE|UNSELECT|IDLE)$/
+                yield* send(selectedOnly.test(cmd) ? `${tag} BAD Not in selected state` : `${tag} BAD Command not recognized or not supported`)
+                break
+              }
+              switch (cmd) {
+                case "FETCH":
+                  yield* fetch(tag, rest, uid)
+                  break
+                case "SEARCH": {
+                  const hits = selected.map((m, idx) => (uid ? m.uid : idx + 1))
+                  yield* send(`* SEARCH${hits.map((h) => ` ${h}`).join("")}\r\n${tag} OK Search completed (0.001 + 0.000 secs).`)
+                  break
+                }
+                case "STORE":
+                case "COPY":
+                case "MOVE":
+                case "EXPUNGE":
+                  yield* send(readOnly ? `${tag} NO [READ-ONLY] Mailbox is read-only.` : `${tag} OK ${cmd.charAt(0)}${cmd.slice(1).toLowerCase()} completed.`)
+                  break
+                case "CLOSE":
+                case "UNSELECT":
+                  st.state = "authenticated"
+                  selected = []
+                  yield* send(`${tag} OK ${cmd === "CLOSE" ? "Close" : "Unselect"} completed.`)
+                  break
+                case "IDLE": {
+                  yield* send("+ idling")
+                  // RFC 2177: IDLE ends with DONE; anything else is a protocol error.
+                  const done = (yield* conn.readLine()).trim().toUpperCase()
+                  yield* send(done === "DONE" ? `${tag} OK Idle completed.` : `${tag} BAD Expected DONE.`)
+                  break
+                }
+                default:
+                  yield* send(`${tag} BAD Command not recognized or not supported`)
+              }
+            }
+          }
+        }
+      }
+    }
+    yield* conn.end("* BYE Too many commands\r\n")
+  }).pipe(Effect.scoped)
+
+export const imapHoneypot = defineHoneypot({
+  slug: "imap",
+  description: "Dovecot IMAP persona (143 STARTTLS, 993 TLS) with a bait mailbox",
+  ports: { tcp: [143, 993], udp: [] },
+  config: ImapConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const config = options.config
+      const tlsContext = yield* secureContext({
+        commonName: config.tls_cn ?? ctx.hostname,
+        cert: config.tls_cert,
+        key: config.tls_key,
+        scope: ctx.decky
+      }).pipe(
+        Effect.mapError(
+          (e) => new HoneypotListenError({ service: "imap", host: options.host, port: options.port(993), message: e.reason })
+        )
+      )
+      const plain = yield* serveTcp({
+        service: "imap",
+        host: options.host,
+        port: options.port(143),
+        defaultPort: 143,
+        handler: (conn) => session(ctx, config, tlsContext, false, conn)
+      })
+      const secure = yield* serveTcp({
+        service: "imap",
+        host: options.host,
+        port: options.port(993),
+        defaultPort: 993,
+        handler: (conn) => session(ctx, config, tlsContext, true, conn)
+      })
+      return [plain, secure]
+    })
+})

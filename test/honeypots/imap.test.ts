@@ -1,0 +1,65 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { imapHoneypot } from "../../src/honeypots/imap/index.js"
+import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+
+const start = (config: unknown = {}) =>
+  Effect.map(imapHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ({ plain: ls[0]!.port, tls: ls[1]!.port }))
+
+describe("imap honeypot", () => {
+  it.scopedLive("Dovecot greeting with CAPABILITY; curl logs in and fetches a bait message; creds logged", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const g = yield* rawExchange(plain, "", { untilIncludes: "\r\n" })
+      expect(g.text).toBe("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot (Ubuntu) ready.\r\n")
+      const list = yield* run("curl", ["-s", `imap://admin:admin123@127.0.0.1:${plain}/INBOX?ALL`])
+      expect(list.code).toBe(0)
+      expect(list.stdout).toBe("* SEARCH 1 2 3 4 5 6 7 8 9 10\r\n")
+      const msg = yield* run("curl", ["-s", `imap://admin:admin123@127.0.0.1:${plain}/INBOX;UID=2`])
+      expect(msg.code).toBe(0)
+      expect(msg.stdout).toContain("mysql://admin:Sup3rS3cr3t!@10.0.1.5:3306/production")
+      const bad = yield* run("curl", ["-s", `imap://root:wrong@127.0.0.1:${plain}/INBOX`])
+      expect(bad.code).toBe(67)
+      const auths = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "auth").length >= 3), () => eventsOf("auth"))
+      expect(auths.map((e) => [e.fields.src_ip, e.fields.principal, e.fields.secret_printable, e.fields.secret_b64, e.fields.outcome])).toEqual([
+        ["127.0.0.1", "admin", "admin123", Buffer.from("admin123").toString("base64"), "success"],
+        ["127.0.0.1", "admin", "admin123", Buffer.from("admin123").toString("base64"), "success"],
+        ["127.0.0.1", "root", "wrong", Buffer.from("wrong").toString("base64"), "failure"]
+      ])
+      const cmds = (yield* eventsOf("command")).map((e) => e.fields.cmd)
+      expect(cmds).toContain("SELECT")
+      expect(cmds).toContain("UID FETCH")
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("STARTTLS (curl --ssl-reqd) and implicit TLS on the 993 listener", () =>
+    Effect.gen(function* () {
+      const { plain, tls } = yield* start()
+      const st = yield* run("curl", ["-s", "-k", "--ssl-reqd", `imap://user:user@127.0.0.1:${plain}/INBOX;UID=1`])
+      expect(st.code).toBe(0)
+      expect(st.stdout).toContain("AKIAIOSFODNN7EXAMPLE")
+      const imaps = yield* run("curl", ["-s", "-k", `imaps://mail:nope@127.0.0.1:${tls}/INBOX`])
+      expect(imaps.code).toBe(67)
+      const auths = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "auth").length >= 2), () => eventsOf("auth"))
+      expect(auths.map((e) => [e.fields.principal, e.fields.secret_printable, e.fields.outcome])).toEqual([
+        ["user", "user", "success"],
+        ["mail", "nope", "failure"]
+      ])
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("literals, bad tags and state errors answer per RFC 3501", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const r = yield* rawExchange(plain, "a1 SELECT INBOX\r\na2 LOGIN {5}\r\nadmin {8+}\r\nadmin123\r\na3 FETCH 1 FLAGS\r\na4 LOGIN x y\r\n\r\na5 LOGOUT\r\n", { untilIncludes: "a5 OK" })
+      const lines = r.text.split("\r\n")
+      expect(lines[1]).toBe("a1 BAD Not authenticated")
+      expect(lines[2]).toBe("+ OK")
+      expect(lines[3]).toMatch(/^a2 OK \[CAPABILITY IMAP4rev1 .*\] Logged in$/)
+      expect(lines[4]).toBe("a3 BAD Not in selected state")
+      expect(lines[5]).toBe("a4 BAD Already authenticated")
+      expect(lines[6]).toBe("* BAD Error in IMAP command received by server.")
+      expect(lines.slice(7, 9)).toEqual(["* BYE Logging out", "a5 OK Logout completed."])
+    }).pipe(Effect.provide(TestLayer()))
+  )
+})
