@@ -1,0 +1,256 @@
+/**
+ * mssql (spec/honeypots.md §17): Microsoft SQL Server over TDS. PRELOGIN gets a seeded release and
+ * ENCRYPT_NOT_SUP (so clients log in in the clear), LOGIN7 is decoded (the password obfuscation is
+ * reversible), logged, and refused with error 18456 like a real server.
+ */
+import { Effect, Either, Schema } from "effect"
+import {
+  type Connection,
+  type ConnectionError,
+  credentialFields,
+  defineHoneypot,
+  HoneypotContext,
+  type HoneypotContextService,
+  ProtocolViolation,
+  serveTcp
+} from "../runtime/index.js"
+
+const SLUG = "mssql"
+
+export const MssqlConfig = Schema.Struct({})
+
+/** Seeded releases (spec §17): [label, major, minor, build, subbuild]. */
+const RELEASES: ReadonlyArray<readonly [string, number, number, number, number]> = [
+  ["2016", 13, 0, 6419, 1],
+  ["2017", 14, 0, 2000, 0],
+  ["2017", 14, 0, 3460, 9],
+  ["2019", 15, 0, 2000, 5],
+  ["2019", 15, 0, 4335, 1],
+  ["2022", 16, 0, 1000, 6],
+  ["2022", 16, 0, 4115, 2]
+]
+
+// MS-TDS §2.2.3.1.1 packet types.
+const TDS_TABULAR_RESULT = 0x04
+const TDS_LOGIN7 = 0x10
+const TDS_PRELOGIN = 0x12
+const STATUS_EOM = 0x01
+const HEADER = 8
+/** A LOGIN7 message is a few hundred bytes; anything far larger is not a login. */
+const MAX_MESSAGE = 64 * 1024
+const MAX_MESSAGES = 8
+
+/** Read one TDS message (all packets up to EOM) as [type, payload]. */
+const readMessage = (
+  conn: Connection
+): Effect.Effect<readonly [number, Buffer] | undefined, ConnectionError> =>
+  Effect.gen(function* () {
+    const parts: Array<Buffer> = []
+    let size = 0
+    let type = -1
+    for (;;) {
+      const h = yield* conn.readBytes(HEADER)
+      const length = h.readUInt16BE(2)
+      if (length < HEADER) return type < 0 ? ([h[0]!, Buffer.alloc(0)] as const) : undefined
+      if (type >= 0 && h[0] !== type) return undefined
+      type = h[0]!
+      const body = yield* conn.readBytes(length - HEADER)
+      size += body.length
+      if (size > MAX_MESSAGE) return undefined
+      parts.push(body)
+      if ((h[1]! & STATUS_EOM) !== 0) return [type, Buffer.concat(parts)] as const
+    }
+  })
+
+const packet = (type: number, payload: Buffer, spid: number): Buffer => {
+  const h = Buffer.alloc(HEADER)
+  h[0] = type
+  h[1] = STATUS_EOM
+  h.writeUInt16BE(payload.length + HEADER, 2)
+  h.writeUInt16BE(spid, 4)
+  h[6] = 1
+  return Buffer.concat([h, payload])
+}
+
+/** MS-TDS §2.2.6.5 PRELOGIN response: VERSION, ENCRYPTION (NOT_SUP), INSTOPT, THREADID, MARS. */
+export const preloginResponse = (
+  release: readonly [string, number, number, number, number],
+  threadId: number
+): Buffer => {
+  const [, major, minor, build, sub] = release
+  const version = Buffer.alloc(6)
+  version[0] = major
+  version[1] = minor
+  version.writeUInt16BE(build, 2)
+  version.writeUInt16BE(sub, 4)
+  const thread = Buffer.alloc(4)
+  thread.writeUInt32BE(threadId)
+  const options: ReadonlyArray<readonly [number, Buffer]> = [
+    [0x00, version],
+    [0x01, Buffer.from([0x02])],
+    [0x02, Buffer.from([0x00])],
+    [0x03, thread],
+    [0x04, Buffer.from([0x00])]
+  ]
+  const table = Buffer.alloc(options.length * 5 + 1)
+  let offset = table.length
+  options.forEach(([token, data], i) => {
+    table[i * 5] = token
+    table.writeUInt16BE(offset, i * 5 + 1)
+    table.writeUInt16BE(data.length, i * 5 + 3)
+    offset += data.length
+  })
+  table[table.length - 1] = 0xff
+  return Buffer.concat([table, ...options.map(([, d]) => d)])
+}
+
+export interface Login7 {
+  readonly tdsVersion: number
+  readonly hostname: string
+  readonly username: string
+  readonly password: string
+  readonly appName: string
+  readonly serverName: string
+  readonly library: string
+  readonly database: string
+}
+
+/** MS-TDS §2.2.6.4: "swap the four high bits with the four low bits, then XOR 0xA5"; undo in reverse. */
+export const deobfuscatePassword = (raw: Buffer): Buffer =>
+  Buffer.from(
+    raw.map((b) => {
+      const x = b ^ 0xa5
+      return ((x << 4) | (x >> 4)) & 0xff
+    })
+  )
+
+/** MS-TDS §2.2.6.4 LOGIN7: fixed 36-byte prefix, then (offset, length-in-chars) pairs. */
+export const parseLogin7 = (p: Buffer): Either.Either<Login7, ProtocolViolation> => {
+  if (p.length < 94)
+    return Either.left(new ProtocolViolation({ reason: "LOGIN7 shorter than its fixed part" }))
+  const raw = (at: number): Buffer => {
+    const off = p.readUInt16LE(at)
+    const chars = p.readUInt16LE(at + 2)
+    const end = off + chars * 2
+    return off > p.length || end > p.length ? Buffer.alloc(0) : p.subarray(off, end)
+  }
+  const text = (at: number) => raw(at).toString("utf16le")
+  return Either.right({
+    tdsVersion: p.readUInt32LE(4),
+    hostname: text(36),
+    username: text(40),
+    password: deobfuscatePassword(raw(44)).toString("utf16le"),
+    appName: text(48),
+    serverName: text(52),
+    library: text(60),
+    database: text(68)
+  })
+}
+
+const usVarchar = (s: string): Buffer => {
+  const b = Buffer.from(s, "utf16le")
+  const h = Buffer.alloc(2)
+  h.writeUInt16LE(s.length)
+  return Buffer.concat([h, b])
+}
+const bVarchar = (s: string): Buffer => Buffer.concat([Buffer.from([s.length]), Buffer.from(s, "utf16le")])
+
+/** ERROR token (0xAA, MS-TDS §2.2.7.10) followed by DONE with DONE_ERROR (§2.2.7.6). */
+export const loginFailed = (user: string, serverName: string, tdsVersion: number): Buffer => {
+  // TDS 7.2+ widened LineNumber to 4 bytes and DoneRowCount to 8.
+  const modern = tdsVersion >>> 24 >= 0x72
+  const fixed = Buffer.alloc(6)
+  fixed.writeInt32LE(18456, 0)
+  fixed[4] = 1
+  fixed[5] = 14
+  const line = Buffer.alloc(modern ? 4 : 2)
+  line.writeUIntLE(1, 0, line.length)
+  const body = Buffer.concat([
+    fixed,
+    usVarchar(`Login failed for user '${user}'.`),
+    bVarchar(serverName),
+    bVarchar(""),
+    line
+  ])
+  const head = Buffer.alloc(3)
+  head[0] = 0xaa
+  head.writeUInt16LE(body.length, 1)
+  const done = Buffer.alloc(modern ? 13 : 9)
+  done[0] = 0xfd
+  done.writeUInt16LE(0x0002, 1)
+  return Buffer.concat([head, body, done])
+}
+
+const session =
+  (
+    ctx: HoneypotContextService,
+    release: readonly [string, number, number, number, number],
+    threadId: number,
+    nextSpid: () => number
+  ) =>
+  (conn: Connection): Effect.Effect<void, ConnectionError> =>
+    Effect.gen(function* () {
+      const src = conn.remoteAddress
+      const peer = { src_ip: src, src_port: conn.remotePort, src }
+      const spid = nextSpid()
+      yield* ctx.emit(SLUG, "connect", peer)
+      for (let i = 0; i < MAX_MESSAGES; i++) {
+        const msg = yield* readMessage(conn)
+        if (msg === undefined) return
+        const [type, payload] = msg
+        if (type === TDS_PRELOGIN) {
+          yield* conn.write(packet(TDS_TABULAR_RESULT, preloginResponse(release, threadId), 0))
+          continue
+        }
+        if (type !== TDS_LOGIN7)
+          return yield* ctx.emit(SLUG, "unknown_packet", {
+            ...peer,
+            pkt_type: `0x${type.toString(16).padStart(2, "0")}`
+          })
+        const parsed = parseLogin7(payload)
+        if (Either.isLeft(parsed))
+          return yield* ctx.emit(SLUG, "error", peer, { msg: parsed.left.reason, severity: 4 })
+        const l = parsed.right
+        yield* ctx.emit(SLUG, "auth", {
+          ...peer,
+          username: l.username,
+          ...(l.password === ""
+            ? { principal: l.username }
+            : credentialFields(l.username, l.password, "plaintext")),
+          hostname: l.hostname,
+          app_name: l.appName,
+          server_name: l.serverName,
+          database: l.database,
+          library: l.library,
+          tds_version: `0x${l.tdsVersion.toString(16)}`
+        })
+        const serverName = ctx.hostname.split(".")[0]!.toUpperCase()
+        return yield* conn.end(
+          packet(TDS_TABULAR_RESULT, loginFailed(l.username, serverName, l.tdsVersion), spid)
+        )
+      }
+    }).pipe(
+      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
+    )
+
+export const mssqlHoneypot = defineHoneypot({
+  slug: SLUG,
+  description: "Microsoft SQL Server (TDS): PRELOGIN, LOGIN7 password capture, error 18456",
+  ports: { tcp: [1433], udp: [] },
+  config: MssqlConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const release = ctx.seed.pick(RELEASES)
+      const threadId = ctx.seed.int(100, 9000)
+      let spid = ctx.seed.int(51, 120)
+      const listener = yield* serveTcp({
+        service: SLUG,
+        host: options.host,
+        port: options.port(1433),
+        defaultPort: 1433,
+        handler: session(ctx, release, threadId, () => spid++)
+      })
+      return [listener]
+    })
+})
