@@ -1,0 +1,285 @@
+/**
+ * pop3 honeypot (spec/honeypots.md §12; RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH): a
+ * Dovecot persona on 110 (STLS) and 995 (implicit TLS) serving the same bait mailbox as imap.
+ */
+import type * as tls from "node:tls"
+import { Effect, Schema } from "effect"
+import {
+  type Connection,
+  type ConnectionError,
+  credentialFields,
+  defineHoneypot,
+  type EventFields,
+  HoneypotContext,
+  type HoneypotContextService,
+  HoneypotListenError,
+  secureContext,
+  serveTcp
+} from "../runtime/index.js"
+import { type BaitMessage, baitMailbox, DEFAULT_USERS, parseUsers, splitMessage } from "../imap/Mailbox.js"
+import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
+
+export const Pop3Config = Schema.Struct({
+  /** Greeting; `+OK ` is prepended when missing. nmap knows Dovecot by `+OK Dovecot ready.` */
+  banner: Schema.optionalWith(Schema.String, { default: () => "+OK Dovecot ready." }),
+  users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
+  tls_cn: Schema.optional(Schema.String),
+  tls_cert: Schema.optional(Schema.String),
+  tls_key: Schema.optional(Schema.String)
+})
+export type Pop3Config = typeof Pop3Config.Type
+
+const MAX_COMMANDS = 10_000
+const MAX_COMMAND_EVENTS = 500
+/** Dovecot drops a client after this many bad commands (mail_max_userip… style). */
+const MAX_BAD_COMMANDS = 20
+
+/** RFC 1939 §3: a line starting with "." is byte-stuffed in a multi-line response. */
+const dotStuff = (data: Buffer): string => {
+  const text = data.toString("latin1").replace(/\r?\n/g, "\r\n")
+  const lines = text.endsWith("\r\n") ? text.slice(0, -2).split("\r\n") : text.split("\r\n")
+  return lines.map((l) => (l.startsWith(".") ? `.${l}` : l)).join("\r\n")
+}
+
+const session = (
+  ctx: HoneypotContextService,
+  config: Pop3Config,
+  tlsContext: tls.SecureContext,
+  implicitTls: boolean,
+  conn: Connection
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    if (implicitTls) yield* conn.startTls(tlsContext)
+    const users = parseUsers(config.users)
+    const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
+    const emit = (type: string, fields: EventFields, warn = false) =>
+      ctx.emit("pop3", type, { ...src, ...fields }, warn ? { severity: 4 } : undefined)
+    const send = (text: string) => conn.write(`${text}\r\n`)
+    const st: { state: "authorization" | "transaction" } = { state: "authorization" }
+    let pendingUser: string | undefined
+    let messages: ReadonlyArray<BaitMessage> = []
+    const deleted = new Set<number>()
+    let commandEvents = 0
+    let suppressed = 0
+    let bad = 0
+
+    yield* emit("connect", {})
+    yield* Effect.addFinalizer(() => emit("disconnect", { commands_suppressed: suppressed }))
+    yield* send(config.banner.startsWith("+OK") ? config.banner : `+OK ${config.banner}`)
+
+    const login = (username: string, password: Buffer, mechanism: string) =>
+      Effect.gen(function* () {
+        const ok = users.get(username) === password.toString("utf8")
+        yield* emit("auth", { mechanism, username, ...credentialFields(username, password), outcome: ok ? "success" : "failure" }, !ok)
+        pendingUser = undefined
+        if (!ok) return yield* send("-ERR Authentication failed.")
+        st.state = "transaction"
+        messages = baitMailbox(username, ctx.hostname.includes(".") ? ctx.hostname : `${ctx.hostname}.corp.internal`)
+        yield* send("+OK Logged in.")
+      })
+
+    /** `msg` argument → the live message, or an error reply (RFC 1939 §5). */
+    const pick = (arg: string | undefined): { n: number; m: BaitMessage } | string => {
+      const n = Number.parseInt(arg ?? "", 10)
+      if (!Number.isInteger(n) || !/^\d+$/.test(arg ?? "")) return "-ERR Invalid message number: " + (arg ?? "")
+      const m = messages[n - 1]
+      if (m === undefined || deleted.has(n)) return "-ERR There's no message " + n + "."
+      return { n, m }
+    }
+    const live = () => messages.map((m, i) => ({ n: i + 1, m })).filter(({ n }) => !deleted.has(n))
+
+    for (let i = 0; i < MAX_COMMANDS; i++) {
+      const line = yield* conn.readLine()
+      const parts = line.trim().split(/\s+/)
+      const cmd = (parts[0] ?? "").toUpperCase()
+      const args = parts.slice(1)
+      if (commandEvents < MAX_COMMAND_EVENTS) {
+        commandEvents++
+        // The PASS argument is a secret: it reaches the log only through the `auth` event.
+        yield* emit("command", { cmd: cmd.slice(0, 32), args: cmd === "PASS" ? "" : args.join(" ").slice(0, 256), state: st.state })
+      } else suppressed++
+      const authorized = st.state === "transaction"
+      switch (cmd) {
+        case "CAPA":
+          yield* send(
+            ["+OK", "TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", ...(conn.isTls() || authorized ? [] : ["STLS"]), "."].join("\r\n")
+          )
+          continue
+        case "QUIT":
+          if (authorized) {
+            for (const n of deleted) yield* emit("delete", { message_num: n })
+          }
+          yield* conn.end("+OK Logging out.\r\n")
+          return
+        case "NOOP":
+          yield* send("+OK")
+          continue
+        case "STLS":
+          if (authorized || conn.isTls()) yield* send("-ERR TLS is already active.")
+          else {
+            yield* send("+OK Begin TLS negotiation now.")
+            yield* conn.startTls(tlsContext)
+          }
+          continue
+        case "USER":
+          if (authorized) yield* send("-ERR Unknown command: USER")
+          else {
+            pendingUser = line.trim().slice(4).trim()
+            yield* send("+OK User name accepted, password please")
+          }
+          continue
+        case "PASS":
+          if (authorized) yield* send("-ERR Unknown command: PASS")
+          else if (pendingUser === undefined) yield* send("-ERR USER required first")
+          else yield* login(pendingUser, Buffer.from(line.trim().slice(4).replace(/^ /, ""), "utf8"), "USER")
+          continue
+        case "AUTH": {
+          if (authorized) {
+            yield* send("-ERR Unknown command: AUTH")
+            continue
+          }
+          const mech = (args[0] ?? "").toUpperCase()
+          if (mech === "") {
+            yield* send("+OK\r\nPLAIN\r\nLOGIN\r\n.")
+          } else if (mech === "PLAIN") {
+            let resp = args[1]
+            if (resp === undefined) {
+              yield* send("+ ")
+              resp = (yield* conn.readLine()).trim()
+            }
+            const creds = resp === "*" ? undefined : decodePlain(resp)
+            if (creds === undefined) yield* send(resp === "*" ? "-ERR Authentication aborted by client." : "-ERR Invalid base64 data in continued response")
+            else yield* login(creds.username, creds.password, "PLAIN")
+          } else if (mech === "LOGIN") {
+            let u = args[1]
+            if (u === undefined) {
+              yield* send("+ VXNlcm5hbWU6")
+              u = (yield* conn.readLine()).trim()
+            }
+            const user = decodeBase64(u)
+            if (user === undefined) {
+              yield* send("-ERR Invalid base64 data in continued response")
+              continue
+            }
+            yield* send("+ UGFzc3dvcmQ6")
+            const pass = decodeBase64(yield* conn.readLine())
+            if (pass === undefined) yield* send("-ERR Invalid base64 data in continued response")
+            else yield* login(user.toString("utf8"), pass, "LOGIN")
+          } else yield* send("-ERR Unsupported authentication mechanism.")
+          continue
+        }
+      }
+      if (!authorized) {
+        const known = /^(STAT|LIST|RETR|DELE|RSET|TOP|UIDL|LAST)$/.test(cmd)
+        bad++
+        yield* send(known ? "-ERR Not authenticated" : "-ERR Command not recognized")
+        if (bad >= MAX_BAD_COMMANDS) {
+          yield* conn.end("-ERR Too many bad commands.\r\n")
+          return
+        }
+        continue
+      }
+      switch (cmd) {
+        case "STAT": {
+          const l = live()
+          yield* send(`+OK ${l.length} ${l.reduce((s, { m }) => s + m.raw.length, 0)}`)
+          break
+        }
+        case "LIST":
+        case "UIDL": {
+          const render = ({ n, m }: { n: number; m: BaitMessage }) => (cmd === "LIST" ? `${n} ${m.raw.length}` : `${n} msg-${m.uid}`)
+          if (args[0] !== undefined) {
+            const p = pick(args[0])
+            yield* send(typeof p === "string" ? p : `+OK ${render(p)}`)
+          } else {
+            const l = live()
+            yield* send([cmd === "LIST" ? `+OK ${l.length} messages:` : "+OK", ...l.map(render), "."].join("\r\n"))
+          }
+          break
+        }
+        case "RETR": {
+          const p = pick(args[0])
+          if (typeof p === "string") {
+            yield* send(p)
+            break
+          }
+          yield* emit("retr", { message_num: p.n })
+          yield* send(`+OK ${p.m.raw.length} octets\r\n${dotStuff(p.m.raw)}\r\n.`)
+          break
+        }
+        case "TOP": {
+          const p = pick(args[0])
+          const k = Number.parseInt(args[1] ?? "", 10)
+          if (typeof p === "string") yield* send(p)
+          else if (!Number.isInteger(k) || k < 0) yield* send("-ERR Invalid number of lines: " + (args[1] ?? ""))
+          else {
+            const { header, text } = splitMessage(p.m.raw)
+            const body = text.toString("latin1").split("\r\n").slice(0, k).join("\r\n")
+            yield* send(`+OK\r\n${dotStuff(Buffer.concat([header, Buffer.from(body, "latin1")]))}\r\n.`)
+          }
+          break
+        }
+        case "DELE": {
+          const p = pick(args[0])
+          if (typeof p === "string") yield* send(p)
+          else {
+            deleted.add(p.n)
+            yield* send("+OK Marked to be deleted.")
+          }
+          break
+        }
+        case "RSET":
+          deleted.clear()
+          yield* send(`+OK`)
+          break
+        case "LAST":
+          yield* send(`+OK 0`)
+          break
+        default:
+          bad++
+          yield* send("-ERR Command not recognized")
+          if (bad >= MAX_BAD_COMMANDS) {
+            yield* conn.end("-ERR Too many bad commands.\r\n")
+            return
+          }
+      }
+    }
+    yield* conn.end("-ERR Too many commands.\r\n")
+  }).pipe(Effect.scoped)
+
+export const pop3Honeypot = defineHoneypot({
+  slug: "pop3",
+  description: "Dovecot POP3 persona (110 STLS, 995 TLS) with a bait mailbox",
+  ports: { tcp: [110, 995], udp: [] },
+  config: Pop3Config,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const config = options.config
+      const tlsContext = yield* secureContext({
+        commonName: config.tls_cn ?? ctx.hostname,
+        cert: config.tls_cert,
+        key: config.tls_key,
+        scope: ctx.decky
+      }).pipe(
+        Effect.mapError(
+          (e) => new HoneypotListenError({ service: "pop3", host: options.host, port: options.port(995), message: e.reason })
+        )
+      )
+      const plain = yield* serveTcp({
+        service: "pop3",
+        host: options.host,
+        port: options.port(110),
+        defaultPort: 110,
+        handler: (conn) => session(ctx, config, tlsContext, false, conn)
+      })
+      const secure = yield* serveTcp({
+        service: "pop3",
+        host: options.host,
+        port: options.port(995),
+        defaultPort: 995,
+        handler: (conn) => session(ctx, config, tlsContext, true, conn)
+      })
+      return [plain, secure]
+    })
+})
