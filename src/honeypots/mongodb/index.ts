@@ -1,0 +1,361 @@
+/**
+ * mongodb (spec/honeypots.md §18): a MongoDB server as an unauthenticated client sees it. OP_MSG and
+ * legacy OP_QUERY are decoded; hello/isMaster, buildInfo and listDatabases answer with a seeded
+ * release; SCRAM (saslStart/saslContinue, also speculative) is played far enough to capture the
+ * client proof with everything needed to test a password against it, then "Authentication failed.".
+ */
+import { randomBytes } from "node:crypto"
+import { Effect, Either, Schema } from "effect"
+import {
+  type Connection,
+  type ConnectionError,
+  credentialFields,
+  defineHoneypot,
+  HoneypotContext,
+  type HoneypotContextService,
+  serveTcp
+} from "../runtime/index.js"
+import {
+  BsonBinary,
+  type BsonDocument,
+  BsonDouble,
+  type BsonValue,
+  decodeDocument,
+  doc,
+  encodeDocument
+} from "./Bson.js"
+
+const SLUG = "mongodb"
+
+export const MongodbConfig = Schema.Struct({
+  /** Replica set name (env MONGO_REPL_SET); empty = standalone. */
+  repl_set: Schema.optionalWith(Schema.String, { default: () => "" })
+})
+export type MongodbConfig = typeof MongodbConfig.Type
+
+/** Seeded releases (spec §18): [version, maxWireVersion]. */
+const RELEASES: ReadonlyArray<readonly [string, number]> = [
+  ["4.4.22", 9],
+  ["5.0.25", 13],
+  ["6.0.5", 17],
+  ["6.0.14", 17],
+  ["7.0.5", 21],
+  ["7.0.8", 21],
+  ["7.0.11", 21]
+]
+
+// Wire protocol opcodes (MongoDB "Legacy Opcodes" / OP_MSG).
+const OP_REPLY = 1
+const OP_QUERY = 2004
+const OP_MSG = 2013
+const MIN_MESSAGE = 16
+const MAX_MESSAGE = 48_000_000
+/** A client's pre-auth conversation is a handful of commands; a monitor pings every 10 s. */
+const MAX_MESSAGES = 256
+
+export interface Persona {
+  readonly version: string
+  readonly maxWireVersion: number
+  readonly gitVersion: string
+  readonly replSet: string
+  readonly databases: ReadonlyArray<readonly [string, number]>
+}
+
+interface Command {
+  readonly name: string
+  readonly body: BsonDocument
+}
+
+/** The command document of an OP_MSG (section kind 0) or OP_QUERY (`<db>.$cmd`) body. */
+export const commandOf = (opcode: number, body: Buffer): Command | undefined => {
+  let docAt = -1
+  if (opcode === OP_MSG) {
+    if (body.length < 5) return undefined
+    // Sections: kind 0 = one document; kind 1 = a document sequence (size-prefixed, skipped).
+    let p = 4
+    while (p < body.length && docAt < 0) {
+      const kind = body[p]!
+      if (kind === 0) docAt = p + 1
+      else if (kind === 1 && p + 5 <= body.length) p += 1 + Math.max(4, body.readInt32LE(p + 1))
+      else return undefined
+    }
+  } else if (opcode === OP_QUERY) {
+    const nul = body.indexOf(0, 4)
+    if (nul < 0) return undefined
+    docAt = nul + 1 + 8
+  } else return undefined
+  if (docAt < 0 || docAt >= body.length) return undefined
+  const decoded = decodeDocument(body, docAt)
+  if (Either.isLeft(decoded)) return undefined
+  const first = decoded.right[0].keys().next()
+  return first.done === true ? undefined : { name: first.value, body: decoded.right[0] }
+}
+
+const str = (v: BsonValue | undefined): string => (typeof v === "string" ? v : "")
+
+const helloDoc = (
+  p: Persona,
+  cmd: BsonDocument,
+  connectionId: number,
+  extra: ReadonlyArray<readonly [string, BsonValue]>
+) =>
+  doc([
+    ...(cmd.has("hello") ? [["isWritablePrimary", true] as const] : [["ismaster", true] as const]),
+    ["helloOk", true],
+    ["topologyVersion", doc([["counter", 0n]])],
+    ...(p.replSet === "" ? [] : [["setName", p.replSet] as const, ["setVersion", 1] as const]),
+    ["maxBsonObjectSize", 16777216],
+    ["maxMessageSizeBytes", 48000000],
+    ["maxWriteBatchSize", 100000],
+    ["localTime", new Date()],
+    ["logicalSessionTimeoutMinutes", 30],
+    ["connectionId", connectionId],
+    ["minWireVersion", 0],
+    ["maxWireVersion", p.maxWireVersion],
+    ["readOnly", false],
+    ...(typeof cmd.get("saslSupportedMechs") === "string"
+      ? [["saslSupportedMechs", ["SCRAM-SHA-1", "SCRAM-SHA-256"]] as const]
+      : []),
+    ...extra,
+    ["ok", new BsonDouble(1)]
+  ])
+
+const buildInfo = (p: Persona) => {
+  const parts = p.version.split(".").map(Number)
+  return doc([
+    ["version", p.version],
+    ["gitVersion", p.gitVersion],
+    ["modules", []],
+    ["allocator", "tcmalloc"],
+    ["javascriptEngine", "mozjs"],
+    ["sysInfo", "deprecated"],
+    ["versionArray", [...parts, 0]],
+    [
+      "openssl",
+      doc([
+        ["running", "OpenSSL 3.0.2 15 Mar 2022"],
+        ["compiled", "OpenSSL 3.0.2 15 Mar 2022"]
+      ])
+    ],
+    [
+      "buildEnvironment",
+      doc([
+        ["distmod", "ubuntu2204"],
+        ["distarch", "x86_64"],
+        ["target_arch", "x86_64"],
+        ["target_os", "linux"]
+      ])
+    ],
+    ["bits", 64],
+    ["debug", false],
+    ["maxBsonObjectSize", 16777216],
+    ["storageEngines", ["devnull", "ephemeralForTest", "inMemory", "queryable_wt", "wiredTiger"]],
+    ["ok", new BsonDouble(1)]
+  ])
+}
+
+const listDatabases = (p: Persona) =>
+  doc([
+    [
+      "databases",
+      p.databases.map(([name, size]) =>
+        doc([
+          ["name", name],
+          ["sizeOnDisk", size],
+          ["empty", false]
+        ])
+      )
+    ],
+    ["totalSize", p.databases.reduce((n, [, s]) => n + s, 0)],
+    ["totalSizeMb", Math.round(p.databases.reduce((n, [, s]) => n + s, 0) / 1048576)],
+    ["ok", new BsonDouble(1)]
+  ])
+
+const failure = (code: number, codeName: string, errmsg: string) =>
+  doc([
+    ["ok", new BsonDouble(0)],
+    ["errmsg", errmsg],
+    ["code", code],
+    ["codeName", codeName]
+  ])
+
+/** RFC 5802 attribute list `a=v,b=v` (values may contain '='). */
+export const scramAttributes = (msg: string): ReadonlyMap<string, string> => {
+  const out = new Map<string, string>()
+  for (const part of msg.split(",").slice(0, 32))
+    if (part.length >= 2 && part[1] === "=") out.set(part[0]!, part.slice(2))
+  return out
+}
+
+const mechanismKind = (mechanism: string) =>
+  mechanism === "SCRAM-SHA-256"
+    ? ("scram_sha256" as const)
+    : mechanism === "SCRAM-SHA-1"
+      ? ("scram_sha1" as const)
+      : ("scram_unknown" as const)
+
+interface Scram {
+  readonly mechanism: string
+  readonly username: string
+  readonly clientFirstBare: string
+  readonly serverFirst: string
+  readonly salt: Buffer
+  readonly iterations: number
+}
+
+const frame = (opcode: number, requestId: number, responseTo: number, body: Buffer): Buffer => {
+  const h = Buffer.alloc(16)
+  h.writeInt32LE(body.length + 16, 0)
+  h.writeInt32LE(requestId, 4)
+  h.writeInt32LE(responseTo, 8)
+  h.writeInt32LE(opcode, 12)
+  return Buffer.concat([h, body])
+}
+
+const replyTo = (opcode: number, requestId: number, responseTo: number, reply: BsonDocument): Buffer => {
+  const d = encodeDocument(reply)
+  if (opcode === OP_MSG)
+    return frame(OP_MSG, requestId, responseTo, Buffer.concat([Buffer.alloc(4), Buffer.from([0]), d]))
+  // OP_REPLY: responseFlags (AwaitCapable), cursorID 0, startingFrom 0, numberReturned 1.
+  const head = Buffer.alloc(20)
+  head.writeInt32LE(8, 0)
+  head.writeInt32LE(1, 16)
+  return frame(OP_REPLY, requestId, responseTo, Buffer.concat([head, d]))
+}
+
+const session =
+  (ctx: HoneypotContextService, persona: Persona, nextId: () => number) =>
+  (conn: Connection): Effect.Effect<void, ConnectionError> =>
+    Effect.gen(function* () {
+      const src = conn.remoteAddress
+      const peer = { src_ip: src, src_port: conn.remotePort, src }
+      const connectionId = nextId()
+      yield* ctx.emit(SLUG, "connect", peer)
+      let scram: Scram | undefined
+      let requestCounter = 1
+
+      const startSasl = (mechanism: string, payload: BsonValue | undefined) =>
+        Effect.gen(function* () {
+          const clientFirst = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
+          // gs2 header "n,," then client-first-bare "n=<user>,r=<nonce>" (RFC 5802 §7).
+          const bare = clientFirst.split(",").slice(2).join(",")
+          const attrs = scramAttributes(bare)
+          const username = (attrs.get("n") ?? "").replace(/=2C/g, ",").replace(/=3D/g, "=")
+          yield* ctx.emit(SLUG, "auth_start", { ...peer, mechanism, username })
+          const salt = ctx.seed.bytes(16, `mongodb_scram_salt:${mechanism}:${username}`)
+          const iterations = mechanism === "SCRAM-SHA-1" ? 10000 : 15000
+          const serverFirst = `r=${attrs.get("r") ?? ""}${randomBytes(18).toString("base64")},s=${salt.toString("base64")},i=${iterations}`
+          scram = { mechanism, username, clientFirstBare: bare, serverFirst, salt, iterations }
+          return doc([
+            ["conversationId", 1],
+            ["done", false],
+            ["payload", new BsonBinary(0, Buffer.from(serverFirst))],
+            ["ok", new BsonDouble(1)]
+          ])
+        })
+
+      const dispatch = (cmd: BsonDocument, name: string) =>
+        Effect.gen(function* () {
+          switch (name.toLowerCase()) {
+            case "hello":
+            case "ismaster": {
+              const spec = cmd.get("speculativeAuthenticate")
+              const extra: Array<readonly [string, BsonValue]> = []
+              if (spec instanceof Map && spec.has("saslStart")) {
+                const started = yield* startSasl(str(spec.get("mechanism")), spec.get("payload"))
+                extra.push(["speculativeAuthenticate", doc([...started].filter(([k]) => k !== "ok"))])
+              }
+              return helloDoc(persona, cmd, connectionId, extra)
+            }
+            case "buildinfo":
+              return buildInfo(persona)
+            case "listdatabases":
+              return listDatabases(persona)
+            case "ping":
+            case "endsessions":
+              return doc([["ok", new BsonDouble(1)]])
+            case "saslstart":
+              return yield* startSasl(str(cmd.get("mechanism")), cmd.get("payload"))
+            case "saslcontinue": {
+              const payload = cmd.get("payload")
+              const final = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
+              const proof = scramAttributes(final).get("p") ?? ""
+              if (scram !== undefined && proof !== "") {
+                const withoutProof = final.slice(0, Math.max(0, final.lastIndexOf(",p=")))
+                yield* ctx.emit(SLUG, "auth", {
+                  ...peer,
+                  username: scram.username,
+                  ...credentialFields(scram.username, proof, mechanismKind(scram.mechanism)),
+                  secret_b64: proof,
+                  mechanism: scram.mechanism,
+                  salt: scram.salt.toString("base64"),
+                  iterations: scram.iterations,
+                  auth_message: `${scram.clientFirstBare},${scram.serverFirst},${withoutProof}`
+                })
+              }
+              scram = undefined
+              return failure(18, "AuthenticationFailed", "Authentication failed.")
+            }
+            default:
+              return failure(13, "Unauthorized", `command ${name} requires authentication`)
+          }
+        })
+
+      for (let i = 0; i < MAX_MESSAGES; i++) {
+        const head = yield* conn.readBytes(16)
+        const length = head.readInt32LE(0)
+        if (length < MIN_MESSAGE || length > MAX_MESSAGE) return
+        const requestId = head.readInt32LE(4)
+        const opcode = head.readInt32LE(12)
+        const body = yield* conn.readBytes(length - 16)
+        yield* ctx.emit(SLUG, "message", { ...peer, opcode, length })
+        const cmd = commandOf(opcode, body)
+        const reply =
+          cmd === undefined
+            ? helloDoc(persona, doc([]), connectionId, [])
+            : yield* dispatch(cmd.body, cmd.name)
+        yield* conn.write(replyTo(opcode === OP_MSG ? OP_MSG : OP_REPLY, requestCounter++, requestId, reply))
+      }
+    }).pipe(
+      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
+    )
+
+export const mongodbHoneypot = defineHoneypot({
+  slug: SLUG,
+  description: "MongoDB server: hello/buildInfo/listDatabases with a seeded release, SCRAM proof capture",
+  ports: { tcp: [27017], udp: [] },
+  config: MongodbConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const [version, maxWireVersion] = ctx.seed.pick(RELEASES)
+      const bait = ctx.seed.pick([
+        ["customers"],
+        ["app", "sessions"],
+        ["inventory"],
+        ["crm", "analytics"],
+        ["users"]
+      ])
+      const persona: Persona = {
+        version,
+        maxWireVersion,
+        gitVersion: ctx.seed.hex(20, "mongodb_git_version"),
+        replSet: options.config.repl_set,
+        databases: [
+          ["admin", 40960],
+          ["config", 110592],
+          ["local", 73728],
+          ...bait.map((name, i) => [name, ctx.seed.int(1, 400) * 1048576 + i * 8192] as const)
+        ]
+      }
+      let id = ctx.seed.int(1, 500)
+      const listener = yield* serveTcp({
+        service: SLUG,
+        host: options.host,
+        port: options.port(27017),
+        defaultPort: 27017,
+        handler: session(ctx, persona, () => id++)
+      })
+      return [listener]
+    })
+})
