@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process"
 import * as net from "node:net"
 import { Effect, Layer } from "effect"
+import fc from "fast-check"
 import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
 
 export const TestLayer = (options: { limits?: Record<string, number>; artifactsDir?: string } = {}) =>
@@ -111,4 +112,110 @@ export const nmapService = (xml: string) => {
   const attrs = m?.[1] ?? m?.[2] ?? ""
   const get = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(attrs)?.[1] ?? ""
   return { name: get("name"), product: get("product"), version: get("version"), extrainfo: get("extrainfo") }
+}
+
+
+export interface FuzzConnectionResult {
+  readonly srcPort: number
+  readonly replyBytes: number
+  /** The server closed (FIN or RST) after our FIN, within the timeout. */
+  readonly closed: boolean
+  /** LF bytes sent: an upper bound on the lines (commands) the server can have read. */
+  readonly sentLines: number
+}
+
+/** Send one payload, half-close, and wait for the server to close (bounded by `timeoutMs`). */
+export const fuzzConnection = (port: number, payload: Buffer, timeoutMs = 20_000) =>
+  new Promise<FuzzConnectionResult>((resolve) => {
+    const s = net.connect(port, "127.0.0.1")
+    let bytes = 0
+    let srcPort = 0
+    let done = false
+    const finish = (closed: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      s.destroy()
+      let sentLines = 0
+      for (const b of payload) if (b === 0x0a) sentLines++
+      resolve({ srcPort, replyBytes: bytes, closed, sentLines })
+    }
+    const timer = setTimeout(() => finish(false), timeoutMs)
+    s.on("connect", () => {
+      srcPort = s.localPort ?? 0
+      s.end(payload)
+    })
+    s.on("data", (d) => {
+      bytes += d.length
+    })
+    s.on("error", () => finish(true))
+    s.on("close", () => finish(true))
+  })
+
+/**
+ * Mutations of valid protocol lines (worth more than noise) plus raw noise. Each case is one
+ * CRLF-terminated line, or a random byte run that may lack a terminator.
+ */
+export const lineCases = (valid: ReadonlyArray<string>): fc.Arbitrary<Buffer> => {
+  const base = fc.constantFrom(...valid)
+  const noise = fc.string({ unit: "binary", maxLength: 64 })
+  const mutated = fc.oneof(
+    base,
+    fc.tuple(base, fc.nat(), noise).map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + n + v.slice(i % (v.length + 1))),
+    fc.tuple(base, fc.nat(), fc.nat(8)).map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + v.slice((i % (v.length + 1)) + n)),
+    fc.tuple(base, fc.boolean()).map(([v, up]) => (up ? v.toUpperCase() : v.toLowerCase())),
+    fc.tuple(base, fc.constantFrom("{5}", "{99999999}", "{0+}", '"', "\\", "\0", "*", "=", " ", "\t", "%n%s")).map(([v, s]) => v + s),
+    fc.tuple(base, fc.nat(3)).map(([v, r]) => v + " A".repeat(r * 100))
+  )
+  return fc.oneof(
+    { weight: 8, arbitrary: mutated.map((s) => Buffer.from(`${s}\r\n`, "latin1")) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 96 }).map((b) => Buffer.from(b)) },
+    { weight: 1, arbitrary: noise.map((s) => Buffer.from(`${s}\n`, "latin1")) }
+  )
+}
+
+export interface FuzzReport {
+  readonly cases: number
+  readonly connections: number
+  readonly results: ReadonlyArray<FuzzConnectionResult>
+}
+
+/** Drive `cases` generated cases over real connections, `perConnection` pipelined per socket. */
+export const runFuzz = (options: {
+  readonly port: number
+  readonly arbitrary: fc.Arbitrary<Buffer>
+  readonly cases: number
+  readonly perConnection: number
+  readonly concurrency?: number
+  readonly seed?: number
+  readonly prefix?: Buffer
+}) =>
+  Effect.promise(async (): Promise<FuzzReport> => {
+    const samples = fc.sample(options.arbitrary, { numRuns: options.cases, seed: options.seed ?? 20_241_123 })
+    const batches: Array<Buffer> = []
+    for (let i = 0; i < samples.length; i += options.perConnection)
+      batches.push(Buffer.concat([options.prefix ?? Buffer.alloc(0), ...samples.slice(i, i + options.perConnection)]))
+    const results: Array<FuzzConnectionResult> = []
+    let next = 0
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!
+        results.push(await fuzzConnection(options.port, batch))
+      }
+    }
+    await Promise.all(Array.from({ length: options.concurrency ?? 6 }, worker))
+    return { cases: samples.length, connections: batches.length, results }
+  })
+
+/** Events per connection, keyed by the client's source port. */
+export const eventsBySrcPort = (es: ReadonlyArray<EventLine>) => {
+  const by = new Map<string, Array<EventLine>>()
+  for (const e of es) {
+    const p = e.fields.src_port
+    if (p === undefined) continue
+    const list = by.get(p) ?? []
+    list.push(e)
+    by.set(p, list)
+  }
+  return by
 }
