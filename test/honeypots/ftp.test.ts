@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ftpHoneypot } from "../../src/honeypots/ftp/index.js"
-import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(ftpHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
@@ -73,5 +73,24 @@ describe("ftp honeypot", () => {
       const g = yield* rawExchange(custom, "", { untilIncludes: "\r\n" })
       expect(g.text).toBe("220 Welcome to corp FTP\r\n")
     }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("nmap -sV identifies vsftpd / ProFTPD / Pure-FTPd personas", () =>
+    Effect.gen(function* () {
+      const expected: ReadonlyArray<readonly [string, string, string]> = [
+        ["220 (vsFTPd 3.0.5)", "vsftpd", "3.0.5"],
+        ["220 ProFTPD 1.3.7a Server ready.", "ProFTPD", "1.3.7a"]
+      ]
+      for (const [banner, product, version] of expected) {
+        const port = yield* start({ banner })
+        const xml = yield* nmapServiceXml(port)
+        expect(nmapService(xml)).toMatchObject({ name: "ftp", product, version })
+        expect(xml.toLowerCase()).not.toContain("honeypot")
+      }
+      // The seeded default for decky-01, whatever flavour it drew, must be recognised too.
+      const seeded = yield* start()
+      expect(["vsftpd", "ProFTPD", "Pure-FTPd"]).toContain(nmapService(yield* nmapServiceXml(seeded)).product)
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
   )
 })

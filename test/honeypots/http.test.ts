@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { eventsOf, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(httpHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
@@ -40,5 +40,31 @@ describe("http honeypot", () => {
       ])
       expect(reqs[2]!.fields).toMatchObject({ method: "POST", path: "/wp-login.php", body: "log=editor&pwd=hunter2&wp-submit=Log+In" })
     }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("h2c prior knowledge and Digest credentials; fake_app pages answer 200 unless response_code is set", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ http_versions: ["http/1.1", "http/2"], fake_app: "phpmyadmin", extra_headers: { "X-Powered-By": "PHP/8.1.2" } })
+      const h2 = yield* run("curl", ["-s", "-i", "--http2-prior-knowledge", "-H", 'Authorization: Digest username="dba", realm="x", nonce="abc", uri="/", response="0123456789abcdef0123456789abcdef"', `http://127.0.0.1:${port}/phpmyadmin/`])
+      expect(h2.stdout).toMatch(/^HTTP\/2 200 ?\r\n/)
+      expect(h2.stdout).toContain("x-powered-by: PHP/8.1.2")
+      expect(h2.stdout).toContain("<title>phpMyAdmin</title>")
+      const h1 = yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/`])
+      expect(h1.stdout).toBe("200")
+      const coded = yield* start({ fake_app: "tomcat", response_code: 404 })
+      expect((yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${coded}/`])).stdout).toBe("404")
+      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3), () => eventsOf("request"))
+      expect(reqs[0]!.fields).toMatchObject({ path: "/phpmyadmin/", principal: "dba", secret_printable: "0123456789abcdef0123456789abcdef", secret_kind: "http_digest_md5", src_ip: "127.0.0.1" })
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("nmap -sV identifies the persona's real server software", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ server_header: "Apache/2.4.57 (Debian)" })
+      const xml = yield* nmapServiceXml(port)
+      expect(nmapService(xml)).toMatchObject({ name: "http", product: "Apache httpd", version: "2.4.57" })
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
   )
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { imapHoneypot } from "../../src/honeypots/imap/index.js"
-import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(imapHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ({ plain: ls[0]!.port, tls: ls[1]!.port }))
@@ -61,5 +61,15 @@ describe("imap honeypot", () => {
       expect(lines[6]).toBe("* BAD Error in IMAP command received by server.")
       expect(lines.slice(7, 9)).toEqual(["* BYE Logging out", "a5 OK Logout completed."])
     }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("nmap -sV identifies Dovecot imapd", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const xml = yield* nmapServiceXml(plain)
+      expect(nmapService(xml)).toMatchObject({ name: "imap", product: "Dovecot imapd", extrainfo: "Ubuntu" })
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
   )
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { pop3Honeypot } from "../../src/honeypots/pop3/index.js"
-import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(pop3Honeypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ({ plain: ls[0]!.port, tls: ls[1]!.port }))
@@ -46,5 +46,15 @@ describe("pop3 honeypot", () => {
       const raw = yield* rawExchange(plain, "PASS x\r\nSTAT\r\nUSER a\r\nPASS b\r\nFOO\r\nQUIT\r\n", { untilIncludes: "Logging out" })
       expect(raw.text).toBe("+OK Dovecot ready.\r\n-ERR USER required first\r\n-ERR Not authenticated\r\n+OK User name accepted, password please\r\n-ERR Authentication failed.\r\n-ERR Command not recognized\r\n+OK Logging out.\r\n")
     }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("nmap -sV identifies Dovecot pop3d", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const xml = yield* nmapServiceXml(plain)
+      expect(nmapService(xml)).toMatchObject({ name: "pop3", product: "Dovecot pop3d" })
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
   )
 })

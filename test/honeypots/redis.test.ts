@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { redisHoneypot } from "../../src/honeypots/redis/index.js"
 import { globToRegExp, splitInline } from "../../src/honeypots/redis/Resp.js"
-import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: Record<string, unknown> = {}) =>
   Effect.map(redisHoneypot.start({ host: "127.0.0.1", config: { reply_delay_ms: [0, 2], ...config }, port: () => 0 }), (ls) => ls[0]!.port)
@@ -73,4 +73,14 @@ describe("redis honeypot", () => {
     expect(globToRegExp("sess*:[ab]?").test("session:a1")).toBe(true)
     expect(globToRegExp("h[^e]llo").test("hello")).toBe(false)
   })
+
+  it.scopedLive("nmap -sV identifies Redis key-value store", () =>
+    Effect.gen(function* () {
+      const port = yield* start()
+      const xml = yield* nmapServiceXml(port)
+      expect(nmapService(xml)).toMatchObject({ name: "redis", product: "Redis key-value store" })
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
+  )
 })

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { smtpHoneypot, smtpRelayHoneypot } from "../../src/honeypots/smtp/index.js"
-import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const MAIL = "From: Alice <alice@corp.example>\r\nTo: bob@target.org\r\nSubject: invoice 42\r\nMessage-ID: <m1@corp.example>\r\n\r\nPay here: https://evil.example/pay?x=1\r\n.leading dot line\r\n"
 
@@ -63,4 +63,14 @@ describe("smtp honeypot", () => {
       expect(eml).toContain("\r\n.leading dot line\r\n")
     }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
   })
+
+  it.scopedLive("nmap -sV identifies Postfix smtpd", () =>
+    Effect.gen(function* () {
+      const ls = yield* smtpHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 })
+      const xml = yield* nmapServiceXml(ls[0]!.port)
+      expect(nmapService(xml)).toMatchObject({ name: "smtp", product: "Postfix smtpd" })
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
+  )
 })

@@ -1,6 +1,7 @@
 /** Shared helpers for the honeypot service tests: spawn real clients, parse event lines. */
 import { execFile } from "node:child_process"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Effect, Layer } from "effect"
 import fc from "fast-check"
 import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
@@ -125,9 +126,11 @@ export interface FuzzConnectionResult {
 }
 
 /** Send one payload, half-close, and wait for the server to close (bounded by `timeoutMs`). */
-export const fuzzConnection = (port: number, payload: Buffer, timeoutMs = 20_000) =>
+export const fuzzConnection = (port: number, payload: Buffer, timeoutMs = 20_000, useTls = false) =>
   new Promise<FuzzConnectionResult>((resolve) => {
-    const s = net.connect(port, "127.0.0.1")
+    const s = useTls
+      ? tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] })
+      : net.connect(port, "127.0.0.1")
     let bytes = 0
     let srcPort = 0
     let done = false
@@ -141,7 +144,7 @@ export const fuzzConnection = (port: number, payload: Buffer, timeoutMs = 20_000
       resolve({ srcPort, replyBytes: bytes, closed, sentLines })
     }
     const timer = setTimeout(() => finish(false), timeoutMs)
-    s.on("connect", () => {
+    s.on(useTls ? "secureConnect" : "connect", () => {
       srcPort = s.localPort ?? 0
       s.end(payload)
     })
@@ -189,6 +192,7 @@ export const runFuzz = (options: {
   readonly concurrency?: number
   readonly seed?: number
   readonly prefix?: Buffer
+  readonly tls?: boolean
 }) =>
   Effect.promise(async (): Promise<FuzzReport> => {
     const samples = fc.sample(options.arbitrary, { numRuns: options.cases, seed: options.seed ?? 20_241_123 })
@@ -200,7 +204,7 @@ export const runFuzz = (options: {
     const worker = async () => {
       while (next < batches.length) {
         const batch = batches[next++]!
-        results.push(await fuzzConnection(options.port, batch))
+        results.push(await fuzzConnection(options.port, batch, 20_000, options.tls ?? false))
       }
     }
     await Promise.all(Array.from({ length: options.concurrency ?? 6 }, worker))

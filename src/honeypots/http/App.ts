@@ -7,6 +7,9 @@
 import { realpath, readFile, stat } from "node:fs/promises"
 import type * as http from "node:http"
 import type * as http2 from "node:http2"
+import type * as net from "node:net"
+import { Duplex } from "node:stream"
+import type * as tls from "node:tls"
 import * as path from "node:path"
 import { Effect, Option, Runtime, Schema } from "effect"
 import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
@@ -72,6 +75,48 @@ export const choosePersona = (ctx: HoneypotContextService, config: WebConfig, se
 })
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest
+
+export interface Peer {
+  readonly address: string
+  readonly port: number
+}
+
+/**
+ * Who is on the other end of a request. node gives the request a socket (h1) or a session (h2);
+ * when we replay a peeked preface through a Duplex, neither knows the TCP peer, so handOff records
+ * it here against the object the request will carry.
+ */
+export class PeerRegistry {
+  private readonly peers = new WeakMap<object, Peer>()
+  private pending: Peer | undefined
+
+  /** Attach to an http2 server: sessions created while a hand-off is in progress inherit its peer. */
+  watch(server: { on: (event: "session", listener: (session: http2.ServerHttp2Session) => void) => unknown }): void {
+    server.on("session", (session) => {
+      if (this.pending !== undefined) this.peers.set(session, this.pending)
+    })
+  }
+
+  /** Run `emit` with `peer` registered for `socket` and any session it synchronously creates. */
+  during(socket: object, peer: Peer, emit: () => void): void {
+    this.peers.set(socket, peer)
+    this.pending = peer
+    try {
+      emit()
+    } finally {
+      this.pending = undefined
+    }
+  }
+
+  lookup(req: AnyRequest): Peer {
+    const viaSocket = this.peers.get(req.socket)
+    if (viaSocket !== undefined) return viaSocket
+    const session = "stream" in req ? req.stream.session : undefined
+    const viaSession = session === undefined ? undefined : this.peers.get(session)
+    if (viaSession !== undefined) return viaSession
+    return { address: normalizeIp(req.socket?.remoteAddress), port: req.socket?.remotePort ?? 0 }
+  }
+}
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse
 
 /** Resolve a URL path inside the files dir; `undefined` unless it is a regular file under it. */
@@ -126,7 +171,8 @@ export const makeRequestHandler = (
   ctx: HoneypotContextService,
   runtime: Runtime.Runtime<never>,
   config: WebConfig,
-  persona: WebPersona
+  persona: WebPersona,
+  peers: PeerRegistry
 ) => {
   const runFork = Runtime.runFork(runtime)
   const program = (req: AnyRequest, res: AnyResponse) =>
@@ -134,8 +180,9 @@ export const makeRequestHandler = (
       const { body, truncated } = yield* readBody(req)
       const method = req.method ?? ""
       const urlPath = req.url ?? "/"
-      const srcIp = normalizeIp(req.socket?.remoteAddress)
-      const srcPort = req.socket?.remotePort ?? 0
+      const peer = peers.lookup(req)
+      const srcIp = peer.address
+      const srcPort = peer.port
       const bodyText = body.toString("utf8")
       const creds =
         classifyAuthorization(headerValue(req.headers.authorization)) ??
@@ -188,18 +235,83 @@ export const makeRequestHandler = (
 }
 
 /**
+ * A socket replay: bytes we already read from the wire (a peeked preface) come first, then the live
+ * socket. node:http2 and node:tls read from the native handle and would never see bytes pushed back
+ * with `unshift`, but they accept any Duplex (through their JS stream adapter).
+ */
+class ReplayedSocket extends Duplex {
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+  readonly remoteFamily: string | undefined
+  private readonly inner: net.Socket | tls.TLSSocket
+
+  constructor(inner: net.Socket | tls.TLSSocket, head: Buffer) {
+    super()
+    this.inner = inner
+    this.remoteAddress = inner.remoteAddress
+    this.remotePort = inner.remotePort
+    this.remoteFamily = inner.remoteFamily
+    if (head.length > 0) this.push(head)
+    inner.on("data", (chunk: Buffer) => {
+      if (!this.push(chunk)) inner.pause()
+    })
+    inner.on("end", () => this.push(null))
+    inner.on("close", () => this.destroy())
+    inner.on("error", (e) => this.destroy(e))
+  }
+
+  override _read(): void {
+    this.inner.resume()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.inner.write(chunk, callback)
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.inner.end()
+    callback()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.inner.destroy()
+    callback(error)
+  }
+
+  setTimeout(ms: number, cb?: () => void): this {
+    this.inner.setTimeout(ms, cb)
+    return this
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.inner.setNoDelay(noDelay)
+    return this
+  }
+
+  setKeepAlive(enable?: boolean, delay?: number): this {
+    this.inner.setKeepAlive(enable, delay)
+    return this
+  }
+}
+
+/**
  * serveTcp handler body: hand the accepted socket to a node server and keep the connection fiber
  * alive until the socket closes (so the harness's accounting and shutdown interruption still apply).
+ * When bytes were already read (`head`, or buffered before we got here) the server gets a replay.
  */
 export const handOff = (
   conn: Connection,
   server: { emit: (event: "connection", socket: unknown) => boolean },
-  head?: Buffer
+  peers: PeerRegistry,
+  head: Buffer = Buffer.alloc(0)
 ) =>
   Effect.async<void>((resume) => {
+    const replay = head.length > 0 || conn.buffered() > 0
     const socket = conn.detach()
-    if (head !== undefined && head.length > 0) socket.unshift(head)
     socket.once("close", () => resume(Effect.void))
-    server.emit("connection", socket)
+    const handed = replay ? new ReplayedSocket(socket, head) : socket
+    peers.during(handed, { address: conn.remoteAddress, port: conn.remotePort }, () => {
+      server.emit("connection", handed)
+    })
     return Effect.sync(() => socket.destroy())
   })

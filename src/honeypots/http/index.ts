@@ -13,6 +13,7 @@ import {
   handOff,
   MAX_HEADER_BYTES,
   makeRequestHandler,
+  PeerRegistry,
   webConfigFields
 } from "./App.js"
 
@@ -36,9 +37,16 @@ export const httpHoneypot = defineHoneypot({
       const runtime = yield* Effect.runtime<never>()
       const config = options.config
       const persona = choosePersona(ctx, config, "http", 80)
-      const onRequest = makeRequestHandler(ctx, runtime, config, persona)
+      const peers = new PeerRegistry()
+      const onRequest = makeRequestHandler(ctx, runtime, config, persona, peers)
       const h1 = http.createServer(
-        { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 60_000 },
+        {
+          maxHeaderSize: MAX_HEADER_BYTES,
+          headersTimeout: HEADERS_TIMEOUT_MS,
+          requestTimeout: 60_000,
+          // Scanners often omit Host; a honeypot wants those requests logged, not 400'd by the parser.
+          requireHostHeader: false
+        },
         onRequest
       )
       h1.on("clientError", (_err, socket) => {
@@ -49,6 +57,7 @@ export const httpHoneypot = defineHoneypot({
         ? http2.createServer({ maxSessionMemory: 4, maxHeaderListPairs: 128 }, onRequest)
         : undefined
       h2?.on("sessionError", () => {})
+      if (h2 !== undefined) peers.watch(h2)
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           h1.closeAllConnections()
@@ -62,12 +71,12 @@ export const httpHoneypot = defineHoneypot({
         defaultPort: 80,
         handler: (conn) =>
           Effect.gen(function* () {
-            if (h2 === undefined) return yield* handOff(conn, h1)
+            if (h2 === undefined) return yield* handOff(conn, h1, peers)
             // Peek enough bytes to tell an h2c preface from an HTTP/1 request line.
             const head = yield* conn.readChunk(H2_PREFACE.length)
             const n = Math.min(head.length, H2_PREFACE.length)
             const isH2 = n >= 4 && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))
-            return yield* handOff(conn, isH2 ? h2 : h1, head)
+            return yield* handOff(conn, isH2 ? h2 : h1, peers, head)
           })
       })
       return [listener]

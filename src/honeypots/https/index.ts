@@ -11,6 +11,7 @@ import {
   handOff,
   MAX_HEADER_BYTES,
   makeRequestHandler,
+  PeerRegistry,
   webConfigFields
 } from "../http/App.js"
 import { defineHoneypot, HoneypotContext, HoneypotListenError, serveTcp, tlsMaterial } from "../runtime/index.js"
@@ -52,6 +53,7 @@ export const httpsHoneypot = defineHoneypot({
         ...(config.http_versions.includes("http/2") ? ["h2"] : []),
         ...(config.http_versions.includes("http/1.1") || !config.http_versions.includes("http/2") ? ["http/1.1"] : [])
       ]
+      const peers = new PeerRegistry()
       const server = http2.createSecureServer(
         {
           cert: material.cert,
@@ -63,7 +65,7 @@ export const httpsHoneypot = defineHoneypot({
           maxSendHeaderBlockLength: MAX_HEADER_BYTES,
           handshakeTimeout: 15_000
         },
-        makeRequestHandler(ctx, runtime, config, persona)
+        makeRequestHandler(ctx, runtime, config, persona, peers)
       )
       server.on("tlsClientError", () => {})
       server.on("sessionError", () => {})
@@ -73,7 +75,7 @@ export const httpsHoneypot = defineHoneypot({
         host: options.host,
         port,
         defaultPort: 443,
-        handler: (conn) => handOff(conn, server)
+        handler: (conn) => handOff(conn, server, peers)
       })
       return [listener]
     })
