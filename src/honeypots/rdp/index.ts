@@ -1,0 +1,268 @@
+/**
+ * rdp (spec/honeypots.md §8): the first RDP exchange. The X.224 Connection Request's `mstshash`
+ * cookie (the username mstsc and most brute-forcers send) is logged, the Connection Confirm selects
+ * standard RDP, or with `nla` on, CredSSP over TLS (MS-CSSP) far enough to capture the NTLMSSP
+ * AUTHENTICATE as a crackable NTLMv2 hash.
+ */
+import type * as tls from "node:tls"
+import { Duration, Effect, Either, Option, Schema } from "effect"
+import { berElementLength, children, derInteger, derOctets, derSequence, readTlv, tlv } from "../ntlm/Der.js"
+import {
+  buildChallenge,
+  captureOf,
+  findNtlmssp,
+  messageType,
+  parseAuthenticate,
+  type ServerIdentity
+} from "../ntlm/index.js"
+import {
+  type Connection,
+  type ConnectionError,
+  ConnectionClosed,
+  credentialFields,
+  defineHoneypot,
+  HoneypotContext,
+  type HoneypotContextService,
+  secureContext,
+  serveTcp
+} from "../runtime/index.js"
+
+const SLUG = "rdp"
+
+export const RdpConfig = Schema.Struct({
+  /** Offer PROTOCOL_HYBRID (NLA/CredSSP) to clients that ask for it (env RDP_ENABLE_NLA). */
+  nla: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** NetBIOS domain announced in the NLA CHALLENGE. */
+  domain: Schema.optionalWith(Schema.String, { default: () => "WORKGROUP" }),
+  tls_cn: Schema.optional(Schema.String),
+  tls_cert: Schema.optional(Schema.String),
+  tls_key: Schema.optional(Schema.String)
+})
+export type RdpConfig = typeof RdpConfig.Type
+
+// MS-RDPBCGR §2.2.1.1 / §2.2.1.2.
+const TPKT_MIN = 7
+const TPKT_MAX = 8192
+const X224_CR = 0xe0
+const PROTOCOL_RDP = 0
+const PROTOCOL_HYBRID = 2
+const FIRST_PDU_TIMEOUT = Duration.seconds(5)
+const TSREQUEST_TIMEOUT = Duration.seconds(10)
+const TSREQUEST_MAX = 32 * 1024
+const MAX_TSREQUESTS = 3
+const STATUS_LOGON_FAILURE = 0xc000006d
+
+export interface ConnectionRequest {
+  readonly cookie: string | undefined
+  readonly routingToken: string | undefined
+  readonly requestedProtocols: number | undefined
+}
+
+/** X.224 CR TPDU (X.224 §13.3) + RDP routing token/cookie + RDP_NEG_REQ (MS-RDPBCGR §2.2.1.1). */
+export const parseConnectionRequest = (x224: Buffer): ConnectionRequest | undefined => {
+  if (x224.length < 7 || (x224[1]! & 0xf0) !== X224_CR) return undefined
+  const variable = x224.subarray(7)
+  const text = variable.toString("latin1")
+  const cookie = /^Cookie: mstshash=([^\r\n]{1,256})\r\n/i.exec(text)
+  const token = cookie === null ? /^Cookie: msts=([^\r\n]{1,256})\r\n/i.exec(text) : null
+  const consumed = cookie?.[0].length ?? token?.[0].length ?? 0
+  const neg = variable.subarray(consumed)
+  const requestedProtocols = neg.length >= 8 && neg[0] === 0x01 ? neg.readUInt32LE(4) : undefined
+  return { cookie: cookie?.[1], routingToken: token?.[1], requestedProtocols }
+}
+
+/** X.224 Connection Confirm with RDP_NEG_RSP (MS-RDPBCGR §2.2.1.2). */
+export const connectionConfirm = (selected: number): Buffer => {
+  const b = Buffer.from("030000130ed000001234000200080000000000", "hex")
+  b.writeUInt32LE(selected, 15)
+  return b
+}
+
+const u32be = (n: number): Buffer => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n >>> 0)
+  return b
+}
+
+/** TSRequest (MS-CSSP §2.2.1) with negoTokens and/or errorCode. */
+const tsRequest = (token: Buffer | undefined, errorCode?: number): Buffer =>
+  derSequence(
+    tlv(0xa0, derInteger(6)),
+    ...(token === undefined ? [] : [tlv(0xa1, derSequence(derSequence(tlv(0xa0, derOctets(token)))))]),
+    // NTSTATUS goes on the wire as a signed 32-bit INTEGER (0xC000006D = -1073741715), as Windows sends it.
+    ...(errorCode === undefined ? [] : [tlv(0xa4, tlv(0x02, u32be(errorCode)))])
+  )
+
+/** The negoToken of a client TSRequest, if any. */
+export const negoToken = (frame: Buffer): Buffer | undefined => {
+  const outer = readTlv(frame)
+  if (outer === undefined || outer.tag !== 0x30) return undefined
+  const fields = children(outer.value, 8)
+  const tokens = fields?.find((f) => f.tag === 0xa1)
+  if (tokens === undefined) return undefined
+  const seq = readTlv(tokens.value)
+  const first = seq && readTlv(seq.value)
+  const inner = first && children(first.value, 2)
+  const octets = inner?.[0]?.tag === 0xa0 ? readTlv(inner[0].value) : undefined
+  return octets?.value
+}
+
+const readTsRequest = (conn: Connection): Effect.Effect<Buffer | undefined, ConnectionError> =>
+  Effect.gen(function* () {
+    const head = yield* conn.readBytes(2)
+    if (head[0] !== 0x30) return undefined
+    const lenBytes = head[1]! >= 0x80 ? head[1]! & 0x7f : 0
+    if (lenBytes > 4) return undefined
+    const more = lenBytes > 0 ? yield* conn.readBytes(lenBytes) : Buffer.alloc(0)
+    const total = berElementLength(Buffer.concat([head, more]))
+    if (typeof total !== "number" || total > TSREQUEST_MAX) return undefined
+    return Buffer.concat([head, more, yield* conn.readBytes(total - 2 - lenBytes)])
+  }).pipe(
+    Effect.timeoutFail({
+      duration: TSREQUEST_TIMEOUT,
+      onTimeout: () => new ConnectionClosed({ reason: "TSRequest timeout" })
+    })
+  )
+
+const identityFor = (ctx: HoneypotContextService, domain: string): ServerIdentity => {
+  const host = ctx.hostname.split(".")[0] ?? ctx.hostname
+  const dnsDomain = ctx.hostname.includes(".")
+    ? ctx.hostname.split(".").slice(1).join(".")
+    : domain.toLowerCase()
+  return {
+    netbiosDomain: domain.toUpperCase().slice(0, 15),
+    netbiosComputer: host.toUpperCase().slice(0, 15),
+    dnsDomain,
+    dnsComputer: `${host.toLowerCase()}.${dnsDomain}`
+  }
+}
+
+const session =
+  (ctx: HoneypotContextService, config: RdpConfig, tlsContext: tls.SecureContext | undefined) =>
+  (conn: Connection): Effect.Effect<void, ConnectionError> =>
+    Effect.gen(function* () {
+      const peer = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
+      yield* ctx.emit(SLUG, "connection", peer)
+      const first = yield* Effect.gen(function* () {
+        const tpkt = yield* conn.readBytes(4)
+        const length = tpkt.readUInt16BE(2)
+        if (tpkt[0] !== 3 || length < TPKT_MIN || length > TPKT_MAX) return undefined
+        return yield* conn.readBytes(length - 4)
+      }).pipe(
+        Effect.timeout(FIRST_PDU_TIMEOUT),
+        Effect.option,
+        Effect.map(Option.flatMap(Option.fromNullable))
+      )
+      if (Option.isNone(first)) return
+      const cr = parseConnectionRequest(first.value)
+      if (cr === undefined)
+        return yield* ctx.emit(SLUG, "error", peer, { msg: "not an X.224 Connection Request", severity: 4 })
+      const requested = cr.requestedProtocols ?? 0
+      if (cr.cookie !== undefined)
+        yield* ctx.emit(SLUG, "rdp_cookie", {
+          ...peer,
+          requested_protocols: requested,
+          username: cr.cookie,
+          principal: cr.cookie
+        })
+      else
+        yield* ctx.emit(SLUG, "connection_request", {
+          ...peer,
+          requested_protocols: requested,
+          ...(cr.routingToken === undefined ? {} : { routing_token: cr.routingToken })
+        })
+
+      const nla = tlsContext !== undefined && (requested & PROTOCOL_HYBRID) !== 0
+      yield* conn.write(connectionConfirm(nla ? PROTOCOL_HYBRID : PROTOCOL_RDP))
+      if (!nla || tlsContext === undefined) return
+
+      // CredSSP (MS-CSSP §3.1.5): TLS, then SPNEGO-less NTLM tokens inside TSRequests.
+      yield* conn.startTls(tlsContext)
+      let challenge: Buffer | undefined
+      for (let i = 0; i < MAX_TSREQUESTS; i++) {
+        const frame = yield* readTsRequest(conn).pipe(
+          Effect.catchTag("ConnectionClosed", (e) =>
+            i === 0 && e.reason.startsWith("socket error")
+              ? Effect.zipRight(
+                  ctx.emit(SLUG, "tls_handshake_failed", { ...peer, error: e.reason }, { severity: 4 }),
+                  Effect.succeed(undefined)
+                )
+              : Effect.fail(e)
+          )
+        )
+        if (frame === undefined) return
+        const token = negoToken(frame)
+        const at = token === undefined ? -1 : findNtlmssp(token)
+        if (token === undefined || at < 0) return
+        const ntlm = token.subarray(at)
+        const kind = messageType(ntlm)
+        if (kind === 1) {
+          const built = buildChallenge(identityFor(ctx, config.domain))
+          challenge = built.serverChallenge
+          yield* conn.write(tsRequest(built.message))
+          continue
+        }
+        if (kind !== 3 || challenge === undefined) return
+        const parsed = parseAuthenticate(ntlm)
+        if (Either.isLeft(parsed))
+          return yield* ctx.emit(SLUG, "error", peer, { msg: parsed.left.reason, severity: 4 })
+        const auth = parsed.right
+        const capture = captureOf(auth, challenge)
+        if (capture !== undefined)
+          yield* ctx.emit(SLUG, "auth_attempt", {
+            ...peer,
+            username: auth.username,
+            domain: auth.domain,
+            ...credentialFields(capture.principal, auth.ntResponse.toString("hex"), capture.kind),
+            secret_b64: auth.ntResponse.toString("base64"),
+            workstation: auth.workstation,
+            server_challenge: challenge.toString("hex"),
+            hashcat: capture.hashcat,
+            auth_path: "nla"
+          })
+        return yield* conn.end(tsRequest(undefined, STATUS_LOGON_FAILURE))
+      }
+    }).pipe(
+      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src_port: conn.remotePort }))
+    )
+
+export const rdpHoneypot = defineHoneypot({
+  slug: SLUG,
+  description: "RDP: X.224 mstshash cookie capture; optional CredSSP/NLA NTLMv2 capture",
+  ports: { tcp: [3389], udp: [] },
+  config: RdpConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const config = options.config
+      const tlsContext = config.nla
+        ? yield* secureContext({
+            commonName: config.tls_cn ?? ctx.hostname,
+            cert: config.tls_cert,
+            key: config.tls_key,
+            scope: ctx.decky
+          }).pipe(
+            Effect.map((c): tls.SecureContext | undefined => c),
+            Effect.catchAll((e) =>
+              Effect.as(
+                ctx.emit(
+                  SLUG,
+                  "error",
+                  {},
+                  { msg: `TLS cert missing; NLA path unavailable (${e.reason})`, severity: 4 }
+                ),
+                undefined
+              )
+            )
+          )
+        : undefined
+      const listener = yield* serveTcp({
+        service: SLUG,
+        host: options.host,
+        port: options.port(3389),
+        defaultPort: 3389,
+        handler: session(ctx, config, tlsContext)
+      })
+      return [listener]
+    })
+})
