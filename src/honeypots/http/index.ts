@@ -49,6 +49,9 @@ export const httpHoneypot = defineHoneypot({
         },
         onRequest
       )
+      // node only runs its headersTimeout/requestTimeout sweep (the slowloris guard) once the server
+      // has emitted `listening`; this server is fed by serveTcp and never listens itself.
+      h1.emit("listening")
       h1.on("clientError", (_err, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
         else socket.destroy()
@@ -61,6 +64,7 @@ export const httpHoneypot = defineHoneypot({
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           h1.closeAllConnections()
+          h1.close()
           h2?.close()
         })
       )
