@@ -6,6 +6,7 @@ import { join } from "node:path"
 import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import { makeConnection } from "../../src/honeypots/runtime/Connection.js"
 import { secureContext, tlsMaterial } from "../../src/honeypots/runtime/Tls.js"
 
 describe("Tls", () => {
@@ -78,6 +79,73 @@ describe("Tls", () => {
       )
       server.close()
       expect(reply).toEqual({ text: "echo:hi", cn: "hs.local" })
+    })
+  )
+
+  it.live("Connection.startTls hands bytes already buffered (an early ClientHello) to TLS instead of losing them", () =>
+    Effect.gen(function* () {
+      const ctx = yield* secureContext({ commonName: "early.local", scope: "early" })
+      const server = net.createServer((raw) => {
+        const conn = makeConnection(raw, { id: 1, maxLineBytes: 1024, maxFrameBytes: 65536 })
+        // Wait until the client's ClientHello sits in the connection's own buffer, then upgrade.
+        const waitBuffered = (): Promise<void> =>
+          conn.buffered() > 0 ? Promise.resolve() : new Promise((r) => setTimeout(() => r(waitBuffered()), 5))
+        void waitBuffered().then(() =>
+          Effect.runPromise(
+            Effect.gen(function* () {
+              yield* conn.startTls(ctx)
+              const line = yield* conn.readLine()
+              yield* conn.end(`tls:${line}\n`)
+            }).pipe(Effect.ignore)
+          )
+        )
+      })
+      yield* Effect.promise(() => new Promise<void>((r) => server.listen(0, "127.0.0.1", r)))
+      const port = (server.address() as net.AddressInfo).port
+      const reply = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve) => {
+            const c = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => c.write("hello\n"))
+            let text = ""
+            c.on("data", (d) => (text += d.toString()))
+            c.on("error", () => resolve(`error:${text}`))
+            c.on("close", () => resolve(text))
+            setTimeout(() => {
+              c.destroy()
+              resolve(`timeout:${text}`)
+            }, 3000)
+          })
+      )
+      server.close()
+      expect(reply).toBe("tls:hello\n")
+    })
+  )
+
+  it.live("Connection.startTls never delivers plaintext pipelined after STARTTLS to the app (no command injection)", () =>
+    Effect.gen(function* () {
+      const ctx = yield* secureContext({ commonName: "inject.local", scope: "inject" })
+      const seen: Array<string> = []
+      const server = net.createServer((raw) => {
+        const conn = makeConnection(raw, { id: 2, maxLineBytes: 1024, maxFrameBytes: 65536 })
+        void Effect.runPromise(
+          Effect.gen(function* () {
+            seen.push(yield* conn.readLine())
+            yield* Effect.sleep("50 millis")
+            yield* conn.write("220 go ahead\r\n")
+            yield* conn.startTls(ctx)
+            seen.push(yield* conn.readLine())
+          }).pipe(Effect.ignore)
+        )
+      })
+      yield* Effect.promise(() => new Promise<void>((r) => server.listen(0, "127.0.0.1", r)))
+      const port = (server.address() as net.AddressInfo).port
+      // The attacker pipelines a plaintext command right behind STARTTLS (CVE-2011-0411 style).
+      const raw = net.connect(port, "127.0.0.1", () => raw.write("STARTTLS\r\nRSET injected\r\n"))
+      yield* Effect.sleep("300 millis")
+      raw.destroy()
+      yield* Effect.sleep("50 millis")
+      server.close()
+      expect(seen).toEqual(["STARTTLS"])
     })
   )
 })

@@ -33,7 +33,7 @@ export const makeBaitFs = (seed: InstanceSeed): ReadonlyArray<BaitFile> => {
     files.push({ name, content: Buffer.concat([GZIP_MAGIC, seed.bytes(size - 4, `ftp-bait:${name}`)]), mtime: date })
   }
   files.sort((a, b) => a.name.localeCompare(b.name))
-  const newest = files.reduce((d, f) => (f.mtime > d ? f.mtime : d), new Date(Date.UTC(2022, 0, 1)))
+  const newest = new Date(Math.max(Date.UTC(2022, 0, 1), ...files.map((f) => f.mtime.getTime())))
   files.push({
     name: "README.txt",
     content: Buffer.from(

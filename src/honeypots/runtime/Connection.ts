@@ -200,7 +200,16 @@ export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Con
   const startTls = (context: tls.SecureContext): Effect.Effect<void, ConnectionClosed> =>
     Effect.suspend(() => {
       if (buffer.ended !== undefined) return Effect.fail(closed())
+      // Bytes read but not consumed belong to the TLS layer, never to the application: for implicit
+      // TLS they are the ClientHello; after STARTTLS they are plaintext pipelined behind the command
+      // (CVE-2011-0411-style injection), which the handshake then rejects. TLSSocket replays a
+      // socket's readable buffer into the TLS engine, so push them back there.
+      const unread = buffer.length > 0 ? buffer.take(buffer.length) : undefined
       buffer.detach()
+      if (unread !== undefined) {
+        socket.pause()
+        socket.unshift(unread)
+      }
       const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: context })
       socket = tlsSocket
       secure = true

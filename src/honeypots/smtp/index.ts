@@ -280,7 +280,8 @@ const session = (ctx: HoneypotContextService, s: Settings, conn: Connection): Ef
             break
           }
           yield* reply("220 2.0.0 Ready to start TLS")
-          // RFC 3207 §4.2: the client must start over with EHLO; pipelined plaintext is discarded.
+          // RFC 3207 §4.2: the client must start over with EHLO. Plaintext pipelined behind STARTTLS goes
+          // to the TLS layer (Connection.startTls), never to this state machine.
           yield* conn.startTls(s.tls)
           helo = undefined
           authed = false
