@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
@@ -66,5 +69,22 @@ describe("http honeypot", () => {
       expect(xml.toLowerCase()).not.toContain("honeypot")
     }).pipe(Effect.provide(TestLayer())),
     300_000
+  )
+
+  it.scopedLive("files: serves files from the configured directory only (no traversal out of it)", () =>
+    Effect.gen(function* () {
+      const root = mkdtempSync(join(tmpdir(), "http-files-"))
+      mkdirSync(join(root, "www"))
+      writeFileSync(join(root, "www", "robots.txt"), "User-agent: *\nDisallow: /backup/\n")
+      writeFileSync(join(root, "secret.txt"), "outside")
+      const port = yield* start({ files: join(root, "www") })
+      const ok = yield* run("curl", ["-s", "-i", `http://127.0.0.1:${port}/robots.txt`])
+      expect(ok.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      expect(ok.stdout.endsWith("\r\n\r\nUser-agent: *\nDisallow: /backup/\n")).toBe(true)
+      for (const path of ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt"]) {
+        const r = yield* run("curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}${path}`])
+        expect(r.stdout).toBe("403")
+      }
+    }).pipe(Effect.provide(TestLayer()))
   )
 })

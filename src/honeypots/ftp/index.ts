@@ -71,47 +71,44 @@ interface Passive {
 
 /**
  * RFC 959 §3.2 passive mode: listen on the control connection's local address, accept one data
- * connection, and only from the control connection's peer (no FTP bounce through us).
+ * connection, and only from the control connection's peer (no FTP bounce through us). The session
+ * owns the result and calls `close` when it is replaced, used, or the control connection ends.
  */
-const openPassive = (host: string, peer: string): Effect.Effect<Passive, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<{ server: net.Server; port: number; sockets: Array<net.Socket>; waiters: Array<(s: net.Socket) => void> }>((resume) => {
-      const sockets: Array<net.Socket> = []
-      const waiters: Array<(s: net.Socket) => void> = []
-      const server = net.createServer((s) => {
-        s.on("error", () => {})
-        if (normalizeIp(s.remoteAddress) !== peer || sockets.length > 0) {
-          s.destroy()
-          return
-        }
-        sockets.push(s)
-        for (const w of waiters.splice(0)) w(s)
-      })
-      server.on("error", () => {})
-      server.listen({ host, port: 0, exclusive: true }, () => {
-        const addr = server.address()
-        resume(Effect.succeed({ server, port: typeof addr === "object" && addr !== null ? addr.port : 0, sockets, waiters }))
-      })
-    }),
-    (p) =>
-      Effect.sync(() => {
-        p.server.close()
-        for (const s of p.sockets) s.destroy()
-      })
-  ).pipe(
-    Effect.map((p) => ({
-      port: p.port,
-      accept: Effect.async<net.Socket>((resume) => {
-        const ready = p.sockets[0]
-        if (ready !== undefined) return resume(Effect.succeed(ready))
-        p.waiters.push((s) => resume(Effect.succeed(s)))
-      }).pipe(Effect.timeoutOption(DATA_ACCEPT_TIMEOUT)),
-      close: Effect.sync(() => {
-        p.server.close()
-        for (const s of p.sockets) s.destroy()
-      })
-    }))
-  )
+const openPassive = (host: string, peer: string): Effect.Effect<Passive> =>
+  Effect.async<Passive>((resume) => {
+    const sockets: Array<net.Socket> = []
+    const waiters: Array<(s: net.Socket) => void> = []
+    const server = net.createServer((s) => {
+      s.on("error", () => {})
+      if (normalizeIp(s.remoteAddress) !== peer || sockets.length > 0) {
+        s.destroy()
+        return
+      }
+      sockets.push(s)
+      for (const w of waiters.splice(0)) w(s)
+    })
+    const close = () => {
+      server.close()
+      for (const s of sockets) s.destroy()
+    }
+    server.on("error", () => {})
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      const addr = server.address()
+      resume(
+        Effect.succeed({
+          port: typeof addr === "object" && addr !== null ? addr.port : 0,
+          accept: Effect.async<net.Socket>((wake) => {
+            const ready = sockets[0]
+            if (ready !== undefined) return wake(Effect.succeed(ready))
+            waiters.push((s) => wake(Effect.succeed(s)))
+          }).pipe(Effect.timeoutOption(DATA_ACCEPT_TIMEOUT)),
+          close: Effect.sync(close)
+        })
+      )
+    })
+    // Interrupted before the listener was handed over: do not leak it.
+    return Effect.sync(close)
+  })
 
 /** Send `data` on the data socket and close it; resolves once the peer has it (or is gone). */
 const sendData = (socket: net.Socket, data: Buffer): Effect.Effect<boolean> =>
