@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { imapHoneypot } from "../../src/honeypots/imap/index.js"
@@ -71,5 +74,22 @@ describe("imap honeypot", () => {
       expect(xml.toLowerCase()).not.toContain("honeypot")
     }).pipe(Effect.provide(TestLayer())),
     300_000
+  )
+
+  it.scopedLive("email_seed: .eml files from the seed directory follow the built-in bait (UID 11+), picked up on rescan", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "imap-seed-"))
+      writeFileSync(join(dir, "01.eml"), "From: CFO <cfo@corp.example>\nSubject: wire transfer codes\nDate: Tue, 1 Oct 2024 10:00:00 +0000\n\nIBAN DE89370400440532013000 code 7731\n")
+      writeFileSync(join(dir, "ignored.txt"), "not mail")
+      const { plain } = yield* start({ email_seed: dir, email_seed_rescan: 1 })
+      const msg = yield* run("curl", ["-s", `imap://admin:admin123@127.0.0.1:${plain}/INBOX;UID=11`])
+      expect(msg.stdout).toContain("IBAN DE89370400440532013000 code 7731")
+      writeFileSync(join(dir, "02.eml"), "From: x@y\nSubject: second\n\nsecond seed body\n")
+      yield* Effect.sleep("1500 millis")
+      const all = yield* run("curl", ["-s", `imap://admin:admin123@127.0.0.1:${plain}/INBOX?ALL`])
+      expect(all.stdout).toBe("* SEARCH 1 2 3 4 5 6 7 8 9 10 11 12\r\n")
+      const second = yield* run("curl", ["-s", `imap://admin:admin123@127.0.0.1:${plain}/INBOX;UID=12`])
+      expect(second.stdout).toContain("second seed body")
+    }).pipe(Effect.provide(TestLayer()))
   )
 })

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { pop3Honeypot } from "../../src/honeypots/pop3/index.js"
@@ -56,5 +59,17 @@ describe("pop3 honeypot", () => {
       expect(xml.toLowerCase()).not.toContain("honeypot")
     }).pipe(Effect.provide(TestLayer())),
     300_000
+  )
+
+  it.scopedLive("email_seed: seed .eml messages are listed and retrievable after the built-in ten", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "pop3-seed-"))
+      writeFileSync(join(dir, "a.eml"), "From: hr@corp.example\nSubject: payroll\n\n.leading dot\npayroll password: Payr0ll!\n")
+      const { plain } = yield* start({ email_seed: dir })
+      const list = yield* run("curl", ["-s", `pop3://user:user@127.0.0.1:${plain}/`])
+      expect(list.stdout.trim().split("\r\n")).toHaveLength(11)
+      const msg = yield* run("curl", ["-s", `pop3://user:user@127.0.0.1:${plain}/11`])
+      expect(msg.stdout).toContain("\r\n.leading dot\r\npayroll password: Payr0ll!")
+    }).pipe(Effect.provide(TestLayer()))
   )
 })

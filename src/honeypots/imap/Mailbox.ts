@@ -2,6 +2,10 @@
  * The bait mailbox shared by imap and pop3 (spec/honeypots.md §11–12): ten messages that look like
  * an admin's inbox full of leaked secrets, plus the accepted-credentials table both services use.
  */
+import { readdir, readFile, stat } from "node:fs/promises"
+import { join } from "node:path"
+import { Array as Arr, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
+import { parseHeaders } from "../smtp/Message.js"
 
 export interface BaitMessage {
   readonly uid: number
@@ -134,3 +138,78 @@ export const parseUsers = (spec: string): ReadonlyMap<string, string> => {
 }
 
 export const DEFAULT_USERS = "admin:admin123,root:toor,mail:mail,user:user"
+
+/** Seed messages: at most this many files, each at most this size (bounded like every input). */
+const MAX_SEED_FILES = 200
+const MAX_SEED_BYTES = 1024 * 1024
+
+/**
+ * Extra bait from the operator's `email_seed` (a directory of .eml files or one .eml file),
+ * appended after the built-in ten with UIDs from 11. Unreadable entries are skipped.
+ */
+export const loadSeedMessages = (seedPath: string): Effect.Effect<ReadonlyArray<Buffer>> =>
+  Effect.gen(function* () {
+    const info = yield* Effect.tryPromise(() => stat(seedPath))
+    const files = info.isDirectory()
+      ? (yield* Effect.tryPromise(() => readdir(seedPath)))
+          .filter((f) => f.toLowerCase().endsWith(".eml"))
+          .sort()
+          .slice(0, MAX_SEED_FILES)
+          .map((f) => join(seedPath, f))
+      : [seedPath]
+    const loaded = yield* Effect.forEach(files, (f) =>
+      Effect.gen(function* () {
+        const st = yield* Effect.tryPromise(() => stat(f))
+        if (!st.isFile() || st.size > MAX_SEED_BYTES) return Option.none<Buffer>()
+        return Option.some(yield* Effect.tryPromise(() => readFile(f)))
+      }).pipe(Effect.orElseSucceed(() => Option.none<Buffer>()))
+    )
+    return Arr.getSomes(loaded)
+  }).pipe(Effect.orElseSucceed((): ReadonlyArray<Buffer> => []))
+
+/** A seed .eml as a mailbox entry; envelope fields come from its own headers. */
+export const seedMessage = (raw: Buffer, uid: number, fallbackTo: string): BaitMessage => {
+  const h = parseHeaders(raw)
+  const parsed = Date.parse(h.get("date") ?? "")
+  const normalized = Buffer.from(raw.toString("latin1").replace(/\r?\n/g, "\r\n"), "latin1")
+  return {
+    uid,
+    from: h.get("from") ?? "",
+    to: h.get("to") ?? fallbackTo,
+    subject: h.get("subject") ?? "",
+    date: Number.isNaN(parsed) ? new Date() : new Date(parsed),
+    messageId: h.get("message-id") ?? `<seed-${uid}@localhost>`,
+    raw: normalized,
+    seen: false
+  }
+}
+
+/**
+ * The live seed set: loaded at start and re-read every `rescanSeconds` by a scoped fiber, so an
+ * operator can drop new bait in without restarting the decky.
+ */
+export const seedMailbox = (
+  seedPath: string | undefined,
+  rescanSeconds: number
+): Effect.Effect<Ref.Ref<ReadonlyArray<Buffer>>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const ref = yield* Ref.make<ReadonlyArray<Buffer>>([])
+    if (seedPath === undefined || seedPath === "") return ref
+    const reload = Effect.flatMap(loadSeedMessages(seedPath), (msgs) => Ref.set(ref, msgs))
+    yield* reload
+    yield* reload.pipe(Effect.repeat(Schedule.spaced(Duration.seconds(Math.max(1, rescanSeconds)))), Effect.forkScoped)
+    return ref
+  })
+
+/** The built-in bait followed by the seed messages. */
+export const fullMailbox = (
+  recipient: string,
+  domain: string,
+  seeds: ReadonlyArray<Buffer>
+): ReadonlyArray<BaitMessage> => {
+  const base = baitMailbox(recipient, domain)
+  return [...base, ...seeds.map((raw, i) => seedMessage(raw, base.length + 1 + i, `${recipient}@${domain}`))]
+}
+
+/** The mail domain the bait is addressed to: the hostname when it is qualified. */
+export const mailDomain = (hostname: string): string => (hostname.includes(".") ? hostname : `${hostname}.corp.internal`)

@@ -4,7 +4,7 @@
  * and logged with their secrets; a successful one opens the bait mailbox read-only.
  */
 import type * as tls from "node:tls"
-import { Effect, Schema } from "effect"
+import { Effect, Ref, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -19,12 +19,15 @@ import {
   serveTcp
 } from "../runtime/index.js"
 import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
-import { type BaitMessage, baitMailbox, DEFAULT_USERS, imapDate, parseUsers, splitMessage } from "./Mailbox.js"
+import { type BaitMessage, DEFAULT_USERS, fullMailbox, imapDate, mailDomain, parseUsers, seedMailbox, splitMessage } from "./Mailbox.js"
 
 export const ImapConfig = Schema.Struct({
   banner: Schema.optional(Schema.String),
   /** `user:pass,…` accepted logins (the original's IMAP_USERS). */
   users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
+  /** A directory of .eml files (or one .eml) appended to INBOX after the built-in bait. */
+  email_seed: Schema.optional(Schema.String),
+  email_seed_rescan: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
   tls_cn: Schema.optional(Schema.String),
   tls_cert: Schema.optional(Schema.String),
   tls_key: Schema.optional(Schema.String)
@@ -147,6 +150,7 @@ const session = (
   ctx: HoneypotContextService,
   config: ImapConfig,
   tlsContext: tls.SecureContext,
+  seeds: Ref.Ref<ReadonlyArray<Buffer>>,
   implicitTls: boolean,
   conn: Connection
 ): Effect.Effect<void, ConnectionError> =>
@@ -242,7 +246,7 @@ const session = (
           st.state = "authenticated"
           return yield* send(`${tag} NO Mailbox doesn't exist: ${name ?? ""}`)
         }
-        selected = box === "INBOX" ? baitMailbox(user, ctx.hostname.includes(".") ? ctx.hostname : `${ctx.hostname}.corp.internal`) : []
+        selected = box === "INBOX" ? fullMailbox(user, mailDomain(ctx.hostname), yield* Ref.get(seeds)) : []
         st.state = "selected"
         readOnly = examine
         const unseen = selected.findIndex((m) => !m.seen)
@@ -364,7 +368,7 @@ const session = (
                 yield* send(`${tag} NO Mailbox doesn't exist: ${args[0] ?? ""}`)
                 break
               }
-              const n = box === "INBOX" ? 10 : 0
+              const n = box === "INBOX" ? 10 + (yield* Ref.get(seeds)).length : 0
               yield* send(`* STATUS ${box} (MESSAGES ${n} RECENT 0 UIDNEXT ${n + 1} UIDVALIDITY ${UIDVALIDITY} UNSEEN ${n === 0 ? 0 : 1})\r\n${tag} OK Status completed.`)
               break
             }
@@ -442,19 +446,20 @@ export const imapHoneypot = defineHoneypot({
           (e) => new HoneypotListenError({ service: "imap", host: options.host, port: options.port(993), message: e.reason })
         )
       )
+      const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)
       const plain = yield* serveTcp({
         service: "imap",
         host: options.host,
         port: options.port(143),
         defaultPort: 143,
-        handler: (conn) => session(ctx, config, tlsContext, false, conn)
+        handler: (conn) => session(ctx, config, tlsContext, seeds, false, conn)
       })
       const secure = yield* serveTcp({
         service: "imap",
         host: options.host,
         port: options.port(993),
         defaultPort: 993,
-        handler: (conn) => session(ctx, config, tlsContext, true, conn)
+        handler: (conn) => session(ctx, config, tlsContext, seeds, true, conn)
       })
       return [plain, secure]
     })

@@ -3,7 +3,7 @@
  * Dovecot persona on 110 (STLS) and 995 (implicit TLS) serving the same bait mailbox as imap.
  */
 import type * as tls from "node:tls"
-import { Effect, Schema } from "effect"
+import { Effect, Ref, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -16,13 +16,16 @@ import {
   secureContext,
   serveTcp
 } from "../runtime/index.js"
-import { type BaitMessage, baitMailbox, DEFAULT_USERS, parseUsers, splitMessage } from "../imap/Mailbox.js"
+import { type BaitMessage, DEFAULT_USERS, fullMailbox, mailDomain, parseUsers, seedMailbox, splitMessage } from "../imap/Mailbox.js"
 import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
 
 export const Pop3Config = Schema.Struct({
   /** Greeting; `+OK ` is prepended when missing. nmap knows Dovecot by `+OK Dovecot ready.` */
   banner: Schema.optionalWith(Schema.String, { default: () => "+OK Dovecot ready." }),
   users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
+  /** A directory of .eml files (or one .eml) appended after the built-in bait. */
+  email_seed: Schema.optional(Schema.String),
+  email_seed_rescan: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
   tls_cn: Schema.optional(Schema.String),
   tls_cert: Schema.optional(Schema.String),
   tls_key: Schema.optional(Schema.String)
@@ -45,6 +48,7 @@ const session = (
   ctx: HoneypotContextService,
   config: Pop3Config,
   tlsContext: tls.SecureContext,
+  seeds: Ref.Ref<ReadonlyArray<Buffer>>,
   implicitTls: boolean,
   conn: Connection
 ): Effect.Effect<void, ConnectionError> =>
@@ -74,7 +78,7 @@ const session = (
         pendingUser = undefined
         if (!ok) return yield* send("-ERR Authentication failed.")
         st.state = "transaction"
-        messages = baitMailbox(username, ctx.hostname.includes(".") ? ctx.hostname : `${ctx.hostname}.corp.internal`)
+        messages = fullMailbox(username, mailDomain(ctx.hostname), yield* Ref.get(seeds))
         yield* send("+OK Logged in.")
       })
 
@@ -266,19 +270,20 @@ export const pop3Honeypot = defineHoneypot({
           (e) => new HoneypotListenError({ service: "pop3", host: options.host, port: options.port(995), message: e.reason })
         )
       )
+      const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)
       const plain = yield* serveTcp({
         service: "pop3",
         host: options.host,
         port: options.port(110),
         defaultPort: 110,
-        handler: (conn) => session(ctx, config, tlsContext, false, conn)
+        handler: (conn) => session(ctx, config, tlsContext, seeds, false, conn)
       })
       const secure = yield* serveTcp({
         service: "pop3",
         host: options.host,
         port: options.port(995),
         defaultPort: 995,
-        handler: (conn) => session(ctx, config, tlsContext, true, conn)
+        handler: (conn) => session(ctx, config, tlsContext, seeds, true, conn)
       })
       return [plain, secure]
     })
