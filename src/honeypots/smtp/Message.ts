@@ -1,7 +1,9 @@
 /**
  * What we extract from a captured message (spec/honeypots.md §10 `message_stored`): the headers an
- * analyst pivots on and the URLs in the body. Works on a bounded buffer; never throws.
+ * analyst pivots on, attachments, URLs, a similarity hash and a few phishing tells. Works on a
+ * bounded buffer; never throws.
  */
+import { createHash } from "node:crypto"
 
 export interface MessageSummary {
   readonly subject: string
@@ -13,8 +15,13 @@ export interface MessageSummary {
   readonly return_path: string
   readonly x_mailer: string
   readonly dkim_signed: boolean
+  readonly spf_pass: boolean
   readonly attachment_count: number
+  readonly attachments_json: string
   readonly urls_json: string
+  readonly body_simhash: string
+  readonly body_base64_bytes: number
+  readonly html_smuggling: boolean
 }
 
 /** Bytes of header section we look at: plenty for real mail, bounded for hostile input. */
@@ -50,16 +57,74 @@ export const parseHeaders = (message: Buffer): ReadonlyMap<string, string> => {
   return headers
 }
 
+/** Charikar simhash over lowercase word tokens; each token weighs in by the first 8 bytes of its MD5. */
+export const simhash64 = (text: string): string => {
+  const v = new Array<number>(64).fill(0)
+  let tokens = 0
+  for (const m of text.toLowerCase().matchAll(/[a-z0-9]{2,}/g)) {
+    if (++tokens > 20_000) break
+    const h = createHash("md5").update(m[0]).digest()
+    for (let bit = 0; bit < 64; bit++) {
+      const byte = h[bit >> 3]!
+      v[bit]! += (byte >> (7 - (bit & 7))) & 1 ? 1 : -1
+    }
+  }
+  let out = ""
+  for (let nibble = 0; nibble < 16; nibble++) {
+    let n = 0
+    for (let b = 0; b < 4; b++) n = (n << 1) | (v[nibble * 4 + b]! > 0 ? 1 : 0)
+    out += n.toString(16)
+  }
+  return out
+}
+
+interface Attachment {
+  readonly filename: string
+  readonly content_type: string
+}
+
+const MAX_PARTS = 64
+
+/** MIME parts (RFC 2046 §5.1) found by their part headers; nested multiparts are scanned flat. */
+const mimeParts = (text: string): Array<{ headers: ReadonlyMap<string, string>; body: string }> => {
+  const parts: Array<{ headers: ReadonlyMap<string, string>; body: string }> = []
+  const boundaries = [...text.matchAll(/boundary="?([^";\r\n]{1,200})"?/gi)].map((m) => m[1]!)
+  for (const boundary of boundaries) {
+    for (const chunk of text.split(`--${boundary}`).slice(1)) {
+      if (parts.length >= MAX_PARTS) return parts
+      const body = chunk.replace(/^\r?\n/, "")
+      if (body.startsWith("--")) continue
+      const headers = parseHeaders(Buffer.from(body, "latin1"))
+      const sep = body.search(/\r?\n\r?\n/)
+      parts.push({ headers, body: sep < 0 ? "" : body.slice(sep).trim() })
+    }
+  }
+  return parts
+}
+
 export const summarize = (message: Buffer): MessageSummary => {
   const h = parseHeaders(message)
   const get = (k: string) => h.get(k) ?? ""
-  const body = message.toString("latin1")
+  const text = message.toString("latin1")
+  const sep = text.search(/\r?\n\r?\n/)
+  const body = sep < 0 ? "" : text.slice(sep)
   const urls = new Set<string>()
-  for (const m of body.matchAll(/https?:\/\/[^\s"'<>()]{1,512}/gi)) {
+  for (const m of text.matchAll(/https?:\/\/[^\s"'<>()]{1,512}/gi)) {
     urls.add(m[0])
     if (urls.size >= MAX_URLS) break
   }
-  const attachments = body.match(/Content-Disposition:\s*attachment/gi)?.length ?? 0
+  const parts = mimeParts(text)
+  const attachments: Array<Attachment> = []
+  let base64Bytes = 0
+  for (const p of parts) {
+    const disposition = p.headers.get("content-disposition") ?? ""
+    const type = p.headers.get("content-type") ?? ""
+    const filename = /filename\*?="?([^";]+)"?/i.exec(disposition)?.[1] ?? /name="?([^";]+)"?/i.exec(type)?.[1]
+    if (/attachment/i.test(disposition) || filename !== undefined)
+      attachments.push({ filename: filename ?? "", content_type: type.split(";")[0]!.trim() })
+    if (/base64/i.test(p.headers.get("content-transfer-encoding") ?? "")) base64Bytes += p.body.replace(/\s+/g, "").length
+  }
+  const spf = `${get("received-spf")} ${get("authentication-results")}`
   return {
     subject: get("subject"),
     from_hdr: get("from"),
@@ -70,7 +135,14 @@ export const summarize = (message: Buffer): MessageSummary => {
     return_path: get("return-path"),
     x_mailer: get("x-mailer"),
     dkim_signed: h.has("dkim-signature"),
-    attachment_count: attachments,
-    urls_json: JSON.stringify([...urls])
+    spf_pass: /^\s*pass\b/i.test(get("received-spf")) || /\bspf=pass\b/i.test(spf),
+    attachment_count: attachments.length,
+    attachments_json: JSON.stringify(attachments),
+    urls_json: JSON.stringify([...urls]),
+    body_simhash: simhash64(body),
+    body_base64_bytes: base64Bytes,
+    // HTML smuggling: a page that assembles a file client-side (Blob + atob / msSaveOrOpenBlob / a.download).
+    html_smuggling:
+      /<script/i.test(text) && /(new\s+Blob|msSaveOrOpenBlob|atob\s*\(|\.download\s*=|createObjectURL)/i.test(text)
   }
 }
