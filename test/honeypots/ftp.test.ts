@@ -53,7 +53,7 @@ describe("ftp honeypot", () => {
 
   it.scopedLive("login_mode never: 530 Login incorrect and an auth_attempt with outcome failure", () =>
     Effect.gen(function* () {
-      const port = yield* start({ login_mode: "never" })
+      const port = yield* start({ login_mode: "never", banner: "220 ProFTPD 1.3.6 Server ready." })
       const r = yield* lftp(port, "root", "toor", "ls")
       expect(r.code).not.toBe(0)
       expect(r.stderr).toContain("Login incorrect")
@@ -69,6 +69,11 @@ describe("ftp honeypot", () => {
       expect(r.text).toBe(
         "220 (vsFTPd 3.0.3)\r\n331 Please specify the password.\r\n230 Login successful.\r\n500 Illegal PORT command.\r\n550 Permission denied.\r\n221 Goodbye.\r\n"
       )
+      // A Pure-FTPd persona answers with Pure-FTPd's wording, not vsftpd's.
+      const seeded = yield* start({ login_mode: "always", banner: "220---------- Welcome to Pure-FTPd [privsep] [TLS] ----------\r\n220 You will be disconnected after 15 minutes of inactivity." })
+      const pure = yield* rawExchange(seeded, "USER bob\r\nPASS x\r\nPWD\r\nQUIT\r\n", { untilIncludes: "221 Logout." })
+      expect(pure.text).toMatch(/^220---------- Welcome to Pure-FTPd \[privsep\] \[TLS\] ----------\r\n/)
+      expect(pure.text).toContain("331 User bob OK. Password required\r\n230 OK. Current restricted directory is /\r\n257 \"/\" is your current location\r\n")
       const custom = yield* start({ banner: "Welcome to corp FTP" })
       const g = yield* rawExchange(custom, "", { untilIncludes: "\r\n" })
       expect(g.text).toBe("220 Welcome to corp FTP\r\n")

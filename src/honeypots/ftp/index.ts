@@ -52,6 +52,43 @@ const PERSONAS: ReadonlyArray<Persona> = [
   }
 ]
 
+/** The replies that differ between the three servers (taken from their sources / live sessions). */
+interface Wording {
+  readonly userOk: (user: string) => string
+  readonly loggedIn: (user: string) => string
+  readonly loginFailed: string
+  readonly needLogin: string
+  readonly pwd: (dir: string) => string
+  readonly goodbye: string
+}
+
+const WORDING: Readonly<Record<Flavor, Wording>> = {
+  vsftpd: {
+    userOk: () => "331 Please specify the password.",
+    loggedIn: () => "230 Login successful.",
+    loginFailed: "530 Login incorrect.",
+    needLogin: "530 Please login with USER and PASS.",
+    pwd: (dir) => `257 ${dir} is the current directory`,
+    goodbye: "221 Goodbye."
+  },
+  proftpd: {
+    userOk: (user) => `331 Password required for ${user}`,
+    loggedIn: (user) => `230 User ${user} logged in`,
+    loginFailed: "530 Login incorrect.",
+    needLogin: "530 Please login with USER and PASS",
+    pwd: (dir) => `257 ${dir} is the current directory`,
+    goodbye: "221 Goodbye."
+  },
+  pureftpd: {
+    userOk: (user) => `331 User ${user} OK. Password required`,
+    loggedIn: () => "230 OK. Current restricted directory is /",
+    loginFailed: "530 Login authentication failed",
+    needLogin: "530 You aren't logged in",
+    pwd: (dir) => `257 ${dir} is your current location`,
+    goodbye: "221-Goodbye. You uploaded 0 and downloaded 0 kbytes.\r\n221 Logout."
+  }
+}
+
 const personaFromBanner = (banner: string): Persona => {
   const line = /^220[ -]/.test(banner) ? banner : `220 ${banner}`
   const flavor: Flavor = /proftpd/i.test(line) ? "proftpd" : /pure-?ftpd/i.test(line) ? "pureftpd" : "vsftpd"
@@ -142,6 +179,9 @@ const resolvePath = (cwd: string, arg: string): string => {
   return `/${out.join("/")}`
 }
 
+/** Echoed user names: printable ASCII only, bounded, so a reply never carries CR/LF or control bytes. */
+const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, "?").slice(0, 64)
+
 const quote = (p: string): string => `"${p.replace(/"/g, '""')}"`
 
 const handleConnection = (
@@ -153,6 +193,7 @@ const handleConnection = (
 ): Effect.Effect<void, ConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
     const src = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
+    const words = WORDING[persona.flavor]
     const reply = (text: string) => conn.write(`${text}\r\n`)
     const session: Session = {
       user: undefined,
@@ -217,7 +258,7 @@ const handleConnection = (
       const sp = line.indexOf(" ")
       const verb = (sp < 0 ? line : line.slice(0, sp)).trim().toUpperCase()
       const arg = sp < 0 ? "" : line.slice(sp + 1)
-      const needLogin = () => reply("530 Please login with USER and PASS.")
+      const needLogin = () => reply(words.needLogin)
 
       switch (verb) {
         case "USER": {
@@ -227,7 +268,7 @@ const handleConnection = (
           }
           session.user = arg
           yield* ctx.emit("ftp", "user", { ...src, username: arg })
-          yield* reply("331 Please specify the password.")
+          yield* reply(words.userOk(printable(arg)))
           break
         }
         case "PASS": {
@@ -253,15 +294,15 @@ const handleConnection = (
           )
           if (success) {
             session.loggedIn = true
-            yield* reply("230 Login successful.")
+            yield* reply(words.loggedIn(printable(session.user)))
           } else {
             session.user = undefined
-            yield* reply("530 Login incorrect.")
+            yield* reply(words.loginFailed)
           }
           break
         }
         case "QUIT":
-          yield* conn.end("221 Goodbye.\r\n")
+          yield* conn.end(`${words.goodbye}\r\n`)
           return
         case "NOOP":
           yield* reply("200 NOOP ok.")
@@ -286,21 +327,21 @@ const handleConnection = (
         case "PBSZ":
         case "PROT":
           // What vsftpd without ssl_enable answers; clients then carry on in clear text.
-          yield* reply("530 Please login with USER and PASS.")
+          yield* reply(words.needLogin)
           break
         default: {
           if (!session.loggedIn) {
             if (/^[A-Z]{3,4}$/.test(verb)) yield* needLogin()
             else {
               unknown++
-              yield* reply("530 Please login with USER and PASS.")
+              yield* reply(words.needLogin)
             }
             break
           }
           switch (verb) {
             case "PWD":
             case "XPWD":
-              yield* reply(`257 ${quote(session.cwd)} is the current directory`)
+              yield* reply(words.pwd(quote(session.cwd)))
               break
             case "CWD":
             case "XCWD": {
