@@ -3,7 +3,7 @@ import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpsHoneypot } from "../../src/honeypots/https/index.js"
-import { eventsOf, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(httpsHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
@@ -53,5 +53,16 @@ describe("https honeypot", () => {
       expect(r.stdout).toMatch(/^HTTP\/2 200/)
       expect(r.stdout.endsWith("\r\n\r\nhello")).toBe(true)
     }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("nmap -sV sees TLS and the persona's web server behind it", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ server_header: "nginx/1.24.0 (Ubuntu)" })
+      const xml = yield* nmapServiceXml(port)
+      expect(nmapService(xml)).toMatchObject({ name: "http", product: "nginx", version: "1.24.0" })
+      expect(xml).toContain('tunnel="ssl"')
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(TestLayer())),
+    300_000
   )
 })
