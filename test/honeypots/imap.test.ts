@@ -32,6 +32,9 @@ describe("imap honeypot", () => {
       const cmds = (yield* eventsOf("command")).map((e) => e.fields.cmd)
       expect(cmds).toContain("SELECT")
       expect(cmds).toContain("UID FETCH")
+      const logins = (yield* eventsOf("command")).filter((e) => e.fields.cmd === "LOGIN" || e.fields.cmd === "AUTHENTICATE")
+      expect(logins.length).toBeGreaterThan(0)
+      for (const e of logins) expect(e.raw).not.toContain("admin123")
     }).pipe(Effect.provide(TestLayer()))
   )
 

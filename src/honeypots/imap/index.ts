@@ -299,7 +299,9 @@ const session = (
       }
       if (commandEvents < MAX_COMMAND_EVENTS) {
         commandEvents++
-        yield* emit("command", { cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64), args: rest.slice(0, 256), state: st.state })
+        // Secrets reach the log only through the `auth` event: LOGIN keeps its user, AUTHENTICATE its mechanism.
+        const shown = cmd === "LOGIN" || cmd === "AUTHENTICATE" ? (tokenize(rest)[0] ?? "") : rest
+        yield* emit("command", { cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64), args: shown.slice(0, 256), state: st.state })
       } else suppressed++
       if (tag === "" || cmd === "" || !/^[\x21-\x7e]+$/.test(tag)) {
         yield* send("* BAD Error in IMAP command received by server.")
