@@ -1,10 +1,11 @@
+import * as net from "node:net"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
+import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(httpHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
@@ -85,6 +86,45 @@ describe("http honeypot", () => {
         const r = yield* run("curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}${path}`])
         expect(r.stdout).toBe("403")
       }
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("slowloris: a header block that never completes is answered 408 and closed", () =>
+    Effect.gen(function* () {
+      const port = yield* start()
+      // Trickle one header line every 2 s: the idle timeout never fires, the header deadline does.
+      const result = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n"))
+            let text = ""
+            const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
+            s.on("data", (d) => (text += d.toString()))
+            s.on("error", () => {})
+            s.on("close", () => {
+              clearInterval(drip)
+              resolve(text)
+            })
+            setTimeout(() => {
+              clearInterval(drip)
+              s.destroy()
+              resolve(`still open: ${text}`)
+            }, 40_000)
+          })
+      )
+      expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+    }).pipe(Effect.provide(TestLayer())),
+    60_000
+  )
+
+  it.scopedLive("oversized header block → 431, garbage → 400, both with the persona's Server header", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ server_header: "Apache/2.4.41 (Ubuntu)" })
+      const big = yield* rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
+      expect(big.text).toBe("HTTP/1.1 431 Request Header Fields Too Large\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+      const junk = yield* rawExchange(port, "\x16\x03\x01garbage\r\n\r\n")
+      expect(junk.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\n/)
+      expect(yield* eventsOf("request")).toEqual([])
     }).pipe(Effect.provide(TestLayer()))
   )
 })

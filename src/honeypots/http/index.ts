@@ -44,6 +44,8 @@ export const httpHoneypot = defineHoneypot({
           maxHeaderSize: MAX_HEADER_BYTES,
           headersTimeout: HEADERS_TIMEOUT_MS,
           requestTimeout: 60_000,
+          // Sweep every 2 s so a stalled header block is cut within HEADERS_TIMEOUT_MS + 2 s.
+          connectionsCheckingInterval: 2_000,
           // Scanners often omit Host; a honeypot wants those requests logged, not 400'd by the parser.
           requireHostHeader: false
         },
@@ -52,9 +54,19 @@ export const httpHoneypot = defineHoneypot({
       // node only runs its headersTimeout/requestTimeout sweep (the slowloris guard) once the server
       // has emitted `listening`; this server is fed by serveTcp and never listens itself.
       h1.emit("listening")
-      h1.on("clientError", (_err, socket) => {
-        if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-        else socket.destroy()
+      h1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+        if (!socket.writable) {
+          socket.destroy()
+          return
+        }
+        // The status Apache sends for each failure: mod_reqtimeout 408, oversized headers 431, else 400.
+        const status =
+          err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "408 Request Timeout"
+            : err.code === "HPE_HEADER_OVERFLOW"
+              ? "431 Request Header Fields Too Large"
+              : "400 Bad Request"
+        socket.end(`HTTP/1.1 ${status}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
       })
       const h2 = config.http_versions.includes("http/2")
         ? http2.createServer({ maxSessionMemory: 4, maxHeaderListPairs: 128 }, onRequest)
