@@ -1,0 +1,53 @@
+// Typed database failures that callers are expected to handle. Everything else a driver can throw
+// (lost connection, syntax error) is an infrastructure fault and becomes a defect at the repo boundary.
+import { Effect, Schema } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+
+/** A UNIQUE or PRIMARY KEY constraint rejected the write. */
+export class DbConstraintError extends Schema.TaggedError<DbConstraintError>()("DbConstraintError", {
+  table: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Schema setup failed (migration error, advisory lock not obtained). */
+export class DbMigrationError extends Schema.TaggedError<DbMigrationError>()("DbMigrationError", {
+  message: Schema.String
+}) {}
+
+/** The DB config is invalid (unknown DECNET_DB_TYPE, empty MySQL password outside tests). */
+export class DbConfigError extends Schema.TaggedError<DbConfigError>()("DbConfigError", {
+  key: Schema.String,
+  message: Schema.String
+}) {}
+
+const driverCode = (u: unknown): string | undefined => {
+  if (typeof u !== "object" || u === null) return undefined
+  const code = "code" in u ? u.code : undefined
+  return typeof code === "string" ? code : undefined
+}
+
+const driverMessage = (u: unknown): string =>
+  typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" ? u.message : String(u)
+
+/** True when the SqlError is a uniqueness violation on either backend. */
+export const isUniqueViolation = (e: SqlError): boolean => {
+  const code = driverCode(e.cause)
+  return (
+    code === "ER_DUP_ENTRY" ||
+    code === "SQLITE_CONSTRAINT_UNIQUE" ||
+    code === "SQLITE_CONSTRAINT_PRIMARYKEY" ||
+    /UNIQUE constraint failed|Duplicate entry/.test(driverMessage(e.cause))
+  )
+}
+
+/** Narrow a write's SqlError: uniqueness → DbConstraintError, anything else dies. */
+export const narrowConstraint =
+  (table: string) =>
+  <A, R>(self: Effect.Effect<A, SqlError, R>): Effect.Effect<A, DbConstraintError, R> =>
+    self.pipe(
+      Effect.catchTag("SqlError", (e) =>
+        isUniqueViolation(e)
+          ? Effect.fail(new DbConstraintError({ table, message: driverMessage(e.cause) }))
+          : Effect.die(e)
+      )
+    )

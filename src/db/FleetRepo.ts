@@ -1,0 +1,88 @@
+// The fleet inventory (`fleet_deckies`, keyed by host_uuid + name): what is deployed where and in
+// which state. The deployer upserts rows; status and the API read them.
+import { SqlClient } from "@effect/sql"
+import { Effect, Option, Schema } from "effect"
+import { formatUtc } from "./Columns.js"
+import { Dialect } from "./Dialect.js"
+import { FleetDecky, type FleetDeckyInput } from "./Rows.js"
+import { upsert } from "./Upsert.js"
+
+export const LOCAL_HOST = "local"
+const decodeRows = Schema.decodeUnknown(Schema.Array(FleetDecky))
+
+export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const dialect = yield* Dialect
+
+    const upsertDecky = Effect.fn("FleetRepo.upsert")(function* (input: FleetDeckyInput) {
+      const row = {
+        host_uuid: input.host_uuid ?? LOCAL_HOST,
+        name: input.name,
+        services: JSON.stringify(input.services ?? []),
+        decky_config:
+          input.decky_config === undefined || input.decky_config === null ? null : JSON.stringify(input.decky_config),
+        decky_ip: input.decky_ip ?? null,
+        state: input.state ?? "pending",
+        last_error: input.last_error ?? null,
+        compose_hash: input.compose_hash ?? null,
+        last_seen: input.last_seen === undefined || input.last_seen === null ? null : formatUtc(input.last_seen),
+        updated_at: formatUtc(new Date())
+      }
+      yield* upsert(sql, dialect, "fleet_deckies", row, ["host_uuid", "name"]).pipe(Effect.orDie)
+    })
+
+    const list = Effect.fn("FleetRepo.list")(function* (hostUuid?: string) {
+      const filter = hostUuid === undefined ? sql.literal("") : sql`WHERE ${sql("host_uuid")} = ${hostUuid}`
+      return yield* sql`SELECT * FROM ${sql("fleet_deckies")} ${filter} ORDER BY ${sql("host_uuid")}, ${sql(
+        "name"
+      )}`.pipe(Effect.flatMap(decodeRows), Effect.orDie)
+    })
+
+    const get = Effect.fn("FleetRepo.get")(function* (name: string, hostUuid: string = LOCAL_HOST) {
+      const rows = yield* sql`SELECT * FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql(
+        "name"
+      )} = ${name}`.pipe(Effect.flatMap(decodeRows), Effect.orDie)
+      return Option.fromNullable(rows[0])
+    })
+
+    /** true when a row was deleted. */
+    const remove = Effect.fn("FleetRepo.delete")(function* (name: string, hostUuid: string = LOCAL_HOST) {
+      return yield* sql
+        .withTransaction(
+          Effect.gen(function* () {
+            const found = yield* get(name, hostUuid)
+            if (Option.isNone(found)) return false
+            yield* sql`DELETE FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`
+            return true
+          })
+        )
+        .pipe(Effect.orDie)
+    })
+
+    /** true when the decky exists (and now has the state). */
+    const setState = Effect.fn("FleetRepo.setState")(function* (
+      name: string,
+      state: string,
+      options: { readonly hostUuid?: string; readonly lastError?: string | null } = {}
+    ) {
+      const hostUuid = options.hostUuid ?? LOCAL_HOST
+      return yield* sql
+        .withTransaction(
+          Effect.gen(function* () {
+            const found = yield* get(name, hostUuid)
+            if (Option.isNone(found)) return false
+            yield* sql`UPDATE ${sql("fleet_deckies")} SET ${sql.update({
+              state,
+              last_error: options.lastError ?? null,
+              updated_at: formatUtc(new Date())
+            })} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`
+            return true
+          })
+        )
+        .pipe(Effect.orDie)
+    })
+
+    return { upsert: upsertDecky, list, get, delete: remove, setState } as const
+  })
+}) {}

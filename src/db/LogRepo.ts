@@ -1,0 +1,130 @@
+// The `logs` table: every RFC 5424 event line the ingester stores. Writers batch through addLogs
+// (one transaction); readers page newest-first or follow ids forward for live tails.
+import { SqlClient } from "@effect/sql"
+import type { Fragment } from "@effect/sql/Statement"
+import { Effect, Schema } from "effect"
+import { formatUtc, SqlCount } from "./Columns.js"
+import { Dialect } from "./Dialect.js"
+import { parseSearch } from "./LogSearch.js"
+import { LogRow, type NewLog } from "./Rows.js"
+
+export interface LogFilter {
+  readonly search?: string | undefined
+  readonly startTime?: Date | undefined
+  readonly endTime?: Date | undefined
+}
+
+// Bound the number of bind parameters per INSERT (SQLite caps them at 32766).
+const INSERT_CHUNK = 500
+
+const decodeLogs = Schema.decodeUnknown(Schema.Array(LogRow))
+const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ n: Schema.NullOr(SqlCount) })))
+
+const toRow = (log: NewLog) => ({
+  timestamp: formatUtc(log.timestamp ?? new Date()),
+  decky: log.decky,
+  service: log.service,
+  event_type: log.event_type,
+  attacker_ip: log.attacker_ip,
+  raw_line: log.raw_line,
+  fields: typeof log.fields === "string" ? log.fields : JSON.stringify(log.fields),
+  msg: log.msg ?? null,
+  trace_id: log.trace_id ?? null,
+  span_id: log.span_id ?? null
+})
+
+export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
+  effect: Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const dialect = yield* Dialect
+
+    const conditions = (filter: LogFilter): Array<Fragment> => {
+      const conds: Array<Fragment> = []
+      for (const term of parseSearch(filter.search ?? "")) {
+        if (term.kind === "column") conds.push(sql`${sql(term.column)} = ${term.value}`)
+        else if (term.kind === "field") {
+          // the key is already reduced to [A-Za-z0-9_], so it is safe inside the JSON path literal
+          const path = `'$.${term.key}'`
+          conds.push(
+            dialect === "mysql"
+              ? sql`JSON_UNQUOTE(JSON_EXTRACT(${sql("fields")}, ${sql.literal(path)})) = ${term.value}`
+              : sql`json_extract(${sql("fields")}, ${sql.literal(path)}) = ${term.value}`
+          )
+        } else {
+          const like = `%${term.value}%`
+          conds.push(
+            sql`(${sql("raw_line")} LIKE ${like} OR ${sql("decky")} LIKE ${like} OR ${sql("service")} LIKE ${like} OR ${sql(
+              "attacker_ip"
+            )} LIKE ${like})`
+          )
+        }
+      }
+      if (filter.startTime !== undefined) conds.push(sql`${sql("timestamp")} >= ${formatUtc(filter.startTime)}`)
+      if (filter.endTime !== undefined) conds.push(sql`${sql("timestamp")} <= ${formatUtc(filter.endTime)}`)
+      return conds
+    }
+    const where = (conds: ReadonlyArray<Fragment>, extra: ReadonlyArray<Fragment> = []) => {
+      const all = [...conds, ...extra]
+      return all.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(all)}`
+    }
+
+    const addLogs = Effect.fn("LogRepo.addLogs")(function* (logs: ReadonlyArray<NewLog>) {
+      if (logs.length === 0) return
+      const rows = logs.map(toRow)
+      yield* sql
+        .withTransaction(
+          Effect.forEach(
+            Array.from({ length: Math.ceil(rows.length / INSERT_CHUNK) }, (_, i) =>
+              rows.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK)
+            ),
+            (chunk) => sql`INSERT INTO ${sql("logs")} ${sql.insert(chunk)}`,
+            { discard: true }
+          )
+        )
+        .pipe(Effect.orDie)
+    })
+
+    const addLog = Effect.fn("LogRepo.addLog")(function* (log: NewLog) {
+      yield* sql`INSERT INTO ${sql("logs")} ${sql.insert(toRow(log))}`.pipe(Effect.orDie)
+    })
+
+    const getLogs = Effect.fn("LogRepo.getLogs")(function* (
+      options: LogFilter & { readonly limit?: number; readonly offset?: number } = {}
+    ) {
+      const limit = Math.max(0, Math.trunc(options.limit ?? 50))
+      const offset = Math.max(0, Math.trunc(options.offset ?? 0))
+      return yield* sql`SELECT * FROM ${sql("logs")} ${where(conditions(options))} ORDER BY ${sql(
+        "timestamp"
+      )} DESC, ${sql("id")} DESC LIMIT ${limit} OFFSET ${offset}`.pipe(Effect.flatMap(decodeLogs), Effect.orDie)
+    })
+
+    const getTotalLogs = Effect.fn("LogRepo.getTotalLogs")(function* (filter: LogFilter = {}) {
+      const rows = yield* sql`SELECT COUNT(*) AS n FROM ${sql("logs")} ${where(conditions(filter))}`.pipe(
+        Effect.flatMap(decodeCount),
+        Effect.orDie
+      )
+      return rows[0]?.n ?? 0
+    })
+
+    const getMaxLogId = Effect.fn("LogRepo.getMaxLogId")(function* () {
+      const rows = yield* sql`SELECT MAX(${sql("id")}) AS n FROM ${sql("logs")}`.pipe(
+        Effect.flatMap(decodeCount),
+        Effect.orDie
+      )
+      return rows[0]?.n ?? 0
+    })
+
+    const getLogsAfterId = Effect.fn("LogRepo.getLogsAfterId")(function* (
+      lastId: number,
+      limit = 500,
+      filter: LogFilter = {}
+    ) {
+      const lim = Math.max(0, Math.trunc(limit))
+      return yield* sql`SELECT * FROM ${sql("logs")} ${where(conditions(filter), [
+        sql`${sql("id")} > ${lastId}`
+      ])} ORDER BY ${sql("id")} ASC LIMIT ${lim}`.pipe(Effect.flatMap(decodeLogs), Effect.orDie)
+    })
+
+    return { addLog, addLogs, getLogs, getTotalLogs, getMaxLogId, getLogsAfterId } as const
+  })
+}) {}

@@ -1,0 +1,72 @@
+// Schema management: one Migrator run over a record of migrations that render the table data in
+// Tables.ts for the active dialect. On MySQL the run holds the `decnet_schema_init` advisory lock on
+// a reserved connection so concurrent processes never race DDL; SQLite's file lock suffices there.
+import { SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
+import { Effect, Layer, Schema } from "effect"
+import { DbMigrationError } from "./DbError.js"
+import { Dialect, type DialectName } from "./Dialect.js"
+import { tables } from "./Tables.js"
+import { renderTable } from "./TableDef.js"
+
+export const MIGRATIONS_TABLE = "decnet_migrations"
+export const SCHEMA_LOCK = "decnet_schema_init"
+const LOCK_TIMEOUT_S = 30
+
+/** Every statement of the baseline schema for a dialect (exported for docs and tests). */
+export const baselineStatements = (dialect: DialectName): ReadonlyArray<string> =>
+  tables.flatMap((t) => renderTable(dialect, t))
+
+const baseline = (dialect: DialectName) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // IF NOT EXISTS everywhere: a half-applied baseline (MySQL DDL is not transactional) re-runs cleanly.
+    for (const stmt of baselineStatements(dialect)) yield* sql.unsafe(stmt)
+  })
+
+const migrationsFor = (dialect: DialectName) => ({ "0001_baseline": baseline(dialect) })
+
+const runMigrator = Migrator.make({})
+
+const LockResult = Schema.Array(Schema.Struct({ got: Schema.NullOr(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.String)) }))
+
+/** Holds the advisory lock for the duration of `self`, released on success, failure and interruption. */
+const withSchemaLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const conn = yield* sql.reserve
+      yield* Effect.acquireRelease(
+        conn.execute(`SELECT GET_LOCK('${SCHEMA_LOCK}', ${LOCK_TIMEOUT_S}) AS got`, [], undefined).pipe(
+          Effect.flatMap(Schema.decodeUnknown(LockResult)),
+          Effect.mapError((e) => new DbMigrationError({ message: `GET_LOCK failed: ${e.message}` })),
+          Effect.filterOrFail(
+            (rows) => rows[0] !== undefined && Number(rows[0].got) === 1,
+            () =>
+              new DbMigrationError({
+                message: `could not obtain the schema lock '${SCHEMA_LOCK}' within ${LOCK_TIMEOUT_S}s`
+              })
+          )
+        ),
+        () => conn.execute(`SELECT RELEASE_LOCK('${SCHEMA_LOCK}')`, [], undefined).pipe(Effect.ignore)
+      )
+      return yield* self
+    })
+  )
+
+/**
+ * Bring the schema up to date. Idempotent: a second run applies nothing and returns [].
+ * Returns the (id, name) of each migration applied by this run.
+ */
+export const migrate = Effect.fn("Db.migrate")(function* () {
+  const dialect = yield* Dialect
+  const sql = yield* SqlClient.SqlClient
+  const run = runMigrator({ loader: Migrator.fromRecord(migrationsFor(dialect)), table: MIGRATIONS_TABLE }).pipe(
+    Effect.mapError((e) => new DbMigrationError({ message: e.message })),
+    Effect.provideService(SqlClient.SqlClient, sql)
+  )
+  return yield* dialect === "mysql" ? withSchemaLock(run) : run
+})
+
+/** Runs the migrations once when the layer is built. */
+export const MigrationsLive = Layer.effectDiscard(migrate())
