@@ -28,14 +28,34 @@ export const SqliteLive = (filename: string) => {
   return Layer.merge(pragmas.pipe(Layer.provideMerge(client)), Dialect.Sqlite)
 }
 
-/** MySQL/MariaDB at `url`. Datetimes come back as strings, as on SQLite, and are always UTC. */
+/**
+ * MySQL/MariaDB at `url` (mysql://user:pass@host:port/db). The URL is split into components
+ * because the driver ignores pool options next to a URL, and we need datetimes back as strings
+ * (naive UTC, exactly as SQLite returns them).
+ */
 export const MysqlLive = (url: Redacted.Redacted) =>
-  Layer.merge(
-    MysqlClient.layer({
-      url,
-      poolConfig: { dateStrings: true, timezone: "Z", supportBigNumbers: true }
-    }).pipe(Layer.orDie),
-    Dialect.Mysql
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const u = yield* Effect.try({
+        try: () => new URL(Redacted.value(url)),
+        catch: () => new DbConfigError({ key: "DECNET_DB_URL", message: "DECNET_DB_URL is not a valid URL" })
+      })
+      if (u.protocol !== "mysql:" && u.protocol !== "mariadb:") {
+        return yield* new DbConfigError({
+          key: "DECNET_DB_URL",
+          message: `DECNET_DB_URL must start with mysql:// (got ${u.protocol}//)`
+        })
+      }
+      const client = MysqlClient.layer({
+        host: u.hostname,
+        port: u.port === "" ? 3306 : Number(u.port),
+        database: decodeURIComponent(u.pathname.replace(/^\//, "")),
+        username: decodeURIComponent(u.username),
+        password: Redacted.make(decodeURIComponent(u.password)),
+        poolConfig: { dateStrings: true, timezone: "Z" }
+      }).pipe(Layer.orDie)
+      return Layer.merge(client, Dialect.Mysql)
+    })
   )
 
 const truthy = (s: string) => ["1", "true", "yes", "on"].includes(s.trim().toLowerCase())

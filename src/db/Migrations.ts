@@ -35,7 +35,9 @@ const withSchemaLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.scoped(
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      const conn = yield* sql.reserve
+      const conn = yield* sql.reserve.pipe(
+        Effect.mapError((e) => new DbMigrationError({ message: `cannot reserve a connection for the schema lock: ${e.message}` }))
+      )
       yield* Effect.acquireRelease(
         conn.execute(`SELECT GET_LOCK('${SCHEMA_LOCK}', ${LOCK_TIMEOUT_S}) AS got`, [], undefined).pipe(
           Effect.flatMap(Schema.decodeUnknown(LockResult)),

@@ -14,7 +14,7 @@ export type BackendName = "sqlite" | "mariadb"
 export interface Backend {
   readonly name: BackendName
   /** Layer for the backend's SqlClient + Dialect; build it only inside tests/hooks. */
-  readonly layer: Layer.Layer<SqlClient.SqlClient | Dialect>
+  readonly layer: Layer.Layer<SqlClient.SqlClient | Dialect, unknown>
   /** The connection URL of the test database (MariaDB only). */
   readonly url: string
 }
