@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { DbLive, Dialect, mysqlUrlConfig, sqlitePathConfig } from "../../src/db/index.js"
-import { mysqlTestUrl } from "./backends.js"
+import { onMariadb } from "./backends.js"
 
 const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
@@ -86,9 +86,9 @@ describe("DB selection (DECNET_DB_TYPE and friends)", () => {
   })
 })
 
-describe.runIf(mysqlTestUrl !== undefined && mysqlTestUrl !== "")("[mariadb] DB selection", () => {
+onMariadb("DB selection", (backend) => {
   it("DECNET_DB_TYPE=mysql with components reaches the real MariaDB", async () => {
-    const u = new URL(mysqlTestUrl ?? "")
+    const u = new URL(backend.url)
     const out = await Effect.runPromise(
       Effect.provide(probe, DbLive).pipe(
         withEnv({
