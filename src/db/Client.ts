@@ -3,11 +3,11 @@
 import { SqlClient } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Config, Effect, Layer, Option, Redacted } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { DbConfigError } from "./DbError.js"
+import { DbConfigError, DbConnectionError } from "./DbError.js"
 import { Dialect } from "./Dialect.js"
 
 const SYSTEM_DB_PATH = "/var/lib/decnet/decnet.db"
@@ -22,9 +22,14 @@ export const SqliteLive = (filename: string) => {
       yield* sql.unsafe("PRAGMA synchronous=NORMAL")
       yield* sql.unsafe("PRAGMA busy_timeout=30000")
       yield* sql.unsafe("PRAGMA foreign_keys=ON")
-    }).pipe(Effect.orDie)
+    }).pipe(Effect.mapError((e) => new DbConnectionError({ message: `SQLite ${filename}: ${e.message}` })))
   )
-  const client = SqliteClient.layer({ filename }).pipe(Layer.orDie)
+  // better-sqlite3 throws synchronously when the file cannot be opened; keep that a typed failure
+  const client = SqliteClient.layer({ filename }).pipe(
+    Layer.catchAllCause((cause) =>
+      Layer.fail(new DbConnectionError({ message: `cannot open SQLite database ${filename}: ${Cause.pretty(cause)}` }))
+    )
+  )
   return Layer.merge(pragmas.pipe(Layer.provideMerge(client)), Dialect.Sqlite)
 }
 
@@ -53,7 +58,16 @@ export const MysqlLive = (url: Redacted.Redacted) =>
         username: decodeURIComponent(u.username),
         password: Redacted.make(decodeURIComponent(u.password)),
         poolConfig: { dateStrings: true, timezone: "Z" }
-      }).pipe(Layer.orDie)
+      }).pipe(
+        Layer.mapError(
+          (e) =>
+            new DbConnectionError({
+              message: `cannot connect to MySQL at ${u.hostname}:${u.port || "3306"}: ${
+                e._tag === "SqlError" ? String(e.cause) : e.message
+              }`
+            })
+        )
+      )
       return Layer.merge(client, Dialect.Mysql)
     })
   )

@@ -14,6 +14,11 @@ export class DbMigrationError extends Schema.TaggedError<DbMigrationError>()("Db
   message: Schema.String
 }) {}
 
+/** The database could not be opened or reached (file unwritable, server down, bad credentials). */
+export class DbConnectionError extends Schema.TaggedError<DbConnectionError>()("DbConnectionError", {
+  message: Schema.String
+}) {}
+
 /** The DB config is invalid (unknown DECNET_DB_TYPE, empty MySQL password outside tests). */
 export class DbConfigError extends Schema.TaggedError<DbConfigError>()("DbConfigError", {
   key: Schema.String,

@@ -3,9 +3,6 @@
 import { Schema } from "effect"
 import { JsonText, SqlBool, UtcDateTime } from "./Columns.js"
 
-export const UserRole = Schema.Literal("admin", "editor", "viewer")
-export type UserRole = typeof UserRole.Type
-
 /** A `users` row. password_hash is a bcrypt hash, never a password. */
 export class User extends Schema.Class<User>("User")({
   uuid: Schema.String,

@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { DbLive, Dialect, mysqlUrlConfig, sqlitePathConfig } from "../../src/db/index.js"
+import { DbLive, Dialect, MysqlLive, SqliteLive, mysqlUrlConfig, sqlitePathConfig } from "../../src/db/index.js"
 import { onMariadb } from "./backends.js"
 
 const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -102,5 +102,25 @@ onMariadb("DB selection", (backend) => {
       )
     )
     expect(out).toEqual({ dialect: "mysql", one: 1 })
+  })
+})
+
+describe("connection failures are typed", () => {
+  it("SqliteLive on an unopenable path fails with DbConnectionError", async () => {
+    const exit = await Effect.runPromiseExit(Effect.provide(probe, SqliteLive(path.join(tmp, "no-such-dir", "x.db"))))
+    expect(Exit.isFailure(exit) && JSON.stringify(exit)).toContain("DbConnectionError")
+  })
+
+  it("MysqlLive to a closed loopback port fails with DbConnectionError", async () => {
+    const err = await Effect.runPromise(
+      Effect.flip(Effect.provide(probe, MysqlLive(Redacted.make("mysql://root@127.0.0.1:1/test"))))
+    )
+    expect(err).toMatchObject({ _tag: "DbConnectionError" })
+    expect(err.message).toContain("127.0.0.1:1")
+  })
+
+  it("MysqlLive rejects a non-mysql URL naming DECNET_DB_URL", async () => {
+    const err = await Effect.runPromise(Effect.flip(Effect.provide(probe, MysqlLive(Redacted.make("postgres://h/db")))))
+    expect(err).toMatchObject({ _tag: "DbConfigError", key: "DECNET_DB_URL" })
   })
 })
