@@ -1,0 +1,128 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createHash } from "node:crypto"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { sshHoneypot } from "../../src/honeypots/ssh/index.js"
+import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
+
+const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-ssh-"))
+const layer = TestLayer({ artifactsDir: artifacts })
+
+const start = Effect.gen(function* () {
+  const [listener] = yield* sshHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+  return listener!.port
+})
+
+const sshArgs = (port: number, user = "root") => [
+  "-o", "StrictHostKeyChecking=no",
+  "-o", "UserKnownHostsFile=/dev/null",
+  "-o", "PubkeyAuthentication=no",
+  "-o", "LogLevel=ERROR",
+  "-p", String(port),
+  `${user}@127.0.0.1`
+]
+
+describe("ssh honeypot", () => {
+  it.live("exec: logs the credential and the command, answers from the fake shell", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const r = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "uname -a; cat /root/projects/.env"])
+      expect(r.stdout).toContain("Linux decky-01 5.15.0-88-generic")
+      expect(r.stdout).toContain("DB_PASS=changeme123")
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "command"))
+      const auth = es.filter((e) => e.type === "auth_attempt")
+      expect(auth).toHaveLength(1)
+      expect(auth[0]!.fields).toMatchObject({
+        username: "root",
+        principal: "root",
+        secret_printable: "admin",
+        secret_b64: Buffer.from("admin").toString("base64"),
+        secret_kind: "plaintext",
+        src_ip: "127.0.0.1"
+      })
+      const cmd = es.filter((e) => e.type === "command")
+      expect(cmd).toHaveLength(1)
+      expect(cmd[0]!.fields).toMatchObject({ cmd: "uname -a; cat /root/projects/.env", uid: "0", user: "root", src_ip: "127.0.0.1", pwd: "/root" })
+      expect(cmd[0]!.msg).toBe("CMD uid=0 user=root src=127.0.0.1 pwd=/root cmd=uname -a; cat /root/projects/.env")
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("wrong password: attempts logged, permission denied, no command", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const r = yield* run("sshpass", ["-p", "hunter2", "ssh", "-o", "NumberOfPasswordPrompts=2", ...sshArgs(port), "id"])
+      expect([5, 255]).toContain(r.code)
+      const auth = yield* eventsOf("auth_attempt")
+      expect(auth.length).toBeGreaterThanOrEqual(1)
+      expect(auth.every((a) => a.fields.secret_printable === "hunter2" && a.fields.principal === "root")).toBe(true)
+      expect(yield* eventsOf("command")).toHaveLength(0)
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("interactive pty: commands logged, asciicast v2 recording saved", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const r = yield* run("sshpass", ["-p", "admin", "ssh", "-tt", ...sshArgs(port, "ubuntu")], {
+        input: "whoami\ncd /tmp\npwd\nexit\n"
+      })
+      expect(r.stdout).toContain("Welcome to Ubuntu 22.04.3 LTS (GNU/Linux 5.15.0-88-generic x86_64)")
+      expect(r.stdout).toContain("ubuntu@decky-01:~$ ")
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "session_recorded"))
+      const cmds = es.filter((e) => e.type === "command").map((e) => e.fields.cmd)
+      expect(cmds).toEqual(["whoami", "cd /tmp", "pwd", "exit"])
+      expect(es.find((e) => e.fields.cmd === "pwd")!.fields.pwd).toBe("/tmp")
+      const rec = es.find((e) => e.type === "session_recorded")!
+      expect(rec.fields).toMatchObject({ service: "ssh", src_ip: "127.0.0.1", truncated: "false" })
+      const cast = fs.readFileSync(rec.fields.path!, "utf8").trim().split("\n")
+      expect(JSON.parse(cast[0]!)).toMatchObject({ version: 2 })
+      const evs = cast.slice(1).map((l) => JSON.parse(l) as [number, string, string])
+      expect(evs.some(([, k, d]) => k === "o" && d.includes("ubuntu\r\n"))).toBe(true)
+      expect(evs.some(([, k]) => k === "i")).toBe(true)
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("scp -O upload is captured with its sha256", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const local = path.join(artifacts, "payload.sh")
+      const body = `#!/bin/sh\necho pwned ${Math.random()}\n`
+      fs.writeFileSync(local, body)
+      const r = yield* run("sshpass", ["-p", "admin", "scp", "-O", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), local, "root@127.0.0.1:/tmp/x"])
+      expect(r.code).toBe(0)
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
+      const cap = es.find((e) => e.type === "file_captured")!
+      const sha = createHash("sha256").update(body).digest("hex")
+      expect(cap.fields).toMatchObject({ sha256: sha, size: String(body.length), orig_path: "/tmp/x", src_ip: "127.0.0.1", ssh_user: "root" })
+      expect(fs.readFileSync(path.join(artifacts, "ssh", "captured", cap.fields.stored_as!), "utf8")).toBe(body)
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("sftp batch put is captured", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const local = path.join(artifacts, "tool.bin")
+      const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
+      fs.writeFileSync(local, body)
+      const r = yield* run("sshpass", ["-p", "admin", "sftp", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), "-b", "-", "root@127.0.0.1"], { input: `put ${local} /tmp/tool.bin\n` })
+      expect(r.code).toBe(0)
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
+      const cap = es.find((e) => e.type === "file_captured")!
+      expect(cap.fields).toMatchObject({ sha256: createHash("sha256").update(body).digest("hex"), size: "70000", orig_path: "/tmp/tool.bin" })
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("nmap -sV sees OpenSSH 8.9p1 Ubuntu", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const xml = yield* nmapServiceXml(port)
+      const svc = nmapService(xml)
+      expect(svc.name).toBe("ssh")
+      expect(svc.product).toBe("OpenSSH")
+      expect(svc.version).toBe("8.9p1 Ubuntu 3ubuntu0.4")
+      expect(xml.toLowerCase()).not.toContain("honeypot")
+    }).pipe(Effect.provide(layer), Effect.scoped),
+    240_000
+  )
+})
