@@ -61,7 +61,10 @@ export const onMariadb = (title: string, body: (backend: Backend) => void) => {
       })
     })
   } else {
-    describe.skip(`[mariadb] ${title} (DECNET_TEST_MYSQL_URL unset)`, () => {})
+    // visible in the skipped count, so a local run shows that MariaDB was not exercised
+    describe(`[mariadb] ${title}`, () => {
+      it.skip("runs only with DECNET_TEST_MYSQL_URL set", () => {})
+    })
   }
 }
 
