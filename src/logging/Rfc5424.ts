@@ -33,8 +33,20 @@ export interface EventLine {
   readonly timestamp?: Date | undefined
 }
 
-/** Escape an SD-PARAM value per RFC 5424 §6.3.3. */
-export const escapeSdValue = (value: string): string => value.replace(/[\\"\]]/g, (c) => `\\${c}`)
+/**
+ * Escape an SD-PARAM value per RFC 5424 §6.3.3 (`\\`, `\"`, `\]`), plus `\n`/`\r` for line breaks so a
+ * value can never split the one-line record. Backslash is always escaped, so `\n` is unambiguous;
+ * `unescapeSdValue` in Parser.ts is the exact inverse.
+ */
+export const escapeSdValue = (value: string): string =>
+  value.replace(/[\\"\]\n\r]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\${c}`))
+
+/**
+ * MSG escaping: RFC 5424 leaves MSG free-form, but a record is one line, so `\` → `\\`, LF → `\n`,
+ * CR → `\r`. `unescapeMsg` in Parser.ts reverses it.
+ */
+export const escapeMsg = (value: string): string =>
+  value.replace(/[\\\n\r]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\\\"))
 
 /** Render a field value: null/undefined → "", booleans → true/false, objects/arrays → compact JSON. */
 export const renderSdValue = (value: SdValue): string => {
@@ -78,7 +90,6 @@ export const formatEventLine = (event: EventLine): string => {
     entries.length === 0
       ? "-"
       : `[${SD_ID} ${entries.map(([k, v]) => `${k}="${escapeSdValue(renderSdValue(v))}"`).join(" ")}]`
-  // A line is one record: newlines inside MSG would split it, so they are escaped.
-  const msg = event.msg === undefined || event.msg === "" ? "" : ` ${event.msg.replace(/\r?\n/g, "\\n")}`
+  const msg = event.msg === undefined || event.msg === "" ? "" : ` ${escapeMsg(event.msg)}`
   return `<${pri}>1 ${ts} ${host} ${app} ${procId} ${msgId} ${sd}${msg}`
 }
