@@ -105,7 +105,7 @@ describe("ssh honeypot", () => {
       const local = path.join(artifacts, "tool.bin")
       const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
       fs.writeFileSync(local, body)
-      const r = yield* run("sshpass", ["-p", "admin", "sftp", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), "-b", "-", "root@127.0.0.1"], { input: `put ${local} /tmp/tool.bin\n` })
+      const r = yield* run("sshpass", ["-p", "admin", "sftp", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), "-b", "-", "root@127.0.0.1"], { input: `put ${local} /tmp/tool.bin\n` })
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
       const cap = es.find((e) => e.type === "file_captured")!

@@ -216,10 +216,8 @@ const handleConnection = (
         client.on("session", (acceptSession) => {
           const session = acceptSession()
           let pty = { cols: 80, rows: 24, term: "xterm-256color" }
-          let hasPty = false
           session.on("env", (accept) => accept?.())
           session.on("pty", (accept, _reject, info) => {
-            hasPty = true
             pty = { cols: info.cols || 80, rows: info.rows || 24, term: info.term || "xterm" }
             accept?.()
           })
@@ -278,8 +276,11 @@ const handleConnection = (
               }
             })
             stream.on("close", finish)
+            stream.on("end", () => {
+              stream.end()
+              finish()
+            })
             stream.on("error", () => {})
-            void hasPty
           })
 
           session.on("exec", (accept, _reject, info) => {
@@ -359,6 +360,8 @@ const serveSftp = (
   const abs = (p: string) => path.posix.resolve(home, p === "" ? "." : p)
   const dirAttrs = { mode: 0o40755, uid: 0, gid: 0, size: 4096, atime: 0, mtime: Math.floor(Date.now() / 1000) }
   sftp.on("error", () => {})
+  // The client half-closes after its last request and waits for us to close the channel.
+  sftp.on("end", () => sftp.end())
   sftp.on("REALPATH", (reqid, p) => {
     const full = abs(p)
     sftp.name(reqid, [{ filename: full, longname: full, attrs: dirAttrs }])
