@@ -1,0 +1,176 @@
+/**
+ * telnet honeypot (spec/honeypots.md §2): busybox telnetd + /bin/login on an Ubuntu 20.04
+ * persona. Option negotiation per RFC 854/855; `login:`/`Password:` prompts log every try as
+ * `auth_attempt`; a login lands in the same fake shell as ssh, recorded as asciicast.
+ */
+import { createHash } from "node:crypto"
+import * as path from "node:path"
+import { Effect, Schema } from "effect"
+import { crlf, emitCommand, motd, Recorder, Shell, shellPersona, Terminal } from "../shell/index.js"
+import {
+  type Connection,
+  type ConnectionError,
+  credentialFields,
+  defineHoneypot,
+  HoneypotContext,
+  type HoneypotContextService,
+  LimitExceeded,
+  serveTcp
+} from "../runtime/index.js"
+import { INITIAL_NEGOTIATION, TelnetDecoder } from "./Protocol.js"
+
+export const TelnetConfig = Schema.Struct({
+  password: Schema.optionalWith(Schema.String, { default: () => "admin" }),
+  user: Schema.optionalWith(Schema.String, { default: () => "ubuntu" }),
+  user_password: Schema.optionalWith(Schema.String, { default: () => "admin" }),
+  hostname: Schema.optional(Schema.String)
+})
+export type TelnetConfig = typeof TelnetConfig.Type
+
+const SLUG = "telnet"
+/** /bin/login gives up after this many failures (login.defs LOGIN_RETRIES default 5; Ubuntu 3 in practice). */
+const MAX_LOGIN_TRIES = 3
+const MAX_FIELD = 256
+const MAX_SESSION_INPUT = 4 * 1024 * 1024
+const MAX_COMMAND_EVENTS = 2000
+
+export const telnetHoneypot = defineHoneypot({
+  slug: SLUG,
+  description: "busybox telnetd with /bin/login (Ubuntu 20.04 persona) and a fake shell",
+  ports: { tcp: [23], udp: [] },
+  config: TelnetConfig,
+  run: (options) =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const listener = yield* serveTcp({
+        service: SLUG,
+        host: options.host,
+        port: options.port(23),
+        defaultPort: 23,
+        handler: (conn) => session(ctx, options.config, conn)
+      })
+      return [listener]
+    })
+})
+
+/** Reads decoded telnet data one line at a time, echoing (or not) as a tty in cooked mode would. */
+const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
+  let pending = ""
+  let total = 0
+  let window = { cols: 80, rows: 24 }
+  const chunk: Effect.Effect<string, ConnectionError> = Effect.gen(function* () {
+    const raw = yield* conn.readChunk(64 * 1024)
+    total += raw.length
+    if (total > MAX_SESSION_INPUT) return yield* new LimitExceeded({ limit: "session input", max: MAX_SESSION_INPUT })
+    const r = decoder.feed(raw)
+    if (r.reply.length > 0) yield* conn.write(r.reply)
+    if (r.window !== undefined) window = r.window
+    return r.data.toString("utf8")
+  })
+  const line = (echo: boolean): Effect.Effect<string, ConnectionError> =>
+    Effect.gen(function* () {
+      let text = ""
+      for (;;) {
+        if (pending === "") pending = yield* chunk
+        let echoOut = ""
+        while (pending !== "") {
+          const ch = pending[0]!
+          pending = pending.slice(1)
+          if (ch === "\r" || ch === "\n") {
+            yield* conn.write(`${echoOut}\r\n`)
+            return text
+          }
+          if (ch === "\x7f" || ch === "\b") {
+            if (text !== "") {
+              text = text.slice(0, -1)
+              if (echo) echoOut += "\b \b"
+            }
+          } else if (ch >= " " && text.length < MAX_FIELD) {
+            text += ch
+            if (echo) echoOut += ch
+          }
+        }
+        if (echoOut !== "") yield* conn.write(echoOut)
+      }
+    })
+  return { chunk, line, window: () => window, takePending: () => {
+    const p = pending
+    pending = ""
+    return p
+  } }
+}
+
+const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connection): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    const srcIp = conn.remoteAddress
+    const srcPort = conn.remotePort
+    const hostname = config.hostname ?? ctx.hostname
+    const decoder = new TelnetDecoder()
+    const reader = makeReader(conn, decoder)
+    yield* conn.write(INITIAL_NEGOTIATION)
+    yield* conn.write(`\r\nUbuntu 20.04.6 LTS\r\n`)
+    let user: string | undefined
+    for (let attempt = 0; attempt < MAX_LOGIN_TRIES && user === undefined; attempt++) {
+      yield* conn.write(`${hostname} login: `)
+      const name = yield* reader.line(true)
+      if (name === "") {
+        attempt--
+        continue
+      }
+      yield* conn.write("Password: ")
+      const pw = yield* reader.line(false)
+      yield* ctx.emit(SLUG, "auth_attempt", {
+        username: name,
+        ...credentialFields(name, pw, "plaintext"),
+        src_ip: srcIp,
+        src_port: srcPort
+      })
+      if ((name === "root" && pw === config.password) || (name === config.user && pw === config.user_password)) user = name
+      else {
+        // /bin/login pauses (FAIL_DELAY) before saying so.
+        yield* Effect.sleep("300 millis")
+        yield* conn.write("\r\nLogin incorrect\r\n")
+      }
+    }
+    if (user === undefined) return yield* conn.end()
+    const loggedIn = user
+    const shell = new Shell(shellPersona(ctx, { release: "20.04", hostname, localIp: conn.localAddress, srcIp }), loggedIn)
+    const terminal = new Terminal(shell)
+    const win = reader.window()
+    const recorder = new Recorder({ width: win.cols, height: win.rows, term: "xterm", title: `${loggedIn}@${hostname}` })
+    const sid = `${Date.now().toString(36)}-${createHash("sha256").update(`${srcIp}:${srcPort}:${conn.id}`).digest("hex").slice(0, 12)}`
+    const who = { uid: shell.uid, user: loggedIn, srcIp, srcPort }
+    let commandEvents = 0
+    const out = (s: string) =>
+      Effect.suspend(() => {
+        recorder.record("o", s)
+        return conn.write(s)
+      })
+    const finish = Effect.suspend(() =>
+      Effect.flatMap(recorder.save(path.join(ctx.artifactsDir, SLUG, "transcripts", `${sid}.cast`)), (s) =>
+        ctx.emit(SLUG, "session_recorded", {
+          sid,
+          service: SLUG,
+          src_ip: srcIp,
+          src_port: srcPort,
+          duration_s: s.durationS.toFixed(3),
+          bytes: s.bytes,
+          truncated: s.truncated,
+          path: s.path
+        })
+      )
+    )
+    yield* Effect.gen(function* () {
+      yield* out(crlf(motd("20.04", conn.localAddress)) + terminal.start())
+      let input = reader.takePending()
+      for (;;) {
+        if (input === "") input = yield* reader.chunk
+        recorder.record("i", input)
+        const r = terminal.feed(input)
+        input = ""
+        for (const c of r.commands) if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(ctx, SLUG, c, who)
+        if (r.output !== "") yield* out(r.output)
+        if (r.exit) return yield* conn.end()
+      }
+    }).pipe(Effect.ensuring(finish))
+  })
