@@ -112,7 +112,7 @@ const splitHostPort = (value: string): { host: string; port?: string } => {
 }
 
 const KV_IN_MSG = new RegExp(`(?:^|[\\s,;])(${IP_FIELD_NAMES.join("|")})=["']?([^\\s"',;]+)`, "g")
-const ANCHORED = /(?:\bfrom\s+|\brhost[=:]\s*|\bclient=|\bsrc=)\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})/gi
+const ANCHORED = /\b(?:from|rhost[:=]|client[:=]|src[:=])\s*\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})/gi
 const BARE_IPV4 = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g
 
 const looksLikeIp = (s: string): boolean => IPV4.test(s) || (s.includes(":") && /^[0-9a-f:.]+$/i.test(s))

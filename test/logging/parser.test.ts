@@ -100,6 +100,11 @@ describe("parseRfc5424 examples", () => {
       "198.51.100.7"
     )
     expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - rhost: 192.0.2.1").attacker_ip).toBe("192.0.2.1")
+    expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - 10.0.0.1 client:2001:db8::7 x").attacker_ip).toBe("2001:db8::7")
+    // Anchored beats the earlier bare address (the local listener in sshd's prose).
+    expect(
+      parse("<134>1 2026-01-01T00:00:00Z d sshd - - - Connection on 10.0.0.2 port 22 from 198.51.100.1").attacker_ip
+    ).toBe("198.51.100.1")
   })
 
   it("fallback C: first bare IPv4; Unknown otherwise", () => {
