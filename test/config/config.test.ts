@@ -4,7 +4,15 @@ import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Layer, Option, Redacted } from "effect"
 import fc from "fast-check"
-import { DecnetConfig, decnetConfig, iniToEnv, layerFromFile, providerFromFile } from "../../src/config/index.js"
+import {
+  DEFAULT_INI_PATH,
+  DecnetConfig,
+  decnetConfig,
+  iniPath,
+  iniToEnv,
+  layerFromFile,
+  providerFromFile
+} from "../../src/config/index.js"
 import { NodeFileSystem } from "@effect/platform-node"
 
 const fromEnv = (env: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(env)))
@@ -193,6 +201,14 @@ describe("INI file on disk", () => {
         Effect.provide(DecnetConfig, DecnetConfig.layer.pipe(Layer.provide(layerFromFile(file, fromEnv({})))))
       )
       expect(Either.isLeft(result) && String(result.left).includes("DECNET_API_PORT")).toBe(true)
+    })
+  )
+
+  it.effect("DECNET_CONFIG chooses the file; default /etc/decnet/decnet.ini", () =>
+    Effect.gen(function* () {
+      expect(yield* iniPath(fromEnv({}))).toBe(DEFAULT_INI_PATH)
+      expect(DEFAULT_INI_PATH).toBe("/etc/decnet/decnet.ini")
+      expect(yield* iniPath(fromEnv({ DECNET_CONFIG: "/tmp/x.ini" }))).toBe("/tmp/x.ini")
     })
   )
 
