@@ -55,6 +55,7 @@ describe("fake shell", () => {
     expect(s.run("false && echo no || echo yes").output).toBe("yes\n")
     expect(s.run("echo 'a  b' \"$HOME\" ; echo c").output).toBe("a  b /root\nc\n")
     s.run("export FOO=bar")
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable, not a template
     expect(s.run("echo ${FOO}x").output).toBe("barx\n")
     s.run("mkdir /tmp/.x && touch /tmp/.x/a && echo hi > /tmp/.x/b")
     expect(s.run("ls -a /tmp/.x").output).toBe(".  ..  a  b\n")

@@ -77,7 +77,8 @@ const postKex = (port: number, junk: Buffer, stage: "handshake" | "ready") =>
     }
     const timer = setTimeout(() => finish(false), 15_000)
     client.on("error", () => {})
-    client.on(stage, () => sock.end(junk))
+    if (stage === "handshake") client.on("handshake", () => sock.end(junk))
+    else client.on("ready", () => sock.end(junk))
     sock.on("close", () => finish(true))
     client.connect({ sock, username: "root", password: "admin", readyTimeout: 10_000 })
   })

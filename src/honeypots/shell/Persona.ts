@@ -2,7 +2,7 @@
  * The Ubuntu persona a login lands in (spec/honeypots.md §1 ssh = 22.04, §2 telnet = 20.04), its
  * motd, and the per-command `command` event both transports emit.
  */
-import { Effect } from "effect"
+import type { Effect } from "effect"
 import type { HoneypotContextService } from "../runtime/index.js"
 import type { ShellCommand, ShellPersona } from "./Shell.js"
 
