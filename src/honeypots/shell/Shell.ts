@@ -24,6 +24,8 @@ export interface ShellResult {
   readonly exit: boolean
   /** The next line is a password (no echo): `sudo`. */
   readonly secretPrompt: boolean
+  /** `$?` after the line: the exec channel's exit status. */
+  readonly status: number
 }
 
 /** Bound every command's output so `cat /dev/zero`-style tricks cannot grow a reply. */
@@ -215,10 +217,12 @@ export class Shell {
       const argv = this.pendingSudo
       this.pendingSudo = undefined
       // Any password "works": the attacker reveals what they think it is, and keeps going.
-      return { output: this.bounded(this.exec(argv, "")), commands: [], exit: false, secretPrompt: false }
+      this.lastStatus = 0
+      const output = this.bounded(this.exec(argv, ""))
+      return { output, commands: [], exit: false, secretPrompt: false, status: this.lastStatus }
     }
     const trimmed = line.trim()
-    if (trimmed === "") return { output: "", commands: [], exit: false, secretPrompt: false }
+    if (trimmed === "") return { output: "", commands: [], exit: false, secretPrompt: false, status: 0 }
     this.history.push(trimmed)
     if (this.history.length > 1000) this.history.shift()
     const commands = [{ cmd: trimmed, pwd: this.cwd }]
@@ -260,7 +264,7 @@ export class Shell {
       this.env.set("?", String(status))
       if (exit || secretPrompt || output.length > MAX_OUTPUT) break
     }
-    return { output: this.bounded(output), commands, exit, secretPrompt }
+    return { output: this.bounded(output), commands, exit, secretPrompt, status }
   }
 
   private bounded(s: string): string {

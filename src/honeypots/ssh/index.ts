@@ -4,7 +4,7 @@
  * lands in the fake shell (pty → recorded asciicast, exec → one command); scp/SFTP uploads are
  * quarantined.
  */
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { Effect, Runtime, Schema } from "effect"
@@ -32,6 +32,8 @@ export const SshConfig = Schema.Struct({
   version: Schema.optionalWith(Schema.String, { default: () => "OpenSSH_8.9p1 Ubuntu-3ubuntu0.4" }),
   /** Pre-auth banner text (sshd `Banner`); none by default, like a stock Ubuntu. */
   banner: Schema.optional(Schema.String),
+  /** Offer keyboard-interactive (sshd KbdInteractiveAuthentication); more clients then reveal a password. */
+  keyboard_interactive: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Accept any password on the Nth try of a connection (0 = never; only the configured ones work). */
   accept_any_after: Schema.optionalWith(Schema.Int, { default: () => 0 })
 })
@@ -134,6 +136,9 @@ const handleConnection = (
     server.on("error", () => {})
     let tries = 0
     let commandEvents = 0
+    const methods: Array<ssh2.AuthenticationType> = config.keyboard_interactive
+      ? ["publickey", "password", "keyboard-interactive"]
+      : ["publickey", "password"]
 
     const credentialsOk = (user: string, password: string): boolean => {
       if (user === "root" && password === config.password) return true
@@ -163,16 +168,16 @@ const handleConnection = (
             user = auth.username
             return auth.accept()
           }
-          return auth.reject(["publickey", "password"])
+          return auth.reject(methods)
         }
-        if (auth.method === "keyboard-interactive") {
+        if (auth.method === "keyboard-interactive" && config.keyboard_interactive) {
           return auth.prompt([{ prompt: "Password: ", echo: false }], (answers) => {
             const pw = answers[0] ?? ""
             logAuth(auth.username, pw, "plaintext", { method: "keyboard-interactive" })
             if (credentialsOk(auth.username, pw)) {
               user = auth.username
               auth.accept()
-            } else auth.reject(["publickey", "password", "keyboard-interactive"])
+            } else auth.reject(methods)
           })
         }
         if (auth.method === "publickey") {
@@ -191,9 +196,9 @@ const handleConnection = (
               src_port: srcPort
             })
           )
-          return auth.reject(["publickey", "password"])
+          return auth.reject(methods)
         }
-        return auth.reject(["publickey", "password"])
+        return auth.reject(methods)
       })
 
       client.on("ready", () => {
@@ -231,7 +236,7 @@ const handleConnection = (
             const shell = newShell()
             const terminal = new Terminal(shell)
             const recorder = new Recorder({ width: pty.cols, height: pty.rows, term: pty.term, title: `${user}@${hostname}` })
-            const sid = `${Date.now().toString(36)}-${createHash("sha256").update(`${srcIp}:${srcPort}:${Math.random()}`).digest("hex").slice(0, 12)}`
+            const sid = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`
             let inputBytes = 0
             let finished = false
             const out = (s: string) => {
@@ -312,10 +317,8 @@ const handleConnection = (
             }
             const shell = newShell()
             const r = shell.run(command)
-            const body = r.output
-            const status = Number(/^bash: .*: command not found\n$/.test(body) ? 127 : 0)
-            if (body.length > 0) stream.write(body)
-            stream.exit(status)
+            if (r.output.length > 0) stream.write(r.output)
+            stream.exit(r.status)
             stream.end()
           })
 

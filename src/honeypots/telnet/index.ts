@@ -3,7 +3,7 @@
  * persona. Option negotiation per RFC 854/855; `login:`/`Password:` prompts log every try as
  * `auth_attempt`; a login lands in the same fake shell as ssh, recorded as asciicast.
  */
-import { createHash } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { crlf, emitCommand, motd, Recorder, Shell, shellPersona, Terminal } from "../shell/index.js"
@@ -138,7 +138,7 @@ const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connec
     const terminal = new Terminal(shell)
     const win = reader.window()
     const recorder = new Recorder({ width: win.cols, height: win.rows, term: "xterm", title: `${loggedIn}@${hostname}` })
-    const sid = `${Date.now().toString(36)}-${createHash("sha256").update(`${srcIp}:${srcPort}:${conn.id}`).digest("hex").slice(0, 12)}`
+    const sid = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`
     const who = { uid: shell.uid, user: loggedIn, srcIp, srcPort }
     let commandEvents = 0
     const out = (s: string) =>
