@@ -99,6 +99,23 @@ describe("ssh honeypot", () => {
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
+  it.live("default scp (SFTP protocol) upload is captured", () =>
+    Effect.gen(function* () {
+      const port = yield* start
+      const local = path.join(artifacts, "miner.cfg")
+      const body = `{"pool":"stratum+tcp://203.0.113.5:3333","nonce":${Math.random()}}`
+      fs.writeFileSync(local, body)
+      const r = yield* run("sshpass", ["-p", "admin", "scp", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), local, "root@127.0.0.1:/dev/shm/"])
+      expect(r.stderr).toBe("")
+      expect(r.code).toBe(0)
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
+      expect(es.find((e) => e.type === "file_captured")!.fields).toMatchObject({
+        sha256: createHash("sha256").update(body).digest("hex"),
+        orig_path: "/dev/shm/miner.cfg"
+      })
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
   it.live("sftp batch put is captured", () =>
     Effect.gen(function* () {
       const port = yield* start
@@ -158,6 +175,7 @@ describe("ssh honeypot", () => {
       expect(svc.name).toBe("ssh")
       expect(svc.product).toBe("OpenSSH")
       expect(svc.version).toBe("8.9p1 Ubuntu 3ubuntu0.4")
+      expect(svc.extrainfo).toBe("Ubuntu Linux; protocol 2.0")
       expect(xml.toLowerCase()).not.toContain("honeypot")
     }).pipe(Effect.provide(layer), Effect.scoped),
     240_000

@@ -345,6 +345,20 @@ const handleConnection = (
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp
 
+/**
+ * ssh2's SFTPWrapper has no `exit()`, but OpenSSH's scp (SFTP mode) exits 1 unless the channel
+ * reports `exit-status` 0, as sftp-server's does. Reach the protocol object ssh2 keeps on the
+ * wrapper, checking every step at runtime (it is not part of the typed API).
+ */
+const sendExitStatus = (sftp: ssh2.SFTPWrapper, status: number): void => {
+  const proto: unknown = Reflect.get(sftp, "_protocol")
+  const outgoing: unknown = Reflect.get(sftp, "outgoing")
+  if (typeof proto !== "object" || proto === null || typeof outgoing !== "object" || outgoing === null) return
+  const exitStatus: unknown = Reflect.get(proto, "exitStatus")
+  const id: unknown = Reflect.get(outgoing, "id")
+  if (typeof exitStatus === "function" && typeof id === "number") Reflect.apply(exitStatus, proto, [id, status])
+}
+
 /** Minimal SFTP server: enough for `sftp put` / `scp -s`: realpath, stat, open-for-write, write, close. */
 const serveSftp = (
   sftp: ssh2.SFTPWrapper,
@@ -364,7 +378,10 @@ const serveSftp = (
   const dirAttrs = { mode: 0o40755, uid: 0, gid: 0, size: 4096, atime: 0, mtime: Math.floor(Date.now() / 1000) }
   sftp.on("error", () => {})
   // The client half-closes after its last request and waits for us to close the channel.
-  sftp.on("end", () => sftp.end())
+  sftp.on("end", () => {
+    sendExitStatus(sftp, 0)
+    sftp.end()
+  })
   sftp.on("REALPATH", (reqid, p) => {
     const full = abs(p)
     sftp.name(reqid, [{ filename: full, longname: full, attrs: dirAttrs }])
