@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { MAX_OUTPUT, Shell, type ShellPersona, Terminal, tokenize } from "../../src/honeypots/shell/index.js"
+import { MAX_OUTPUT, Recorder, Shell, type ShellPersona, Terminal, tokenize } from "../../src/honeypots/shell/index.js"
 import { TelnetDecoder } from "../../src/honeypots/telnet/Protocol.js"
 
 const persona: ShellPersona = {
@@ -148,5 +148,18 @@ describe("fake shell", () => {
       }),
       { numRuns: 5000 }
     )
+  })
+})
+
+describe("asciicast recorder", () => {
+  it("caps the recording with one truncation marker and keeps counting bytes", () => {
+    const r = new Recorder({ width: 80, height: 24, term: "xterm", title: "t", maxBytes: 4096 })
+    for (let i = 0; i < 200; i++) r.record("o", "x".repeat(50))
+    expect(r.truncated).toBe(true)
+    expect(r.bytes).toBe(200 * 50)
+    const parts = r.text().split("\n").filter((l) => l !== "")
+    expect(r.text().length).toBeLessThanOrEqual(4096)
+    expect(parts.filter((p) => p.includes("recording truncated"))).toHaveLength(1)
+    expect(JSON.parse(parts[0]!)).toMatchObject({ version: 2, width: 80, height: 24 })
   })
 })

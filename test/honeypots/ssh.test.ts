@@ -4,7 +4,9 @@ import * as path from "node:path"
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Upload } from "../../src/honeypots/ssh/Capture.js"
 import { sshHoneypot } from "../../src/honeypots/ssh/index.js"
+import { ScpSink } from "../../src/honeypots/ssh/Scp.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-ssh-"))
@@ -180,4 +182,38 @@ describe("ssh honeypot", () => {
     }).pipe(Effect.provide(layer), Effect.scoped),
     240_000
   )
+})
+
+describe("scp sink (pure)", () => {
+  it("handles headers, data and trailers split across reads, directories, and bad input", () => {
+    const sink = new ScpSink("/tmp", true)
+    const wire = Buffer.concat([
+      Buffer.from("T1700000000 0 1700000000 0\nD0755 0 kit\nC0644 5 a.sh\nhel"),
+      Buffer.from("lo\0C0600 0 empty\n\0E\n")
+    ])
+    const acks: Array<number> = []
+    const files: Array<[string, string]> = []
+    for (let i = 0; i < wire.length; i += 3) {
+      const step = sink.feed(wire.subarray(i, i + 3))
+      expect(step.fatal).toBe(false)
+      acks.push(...step.reply)
+      for (const u of step.completed) files.push([u.origPath, u.content().toString()])
+    }
+    expect(acks).toEqual([0, 0, 0, 0, 0, 0, 0])
+    expect(files).toEqual([
+      ["/tmp/kit/a.sh", "hello"],
+      ["/tmp/kit/empty", ""]
+    ])
+    expect(new ScpSink("/tmp/x", false).feed(Buffer.from("Xbogus\n")).fatal).toBe(true)
+    expect(new ScpSink("/tmp/x", false).feed(Buffer.alloc(5000, 0x41)).fatal).toBe(true)
+  })
+
+  it("an upload past the cap stops buffering and is reported oversize", () => {
+    const u = new Upload("/tmp/big")
+    const chunk = Buffer.alloc(1024 * 1024)
+    for (let i = 0; i < 51; i++) u.write(chunk)
+    expect(u.oversize).toBe(true)
+    expect(u.size).toBe(51 * 1024 * 1024)
+    expect(u.content().length).toBe(50 * 1024 * 1024)
+  })
 })

@@ -64,13 +64,18 @@ export class Recorder {
     return this.dataBytes
   }
 
+  /** The cast file as it would be written now. */
+  text(): string {
+    return this.parts.join("")
+  }
+
   get truncated(): boolean {
     return this.truncatedFlag
   }
 
   /** Write the cast file (creating directories); yields the summary for `session_recorded`. */
   save(file: string): Effect.Effect<RecordingSummary> {
-    const body = this.parts.join("")
+    const body = this.text()
     const summary: RecordingSummary = {
       path: file,
       bytes: this.dataBytes,
