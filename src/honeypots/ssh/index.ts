@@ -330,11 +330,10 @@ const handleConnection = (
           })
         })
       })
-      client.on("close", () => {})
     })
 
-    const socket: net.Socket = conn.socket() as net.Socket
-    conn.detach()
+    // Hand the raw socket to ssh2; the harness keeps its limits (idle timeout, per-IP count) on it.
+    const socket: net.Socket = conn.detach()
     yield* Effect.async<void>((resume) => {
       if (socket.destroyed) return resume(Effect.void)
       socket.once("close", () => resume(Effect.void))
