@@ -1,0 +1,212 @@
+/**
+ * The bus wire format (spec/bus.md §1.2): `VERB args\n`, uint32 BE body length, empty or JSON-object body.
+ * The decoder is incremental, never throws and never holds more than one header + one body of bytes;
+ * attacker-reachable (any local process), so every bad input is a typed `WireError`.
+ */
+import { randomUUID } from "node:crypto"
+import { Data, Either } from "effect"
+import type { BusEvent, Payload } from "./Bus.js"
+
+export const VERBS = ["HELLO", "PUB", "SUB", "UNSUB", "EVT", "BYE"] as const
+export type Verb = (typeof VERBS)[number]
+export const MAX_HEADER = 4096
+export const MAX_BODY = 1024 * 1024
+
+export type WireErrorReason =
+  | "header-too-long"
+  | "empty-header"
+  | "non-ascii-header"
+  | "unknown-verb"
+  | "body-too-large"
+  | "invalid-json"
+  | "body-not-object"
+
+export class WireError extends Data.TaggedError("WireError")<{ readonly reason: WireErrorReason; readonly detail: string }> {}
+
+export interface Frame {
+  readonly verb: Verb
+  readonly args: string
+  /** Raw body bytes (a view into the received chunk when possible, never copied needlessly). */
+  readonly body: Uint8Array
+}
+
+const isVerb = (s: string): s is Verb => (VERBS as ReadonlyArray<string>).includes(s)
+
+/** Parse a header line (without its LF). */
+export const parseHeader = (line: Uint8Array): Either.Either<{ verb: Verb; args: string }, WireError> => {
+  let end = line.length
+  while (end > 0 && (line[end - 1] === 13 || line[end - 1] === 10)) end--
+  for (let i = 0; i < end; i++) {
+    const b = line[i] ?? 0
+    if (b > 127) return Either.left(new WireError({ reason: "non-ascii-header", detail: `byte ${b} at ${i}` }))
+  }
+  const text = Buffer.from(line.buffer, line.byteOffset, end).toString("latin1")
+  if (text.trim().length === 0) return Either.left(new WireError({ reason: "empty-header", detail: "empty header line" }))
+  const sp = text.indexOf(" ")
+  const verb = sp === -1 ? text : text.slice(0, sp)
+  if (!isVerb(verb)) return Either.left(new WireError({ reason: "unknown-verb", detail: JSON.stringify(verb.slice(0, 32)) }))
+  return Either.right({ verb, args: sp === -1 ? "" : text.slice(sp + 1).trim() })
+}
+
+/** Decode a body: empty → `{}`, otherwise exactly one JSON object. */
+export const parseBody = (body: Uint8Array): Either.Either<Record<string, unknown>, WireError> => {
+  if (body.length === 0) return Either.right({})
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8"))
+  } catch (e) {
+    return Either.left(new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) }))
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return Either.left(new WireError({ reason: "body-not-object", detail: "body is not a JSON object" }))
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = v
+  return Either.right(out)
+}
+
+/**
+ * Incremental decoder. `push(chunk)` returns the frames completed by that chunk, or the first error
+ * (after which the decoder is poisoned: the connection must be closed). Chunks are kept as a list and
+ * only the bytes of one header or body are ever joined.
+ */
+export class Decoder {
+  private chunks: Array<Buffer> = []
+  private buffered = 0
+  private state: "header" | "length" | "body" = "header"
+  private header: { verb: Verb; args: string } = { verb: "BYE", args: "" }
+  private bodyLength = 0
+  private failed: WireError | undefined
+
+  push(chunk: Uint8Array): Either.Either<Array<Frame>, WireError> {
+    if (this.failed) return Either.left(this.failed)
+    if (chunk.length > 0) {
+      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
+      this.buffered += chunk.length
+    }
+    const frames: Array<Frame> = []
+    for (;;) {
+      if (this.state === "header") {
+        const lf = this.findLf()
+        if (lf === -1) {
+          if (this.buffered > MAX_HEADER) return this.fail("header-too-long", `no LF within ${MAX_HEADER} bytes`)
+          return Either.right(frames)
+        }
+        if (lf + 1 > MAX_HEADER) return this.fail("header-too-long", `header of ${lf + 1} bytes`)
+        const line = this.take(lf + 1)
+        const parsed = parseHeader(line.subarray(0, lf))
+        if (Either.isLeft(parsed)) return this.fail(parsed.left.reason, parsed.left.detail)
+        this.header = parsed.right
+        this.state = "length"
+      } else if (this.state === "length") {
+        if (this.buffered < 4) return Either.right(frames)
+        const len = this.take(4)
+        const n = ((len[0] ?? 0) * 0x1000000 + (((len[1] ?? 0) << 16) | ((len[2] ?? 0) << 8) | (len[3] ?? 0))) >>> 0
+        if (n > MAX_BODY) return this.fail("body-too-large", `declared body of ${n} bytes`)
+        this.bodyLength = n
+        this.state = "body"
+      } else {
+        if (this.buffered < this.bodyLength) return Either.right(frames)
+        const body = this.bodyLength === 0 ? new Uint8Array(0) : this.take(this.bodyLength)
+        frames.push({ verb: this.header.verb, args: this.header.args, body })
+        this.state = "header"
+      }
+    }
+  }
+
+  private fail(reason: WireErrorReason, detail: string): Either.Either<never, WireError> {
+    this.failed = new WireError({ reason, detail })
+    this.chunks = []
+    this.buffered = 0
+    return Either.left(this.failed)
+  }
+
+  /** Index of the first LF in the buffered bytes, searching at most MAX_HEADER bytes. */
+  private findLf(): number {
+    let base = 0
+    for (const c of this.chunks) {
+      const limit = Math.min(c.length, MAX_HEADER + 1 - base)
+      if (limit <= 0) return -1
+      const i = c.subarray(0, limit).indexOf(10)
+      if (i !== -1) return base + i
+      base += c.length
+    }
+    return -1
+  }
+
+  /** Remove `n` bytes from the front; a view when they lie in one chunk, a single copy otherwise. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]
+    if (first !== undefined && first.length >= n) {
+      const out = first.subarray(0, n)
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      this.buffered -= n
+      return out
+    }
+    const out = Buffer.allocUnsafe(n)
+    let off = 0
+    while (off < n) {
+      const c = this.chunks[0]
+      if (c === undefined) break
+      const k = Math.min(c.length, n - off)
+      c.copy(out, off, 0, k)
+      off += k
+      if (k === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+    }
+    this.buffered -= n
+    return out
+  }
+}
+
+/** Encode one frame. Args must not contain CR/LF (callers validate topics first). */
+export const encodeFrame = (verb: Verb, args: string, body?: Uint8Array | string): Either.Either<Buffer, WireError> => {
+  const header = (args.length > 0 ? `${verb} ${args}` : verb).trimEnd()
+  if (/[\r\n]/.test(header)) return Either.left(new WireError({ reason: "unknown-verb", detail: "args contain CR/LF" }))
+  const headerBytes = Buffer.byteLength(header, "latin1") + 1
+  if (headerBytes > MAX_HEADER) return Either.left(new WireError({ reason: "header-too-long", detail: `${headerBytes} bytes` }))
+  for (let i = 0; i < header.length; i++)
+    if (header.charCodeAt(i) > 127) return Either.left(new WireError({ reason: "non-ascii-header", detail: "non-ASCII args" }))
+  const bodyLen = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length
+  if (bodyLen > MAX_BODY) return Either.left(new WireError({ reason: "body-too-large", detail: `${bodyLen} bytes` }))
+  const out = Buffer.allocUnsafe(headerBytes + 4 + bodyLen)
+  out.write(header, 0, "latin1")
+  out[headerBytes - 1] = 10
+  out.writeUInt32BE(bodyLen, headerBytes)
+  if (body !== undefined) {
+    if (typeof body === "string") out.write(body, headerBytes + 4, "utf8")
+    else out.set(body, headerBytes + 4)
+  }
+  return Either.right(out)
+}
+
+export const newEventId = (): string => randomUUID().replaceAll("-", "")
+
+/** Serialize an envelope in wire key order `{v,id,topic,type,ts,payload}`. */
+export const envelopeJson = (event: BusEvent): string =>
+  JSON.stringify({ v: event.v, id: event.id, topic: event.topic, type: event.type, ts: event.ts, payload: event.payload })
+
+export const makeEnvelope = (topic: string, payload: Payload, type = "", ts = Date.now() / 1000): BusEvent => ({
+  v: 1,
+  id: newEventId(),
+  topic,
+  type,
+  ts,
+  payload
+})
+
+/** Rebuild an event from a received EVT: the header topic wins, missing fields default (§1.7). */
+export const eventFromBody = (topic: string, body: Record<string, unknown>): BusEvent => {
+  const payload = body.payload
+  const p: Record<string, unknown> = {}
+  if (typeof payload === "object" && payload !== null && !Array.isArray(payload))
+    for (const [k, v] of Object.entries(payload)) p[k] = v
+  return {
+    v: typeof body.v === "number" ? body.v : 1,
+    id: typeof body.id === "string" ? body.id : newEventId(),
+    topic,
+    type: typeof body.type === "string" ? body.type : "",
+    ts: typeof body.ts === "number" ? body.ts : Date.now() / 1000,
+    payload: p
+  }
+}
