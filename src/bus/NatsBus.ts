@@ -1,0 +1,200 @@
+/**
+ * NATS backend of the `Bus` tag (multi-host deployments): same envelope `{v,id,topic,type,ts,payload}`
+ * (JSON) and the same topics as the unix broker; NATS subjects match our `*` / `>` wildcards natively.
+ * Publish is a buffered, non-blocking write; each subscription is a scoped Stream over a bounded queue.
+ */
+import { randomBytes } from "node:crypto"
+import { Config, Effect, Layer, Option, Predicate, Queue, Ref, Runtime, type Scope, Stream } from "effect"
+import { connect, type NatsConnection } from "nats"
+import { Bus, BusError, type BusEvent, type BusService, type ConnectionState, type Payload } from "./Bus.js"
+
+export interface NatsBusOptions {
+  readonly url?: string
+  readonly name?: string
+}
+
+/** Per-subscription queue bound; the oldest event is dropped (and counted) when it is full. */
+export const SUBSCRIPTION_QUEUE_SIZE = 1024
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+const newId = (): string => randomBytes(16).toString("hex")
+
+// NATS rejects whitespace in subjects and would treat wildcards in a publish subject literally; reject
+// both up front so every backend fails the same way on a bad topic.
+const invalidToken = (topic: string, allowWildcards: boolean): string | undefined => {
+  if (topic.length === 0) return "empty topic"
+  const tokens = topic.split(".")
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] ?? ""
+    if (t.length === 0) return `empty token in ${JSON.stringify(topic)}`
+    if (/\s/.test(t)) return `whitespace in ${JSON.stringify(topic)}`
+    if (t === "*" || t === ">") {
+      if (!allowWildcards) return `wildcard in topic ${JSON.stringify(topic)}`
+      if (t === ">" && i !== tokens.length - 1) return `'>' must be the last token in ${JSON.stringify(topic)}`
+    } else if (t.includes("*") || t.includes(">")) {
+      return `partial wildcard token in ${JSON.stringify(topic)}`
+    }
+  }
+  return undefined
+}
+
+/** Rebuild an event from a NATS message; the subject is authoritative for `topic` (anti-spoofing). */
+const decodeEvent = (subject: string, data: Uint8Array): BusEvent | undefined => {
+  let raw: unknown
+  try {
+    raw = JSON.parse(decoder.decode(data))
+  } catch {
+    return undefined
+  }
+  if (!Predicate.isRecord(raw)) return undefined
+  const payload = raw.payload
+  return {
+    v: typeof raw.v === "number" ? raw.v : 1,
+    id: typeof raw.id === "string" ? raw.id : newId(),
+    topic: subject,
+    type: typeof raw.type === "string" ? raw.type : "",
+    ts: typeof raw.ts === "number" ? raw.ts : Date.now() / 1000,
+    payload: Predicate.isRecord(payload) && !Array.isArray(payload) ? (payload satisfies Payload) : {}
+  }
+}
+
+export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusService, BusError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const url = options.url ?? DEFAULT_NATS_URL
+    const name = options.name ?? `decnet-bus-client[${process.pid}]`
+    const runtime = yield* Effect.runtime<never>()
+    const runLog = Runtime.runFork(runtime)
+    const state = yield* Ref.make<ConnectionState>("connecting")
+
+    const nc: NatsConnection = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => connect({ servers: url, name, reconnect: true, maxReconnectAttempts: -1 }),
+        catch: (cause) =>
+          new BusError({ op: "connect", message: `cannot connect to NATS at ${url}: ${String(cause)}`, cause })
+      }),
+      (conn) =>
+        // drain flushes buffered publishes before closing; bounded so a dead server cannot hang shutdown.
+        Effect.tryPromise(() => conn.drain()).pipe(
+          Effect.timeout("2 seconds"),
+          Effect.ignore,
+          Effect.zipRight(Effect.promise(() => conn.close().catch(() => undefined))),
+          Effect.zipRight(Ref.set(state, "closed"))
+        )
+    )
+    yield* Ref.set(state, "connected")
+
+    const onStatus = (type: string): Effect.Effect<void> => {
+      switch (type) {
+        case "disconnect":
+          return Ref.set(state, "disconnected").pipe(Effect.zipRight(Effect.logWarning("NATS disconnected")))
+        case "reconnecting":
+          return Ref.set(state, "connecting")
+        case "reconnect":
+          return Ref.set(state, "connected").pipe(Effect.zipRight(Effect.logInfo("NATS reconnected")))
+        default:
+          return Effect.void
+      }
+    }
+    // Boundary adapter: the status iterator ends by itself when the connection closes. It is not a
+    // scoped fiber because interrupting a pending `next()` makes nats' iterator `return()` hang.
+    yield* Effect.sync(() => {
+      void (async () => {
+        for await (const s of nc.status()) runLog(onStatus(s.type))
+      })().catch(() => undefined)
+    })
+
+    let closedDrops = 0
+    const publish = (topic: string, payload: Payload, eventType = ""): Effect.Effect<void, BusError> =>
+      Effect.suspend(() => {
+        const bad = invalidToken(topic, false)
+        if (bad !== undefined) return Effect.fail(new BusError({ op: "publish", message: bad }))
+        if (nc.isClosed()) {
+          closedDrops++
+          return closedDrops === 1
+            ? Effect.logWarning(`bus closed: dropping publish on ${topic}`)
+            : Effect.logDebug(`bus closed: dropping publish on ${topic}`)
+        }
+        const event: BusEvent = { v: 1, id: newId(), topic, type: eventType, ts: Date.now() / 1000, payload }
+        try {
+          // Buffered by the client and flushed by its own loop: the caller never waits on the socket.
+          nc.publish(topic, encoder.encode(JSON.stringify(event)))
+          return Effect.void
+        } catch (cause) {
+          return Effect.logWarning(`NATS publish on ${topic} dropped: ${String(cause)}`)
+        }
+      })
+
+    const subscribe = (pattern: string): Effect.Effect<Stream.Stream<BusEvent>, BusError, Scope.Scope> =>
+      Effect.gen(function* () {
+        const bad = invalidToken(pattern, true)
+        if (bad !== undefined) return yield* new BusError({ op: "subscribe", message: bad })
+        if (nc.isClosed()) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
+        const queue = yield* Effect.acquireRelease(Queue.sliding<BusEvent>(SUBSCRIPTION_QUEUE_SIZE), Queue.shutdown)
+        let drops = 0
+        yield* Effect.acquireRelease(
+          Effect.try({
+            try: () =>
+              nc.subscribe(pattern, {
+                callback: (err, msg) => {
+                  if (err !== null) return
+                  const event = decodeEvent(msg.subject, msg.data)
+                  if (event === undefined) {
+                    runLog(Effect.logWarning(`undecodable NATS message on ${msg.subject} skipped`))
+                    return
+                  }
+                  const size = Option.getOrElse(queue.unsafeSize(), () => 0)
+                  if (size >= SUBSCRIPTION_QUEUE_SIZE) {
+                    drops++
+                    if (drops === 1 || drops % 1000 === 0) {
+                      runLog(Effect.logWarning(`subscription ${pattern} full: dropped oldest event (${drops} so far)`))
+                    }
+                  }
+                  queue.unsafeOffer(event)
+                }
+              }),
+            catch: (cause) => new BusError({ op: "subscribe", message: String(cause), cause })
+          }),
+          (sub) =>
+            Effect.sync(() => {
+              if (!sub.isClosed()) sub.unsubscribe()
+            })
+        ).pipe(
+          // When the connection closes under us, end the stream instead of leaving it hanging.
+          Effect.tap((sub) =>
+            Effect.promise(() => sub.closed.catch(() => undefined)).pipe(
+              Effect.zipRight(Queue.shutdown(queue)),
+              Effect.forkScoped
+            )
+          )
+        )
+        return Stream.fromQueue(queue)
+      })
+
+    const currentState = Effect.suspend(() => (nc.isClosed() ? Effect.succeed<ConnectionState>("closed") : Ref.get(state)))
+
+    return { publish, subscribe, state: currentState } satisfies BusService
+  })
+
+/** Options from config: `DECNET_BUS_URL` (default nats://127.0.0.1:4222) and `DECNET_BUS_CLIENT_NAME`. */
+export const natsOptionsFromConfig = Config.all({
+  url: Config.string("DECNET_BUS_URL").pipe(Config.withDefault(DEFAULT_NATS_URL)),
+  name: Config.option(Config.string("DECNET_BUS_CLIENT_NAME"))
+}).pipe(
+  Config.map(({ url, name }): NatsBusOptions => (Option.isSome(name) ? { url, name: name.value } : { url }))
+)
+
+/** The NATS bus as a layer; with no explicit options it reads `natsOptionsFromConfig`. */
+export const NatsBusLive = (options?: NatsBusOptions): Layer.Layer<Bus, BusError> =>
+  Layer.scoped(
+    Bus,
+    (options === undefined
+      ? natsOptionsFromConfig.pipe(
+          Effect.mapError((cause) => new BusError({ op: "config", message: String(cause), cause }))
+        )
+      : Effect.succeed(options)
+    ).pipe(Effect.flatMap(makeNatsBus))
+  )
