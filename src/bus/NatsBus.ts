@@ -68,6 +68,7 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
     const name = options.name ?? `decnet-bus-client[${process.pid}]`
     const runtime = yield* Effect.runtime<never>()
     const runLog = Runtime.runFork(runtime)
+    const runSync = Runtime.runSync(runtime)
     const state = yield* Ref.make<ConnectionState>("connecting")
 
     const nc: NatsConnection = yield* Effect.acquireRelease(
@@ -153,7 +154,8 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
                       runLog(Effect.logWarning(`subscription ${pattern} full: dropped oldest event (${drops} so far)`))
                     }
                   }
-                  queue.unsafeOffer(event)
+                  // unsafeOffer bypasses the sliding strategy; offer through the queue to drop the oldest.
+                  runSync(Queue.offer(queue, event))
                 }
               }),
             catch: (cause) => new BusError({ op: "subscribe", message: String(cause), cause })

@@ -1,0 +1,12 @@
+/**
+ * Publishing helpers for worker hot paths: a bus hint must never fail the work that produced it,
+ * since the database already holds the truth (spec/bus.md §1.9).
+ */
+import { Effect } from "effect"
+import { Bus, type Payload } from "./Bus.js"
+
+/** Publish and swallow every failure or defect, logging it at WARN. */
+export const publishSafely = (topic: string, payload: Payload, eventType = ""): Effect.Effect<void, never, Bus> =>
+  Effect.flatMap(Bus, (bus) => bus.publish(topic, payload, eventType)).pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning(`bus publish on ${topic} failed; dropped`, cause))
+  )
