@@ -7,6 +7,7 @@ import { chmodSync, unlinkSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { Effect, Either, Schedule } from "effect"
 import { BusError } from "./Bus.js"
+import { resolveSocketPath } from "./SocketPath.js"
 import { isValidPattern, matches } from "./Topics.js"
 import { Decoder, encodeFrame, envelopeJson, type Frame, makeEnvelope, parseBody } from "./Wire.js"
 
@@ -192,3 +193,17 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusErro
       fanOut("system.bus.health", "bus.health", { pid: process.pid, uptime_s: Math.round(Date.now() - started) / 1000, ts: Date.now() / 1000 }, undefined)
     ).pipe(Effect.repeat(Schedule.spaced(`${Math.max(0.1, options.heartbeatSeconds)} seconds`)), Effect.forkScoped)
   })
+
+/**
+ * The `decnet bus` process body: serve until interrupted. Run it under `NodeRuntime.runMain`, which turns
+ * SIGTERM/SIGINT into interruption, so the scope closes clients and removes the socket file.
+ */
+export const runBrokerMain = (options: { socketPath?: string; group: string; heartbeatSeconds: number }) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const socketPath = yield* resolveSocketPath(options.socketPath)
+      yield* serveBroker({ socketPath, group: options.group, heartbeatSeconds: options.heartbeatSeconds })
+      yield* Effect.logInfo(`bus: listening on ${socketPath}`)
+      return yield* Effect.never
+    })
+  )
