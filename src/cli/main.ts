@@ -1,13 +1,14 @@
-// Root `decnet` command. Only this module (via bin/decnet) runs effects; heavy modules (dockerode,
-// ssh2, nats, sql) stay out of the startup path so `decnet --version` is fast.
+// The root `decnet` command. Command modules keep their heavy imports (dockerode, ssh2, nats, sql) inside
+// their handlers, so building this tree, `--help` and `--version` stay fast. Nothing here runs an effect:
+// src/cli/bin.ts does.
 import { readFileSync } from "node:fs"
-import { Command, Options } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
-import { readGating } from "./mode.js"
+import { Command } from "@effect/cli"
+import { Effect, Option } from "effect"
+import { allowed, type Gating, ModeRefused, readGating, refusalMessage } from "./mode.js"
+import { up } from "./up.js"
 
 // Read at startup from package.json beside dist/ or src/ (both are one level under the package root).
-const version = Option.getOrElse(
+export const version = Option.getOrElse(
   Option.liftThrowable(() => {
     const raw: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
     return typeof raw === "object" && raw !== null && "version" in raw && typeof raw.version === "string"
@@ -17,24 +18,27 @@ const version = Option.getOrElse(
   () => "0.0.0"
 )
 
-const once = Options.boolean("once").pipe(Options.withDescription("print the status and exit"))
+// Register a command group here: import it and append it to `optional`. Role gating filters by name.
+const optional = [] as const
 
-const up = Command.make("up", { once }, ({ once }) =>
+const named = <N extends string, R, E, A>(c: Command.Command<N, R, E, A>) => Command.getNames(c)
+
+/** The root command with only the subcommands this host's role allows. */
+export const makeRoot = (g: Gating) => {
+  const visible = optional.filter((c) => [...named(c)].every((n) => allowed(g, n)))
+  return Command.make("decnet").pipe(
+    Command.withDescription("DECNET honeypot deception network"),
+    Command.withSubcommands([up, ...visible])
+  )
+}
+
+/** Parse and run `argv` (process.argv shape). A master-only command on an agent host exits 1. */
+export const runCli = (argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const g = yield* readGating
-    yield* Console.log(`mode: ${g.mode}\nbus: disabled\ndeckies: none yet`)
-    if (!once) yield* Effect.never
+    const first = argv[2]
+    if (first !== undefined && !first.startsWith("-") && !allowed(g, first)) {
+      return yield* new ModeRefused({ message: refusalMessage(first) })
+    }
+    return yield* Command.run(makeRoot(g), { name: "decnet", version })(argv)
   })
-).pipe(Command.withDescription("run the embedded default (bus-less skeleton for now)"))
-
-// Plug-in point: the lead adds `bus` (src/cli/bus.ts) and `honeypot`/`decky` (src/cli/honeypot.ts) here.
-export const subcommands = [up] as const
-
-export const decnet = Command.make("decnet").pipe(
-  Command.withDescription("DECNET honeypot deception network"),
-  Command.withSubcommands(subcommands)
-)
-
-export const cli = Command.run(decnet, { name: "decnet", version })
-
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

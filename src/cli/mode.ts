@@ -1,28 +1,65 @@
-// Host role gating (spec swarm.md §role gating): DECNET_MODE=agent with DECNET_DISALLOW_MASTER
-// not "false" hides and refuses master-only commands. Read through effect Config, never process.env.
+// Host role gating (spec/swarm.md §1 "Role gating"): with DECNET_MODE=agent and DECNET_DISALLOW_MASTER
+// not "false", master-only commands are removed from the CLI and refused with exit 1. Read through
+// effect Config, never process.env.
 import { Config, Data, Effect } from "effect"
 
 export type HostMode = "master" | "agent"
 export type CommandRole = "master-only" | "agent-only" | "both"
 
+export interface Gating {
+  readonly mode: HostMode
+  readonly disallowMaster: boolean
+}
+
 export class ModeRefused extends Data.TaggedError("ModeRefused")<{ readonly message: string }> {}
 
-export const readGating = Config.all({
+export const readGating: Effect.Effect<Gating, import("effect").ConfigError.ConfigError> = Config.all({
   mode: Config.literal("master", "agent")("DECNET_MODE").pipe(Config.withDefault<HostMode>("master")),
   disallowMaster: Config.boolean("DECNET_DISALLOW_MASTER").pipe(Config.withDefault(true))
 })
 
+/** Master-only top-level commands and groups, from the spec's list (later issues add the rest). */
+export const MASTER_ONLY: ReadonlySet<string> = new Set([
+  "api",
+  "swarmctl",
+  "deploy",
+  "redeploy",
+  "teardown",
+  "mutate",
+  "listener",
+  "profiler",
+  "services",
+  "distros",
+  "correlate",
+  "archetypes",
+  "web",
+  "db-reset",
+  "init",
+  "webhook",
+  "clusterer",
+  "campaign-clusterer",
+  "ttp-backfill",
+  "swarm",
+  "topology",
+  "geoip",
+  "realism"
+])
+
+export const roleOf = (command: string): CommandRole => (MASTER_ONLY.has(command) ? "master-only" : "both")
+
 /** True when master-only commands must be hidden and refused on this host. */
-export const masterBlocked = (g: { readonly mode: HostMode; readonly disallowMaster: boolean }): boolean =>
-  g.mode === "agent" && g.disallowMaster
+export const masterBlocked = (g: Gating): boolean => g.mode === "agent" && g.disallowMaster
+
+/** Whether `command` may run (and is listed in --help) on a host with this gating. */
+export const allowed = (g: Gating, command: string): boolean => !(masterBlocked(g) && roleOf(command) === "master-only")
 
 export const refusalMessage = (command: string): string =>
-  `decnet ${command} is a master-only command; this host runs in agent mode (DECNET_MODE=agent). ` +
+  `\`decnet ${command}\` is a master-only command; this host is configured as an agent (DECNET_MODE=agent). ` +
   "Set DECNET_DISALLOW_MASTER=false for a dual-role host."
 
-/** Guard run at the start of a master-only command body. */
+/** Guard run at the start of a master-only command body (defence in depth behind the hidden command). */
 export const requireMaster = (command: string) =>
   Effect.gen(function* () {
     const g = yield* readGating
-    if (masterBlocked(g)) return yield* new ModeRefused({ message: refusalMessage(command) })
+    if (!allowed(g, command)) return yield* new ModeRefused({ message: refusalMessage(command) })
   })

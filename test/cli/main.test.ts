@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { masterBlocked, refusalMessage } from "../../src/cli/mode.js"
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
     encoding: "utf8",
     env: { ...process.env, ...env },
     timeout: 60_000

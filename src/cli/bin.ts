@@ -1,0 +1,32 @@
+// The process entry behind bin/decnet: the only module in src/ that runs an effect. Errors are reported
+// once, as one readable line (the exit code is 1); @effect/cli has already printed its own usage errors.
+import { ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, ConfigError, Effect, Option, Predicate } from "effect"
+import { runCli } from "./main.js"
+
+const report = (cause: Cause.Cause<unknown>) =>
+  Effect.sync(() => {
+    if (Cause.isInterruptedOnly(cause)) return
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) {
+      const e = failure.value
+      if (ValidationError.isValidationError(e)) return
+      // A ConfigError's string form names the key ("Invalid data at DECNET_MODE: …").
+      if (ConfigError.isConfigError(e)) {
+        process.stderr.write(`decnet: configuration error: ${String(e)}\n`)
+        return
+      }
+      if (Predicate.hasProperty(e, "message") && typeof e.message === "string" && e.message.length > 0) {
+        process.stderr.write(`decnet: ${e.message}\n`)
+        return
+      }
+    }
+    process.stderr.write(`decnet: ${Cause.pretty(cause)}\n`)
+  })
+
+runCli(process.argv).pipe(
+  Effect.tapErrorCause(report),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)
