@@ -1,0 +1,523 @@
+// The 29 registered service plugins (spec/fleet.md §3), in the spec's table order. Field metadata
+// (labels, defaults, help) follows the original plugins' config schemas.
+import {
+  SERVICE_SLUGS,
+  type ServiceConfigField,
+  type ServicePorts,
+  type ServiceSlug,
+  type ServiceSpec
+} from "./Service.js"
+
+type FieldInput = Pick<ServiceConfigField, "key" | "label"> &
+  Partial<Omit<ServiceConfigField, "key" | "label">>
+
+// Fills the wire defaults so the data below lists only what differs.
+const field = (f: FieldInput): ServiceConfigField => ({
+  type: "string",
+  default: null,
+  secret: false,
+  help: null,
+  placeholder: null,
+  ...f
+})
+
+const tcp = (...ports: ReadonlyArray<number>): ServicePorts => ({ tcp: ports, udp: [] })
+const udp = (...ports: ReadonlyArray<number>): ServicePorts => ({ tcp: [], udp: ports })
+const both = (...ports: ReadonlyArray<number>): ServicePorts => ({ tcp: ports, udp: ports })
+
+const service = (
+  slug: ServiceSlug,
+  description: string,
+  ports: ServicePorts,
+  events: ReadonlyArray<string>,
+  config_schema: ReadonlyArray<ServiceConfigField> = [],
+  fleet_singleton = false
+): ServiceSpec => ({ slug, description, ports, events, config_schema, fleet_singleton })
+
+// ssh and telnet share the account knobs; only the help wording differs.
+const loginFields = (daemon: string, userHelp: string, userPasswordHelp: string, hostnameHelp: string) => [
+  field({
+    key: "password",
+    label: "Root password",
+    type: "password",
+    default: "admin",
+    secret: true,
+    help: `Plaintext root password for the in-container ${daemon}.`
+  }),
+  field({ key: "user", label: "Non-root user", default: "ubuntu", help: userHelp }),
+  field({
+    key: "user_password",
+    label: "Non-root user password",
+    type: "password",
+    default: "admin",
+    secret: true,
+    help: userPasswordHelp
+  }),
+  field({
+    key: "hostname",
+    label: "Container hostname",
+    placeholder: "e.g. mail-01.corp.local",
+    help: hostnameHelp
+  })
+]
+
+const FAKE_APPS = ["none", "wordpress", "phpmyadmin", "tomcat", "jenkins"]
+
+const webFields = (serverPlaceholder: string) => [
+  field({
+    key: "server_header",
+    label: "Server header",
+    placeholder: serverPlaceholder,
+    help: "Value sent in the HTTP Server: response header."
+  }),
+  field({ key: "response_code", label: "Default response code", type: "int", default: 200 }),
+  field({
+    key: "fake_app",
+    label: "Fake application",
+    type: "enum",
+    enum: FAKE_APPS,
+    default: "none",
+    help: "Pre-baked application skin to render on the index page."
+  }),
+  field({
+    key: "extra_headers",
+    label: "Extra headers (JSON or raw)",
+    type: "textarea",
+    placeholder: '{"X-Powered-By": "PHP/7.4.3"}'
+  }),
+  field({ key: "custom_body", label: "Custom response body", type: "textarea" })
+]
+
+const mtaFields = [
+  field({
+    key: "banner",
+    label: "SMTP greeting banner",
+    placeholder: "mail.corp.local ESMTP Postfix",
+    help: "First line returned on TCP connect (220 ...)."
+  }),
+  field({
+    key: "mta",
+    label: "MTA persona",
+    type: "enum",
+    enum: ["postfix", "exim", "sendmail"],
+    default: "postfix",
+    help: "Shapes EHLO capability list and error wording."
+  })
+]
+
+const SMTP_EVENTS = [
+  "connect",
+  "ehlo",
+  "auth_attempt",
+  "mail_from",
+  "rcpt_to",
+  "rcpt_denied",
+  "rcpt_greylisted",
+  "rcpt_rejected_syntax",
+  "rcpt_rejected_tld",
+  "vrfy",
+  "message_accepted",
+  "message_stored",
+  "unknown_command",
+  "disconnect"
+]
+
+const HTTP_EVENTS = ["request", "http_request_fingerprint", "http_access", "http2_settings"]
+
+export const SERVICES: ReadonlyArray<ServiceSpec> = [
+  service(
+    "ssh",
+    "OpenSSH server (Ubuntu 22.04 lived-in persona) with root and a non-root sudo user",
+    tcp(22),
+    ["auth_attempt", "command", "file_captured", "session_recorded", "session_skipped"],
+    loginFields(
+      "sshd",
+      "Username for the second account on the decoy (a lived-in Ubuntu box has one); catches `ssh user@host` " +
+        "enumeration and sudo/privesc attempts.",
+      "Password for the non-root user, captured like root logins. The user is in the `sudo` group.",
+      "Cosmetic override for the SSH banner/PS1; the decky identity (NODE_NAME) is unaffected."
+    )
+  ),
+  service(
+    "telnet",
+    "busybox telnetd with a PAM /bin/login (Ubuntu 20.04 motd)",
+    tcp(23),
+    ["auth_attempt", "command", "session_recorded", "session_skipped"],
+    loginFields(
+      "telnetd",
+      "Username for the second account on the decoy; catches scripts that try common usernames and " +
+        "post-login `su -` attempts.",
+      "Password for the non-root user, captured like root logins. There is no sudo; privesc rides `su -`.",
+      "Cosmetic override for the telnet banner; the decky identity (NODE_NAME) is unaffected."
+    )
+  ),
+  service(
+    "http",
+    "web server (Apache/nginx personas, fake apps) capturing Basic/Bearer/Digest and form logins",
+    tcp(80, 443),
+    HTTP_EVENTS,
+    [
+      ...webFields("Apache/2.4.41 (Ubuntu)"),
+      field({
+        key: "http_versions",
+        label: "Supported HTTP versions",
+        type: "multi_enum",
+        enum: ["http/1.1", "http/2"],
+        default: ["http/1.1"],
+        help: "Protocol versions advertised. HTTP/3 requires TLS: use the https service."
+      })
+    ]
+  ),
+  service(
+    "https",
+    "the http stack behind TLS (self-signed CN or a supplied PEM); UDP 443 too when http/3 is on",
+    tcp(443),
+    [...HTTP_EVENTS, "http3_settings"],
+    [
+      ...webFields("nginx/1.18.0"),
+      field({
+        key: "tls_cn",
+        label: "TLS certificate CN",
+        placeholder: "mail.corp.local",
+        help: "Common Name baked into the self-signed cert if no cert/key provided."
+      }),
+      field({ key: "tls_cert", label: "TLS certificate (PEM)", type: "textarea", secret: true }),
+      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true }),
+      field({
+        key: "http_versions",
+        label: "Supported HTTP versions",
+        type: "multi_enum",
+        enum: ["http/1.1", "http/2", "http/3"],
+        default: ["http/1.1"],
+        help: "Protocol versions advertised. HTTP/3 uses QUIC over UDP/443."
+      })
+    ]
+  ),
+  service("ftp", "FTP server with login capture and a bait file tree", tcp(21), [
+    "connection",
+    "user",
+    "auth_attempt",
+    "download_attempt",
+    "disconnect"
+  ]),
+  service("tftp", "TFTP RRQ/WRQ parser that answers with an error", udp(69), ["request", "unknown_opcode"]),
+  service("smb", "SMB2 Negotiate and Session Setup with NTLMSSP Type 3 hash extraction", tcp(445, 139), [
+    "connection",
+    "auth_attempt",
+    "error",
+    "disconnect",
+    "shutdown"
+  ]),
+  service(
+    "rdp",
+    "RDP X.224 Connection Request parser (mstshash cookie); optional TLS + CredSSP/NLA",
+    tcp(3389),
+    [
+      "connection",
+      "connection_request",
+      "rdp_cookie",
+      "auth_attempt",
+      "tls_handshake_failed",
+      "error",
+      "disconnect"
+    ],
+    [
+      field({
+        key: "nla",
+        label: "Enable CredSSP / NLA",
+        type: "bool",
+        default: false,
+        help:
+          "Off by default: basic X.224 cookie capture is enough for most attacker traffic and avoids the " +
+          "certificate generation at start."
+      })
+    ]
+  ),
+  service("vnc", "VNC server (RFB 3.8, VNC Authentication challenge/response)", tcp(5900), [
+    "connect",
+    "version",
+    "security_choice",
+    "auth_response",
+    "disconnect"
+  ]),
+  service(
+    "smtp",
+    "ESMTP server persona (Postfix/Exim/Sendmail) harvesting AUTH credentials; mail is quarantined",
+    tcp(25, 587),
+    SMTP_EVENTS,
+    mtaFields
+  ),
+  service(
+    "smtp_relay",
+    "the smtp persona as an open relay; forwards up to probe_limit mails per IP upstream",
+    tcp(25, 587),
+    SMTP_EVENTS,
+    [
+      ...mtaFields,
+      field({
+        key: "upstream_host",
+        label: "Upstream relay host",
+        placeholder: "smtp.sendgrid.net",
+        help: "Real SMTP relay used to forward probe emails. Leave blank to disable forwarding."
+      }),
+      field({
+        key: "upstream_port",
+        label: "Upstream relay port",
+        type: "int",
+        default: 25,
+        help: "Port on the upstream relay (25 or 587)."
+      }),
+      field({
+        key: "upstream_user",
+        label: "Upstream relay username",
+        help: "AUTH username for the upstream relay (optional)."
+      }),
+      // The original declares this a plain string; it is a credential, so it is masked here.
+      field({
+        key: "upstream_pass",
+        label: "Upstream relay password",
+        type: "password",
+        secret: true,
+        help: "AUTH password for the upstream relay (optional)."
+      }),
+      field({
+        key: "upstream_sender",
+        label: "Upstream envelope sender",
+        placeholder: "probe@yourdomain.com",
+        help:
+          "Envelope MAIL FROM used when talking to the upstream relay. Set it to an address your server may " +
+          "send from so SPF passes; the attacker's From: header is untouched."
+      }),
+      field({
+        key: "probe_limit",
+        label: "Probe forward limit",
+        type: "int",
+        default: 1,
+        help: "Emails per source IP actually delivered upstream; later ones are only quarantined."
+      })
+    ]
+  ),
+  service("imap", "IMAP4rev1 server with a bait mailbox", tcp(143, 993), [
+    "connect",
+    "command",
+    "auth",
+    "disconnect"
+  ]),
+  service("pop3", "POP3 server with a bait mailbox", tcp(110, 995), [
+    "connect",
+    "command",
+    "auth",
+    "retr",
+    "delete",
+    "disconnect"
+  ]),
+  service("ldap", "LDAP BER BindRequest parser answering invalidCredentials", tcp(389, 636), [
+    "connect",
+    "bind",
+    "disconnect"
+  ]),
+  service("llmnr", "LLMNR and mDNS listener (Responder detector)", udp(5355, 5353), ["query", "raw_packet"]),
+  service(
+    "mysql",
+    "MySQL 5.7-style handshake (protocol v10), then Access denied",
+    tcp(3306),
+    ["connect", "auth", "disconnect"],
+    [
+      field({
+        key: "version",
+        label: "Advertised MySQL version",
+        placeholder: "8.0.36",
+        help: "Sets the version banner the fake MySQL handshake reports."
+      })
+    ]
+  ),
+  service(
+    "postgres",
+    "PostgreSQL startup, AuthenticationMD5Password, hash capture, then an error",
+    tcp(5432),
+    ["connect", "auth", "disconnect"]
+  ),
+  service("mssql", "Microsoft SQL Server TDS PRELOGIN + LOGIN7, then login failed", tcp(1433), [
+    "connect",
+    "auth",
+    "unknown_packet",
+    "disconnect"
+  ]),
+  service("mongodb", "MongoDB OP_MSG/OP_QUERY hello/isMaster, listDatabases, SCRAM auth", tcp(27017), [
+    "connect",
+    "message",
+    "auth_start",
+    "auth",
+    "disconnect"
+  ]),
+  service(
+    "redis",
+    "Redis RESP server: AUTH, INFO, CONFIG GET, KEYS and the rest",
+    tcp(6379),
+    ["connect", "command", "auth", "disconnect"],
+    [
+      field({
+        key: "version",
+        label: "Advertised Redis version",
+        placeholder: "7.2.4",
+        help: "Reported by INFO server -> redis_version."
+      }),
+      field({
+        key: "os_string",
+        label: "Advertised OS string",
+        placeholder: "Linux 5.15.0 x86_64",
+        help: "Reported by INFO server -> os."
+      })
+    ]
+  ),
+  service("elasticsearch", "Elasticsearch 7.x HTTP API", tcp(9200), [
+    "request",
+    "root_probe",
+    "cat_api",
+    "cluster_recon",
+    "nodes_recon",
+    "security_probe",
+    "head_request",
+    "post_request",
+    "put_request",
+    "delete_request"
+  ]),
+  service("mqtt", "MQTT broker: CONNECT/CONNACK, publish/subscribe, retained messages", tcp(1883), [
+    "connect",
+    "auth",
+    "packet",
+    "publish",
+    "subscribe",
+    "protocol_error",
+    "config_error",
+    "disconnect"
+  ]),
+  service("snmp", "SNMPv1/v2c agent answering GetRequest with plausible values", udp(161), [
+    "get_request",
+    "parse_error"
+  ]),
+  service("sip", "SIP REGISTER/INVITE answered with 401", both(5060), ["request"]),
+  service("k8s", "fake Kubernetes API server", tcp(6443, 8080), ["request"]),
+  service("docker_api", "fake Docker Engine API", tcp(2375, 2376), ["request"]),
+  service(
+    "dns",
+    "BIND 9 persona: authoritative, recursive or open resolver",
+    both(53),
+    [
+      "query",
+      "fingerprint_probe",
+      "zone_transfer",
+      "amp_probe",
+      "tunneling_suspect",
+      "recon_burst",
+      "flood_suspect",
+      "malformed_packet",
+      "multi_question",
+      "empty_question_section",
+      "question_parse_error",
+      "tracking_evicted"
+    ],
+    [
+      field({
+        key: "zone_mode",
+        label: "Zone mode",
+        type: "enum",
+        enum: ["auth", "recursive", "open"],
+        default: "auth",
+        help:
+          "auth: authoritative only; recursive: forwards out-of-zone queries upstream (real_recursive=true) " +
+          "or sinkholes them; open: responds to everything (amp bait)"
+      }),
+      field({
+        key: "domain",
+        label: "Domain",
+        default: "",
+        placeholder: "corp.local",
+        help: "Authoritative zone name. Leave empty to generate a plausible domain from the decky name."
+      }),
+      field({
+        key: "bind_version",
+        label: "BIND version banner",
+        default: "9.11.4-P2-RedHat-9.11.4-26.P2.el7_9.10",
+        help: "Returned for version.bind CHAOS TXT queries."
+      }),
+      field({
+        key: "nsid",
+        label: "NSID",
+        default: "",
+        help: "EDNS NSID string. Leave empty to derive from decky identity."
+      }),
+      field({
+        key: "extra_records",
+        label: "Extra records",
+        type: "textarea",
+        default: "",
+        placeholder: "www A 10.0.0.5\nmail TXT v=spf1 ~all",
+        help: "Additional zone records, one per line: <name> <TYPE> <value>"
+      }),
+      field({
+        key: "real_recursive",
+        label: "Real recursive forwarding",
+        type: "bool",
+        default: false,
+        help:
+          "When zone_mode=recursive, forward out-of-zone queries to an upstream resolver instead of " +
+          "returning a sinkhole. Falls back to sinkhole on upstream timeout."
+      }),
+      field({
+        key: "upstream",
+        label: "Upstream resolver",
+        default: "8.8.8.8:53",
+        placeholder: "8.8.8.8:53",
+        help: "Upstream DNS resolver used when real_recursive is enabled (host:port)."
+      }),
+      field({
+        key: "forward_budget",
+        label: "Forward budget (queries/window)",
+        default: "50",
+        help: "Maximum upstream forwarding calls allowed within the rate window. Excess queries fall back to sinkhole."
+      }),
+      field({
+        key: "forward_window",
+        label: "Forward budget window (seconds)",
+        default: "1.0",
+        help: "Rolling window in seconds for the forward budget counter."
+      }),
+      field({
+        key: "state_path",
+        label: "Tunneling state file path",
+        default: "",
+        help:
+          "File for persisting per-source tunneling timestamps across restarts (must be on a mounted " +
+          "volume). Leave empty to keep state in memory only."
+      })
+    ]
+  ),
+  service(
+    "conpot",
+    "industrial control system (Modbus/S7/DNP3/SNMP/HTTP) on upstream Conpot",
+    tcp(502, 161, 80),
+    ["startup", "request", "warning", "error", "log", "shutdown"]
+  ),
+  service(
+    "sniffer",
+    "fleet singleton: passive TLS sniffer (JA3/JA3S/JA4/JA4S/JA4L, resumption, certificates)",
+    { tcp: [], udp: [] },
+    ["tls_client_hello", "tls_session", "tls_certificate"],
+    [],
+    true
+  )
+]
+
+/** `all_service_names()`: the non-singleton slugs, sorted; what a decky may run. */
+export const SERVICE_NAMES: ReadonlyArray<ServiceSlug> = SERVICES.filter((s) => !s.fleet_singleton)
+  .map((s) => s.slug)
+  .sort()
+
+/** Services that run once per fleet (never inside a decky). */
+export const FLEET_SINGLETONS: ReadonlyArray<ServiceSlug> = SERVICES.filter((s) => s.fleet_singleton).map(
+  (s) => s.slug
+)
+
+/** Every registered slug, sorted (what `decnet services` lists and errors name). */
+export const ALL_SERVICE_SLUGS: ReadonlyArray<ServiceSlug> = [...SERVICE_SLUGS].sort()
