@@ -1,0 +1,171 @@
+/**
+ * The API's app-wide lazy bus (spec/bus.md §1.9 `get_app_bus`): one shared connection for every request
+ * handler, opened on first use. A dead bus must never break request serving, so `get` answers
+ * `Option.none()` ("skip the notification") and retries the connect at most once every 2 s.
+ */
+import { Clock, Context, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Bus, type BusService, type Payload } from "./Bus.js"
+import { publishSafelyOn } from "./Helpers.js"
+
+/** Minimum gap between two connect attempts while the bus is down. */
+export const APP_BUS_RETRY = Duration.seconds(2)
+/** A connect attempt that has not finished by then counts as a failure (it holds every caller up). */
+export const APP_BUS_CONNECT_TIMEOUT = Duration.seconds(2)
+
+export interface AppBusOptions {
+  readonly retryAfter?: Duration.DurationInput
+  readonly connectTimeout?: Duration.DurationInput
+}
+
+export interface AppBusService {
+  /** The shared bus, connecting if needed; `None` while the bus is down (callers skip the notification). */
+  readonly get: Effect.Effect<Option.Option<BusService>>
+  /** Publish through the shared bus if it is up; never fails, a down bus drops the event. */
+  readonly publish: (topic: string, payload: Payload, eventType?: string) => Effect.Effect<void>
+  /** Whether a bus is held and reports `connected` (`bus_connected` of `GET /workers`); never connects. */
+  readonly connected: Effect.Effect<boolean>
+  /** Close the shared bus and clear the failure stamp; a later `get` connects afresh. */
+  readonly close: Effect.Effect<void>
+}
+
+export class AppBus extends Context.Tag("decnet/AppBus")<AppBus, AppBusService>() {}
+
+interface Held {
+  readonly bus: BusService
+  readonly scope: Scope.CloseableScope
+}
+
+interface State {
+  readonly held: Option.Option<Held>
+  /** Clock millis of the last failed attempt, or of the moment a held bus was first seen down. */
+  readonly failedAt: Option.Option<number>
+  readonly shutdown: boolean
+}
+
+const initial: State = { held: Option.none(), failedAt: Option.none(), shutdown: false }
+
+const usable = (bus: BusService) => Effect.map(bus.state, (s) => s === "connected" || s === "connecting")
+
+/**
+ * Build the app bus over any connector: production passes a UnixBus/NATS constructor (or
+ * `connectFromLayer(BusLive)`), tests a fake. The connector runs in a scope of its own per attempt,
+ * closed when the bus is replaced, `close`d, or when the surrounding scope ends.
+ */
+export const makeAppBus = <E, R>(
+  connect: Effect.Effect<BusService, E, R | Scope.Scope>,
+  options: AppBusOptions = {}
+): Effect.Effect<AppBusService, never, Exclude<R, Scope.Scope> | Scope.Scope> =>
+  Effect.gen(function* () {
+    const retryMillis = Duration.toMillis(options.retryAfter ?? APP_BUS_RETRY)
+    const timeout = options.connectTimeout ?? APP_BUS_CONNECT_TIMEOUT
+    const context = yield* Effect.context<Exclude<R, Scope.Scope>>()
+    const state = yield* Ref.make(initial)
+    // One permit: concurrent first callers wait for the single attempt instead of each opening a socket.
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const release = (held: Option.Option<Held>) =>
+      Option.match(held, {
+        onNone: () => Effect.void,
+        onSome: (h) => Scope.close(h.scope, Exit.void)
+      })
+
+    const attempt = Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const exit = yield* connect.pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => `connect timed out after ${Duration.format(timeout)}`
+        }),
+        Scope.extend(scope),
+        Effect.provide(context),
+        Effect.exit
+      )
+      const now = yield* Clock.currentTimeMillis
+      if (Exit.isSuccess(exit)) {
+        yield* Ref.update(state, (s) => ({
+          ...s,
+          held: Option.some({ bus: exit.value, scope }),
+          failedAt: Option.none()
+        }))
+        yield* Effect.logInfo("app bus connected")
+        return Option.some(exit.value)
+      }
+      yield* Scope.close(scope, Exit.void)
+      yield* Ref.update(state, (s) => ({ ...s, failedAt: Option.some(now) }))
+      yield* Effect.logWarning("app bus unavailable; retrying in at most 2 s", exit.cause)
+      return Option.none<BusService>()
+    })
+
+    const inWindow = (s: State, now: number) =>
+      Option.match(s.failedAt, { onNone: () => false, onSome: (t) => now - t < retryMillis })
+
+    const get = Effect.gen(function* () {
+      const s = yield* Ref.get(state)
+      if (s.shutdown) return Option.none<BusService>()
+      const now = yield* Clock.currentTimeMillis
+      if (Option.isSome(s.held)) {
+        const held = s.held.value
+        if (yield* usable(held.bus)) {
+          if (Option.isSome(s.failedAt)) yield* Ref.update(state, (x) => ({ ...x, failedAt: Option.none() }))
+          return Option.some(held.bus)
+        }
+        // A held bus that went down gets one window to come back by itself (UnixBus reconnects on its
+        // own); after that the next caller replaces it.
+        if (Option.isNone(s.failedAt)) {
+          yield* Ref.update(state, (x) => ({ ...x, failedAt: Option.some(now) }))
+          yield* Effect.logWarning("app bus disconnected; skipping notifications")
+          return Option.none<BusService>()
+        }
+        if (inWindow(s, now)) return Option.none<BusService>()
+        yield* Ref.update(state, (x) => ({ ...x, held: Option.none() }))
+        yield* release(s.held)
+        return yield* attempt
+      }
+      if (inWindow(s, now)) return Option.none<BusService>()
+      return yield* attempt
+    }).pipe(lock.withPermits(1), Effect.withSpan("AppBus.get"))
+
+    const close = Effect.gen(function* () {
+      const s = yield* Ref.getAndUpdate(state, (x) => ({
+        ...x,
+        held: Option.none(),
+        failedAt: Option.none()
+      }))
+      yield* release(s.held)
+    }).pipe(lock.withPermits(1), Effect.withSpan("AppBus.close"))
+
+    const connected = Effect.flatMap(Ref.get(state), (s) =>
+      Option.match(s.held, {
+        onNone: () => Effect.succeed(false),
+        onSome: (h) => Effect.map(h.bus.state, (st) => st === "connected")
+      })
+    )
+
+    const publish = (topic: string, payload: Payload, eventType = "") =>
+      Effect.flatMap(get, (bus) =>
+        Option.match(bus, {
+          onNone: () => Effect.logDebug(`app bus down; dropped ${topic}`),
+          onSome: (b) => publishSafelyOn(b, topic, payload, eventType)
+        })
+      )
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        const s = yield* Ref.getAndUpdate(state, (x) => ({ ...x, held: Option.none(), shutdown: true }))
+        yield* release(s.held)
+      }).pipe(lock.withPermits(1))
+    )
+
+    return { get, publish, connected, close } satisfies AppBusService
+  })
+
+/** A connector from any `Bus` layer (e.g. the env-selected `BusLive`): builds it in the attempt's scope. */
+export const connectFromLayer = <E, R>(
+  layer: Layer.Layer<Bus, E, R>
+): Effect.Effect<BusService, E, R | Scope.Scope> =>
+  Effect.map(Layer.build(layer), (ctx) => Context.get(ctx, Bus))
+
+export const AppBusLive = <E, R>(
+  connect: Effect.Effect<BusService, E, R | Scope.Scope>,
+  options: AppBusOptions = {}
+): Layer.Layer<AppBus, never, Exclude<R, Scope.Scope>> => Layer.scoped(AppBus, makeAppBus(connect, options))
