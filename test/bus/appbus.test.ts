@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream, TestClock } from "effect"
+import { type Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream, TestClock } from "effect"
 import { makeAppBus } from "../../src/bus/AppBus.js"
 import { BusError, type BusService, type ConnectionState } from "../../src/bus/Bus.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
