@@ -5,32 +5,57 @@ import { httpHoneypot } from "../../src/honeypots/http/index.js"
 import { request } from "./httpCases.js"
 import { events, eventsBySrcPort, run, runFuzz, TestLayer } from "./support.js"
 
-const h2Preface = fc.uint8Array({ maxLength: 200 }).map((frames) => Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from(frames)]))
+const h2Preface = fc
+  .uint8Array({ maxLength: 200 })
+  .map((frames) => Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from(frames)]))
 
 describe("http fuzz", () => {
-  it.scopedLive("20,000 mutated requests (h1 + h2c noise) over real sockets: connections close, service keeps answering", () =>
-    Effect.gen(function* () {
-      const [listener] = yield* httpHoneypot.start({ host: "127.0.0.1", config: { http_versions: ["http/1.1", "http/2"] }, port: () => 0 })
-      const port = listener!.port
-      const arbitrary = fc.oneof({ weight: 30, arbitrary: request }, { weight: 1, arbitrary: h2Preface })
-      const report = yield* runFuzz({ port, arbitrary, cases: 20_000, perConnection: 10, concurrency: 8 })
-      expect(report.cases).toBe(20_000)
-      expect(report.results.filter((r) => !r.closed)).toEqual([])
-      expect(report.results.filter((r) => r.replyBytes > 0).length).toBeGreaterThan(report.connections * 0.9)
-      const ok = yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/still-alive`])
-      expect(ok.stdout).toBe("403")
-      const all = yield* events
-      // About half the cases are unparsable and end their pipelined connection with a 400, so
-      // roughly one request per connection reaches the app; well above that proves the handler ran.
-      expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
-      const by = eventsBySrcPort(all)
-      for (const r of report.results) {
-        const es = by.get(String(r.srcPort)) ?? []
-        expect(es.every((e) => e.type === "request")).toBe(true)
-        expect(es.length).toBeLessThanOrEqual(10)
-        for (const e of es) expect(Buffer.byteLength(e.fields.body ?? "", "utf8")).toBeLessThanOrEqual(512 * 3)
-      }
-    }).pipe(Effect.provide(TestLayer())),
+  it.scopedLive(
+    "20,000 mutated requests (h1 + h2c noise) over real sockets: connections close, service keeps answering",
+    () =>
+      Effect.gen(function* () {
+        const [listener] = yield* httpHoneypot.start({
+          host: "127.0.0.1",
+          config: { http_versions: ["http/1.1", "http/2"] },
+          port: () => 0
+        })
+        const port = listener!.port
+        const arbitrary = fc.oneof({ weight: 30, arbitrary: request }, { weight: 1, arbitrary: h2Preface })
+        const report = yield* runFuzz({ port, arbitrary, cases: 20_000, perConnection: 10, concurrency: 8 })
+        expect(report.cases).toBe(20_000)
+        expect(report.results.filter((r) => !r.closed)).toEqual([])
+        expect(report.results.filter((r) => r.replyBytes > 0).length).toBeGreaterThan(
+          report.connections * 0.9
+        )
+        const ok = yield* run("curl", [
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `http://127.0.0.1:${port}/still-alive`
+        ])
+        expect(ok.stdout).toBe("403")
+        const all = yield* events
+        // About half the cases are unparsable and end their pipelined connection with a 400, so
+        // roughly one request per connection reaches the app; well above that proves the handler ran.
+        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
+        const by = eventsBySrcPort(all)
+        const kinds = new Set(["request", "http_request_fingerprint", "http_access"])
+        for (const r of report.results) {
+          const es = by.get(String(r.srcPort)) ?? []
+          expect(es.every((e) => kinds.has(e.type))).toBe(true)
+          const count = (t: string) => es.filter((e) => e.type === t).length
+          // Each request the app saw was fingerprinted first; at most one access record follows it.
+          expect(count("request")).toBeLessThanOrEqual(10)
+          expect(count("http_request_fingerprint")).toBe(count("request"))
+          expect(count("http_access")).toBeLessThanOrEqual(count("request"))
+          for (const e of es)
+            expect(Buffer.byteLength(e.fields.body ?? "", "utf8")).toBeLessThanOrEqual(512 * 3)
+          for (const e of es.filter((e) => e.type === "http_request_fingerprint"))
+            expect(e.fields.ja4h).toMatch(/_[0-9a-f]{12}_[0-9a-f]{12}_[0-9a-f]{12}$/)
+        }
+      }).pipe(Effect.provide(TestLayer())),
     120_000
   )
 })

@@ -5,70 +5,273 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+import { expectedJa4h, sentHeaders } from "./httpCases.js"
+import {
+  eventsOf,
+  nmapService,
+  nmapServiceXml,
+  rawExchange,
+  run,
+  TestLayer,
+  waitForEvents
+} from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(httpHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
 
 describe("http honeypot", () => {
-  it.scopedLive("serves the default 403 page with a seeded Apache/nginx Server header and logs the request", () =>
-    Effect.gen(function* () {
-      const port = yield* start()
-      const r = yield* run("curl", ["-s", "-i", "-A", "probe/1.0", `http://127.0.0.1:${port}/admin?x=1`])
-      expect(r.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
-      const server = /\r\nServer: ([^\r]+)\r\n/.exec(r.stdout)?.[1] ?? ""
-      expect(server).toMatch(/^(Apache\/2\.4\.\d+ \((Ubuntu|Debian)\)|nginx\/1\.\d+\.\d+( \(Ubuntu\))?)$/)
-      expect(r.stdout).toContain(`<address>${server} Server at decky-01 Port 80</address>`)
-      expect(r.stdout).toContain("<h1>Forbidden</h1><p>".replace("</h1><p>", "</h1>\n<p>"))
-      const es = yield* waitForEvents((es) => es.some((e) => e.type === "request"))
-      const req = es.find((e) => e.type === "request")!
-      expect(req.app).toBe("http")
-      expect(req.fields).toMatchObject({ method: "GET", path: "/admin?x=1", src_ip: "127.0.0.1", remote_addr: "127.0.0.1", user_agent: "probe/1.0", body: "" })
-      expect(JSON.parse(req.fields.headers!)).toMatchObject({ "user-agent": "probe/1.0", host: `127.0.0.1:${port}` })
-      expect(req.fields.secret_b64).toBeUndefined()
-    }).pipe(Effect.provide(TestLayer()))
+  it.scopedLive(
+    "serves the default 403 page with a seeded Apache/nginx Server header and logs the request",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start()
+        const r = yield* run("curl", ["-s", "-i", "-A", "probe/1.0", `http://127.0.0.1:${port}/admin?x=1`])
+        expect(r.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
+        const server = /\r\nServer: ([^\r]+)\r\n/.exec(r.stdout)?.[1] ?? ""
+        expect(server).toMatch(/^(Apache\/2\.4\.\d+ \((Ubuntu|Debian)\)|nginx\/1\.\d+\.\d+( \(Ubuntu\))?)$/)
+        expect(r.stdout).toContain(`<address>${server} Server at decky-01 Port 80</address>`)
+        expect(r.stdout).toContain("<h1>Forbidden</h1><p>".replace("</h1><p>", "</h1>\n<p>"))
+        const es = yield* waitForEvents((es) => es.some((e) => e.type === "request"))
+        const req = es.find((e) => e.type === "request")!
+        expect(req.app).toBe("http")
+        expect(req.fields).toMatchObject({
+          method: "GET",
+          path: "/admin?x=1",
+          src_ip: "127.0.0.1",
+          remote_addr: "127.0.0.1",
+          user_agent: "probe/1.0",
+          body: ""
+        })
+        expect(JSON.parse(req.fields.headers!)).toMatchObject({
+          "user-agent": "probe/1.0",
+          host: `127.0.0.1:${port}`
+        })
+        expect(req.fields.secret_b64).toBeUndefined()
+      }).pipe(Effect.provide(TestLayer()))
   )
 
   it.scopedLive("captures Basic, Bearer and form credentials from curl", () =>
     Effect.gen(function* () {
       const port = yield* start({ fake_app: "wordpress" })
-      const basic = yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "admin:s3cr\u00e9t!", `http://127.0.0.1:${port}/`])
+      const basic = yield* run("curl", [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        "admin:s3cr\u00e9t!",
+        `http://127.0.0.1:${port}/`
+      ])
       expect(basic.stdout).toBe("200")
-      yield* run("curl", ["-s", "-o", "/dev/null", "-H", "Authorization: Bearer eyJtoken.abc", `http://127.0.0.1:${port}/api`])
-      yield* run("curl", ["-s", "-o", "/dev/null", "-d", "log=editor&pwd=hunter2&wp-submit=Log+In", `http://127.0.0.1:${port}/wp-login.php`])
-      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3), () => eventsOf("request"))
-      expect(reqs.map((e) => [e.fields.principal, e.fields.secret_printable, e.fields.secret_b64, e.fields.secret_kind, e.fields.src_ip])).toEqual([
+      yield* run("curl", [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Authorization: Bearer eyJtoken.abc",
+        `http://127.0.0.1:${port}/api`
+      ])
+      yield* run("curl", [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-d",
+        "log=editor&pwd=hunter2&wp-submit=Log+In",
+        `http://127.0.0.1:${port}/wp-login.php`
+      ])
+      const reqs = yield* Effect.flatMap(
+        waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3),
+        () => eventsOf("request")
+      )
+      expect(
+        reqs.map((e) => [
+          e.fields.principal,
+          e.fields.secret_printable,
+          e.fields.secret_b64,
+          e.fields.secret_kind,
+          e.fields.src_ip
+        ])
+      ).toEqual([
         ["admin", "s3cr??t!", Buffer.from("s3cr\u00e9t!").toString("base64"), "plaintext", "127.0.0.1"],
         ["", "eyJtoken.abc", Buffer.from("eyJtoken.abc").toString("base64"), "http_bearer", "127.0.0.1"],
         ["editor", "hunter2", Buffer.from("hunter2").toString("base64"), "plaintext", "127.0.0.1"]
       ])
-      expect(reqs[2]!.fields).toMatchObject({ method: "POST", path: "/wp-login.php", body: "log=editor&pwd=hunter2&wp-submit=Log+In" })
+      expect(reqs[2]!.fields).toMatchObject({
+        method: "POST",
+        path: "/wp-login.php",
+        body: "log=editor&pwd=hunter2&wp-submit=Log+In"
+      })
     }).pipe(Effect.provide(TestLayer()))
   )
 
-  it.scopedLive("h2c prior knowledge and Digest credentials; fake_app pages answer 200 unless response_code is set", () =>
+  it.scopedLive(
+    "h2c prior knowledge and Digest credentials; fake_app pages answer 200 unless response_code is set",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({
+          http_versions: ["http/1.1", "http/2"],
+          fake_app: "phpmyadmin",
+          extra_headers: { "X-Powered-By": "PHP/8.1.2" }
+        })
+        const h2 = yield* run("curl", [
+          "-s",
+          "-i",
+          "--http2-prior-knowledge",
+          "-H",
+          'Authorization: Digest username="dba", realm="x", nonce="abc", uri="/", response="0123456789abcdef0123456789abcdef"',
+          `http://127.0.0.1:${port}/phpmyadmin/`
+        ])
+        expect(h2.stdout).toMatch(/^HTTP\/2 200 ?\r\n/)
+        expect(h2.stdout).toContain("x-powered-by: PHP/8.1.2")
+        expect(h2.stdout).toContain("<title>phpMyAdmin</title>")
+        const h1 = yield* run("curl", [
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `http://127.0.0.1:${port}/`
+        ])
+        expect(h1.stdout).toBe("200")
+        const coded = yield* start({ fake_app: "tomcat", response_code: 404 })
+        expect(
+          (yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${coded}/`]))
+            .stdout
+        ).toBe("404")
+        const reqs = yield* Effect.flatMap(
+          waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3),
+          () => eventsOf("request")
+        )
+        expect(reqs[0]!.fields).toMatchObject({
+          path: "/phpmyadmin/",
+          principal: "dba",
+          secret_printable: "0123456789abcdef0123456789abcdef",
+          secret_kind: "http_digest_md5",
+          src_ip: "127.0.0.1"
+        })
+      }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("http_request_fingerprint (JA4H) and http_access for curl over h1 and h2c", () =>
     Effect.gen(function* () {
-      const port = yield* start({ http_versions: ["http/1.1", "http/2"], fake_app: "phpmyadmin", extra_headers: { "X-Powered-By": "PHP/8.1.2" } })
-      const h2 = yield* run("curl", ["-s", "-i", "--http2-prior-knowledge", "-H", 'Authorization: Digest username="dba", realm="x", nonce="abc", uri="/", response="0123456789abcdef0123456789abcdef"', `http://127.0.0.1:${port}/phpmyadmin/`])
-      expect(h2.stdout).toMatch(/^HTTP\/2 200 ?\r\n/)
-      expect(h2.stdout).toContain("x-powered-by: PHP/8.1.2")
-      expect(h2.stdout).toContain("<title>phpMyAdmin</title>")
-      const h1 = yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/`])
-      expect(h1.stdout).toBe("200")
-      const coded = yield* start({ fake_app: "tomcat", response_code: 404 })
-      expect((yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${coded}/`])).stdout).toBe("404")
-      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3), () => eventsOf("request"))
-      expect(reqs[0]!.fields).toMatchObject({ path: "/phpmyadmin/", principal: "dba", secret_printable: "0123456789abcdef0123456789abcdef", secret_kind: "http_digest_md5", src_ip: "127.0.0.1" })
+      const port = yield* start({ http_versions: ["http/1.1", "http/2"], fake_app: "nginx_default" })
+      const url = `http://127.0.0.1:${port}`
+      const cases: ReadonlyArray<{ args: ReadonlyArray<string>; path: string; method: string; h2: boolean }> =
+        [
+          { args: [], path: "/", method: "GET", h2: false },
+          {
+            args: [
+              "-b",
+              "sid=9f; a_b=2; lang=en",
+              "-e",
+              "http://intranet/",
+              "-H",
+              "Accept-Language: de-DE,de;q=0.9",
+              "-H",
+              "X-Requested-With: XMLHttpRequest"
+            ],
+            path: "/admin/?q=1",
+            method: "GET",
+            h2: false
+          },
+          { args: ["-I"], path: "/index.php", method: "HEAD", h2: false },
+          {
+            args: ["-d", "user=a&pass=b", "-H", "accept-language: fr"],
+            path: "/login",
+            method: "POST",
+            h2: false
+          },
+          {
+            args: ["--http2-prior-knowledge", "-b", "z=1; y=2", "-H", "Accept-Language: en-GB"],
+            path: "/h2",
+            method: "GET",
+            h2: true
+          }
+        ]
+      const seen: Array<{
+        verbose: string
+        size: number
+        code: number
+        h2: boolean
+        method: string
+        path: string
+      }> = []
+      for (const c of cases) {
+        const r = yield* run("curl", [
+          "-s",
+          "-v",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{size_download} %{http_code}",
+          ...c.args,
+          `${url}${c.path}`
+        ])
+        const [size, code] = r.stdout.split(" ").map(Number)
+        seen.push({ verbose: r.stderr, size: size!, code: code!, h2: c.h2, method: c.method, path: c.path })
+      }
+      const es = yield* waitForEvents(
+        (es) => es.filter((e) => e.type === "http_access").length >= cases.length
+      )
+      const fps = es.filter((e) => e.type === "http_request_fingerprint")
+      const access = es.filter((e) => e.type === "http_access")
+      expect(fps.length).toBe(cases.length)
+      expect(access.length).toBe(cases.length)
+      for (const [i, c] of seen.entries()) {
+        const headers = sentHeaders(c.verbose, c.h2)
+        expect(headers.length).toBeGreaterThan(1)
+        const fp = fps[i]!
+        const srcPort = fp.fields.src_port!
+        expect(fp.fields).toEqual({
+          remote_addr: `127.0.0.1:${srcPort}`,
+          proto: c.h2 ? "h2" : "h1",
+          method: c.method,
+          path: c.path,
+          ja4h: expectedJa4h(c.method, c.h2 ? "20" : "11", headers),
+          headers_ordered: JSON.stringify([
+            ...(c.h2 ? [":method", ":path", ":scheme", ":authority"] : []),
+            ...headers.map(([n]) => n.toLowerCase())
+          ]),
+          cookie: headers
+            .filter(([n]) => n.toLowerCase() === "cookie")
+            .map(([, v]) => v)
+            .join("; "),
+          accept_language: headers.find(([n]) => n.toLowerCase() === "accept-language")?.[1] ?? "",
+          src_ip: "127.0.0.1",
+          src_port: srcPort
+        })
+        // The access record follows the request and reports what curl actually received.
+        expect(access[i]!.fields).toEqual({
+          remote_addr: `127.0.0.1:${srcPort}`,
+          method: c.method,
+          path: c.path,
+          proto: c.h2 ? "h2" : "h1",
+          status: String(c.code),
+          bytes: String(c.size),
+          src_ip: "127.0.0.1",
+          src_port: srcPort
+        })
+        expect(es.indexOf(fp)).toBeLessThan(es.indexOf(access[i]!))
+      }
+      expect(seen.map((c) => c.code)).toEqual([200, 200, 200, 200, 200])
+      expect(seen[2]!.size).toBe(0)
+      expect(seen[0]!.size).toBeGreaterThan(100)
+      // The cookie-bearing request is the one FoxIO calls `c`/`r` with a German primary language.
+      expect(fps[1]!.fields.ja4h!.slice(0, 12)).toBe("ge11cr05dede")
+      expect(fps[4]!.fields.ja4h!.slice(0, 12)).toBe("ge20cn03engb")
     }).pipe(Effect.provide(TestLayer()))
   )
 
-  it.scopedLive("nmap -sV identifies the persona's real server software", () =>
-    Effect.gen(function* () {
-      const port = yield* start({ server_header: "Apache/2.4.57 (Debian)" })
-      const xml = yield* nmapServiceXml(port)
-      expect(nmapService(xml)).toMatchObject({ name: "http", product: "Apache httpd", version: "2.4.57" })
-      expect(xml.toLowerCase()).not.toContain("honeypot")
-    }).pipe(Effect.provide(TestLayer())),
+  it.scopedLive(
+    "nmap -sV identifies the persona's real server software",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ server_header: "Apache/2.4.57 (Debian)" })
+        const xml = yield* nmapServiceXml(port)
+        expect(nmapService(xml)).toMatchObject({ name: "http", product: "Apache httpd", version: "2.4.57" })
+        expect(xml.toLowerCase()).not.toContain("honeypot")
+      }).pipe(Effect.provide(TestLayer())),
     300_000
   )
 
@@ -83,45 +286,60 @@ describe("http honeypot", () => {
       expect(ok.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
       expect(ok.stdout.endsWith("\r\n\r\nUser-agent: *\nDisallow: /backup/\n")).toBe(true)
       for (const path of ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt"]) {
-        const r = yield* run("curl", ["-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}${path}`])
+        const r = yield* run("curl", [
+          "-s",
+          "--path-as-is",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `http://127.0.0.1:${port}${path}`
+        ])
         expect(r.stdout).toBe("403")
       }
     }).pipe(Effect.provide(TestLayer()))
   )
 
-  it.scopedLive("slowloris: a header block that never completes is answered 408 and closed", () =>
-    Effect.gen(function* () {
-      const port = yield* start()
-      // Trickle one header line every 2 s: the idle timeout never fires, the header deadline does.
-      const result = yield* Effect.promise(
-        () =>
-          new Promise<string>((resolve) => {
-            const s = net.connect(port, "127.0.0.1", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n"))
-            let text = ""
-            const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
-            s.on("data", (d) => (text += d.toString()))
-            s.on("error", () => {})
-            s.on("close", () => {
-              clearInterval(drip)
-              resolve(text)
+  it.scopedLive(
+    "slowloris: a header block that never completes is answered 408 and closed",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start()
+        // Trickle one header line every 2 s: the idle timeout never fires, the header deadline does.
+        const result = yield* Effect.promise(
+          () =>
+            new Promise<string>((resolve) => {
+              const s = net.connect(port, "127.0.0.1", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n"))
+              let text = ""
+              const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
+              s.on("data", (d) => (text += d.toString()))
+              s.on("error", () => {})
+              s.on("close", () => {
+                clearInterval(drip)
+                resolve(text)
+              })
+              setTimeout(() => {
+                clearInterval(drip)
+                s.destroy()
+                resolve(`still open: ${text}`)
+              }, 40_000)
             })
-            setTimeout(() => {
-              clearInterval(drip)
-              s.destroy()
-              resolve(`still open: ${text}`)
-            }, 40_000)
-          })
-      )
-      expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
-    }).pipe(Effect.provide(TestLayer())),
+        )
+        expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+      }).pipe(Effect.provide(TestLayer())),
     60_000
   )
 
   it.scopedLive("oversized header block → 431, garbage → 400, both with the persona's Server header", () =>
     Effect.gen(function* () {
       const port = yield* start({ server_header: "Apache/2.4.41 (Ubuntu)" })
-      const big = yield* rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
-      expect(big.text).toBe("HTTP/1.1 431 Request Header Fields Too Large\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+      const big = yield* rawExchange(
+        port,
+        `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`
+      )
+      expect(big.text).toBe(
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+      )
       const junk = yield* rawExchange(port, "\x16\x03\x01garbage\r\n\r\n")
       expect(junk.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\n/)
       expect(yield* eventsOf("request")).toEqual([])

@@ -1,4 +1,8 @@
-/** Generated HTTP/1.x requests for the http and https fuzz tests: mostly plausible, some hostile. */
+/**
+ * Shared by the http and https tests: generated HTTP/1.x requests for the fuzz tests (mostly
+ * plausible, some hostile), and an independent JA4H oracle fed by what curl says it sent.
+ */
+import { createHash } from "node:crypto"
 import fc from "fast-check"
 
 const b64 = (s: string) => Buffer.from(s).toString("base64")
@@ -33,12 +37,22 @@ const header = fc.oneof(
       "Expect: 100-continue"
     )
   },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), fc.string({ unit: "binary", maxLength: 80 })).map(([k, v]) => `${k}: ${v}`) }
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 20 }), fc.string({ unit: "binary", maxLength: 80 }))
+      .map(([k, v]) => `${k}: ${v}`)
+  }
 )
 
 const body = fc.oneof(
   fc.constant(""),
-  fc.constantFrom("log=admin&pwd=secret", "username=a%20b&password=p%ZZ&x=1", "pma_username=root&pma_password=", "password"),
+  fc.constantFrom(
+    "log=admin&pwd=secret",
+    "username=a%20b&password=p%ZZ&x=1",
+    "pma_username=root&pma_password=",
+    "password"
+  ),
   fc.string({ unit: "binary", maxLength: 600 }),
   fc.constant("A".repeat(5000))
 )
@@ -46,11 +60,35 @@ const body = fc.oneof(
 export const request = fc
   .tuple(
     fc.oneof(
-      { weight: 9, arbitrary: fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND") },
+      {
+        weight: 9,
+        arbitrary: fc.constantFrom(
+          "GET",
+          "POST",
+          "PUT",
+          "DELETE",
+          "PATCH",
+          "OPTIONS",
+          "HEAD",
+          "TRACE",
+          "PROPFIND"
+        )
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 8 }) }
     ),
     fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom("/", "/wp-login.php", "/.env", "/../../etc/passwd", "/%00", "*", "/a?b=c#d") },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom(
+          "/",
+          "/wp-login.php",
+          "/.env",
+          "/../../etc/passwd",
+          "/%00",
+          "*",
+          "/a?b=c#d"
+        )
+      },
       { weight: 4, arbitrary: fc.webPath().map((p) => (p === "" ? "/" : p)) },
       { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) }
     ),
@@ -64,10 +102,46 @@ export const request = fc
     fc.string({ unit: "binary", maxLength: 4 })
   )
   .map(([method, path, version, headers, b, cut, noise]) => {
-    const hasLength = headers.some((h) => /^content-length:/i.test(h)) || headers.some((h) => /^transfer-encoding/i.test(h))
+    const hasLength =
+      headers.some((h) => /^content-length:/i.test(h)) || headers.some((h) => /^transfer-encoding/i.test(h))
     const text = `${method} ${path} ${version}\r\n${[...headers, ...(hasLength ? [] : [`Content-Length: ${Buffer.byteLength(b, "latin1")}`])].join("\r\n")}\r\n\r\n${b}`
     // One case in ten is damaged at a random offset.
     const at = cut % (text.length * 10)
     return Buffer.from(at < text.length ? text.slice(0, at) + noise + text.slice(at) : text, "latin1")
   })
 
+/** The header lines curl says it sent (`curl -v`: `> Name: value`), request line dropped. */
+export const sentHeaders = (verbose: string, h2: boolean): Array<[string, string]> =>
+  verbose
+    .split(/\r?\n/)
+    .filter((l) => /^> [^ ]+: /.test(l))
+    .map((l): [string, string] => {
+      const i = l.indexOf(": ")
+      return [l.slice(2, i), l.slice(i + 2)]
+    })
+    // curl prints h2's :authority as a Host line; on the wire it is a pseudo-header.
+    .filter(([n]) => !(h2 && n === "Host"))
+
+const sha12 = (s: string) =>
+  s === "" ? "000000000000" : createHash("sha256").update(s).digest("hex").slice(0, 12)
+
+/** JA4H straight from FoxIO's definition, written apart from src/ so the two can disagree. */
+export const expectedJa4h = (
+  method: string,
+  version: "10" | "11" | "20",
+  headers: ReadonlyArray<[string, string]>
+) => {
+  const isCookie = (n: string) => n.toLowerCase() === "cookie"
+  const isReferer = (n: string) => n.toLowerCase() === "referer"
+  const names = headers.map(([n]) => n).filter((n) => !isCookie(n) && !isReferer(n))
+  const cookies = headers.filter(([n]) => isCookie(n)).flatMap(([, v]) => v.split(";").map((c) => c.trim()))
+  const lang = headers.find(([n]) => n.toLowerCase() === "accept-language")?.[1] ?? ""
+  const primary = (lang.split(",")[0] ?? "").replace(/-/g, "").toLowerCase().slice(0, 4).padEnd(4, "0")
+  const a = `${method.slice(0, 2).toLowerCase()}${version}${cookies.length > 0 ? "c" : "n"}${headers.some(([n]) => isReferer(n)) ? "r" : "n"}${String(names.length).padStart(2, "0")}${primary}`
+  return `${a}_${sha12(names.join(","))}_${sha12(
+    cookies
+      .map((c) => c.split("=")[0]!)
+      .sort()
+      .join(",")
+  )}_${sha12([...cookies].sort().join(","))}`
+}

@@ -5,20 +5,44 @@ import { request } from "./httpCases.js"
 import { events, eventsBySrcPort, run, runFuzz, TestLayer } from "./support.js"
 
 describe("https fuzz", () => {
-  it.scopedLive("20,000 mutated requests over real TLS connections: connections close, service keeps answering", () =>
-    Effect.gen(function* () {
-      const [listener] = yield* httpsHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 })
-      const port = listener!.port
-      const report = yield* runFuzz({ port, arbitrary: request, cases: 20_000, perConnection: 25, concurrency: 8, tls: true })
-      expect(report.cases).toBe(20_000)
-      expect(report.results.filter((r) => !r.closed)).toEqual([])
-      const ok = yield* run("curl", ["-k", "-s", "-o", "/dev/null", "-w", "%{http_code}", `https://127.0.0.1:${port}/still-alive`])
-      expect(ok.stdout).toBe("403")
-      const all = yield* events
-      expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
-      const by = eventsBySrcPort(all)
-      for (const r of report.results) expect((by.get(String(r.srcPort)) ?? []).length).toBeLessThanOrEqual(25)
-    }).pipe(Effect.provide(TestLayer())),
+  it.scopedLive(
+    "20,000 mutated requests over real TLS connections: connections close, service keeps answering",
+    () =>
+      Effect.gen(function* () {
+        const [listener] = yield* httpsHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 })
+        const port = listener!.port
+        const report = yield* runFuzz({
+          port,
+          arbitrary: request,
+          cases: 20_000,
+          perConnection: 25,
+          concurrency: 8,
+          tls: true
+        })
+        expect(report.cases).toBe(20_000)
+        expect(report.results.filter((r) => !r.closed)).toEqual([])
+        const ok = yield* run("curl", [
+          "-k",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `https://127.0.0.1:${port}/still-alive`
+        ])
+        expect(ok.stdout).toBe("403")
+        const all = yield* events
+        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
+        const by = eventsBySrcPort(all)
+        for (const r of report.results) {
+          const es = by.get(String(r.srcPort)) ?? []
+          const count = (t: string) => es.filter((e) => e.type === t).length
+          expect(count("request")).toBeLessThanOrEqual(25)
+          expect(count("http_request_fingerprint")).toBe(count("request"))
+          expect(count("http_access")).toBeLessThanOrEqual(count("request"))
+          expect(es.length).toBe(count("request") + count("http_request_fingerprint") + count("http_access"))
+        }
+      }).pipe(Effect.provide(TestLayer())),
     120_000
   )
 })

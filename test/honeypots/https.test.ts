@@ -3,6 +3,7 @@ import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpsHoneypot } from "../../src/honeypots/https/index.js"
+import { expectedJa4h, sentHeaders } from "./httpCases.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
@@ -12,33 +13,124 @@ const peerCert = (port: number) =>
   Effect.promise(
     () =>
       new Promise<{ pem: string; alpn: string | false }>((resolve, reject) => {
-        const s = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] }, () => {
-          const raw = s.getPeerCertificate(false).raw
-          resolve({ pem: `-----BEGIN CERTIFICATE-----\n${raw.toString("base64")}\n-----END CERTIFICATE-----\n`, alpn: s.alpnProtocol ?? false })
-          s.destroy()
-        })
+        const s = tls.connect(
+          { port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] },
+          () => {
+            const raw = s.getPeerCertificate(false).raw
+            resolve({
+              pem: `-----BEGIN CERTIFICATE-----\n${raw.toString("base64")}\n-----END CERTIFICATE-----\n`,
+              alpn: s.alpnProtocol ?? false
+            })
+            s.destroy()
+          }
+        )
         s.on("error", reject)
       })
   )
 
 describe("https honeypot", () => {
-  it.scopedLive("serves h1 and h2 over TLS with a self-signed CN=tls_cn cert; Basic creds captured, headers are JSON", () =>
+  it.scopedLive(
+    "serves h1 and h2 over TLS with a self-signed CN=tls_cn cert; Basic creds captured, headers are JSON",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ tls_cn: "portal.corp.example" })
+        const { pem, alpn } = yield* peerCert(port)
+        expect(new X509Certificate(pem).subject).toBe("CN=portal.corp.example")
+        expect(alpn).toBe("h2")
+        const h1 = yield* run("curl", [
+          "-k",
+          "-s",
+          "-i",
+          "--http1.1",
+          "-u",
+          "root:toor",
+          `https://127.0.0.1:${port}/login`
+        ])
+        expect(h1.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
+        expect(h1.stdout).toContain("Server at decky-01 Port 443</address>")
+        const h2 = yield* run("curl", [
+          "-k",
+          "-s",
+          "-i",
+          "--http2",
+          "-H",
+          "Authorization: Token abc123",
+          `https://127.0.0.1:${port}/v2/`
+        ])
+        expect(h2.stdout).toMatch(/^HTTP\/2 403\s/)
+        const reqs = yield* Effect.flatMap(
+          waitForEvents((es) => es.filter((e) => e.type === "request").length >= 2),
+          () => eventsOf("request")
+        )
+        expect(
+          reqs.map((e) => [
+            e.app,
+            e.fields.path,
+            e.fields.principal,
+            e.fields.secret_printable,
+            e.fields.secret_kind,
+            e.fields.src_ip
+          ])
+        ).toEqual([
+          ["https", "/login", "root", "toor", "plaintext", "127.0.0.1"],
+          ["https", "/v2/", "", "abc123", "http_bearer", "127.0.0.1"]
+        ])
+        expect(JSON.parse(reqs[1]!.fields.headers!)).toMatchObject({ authorization: "Token abc123" })
+      }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("http_request_fingerprint and http_access carry the ALPN-negotiated protocol (h1 / h2)", () =>
     Effect.gen(function* () {
-      const port = yield* start({ tls_cn: "portal.corp.example" })
-      const { pem, alpn } = yield* peerCert(port)
-      expect(new X509Certificate(pem).subject).toBe("CN=portal.corp.example")
-      expect(alpn).toBe("h2")
-      const h1 = yield* run("curl", ["-k", "-s", "-i", "--http1.1", "-u", "root:toor", `https://127.0.0.1:${port}/login`])
-      expect(h1.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
-      expect(h1.stdout).toContain("Server at decky-01 Port 443</address>")
-      const h2 = yield* run("curl", ["-k", "-s", "-i", "--http2", "-H", "Authorization: Token abc123", `https://127.0.0.1:${port}/v2/`])
-      expect(h2.stdout).toMatch(/^HTTP\/2 403\s/)
-      const reqs = yield* Effect.flatMap(waitForEvents((es) => es.filter((e) => e.type === "request").length >= 2), () => eventsOf("request"))
-      expect(reqs.map((e) => [e.app, e.fields.path, e.fields.principal, e.fields.secret_printable, e.fields.secret_kind, e.fields.src_ip])).toEqual([
-        ["https", "/login", "root", "toor", "plaintext", "127.0.0.1"],
-        ["https", "/v2/", "", "abc123", "http_bearer", "127.0.0.1"]
+      const port = yield* start({ custom_body: "<html>portal</html>" })
+      const url = `https://127.0.0.1:${port}/portal`
+      const cases = [
+        {
+          args: ["--http1.1", "-b", "JSESSIONID=abc; _ga=GA1.2", "-H", "Accept-Language: pt-BR,pt"],
+          h2: false
+        },
+        { args: ["--http2", "-e", "https://127.0.0.1/", "-H", "X-Forwarded-For: 10.1.2.3"], h2: true }
+      ]
+      const seen: Array<{ verbose: string; size: number; code: number; h2: boolean }> = []
+      for (const c of cases) {
+        const r = yield* run("curl", [
+          "-k",
+          "-s",
+          "-v",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{size_download} %{http_code}",
+          ...c.args,
+          url
+        ])
+        const [size, code] = r.stdout.split(" ").map(Number)
+        seen.push({ verbose: r.stderr, size: size!, code: code!, h2: c.h2 })
+      }
+      const es = yield* waitForEvents((es) => es.filter((e) => e.type === "http_access").length >= 2)
+      const fps = es.filter((e) => e.type === "http_request_fingerprint")
+      const access = es.filter((e) => e.type === "http_access")
+      for (const [i, c] of seen.entries()) {
+        const headers = sentHeaders(c.verbose, c.h2)
+        expect(fps[i]!.app).toBe("https")
+        expect(fps[i]!.fields).toMatchObject({
+          remote_addr: `127.0.0.1:${fps[i]!.fields.src_port}`,
+          proto: c.h2 ? "h2" : "h1",
+          method: "GET",
+          path: "/portal",
+          ja4h: expectedJa4h("GET", c.h2 ? "20" : "11", headers)
+        })
+        expect(access[i]!.fields).toMatchObject({
+          proto: c.h2 ? "h2" : "h1",
+          status: String(c.code),
+          bytes: String(c.size)
+        })
+      }
+      expect(seen.map((c) => [c.code, c.size])).toEqual([
+        [200, 19],
+        [200, 19]
       ])
-      expect(JSON.parse(reqs[1]!.fields.headers!)).toMatchObject({ authorization: "Token abc123" })
+      expect(fps[0]!.fields.ja4h!.slice(0, 12)).toBe("ge11cn04ptbr")
+      expect(fps[1]!.fields.ja4h!.slice(0, 12)).toBe("ge20nr030000")
     }).pipe(Effect.provide(TestLayer()))
   )
 
@@ -55,14 +147,16 @@ describe("https honeypot", () => {
     }).pipe(Effect.provide(TestLayer()))
   )
 
-  it.scopedLive("nmap -sV sees TLS and the persona's web server behind it", () =>
-    Effect.gen(function* () {
-      const port = yield* start({ server_header: "nginx/1.24.0 (Ubuntu)" })
-      const xml = yield* nmapServiceXml(port)
-      expect(nmapService(xml)).toMatchObject({ name: "http", product: "nginx", version: "1.24.0" })
-      expect(xml).toContain('tunnel="ssl"')
-      expect(xml.toLowerCase()).not.toContain("honeypot")
-    }).pipe(Effect.provide(TestLayer())),
+  it.scopedLive(
+    "nmap -sV sees TLS and the persona's web server behind it",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ server_header: "nginx/1.24.0 (Ubuntu)" })
+        const xml = yield* nmapServiceXml(port)
+        expect(nmapService(xml)).toMatchObject({ name: "http", product: "nginx", version: "1.24.0" })
+        expect(xml).toContain('tunnel="ssl"')
+        expect(xml.toLowerCase()).not.toContain("honeypot")
+      }).pipe(Effect.provide(TestLayer())),
     300_000
   )
 })

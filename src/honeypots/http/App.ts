@@ -14,6 +14,7 @@ import * as path from "node:path"
 import { Effect, Option, Runtime, Schema } from "effect"
 import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
+import { ja4h } from "./Ja4h.js"
 import { FAKE_APPS, type FakeApp, fakeAppPage, forbiddenPage, serverHeaderCandidates } from "./Pages.js"
 
 /** Bytes of a request body we read; at most `BODY_LOG_BYTES` of them reach the event. */
@@ -65,7 +66,12 @@ export interface WebPersona {
   readonly serverHeader: string
 }
 
-export const choosePersona = (ctx: HoneypotContextService, config: WebConfig, service: string, port: number) => ({
+export const choosePersona = (
+  ctx: HoneypotContextService,
+  config: WebConfig,
+  service: string,
+  port: number
+) => ({
   service,
   port,
   serverHeader:
@@ -91,7 +97,9 @@ export class PeerRegistry {
   private pending: Peer | undefined
 
   /** Attach to an http2 server: sessions created while a hand-off is in progress inherit its peer. */
-  watch(server: { on: (event: "session", listener: (session: http2.ServerHttp2Session) => void) => unknown }): void {
+  watch(server: {
+    on: (event: "session", listener: (session: http2.ServerHttp2Session) => void) => unknown
+  }): void {
     server.on("session", (session) => {
       if (this.pending !== undefined) this.peers.set(session, this.pending)
     })
@@ -166,6 +174,13 @@ const headersJson = (req: AnyRequest): string => {
   return JSON.stringify(out)
 }
 
+/** `ip:port` as Go's `RemoteAddr` spells it (`[::1]:443` for IPv6), the original's remote_addr. */
+const hostPort = (peer: Peer): string =>
+  peer.address.includes(":") ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`
+
+/** The protocol tag of the original's Caddy module: `h1` for HTTP/1.x, `h2` for h2 and h2c. */
+const protoTag = (req: AnyRequest): string => (req.httpVersionMajor >= 2 ? "h2" : "h1")
+
 /** Build the node request listener for one listener of the persona. */
 export const makeRequestHandler = (
   ctx: HoneypotContextService,
@@ -177,12 +192,29 @@ export const makeRequestHandler = (
   const runFork = Runtime.runFork(runtime)
   const program = (req: AnyRequest, res: AnyResponse) =>
     Effect.gen(function* () {
-      const { body, truncated } = yield* readBody(req)
       const method = req.method ?? ""
       const urlPath = req.url ?? "/"
       const peer = peers.lookup(req)
       const srcIp = peer.address
       const srcPort = peer.port
+      const remoteAddr = hostPort(peer)
+      const proto = protoTag(req)
+      // Emitted as the header block arrives, before the body is read (the original's listener tap
+      // saw the wire before its upstream app did).
+      const fp = ja4h({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders })
+      yield* ctx.emit(persona.service, "http_request_fingerprint", {
+        remote_addr: remoteAddr,
+        proto,
+        method,
+        path: urlPath,
+        ja4h: fp.ja4h,
+        headers_ordered: JSON.stringify(fp.headersOrdered),
+        cookie: fp.cookie,
+        accept_language: fp.acceptLanguage,
+        src_ip: srcIp,
+        src_port: srcPort
+      })
+      const { body, truncated } = yield* readBody(req)
       const bodyText = body.toString("utf8")
       const creds =
         classifyAuthorization(headerValue(req.headers.authorization)) ??
@@ -211,7 +243,10 @@ export const makeRequestHandler = (
       const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
       if (res.headersSent || res.destroyed) return
       res.statusCode = statusFor(config, source)
-      res.setHeader("Content-Type", source === "file" ? "application/octet-stream" : "text/html; charset=UTF-8")
+      res.setHeader(
+        "Content-Type",
+        source === "file" ? "application/octet-stream" : "text/html; charset=UTF-8"
+      )
       for (const [k, v] of Object.entries(config.extra_headers)) {
         if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) res.setHeader(k, v)
       }
@@ -219,8 +254,20 @@ export const makeRequestHandler = (
       res.setHeader("Server", persona.serverHeader)
       res.setHeader("Content-Length", String(bytes.length))
       if (truncated && req.httpVersionMajor < 2) res.setHeader("Connection", "close")
+      const sent = method === "HEAD" ? 0 : bytes.length
       if (method === "HEAD") res.end()
       else res.end(bytes)
+      // `bytes` counts body bytes only, like the original's response writer (and curl's size_download).
+      yield* ctx.emit(persona.service, "http_access", {
+        remote_addr: remoteAddr,
+        method,
+        path: urlPath,
+        proto,
+        status: res.statusCode,
+        bytes: sent,
+        src_ip: srcIp,
+        src_port: srcPort
+      })
     }).pipe(
       Effect.catchAllDefect((d) =>
         Effect.zipRight(

@@ -83,9 +83,13 @@ const decodeComponent = (s: string): string => {
 }
 
 /** A url-encoded login form → credential fields; the secret key is required, the principal is not. */
-export const extractFormCredentials = (body: string, contentType: string | undefined): CredentialFields | undefined => {
+export const extractFormCredentials = (
+  body: string,
+  contentType: string | undefined
+): CredentialFields | undefined => {
   if (contentType === undefined) return undefined
-  if (contentType.split(";")[0]!.trim().toLowerCase() !== "application/x-www-form-urlencoded") return undefined
+  if (contentType.split(";")[0]!.trim().toLowerCase() !== "application/x-www-form-urlencoded")
+    return undefined
   const pairs = new Map<string, string>()
   for (const part of body.split("&").slice(0, 256)) {
     if (part === "") continue
@@ -97,5 +101,8 @@ export const extractFormCredentials = (body: string, contentType: string | undef
   const secretKey = SECRET_KEYS.find((k) => pairs.has(k))
   if (secretKey === undefined) return undefined
   const principalKey = PRINCIPAL_KEYS.find((k) => pairs.has(k))
-  return credentialFields(principalKey === undefined ? null : pairs.get(principalKey), pairs.get(secretKey) ?? "")
+  return credentialFields(
+    principalKey === undefined ? null : pairs.get(principalKey),
+    pairs.get(secretKey) ?? ""
+  )
 }

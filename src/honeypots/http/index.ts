@@ -66,7 +66,9 @@ export const httpHoneypot = defineHoneypot({
             : err.code === "HPE_HEADER_OVERFLOW"
               ? "431 Request Header Fields Too Large"
               : "400 Bad Request"
-        socket.end(`HTTP/1.1 ${status}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+        socket.end(
+          `HTTP/1.1 ${status}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
+        )
       })
       const h2 = config.http_versions.includes("http/2")
         ? http2.createServer({ maxSessionMemory: 4, maxHeaderListPairs: 128 }, onRequest)
