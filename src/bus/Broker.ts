@@ -2,16 +2,22 @@
  * The `decnet bus` broker core (spec/bus.md §1.1–§1.5): one UNIX socket, per-connection subscription
  * sets, broker-built envelopes, fan-out encoded once per event, drop-oldest per-subscriber queues
  * flushed in one corked batch, and a `system.bus.health` heartbeat.
+ * The per-frame path is plain synchronous code inside socket callbacks; only logging goes through Effect.
  */
-import { chmodSync, unlinkSync } from "node:fs"
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
-import { Effect, Either, Schedule } from "effect"
+import { homedir } from "node:os"
+import { dirname, relative } from "node:path"
+import { Effect, Either, Runtime, Schedule, type Scope } from "effect"
 import { BusError } from "./Bus.js"
 import { resolveSocketPath } from "./SocketPath.js"
 import { isValidPattern, matches } from "./Topics.js"
-import { Decoder, encodeFrame, envelopeJson, type Frame, makeEnvelope, parseBody } from "./Wire.js"
+import { Decoder, encodeTrusted, envelopeText, type Frame, newEventId, parseBody } from "./Wire.js"
 
+/** Frames queued per subscriber before the oldest is dropped (spec/bus.md §1.4). */
 export const QUEUE_LIMIT = 1024
+/** Distinct topics whose subscriber lists are cached (cleared when full or when any pattern set changes). */
+const ROUTE_CACHE_LIMIT = 4096
 
 interface Conn {
   readonly socket: Socket
@@ -24,67 +30,157 @@ interface Conn {
   closed: boolean
 }
 
+interface Route {
+  readonly quoted: string
+  readonly conns: ReadonlyArray<Conn>
+}
+
 export interface BrokerOptions {
   readonly socketPath: string
+  /** Group to own the socket file; `""` keeps the process group. */
   readonly group: string
+  /** Seconds between `system.bus.health` beats; 0 or less disables the heartbeat. */
   readonly heartbeatSeconds: number
 }
 
-const flush = (c: Conn) => {
-  c.scheduled = false
-  if (c.closed || c.queue.length === 0) return
-  // Only write while the kernel takes data; otherwise frames wait (and age out) in the bounded queue.
-  if (c.socket.writableNeedDrain) return
-  const batch = c.queue
-  c.queue = []
-  c.socket.cork()
-  for (const b of batch) c.socket.write(b)
-  c.socket.uncork()
+export interface BrokerStats {
+  readonly connections: number
+  /** PUB frames accepted. */
+  readonly published: number
+  /** EVT frames handed to subscriber queues. */
+  readonly enqueued: number
+  /** EVT frames dropped (drop-oldest) because a subscriber did not keep up. */
+  readonly dropped: number
+  readonly violations: number
 }
 
-const enqueue = (c: Conn, frame: Buffer) => {
-  if (c.queue.length >= QUEUE_LIMIT) {
-    c.queue.shift()
-    c.dropped++
-    if (c.dropped === 1 || c.dropped % 1000 === 0)
-      Effect.runFork(Effect.logWarning(`bus: subscriber ${c.name} queue full, ${c.dropped} events dropped`))
-  }
-  c.queue.push(frame)
-  if (!c.scheduled) {
-    c.scheduled = true
-    queueMicrotask(() => flush(c))
-  }
+export interface BrokerHandle {
+  readonly stats: Effect.Effect<BrokerStats>
 }
 
-export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusError, import("effect").Scope.Scope> =>
+/** The gid of `group` from /etc/group (or a numeric gid as is); undefined when unknown. */
+export const lookupGroupId = (group: string, groupFile = "/etc/group"): number | undefined => {
+  if (/^\d+$/.test(group)) return Number(group)
+  let text: string
+  try {
+    text = readFileSync(groupFile, "utf8")
+  } catch {
+    return undefined
+  }
+  for (const line of text.split("\n")) {
+    const fields = line.split(":")
+    if (fields[0] === group && fields.length >= 3 && /^\d+$/.test(fields[2] ?? "")) return Number(fields[2])
+  }
+  return undefined
+}
+
+const isUnder = (path: string, dir: string) => {
+  const rel = relative(dir, path)
+  return rel.length > 0 && !rel.startsWith("..")
+}
+
+export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle, BusError, Scope.Scope> =>
   Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<never>()
+    const log = Runtime.runFork(runtime)
     const conns = new Set<Conn>()
     const started = Date.now()
     let violations = 0
+    let published = 0
+    let enqueued = 0
+    let dropped = 0
+    // topic → subscribed connections; rebuilt lazily after any SUB/UNSUB/close that changes patterns.
+    let routes = new Map<string, Route>()
 
-    const fanOut = (topic: string, type: string, payload: Record<string, unknown>, origin: Conn | undefined) => {
-      const json = envelopeJson(makeEnvelope(topic, payload, type))
-      const frame = encodeFrame("EVT", topic, json)
-      if (Either.isLeft(frame)) {
-        Effect.runFork(Effect.logError(`bus: dropping oversize event on ${topic}`))
-        return
-      }
+    const routeFor = (topic: string): Route => {
+      const hit = routes.get(topic)
+      if (hit !== undefined) return hit
+      const matched: Array<Conn> = []
       for (const c of conns) {
-        if (c === origin || c.closed) continue
+        if (c.closed) continue
         for (const p of c.patterns)
           if (matches(p, topic)) {
-            enqueue(c, frame.right)
+            matched.push(c)
             break
           }
       }
+      if (routes.size >= ROUTE_CACHE_LIMIT) routes = new Map()
+      const route = { quoted: JSON.stringify(topic), conns: matched }
+      routes.set(topic, route)
+      return route
+    }
+
+    const flush = (c: Conn) => {
+      c.scheduled = false
+      if (c.closed || c.queue.length === 0) return
+      // Only write while the kernel takes data; otherwise frames wait (and age out) in the bounded queue.
+      if (c.socket.writableNeedDrain) return
+      const batch = c.queue
+      c.queue = []
+      const first = batch[0]
+      if (batch.length === 1 && first !== undefined) {
+        c.socket.write(first)
+        return
+      }
+      c.socket.cork()
+      for (const b of batch) c.socket.write(b)
+      c.socket.uncork()
+    }
+
+    const enqueue = (c: Conn, frame: Buffer) => {
+      if (c.queue.length >= QUEUE_LIMIT) {
+        c.queue.shift()
+        c.dropped++
+        dropped++
+        if (c.dropped === 1 || c.dropped % 10_000 === 0)
+          log(
+            Effect.logWarning(
+              `bus: subscriber ${c.name} is not keeping up; ${c.dropped} events dropped (oldest first)`
+            )
+          )
+      }
+      c.queue.push(frame)
+      enqueued++
+      if (!c.scheduled) {
+        c.scheduled = true
+        queueMicrotask(() => flush(c))
+      }
+    }
+
+    const fanOut = (topic: string, type: string, payloadJson: string, origin: Conn | undefined) => {
+      const route = routeFor(topic)
+      const targets = route.conns
+      if (targets.length === 0 || (targets.length === 1 && targets[0] === origin)) return
+      const frame = encodeTrusted(
+        `EVT ${topic}`,
+        envelopeText(newEventId(), route.quoted, type, Date.now() / 1000, payloadJson)
+      )
+      if (frame === undefined) {
+        log(Effect.logError(`bus: dropping event on ${topic}: the envelope exceeds 1 MiB`))
+        return
+      }
+      for (const c of targets) if (c !== origin && !c.closed) enqueue(c, frame)
+    }
+
+    const forget = (c: Conn) => {
+      if (c.closed) return
+      c.closed = true
+      c.queue = []
+      conns.delete(c)
+      if (c.patterns.size > 0) routes = new Map()
+      if (c.dropped > 0)
+        log(Effect.logInfo(`bus: subscriber ${c.name} left; ${c.dropped} events dropped in total`))
     }
 
     const violate = (c: Conn, reason: string) => {
       violations++
       if (violations <= 10 || violations % 1000 === 0)
-        Effect.runFork(Effect.logWarning(`bus: protocol violation from ${c.name}: ${reason} (total ${violations})`))
-      c.closed = true
-      conns.delete(c)
+        log(
+          Effect.logWarning(
+            `bus: protocol violation from ${c.name}: ${reason}; connection closed (total ${violations})`
+          )
+        )
+      forget(c)
       c.socket.destroy()
     }
 
@@ -98,10 +194,13 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusErro
             violate(c, `invalid SUB pattern ${JSON.stringify(f.args.slice(0, 64))}`)
             return false
           }
-          c.patterns.add(f.args)
+          if (!c.patterns.has(f.args)) {
+            c.patterns.add(f.args)
+            routes = new Map()
+          }
           return true
         case "UNSUB":
-          c.patterns.delete(f.args)
+          if (c.patterns.delete(f.args)) routes = new Map()
           return true
         case "PUB": {
           if (f.args.length === 0) {
@@ -110,23 +209,28 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusErro
           }
           const body = parseBody(f.body)
           if (Either.isLeft(body)) {
-            violate(c, body.left.reason)
+            violate(c, `${body.left.reason}: ${body.left.detail}`)
             return false
           }
+          published++
+          // Only `payload` and `type` survive; id, ts and topic are the broker's (anti-spoofing, §1.4).
           const payload = body.right.payload
-          const p: Record<string, unknown> = {}
-          if (typeof payload === "object" && payload !== null && !Array.isArray(payload))
-            for (const [k, v] of Object.entries(payload)) p[k] = v
-          const type = typeof body.right.type === "string" ? body.right.type : ""
-          fanOut(f.args, type, p, c)
+          const type = body.right.type
+          fanOut(
+            f.args,
+            typeof type === "string" ? type : "",
+            typeof payload === "object" && payload !== null && !Array.isArray(payload)
+              ? JSON.stringify(payload)
+              : "{}",
+            c
+          )
           return true
         }
         case "EVT":
           violate(c, "EVT from a client")
           return false
         case "BYE":
-          c.closed = true
-          conns.delete(c)
+          forget(c)
           c.socket.end()
           return false
       }
@@ -152,30 +256,49 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusErro
       })
       socket.on("drain", () => flush(c))
       socket.on("error", () => undefined)
-      socket.on("close", () => {
-        c.closed = true
-        conns.delete(c)
-      })
+      socket.on("close", () => forget(c))
     }
 
+    let boundIno: number | undefined
     const server: Server = yield* Effect.acquireRelease(
       Effect.async<Server, BusError>((resume) => {
+        // A stale socket file is taken over without probing (spec/bus.md §1.1).
         try {
           unlinkSync(options.socketPath)
         } catch {
           // no stale socket
         }
         const s = createServer(onConnection)
-        s.once("error", (e) => resume(Effect.fail(new BusError({ op: "listen", message: String(e), cause: e }))))
-        s.listen(options.socketPath, () => resume(Effect.succeed(s)))
+        s.once("error", (e) =>
+          resume(
+            Effect.fail(
+              new BusError({
+                op: "listen",
+                message: `cannot listen on ${options.socketPath}: ${e.message} (does the directory exist and is it writable?)`,
+                cause: e
+              })
+            )
+          )
+        )
+        s.listen(options.socketPath, () => {
+          try {
+            boundIno = statSync(options.socketPath).ino
+          } catch {
+            boundIno = undefined
+          }
+          resume(Effect.succeed(s))
+        })
       }),
       (s) =>
         Effect.sync(() => {
+          // The broker sends no BYE on shutdown; clients see EOF and reconnect (spec/bus.md §1.1).
           for (const c of conns) c.socket.destroy()
           conns.clear()
           s.close()
+          // Remove the file only if it is still ours: a second broker may have taken the path over.
           try {
-            unlinkSync(options.socketPath)
+            if (boundIno === undefined || statSync(options.socketPath).ino === boundIno)
+              unlinkSync(options.socketPath)
           } catch {
             // already gone
           }
@@ -184,14 +307,39 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<void, BusErro
     void server
     yield* Effect.try({
       try: () => chmodSync(options.socketPath, 0o660),
-      catch: (e) => new BusError({ op: "chmod", message: String(e), cause: e })
+      catch: (e) =>
+        new BusError({ op: "chmod", message: `cannot chmod ${options.socketPath}: ${String(e)}`, cause: e })
     })
     if (options.group !== "") {
-      yield* Effect.logDebug(`bus: chown to group ${options.group} not implemented (group lookup); keeping process group`)
+      const gid = lookupGroupId(options.group)
+      if (gid === undefined) {
+        yield* Effect.logDebug(`bus: group ${options.group} not found; the socket keeps the process group`)
+      } else {
+        yield* Effect.try(() => chownSync(options.socketPath, -1, gid)).pipe(
+          Effect.catchAll((e) =>
+            Effect.logDebug(
+              `bus: cannot chown the socket to group ${options.group}: ${String(e.error)}; keeping the process group`
+            )
+          )
+        )
+      }
     }
-    yield* Effect.sync(() =>
-      fanOut("system.bus.health", "bus.health", { pid: process.pid, uptime_s: Math.round(Date.now() - started) / 1000, ts: Date.now() / 1000 }, undefined)
-    ).pipe(Effect.repeat(Schedule.spaced(`${Math.max(0.1, options.heartbeatSeconds)} seconds`)), Effect.forkScoped)
+    if (options.heartbeatSeconds > 0) {
+      yield* Effect.sync(() => {
+        const now = Date.now()
+        const uptime = Math.round(now - started) / 1000
+        // `uptime_s` is the documented name, `uptime_sec` what the Python original sends: both, for both readers.
+        fanOut(
+          "system.bus.health",
+          "bus.health",
+          JSON.stringify({ pid: process.pid, uptime_s: uptime, uptime_sec: uptime, ts: now / 1000 }),
+          undefined
+        )
+      }).pipe(Effect.repeat(Schedule.spaced(`${options.heartbeatSeconds} seconds`)), Effect.forkScoped)
+    }
+    return {
+      stats: Effect.sync(() => ({ connections: conns.size, published, enqueued, dropped, violations }))
+    } satisfies BrokerHandle
   })
 
 /**
@@ -202,8 +350,30 @@ export const runBrokerMain = (options: { socketPath?: string; group: string; hea
   Effect.scoped(
     Effect.gen(function* () {
       const socketPath = yield* resolveSocketPath(options.socketPath)
-      yield* serveBroker({ socketPath, group: options.group, heartbeatSeconds: options.heartbeatSeconds })
+      // Like the original, only a directory under the user's home is created; /run/decnet belongs to systemd.
+      if (isUnder(socketPath, homedir()))
+        yield* Effect.try({
+          try: () => mkdirSync(dirname(socketPath), { recursive: true }),
+          catch: (e) =>
+            new BusError({
+              op: "listen",
+              message: `cannot create ${dirname(socketPath)}: ${String(e)}`,
+              cause: e
+            })
+        })
+      const broker = yield* serveBroker({
+        socketPath,
+        group: options.group,
+        heartbeatSeconds: options.heartbeatSeconds
+      })
       yield* Effect.logInfo(`bus: listening on ${socketPath}`)
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(broker.stats, (s) =>
+          Effect.logInfo(
+            `bus: shutting down (published ${s.published}, delivered to queues ${s.enqueued}, dropped ${s.dropped}, violations ${s.violations})`
+          )
+        )
+      )
       return yield* Effect.never
     })
   )
