@@ -2,7 +2,7 @@
  * Typed honeypot events and the sink they go to. Every event becomes exactly one RFC 5424 line
  * (spec/fleet.md §7): on stdout in production, into memory in tests.
  */
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { type EventLine, formatEventLine, type SdValue, type Severity } from "../../logging/Rfc5424.js"
 
 export type EventFields = Readonly<Record<string, SdValue>>
@@ -39,14 +39,29 @@ export const EventSinkStdout = Layer.succeed(EventSink, {
 /** Test sink: keeps every line in memory. */
 export class MemorySink extends Context.Tag("decnet/honeypots/MemorySink")<
   MemorySink,
-  { readonly lines: Effect.Effect<ReadonlyArray<string>>; readonly clear: Effect.Effect<void> }
+  {
+    /** A snapshot of the lines written so far (later writes do not change it). */
+    readonly lines: Effect.Effect<ReadonlyArray<string>>
+    readonly clear: Effect.Effect<void>
+  }
 >() {}
 
+/**
+ * Append-only: a write is one `push` (fuzz runs write tens of thousands of lines; copying the
+ * array per line made them quadratic). Reads copy, so a snapshot never changes under a test.
+ */
 export const EventSinkMemory: Layer.Layer<EventSink | MemorySink> = Layer.effectContext(
-  Effect.gen(function* () {
-    const ref = yield* Ref.make<ReadonlyArray<string>>([])
-    return Context.make(EventSink, { write: (line) => Ref.update(ref, (ls) => [...ls, line]) }).pipe(
-      Context.add(MemorySink, { lines: Ref.get(ref), clear: Ref.set(ref, []) })
+  Effect.sync(() => {
+    const lines: Array<string> = []
+    return Context.make(EventSink, {
+      write: (line: string) => Effect.sync(() => void lines.push(line))
+    }).pipe(
+      Context.add(MemorySink, {
+        lines: Effect.sync(() => lines.slice()),
+        clear: Effect.sync(() => {
+          lines.length = 0
+        })
+      })
     )
   })
 )
