@@ -5,7 +5,20 @@
  */
 import * as dgram from "node:dgram"
 import * as net from "node:net"
-import { Cause, Context, Data, Effect, Exit, Fiber, Layer, ParseResult, Runtime, Schema, type Scope } from "effect"
+import {
+  Cause,
+  Context,
+  Data,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  ParseResult,
+  Runtime,
+  Schema,
+  type Scope
+} from "effect"
 import type { Severity } from "../../logging/Rfc5424.js"
 import { type Connection, type ConnectionError, makeConnection, normalizeIp } from "./Connection.js"
 import { type EventFields, EventSink, formatHoneypotEvent } from "./Events.js"
@@ -17,7 +30,35 @@ export class HoneypotListenError extends Data.TaggedError("HoneypotListenError")
   readonly host: string
   readonly port: number
   readonly message: string
+  /** The socket error code (`EACCES`, `EADDRINUSE`, `EADDRNOTAVAIL`…) when the OS refused the bind. */
+  readonly code?: string | undefined
 }> {}
+
+const errorCode = (error: Error): string | undefined =>
+  "code" in error && typeof error.code === "string" ? error.code : undefined
+
+/** One readable sentence for a refused bind; the common causes say what to do. */
+export const describeBindError = (
+  host: string,
+  port: number,
+  error: Error,
+  proto: "tcp" | "udp" = "tcp"
+): string => {
+  const code = errorCode(error)
+  const where = `${proto === "udp" ? "udp " : ""}${host}:${port}`
+  switch (code) {
+    case "EACCES":
+      return port < 1024
+        ? `cannot bind ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`
+        : `cannot bind ${where}: permission denied`
+    case "EADDRINUSE":
+      return `cannot bind ${where}: address already in use (another process listens there)`
+    case "EADDRNOTAVAIL":
+      return `cannot bind ${where}: address not available (${host} is not an address of this host)`
+    default:
+      return `cannot bind ${where}: ${error.message}`
+  }
+}
 
 export class HoneypotConfigError extends Data.TaggedError("HoneypotConfigError")<{
   readonly service: string
@@ -38,7 +79,12 @@ export interface HoneypotContextService {
   readonly limits: HoneypotLimits
   /** Root for captured files, sessions and mail (per decky). */
   readonly artifactsDir: string
-  readonly emit: (service: string, eventType: string, fields: EventFields, options?: EmitOptions) => Effect.Effect<void>
+  readonly emit: (
+    service: string,
+    eventType: string,
+    fields: EventFields,
+    options?: EmitOptions
+  ) => Effect.Effect<void>
 }
 
 export class HoneypotContext extends Context.Tag("decnet/honeypots/HoneypotContext")<
@@ -54,7 +100,9 @@ export interface HoneypotContextOptions {
   readonly artifactsDir?: string | undefined
 }
 
-export const HoneypotContextLive = (options: HoneypotContextOptions): Layer.Layer<HoneypotContext, never, EventSink> =>
+export const HoneypotContextLive = (
+  options: HoneypotContextOptions
+): Layer.Layer<HoneypotContext, never, EventSink> =>
   Layer.effect(
     HoneypotContext,
     Effect.gen(function* () {
@@ -114,7 +162,16 @@ export interface Honeypot {
     readonly host: string
     readonly config?: unknown
     readonly port?: ((defaultPort: number) => number) | undefined
-  }) => Effect.Effect<ReadonlyArray<Listener>, HoneypotListenError | HoneypotConfigError, Scope.Scope | HoneypotContext>
+    /**
+     * Config keys the Schema does not know: dropped (`ignore`, the default, like the original's
+     * validate_cfg), dropped with a warning (`warn`), or refused (`error`, for by-hand runs).
+     */
+    readonly unknownConfigKeys?: UnknownConfigKeys | undefined
+  }) => Effect.Effect<
+    ReadonlyArray<Listener>,
+    HoneypotListenError | HoneypotConfigError,
+    Scope.Scope | HoneypotContext
+  >
 }
 
 export const defineHoneypot = <C, I>(module: HoneypotModule<C, I>): Honeypot => ({
@@ -123,21 +180,72 @@ export const defineHoneypot = <C, I>(module: HoneypotModule<C, I>): Honeypot => 
   ports: module.ports,
   start: (options) =>
     Effect.gen(function* () {
-      const config = yield* Schema.decodeUnknown(module.config)(options.config ?? {}).pipe(
-        Effect.mapError(
-          (e) =>
-            new HoneypotConfigError({
-              service: module.slug,
-              message: `invalid ${module.slug} config: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
-            })
-        )
-      )
+      const config = yield* decodeConfig(module, options.config ?? {}, options.unknownConfigKeys ?? "ignore")
       const ctx = yield* HoneypotContext
       const listeners = yield* module.run({ host: options.host, config, port: options.port ?? ((p) => p) })
       yield* ctx.emit(module.slug, "startup", {}, { msg: `${module.slug} server starting as ${ctx.decky}` })
       return listeners
     }).pipe(Effect.withSpan(`Honeypot.start`, { attributes: { service: module.slug } }))
 })
+
+export type UnknownConfigKeys = "ignore" | "warn" | "error"
+
+const pathOf = (issue: ParseResult.ArrayFormatterIssue): string => issue.path.map(String).join(".")
+
+/**
+ * `"key": problem; unknown key "x" (…)`, one line naming every bad key. The "Expected undefined"
+ * alternative an optional field adds to each failure is noise and is dropped.
+ */
+const formatConfigIssues = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>): string => {
+  const useful = issues.filter(
+    (i) =>
+      !(
+        i.message.startsWith("Expected undefined") &&
+        issues.some(
+          (j) => j !== i && pathOf(j).startsWith(pathOf(i)) && !j.message.startsWith("Expected undefined")
+        )
+      )
+  )
+  return useful
+    .map((issue) => {
+      const path = pathOf(issue)
+      if (issue._tag === "Unexpected")
+        return `unknown key "${path}" (${issue.message.replace(/^is unexpected, expected: /, "valid keys: ")})`
+      if (path === "")
+        return /^Expected Struct/.test(issue.message) ? "expected a JSON object" : issue.message
+      return `"${path}": ${issue.message}`
+    })
+    .join("; ")
+}
+
+const decodeConfig = <C, I>(
+  module: HoneypotModule<C, I>,
+  input: unknown,
+  unknownKeys: UnknownConfigKeys
+): Effect.Effect<C, HoneypotConfigError> =>
+  Effect.gen(function* () {
+    const fail = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) =>
+      new HoneypotConfigError({
+        service: module.slug,
+        message: `invalid ${module.slug} config: ${formatConfigIssues(issues)}`
+      })
+    const strict = yield* Effect.either(
+      Schema.decodeUnknown(module.config, { errors: "all", onExcessProperty: "error" })(input)
+    )
+    if (Either.isRight(strict)) return strict.right
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(strict.left)
+    const unexpected = issues.filter((i) => i._tag === "Unexpected")
+    const others = issues.filter((i) => i._tag !== "Unexpected")
+    if (unknownKeys === "error" || others.length > 0 || unexpected.length === 0)
+      return yield* fail(unknownKeys === "error" ? issues : others)
+    if (unknownKeys === "warn")
+      yield* Effect.logWarning(
+        `${module.slug} config: ignoring unknown ${unexpected.map((i) => `"${pathOf(i)}"`).join(", ")}`
+      )
+    return yield* Schema.decodeUnknown(module.config, { errors: "all" })(input).pipe(
+      Effect.mapError((e) => fail(ParseResult.ArrayFormatter.formatErrorSync(e)))
+    )
+  })
 
 /** Log at most once per `windowMs` per key, so a flood of limit hits is one line, not thousands. */
 const rateLimitedLog = (windowMs: number) => {
@@ -187,13 +295,18 @@ export const serveTcp = <R>(
       const ip = normalizeIp(socket.remoteAddress)
       const count = perIp.get(ip) ?? 0
       if (sockets.size >= limits.maxConnections) {
-        runFork(warn(`${label}:max`, `${label}: connection limit ${limits.maxConnections} reached; refusing ${ip}`))
+        runFork(
+          warn(`${label}:max`, `${label}: connection limit ${limits.maxConnections} reached; refusing ${ip}`)
+        )
         socket.destroy()
         return
       }
       if (count >= limits.maxConnectionsPerIp) {
         runFork(
-          warn(`${label}:ip:${ip}`, `${label}: per-IP limit ${limits.maxConnectionsPerIp} reached for ${ip}; refusing`)
+          warn(
+            `${label}:ip:${ip}`,
+            `${label}: per-IP limit ${limits.maxConnectionsPerIp} reached for ${ip}; refusing`
+          )
         )
         socket.destroy()
         return
@@ -218,7 +331,10 @@ export const serveTcp = <R>(
             const e = failure.value
             if (e._tag === "ConnectionClosed") return Effect.void
             if (e._tag === "LimitExceeded")
-              return warn(`${label}:limit:${e.limit}`, `${label}: ${e.limit} limit ${e.max} exceeded by ${ip}; closing`)
+              return warn(
+                `${label}:limit:${e.limit}`,
+                `${label}: ${e.limit} limit ${e.max} exceeded by ${ip}; closing`
+              )
             return warn(`${label}:proto:${ip}`, `${label}: malformed input from ${ip}: ${e.reason}; closing`)
           }
           return Effect.logError(`${label}: handler defect for ${ip}`, cause)
@@ -253,7 +369,8 @@ export const serveTcp = <R>(
               service: options.service,
               host: options.host,
               port: options.port,
-              message: `cannot listen on ${options.host}:${options.port}: ${e.message}`
+              message: describeBindError(options.host, options.port, e),
+              code: errorCode(e)
             })
           )
         )
@@ -273,7 +390,12 @@ export const serveTcp = <R>(
         yield* Fiber.interruptAll([...live])
       })
     )
-    return { proto: "tcp", defaultPort: options.defaultPort ?? options.port, host: options.host, port } as const
+    return {
+      proto: "tcp",
+      defaultPort: options.defaultPort ?? options.port,
+      host: options.host,
+      port
+    } as const
   })
 
 export interface ServeUdpOptions<R> {
@@ -302,7 +424,9 @@ export const serveUdp = <R>(
     const sock = dgram.createSocket({ type: net.isIPv6(options.host) ? "udp6" : "udp4", reuseAddr: false })
     sock.on("message", (msg, rinfo) => {
       if (msg.length > maxBytes) {
-        runFork(warn(`${label}:size`, `${label}: datagram of ${msg.length} bytes from ${rinfo.address} dropped`))
+        runFork(
+          warn(`${label}:size`, `${label}: datagram of ${msg.length} bytes from ${rinfo.address} dropped`)
+        )
         return
       }
       const remote = { address: normalizeIp(rinfo.address), port: rinfo.port }
@@ -312,7 +436,10 @@ export const serveUdp = <R>(
           Effect.catchAll((e) =>
             e._tag === "ConnectionClosed"
               ? Effect.void
-              : warn(`${label}:proto:${remote.address}`, `${label}: malformed datagram from ${remote.address}`)
+              : warn(
+                  `${label}:proto:${remote.address}`,
+                  `${label}: malformed datagram from ${remote.address}`
+                )
           ),
           Effect.catchAllDefect((d) => Effect.logError(`${label}: handler defect`, Cause.die(d)))
         )
@@ -326,15 +453,23 @@ export const serveUdp = <R>(
               service: options.service,
               host: options.host,
               port: options.port,
-              message: `cannot bind udp ${options.host}:${options.port}: ${e.message}`
+              message: describeBindError(options.host, options.port, e, "udp"),
+              code: errorCode(e)
             })
           )
         )
       )
-      sock.bind({ address: options.host, port: options.port, exclusive: true }, () => resume(Effect.succeed(sock.address().port)))
+      sock.bind({ address: options.host, port: options.port, exclusive: true }, () =>
+        resume(Effect.succeed(sock.address().port))
+      )
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => sock.close()))
-    return { proto: "udp", defaultPort: options.defaultPort ?? options.port, host: options.host, port } as const
+    return {
+      proto: "udp",
+      defaultPort: options.defaultPort ?? options.port,
+      host: options.host,
+      port
+    } as const
   })
 
 /** Run an effect's exit through a callback boundary (for callback libraries such as ssh2). */
