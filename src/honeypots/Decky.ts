@@ -1,25 +1,18 @@
 /**
  * Runs one decky's services in one process: the `decnet decky` container entrypoint and the unit the
  * embedded runtime starts per decky. Each service binds in the caller's scope; a service that fails to
- * bind fails the whole decky with a clear error naming it.
+ * bind fails the whole decky with a clear error naming it. Modules come from the lazy Registry.
  */
-import { Data, Effect, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
+import { loadHoneypots, type UnknownHoneypot } from "./Registry.js"
 import {
   type Honeypot,
   type HoneypotConfigError,
   HoneypotContext,
   type HoneypotListenError,
-  type Listener
+  type Listener,
+  type UnknownConfigKeys
 } from "./runtime/index.js"
-
-export class UnknownServiceError extends Data.TaggedError("UnknownServiceError")<{
-  readonly slug: string
-  readonly known: ReadonlyArray<string>
-}> {
-  override get message(): string {
-    return `unknown honeypot service '${this.slug}'. Known services: ${this.known.join(", ")}`
-  }
-}
 
 export interface DeckyServiceSpec {
   readonly honeypot: Honeypot
@@ -36,19 +29,17 @@ export interface DeckyPlan {
   readonly services: ReadonlyArray<DeckyServiceSpec>
   /** Port mapping shared by all services: identity, an offset, or explicit per-port overrides. */
   readonly port?: ((slug: string, defaultPort: number) => number) | undefined
+  readonly unknownConfigKeys?: UnknownConfigKeys | undefined
 }
 
-/** Resolve slugs against a registry, failing with the list of known services. */
-export const resolveServices = (
-  registry: ReadonlyMap<string, Honeypot>,
-  slugs: ReadonlyArray<string>
-): Effect.Effect<ReadonlyArray<Honeypot>, UnknownServiceError> =>
-  Effect.forEach(slugs, (slug) => {
-    const found = registry.get(slug)
-    return found === undefined
-      ? Effect.fail(new UnknownServiceError({ slug, known: [...registry.keys()].sort() }))
-      : Effect.succeed(found)
-  })
+/** Load the modules for `slugs` and pair each with its entry of `configs` (keyed by slug). */
+export const planServices = (
+  slugs: ReadonlyArray<string>,
+  configs: Readonly<Record<string, unknown>> = {}
+): Effect.Effect<ReadonlyArray<DeckyServiceSpec>, UnknownHoneypot> =>
+  Effect.map(loadHoneypots(slugs), (modules) =>
+    modules.map((honeypot): DeckyServiceSpec => ({ honeypot, config: configs[honeypot.slug] }))
+  )
 
 /** Start every service of the decky; they stay up until the scope closes. */
 export const startDecky = (
@@ -60,19 +51,28 @@ export const startDecky = (
 > =>
   Effect.gen(function* () {
     const ctx = yield* HoneypotContext
+    const mapPort = plan.port
     const running = yield* Effect.forEach(plan.services, ({ honeypot, config }) =>
       honeypot
         .start({
           host: plan.host,
           config,
-          port: plan.port === undefined ? undefined : (p) => plan.port!(honeypot.slug, p)
+          port: mapPort === undefined ? undefined : (p) => mapPort(honeypot.slug, p),
+          unknownConfigKeys: plan.unknownConfigKeys
         })
         .pipe(Effect.map((listeners): RunningService => ({ slug: honeypot.slug, listeners })))
     )
-    yield* Effect.logInfo(
-      `decky ${ctx.decky} up: ${running
-        .map((r) => `${r.slug}(${r.listeners.map((l) => `${l.proto}/${l.port}`).join(",")})`)
-        .join(" ")}`
-    )
+    yield* Effect.logInfo(`decky ${ctx.decky} up: ${describeServices(running)}`)
     return running
   }).pipe(Effect.withSpan("Decky.start"))
+
+/** `redis 127.0.0.1:6379 (6379/tcp), http 127.0.0.1:8080 (80/tcp)`: the bound address, then the known port. */
+export const describeServices = (running: ReadonlyArray<RunningService>): string =>
+  running
+    .flatMap((r) =>
+      r.listeners.map((l) => `${r.slug} ${hostPort(l.host, l.port)} (${l.defaultPort}/${l.proto})`)
+    )
+    .join(", ")
+
+const hostPort = (host: string, port: number): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
