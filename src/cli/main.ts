@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs"
 import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { allowed, type Gating, ModeRefused, readGating, refusalMessage } from "./mode.js"
+import { decky, honeypot } from "./honeypot.js"
+import { archetypes, distros, services } from "./catalog.js"
 import { up } from "./up.js"
 
 // Read at startup from package.json beside dist/ or src/ (both are one level under the package root).
@@ -18,14 +20,18 @@ export const version = Option.getOrElse(
   () => "0.0.0"
 )
 
-// Register a command group here: import it and append it to `optional`. Role gating filters by name.
-const optional = [] as const
+/** A command with its names, taken while its type is precise (getNames cannot infer from a union of commands). */
+const entry = <N extends string, R, E, A>(command: Command.Command<N, R, E, A>) => ({
+  command,
+  names: [...Command.getNames(command)]
+})
 
-const named = <N extends string, R, E, A>(c: Command.Command<N, R, E, A>) => Command.getNames(c)
+// Register a command group here: import it and append `entry(<command>)` to `optional`. Role gating filters by name.
+const optional = [entry(honeypot), entry(decky), entry(services), entry(distros), entry(archetypes)] as const
 
 /** The root command with only the subcommands this host's role allows. */
 export const makeRoot = (g: Gating) => {
-  const visible = optional.filter((c) => [...named(c)].every((n) => allowed(g, n)))
+  const visible = optional.filter((e) => e.names.every((n) => allowed(g, n))).map((e) => e.command)
   return Command.make("decnet").pipe(
     Command.withDescription("DECNET honeypot deception network"),
     Command.withSubcommands([up, ...visible])
