@@ -12,7 +12,10 @@ export const DockerErrorReason = Schema.Literal(
   "permission-denied",
   /** HTTP 404: no such container, image or network. */
   "not-found",
-  /** HTTP 409: name in use, container running, network has endpoints. */
+  /**
+   * HTTP 409 or 403: name in use, container running, image in use; the engine says 403 for a network
+   * that still has endpoints, a container already on that network, a predefined network.
+   */
   "conflict",
   /** HTTP 400: the engine refused the request as malformed. */
   "bad-request",
@@ -107,7 +110,13 @@ export const fromCause = (op: string, address: string, cause: unknown, target?: 
   const about = target === undefined ? `docker ${op}` : `docker ${op} ${target}`
   if (typeof status === "number") {
     const reason: DockerErrorReason =
-      status === 404 ? "not-found" : status === 409 ? "conflict" : status === 400 ? "bad-request" : "engine"
+      status === 404
+        ? "not-found"
+        : status === 409 || status === 403
+          ? "conflict"
+          : status === 400
+            ? "bad-request"
+            : "engine"
     return new DockerError({
       ...base,
       reason,

@@ -307,12 +307,10 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
       function* (id, options) {
         yield* Effect.annotateCurrentSpan("docker.container", id)
         yield* call("stopContainer", id, (signal) =>
-          docker
-            .getContainer(id)
-            .stop({
-              abortSignal: signal,
-              ...(options?.timeoutSeconds === undefined ? {} : { t: options.timeoutSeconds })
-            })
+          docker.getContainer(id).stop({
+            abortSignal: signal,
+            ...(options?.timeoutSeconds === undefined ? {} : { t: options.timeoutSeconds })
+          })
         ).pipe(
           Effect.asVoid,
           Effect.catchIf(isConflictFree, () => Effect.void)
