@@ -25,12 +25,18 @@ export const makeBaitFs = (seed: InstanceSeed): ReadonlyArray<BaitFile> => {
   const files: Array<BaitFile> = []
   const names = new Set<string>()
   for (let i = 0; i < count; i++) {
-    const date = new Date(Date.UTC(seed.int(2022, 2024), seed.int(0, 11), seed.int(1, 28), seed.int(0, 23), seed.int(0, 59)))
+    const date = new Date(
+      Date.UTC(seed.int(2022, 2024), seed.int(0, 11), seed.int(1, 28), seed.int(0, 23), seed.int(0, 59))
+    )
     const name = `${company}-${env}-${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}.tar.gz`
     if (names.has(name)) continue
     names.add(name)
     const size = seed.int(2 * 1024, 32 * 1024)
-    files.push({ name, content: Buffer.concat([GZIP_MAGIC, seed.bytes(size - 4, `ftp-bait:${name}`)]), mtime: date })
+    files.push({
+      name,
+      content: Buffer.concat([GZIP_MAGIC, seed.bytes(size - 4, `ftp-bait:${name}`)]),
+      mtime: date
+    })
   }
   files.sort((a, b) => a.name.localeCompare(b.name))
   const newest = new Date(Math.max(Date.UTC(2022, 0, 1), ...files.map((f) => f.mtime.getTime())))
@@ -48,14 +54,30 @@ export const makeBaitFs = (seed: InstanceSeed): ReadonlyArray<BaitFile> => {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const
 
+/** What a directory listing shows of a file. */
+export interface ListEntry {
+  readonly name: string
+  readonly size: number
+  readonly mtime: Date
+  /** `ls -l` permission string. */
+  readonly mode: string
+}
+
+export const baitEntry = (f: BaitFile): ListEntry => ({
+  name: f.name,
+  size: f.content.length,
+  mtime: f.mtime,
+  mode: "-rw-r--r--"
+})
+
 /** One `ls -l` line as vsftpd prints it (`%s %4d %-8s %-8s %8llu %s %s`). */
-export const listLine = (f: BaitFile, now: Date): string => {
+export const listLine = (f: ListEntry, now: Date): string => {
   const recent = now.getTime() - f.mtime.getTime() < 182 * 86_400_000
   const when = recent
     ? `${pad(f.mtime.getUTCHours())}:${pad(f.mtime.getUTCMinutes())}`
     : ` ${f.mtime.getUTCFullYear()}`
   const date = `${MONTHS[f.mtime.getUTCMonth()]} ${pad(f.mtime.getUTCDate())} ${when}`
-  return `-rw-r--r--    1 ftp      ftp      ${String(f.content.length).padStart(8)} ${date} ${f.name}`
+  return `${f.mode}    1 ftp      ftp      ${String(f.size).padStart(8)} ${date} ${f.name}`
 }
 
 /** `MDTM` timestamp (RFC 3659 §2.3): YYYYMMDDHHMMSS. */

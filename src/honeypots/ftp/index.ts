@@ -1,9 +1,10 @@
 /**
- * ftp honeypot (spec/honeypots.md §5; RFC 959, RFC 2428 EPSV, RFC 3659 SIZE/MDTM): a vsFTPd /
- * ProFTPD / Pure-FTPd persona that records every login and, after a successful one, shows a
- * read-only bait tree. Passive data connections only (PORT/EPRT would make us connect out).
+ * ftp honeypot (spec/honeypots.md §5; RFC 959, RFC 2428 EPSV/EPRT, RFC 3659 SIZE/MDTM): a vsFTPd /
+ * ProFTPD / Pure-FTPd persona that records every login and, after a successful one, shows a bait
+ * tree and quarantines whatever the client uploads (STOR/STOU/APPE) as `file_captured`.
  */
 import * as net from "node:net"
+import * as path from "node:path"
 import { Effect, Option, Random, Schema, type Scope } from "effect"
 import {
   type Connection,
@@ -12,10 +13,19 @@ import {
   defineHoneypot,
   HoneypotContext,
   type HoneypotContextService,
-  normalizeIp,
   serveTcp
 } from "../runtime/index.js"
-import { type BaitFile, listLine, makeBaitFs, mdtm } from "./BaitFs.js"
+import { type BaitFile, baitEntry, type ListEntry, listLine, makeBaitFs, mdtm } from "./BaitFs.js"
+import { DEFAULT_MAX_UPLOAD_BYTES, discard, keep, openIncoming, receive, storedName } from "./Capture.js"
+import {
+  allowedActiveTarget,
+  type DataChannel,
+  openActive,
+  openPassive,
+  parseEprt,
+  parsePort,
+  sendData
+} from "./Data.js"
 
 export const FtpConfig = Schema.Struct({
   /** Full welcome text; a leading `220 ` is added when missing (never doubled). */
@@ -23,7 +33,14 @@ export const FtpConfig = Schema.Struct({
   login_mode: Schema.optionalWith(Schema.Literal("never", "always", "probabilistic"), {
     default: () => "probabilistic" as const
   }),
-  login_success_rate: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.9 })
+  login_success_rate: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.9 }),
+  /**
+   * Largest upload kept, in bytes; a bigger one is cut off, discarded and logged as `file_skipped`.
+   * `0` makes the server read-only (every STOR/STOU/APPE answered `550 Permission denied.`).
+   */
+  max_upload_bytes: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1024 * 1024 * 1024)), {
+    default: () => DEFAULT_MAX_UPLOAD_BYTES
+  })
 })
 export type FtpConfig = typeof FtpConfig.Type
 
@@ -95,77 +112,26 @@ const personaFromBanner = (banner: string): Persona => {
   return { flavor, greeting: line.split(/\r?\n/).filter((l) => l !== "") }
 }
 
-/** How long a passive listener waits for the client's data connection. */
-const DATA_ACCEPT_TIMEOUT = "15 seconds"
+/** How an upload is listed: vsftpd's anon_umask 077 leaves it readable by the server only. */
+const UPLOAD_MODE = "-rw-------"
+/** Uploads one session remembers for its listing (oldest forgotten first); all are quarantined. */
+const MAX_LISTED_UPLOADS = 256
 /** Commands per control connection (bounded even when the client pipelines without pause). */
 const MAX_COMMANDS = 20_000
 
-interface Passive {
-  readonly port: number
-  readonly accept: Effect.Effect<Option.Option<net.Socket>>
-  readonly close: Effect.Effect<void>
+/** A file this session uploaded: listed to this session only (other sessions see the bait alone). */
+interface Upload {
+  readonly size: number
+  readonly mtime: Date
 }
-
-/**
- * RFC 959 §3.2 passive mode: listen on the control connection's local address, accept one data
- * connection, and only from the control connection's peer (no FTP bounce through us). The session
- * owns the result and calls `close` when it is replaced, used, or the control connection ends.
- */
-const openPassive = (host: string, peer: string): Effect.Effect<Passive> =>
-  Effect.async<Passive>((resume) => {
-    const sockets: Array<net.Socket> = []
-    const waiters: Array<(s: net.Socket) => void> = []
-    const server = net.createServer((s) => {
-      s.on("error", () => {})
-      if (normalizeIp(s.remoteAddress) !== peer || sockets.length > 0) {
-        s.destroy()
-        return
-      }
-      sockets.push(s)
-      for (const w of waiters.splice(0)) w(s)
-    })
-    const close = () => {
-      server.close()
-      for (const s of sockets) s.destroy()
-    }
-    server.on("error", () => {})
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = server.address()
-      resume(
-        Effect.succeed({
-          port: typeof addr === "object" && addr !== null ? addr.port : 0,
-          accept: Effect.async<net.Socket>((wake) => {
-            const ready = sockets[0]
-            if (ready !== undefined) return wake(Effect.succeed(ready))
-            waiters.push((s) => wake(Effect.succeed(s)))
-          }).pipe(Effect.timeoutOption(DATA_ACCEPT_TIMEOUT)),
-          close: Effect.sync(close)
-        })
-      )
-    })
-    // Interrupted before the listener was handed over: do not leak it.
-    return Effect.sync(close)
-  })
-
-/** Send `data` on the data socket and close it; resolves once the peer has it (or is gone). */
-const sendData = (socket: net.Socket, data: Buffer): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    if (socket.destroyed) return resume(Effect.succeed(false))
-    socket.once("close", (hadError) => resume(Effect.succeed(!hadError)))
-    socket.end(data)
-    return Effect.sync(() => socket.destroy())
-  }).pipe(
-    Effect.timeoutOption("60 seconds"),
-    Effect.map((o) => Option.getOrElse(o, () => false))
-  )
 
 interface Session {
   user: string | undefined
   loggedIn: boolean
   cwd: string
   binary: boolean
-  passive: Passive | undefined
-  renameFrom: boolean
+  data: DataChannel | undefined
+  readonly uploads: Map<string, Upload>
 }
 
 const resolvePath = (cwd: string, arg: string): string => {
@@ -200,14 +166,14 @@ const handleConnection = (
       loggedIn: false,
       cwd: "/",
       binary: false,
-      passive: undefined,
-      renameFrom: false
+      data: undefined,
+      uploads: new Map()
     }
     let unknown = 0
     yield* ctx.emit("ftp", "connection", src)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        if (session.passive !== undefined) yield* session.passive.close
+        if (session.data !== undefined) yield* session.data.close
         yield* ctx.emit("ftp", "disconnect", { ...src, unknown_commands: unknown })
       })
     )
@@ -218,39 +184,171 @@ const handleConnection = (
       return files.find((f) => `/${f.name}` === p)
     }
 
-    const dropPassive = Effect.suspend(() => {
-      const p = session.passive
-      session.passive = undefined
-      return p === undefined ? Effect.void : p.close
+    /** What LIST/SIZE/MDTM see at a path: this session's upload shadows a bait file of that name. */
+    const entryAt = (arg: string): ListEntry | undefined => {
+      const p = resolvePath(session.cwd, arg)
+      const up = session.uploads.get(p)
+      if (up !== undefined)
+        return { name: path.posix.basename(p), size: up.size, mtime: up.mtime, mode: UPLOAD_MODE }
+      const f = fileAt(arg)
+      return f === undefined ? undefined : baitEntry(f)
+    }
+
+    const dropData = Effect.suspend(() => {
+      const d = session.data
+      session.data = undefined
+      return d === undefined ? Effect.void : d.close
     })
 
-    /** Run one transfer over the pending passive connection (RFC 959 §5.4: 150 … 226). */
+    /** Run one download over the pending data connection (RFC 959 §5.4: 150 … 226). */
     const transfer = (preliminary: string, data: Buffer, done: string) =>
       Effect.gen(function* () {
-        const p = session.passive
-        if (p === undefined) return yield* reply("425 Use PORT or PASV first.")
-        const socket = yield* p.accept
+        const d = session.data
+        if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
+        const socket = yield* d.open
         if (Option.isNone(socket)) {
-          yield* dropPassive
+          yield* dropData
           return yield* reply("425 Failed to establish connection.")
         }
         yield* reply(preliminary)
         const ok = yield* sendData(socket.value, data)
-        yield* dropPassive
+        yield* dropData
         yield* reply(ok ? done : "426 Failure writing network stream.")
       })
 
+    /**
+     * STOR/STOU/APPE: receive the upload into the quarantine, announce it, and list it to this
+     * session. Like vsftpd with anonymous uploads it lands as `-rw-------`, so RETR of it is refused.
+     */
+    const upload = (command: "STOR" | "STOU" | "APPE", target: string, preliminary: string) =>
+      Effect.gen(function* () {
+        const d = session.data
+        if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
+        const who = { ...src, ftp_user: session.user ?? "" }
+        const opened = yield* Effect.either(openIncoming(path.join(ctx.artifactsDir, "ftp")))
+        if (opened._tag === "Left") {
+          yield* Effect.logWarning(`ftp: ${opened.left.message}`)
+          yield* dropData
+          return yield* reply("553 Could not create file.")
+        }
+        const incoming = opened.right
+        yield* Effect.gen(function* () {
+          const socket = yield* d.open
+          if (Option.isNone(socket)) {
+            yield* dropData
+            return yield* reply("425 Failed to establish connection.")
+          }
+          yield* reply(preliminary)
+          // Data traffic counts as activity: a long upload must not trip the control idle timeout.
+          const control = conn.socket()
+          const got = yield* receive(socket.value, incoming, config.max_upload_bytes, () =>
+            control.setTimeout(ctx.limits.idleTimeoutMs)
+          )
+          yield* dropData
+          // Discarded before it is announced, so the quarantine never holds a partial oversize file.
+          if (got.outcome !== "complete" && got.outcome !== "aborted") yield* discard(incoming)
+          if (got.outcome === "too_large") {
+            yield* Effect.logWarning(
+              `ftp: upload ${target} from ${src.src_ip} passed max_upload_bytes ${config.max_upload_bytes}; discarded`
+            )
+            yield* ctx.emit("ftp", "file_skipped", {
+              orig_path: target,
+              size: got.size,
+              reason: "too_large",
+              max_bytes: config.max_upload_bytes,
+              ...who,
+              command
+            })
+            return yield* reply("552 Exceeded storage allocation.")
+          }
+          if (got.outcome === "write_failed") {
+            yield* Effect.logWarning(`ftp: cannot write upload ${target} under ${incoming.dir}`)
+            return yield* reply("451 Failure writing to local file.")
+          }
+          const storedAs = storedName(new Date(), got.sha256, target)
+          const kept = yield* Effect.either(keep(incoming, storedAs))
+          if (kept._tag === "Left") {
+            yield* Effect.logWarning(`ftp: ${kept.left.message}`)
+            return yield* reply("451 Failure writing to local file.")
+          }
+          const prior = command === "APPE" ? (session.uploads.get(target)?.size ?? 0) : 0
+          session.uploads.delete(target)
+          if (session.uploads.size >= MAX_LISTED_UPLOADS) {
+            const oldest = session.uploads.keys().next()
+            if (oldest.done !== true) session.uploads.delete(oldest.value)
+          }
+          session.uploads.set(target, { size: prior + got.size, mtime: new Date() })
+          const complete = got.outcome === "complete"
+          yield* ctx.emit("ftp", "file_captured", {
+            stored_as: storedAs,
+            sha256: got.sha256,
+            size: got.size,
+            orig_path: target,
+            ...who,
+            command,
+            complete
+          })
+          yield* reply(complete ? "226 Transfer complete." : "426 Failure reading network stream.")
+        }).pipe(Effect.ensuring(discard(incoming)))
+      })
+
     const listing = (arg: string, namesOnly: boolean): Buffer => {
-      const flags = arg.split(" ").filter((a) => a.startsWith("-")).join("")
+      const flags = arg
+        .split(" ")
+        .filter((a) => a.startsWith("-"))
+        .join("")
       const target = arg.split(" ").filter((a) => !a.startsWith("-"))[0]
       const showHidden = flags.includes("a")
       const dir = target === undefined ? session.cwd : resolvePath(session.cwd, target)
-      const single = target === undefined ? undefined : fileAt(target)
-      const visible =
-        single !== undefined ? [single] : dir === "/" ? files.filter((f) => showHidden || !f.name.startsWith(".")) : []
+      const single = target === undefined ? undefined : entryAt(target)
+      const inDir = (): Array<ListEntry> => {
+        if (dir !== "/") return []
+        const ups = [...session.uploads]
+          .filter(([p]) => path.posix.dirname(p) === "/")
+          .map(([p, u]): ListEntry => ({ name: p.slice(1), size: u.size, mtime: u.mtime, mode: UPLOAD_MODE }))
+        const shadowed = new Set(ups.map((u) => u.name))
+        return [...files.filter((f) => !shadowed.has(f.name)).map(baitEntry), ...ups]
+          .filter((e) => showHidden || !e.name.startsWith("."))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      }
+      const visible = single !== undefined ? [single] : inDir()
       const now = new Date()
       const lines = visible.map((f) => (namesOnly ? f.name : listLine(f, now)))
       return Buffer.from(lines.map((l) => `${l}\r\n`).join(""), "utf8")
+    }
+
+    /** PORT/EPRT: only back to the control connection's own peer, never to a third party. */
+    const active = (verb: "PORT" | "EPRT", arg: string) =>
+      Effect.gen(function* () {
+        yield* dropData
+        const target = verb === "PORT" ? parsePort(arg) : parseEprt(arg)
+        if (target === undefined)
+          return yield* reply(verb === "PORT" ? "500 Illegal PORT command." : "500 Bad EPRT command.")
+        if (!allowedActiveTarget(target, conn.remoteAddress)) {
+          // A third-party address is FTP bounce (RFC 2577 §3): worth its own event.
+          const otherHost = !allowedActiveTarget({ host: target.host, port: 65535 }, conn.remoteAddress)
+          if (otherHost)
+            yield* ctx.emit("ftp", "bounce_attempt", {
+              ...src,
+              command: verb,
+              target_ip: target.host,
+              target_port: target.port
+            })
+          return yield* reply(verb === "PORT" ? "500 Illegal PORT command." : "500 Illegal EPRT command.")
+        }
+        session.data = openActive(conn.localAddress, target.host, target.port)
+        yield* reply(
+          verb === "PORT"
+            ? "200 PORT command successful. Consider using PASV."
+            : "200 EPRT command successful. Consider using EPSV."
+        )
+      })
+
+    const uniqueName = (arg: string): string => {
+      const base = resolvePath(session.cwd, arg.trim() === "" ? "STOU" : arg.trim())
+      const taken = (p: string) => session.uploads.has(p) || files.some((f) => `/${f.name}` === p)
+      if (!taken(base)) return base
+      for (let n = 1; ; n++) if (!taken(`${base}.${n}`)) return `${base}.${n}`
     }
 
     for (let i = 0; i < MAX_COMMANDS; i++) {
@@ -289,7 +387,12 @@ const handleConnection = (
           yield* ctx.emit(
             "ftp",
             "auth_attempt",
-            { ...src, username: session.user, ...credentialFields(session.user, arg), outcome: success ? "success" : "failure" },
+            {
+              ...src,
+              username: session.user,
+              ...credentialFields(session.user, arg),
+              outcome: success ? "success" : "failure"
+            },
             { severity: 4 }
           )
           if (success) {
@@ -311,10 +414,14 @@ const handleConnection = (
           yield* reply("215 UNIX Type: L8")
           break
         case "FEAT":
-          yield* reply("211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End")
+          yield* reply(
+            "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End"
+          )
           break
         case "OPTS":
-          yield* reply(/^utf8 on$/i.test(arg.trim()) ? "200 Always in UTF8 mode." : "501 Option not understood.")
+          yield* reply(
+            /^utf8 on$/i.test(arg.trim()) ? "200 Always in UTF8 mode." : "501 Option not understood."
+          )
           break
         case "HELP":
           yield* reply(
@@ -372,11 +479,13 @@ const handleConnection = (
               yield* reply(arg.trim().toUpperCase() === "S" ? "200 Mode set to S." : "504 Bad MODE command.")
               break
             case "STRU":
-              yield* reply(arg.trim().toUpperCase() === "F" ? "200 Structure set to F." : "504 Bad STRU command.")
+              yield* reply(
+                arg.trim().toUpperCase() === "F" ? "200 Structure set to F." : "504 Bad STRU command."
+              )
               break
             case "PASV":
             case "EPSV": {
-              yield* dropPassive
+              yield* dropData
               const host = conn.localAddress
               const isV6 = net.isIPv6(host)
               if (verb === "PASV" && isV6) {
@@ -384,7 +493,7 @@ const handleConnection = (
                 break
               }
               const p = yield* openPassive(host, conn.remoteAddress)
-              session.passive = p
+              session.data = p
               if (verb === "EPSV") yield* reply(`229 Entering Extended Passive Mode (|||${p.port}|)`)
               else
                 yield* reply(
@@ -394,8 +503,7 @@ const handleConnection = (
             }
             case "PORT":
             case "EPRT":
-              // Active mode means connecting to an address the client names: never from a honeypot.
-              yield* reply("500 Illegal PORT command.")
+              yield* active(verb, arg)
               break
             case "LIST":
             case "NLST":
@@ -406,9 +514,12 @@ const handleConnection = (
               )
               break
             case "RETR": {
-              const f = fileAt(arg)
-              yield* ctx.emit("ftp", "download_attempt", { ...src, path: resolvePath(session.cwd, arg), found: f !== undefined })
+              const p = resolvePath(session.cwd, arg)
+              // An own upload is write-only (vsftpd's anon_world_readable_only): listed, not readable.
+              const f = session.uploads.has(p) ? undefined : fileAt(arg)
+              yield* ctx.emit("ftp", "download_attempt", { ...src, path: p, found: f !== undefined })
               if (f === undefined) {
+                yield* dropData
                 yield* reply("550 Failed to open file.")
                 break
               }
@@ -420,20 +531,22 @@ const handleConnection = (
               break
             }
             case "SIZE": {
-              const f = fileAt(arg)
-              yield* reply(f === undefined ? "550 Could not get file size." : `213 ${f.content.length}`)
+              const f = entryAt(arg)
+              yield* reply(f === undefined ? "550 Could not get file size." : `213 ${f.size}`)
               break
             }
             case "MDTM": {
-              const f = fileAt(arg)
-              yield* reply(f === undefined ? "550 Could not get file modification time." : `213 ${mdtm(f.mtime)}`)
+              const f = entryAt(arg)
+              yield* reply(
+                f === undefined ? "550 Could not get file modification time." : `213 ${mdtm(f.mtime)}`
+              )
               break
             }
             case "REST":
               yield* reply(`350 Restart position accepted (${Number.parseInt(arg, 10) || 0}).`)
               break
             case "ABOR":
-              yield* dropPassive
+              yield* dropData
               yield* reply("225 No transfer to ABOR.")
               break
             case "STAT":
@@ -444,12 +557,26 @@ const handleConnection = (
               break
             case "STOR":
             case "STOU":
-            case "APPE":
-              // Read-only persona (like vsftpd with write_enable=NO): nothing is accepted or stored.
-              yield* ctx.emit("ftp", "upload_attempt", { ...src, path: resolvePath(session.cwd, arg) })
-              yield* dropPassive
-              yield* reply("550 Permission denied.")
+            case "APPE": {
+              const target = verb === "STOU" ? uniqueName(arg) : resolvePath(session.cwd, arg)
+              yield* ctx.emit("ftp", "upload_attempt", { ...src, path: target, command: verb })
+              if (config.max_upload_bytes === 0 || (verb !== "STOU" && arg.trim() === "")) {
+                // Read-only persona (vsftpd with write_enable=NO), or no file name at all.
+                yield* dropData
+                yield* reply(
+                  config.max_upload_bytes === 0 ? "550 Permission denied." : "553 Could not create file."
+                )
+                break
+              }
+              yield* upload(
+                verb,
+                target,
+                verb === "STOU"
+                  ? `150 FILE: ${printable(path.posix.basename(target))}`
+                  : "150 Ok to send data."
+              )
               break
+            }
             case "DELE":
             case "MKD":
             case "XMKD":
@@ -480,7 +607,9 @@ export const ftpHoneypot = defineHoneypot({
       const ctx = yield* HoneypotContext
       const config = options.config
       const persona =
-        config.banner !== undefined && config.banner !== "" ? personaFromBanner(config.banner) : ctx.seed.pick(PERSONAS)
+        config.banner !== undefined && config.banner !== ""
+          ? personaFromBanner(config.banner)
+          : ctx.seed.pick(PERSONAS)
       const files = makeBaitFs(ctx.seed)
       const listener = yield* serveTcp({
         service: "ftp",
