@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs"
 import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
+import { bus } from "./bus.js"
 import { allowed, type Gating, ModeRefused, readGating, refusalMessage } from "./mode.js"
 import { decky, honeypot } from "./honeypot.js"
 import { archetypes, distros, services } from "./catalog.js"
@@ -27,7 +28,7 @@ const entry = <N extends string, R, E, A>(command: Command.Command<N, R, E, A>) 
 })
 
 // Register a command group here: import it and append `entry(<command>)` to `optional`. Role gating filters by name.
-const optional = [entry(honeypot), entry(decky), entry(services), entry(distros), entry(archetypes)] as const
+const optional = [entry(honeypot), entry(decky), entry(services), entry(distros), entry(archetypes), entry(bus)] as const
 
 /** The root command with only the subcommands this host's role allows. */
 export const makeRoot = (g: Gating) => {

@@ -1,0 +1,62 @@
+/**
+ * The configuration-selected `Bus` layer (spec/bus.md §1.8 `get_bus`): DECNET_BUS_ENABLED=false gives
+ * the null bus; otherwise DECNET_BUS_TYPE picks unix (default, the `decnet bus` broker at
+ * DECNET_BUS_SOCKET or the default path), nats (DECNET_BUS_URL) or fake (in-process).
+ * Backends are imported only when selected, so a unix worker never loads the nats client.
+ */
+import { Config, type ConfigError, Effect, Layer, Option, type Scope } from "effect"
+import { type BusType, oneOf } from "../config/DecnetConfig.js"
+import { Bus, type BusError, type BusService } from "./Bus.js"
+import { resolveSocketPath } from "./SocketPath.js"
+
+export interface BusLiveOptions {
+  /** The name this client shows to the broker / NATS server; default `decnet-bus-client[<pid>]`. */
+  readonly clientName?: string
+  /** Socket path override (e.g. `decnet bus --socket`); wins over DECNET_BUS_SOCKET. */
+  readonly socketPath?: string
+}
+
+export const BUS_TYPES = ["unix", "nats", "fake"] as const satisfies ReadonlyArray<BusType>
+
+/** The bus keys of DecnetConfig, read on their own so a bad unrelated key cannot take the bus down. */
+export const busConfig = Config.all({
+  // As in the original, only the literal "false" (any case) disables the bus.
+  enabled: Config.string("DECNET_BUS_ENABLED").pipe(
+    Config.map((v) => v.trim().toLowerCase() !== "false"),
+    Config.withDefault(true)
+  ),
+  type: oneOf("DECNET_BUS_TYPE", BUS_TYPES).pipe(Config.withDefault<BusType>("unix")),
+  url: Config.option(Config.string("DECNET_BUS_URL")).pipe(Config.map(Option.filter((s) => s.trim() !== "")))
+})
+
+/** Build the selected backend in the current scope. */
+export const makeBus = (
+  options: BusLiveOptions = {}
+): Effect.Effect<BusService, BusError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const settings = yield* busConfig
+    const name = options.clientName ?? `decnet-bus-client[${process.pid}]`
+    if (!settings.enabled) {
+      const { nullBus } = yield* Effect.promise(() => import("./NullBus.js"))
+      return nullBus
+    }
+    switch (settings.type) {
+      case "fake": {
+        const { makeFakeBus } = yield* Effect.promise(() => import("./FakeBus.js"))
+        return yield* makeFakeBus()
+      }
+      case "nats": {
+        const { DEFAULT_NATS_URL, makeNatsBus } = yield* Effect.promise(() => import("./NatsBus.js"))
+        return yield* makeNatsBus({ url: Option.getOrElse(settings.url, () => DEFAULT_NATS_URL), name })
+      }
+      case "unix": {
+        const socketPath = yield* resolveSocketPath(options.socketPath)
+        const { makeUnixBus } = yield* Effect.promise(() => import("./UnixBus.js"))
+        return yield* makeUnixBus({ socketPath, name })
+      }
+    }
+  }).pipe(Effect.withSpan("Bus.make"))
+
+/** The env-selected bus as a layer; closing it flushes pending publishes and says BYE. */
+export const BusLive = (options: BusLiveOptions = {}): Layer.Layer<Bus, BusError | ConfigError.ConfigError> =>
+  Layer.scoped(Bus, makeBus(options))
