@@ -560,8 +560,8 @@ const handleConnection = (
             case "APPE": {
               const target = verb === "STOU" ? uniqueName(arg) : resolvePath(session.cwd, arg)
               yield* ctx.emit("ftp", "upload_attempt", { ...src, path: target, command: verb })
-              if (config.max_upload_bytes === 0 || (verb !== "STOU" && arg.trim() === "")) {
-                // Read-only persona (vsftpd with write_enable=NO), or no file name at all.
+              if (config.max_upload_bytes === 0 || target === "/") {
+                // Read-only persona (vsftpd with write_enable=NO), or the name is the root directory.
                 yield* dropData
                 yield* reply(
                   config.max_upload_bytes === 0 ? "550 Permission denied." : "553 Could not create file."
