@@ -137,7 +137,10 @@ export const makeDockerTest = (
     const address = options.address ?? "unix:///var/run/docker.sock"
     const calls = yield* Ref.make<ReadonlyArray<DockerCall>>([])
     const failures = yield* Ref.make(new Map<string, DockerError>())
-    const bus = yield* PubSub.unbounded<EngineEvent>()
+    const bus = yield* PubSub.unbounded<{ readonly seq: number; readonly event: EngineEvent }>()
+    // Kept so `events({ since })` replays, as the engine does; bounded like any log.
+    const history: Array<{ readonly seq: number; readonly event: EngineEvent }> = []
+    let eventSeq = 0
     let serial = 0
     const nextId = (kind: string) => hex(`${kind}-${++serial}`)
 
@@ -188,12 +191,21 @@ export const makeDockerTest = (
       })
 
     const publish = (Type: string, Action: string, ID: string, Attributes: Record<string, string>) =>
-      PubSub.publish(bus, {
-        Type,
-        Action,
-        Actor: { ID, Attributes },
-        time: Math.floor(Date.now() / 1000),
-        timeNano: Date.now() * 1e6
+      Effect.suspend(() => {
+        const now = Date.now()
+        const entry = {
+          seq: ++eventSeq,
+          event: {
+            Type,
+            Action,
+            Actor: { ID, Attributes },
+            time: Math.floor(now / 1000),
+            timeNano: now * 1e6
+          }
+        }
+        history.push(entry)
+        if (history.length > 1000) history.shift()
+        return PubSub.publish(bus, entry)
       })
 
     // ---- lookups ---------------------------------------------------------------------------------
@@ -814,7 +826,16 @@ export const makeDockerTest = (
           Effect.gen(function* () {
             yield* enter("events", [opts])
             const sub = yield* PubSub.subscribe(bus)
-            return Stream.fromQueue(sub).pipe(
+            // Sequence numbers keep an event published between subscribe and snapshot from showing twice.
+            const upTo = eventSeq
+            const since = opts?.since
+            const replay =
+              since === undefined ? [] : history.filter((h) => h.seq <= upTo && h.event.time >= since)
+            return Stream.concat(
+              Stream.fromIterable(replay),
+              Stream.fromQueue(sub).pipe(Stream.filter((h) => h.seq > upTo))
+            ).pipe(
+              Stream.map((h) => h.event),
               Stream.filter(
                 (e) =>
                   (opts?.type === undefined || e.Type === opts.type) &&
