@@ -3,8 +3,9 @@
  * handler, opened on first use. A dead bus must never break request serving, so `get` answers
  * `Option.none()` ("skip the notification") and retries the connect at most once every 2 s.
  */
-import { Clock, Context, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
-import { Bus, type BusService, type Payload } from "./Bus.js"
+import { Clock, type ConfigError, Context, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Bus, BusError, type BusService, type Payload } from "./Bus.js"
+import { busConfig, makeBus } from "./BusLive.js"
 import { publishSafelyOn } from "./Helpers.js"
 
 /** Minimum gap between two connect attempts while the bus is down. */
@@ -62,6 +63,8 @@ export const makeAppBus = <E, R>(
     const state = yield* Ref.make(initial)
     // One permit: concurrent first callers wait for the single attempt instead of each opening a socket.
     const lock = yield* Effect.makeSemaphore(1)
+    // One WARN per outage, then DEBUG: a dead bus is retried every 2 s for as long as the API runs.
+    const warned = yield* Ref.make(false)
 
     const release = (held: Option.Option<Held>) =>
       Option.match(held, {
@@ -87,12 +90,18 @@ export const makeAppBus = <E, R>(
           held: Option.some({ bus: exit.value, scope }),
           failedAt: Option.none()
         }))
-        yield* Effect.logInfo("app bus connected")
+        if (yield* Ref.getAndSet(warned, false)) yield* Effect.logInfo("app bus connected again")
+        else yield* Effect.logDebug("app bus connected")
         return Option.some(exit.value)
       }
       yield* Scope.close(scope, Exit.void)
       yield* Ref.update(state, (s) => ({ ...s, failedAt: Option.some(now) }))
-      yield* Effect.logWarning("app bus unavailable; retrying in at most 2 s", exit.cause)
+      if (yield* Ref.getAndSet(warned, true)) yield* Effect.logDebug("app bus still unavailable", exit.cause)
+      else
+        yield* Effect.logWarning(
+          `app bus unavailable; notifications are skipped, retrying every ${Duration.format(retryMillis)}`,
+          exit.cause
+        )
       return Option.none<BusService>()
     })
 
@@ -113,7 +122,8 @@ export const makeAppBus = <E, R>(
         // own); after that the next caller replaces it.
         if (Option.isNone(s.failedAt)) {
           yield* Ref.update(state, (x) => ({ ...x, failedAt: Option.some(now) }))
-          yield* Effect.logWarning("app bus disconnected; skipping notifications")
+          yield* Ref.set(warned, true)
+          yield* Effect.logWarning("app bus disconnected; notifications are skipped until it is back")
           return Option.none<BusService>()
         }
         if (inWindow(s, now)) return Option.none<BusService>()
@@ -169,3 +179,45 @@ export const AppBusLive = <E, R>(
   connect: Effect.Effect<BusService, E, R | Scope.Scope>,
   options: AppBusOptions = {}
 ): Layer.Layer<AppBus, never, Exclude<R, Scope.Scope>> => Layer.scoped(AppBus, makeAppBus(connect, options))
+
+/**
+ * Make a connector one-shot: fail unless the bus it built is connected right away. A UnixBus that cannot
+ * reach its broker otherwise keeps retrying in the background; the app bus wants its own 2 s gate.
+ */
+export const requireConnected = <E, R>(
+  connect: Effect.Effect<BusService, E, R>
+): Effect.Effect<BusService, E | BusError, R> =>
+  Effect.tap(connect, (bus) =>
+    Effect.flatMap(bus.state, (st) =>
+      st === "connected"
+        ? Effect.void
+        : Effect.fail(new BusError({ op: "connect", message: `bus is ${st} (is \`decnet bus\` running?)` }))
+    )
+  )
+
+/** An app bus that is always down, for DECNET_BUS_ENABLED=false: every notification is skipped quietly. */
+export const disabledAppBus: AppBusService = {
+  get: Effect.succeed(Option.none()),
+  publish: () => Effect.void,
+  connected: Effect.succeed(false),
+  close: Effect.void
+}
+
+/**
+ * The API's app bus from configuration: the env-selected backend (unix/nats/fake) under the client name
+ * `api`, or the always-down app bus when DECNET_BUS_ENABLED=false. Bad bus settings fail the layer.
+ */
+export const AppBusFromConfig = (
+  options: AppBusOptions & { readonly clientName?: string } = {}
+): Layer.Layer<AppBus, ConfigError.ConfigError> =>
+  Layer.scoped(
+    AppBus,
+    Effect.gen(function* () {
+      const settings = yield* busConfig
+      if (!settings.enabled) return disabledAppBus
+      return yield* makeAppBus(
+        requireConnected(makeBus({ clientName: options.clientName ?? "api" })),
+        options
+      )
+    })
+  )

@@ -1,6 +1,27 @@
+import { mkdtempSync } from "node:fs"
+import { connect, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream, TestClock } from "effect"
-import { makeAppBus } from "../../src/bus/AppBus.js"
+import {
+  ConfigProvider,
+  Context,
+  type Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Ref,
+  Schedule,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
+import { AppBus, AppBusFromConfig, makeAppBus } from "../../src/bus/AppBus.js"
+import { serveBroker } from "../../src/bus/Broker.js"
+import { Decoder, encodeFrame, parseBody } from "../../src/bus/Wire.js"
 import { BusError, type BusService, type ConnectionState } from "../../src/bus/Bus.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 
@@ -188,6 +209,94 @@ describe("AppBus", () => {
       expect(yield* Ref.get(c.released)).toBe(2)
       expect(Option.isNone(yield* app.get)).toBe(true)
       expect(yield* Ref.get(c.attempts)).toBe(3)
+    })
+  )
+})
+
+describe("AppBus over the real broker and UnixBus", () => {
+  const rawSubscriber = (socketPath: string, pattern: string) =>
+    Effect.acquireRelease(
+      Effect.promise(
+        () =>
+          new Promise<{ s: Socket; payloads: Array<unknown> }>((resolve) => {
+            const s = connect(socketPath, () => {
+              s.write(Either.getOrThrow(encodeFrame("SUB", pattern)))
+              resolve({ s, payloads })
+            })
+            const payloads: Array<unknown> = []
+            const d = new Decoder()
+            s.on("error", () => undefined)
+            s.on("data", (c) => {
+              for (const f of Either.getOrThrow(d.push(c)))
+                payloads.push(Either.getOrThrow(parseBody(f.body)).payload)
+            })
+          })
+      ),
+      ({ s }) => Effect.sync(() => s.destroy())
+    )
+  const poll = <A>(what: Effect.Effect<A>, ok: (a: A) => boolean) =>
+    what.pipe(
+      Effect.repeat({ until: ok, schedule: Schedule.spaced("50 millis") }),
+      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "gave up waiting" })
+    )
+
+  it.scopedLive("connects once the broker is up, goes down with it and comes back after a restart", () =>
+    Effect.gen(function* () {
+      const socketPath = join(mkdtempSync(join(tmpdir(), "decnet-appbus-")), "bus.sock")
+      const config = ConfigProvider.fromMap(new Map([["DECNET_BUS_SOCKET", socketPath]]))
+      const ctx = yield* Layer.build(
+        AppBusFromConfig({ retryAfter: "300 millis" }).pipe(Layer.provide(Layer.setConfigProvider(config)))
+      )
+      const app = Context.get(ctx, AppBus)
+      expect(Option.isNone(yield* app.get)).toBe(true)
+
+      const roundTrip = (n: number) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const sub = yield* rawSubscriber(socketPath, "appbus.>")
+            yield* poll(
+              Effect.zipRight(
+                app.publish("appbus.ping", { n }),
+                Effect.sync(() => sub.payloads)
+              ),
+              (ps) => ps.length > 0
+            )
+            expect(sub.payloads[0]).toEqual({ n })
+          })
+        )
+
+      const broker1 = yield* Scope.make()
+      yield* serveBroker({ socketPath, group: "", heartbeatSeconds: 3600 }).pipe(Scope.extend(broker1))
+      yield* poll(app.get, Option.isSome)
+      expect(yield* app.connected).toBe(true)
+      yield* roundTrip(1)
+
+      yield* Scope.close(broker1, Exit.void)
+      yield* poll(app.get, Option.isNone)
+      expect(yield* app.connected).toBe(false)
+
+      const broker2 = yield* Scope.make()
+      yield* serveBroker({ socketPath, group: "", heartbeatSeconds: 3600 }).pipe(Scope.extend(broker2))
+      yield* poll(app.get, Option.isSome)
+      yield* roundTrip(2)
+      yield* app.close
+      yield* Scope.close(broker2, Exit.void)
+    })
+  )
+
+  it.scoped("DECNET_BUS_ENABLED=false gives an app bus that is always down, quietly", () =>
+    Effect.gen(function* () {
+      const config = ConfigProvider.fromMap(new Map([["DECNET_BUS_ENABLED", "False"]]))
+      const ctx = yield* Layer.build(AppBusFromConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      const app = Context.get(ctx, AppBus)
+      expect(Option.isNone(yield* app.get)).toBe(true)
+      yield* app.publish("a.b", {})
+      expect(yield* app.connected).toBe(false)
+      const bad = ConfigProvider.fromMap(new Map([["DECNET_BUS_TYPE", "carrier-pigeon"]]))
+      const err = yield* Effect.flip(
+        Layer.build(AppBusFromConfig().pipe(Layer.provide(Layer.setConfigProvider(bad))))
+      )
+      expect(String(err)).toContain("DECNET_BUS_TYPE")
     })
   )
 })
