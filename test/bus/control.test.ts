@@ -1,9 +1,14 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Queue, Ref, Stream, TestClock } from "effect"
 import { Bus, BusError, type BusService } from "../../src/bus/Bus.js"
+import { serveBroker } from "../../src/bus/Broker.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 import { runHealthHeartbeat } from "../../src/bus/Heartbeat.js"
 import { nullBus } from "../../src/bus/NullBus.js"
+import { makeUnixBus } from "../../src/bus/UnixBus.js"
 import { ControlPayload, requestStop, runControlListener, untilStopRequested } from "../../src/bus/Control.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
@@ -113,5 +118,35 @@ describe("control listener", () => {
         const err = yield* Effect.flip(requestStop("bad.name", "x").pipe(Effect.provideService(Bus, nullBus)))
         expect(err._tag).toBe("BusError")
       })
+  )
+})
+
+describe("control over the real broker", () => {
+  it.scopedLive("requestStop from one UnixBus ends a worker on another; its scope closes", () =>
+    Effect.gen(function* () {
+      const socketPath = join(mkdtempSync(join(tmpdir(), "decnet-ctl-")), "bus.sock")
+      yield* serveBroker({ socketPath, group: "", heartbeatSeconds: 0 })
+      const workerBus = yield* makeUnixBus({ socketPath, name: "prober" })
+      const apiBus = yield* makeUnixBus({ socketPath, name: "api" })
+      const finalized = yield* Ref.make(false)
+      const main = yield* Effect.fork(
+        untilStopRequested(
+          "prober",
+          Effect.zipRight(
+            Effect.addFinalizer(() => Ref.set(finalized, true)),
+            Effect.never
+          )
+        ).pipe(Effect.provideService(Bus, workerBus))
+      )
+      // No SUB ack on the wire: repeat the intent until the worker has heard it (as an operator would).
+      yield* requestStop("prober", "carol").pipe(
+        Effect.provideService(Bus, apiBus),
+        Effect.zipRight(Effect.sleep("20 millis")),
+        Effect.repeat({ until: () => main.unsafePoll() !== null }),
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "worker never stopped" })
+      )
+      expect(Option.isNone(yield* Fiber.join(main))).toBe(true)
+      expect(yield* Ref.get(finalized)).toBe(true)
+    })
   )
 })

@@ -3,12 +3,13 @@ import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Ref, Schema, Scope, TestClock } from "effect"
+import { Context, Effect, Either, Exit, Layer, Ref, Schedule, Schema, Scope, TestClock } from "effect"
 import { AppBus, makeAppBus } from "../../src/bus/AppBus.js"
 import { Bus, BusError } from "../../src/bus/Bus.js"
 import { serveBroker } from "../../src/bus/Broker.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 import { runHealthHeartbeat } from "../../src/bus/Heartbeat.js"
+import { publishSafely } from "../../src/bus/Helpers.js"
 import {
   KNOWN_WORKERS,
   WorkerRegistry,
@@ -16,6 +17,7 @@ import {
   WorkerRegistryLive,
   WorkerRow
 } from "../../src/bus/Registry.js"
+import { makeUnixBus } from "../../src/bus/UnixBus.js"
 import { Decoder, encodeFrame, eventFromBody, parseBody } from "../../src/bus/Wire.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
@@ -198,5 +200,43 @@ describe("WorkerRegistry against the real broker heartbeat", () => {
       expect(Object.keys(bus?.extra ?? {})).not.toContain("ts")
       expect(Object.keys(bus?.extra ?? {}).some((k) => k.startsWith("uptime"))).toBe(true)
     }).pipe(Effect.provide(WorkerRegistry.Default))
+  )
+})
+
+describe("WorkerRegistry over UnixBus", () => {
+  it.scopedLive("workers' heartbeats and the broker's reach the registry through the real broker", () =>
+    Effect.gen(function* () {
+      const path = join(mkdtempSync(join(tmpdir(), "decnet-reg-")), "bus.sock")
+      yield* serveBroker({ socketPath: path, group: "", heartbeatSeconds: 0.1 })
+      const apiBus = yield* makeUnixBus({ socketPath: path, name: "api" })
+      const workerBus = yield* makeUnixBus({ socketPath: path, name: "clusterer" })
+      const ctx = yield* Layer.build(WorkerRegistryFromBus.pipe(Layer.provide(Layer.succeed(Bus, apiBus))))
+      const registry = Context.get(ctx, WorkerRegistry)
+      yield* runHealthHeartbeat("clusterer", () => ({ identities: 7 })).pipe(
+        Effect.provideService(Bus, workerBus),
+        // The first beat may race the registry's SUB; beat faster than 30 s here.
+        Effect.zipRight(
+          publishSafely("system.clusterer.health", {
+            worker: "clusterer",
+            ts: Date.now() / 1000,
+            identities: 7
+          }).pipe(
+            Effect.provideService(Bus, workerBus),
+            Effect.repeat(Schedule.spaced("50 millis")),
+            Effect.forkScoped
+          )
+        )
+      )
+      const rows = yield* registry.snapshot.pipe(
+        Effect.delay("50 millis"),
+        Effect.repeat({
+          until: (rs) => rs.every((r) => (r.name !== "bus" && r.name !== "clusterer") || r.status === "ok")
+        }),
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "no heartbeats reached the registry" })
+      )
+      expect(row(rows, "clusterer")).toMatchObject({ status: "ok", extra: { identities: 7 } })
+      expect(row(rows, "bus")?.extra).toMatchObject({ pid: process.pid })
+      expect(row(rows, "api")?.status).toBe("unknown")
+    })
   )
 })
