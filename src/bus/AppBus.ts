@@ -3,7 +3,19 @@
  * handler, opened on first use. A dead bus must never break request serving, so `get` answers
  * `Option.none()` ("skip the notification") and retries the connect at most once every 2 s.
  */
-import { Clock, type ConfigError, Context, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import {
+  Cause,
+  Clock,
+  type ConfigError,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Ref,
+  Scope
+} from "effect"
 import { Bus, BusError, type BusService, type Payload } from "./Bus.js"
 import { busConfig, makeBus } from "./BusLive.js"
 import { publishSafelyOn } from "./Helpers.js"
@@ -72,38 +84,48 @@ export const makeAppBus = <E, R>(
         onSome: (h) => Scope.close(h.scope, Exit.void)
       })
 
-    const attempt = Effect.gen(function* () {
-      const scope = yield* Scope.make()
-      const exit = yield* connect.pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => `connect timed out after ${Duration.format(timeout)}`
-        }),
-        Scope.extend(scope),
-        Effect.provide(context),
-        Effect.exit
-      )
-      const now = yield* Clock.currentTimeMillis
-      if (Exit.isSuccess(exit)) {
-        yield* Ref.update(state, (s) => ({
-          ...s,
-          held: Option.some({ bus: exit.value, scope }),
-          failedAt: Option.none()
-        }))
-        if (yield* Ref.getAndSet(warned, false)) yield* Effect.logInfo("app bus connected again")
-        else yield* Effect.logDebug("app bus connected")
-        return Option.some(exit.value)
-      }
-      yield* Scope.close(scope, Exit.void)
-      yield* Ref.update(state, (s) => ({ ...s, failedAt: Option.some(now) }))
-      if (yield* Ref.getAndSet(warned, true)) yield* Effect.logDebug("app bus still unavailable", exit.cause)
-      else
-        yield* Effect.logWarning(
-          `app bus unavailable; notifications are skipped, retrying every ${Duration.format(retryMillis)}`,
-          exit.cause
-        )
-      return Option.none<BusService>()
-    })
+    // Uninterruptible except for the connect itself: a caller interrupted mid-attempt (an aborted HTTP
+    // request) still leaves the attempt's scope closed or handed over, never leaked.
+    const attempt = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const exit = yield* restore(
+          connect.pipe(
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () => `connect timed out after ${Duration.format(timeout)}`
+            }),
+            Scope.extend(scope),
+            Effect.provide(context)
+          )
+        ).pipe(Effect.exit)
+        if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+          yield* Scope.close(scope, Exit.void)
+          return yield* Effect.interrupt
+        }
+        const now = yield* Clock.currentTimeMillis
+        if (Exit.isSuccess(exit)) {
+          yield* Ref.update(state, (s) => ({
+            ...s,
+            held: Option.some({ bus: exit.value, scope }),
+            failedAt: Option.none()
+          }))
+          if (yield* Ref.getAndSet(warned, false)) yield* Effect.logInfo("app bus connected again")
+          else yield* Effect.logDebug("app bus connected")
+          return Option.some(exit.value)
+        }
+        yield* Scope.close(scope, Exit.void)
+        yield* Ref.update(state, (s) => ({ ...s, failedAt: Option.some(now) }))
+        if (yield* Ref.getAndSet(warned, true))
+          yield* Effect.logDebug("app bus still unavailable", exit.cause)
+        else
+          yield* Effect.logWarning(
+            `app bus unavailable; notifications are skipped, retrying every ${Duration.format(retryMillis)}`,
+            exit.cause
+          )
+        return Option.none<BusService>()
+      })
+    )
 
     const inWindow = (s: State, now: number) =>
       Option.match(s.failedAt, { onNone: () => false, onSome: (t) => now - t < retryMillis })

@@ -173,6 +173,31 @@ describe("AppBus", () => {
     })
   )
 
+  it.scoped("a caller interrupted mid-connect releases the attempt and leaves no failure stamp", () =>
+    Effect.gen(function* () {
+      const attempts = yield* Ref.make(0)
+      const released = yield* Ref.make(0)
+      const app = yield* makeAppBus(
+        Effect.gen(function* () {
+          yield* Ref.update(attempts, (n) => n + 1)
+          yield* Effect.addFinalizer(() => Ref.update(released, (n) => n + 1))
+          yield* Effect.sleep("1 second")
+          return yield* new BusError({ op: "connect", message: "slow and down" })
+        })
+      )
+      const caller = yield* Effect.fork(app.get)
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.interrupt(caller)
+      expect(yield* Ref.get(released)).toBe(1)
+      // Not stamped as a failure: the next caller tries at once.
+      const next = yield* Effect.fork(app.get)
+      yield* TestClock.adjust("1 second")
+      expect(Option.isNone(yield* Fiber.join(next))).toBe(true)
+      expect(yield* Ref.get(attempts)).toBe(2)
+      expect(yield* Ref.get(released)).toBe(2)
+    })
+  )
+
   it.scoped("publish goes through when up and is dropped silently when down", () =>
     Effect.gen(function* () {
       const c = yield* makeConnector()
