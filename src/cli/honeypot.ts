@@ -126,12 +126,13 @@ const hostPort = (h: string, p: number) => (h.includes(":") ? `[${h}]:${p}` : `$
 /** Add what to do to the bind errors a by-hand run meets. */
 const explainListen = (hint: string) => (e: HoneypotListenError) =>
   new HoneypotCliError({
-    message:
+    message: `${e.service}: ${
       e.code === "EACCES" && e.port < 1024
         ? e.message.replace(/\)$/, `; ${hint})`)
         : e.code === "EADDRINUSE"
           ? `${e.message}; choose another port (${hint})`
           : e.message
+    }`
   })
 
 interface ServeOptions {
