@@ -1,0 +1,385 @@
+// `decnet honeypot` and `decnet decky` as a user runs them: a real child process of src/cli/bin.ts, driven
+// by real clients, with its stdout parsed as RFC 5424 by the project's parser.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import * as net from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import { type ParsedEvent, parseRfc5424 } from "../../src/logging/Parser.js"
+
+interface Cli {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly events: () => ReadonlyArray<ParsedEvent>
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+const children: Array<ChildProcess> = []
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
+})
+
+const BIN = ["--import", "tsx", "src/cli/bin.ts"]
+
+const start = (args: ReadonlyArray<string>, options: { uid?: number; gid?: number } = {}): Cli => {
+  const child = spawn(process.execPath, [...BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid })
+  })
+  children.push(child)
+  let out = ""
+  let err = ""
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString("utf8")
+  })
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString("utf8")
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal }))
+  )
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    events: () =>
+      out
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => parseRfc5424(l))
+        .filter((e): e is ParsedEvent => e !== null),
+    exited
+  }
+}
+
+const until = async <A>(
+  what: string,
+  probe: () => A | undefined,
+  cli: Cli,
+  timeoutMs = 60_000
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = probe()
+    if (v !== undefined) return v
+    if (cli.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`${what} did not happen; stderr: ${cli.stderr()} stdout: ${cli.stdout()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Parse `slug 127.0.0.1:PORT (DEFAULT/tcp)` entries from the stderr notice. */
+const listeners = (notice: string): Map<string, number> => {
+  const found = new Map<string, number>()
+  for (const m of notice.matchAll(/(?:^|, |listening on )([a-z0-9_]+ )?127\.0\.0\.1:(\d+) \((\d+)\/tcp\)/g))
+    found.set(`${(m[1] ?? "").trim()}:${m[3]}`, Number(m[2]))
+  return found
+}
+
+/** A port that was free a moment ago (the OS picks it; the child binds it right after). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const client = (file: string, args: ReadonlyArray<string>) => {
+  const r = spawnSync(file, [...args], { encoding: "utf8", timeout: 20_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe("decnet honeypot <slug>", () => {
+  it("runs redis in the foreground: notice on stderr, RFC 5424 events on stdout, SIGTERM exits 0", async () => {
+    const cli = start([
+      "honeypot",
+      "redis",
+      "--port",
+      "0",
+      "--name",
+      "decky-cli",
+      "--config",
+      '{"reply_delay_ms":[0,1]}'
+    ])
+    const notice = await until(
+      "the listening notice",
+      () => /^redis listening on .*$/m.exec(cli.stderr())?.[0],
+      cli
+    )
+    expect(notice).toMatch(/^redis listening on 127\.0\.0\.1:\d+ \(6379\/tcp\)$/)
+    const port = listeners(notice).get(":6379")
+    expect(port).toBeGreaterThan(0)
+
+    const r = client("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "AUTH", "alice", "s3cret"])
+    expect(r.stdout).toContain("Client sent AUTH, but no password is set")
+
+    const auth = await until("the auth event", () => cli.events().find((e) => e.event_type === "auth"), cli)
+    expect(auth.decky).toBe("decky-cli")
+    expect(auth.service).toBe("redis")
+    expect(auth.attacker_ip).toBe("127.0.0.1")
+    expect(auth.fields.principal).toBe("alice")
+    expect(auth.fields.secret_printable).toBe("s3cret")
+    expect(auth.fields.secret_b64).toBe(Buffer.from("s3cret").toString("base64"))
+    const startup = cli.events().find((e) => e.event_type === "startup")
+    expect(startup?.msg).toBe("redis server starting as decky-cli")
+    // stdout carries events only: every line parses, and none is a process log line.
+    const lines = cli
+      .stdout()
+      .split("\n")
+      .filter((l) => l !== "")
+    expect(lines.every((l) => parseRfc5424(l) !== null && l.includes(" decky-cli redis - "))).toBe(true)
+
+    cli.child.kill("SIGTERM")
+    expect(await cli.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it("SIGINT also exits 0", async () => {
+    const cli = start(["honeypot", "vnc", "--port", "0"])
+    await until("the listening notice", () => /vnc listening on/.exec(cli.stderr())?.[0], cli)
+    cli.child.kill("SIGINT")
+    expect(await cli.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it("binds every port of a two-port service, in order, to the given or free ports", async () => {
+    const cli = start(["honeypot", "pop3", "--port", "0"])
+    const notice = await until(
+      "the listening notice",
+      () => /^pop3 listening on .*$/m.exec(cli.stderr())?.[0],
+      cli
+    )
+    const ports = listeners(notice)
+    expect([...ports.keys()]).toEqual([":110", ":995"])
+    const banner = client("curl", [
+      "-s",
+      "--max-time",
+      "5",
+      `pop3://127.0.0.1:${ports.get(":110")}/`,
+      "-u",
+      "root:toor"
+    ])
+    expect(banner.code).toBe(0)
+    await until("the pop3 auth event", () => cli.events().find((e) => e.event_type === "auth"), cli)
+    cli.child.kill("SIGTERM")
+    expect((await cli.exited).code).toBe(0)
+  })
+
+  it("a bad --config is one clear line naming the key, exit 1", () => {
+    const r = spawnSync(
+      process.execPath,
+      [...BIN, "honeypot", "redis", "--port", "0", "--config", '{"pasword":"x"}'],
+      {
+        encoding: "utf8",
+        timeout: 60_000
+      }
+    )
+    expect(r.status).toBe(1)
+    expect(r.stderr).toBe(
+      'decnet: invalid redis config: unknown key "pasword" (valid keys: "password" | "version" | "os_string" | "reply_delay_ms")\n'
+    )
+    expect(r.stdout).toBe("")
+    const typed = spawnSync(
+      process.execPath,
+      [...BIN, "honeypot", "redis", "--port", "0", "--config", '{"password":1}'],
+      {
+        encoding: "utf8",
+        timeout: 60_000
+      }
+    )
+    expect(typed.status).toBe(1)
+    expect(typed.stderr).toBe('decnet: invalid redis config: "password": Expected string, actual 1\n')
+    const json = spawnSync(process.execPath, [...BIN, "honeypot", "redis", "--config", "{nope"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(json.status).toBe(1)
+    expect(json.stderr).toMatch(/^decnet: --config is not valid JSON: /)
+  })
+
+  it("an unknown slug lists the valid ones, exit 1", () => {
+    const r = spawnSync(process.execPath, [...BIN, "honeypot", "sshd"], { encoding: "utf8", timeout: 60_000 })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(
+      /^decnet: unknown honeypot service 'sshd'\. Valid services: ssh, telnet, http, .*redis\n$/
+    )
+  })
+
+  it("--list prints a table and --list --json the same rows as JSON", () => {
+    const table = spawnSync(process.execPath, [...BIN, "honeypot", "--list"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(table.status).toBe(0)
+    expect(table.stdout).toMatch(/^SLUG +PORTS +DESCRIPTION\n/)
+    expect(table.stdout).toMatch(/\nsmb +445\/tcp,139\/tcp +SMB2/)
+    const json = spawnSync(process.execPath, [...BIN, "honeypot", "--list", "--json"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(json.status).toBe(0)
+    const rows: Array<{ slug: string; tcp: Array<number>; udp: Array<number>; description: string }> =
+      JSON.parse(json.stdout)
+    expect(rows).toHaveLength(18)
+    expect(rows.find((r) => r.slug === "ssh")).toMatchObject({ tcp: [22], udp: [] })
+    expect(rows.find((r) => r.slug === "imap")).toMatchObject({ tcp: [143, 993] })
+    expect(table.stdout.trim().split("\n")).toHaveLength(19)
+  })
+
+  it("--host must be an address, and the default host is loopback", () => {
+    const r = spawnSync(process.execPath, [...BIN, "honeypot", "redis", "--host", "localhost"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toBe("decnet: --host must be an IP address, got 'localhost'\n")
+    const help = spawnSync(process.execPath, [...BIN, "honeypot", "--help"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(help.stdout).toContain("127.0.0.1")
+  })
+})
+
+describe("decnet decky", () => {
+  it("runs redis and http in one process, driven by redis-cli and curl", async () => {
+    const cli = start(["decky", "--services", "redis,http", "--ephemeral", "--name", "decky-two"])
+    const notice = await until(
+      "the listening notice",
+      () => /^decky decky-two listening on .*$/m.exec(cli.stderr())?.[0],
+      cli
+    )
+    const ports = listeners(notice)
+    expect([...ports.keys()]).toEqual(["redis:6379", "http:80"])
+
+    const r = client("redis-cli", [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(ports.get("redis:6379")),
+      "AUTH",
+      "bob",
+      "hunter2"
+    ])
+    expect(r.code).toBe(0)
+    const c = client("curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-u",
+      "admin:letmein",
+      `http://127.0.0.1:${ports.get("http:80")}/admin`
+    ])
+    expect(c.stdout).toMatch(/^\d{3}$/)
+
+    const auth = await until(
+      "the redis auth event",
+      () => cli.events().find((e) => e.event_type === "auth"),
+      cli
+    )
+    expect(auth).toMatchObject({ decky: "decky-two", service: "redis" })
+    expect(auth.fields.principal).toBe("bob")
+    expect(auth.fields.secret_printable).toBe("hunter2")
+    const request = await until(
+      "the http request event",
+      () => cli.events().find((e) => e.service === "http" && e.event_type === "request"),
+      cli
+    )
+    expect(request.decky).toBe("decky-two")
+    expect(request.fields.principal).toBe("admin")
+    expect(request.fields.secret_printable).toBe("letmein")
+    expect(
+      cli
+        .events()
+        .filter((e) => e.event_type === "startup")
+        .map((e) => e.service)
+    ).toEqual(["redis", "http"])
+
+    cli.child.kill("SIGTERM")
+    expect(await cli.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it("--port slug=PORT and slug:DEFAULT=PORT override single ports", async () => {
+    const [p1, p2] = await Promise.all([freePort(), freePort()])
+    const one = start(["decky", "--services", "redis", "--port", `redis=${p1}`, "--name", "d1"])
+    const n1 = await until(
+      "the listening notice",
+      () => /^decky d1 listening on .*$/m.exec(one.stderr())?.[0],
+      one
+    )
+    expect(n1).toBe(`decky d1 listening on redis 127.0.0.1:${p1} (6379/tcp)`)
+    const two = start([
+      "decky",
+      "--services",
+      "imap",
+      "--ephemeral",
+      "--port",
+      `imap:993=${p2}`,
+      "--name",
+      "d2"
+    ])
+    const n2 = await until(
+      "the listening notice",
+      () => /^decky d2 listening on .*$/m.exec(two.stderr())?.[0],
+      two
+    )
+    const ports = listeners(n2)
+    expect([...ports.keys()]).toEqual(["imap:143", "imap:993"])
+    expect(ports.get("imap:993")).toBe(p2)
+    expect(ports.get("imap:143")).not.toBe(143)
+    one.child.kill("SIGTERM")
+    two.child.kill("SIGTERM")
+    expect((await one.exited).code).toBe(0)
+    expect((await two.exited).code).toBe(0)
+  })
+
+  it("rejects bad service lists, config and port specs with a clear line, exit 1", () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["--services", "redis,nope"], "decnet: unknown honeypot service 'nope'. Valid services: "],
+      [
+        ["--services", "redis", "--config", '{"ssh":{}}'],
+        "decnet: --config has an entry for 'ssh', which is not in --services"
+      ],
+      [
+        ["--services", "redis", "--config", "[1]"],
+        "decnet: --config must be a JSON object keyed by service slug"
+      ],
+      [
+        ["--services", "redis", "--config", '{"redis":{"version":7}}', "--ephemeral"],
+        'decnet: invalid redis config: "version": Expected string, actual 7'
+      ],
+      [
+        ["--services", "redis", "--port", "redis=x"],
+        "decnet: --port 'redis=x': expected slug=PORT or slug:DEFAULT=PORT"
+      ],
+      [["--services", "redis", "--port", "imap=1"], "decnet: --port imap=…: imap is not in --services"],
+      [["--services", "redis", "--port", "redis:80=1"], "decnet: --port redis:80=…: redis's ports are 6379"],
+      [
+        ["--services", "ssh", "--port-offset", "65530"],
+        "decnet: --port-offset 65530 puts ssh's port 22 at 65552, outside 1-65535"
+      ]
+    ]
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [...BIN, "decky", ...args], { encoding: "utf8", timeout: 60_000 })
+      expect({ args, status: r.status }).toEqual({ args, status: 1 })
+      expect(r.stderr.startsWith(message), `${args.join(" ")} → ${r.stderr}`).toBe(true)
+    }
+  })
+
+  it("an unprivileged bind below 1024 says what to do", async () => {
+    // As root, drop to nobody for the child; the kernel must still reserve ports below 1024.
+    const { readFileSync } = await import("node:fs")
+    const unprivilegedStart = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8"))
+    expect(unprivilegedStart).toBeGreaterThan(23)
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
+    const cli = start(["decky", "--services", "telnet"], asNobody)
+    const exit = await cli.exited
+    expect(exit.code).toBe(1)
+    expect(cli.stderr()).toBe(
+      "decnet: telnet: cannot bind 127.0.0.1:23: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; use --port-offset)\n"
+    )
+  })
+})
