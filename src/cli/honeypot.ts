@@ -162,6 +162,8 @@ const serve = (options: ServeOptions) =>
         import("../honeypots/Registry.js")
       ])
     )
+    // DECNET_HONEYPOT_MAX_LINE_BYTES, …_MAX_CONN_PER_IP, …: a bad value fails naming the variable.
+    const limits = yield* runtime.limitsConfig
     const modules = yield* registry.loadHoneypots(options.slugs)
     const services = modules.map(
       (honeypot): DeckyServiceSpec => ({ honeypot, config: options.configs[honeypot.slug] })
@@ -172,7 +174,8 @@ const serve = (options: ServeOptions) =>
         decky: identity.decky,
         hostname: identity.hostname,
         instanceId: identity.instanceId,
-        artifactsDir: identity.artifactsDir
+        artifactsDir: identity.artifactsDir,
+        limits
       })
       .pipe(Layer.provide(runtime.EventSinkStdout))
     return yield* Effect.gen(function* () {

@@ -20,9 +20,13 @@ afterEach(() => {
 
 const BIN = ["--import", "tsx", "src/cli/bin.ts"]
 
-const start = (args: ReadonlyArray<string>, options: { uid?: number; gid?: number } = {}): Cli => {
+const start = (
+  args: ReadonlyArray<string>,
+  options: { uid?: number; gid?: number; env?: Record<string, string> } = {}
+): Cli => {
   const child = spawn(process.execPath, [...BIN, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid })
   })
   children.push(child)
@@ -162,6 +166,37 @@ describe("decnet honeypot <slug>", () => {
     ])
     expect(banner.code).toBe(0)
     await until("the pop3 auth event", () => cli.events().find((e) => e.event_type === "auth"), cli)
+    cli.child.kill("SIGTERM")
+    expect((await cli.exited).code).toBe(0)
+  })
+
+  it("limits come from DECNET_HONEYPOT_* (per-IP connection cap of 1 refuses a second socket)", async () => {
+    const cli = start(["honeypot", "redis", "--port", "0"], { env: { DECNET_HONEYPOT_MAX_CONN_PER_IP: "1" } })
+    const notice = await until(
+      "the listening notice",
+      () => /^redis listening on .*$/m.exec(cli.stderr())?.[0],
+      cli
+    )
+    const port = listeners(notice).get(":6379") ?? 0
+    const held = net.connect(port, "127.0.0.1")
+    await new Promise((r) => held.once("connect", r))
+    await until("the first connect event", () => cli.events().find((e) => e.event_type === "connect"), cli)
+    const second = await new Promise<string>((resolve) => {
+      const s = net.connect(port, "127.0.0.1")
+      let out = ""
+      s.on("data", (d) => {
+        out += d.toString()
+      })
+      s.on("connect", () => s.write("PING\r\n"))
+      s.on("close", () => resolve(`closed:${out}`))
+      s.on("error", () => resolve(`error:${out}`))
+    })
+    expect(second).toMatch(/^(closed|error):$/)
+    held.write("PING\r\n")
+    const pong = await new Promise<string>((resolve) => held.once("data", (d) => resolve(d.toString())))
+    expect(pong).toBe("+PONG\r\n")
+    held.destroy()
+    expect(cli.events().filter((e) => e.event_type === "connect")).toHaveLength(1)
     cli.child.kill("SIGTERM")
     expect((await cli.exited).code).toBe(0)
   })
