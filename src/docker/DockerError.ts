@@ -126,3 +126,17 @@ export const fromCause = (op: string, address: string, cause: unknown, target?: 
   }
   return new DockerError({ ...base, reason: "engine", message: `${about}: ${engineMessage(cause)}` })
 }
+
+/** A copy with another `op` or `message` (a TaggedError's fields are not all spreadable). */
+export const amend = (
+  e: DockerError,
+  patch: { readonly op?: string; readonly message?: string }
+): DockerError =>
+  new DockerError({
+    op: patch.op ?? e.op,
+    reason: e.reason,
+    message: patch.message ?? e.message,
+    ...(e.target === undefined ? {} : { target: e.target }),
+    ...(e.status === undefined ? {} : { status: e.status }),
+    ...(e.cause === undefined ? {} : { cause: e.cause })
+  })

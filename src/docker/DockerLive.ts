@@ -21,7 +21,7 @@ import {
   type ImportOptions,
   type LogsOptions
 } from "./Docker.js"
-import { DockerError, fromCause } from "./DockerError.js"
+import { amend, DockerError, fromCause } from "./DockerError.js"
 import { listFilters, labelFilterValues } from "./Filters.js"
 import {
   type BuildResult,
@@ -330,7 +330,10 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
     const containerLogs = (id: string, options?: LogsOptions): Stream.Stream<LogLine, DockerError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
-          const details = yield* inspectContainer(id)
+          // TTY containers' logs are not multiplexed; the container's config says which decoder applies.
+          const details = yield* inspectContainer(id).pipe(
+            Effect.mapError((e) => amend(e, { op: "containerLogs" }))
+          )
           const query: Record<string, unknown> = {
             follow: options?.follow ?? false,
             stdout: options?.stdout ?? true,
@@ -552,7 +555,7 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
         yield* Stream.runForEach(buildImageProgress(context, options), keep).pipe(
           Effect.mapError((e) =>
             e instanceof DockerError && e.reason === "build-failed" && output.length > 0
-              ? new DockerError({ ...e, message: `${e.message}\n${output.slice(-10).join("\n")}` })
+              ? amend(e, { message: `${e.message}\n${output.slice(-10).join("\n")}` })
               : e
           )
         )

@@ -10,6 +10,7 @@ import { planConnect, planCreate } from "./CreatePlan.js"
 import type { LogLine } from "./Demux.js"
 import {
   BUILD_OUTPUT_TAIL,
+  type BuildOptions,
   type ContainerSpec,
   Docker,
   type DockerService,
@@ -445,6 +446,26 @@ export const makeDockerTest = (
         yield* publish("network", "connect", n.id, { container: c.id, name: n.name, type: n.driver })
       })
 
+    /** The fake build: no Dockerfile is run; the context's digest (and labels) name the image. */
+    const build = <E>(context: Stream.Stream<Uint8Array, E>, opts: BuildOptions) =>
+      Effect.gen(function* () {
+        const { size, digest } = yield* drain(context)
+        const id = putImage(
+          opts.tag,
+          `sha256:${hex(`${digest}-${JSON.stringify(opts.labels ?? {})}`)}`,
+          { ...opts.labels },
+          [],
+          size
+        )
+        const events: Array<ProgressEvent> = [
+          { stream: `Step 1/1 : (DockerTest) ${size} bytes of context\n` },
+          { aux: { ID: id } },
+          { stream: `Successfully built ${id.slice(7, 19)}\n` },
+          { stream: `Successfully tagged ${normalizeRef(opts.tag)}\n` }
+        ]
+        return events
+      })
+
     const unsupported = (op: string, target: string, message: string) =>
       new DockerError({ op, target, reason: "unsupported", message })
 
@@ -770,35 +791,20 @@ export const makeDockerTest = (
 
       buildImageProgress: (context, opts) =>
         Stream.unwrap(
-          Effect.gen(function* () {
-            yield* enter("buildImageProgress", ["<stream>", opts])
-            const { size, digest } = yield* drain(context)
-            const id = putImage(
-              opts.tag,
-              `sha256:${hex(`${digest}-${JSON.stringify(opts.labels ?? {})}`)}`,
-              { ...opts.labels },
-              [],
-              size
-            )
-            const events: ReadonlyArray<ProgressEvent> = [
-              { stream: `Step 1/1 : (DockerTest) ${size} bytes of context\n` },
-              { aux: { ID: id } },
-              { stream: `Successfully built ${id.slice(7, 19)}\n` },
-              { stream: `Successfully tagged ${normalizeRef(opts.tag)}\n` }
-            ]
-            return Stream.fromIterable(events)
-          })
+          enter("buildImageProgress", ["<stream>", opts]).pipe(
+            Effect.zipRight(build(context, opts)),
+            Effect.map((events) => Stream.fromIterable(events))
+          )
         ).pipe(Stream.withSpan("Docker.buildImage")),
 
       buildImage: (context, opts) =>
         Effect.gen(function* () {
-          const events = yield* Stream.runCollect(docker.buildImageProgress(context, opts))
-          const output = [...events].flatMap((e) =>
-            (e.stream ?? "").split("\n").filter((l) => l.trim() !== "")
-          )
-          const imageId = [...events].find((e) => e.aux?.ID !== undefined)?.aux?.ID ?? ""
+          yield* enter("buildImage", ["<stream>", opts])
+          const events = yield* build(context, opts)
+          const output = events.flatMap((e) => (e.stream ?? "").split("\n").filter((l) => l.trim() !== ""))
+          const imageId = events.find((e) => e.aux?.ID !== undefined)?.aux?.ID ?? ""
           return { imageId, output: output.slice(-BUILD_OUTPUT_TAIL) }
-        }),
+        }).pipe(Effect.withSpan("Docker.buildImage")),
 
       removeImage: (ref, opts) =>
         Effect.gen(function* () {

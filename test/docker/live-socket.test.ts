@@ -35,7 +35,7 @@ describe("DockerLive with no engine", () => {
         )
       }
       const logs = yield* Effect.flip(Stream.runDrain(docker.containerLogs("abc", { follow: true })))
-      expect(logs.reason).toBe("unreachable")
+      expect(logs).toMatchObject({ reason: "unreachable", op: "containerLogs" })
     }).pipe(Effect.provide(DockerLiveAt(unixAddress(missing))))
   )
 

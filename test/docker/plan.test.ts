@@ -4,7 +4,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { planConnect, planCreate } from "../../src/docker/CreatePlan.js"
-import { fromCause } from "../../src/docker/DockerError.js"
+import { amend, DockerError, fromCause } from "../../src/docker/DockerError.js"
 import {
   apiAtLeast,
   endpointMacSupported,
@@ -226,5 +226,19 @@ describe("fromCause", () => {
     )
     expect(fromCause("ping", where, "weird").message).toBe("docker ping: weird")
     expect(fromCause("logs", where, sysErr("ECONNRESET")).message).toMatch(/was lost during logs/)
+  })
+
+  it("amend keeps every field but the ones it replaces, and stays a DockerError", () => {
+    const e = fromCause("inspectContainer", where, httpErr(404, "No such container: x"), "x")
+    const a = amend(e, { op: "containerLogs" })
+    expect(a).toBeInstanceOf(DockerError)
+    expect(a).toMatchObject({
+      op: "containerLogs",
+      reason: "not-found",
+      status: 404,
+      target: "x",
+      message: e.message
+    })
+    expect(amend(e, { message: "m" }).message).toBe("m")
   })
 })
