@@ -63,9 +63,10 @@ export const dockerodeOptions = (address: DockerAddress): Dockerode.DockerOption
         timeout: undefined
       }
 
-const isConflictFree = (e: DockerError): boolean => e.status === 304
+/** The engine's 304: the container was already in the state asked for. */
+const isNotModified = (e: DockerError): boolean => e.status === 304
 
-/** Progress helpers shared by import and build. */
+/** The failure text of a progress message, if it is one (build and import share the format). */
 const progressError = (op: string, target: string, ev: ProgressEvent): string | undefined =>
   ev.error !== undefined || ev.errorDetail?.message !== undefined
     ? `docker ${op} ${target} failed: ${(ev.errorDetail?.message ?? ev.error ?? "").trim()}`
@@ -123,7 +124,7 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
           docker.modem.dial(
             { path, method: "GET", options: { ...query }, isStream: true, statusCodes, abortSignal: signal },
             (err, result) => {
-              if (err !== null) resume(Effect.fail(fromCause(op, where, err, target)))
+              if (err) resume(Effect.fail(fromCause(op, where, err, target)))
               else if (result instanceof Readable) resume(Effect.succeed(result))
               else
                 resume(
@@ -299,7 +300,7 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
         docker.getContainer(id).start({ abortSignal: signal })
       ).pipe(
         Effect.asVoid,
-        Effect.catchIf(isConflictFree, () => Effect.void)
+        Effect.catchIf(isNotModified, () => Effect.void)
       )
     })
 
@@ -313,7 +314,7 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
           })
         ).pipe(
           Effect.asVoid,
-          Effect.catchIf(isConflictFree, () => Effect.void)
+          Effect.catchIf(isNotModified, () => Effect.void)
         )
       }
     )

@@ -2,7 +2,7 @@
 // reachable" error naming the path, and a small Engine-API server on a real UNIX socket in a temp dir
 // checks HTTP error mapping, decoding and that interrupting a followed log stream closes the connection.
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Chunk, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Stream, Tracer } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -188,6 +188,29 @@ describe("DockerLive against an Engine API on a UNIX socket", () => {
       const docker = yield* Docker
       yield* docker.ping
       expect((yield* docker.version).ApiVersion).toBe("1.44")
+    }).pipe(live)
+  )
+
+  it.effect("every call is traced as a Docker.<op> span", () =>
+    Effect.gen(function* () {
+      const docker = yield* Docker
+      const base = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          names.push(name)
+          return base.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      yield* Effect.gen(function* () {
+        yield* docker.ping
+        yield* Effect.either(docker.inspectContainer("missing"))
+        yield* Stream.runDrain(docker.containerLogs("c1"))
+      }).pipe(Effect.withTracer(recording))
+      expect(names).toEqual(
+        expect.arrayContaining(["Docker.ping", "Docker.inspectContainer", "Docker.containerLogs"])
+      )
     }).pipe(live)
   )
 
