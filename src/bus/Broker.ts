@@ -8,11 +8,19 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync } f
 import { createServer, type Server, type Socket } from "node:net"
 import { homedir } from "node:os"
 import { dirname, relative } from "node:path"
-import { Effect, Either, Runtime, Schedule, type Scope } from "effect"
+import { Effect, Runtime, Schedule, type Scope } from "effect"
 import { BusError } from "./Bus.js"
 import { resolveSocketPath } from "./SocketPath.js"
 import { isValidPattern, matches } from "./Topics.js"
-import { Decoder, encodeTrusted, envelopeText, type Frame, newEventId, parseBody } from "./Wire.js"
+import {
+  Decoder,
+  decodeBodyAt,
+  encodeTrusted,
+  envelopeText,
+  newEventId,
+  type Verb,
+  WireError
+} from "./Wire.js"
 
 /** Frames queued per subscriber before the oldest is dropped (spec/bus.md §1.4). */
 export const QUEUE_LIMIT = 1024
@@ -184,40 +192,40 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
       c.socket.destroy()
     }
 
-    const handle = (c: Conn, f: Frame): boolean => {
-      switch (f.verb) {
+    const handle = (c: Conn, verb: Verb, args: string, buf: Buffer, start: number, end: number): boolean => {
+      switch (verb) {
         case "HELLO":
-          c.name = f.args.length > 0 ? f.args : "<unknown>"
+          c.name = args.length > 0 ? args : "<unknown>"
           return true
         case "SUB":
-          if (!isValidPattern(f.args)) {
-            violate(c, `invalid SUB pattern ${JSON.stringify(f.args.slice(0, 64))}`)
+          if (!isValidPattern(args)) {
+            violate(c, `invalid SUB pattern ${JSON.stringify(args.slice(0, 64))}`)
             return false
           }
-          if (!c.patterns.has(f.args)) {
-            c.patterns.add(f.args)
+          if (!c.patterns.has(args)) {
+            c.patterns.add(args)
             routes = new Map()
           }
           return true
         case "UNSUB":
-          if (c.patterns.delete(f.args)) routes = new Map()
+          if (c.patterns.delete(args)) routes = new Map()
           return true
         case "PUB": {
-          if (f.args.length === 0) {
+          if (args.length === 0) {
             violate(c, "empty PUB topic")
             return false
           }
-          const body = parseBody(f.body)
-          if (Either.isLeft(body)) {
-            violate(c, `${body.left.reason}: ${body.left.detail}`)
+          const body = decodeBodyAt(buf, start, end)
+          if (body instanceof WireError) {
+            violate(c, `${body.reason}: ${body.detail}`)
             return false
           }
           published++
           // Only `payload` and `type` survive; id, ts and topic are the broker's (anti-spoofing, §1.4).
-          const payload = body.right.payload
-          const type = body.right.type
+          const payload = body.payload
+          const type = body.type
           fanOut(
-            f.args,
+            args,
             typeof type === "string" ? type : "",
             typeof payload === "object" && payload !== null && !Array.isArray(payload)
               ? JSON.stringify(payload)
@@ -248,11 +256,12 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
         closed: false
       }
       conns.add(c)
+      const sink = (verb: Verb, args: string, buf: Buffer, start: number, end: number) =>
+        handle(c, verb, args, buf, start, end)
       socket.on("data", (chunk: Buffer) => {
         if (c.closed) return
-        const r = c.decoder.push(chunk)
-        if (Either.isLeft(r)) return violate(c, `${r.left.reason}: ${r.left.detail}`)
-        for (const f of r.right) if (!handle(c, f)) return
+        const err = c.decoder.feed(chunk, sink)
+        if (err !== undefined && !c.closed) violate(c, `${err.reason}: ${err.detail}`)
       })
       socket.on("drain", () => flush(c))
       socket.on("error", () => undefined)

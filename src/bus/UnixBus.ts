@@ -20,7 +20,16 @@ import {
 } from "effect"
 import { Bus, BusError, type BusEvent, type BusService, type ConnectionState, type Payload } from "./Bus.js"
 import { matches, validatePattern } from "./Topics.js"
-import { Decoder, eventFromBody, FrameWriter, MAX_HEADER, newEventId, parseBody } from "./Wire.js"
+import {
+  Decoder,
+  decodeBodyAt,
+  eventFromBody,
+  FrameWriter,
+  MAX_HEADER,
+  newEventId,
+  type Verb,
+  WireError
+} from "./Wire.js"
 
 /** Events buffered per subscription; the oldest is dropped (and counted) when it is full. */
 export const SUBSCRIPTION_QUEUE_SIZE = 1024
@@ -99,6 +108,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
     let routes = new Map<string, ReadonlyArray<LocalSub>>()
     const validTopics = new Set<string>()
     const quotedTopics = new Map<string, string>()
+    const headers = new Map<string, string>()
     // Client-side ids only need to be unique (the broker replaces them): a random prefix and a counter.
     const idPrefix = newEventId().slice(0, 16)
     let idCounter = 0
@@ -170,42 +180,50 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
       runSync(Queue.offerAll(sub.queue, events))
     }
 
-    const onData = (s: Socket, decoder: Decoder) => (chunk: Buffer) => {
-      if (socket !== s) return
-      const decoded = decoder.push(chunk)
-      const frames = Either.isRight(decoded) ? decoded.right : []
-      let batches: Map<LocalSub, Array<BusEvent>> | undefined
-      let bad: string | undefined = Either.isLeft(decoded)
-        ? `${decoded.left.reason}: ${decoded.left.detail}`
-        : undefined
-      for (const f of frames) {
-        if (f.verb === "EVT") {
-          const targets = routesFor(f.args)
-          if (targets.length === 0) continue
-          const body = parseBody(f.body)
-          if (Either.isLeft(body)) {
-            bad = `${body.left.reason}: ${body.left.detail}`
-            break
+    const onData = (s: Socket, decoder: Decoder) => {
+      // Per-chunk state for the sink below: events grouped by local subscription, delivered once per chunk.
+      const acc: { batches: Map<LocalSub, Array<BusEvent>> | undefined; bad: string | undefined } = {
+        batches: undefined,
+        bad: undefined
+      }
+      const sink = (verb: Verb, args: string, buf: Buffer, start: number, end: number): boolean => {
+        if (verb === "EVT") {
+          const targets = routesFor(args)
+          if (targets.length === 0) return true
+          const body = decodeBodyAt(buf, start, end)
+          if (body instanceof WireError) {
+            acc.bad = `${body.reason}: ${body.detail}`
+            return false
           }
-          const event = eventFromBody(f.args, body.right)
-          batches ??= new Map()
+          const event = eventFromBody(args, body)
+          const batches = (acc.batches ??= new Map())
           for (const t of targets) {
             const list = batches.get(t)
             if (list === undefined) batches.set(t, [event])
             else list.push(event)
           }
-        } else if (f.verb === "BYE") {
-          bad = "BYE"
-          break
-        } else {
-          log(Effect.logDebug(`bus: unexpected ${f.verb} frame from the broker skipped`))
+          return true
         }
+        if (verb === "BYE") {
+          acc.bad = "BYE"
+          return false
+        }
+        log(Effect.logDebug(`bus: unexpected ${verb} frame from the broker skipped`))
+        return true
       }
-      if (batches !== undefined) for (const [sub, events] of batches) deliver(sub, events)
-      if (bad !== undefined) {
-        // A broker that speaks garbage is treated like one that went away: drop the link and reconnect.
-        if (bad !== "BYE") log(Effect.logWarning(`bus: bad frame from the broker (${bad}); reconnecting`))
-        s.destroy()
+      return (chunk: Buffer) => {
+        if (socket !== s) return
+        const err = decoder.feed(chunk, sink)
+        const batches = acc.batches
+        const bad = err !== undefined ? `${err.reason}: ${err.detail}` : acc.bad
+        acc.batches = undefined
+        acc.bad = undefined
+        if (batches !== undefined) for (const [sub, events] of batches) deliver(sub, events)
+        if (bad !== undefined) {
+          // A broker that speaks garbage is treated like one that went away: drop the link and reconnect.
+          if (bad !== "BYE") log(Effect.logWarning(`bus: bad frame from the broker (${bad}); reconnecting`))
+          s.destroy()
+        }
       }
     }
 
@@ -376,9 +394,11 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
           if (validTopics.size >= CACHE_LIMIT) {
             validTopics.clear()
             quotedTopics.clear()
+            headers.clear()
           }
           validTopics.add(topic)
           quotedTopics.set(topic, JSON.stringify(topic))
+          headers.set(topic, `PUB ${topic}`)
         }
         if (closed) return dropped(topic, "closed")
         if (socket === undefined) return dropped(topic, "disconnected")
@@ -396,8 +416,9 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
           )
         }
         const id = idPrefix + (idCounter++).toString(16).padStart(16, "0")
-        const body = `{"v":1,"id":"${id}","topic":${quotedTopics.get(topic) ?? JSON.stringify(topic)},"type":${JSON.stringify(eventType)},"ts":${Date.now() / 1000},"payload":${payloadJson}}`
-        if (!writer.append(`PUB ${topic}`, body))
+        // The client envelope (the broker keeps only type and payload, §1.4), written in three parts.
+        const head = `{"v":1,"id":"${id}","topic":${quotedTopics.get(topic) ?? JSON.stringify(topic)},"type":${eventType.length === 0 ? '""' : JSON.stringify(eventType)},"ts":${Date.now() / 1000},"payload":`
+        if (!writer.appendParts(headers.get(topic) ?? `PUB ${topic}`, head, payloadJson, "}"))
           return Effect.fail(
             new BusError({ op: "publish", message: `event on ${topic} exceeds the 1 MiB frame limit` })
           )

@@ -35,101 +35,218 @@ export interface Frame {
 
 const isVerb = (s: string): s is Verb => (VERBS as ReadonlyArray<string>).includes(s)
 
-/** Parse a header line (without its LF). */
-export const parseHeader = (line: Uint8Array): Either.Either<{ verb: Verb; args: string }, WireError> => {
-  let end = line.length
-  while (end > 0 && (line[end - 1] === 13 || line[end - 1] === 10)) end--
-  for (let i = 0; i < end; i++) {
-    const b = line[i] ?? 0
-    if (b > 127)
-      return Either.left(new WireError({ reason: "non-ascii-header", detail: `byte ${b} at ${i}` }))
+interface Header {
+  readonly verb: Verb
+  readonly args: string
+}
+
+const asBuffer = (u: Uint8Array): Buffer =>
+  Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length)
+
+/** Parse the header bytes `buf[start, end)` (without the LF). The hot-path form: no Either, no views. */
+const headerAt = (buf: Buffer, start: number, stop: number): Header | WireError => {
+  let end = stop
+  while (end > start && (buf[end - 1] === 13 || buf[end - 1] === 10)) end--
+  for (let i = start; i < end; i++) {
+    const b = buf[i] ?? 0
+    if (b > 127) return new WireError({ reason: "non-ascii-header", detail: `byte ${b} at ${i - start}` })
   }
-  const text = Buffer.from(line.buffer, line.byteOffset, end).toString("latin1")
-  if (text.trim().length === 0)
-    return Either.left(new WireError({ reason: "empty-header", detail: "empty header line" }))
+  const text = buf.toString("latin1", start, end)
+  if (text.trim().length === 0) return new WireError({ reason: "empty-header", detail: "empty header line" })
   const sp = text.indexOf(" ")
   const verb = sp === -1 ? text : text.slice(0, sp)
   if (!isVerb(verb))
-    return Either.left(new WireError({ reason: "unknown-verb", detail: JSON.stringify(verb.slice(0, 32)) }))
-  return Either.right({ verb, args: sp === -1 ? "" : text.slice(sp + 1).trim() })
+    return new WireError({ reason: "unknown-verb", detail: JSON.stringify(verb.slice(0, 32)) })
+  return { verb, args: sp === -1 ? "" : text.slice(sp + 1).trim() }
+}
+
+/** Parse a header line (without its LF). */
+export const parseHeader = (line: Uint8Array): Either.Either<Header, WireError> => {
+  const h = headerAt(asBuffer(line), 0, line.length)
+  return h instanceof WireError ? Either.left(h) : Either.right(h)
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** Decode a body: empty → `{}`, otherwise exactly one JSON object. */
-export const parseBody = (body: Uint8Array): Either.Either<Record<string, unknown>, WireError> => {
-  if (body.length === 0) return Either.right({})
+const EMPTY = Buffer.alloc(0)
+
+/** Receives one decoded frame: verb, args and the body bytes `buf[start, end)`; false stops decoding. */
+export type FrameSink = (verb: Verb, args: string, buf: Buffer, start: number, end: number) => boolean
+
+/** Decode the body `buf[start, end)`: empty → `{}`, otherwise exactly one JSON object (no Either, no view). */
+export const decodeBodyAt = (
+  buf: Buffer,
+  start: number,
+  end: number
+): Record<string, unknown> | WireError => {
+  if (start === end) return {}
   let value: unknown
   try {
-    value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8"))
+    value = JSON.parse(buf.toString("utf8", start, end))
   } catch (e) {
-    return Either.left(new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) }))
+    return new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) })
   }
   return isRecord(value)
-    ? Either.right(value)
-    : Either.left(new WireError({ reason: "body-not-object", detail: "body is not a JSON object" }))
+    ? value
+    : new WireError({ reason: "body-not-object", detail: "body is not a JSON object" })
+}
+
+/** Decode a body: empty → `{}`, otherwise exactly one JSON object. The hot-path form of `parseBody`. */
+export const decodeBody = (body: Uint8Array): Record<string, unknown> | WireError => {
+  if (body.length === 0) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(asBuffer(body).toString("utf8"))
+  } catch (e) {
+    return new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) })
+  }
+  return isRecord(value)
+    ? value
+    : new WireError({ reason: "body-not-object", detail: "body is not a JSON object" })
+}
+
+/** Decode a body: empty → `{}`, otherwise exactly one JSON object. */
+export const parseBody = (body: Uint8Array): Either.Either<Record<string, unknown>, WireError> => {
+  const b = decodeBody(body)
+  return b instanceof WireError ? Either.left(b) : Either.right(b)
 }
 
 /**
  * Incremental decoder. `push(chunk)` returns the frames completed by that chunk, or the first error
- * (after which the decoder is poisoned: the connection must be closed). Chunks are kept as a list and
- * only the bytes of one header or body are ever joined.
+ * (after which the decoder is poisoned: the connection must be closed). Frames that lie wholly inside
+ * a chunk are parsed in place (bodies are views into the chunk); only a frame split across chunks is
+ * buffered, and only its bytes are ever joined. A header equal to the previous one is not re-parsed.
  */
 export class Decoder {
   private chunks: Array<Buffer> = []
   private buffered = 0
   private state: "header" | "length" | "body" = "header"
-  private header: { verb: Verb; args: string } = { verb: "BYE", args: "" }
+  private header: Header = { verb: "BYE", args: "" }
   private bodyLength = 0
   private failed: WireError | undefined
+  // The last header line seen and its parse: a stream of EVT/PUB on one topic repeats it byte for byte.
+  private lastLine: Buffer = EMPTY
+  private lastHeader: Header | undefined
 
+  /** Decode `chunk`: the frames it completes, or the first error (earlier frames of the chunk are discarded). */
   push(chunk: Uint8Array): Either.Either<Array<Frame>, WireError> {
-    if (this.failed) return Either.left(this.failed)
-    if (chunk.length > 0) {
-      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
-      this.buffered += chunk.length
-    }
     const frames: Array<Frame> = []
+    const err = this.feed(chunk, (verb, args, buf, start, end) => {
+      frames.push({ verb, args, body: start === end ? EMPTY : buf.subarray(start, end) })
+      return true
+    })
+    return err === undefined ? Either.right(frames) : Either.left(err)
+  }
+
+  /**
+   * The allocation-free form of `push` for the broker and the client: each complete frame goes to `sink`
+   * as its verb, args and body range `buf[start, end)` (valid only during the call). `sink` returns false
+   * to stop decoding (the connection is closing). Returns the first error, if any.
+   */
+  feed(chunk: Uint8Array, sink: FrameSink): WireError | undefined {
+    if (this.failed) return this.failed
+    if (chunk.length === 0) return this.slow(sink)
+    const buf = asBuffer(chunk)
+    if (this.buffered > 0 || this.state !== "header") {
+      this.chunks.push(buf)
+      this.buffered += buf.length
+      return this.slow(sink)
+    }
+    // Fast path: at a frame boundary with nothing buffered, parse complete frames straight from `buf`.
+    const len = buf.length
+    let pos = 0
+    while (pos < len) {
+      const limit = Math.min(len, pos + MAX_HEADER)
+      let lf = -1
+      for (let i = pos; i < limit; i++)
+        if (buf[i] === 10) {
+          lf = i
+          break
+        }
+      if (lf === -1) {
+        if (len - pos > MAX_HEADER) return this.fail("header-too-long", `no LF within ${MAX_HEADER} bytes`)
+        break
+      }
+      const h = this.headerFor(buf, pos, lf)
+      if (h instanceof WireError) return this.fail(h.reason, h.detail)
+      if (lf + 5 > len) break
+      const n = buf.readUInt32BE(lf + 1)
+      if (n > MAX_BODY) return this.fail("body-too-large", `declared body of ${n} bytes`)
+      const end = lf + 5 + n
+      if (end > len) break
+      pos = end
+      if (!sink(h.verb, h.args, buf, lf + 5, end)) return undefined
+    }
+    if (pos < len) {
+      const rest = pos === 0 ? buf : buf.subarray(pos)
+      this.chunks.push(rest)
+      this.buffered += rest.length
+      return this.slow(sink)
+    }
+    return undefined
+  }
+
+  private headerFor(buf: Buffer, start: number, lf: number): Header | WireError {
+    const n = lf - start
+    const last = this.lastLine
+    if (this.lastHeader !== undefined && last.length === n) {
+      let same = true
+      for (let i = 0; i < n; i++)
+        if (last[i] !== buf[start + i]) {
+          same = false
+          break
+        }
+      if (same) return this.lastHeader
+    }
+    const h = headerAt(buf, start, lf)
+    if (!(h instanceof WireError) && n <= 256) {
+      this.lastLine = Buffer.from(buf.subarray(start, lf))
+      this.lastHeader = h
+    }
+    return h
+  }
+
+  /** The general path: frames split across chunks, assembled from the buffered list. */
+  private slow(sink: FrameSink): WireError | undefined {
     for (;;) {
       if (this.state === "header") {
         const lf = this.findLf()
         if (lf === -1) {
           if (this.buffered > MAX_HEADER)
             return this.fail("header-too-long", `no LF within ${MAX_HEADER} bytes`)
-          return Either.right(frames)
+          return undefined
         }
         if (lf + 1 > MAX_HEADER) return this.fail("header-too-long", `header of ${lf + 1} bytes`)
         const line = this.take(lf + 1)
-        const parsed = parseHeader(line.subarray(0, lf))
-        if (Either.isLeft(parsed)) return this.fail(parsed.left.reason, parsed.left.detail)
-        this.header = parsed.right
+        const parsed = this.headerFor(line, 0, lf)
+        if (parsed instanceof WireError) return this.fail(parsed.reason, parsed.detail)
+        this.header = parsed
         this.state = "length"
       } else if (this.state === "length") {
-        if (this.buffered < 4) return Either.right(frames)
-        const len = this.take(4)
-        const n =
-          ((len[0] ?? 0) * 0x1000000 + (((len[1] ?? 0) << 16) | ((len[2] ?? 0) << 8) | (len[3] ?? 0))) >>> 0
+        if (this.buffered < 4) return undefined
+        const n = this.take(4).readUInt32BE(0)
         if (n > MAX_BODY) return this.fail("body-too-large", `declared body of ${n} bytes`)
         this.bodyLength = n
         this.state = "body"
       } else {
-        if (this.buffered < this.bodyLength) return Either.right(frames)
-        const body = this.bodyLength === 0 ? new Uint8Array(0) : this.take(this.bodyLength)
-        frames.push({ verb: this.header.verb, args: this.header.args, body })
+        if (this.buffered < this.bodyLength) return undefined
+        const body = this.bodyLength === 0 ? EMPTY : this.take(this.bodyLength)
         this.state = "header"
+        if (!sink(this.header.verb, this.header.args, body, 0, body.length)) return undefined
       }
     }
   }
 
-  private fail(reason: WireErrorReason, detail: string): Either.Either<never, WireError> {
-    this.failed = new WireError({ reason, detail })
+  private fail(reason: WireErrorReason, detail: string): WireError {
+    const e = new WireError({ reason, detail })
+    this.failed = e
     this.chunks = []
     this.buffered = 0
-    return Either.left(this.failed)
+    return e
   }
 
-  /** Index of the first LF in the buffered bytes, searching at most MAX_HEADER bytes. */
+  /** Index of the first LF in the buffered bytes, searching at most MAX_HEADER + 1 bytes. */
   private findLf(): number {
     let base = 0
     for (const c of this.chunks) {
@@ -309,17 +426,30 @@ export class FrameWriter {
 
   /** Append one frame (`header` is trusted ASCII "VERB args"); false when the body is over MAX_BODY. */
   append(header: string, body: string): boolean {
-    if (body.length > MAX_BODY) return false
+    return this.appendParts(header, body, "", "")
+  }
+
+  /**
+   * Append a frame whose body is `a + b + c`, written part by part so the caller never builds (and
+   * V8 never flattens) the concatenation; false when the body is over MAX_BODY.
+   */
+  appendParts(header: string, a: string, b: string, c: string): boolean {
+    const units = a.length + b.length + c.length
+    if (units > MAX_BODY) return false
     // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so this bound always fits the frame.
-    const worst = header.length + 5 + body.length * 3
+    const worst = header.length + 5 + units * 3
     if (this.arena.length - this.off < worst) this.rotate(worst)
-    const a = this.arena
-    const h = this.off + a.write(header, this.off, "latin1")
-    a[h] = 10
-    const n = body.length === 0 ? 0 : a.write(body, h + 5, "utf8")
+    const buf = this.arena
+    const h = this.off + buf.write(header, this.off, "latin1")
+    buf[h] = 10
+    let o = h + 5
+    if (a.length > 0) o += buf.write(a, o, "utf8")
+    if (b.length > 0) o += buf.write(b, o, "utf8")
+    if (c.length > 0) o += buf.write(c, o, "utf8")
+    const n = o - h - 5
     if (n > MAX_BODY) return false
-    a.writeUInt32BE(n, h + 1)
-    this.off = h + 5 + n
+    buf.writeUInt32BE(n, h + 1)
+    this.off = o
     this.count++
     return true
   }

@@ -1,0 +1,343 @@
+// `npm run bench:bus`: our unix backend (the `decnet bus` broker in a child process + UnixBus clients) against
+// the real NATS server through our NatsBus, with 256-byte JSON payloads, in one run:
+//   (a) throughput, 200k messages, 1 publisher → 1 subscriber on a wildcard (flow-controlled so the
+//       subscriber keeps up: at most WINDOW messages in flight);
+//   (b) p50/p99 publish→deliver latency at 1,000 msg/s for 5 s;
+//   (c) fan-out deliveries/s to 10 subscriber clients.
+// Prints figures, delivered/lost counts and unix/NATS ratios; asserts nothing (tests do that).
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdtempSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { Effect, Exit, Scope, Stream } from "effect"
+import type { BusEvent, BusService } from "../src/bus/Bus.js"
+import { makeNatsBus } from "../src/bus/NatsBus.js"
+import { makeUnixBus } from "../src/bus/UnixBus.js"
+
+const NATS_URL = process.env.DECNET_TEST_NATS_URL ?? "nats://127.0.0.1:4222"
+const THROUGHPUT_N = Number(process.env.BENCH_N ?? 200_000)
+const FANOUT_SUBS = 10
+const FANOUT_N = Number(process.env.BENCH_FANOUT_N ?? 50_000)
+const LATENCY_RATE = 1000
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5)
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 1000)
+const PAYLOAD_BYTES = 256
+const run = randomBytes(4).toString("hex")
+
+// A full GC before each measured scenario, so one scenario's garbage is not collected during the next
+// (a single 40 ms mark-compact inside the latency run would otherwise be its p99).
+setFlagsFromString("--expose-gc")
+const gcNow: unknown = runInNewContext("gc")
+const collectGarbage = Effect.sync(() => {
+  if (typeof gcNow === "function") gcNow()
+})
+
+type Factory = (name: string) => Effect.Effect<BusService, unknown, Scope.Scope>
+
+// ---- payloads: exactly 256 bytes of JSON each --------------------------------------------------------
+const PAD = "x".repeat(PAYLOAD_BYTES)
+const payload = (seq: number, t: number) => {
+  const base = 22 + String(seq).length + String(t).length // {"seq":…,"t":…,"pad":""}
+  return { seq, t, pad: PAD.slice(0, PAYLOAD_BYTES - base) }
+}
+if (JSON.stringify(payload(123456, 98765.4321)).length !== PAYLOAD_BYTES)
+  throw new Error("payload size drifted")
+
+const nowUs = () => Math.round(performance.now() * 1000)
+const tick = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
+const sleepMs = (ms: number) =>
+  Effect.async<void>((resume) => {
+    setTimeout(() => resume(Effect.void), ms)
+  })
+
+interface Counter {
+  delivered: number
+  /** performance.now() of the latest delivery: the end of a run even when some events were lost. */
+  lastAt: number
+  lastSeq: number
+  reordered: number
+  latencies: Array<number> | undefined
+}
+
+const counting = (bus: BusService, pattern: string, withLatency: boolean) =>
+  Effect.gen(function* () {
+    const c: Counter = {
+      delivered: 0,
+      lastAt: 0,
+      lastSeq: -1,
+      reordered: 0,
+      latencies: withLatency ? [] : undefined
+    }
+    const stream = yield* bus.subscribe(pattern)
+    yield* Stream.runForEachChunk(stream, (chunk) =>
+      Effect.sync(() => {
+        const now = nowUs()
+        c.lastAt = performance.now()
+        for (const e of chunk as Iterable<BusEvent>) {
+          const seq = e.payload.seq
+          const t = e.payload.t
+          if (typeof seq !== "number" || seq < 0) continue
+          c.delivered++
+          if (seq < c.lastSeq) c.reordered++
+          c.lastSeq = seq
+          if (c.latencies !== undefined && typeof t === "number") c.latencies.push(now - t)
+        }
+      })
+    ).pipe(Effect.forkScoped)
+    return c
+  })
+
+/** Subscribers get a probe until each has seen one: SUB has no ack on the unix bus. */
+const prime = (pub: BusService, topic: string, counters: ReadonlyArray<{ primed: boolean }>) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 200 && counters.some((c) => !c.primed); i++) {
+      yield* pub.publish(topic, { seq: -1, t: 0 })
+      yield* sleepMs(10)
+    }
+  })
+
+const primedView = (bus: BusService, pattern: string) =>
+  Effect.gen(function* () {
+    const flag = { primed: false }
+    const stream = yield* bus.subscribe(pattern)
+    yield* Stream.runForEach(stream, () =>
+      Effect.sync(() => {
+        flag.primed = true
+      })
+    ).pipe(Effect.forkScoped)
+    return flag
+  })
+
+/** Wait until `done()` or until nothing new arrives for `idleMs`. */
+const drain = (progress: () => number, done: () => boolean, idleMs = 2000) =>
+  Effect.gen(function* () {
+    let last = progress()
+    let lastChange = performance.now()
+    while (!done()) {
+      yield* sleepMs(2)
+      const p = progress()
+      if (p !== last) {
+        last = p
+        lastChange = performance.now()
+      } else if (performance.now() - lastChange > idleMs) return false
+    }
+    return true
+  })
+
+/** Publish `n` events as fast as the window allows (in flight = published − min delivered). */
+const pump = (pub: BusService, topic: string, n: number, delivered: () => number) =>
+  Effect.gen(function* () {
+    let seq = 0
+    while (seq < n) {
+      if (seq - delivered() >= WINDOW) {
+        yield* tick
+        continue
+      }
+      const burst = Math.min(n - seq, WINDOW - (seq - delivered()), 256)
+      for (let k = 0; k < burst; k++, seq++) yield* pub.publish(topic, payload(seq, 0))
+      yield* tick
+    }
+  })
+
+interface Result {
+  readonly value: number
+  readonly delivered: number
+  readonly expected: number
+  readonly extra?: string
+}
+
+const throughput = (make: Factory, tag: string, n: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const base = `bench.${run}.${tag}.tp`
+      const sub = yield* make("bench-tp-sub")
+      const pub = yield* make("bench-tp-pub")
+      const probe = yield* primedView(sub, `${base}.probe`)
+      const c = yield* counting(sub, `${base}.>`, false)
+      yield* prime(pub, `${base}.probe`, [probe])
+      const t0 = performance.now()
+      yield* pump(pub, `${base}.evt`, n, () => c.delivered)
+      yield* drain(
+        () => c.delivered,
+        () => c.delivered >= n
+      )
+      const secs = (c.lastAt - t0) / 1000
+      return {
+        value: c.delivered / secs,
+        delivered: c.delivered,
+        expected: n,
+        extra: `reordered ${c.reordered}`
+      } satisfies Result
+    })
+  )
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN)
+
+const latency = (make: Factory, tag: string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const base = `bench.${run}.${tag}.lat`
+      const sub = yield* make("bench-lat-sub")
+      const pub = yield* make("bench-lat-pub")
+      const probe = yield* primedView(sub, `${base}.probe`)
+      const c = yield* counting(sub, `${base}.>`, true)
+      yield* prime(pub, `${base}.probe`, [probe])
+      const total = LATENCY_RATE * LATENCY_SECONDS
+      const t0 = performance.now()
+      let seq = 0
+      while (seq < total) {
+        const due = Math.min(total, Math.floor(((performance.now() - t0) * LATENCY_RATE) / 1000) + 1)
+        while (seq < due) {
+          yield* pub.publish(`${base}.evt`, payload(seq, nowUs()))
+          seq++
+        }
+        yield* sleepMs(1)
+      }
+      yield* drain(
+        () => c.delivered,
+        () => c.delivered >= total
+      )
+      const sorted = [...(c.latencies ?? [])].sort((a, b) => a - b)
+      return {
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        max: sorted.at(-1) ?? Number.NaN,
+        delivered: c.delivered,
+        expected: total
+      }
+    })
+  )
+
+const fanout = (make: Factory, tag: string, n: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const base = `bench.${run}.${tag}.fan`
+      const pub = yield* make("bench-fan-pub")
+      const counters: Array<Counter> = []
+      const probes: Array<{ primed: boolean }> = []
+      for (let i = 0; i < FANOUT_SUBS; i++) {
+        const sub = yield* make(`bench-fan-sub-${i}`)
+        probes.push(yield* primedView(sub, `${base}.probe`))
+        counters.push(yield* counting(sub, `${base}.>`, false))
+      }
+      yield* prime(pub, `${base}.probe`, probes)
+      const minDelivered = () => counters.reduce((m, c) => Math.min(m, c.delivered), Number.POSITIVE_INFINITY)
+      const sum = () => counters.reduce((s, c) => s + c.delivered, 0)
+      const t0 = performance.now()
+      yield* pump(pub, `${base}.evt`, n, minDelivered)
+      yield* drain(sum, () => sum() >= n * FANOUT_SUBS)
+      const secs = (counters.reduce((m, c) => Math.max(m, c.lastAt), 0) - t0) / 1000
+      return { value: sum() / secs, delivered: sum(), expected: n * FANOUT_SUBS } satisfies Result
+    })
+  )
+
+// ---- backends ------------------------------------------------------------------------------------------
+const startBroker = (path: string): Promise<ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/bin.ts", "bus", "--socket", path, "--group", "", "--heartbeat", "0"],
+      { stdio: ["ignore", "ignore", "pipe"] }
+    )
+    let err = ""
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString()
+      if (err.includes("listening on")) resolve(child)
+    })
+    child.once("exit", (code) => reject(new Error(`broker exited (${code}): ${err}`)))
+  })
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits }) : "n/a"
+const pad = (s: string, w: number) => s.padStart(w)
+
+const main = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "decnet-bench-"))
+  const socketPath = join(dir, "bus.sock")
+  const broker = await startBroker(socketPath)
+  if (!existsSync(socketPath)) throw new Error("broker socket missing")
+  const unix: Factory = (name) => makeUnixBus({ socketPath, name })
+  const nats: Factory = (name) => makeNatsBus({ url: NATS_URL, name })
+  const scope = Effect.runSync(Scope.make())
+  const go = <A>(e: Effect.Effect<A, unknown, Scope.Scope>) =>
+    Effect.runPromise(Scope.extend(Effect.zipRight(collectGarbage, e), scope))
+
+  console.log(
+    `bus benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), run ${run}`
+  )
+  console.log(
+    `payload ${PAYLOAD_BYTES} B JSON; window ${WINDOW} in flight; broker pid ${broker.pid}; NATS ${NATS_URL}`
+  )
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}\n`
+  )
+
+  // Warm both paths up (JIT, connection setup) before measuring.
+  await go(throughput(unix, "warm-unix", 20_000))
+  await go(throughput(nats, "warm-nats", 20_000))
+
+  // Latency first, while both processes' heaps are small; then throughput and fan-out.
+  const latU = await go(latency(unix, "unix"))
+  const latN = await go(latency(nats, "nats"))
+  const tpU = await go(throughput(unix, "unix", THROUGHPUT_N))
+  const tpN = await go(throughput(nats, "nats", THROUGHPUT_N))
+  const foU = await go(fanout(unix, "unix", FANOUT_N))
+  const foN = await go(fanout(nats, "nats", FANOUT_N))
+
+  const row = (label: string, u: string, n: string, ratio: string, note: string) =>
+    console.log(`${label.padEnd(34)}${pad(u, 14)}${pad(n, 14)}${pad(ratio, 10)}  ${note}`)
+  row("figure", "unix", "nats", "unix/nats", "delivered/lost (unix | nats)")
+  row(
+    `(a) throughput ${fmt(THROUGHPUT_N)} msg, msg/s`,
+    fmt(tpU.value),
+    fmt(tpN.value),
+    `${(tpU.value / tpN.value).toFixed(2)}×`,
+    `${tpU.delivered}/${tpU.expected - tpU.delivered} | ${tpN.delivered}/${tpN.expected - tpN.delivered}`
+  )
+  row(
+    "(b) latency p50 @1k msg/s, µs",
+    fmt(latU.p50, 1),
+    fmt(latN.p50, 1),
+    `${(latU.p50 / latN.p50).toFixed(2)}×`,
+    `${latU.delivered}/${latU.expected - latU.delivered} | ${latN.delivered}/${latN.expected - latN.delivered}`
+  )
+  row(
+    "(b) latency p99 @1k msg/s, µs",
+    fmt(latU.p99, 1),
+    fmt(latN.p99, 1),
+    `${(latU.p99 / latN.p99).toFixed(2)}×`,
+    `max ${fmt(latU.max)} | ${fmt(latN.max)} µs`
+  )
+  row(
+    `(c) fan-out ×${FANOUT_SUBS}, deliveries/s`,
+    fmt(foU.value),
+    fmt(foN.value),
+    `${(foU.value / foN.value).toFixed(2)}×`,
+    `${foU.delivered}/${foU.expected - foU.delivered} | ${foN.delivered}/${foN.expected - foN.delivered}`
+  )
+  console.log("\n(latency ratio: lower is better; the others: higher is better)")
+  console.log(
+    `load average at end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`
+  )
+
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  broker.kill("SIGTERM")
+  await new Promise((r) => broker.once("exit", r))
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
