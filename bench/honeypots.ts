@@ -1,0 +1,371 @@
+/**
+ * Honeypot benchmark (`npm run bench:honeypots`): memory of one process running every service, the
+ * marginal memory of each extra decky, and new connections per second for ssh, http and redis.
+ * Every figure comes from a fresh child process running plain node on an esbuild bundle of this file
+ * (as the shipped CLI is bundled; tsx alone would add ~170 MiB to each RSS). Loopback traffic only.
+ *
+ * Child modes (forked by the parent, results over IPC): `--child idle`, `--child rss <N>`,
+ * `--child serve <slug,…> [config json]`. Heavy modules load lazily so the idle child stays idle.
+ */
+import { fork } from "node:child_process"
+import { readFileSync } from "node:fs"
+import * as http from "node:http"
+import * as net from "node:net"
+import * as os from "node:os"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+
+const args = process.argv.slice(2)
+const SETTLE_MS = 1500
+
+// ---- children --------------------------------------------------------------------------------------
+
+const send = (message: unknown) =>
+  new Promise<void>((resolve) => {
+    if (process.send === undefined) throw new Error("bench child needs an IPC channel")
+    process.send(message, () => resolve())
+  })
+
+interface Memory {
+  readonly rss: number
+  readonly heap: number
+}
+
+/** Memory after a full GC and a short settle, so lazily allocated buffers and JIT code are counted. */
+const settledMemory = async (): Promise<Memory> => {
+  await new Promise((r) => setTimeout(r, SETTLE_MS))
+  globalThis.gc?.()
+  await new Promise((r) => setTimeout(r, 200))
+  globalThis.gc?.()
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed }
+}
+
+const runChild = async () => {
+  const mode = args[1]
+  if (mode === "idle") {
+    // The runtime a decky process has before any service: node plus effect (imported above), one fiber.
+    Effect.runFork(Effect.never)
+    await send(await settledMemory())
+    return
+  }
+  const { HONEYPOT_SLUGS } = await import("../src/honeypots/Registry.js")
+  if (mode === "rss") {
+    const count = Number(args[2] ?? "1")
+    await keepDeckies(count, HONEYPOT_SLUGS)
+    await send(await settledMemory())
+    return
+  }
+  if (mode === "serve") {
+    const slugs = (args[2] ?? "").split(",")
+    const configs = args[3] === undefined ? {} : JSON.parse(args[3])
+    const ports = await keepDeckies(1, slugs, configs)
+    // The parent asks for this process's CPU time around each measured window.
+    process.on("message", (m) => {
+      if (m === "cpu") void send({ cpu: process.cpuUsage() })
+    })
+    await send({ ports: ports[0] })
+    return
+  }
+  throw new Error(`unknown child mode ${mode}`)
+}
+
+/** Start deckies in a scope that stays open for the life of the process. */
+const keepDeckies = (
+  count: number,
+  slugs: ReadonlyArray<string>,
+  configs: Readonly<Record<string, unknown>> = {}
+) =>
+  new Promise<Array<Record<string, number>>>((resolve, reject) => {
+    void (async () => {
+      const { planServices, startDecky } = await import("../src/honeypots/Decky.js")
+      const { EventSink, HoneypotContextLive } = await import("../src/honeypots/runtime/index.js")
+      const sink = Layer.succeed(EventSink, { write: () => Effect.void })
+      const program = Effect.gen(function* () {
+        const ports: Array<Record<string, number>> = []
+        for (let i = 0; i < count; i++) {
+          const services = yield* planServices(slugs, configs)
+          const running = yield* startDecky({
+            host: count === 1 ? "127.0.0.1" : `127.77.0.${i + 1}`,
+            services,
+            port: () => 0
+          }).pipe(
+            Effect.provide(
+              HoneypotContextLive({ decky: `decky-${String(i + 1).padStart(2, "0")}` }).pipe(
+                Layer.provide(sink)
+              )
+            )
+          )
+          const byService: Record<string, number> = {}
+          for (const r of running) byService[r.slug] = r.listeners[0]?.port ?? 0
+          ports.push(byService)
+        }
+        yield* Effect.sync(() => resolve(ports))
+        return yield* Effect.never
+      }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
+      Effect.runFork(program).addObserver((exit) => {
+        if (exit._tag === "Failure") reject(new Error(`deckies failed: ${String(exit.cause)}`))
+      })
+    })().catch(reject)
+  })
+
+// ---- parent ----------------------------------------------------------------------------------------
+
+interface ChildHandle<A> {
+  readonly result: Promise<A>
+  /** Server CPU time (user + system, µs) so far. */
+  readonly cpu: () => Promise<number>
+  readonly stop: () => Promise<void>
+}
+
+const BUNDLE_DIR = new URL("../node_modules/.cache/decnet-bench/", import.meta.url).pathname
+
+/** Bundle this file like scripts/build-cli.mjs does the CLI: effect inlined, other dependencies external. */
+const bundle = async (): Promise<string> => {
+  const { build } = await import("esbuild")
+  const pkg: { dependencies?: Record<string, string> } = JSON.parse(
+    readFileSync(new URL("../package.json", import.meta.url), "utf8")
+  )
+  const external = Object.keys(pkg.dependencies ?? {}).filter(
+    (n) => n !== "effect" && !n.startsWith("@effect/")
+  )
+  await build({
+    entryPoints: { honeypots: new URL(import.meta.url).pathname },
+    outdir: BUNDLE_DIR,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: [...external, ...external.map((n) => `${n}/*`)],
+    banner: {
+      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"
+    },
+    logLevel: "warning"
+  })
+  return `${BUNDLE_DIR}honeypots.js`
+}
+
+let bundled: string | undefined
+
+const spawnChild = <A>(childArgs: ReadonlyArray<string>): ChildHandle<A> => {
+  if (bundled === undefined) throw new Error("bundle first")
+  const child = fork(bundled, ["--child", ...childArgs], {
+    execArgv: ["--expose-gc"],
+    stdio: ["ignore", "ignore", "pipe", "ipc"]
+  })
+  let stderr = ""
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const result = new Promise<A>((resolve, reject) => {
+    child.once("message", (m: A) => resolve(m))
+    child.once("exit", (code) =>
+      reject(new Error(`bench child ${childArgs.join(" ")} exited ${code}: ${stderr}`))
+    )
+  })
+  return {
+    result,
+    cpu: () =>
+      new Promise<number>((resolve) => {
+        child.once("message", (m: { cpu: { user: number; system: number } }) =>
+          resolve(m.cpu.user + m.cpu.system)
+        )
+        child.send("cpu")
+      }),
+    stop: async () => {
+      child.kill("SIGKILL")
+      await exited
+    }
+  }
+}
+
+const measure = async <A>(childArgs: ReadonlyArray<string>): Promise<A> => {
+  const c = spawnChild<A>(childArgs)
+  try {
+    return await c.result
+  } finally {
+    await c.stop()
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+/** Run `attempt` with `concurrency` workers for `durationMs`; completed attempts per second. */
+const rate = async (attempt: () => Promise<void>, concurrency: number, durationMs: number) => {
+  let done = 0
+  let failed = 0
+  let firstError = ""
+  const deadline = Date.now() + durationMs
+  const start = Date.now()
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      try {
+        await attempt()
+        done++
+      } catch (e) {
+        failed++
+        if (firstError === "") firstError = e instanceof Error ? e.message : String(e)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = (Date.now() - start) / 1000
+  return { perSecond: done / seconds, done, failed, firstError }
+}
+
+const sshAttempt = (ssh2: typeof import("ssh2"), port: number) => () =>
+  new Promise<void>((resolve, reject) => {
+    const c = new ssh2.Client()
+    let settled = false
+    const finish = (error?: Error) => {
+      if (settled) return
+      settled = true
+      c.end()
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    // A refused password is the expected outcome: handshake done, one password tried.
+    c.on("error", (e) =>
+      /authentication methods failed/.test(e.message) ? finish() : finish(new Error(`ssh: ${e.message}`))
+    )
+    c.on("ready", () => finish())
+    // ssh2's Client leaves Nagle on: its small auth packets then wait ~40 ms for delayed ACKs, which
+    // measures the client, not the server. Real OpenSSH clients set TCP_NODELAY.
+    const sock = net.connect({ host: "127.0.0.1", port, noDelay: true })
+    c.connect({
+      sock,
+      username: "root",
+      password: "wrong-password",
+      tryKeyboard: false,
+      readyTimeout: 20_000
+    })
+  })
+
+const httpAttempt = (port: number) => () =>
+  new Promise<void>((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+      res.resume()
+      res.on("end", () => resolve())
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+  })
+
+/** connect, AUTH (answered with the "no password is set" error), PING, close. */
+const redisAttempt = (port: number) => () =>
+  new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1")
+    let buf = ""
+    s.on("connect", () => s.write("*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$6\r\ns3cret\r\n*1\r\n$4\r\nPING\r\n"))
+    s.on("data", (d) => {
+      buf += d.toString()
+      if (buf.includes("+PONG\r\n")) {
+        s.end()
+        resolve()
+      }
+    })
+    s.on("error", reject)
+    s.on("close", () => {
+      if (!buf.includes("+PONG")) reject(new Error(`redis: closed after ${JSON.stringify(buf)}`))
+    })
+  })
+
+const main = async () => {
+  const nproc = os.availableParallelism()
+  console.log(
+    `# honeypot benchmark — node ${process.version}, nproc ${nproc}, ${os.cpus()[0]?.model ?? "cpu"}`
+  )
+  console.log(
+    "# command: npm run bench:honeypots (children: plain node on an esbuild bundle); loopback only\n"
+  )
+
+  bundled = await bundle()
+  const ssh2 = await import("ssh2")
+  const { HONEYPOT_SLUGS } = await import("../src/honeypots/Registry.js")
+  const idle = await measure<Memory>(["idle"])
+  const rows: Array<[number, Memory]> = []
+  for (const n of [1, 5, 10, 20]) rows.push([n, await measure<Memory>(["rss", String(n)])])
+  const one = rows[0]?.[1] ?? { rss: 0, heap: 0 }
+  const k = HONEYPOT_SLUGS.length
+
+  console.log("## memory (fresh child, after GC + 1.5 s settle; marginal = (X(N) - X(1)) / (N - 1))")
+  console.log(
+    `${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`
+  )
+  const line = (label: string, m: Memory, extra: string) =>
+    console.log(`${label.padEnd(36)}${mib(m.rss).padStart(11)}${mib(m.heap).padStart(12)}  ${extra}`)
+  line("idle node + effect (baseline)", idle, "")
+  line(`1 decky × ${k} services`, one, `(+${mib(one.rss - idle.rss)} RSS over baseline)`)
+  for (const [n, m] of rows.slice(1))
+    line(
+      `${n} deckies × ${k} services`,
+      m,
+      `RSS ${mib((m.rss - one.rss) / (n - 1))}, heap ${mib((m.heap - one.heap) / (n - 1))}`
+    )
+  console.log("\n## new connections per second (server in a fresh child, client here; 5 s per row)")
+  const server = spawnChild<{ ports: Record<string, number> }>([
+    "serve",
+    "ssh,http,redis",
+    JSON.stringify({ redis: { reply_delay_ms: [0, 0] } })
+  ])
+  const { ports } = await server.result
+  const redisDefault = spawnChild<{ ports: Record<string, number> }>(["serve", "redis"])
+  const redisDefaultPort = (await redisDefault.result).ports.redis ?? 0
+  const rates: Array<[string, string, number, Awaited<ReturnType<typeof rate>>, number]> = []
+  const bench = async (
+    name: string,
+    what: string,
+    attempt: () => Promise<void>,
+    concurrency: number,
+    on: ChildHandle<unknown> = server
+  ) => {
+    await rate(attempt, concurrency, 500)
+    const before = await on.cpu()
+    const r = await rate(attempt, concurrency, 5000)
+    const cpuMsPerConn = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
+    rates.push([name, what, concurrency, r, cpuMsPerConn])
+  }
+  await bench(
+    "ssh",
+    "kex + password auth (refused) + close, ssh2 Client",
+    sshAttempt(ssh2, ports.ssh ?? 0),
+    8
+  )
+  await bench("http", "GET / without keep-alive (agent: false)", httpAttempt(ports.http ?? 0), 16)
+  await bench("redis", "AUTH + PING + close, reply_delay_ms [0,0]", redisAttempt(ports.redis ?? 0), 16)
+  await bench(
+    "redis",
+    "AUTH + PING + close, default 2–40 ms reply delay",
+    redisAttempt(redisDefaultPort),
+    16,
+    redisDefault
+  )
+  await server.stop()
+  await redisDefault.stop()
+  const head = ["service", "conn/s", "conc", "done", "failed", "server CPU ms/conn"]
+  console.log(
+    `${head[0]?.padEnd(8)}${head
+      .slice(1)
+      .map((h, i) => h.padStart(i === 4 ? 19 : 8))
+      .join("")}  what`
+  )
+  for (const [name, what, c, r, cpu] of rates) {
+    const cells = [r.perSecond.toFixed(0), String(c), String(r.done), String(r.failed)]
+    console.log(
+      `${name.padEnd(8)}${cells.map((x) => x.padStart(8)).join("")}${cpu.toFixed(2).padStart(19)}  ${what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
+    )
+  }
+}
+
+if (args[0] === "--child") {
+  runChild().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`)
+    process.exit(1)
+  })
+} else {
+  main().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`)
+    process.exit(1)
+  })
+}
