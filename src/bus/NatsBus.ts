@@ -5,7 +5,15 @@
  */
 import { Config, Effect, Layer, Option, Predicate, Queue, Ref, Runtime, type Scope, Stream } from "effect"
 import { connect, type NatsConnection } from "nats"
-import { Bus, BusError, type BusEvent, type BusService, type ConnectionState, type Payload } from "./Bus.js"
+import {
+  Bus,
+  BusError,
+  type BusEvent,
+  type BusService,
+  type ConnectionState,
+  makeSubscriptionQueue,
+  type Payload
+} from "./Bus.js"
 import { newEventId } from "./Wire.js"
 
 export interface NatsBusOptions {
@@ -141,7 +149,7 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
         if (bad !== undefined) return yield* new BusError({ op: "subscribe", message: bad })
         if (nc.isClosed()) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
         const queue = yield* Effect.acquireRelease(
-          Queue.sliding<BusEvent>(SUBSCRIPTION_QUEUE_SIZE),
+          makeSubscriptionQueue(SUBSCRIPTION_QUEUE_SIZE),
           Queue.shutdown
         )
         let drops = 0

@@ -18,7 +18,15 @@ import {
   type Scope,
   Stream
 } from "effect"
-import { Bus, BusError, type BusEvent, type BusService, type ConnectionState, type Payload } from "./Bus.js"
+import {
+  Bus,
+  BusError,
+  type BusEvent,
+  type BusService,
+  type ConnectionState,
+  makeSubscriptionQueue,
+  type Payload
+} from "./Bus.js"
 import { matches, validatePattern } from "./Topics.js"
 import {
   Decoder,
@@ -452,7 +460,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         const valid = validatePattern(pattern)
         if (Either.isLeft(valid)) return yield* valid.left
         if (closed) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
-        const queue = yield* Queue.sliding<BusEvent>(queueSize)
+        const queue = yield* makeSubscriptionQueue(queueSize)
         const sub: LocalSub = { pattern, queue, drops: 0 }
         yield* Effect.acquireRelease(
           Effect.sync(() => addSub(sub)),

@@ -146,14 +146,29 @@ export class Decoder {
    */
   feed(chunk: Uint8Array, sink: FrameSink): WireError | undefined {
     if (this.failed) return this.failed
-    if (chunk.length === 0) return this.slow(sink)
     const buf = asBuffer(chunk)
-    if (this.buffered > 0 || this.state !== "header") {
+    if (this.buffered === 0 && this.state === "header")
+      return buf.length === 0 ? undefined : this.fast(buf, sink)
+    if (buf.length > 0) {
       this.chunks.push(buf)
       this.buffered += buf.length
-      return this.slow(sink)
     }
-    // Fast path: at a frame boundary with nothing buffered, parse complete frames straight from `buf`.
+    // Finish the frame split across chunks, then go back to the in-place path for the rest of this chunk.
+    for (;;) {
+      const step = this.slowStep(sink)
+      if (step !== "frame") return step === "more" || step === "stop" ? undefined : step
+      if (this.buffered === 0) return undefined
+      const rest = this.chunks[0]
+      if (this.state === "header" && this.chunks.length === 1 && rest !== undefined) {
+        this.chunks = []
+        this.buffered = 0
+        return this.fast(rest, sink)
+      }
+    }
+  }
+
+  /** Parse complete frames straight from `buf` (nothing buffered, at a frame boundary); keep the tail. */
+  private fast(buf: Buffer, sink: FrameSink): WireError | undefined {
     const len = buf.length
     let pos = 0
     while (pos < len) {
@@ -182,7 +197,6 @@ export class Decoder {
       const rest = pos === 0 ? buf : buf.subarray(pos)
       this.chunks.push(rest)
       this.buffered += rest.length
-      return this.slow(sink)
     }
     return undefined
   }
@@ -207,15 +221,15 @@ export class Decoder {
     return h
   }
 
-  /** The general path: frames split across chunks, assembled from the buffered list. */
-  private slow(sink: FrameSink): WireError | undefined {
+  /** The general path, one frame at a time: assemble a frame split across chunks from the buffered list. */
+  private slowStep(sink: FrameSink): "frame" | "more" | "stop" | WireError {
     for (;;) {
       if (this.state === "header") {
         const lf = this.findLf()
         if (lf === -1) {
           if (this.buffered > MAX_HEADER)
             return this.fail("header-too-long", `no LF within ${MAX_HEADER} bytes`)
-          return undefined
+          return "more"
         }
         if (lf + 1 > MAX_HEADER) return this.fail("header-too-long", `header of ${lf + 1} bytes`)
         const line = this.take(lf + 1)
@@ -224,16 +238,16 @@ export class Decoder {
         this.header = parsed
         this.state = "length"
       } else if (this.state === "length") {
-        if (this.buffered < 4) return undefined
+        if (this.buffered < 4) return "more"
         const n = this.take(4).readUInt32BE(0)
         if (n > MAX_BODY) return this.fail("body-too-large", `declared body of ${n} bytes`)
         this.bodyLength = n
         this.state = "body"
       } else {
-        if (this.buffered < this.bodyLength) return undefined
+        if (this.buffered < this.bodyLength) return "more"
         const body = this.bodyLength === 0 ? EMPTY : this.take(this.bodyLength)
         this.state = "header"
-        if (!sink(this.header.verb, this.header.args, body, 0, body.length)) return undefined
+        return sink(this.header.verb, this.header.args, body, 0, body.length) ? "frame" : "stop"
       }
     }
   }
