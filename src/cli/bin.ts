@@ -2,7 +2,8 @@
 // once, as one readable line (the exit code is 1); @effect/cli has already printed its own usage errors.
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Effect, Option, Predicate } from "effect"
+import { Cause, ConfigError, Effect, Layer, Option, Predicate } from "effect"
+import { DecnetLogger } from "../logging/DecnetLogger.js"
 import { runCli } from "./main.js"
 
 const report = (cause: Cause.Cause<unknown>) =>
@@ -27,6 +28,8 @@ const report = (cause: Cause.Cause<unknown>) =>
 
 runCli(process.argv).pipe(
   Effect.tapErrorCause(report),
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  // stdout carries command output and honeypot events only: process logs are RFC 5424 lines on stderr
+  // (commands override the APP-NAME), and runMain's pretty logger, which writes to stdout, stays off.
+  Effect.provide(Layer.merge(NodeContext.layer, DecnetLogger.layer("decnet"))),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )
