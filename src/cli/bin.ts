@@ -3,6 +3,7 @@
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigError, Effect, Layer, Option, Predicate } from "effect"
+import { DecnetConfigProvider } from "../config/ConfigProvider.js"
 import { DecnetLogger } from "../logging/DecnetLogger.js"
 import { runCli } from "./main.js"
 
@@ -27,6 +28,8 @@ const report = (cause: Cause.Cause<unknown>) =>
   })
 
 runCli(process.argv).pipe(
+  // Every Config read below sees the real environment first, then the host INI (DECNET_CONFIG).
+  Effect.provide(DecnetConfigProvider.layer),
   Effect.tapErrorCause(report),
   // stdout carries command output and honeypot events only: process logs are RFC 5424 lines on stderr
   // (commands override the APP-NAME), and runMain's pretty logger, which writes to stdout, stays off.

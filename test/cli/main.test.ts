@@ -1,13 +1,31 @@
 import { spawnSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { masterBlocked, refusalMessage } from "../../src/cli/mode.js"
+import { allowed, masterBlocked, refusalMessage, roleOf } from "../../src/cli/mode.js"
+
+// DECNET_CONFIG points at a file that does not exist unless a test writes one, so the host's
+// /etc/decnet/decnet.ini never leaks into these runs.
+const noIni = join(mkdtempSync(join(tmpdir(), "decnet-cli-")), "absent.ini")
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
     encoding: "utf8",
-    env: { ...process.env, ...env },
+    env: { ...process.env, DECNET_MODE: "master", DECNET_CONFIG: noIni, ...env },
     timeout: 60_000
   })
+
+const withoutMode = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env }
+  delete env.DECNET_MODE
+  delete env.DECNET_DISALLOW_MASTER
+  return env
+}
+
+// Subcommand names listed in the COMMANDS section of --help.
+const listed = (help: string): Array<string> =>
+  [...help.replace(/\x1b\[[0-9;]*m/g, "").matchAll(/^\s+- ([a-z][a-z-]*)/gm)].map((m) => m[1] ?? "")
 
 describe("decnet cli", () => {
   it("--version prints the package version", () => {
@@ -15,10 +33,25 @@ describe("decnet cli", () => {
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("0.2.0")
   })
+
   it("up --once prints status and exits 0", () => {
     const r = run(["up", "--once"], { DECNET_MODE: "agent" })
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("mode: agent")
+  })
+
+  it("an unknown subcommand exits 1 with one usage message and no stack trace", () => {
+    const r = run(["no-such-command"])
+    expect(r.status).toBe(1)
+    expect(r.stdout + r.stderr).toContain("Invalid subcommand")
+    expect(r.stdout + r.stderr).not.toContain("at ")
+  })
+
+  it("a bad config value exits 1 naming the variable", () => {
+    const r = run(["up", "--once"], { DECNET_MODE: "neither" })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain("DECNET_MODE")
+    expect(r.stderr.trim().split("\n")).toHaveLength(1)
   })
 })
 
@@ -27,6 +60,39 @@ describe("mode gating", () => {
     expect(masterBlocked({ mode: "agent", disallowMaster: true })).toBe(true)
     expect(masterBlocked({ mode: "agent", disallowMaster: false })).toBe(false)
     expect(masterBlocked({ mode: "master", disallowMaster: true })).toBe(false)
-    expect(refusalMessage("api")).toContain("DECNET_DISALLOW_MASTER=false")
+    expect(roleOf("services")).toBe("master-only")
+    expect(roleOf("bus")).toBe("both")
+    expect(allowed({ mode: "agent", disallowMaster: true }, "honeypot")).toBe(true)
+    expect(allowed({ mode: "agent", disallowMaster: true }, "archetypes")).toBe(false)
+    expect(refusalMessage("api")).toBe(
+      "`decnet api` is a master-only command; this host is configured as an agent (DECNET_MODE=agent). " +
+        "Set DECNET_DISALLOW_MASTER=false for a dual-role host."
+    )
+  })
+
+  it("--help on an agent hides master-only commands that a master lists", () => {
+    const master = listed(run(["--help"]).stdout)
+    const agent = listed(run(["--help"], { DECNET_MODE: "agent" }).stdout)
+    const dual = listed(run(["--help"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "false" }).stdout)
+    expect(master).toEqual(
+      expect.arrayContaining(["up", "services", "distros", "archetypes", "bus", "honeypot"])
+    )
+    expect(agent).toEqual(expect.arrayContaining(["up", "bus", "honeypot"]))
+    for (const name of ["services", "distros", "archetypes"]) expect(agent).not.toContain(name)
+    expect(dual).toEqual(master)
+  })
+
+  it("the host INI's [decnet] mode gates like the environment, and the environment wins", () => {
+    const ini = join(mkdtempSync(join(tmpdir(), "decnet-ini-")), "decnet.ini")
+    writeFileSync(ini, "[decnet]\nmode = agent\n")
+    const refused = spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", "services"], {
+      encoding: "utf8",
+      env: { ...withoutMode(), DECNET_CONFIG: ini },
+      timeout: 60_000
+    })
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toContain(refusalMessage("services"))
+    const envWins = run(["services", "--json"], { DECNET_CONFIG: ini, DECNET_MODE: "master" })
+    expect(envWins.status).toBe(0)
   })
 })

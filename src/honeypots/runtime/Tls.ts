@@ -1,7 +1,7 @@
 /**
  * TLS material for honeypot listeners (spec/honeypots.md §4 https, shared by imaps/pop3s/smtps/ldaps).
  * Either the operator supplies a PEM cert/key (inline text or a file path), or we mint a self-signed
- * RSA-2048 certificate (CN = tls_cn or the decky hostname, 3650 days), generated once per process.
+ * RSA-2048 certificate (CN = tls_cn or the decky hostname, 3650 days), minted once per (decky, CN) and cached.
  */
 import { generateKeyPair, randomBytes } from "node:crypto"
 import { readFile } from "node:fs/promises"
