@@ -239,6 +239,51 @@ const fanout = (make: Factory, tag: string, n: number) =>
     })
   )
 
+// ---- baseline: the floor this machine sets ----------------------------------------------------------------
+// Two sockets through a plain node relay process (no bus code, no JSON, no Effect): what a process hop
+// over a UNIX socket costs here at 1,000 msg/s. Bus latencies are read against this.
+const RELAY = `const net=require("net"),fs=require("fs");const p=process.argv[1];try{fs.unlinkSync(p)}catch{}
+const s=[];net.createServer(c=>{s.push(c);c.on("data",d=>{for(const o of s)if(o!==c)o.write(d)})}).listen(p,()=>console.log("ready"))`
+
+const rawRelayLatency = async (dir: string) => {
+  const path = join(dir, "relay.sock")
+  const relay = spawn(process.execPath, ["-e", RELAY, path], { stdio: ["ignore", "pipe", "inherit"] })
+  await new Promise((r) => relay.stdout?.once("data", r))
+  const { connect } = await import("node:net")
+  const a = connect(path)
+  const b = connect(path)
+  await new Promise((r) => b.once("connect", r))
+  await new Promise((r) => setTimeout(r, 50))
+  const lat: Array<number> = []
+  const FRAME = 264 // a 256-byte payload plus an 8-byte send time
+  b.on("data", (d: Buffer) => {
+    const now = performance.now()
+    for (let o = 0; o + FRAME <= d.length; o += FRAME) lat.push((now - d.readDoubleLE(o)) * 1000)
+  })
+  const total = LATENCY_RATE * LATENCY_SECONDS
+  const t0 = performance.now()
+  for (let seq = 0; seq < total; ) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * LATENCY_RATE) / 1000) + 1)
+    for (; seq < due; seq++) {
+      const f = Buffer.alloc(FRAME, 120)
+      f.writeDoubleLE(performance.now(), 0)
+      a.write(f)
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await new Promise((r) => setTimeout(r, 200))
+  a.destroy()
+  b.destroy()
+  relay.kill()
+  const sorted = lat.sort((x, y) => x - y)
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    delivered: sorted.length,
+    expected: total
+  }
+}
+
 // ---- backends ------------------------------------------------------------------------------------------
 const startBroker = (path: string): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
@@ -287,6 +332,7 @@ const main = async () => {
   await go(throughput(nats, "warm-nats", 20_000))
 
   // Latency first, while both processes' heaps are small; then throughput and fan-out.
+  const base = await rawRelayLatency(dir)
   const latU = await go(latency(unix, "unix"))
   const latN = await go(latency(nats, "nats"))
   const tpU = await go(throughput(unix, "unix", THROUGHPUT_N))
@@ -325,7 +371,10 @@ const main = async () => {
     `${(foU.value / foN.value).toFixed(2)}×`,
     `${foU.delivered}/${foU.expected - foU.delivered} | ${foN.delivered}/${foN.expected - foN.delivered}`
   )
-  console.log("\n(latency ratio: lower is better; the others: higher is better)")
+  console.log(
+    `\nbaseline, raw UNIX-socket relay between two node processes (no bus code) @1k msg/s: p50 ${fmt(base.p50, 1)} µs, p99 ${fmt(base.p99, 1)} µs (${base.delivered}/${base.expected - base.delivered})`
+  )
+  console.log("(latency ratio: lower is better; the others: higher is better)")
   console.log(
     `load average at end: ${loadavg()
       .map((l) => l.toFixed(2))

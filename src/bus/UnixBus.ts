@@ -355,6 +355,8 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
             s.uncork()
             s.end()
           }).pipe(
+            // Finalizers run uninterruptibly; without this the timeout could never cut a peer that stopped reading.
+            Effect.interruptible,
             Effect.timeout(CLOSE_TIMEOUT),
             Effect.ignore,
             Effect.ensuring(Effect.sync(() => s.destroy()))

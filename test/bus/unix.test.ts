@@ -5,7 +5,7 @@ import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Exit, Ref, Schedule, Scope, Stream } from "effect"
+import { Chunk, Effect, Either, Exit, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
 import type { BusEvent } from "../../src/bus/Bus.js"
 import { serveBroker } from "../../src/bus/Broker.js"
 import { makeUnixBus, type UnixBusService } from "../../src/bus/UnixBus.js"
@@ -268,6 +268,62 @@ describe("UnixBus ↔ broker", () => {
       expect(events[0]?.topic).toBe("r.x")
       expect(events[0]?.payload).toEqual({ ok: true })
       expect((yield* bus.stats).reconnects).toBeGreaterThanOrEqual(1)
+    })
+  )
+  it.scopedLive("drops while disconnected and after close log one WARN each, then DEBUG", () => {
+    const logs: Array<[string, string]> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      logs.push([logLevel.label, String(Array.isArray(message) ? message.join(" ") : message)])
+    })
+    return Effect.gen(function* () {
+      const path = socketPath()
+      const scope = yield* Scope.make()
+      const bus = yield* makeUnixBus({ socketPath: path, reconnect: Schedule.spaced("1 hour") }).pipe(
+        Scope.extend(scope)
+      )
+      const drops = (what: RegExp) => logs.filter(([, m]) => what.test(m)).map(([l]) => l)
+      for (let i = 0; i < 3; i++) yield* bus.publish("down.x", { i })
+      expect(drops(/not connected/)).toEqual(["WARN", "DEBUG", "DEBUG"])
+      yield* Scope.close(scope, Exit.void)
+      for (let i = 0; i < 3; i++) yield* bus.publish("down.x", { i })
+      expect(drops(/after close/)).toEqual(["WARN", "DEBUG", "DEBUG"])
+      const stats = yield* bus.stats
+      expect(stats.droppedDisconnected).toBe(3)
+      expect(stats.droppedClosed).toBe(3)
+    }).pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+      Logger.withMinimumLogLevel(LogLevel.Debug)
+    )
+  })
+
+  it.scopedLive("a broker that stops reading never blocks publish: the bounded buffer drops and counts", () =>
+    Effect.gen(function* () {
+      const path = socketPath()
+      const held: Array<Socket> = []
+      const server = createServer((s: Socket) => {
+        s.pause() // never reads: the kernel buffer fills, then our outbound buffer
+        held.push(s)
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(path, () => resume(Effect.void))
+        }),
+        () =>
+          Effect.sync(() => {
+            for (const s of held) s.destroy()
+            server.close()
+          })
+      )
+      const bus = yield* makeUnixBus({ socketPath: path, outboundLimitBytes: 64 * 1024 })
+      const pad = "z".repeat(1000)
+      for (let i = 0; i < 20_000; i++) {
+        yield* bus.publish("stuck.x", { i, pad })
+        if (i % 500 === 499) yield* sleep(1)
+      }
+      const stats = yield* bus.stats
+      expect(stats.droppedOutboundFull).toBeGreaterThan(0)
+      expect(stats.published + stats.droppedOutboundFull).toBe(20_000)
+      expect(yield* bus.state).toBe("connected")
     })
   )
 })
