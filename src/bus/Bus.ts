@@ -44,10 +44,12 @@ export interface BusService {
 export class Bus extends Context.Tag("decnet/Bus")<Bus, BusService>() {}
 
 /**
- * A fixed ring buffer behind an Effect `Queue`: the stock bounded backing queue rebuilds a Chunk one
- * prepend per element on every take, which dominated the cost of a delivery; this one copies once.
+ * A fixed ring buffer behind an Effect `Queue` that drops its oldest element itself when full. The
+ * stock bounded backing queue rebuilds a Chunk one prepend per element on every take, which dominated
+ * the cost of a delivery; and because the ring slides by itself, `Queue.unsafeOffer` (which skips the
+ * queue strategy) keeps drop-oldest semantics, so socket callbacks can offer without running a fiber.
  */
-class RingBuffer<A extends object> implements Queue.BackingQueue<A> {
+class SlidingRing<A extends object> implements Queue.BackingQueue<A> {
   readonly [Queue.BackingQueueTypeId] = { _A: (a: A) => a }
   private readonly items: Array<A | undefined>
   private head = 0
@@ -81,15 +83,17 @@ class RingBuffer<A extends object> implements Queue.BackingQueue<A> {
   }
 
   offerAll(elements: Iterable<A>): Chunk.Chunk<A> {
-    let rest: Array<A> | undefined
-    for (const a of elements) {
-      if (rest !== undefined || !this.offer(a)) (rest ??= []).push(a)
-    }
-    return rest === undefined ? Chunk.empty() : Chunk.unsafeFromArray(rest)
+    for (const a of elements) this.offer(a)
+    return Chunk.empty()
   }
 
+  /** Always accepts: when full, the oldest element is overwritten (drop-oldest). */
   offer(element: A): boolean {
-    if (this.size >= this.cap) return false
+    if (this.size === this.cap) {
+      this.items[this.head] = element
+      this.head = (this.head + 1) % this.cap
+      return true
+    }
     this.items[(this.head + this.size) % this.cap] = element
     this.size++
     return true
@@ -105,8 +109,9 @@ class RingBuffer<A extends object> implements Queue.BackingQueue<A> {
 }
 
 /**
- * A subscription queue of `capacity` events with the sliding (drop-oldest) strategy, for every backend.
- * Offer through `Queue.offer`/`Queue.offerAll`: `unsafeOffer` would bypass the strategy.
+ * A subscription queue of `capacity` events that drops the oldest when full, for every backend. Any
+ * offer keeps that policy, `Queue.unsafeOffer` included (the ring slides by itself; the sliding
+ * strategy is kept as well, for the record).
  */
 export const makeSubscriptionQueue = (capacity: number): Effect.Effect<Queue.Queue<BusEvent>> =>
-  Queue.make(new RingBuffer<BusEvent>(Math.max(1, capacity)), Queue.slidingStrategy<BusEvent>())
+  Queue.make(new SlidingRing<BusEvent>(Math.max(1, capacity)), Queue.slidingStrategy<BusEvent>())

@@ -103,7 +103,6 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
     const queueSize = options.queueSize ?? SUBSCRIPTION_QUEUE_SIZE
     const outboundLimit = options.outboundLimitBytes ?? OUTBOUND_LIMIT_BYTES
     const runtime = yield* Effect.runtime<never>()
-    const runSync = Runtime.runSync(runtime)
     const log = Runtime.runFork(runtime)
 
     // Connection state. Mutated only from socket callbacks and the connection fiber, all on one thread.
@@ -184,8 +183,9 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
             )
           )
       }
-      // Queue.offer honours the sliding strategy (unsafeOffer would not): full queues drop their oldest.
-      runSync(Queue.offerAll(sub.queue, events))
+      // The subscription queue's ring drops its oldest by itself, so unsafeOffer keeps drop-oldest here
+      // (on a stock Queue.sliding it would not) and no fiber is run per chunk.
+      for (const e of events) Queue.unsafeOffer(sub.queue, e)
     }
 
     const onData = (s: Socket, decoder: Decoder) => {

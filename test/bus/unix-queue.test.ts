@@ -1,5 +1,5 @@
-// The subscription queue every backend uses (ring buffer + Effect's sliding strategy): FIFO, drop-oldest
-// when full (also for one offerAll bigger than the capacity), takes in order, shutdown ends the stream.
+// The subscription queue every backend uses (a ring that slides by itself): FIFO, drop-oldest when full
+// (also for one offerAll bigger than the capacity, and for unsafeOffer), takes in order, shutdown ends the stream.
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Queue, Stream } from "effect"
 import { type BusEvent, makeSubscriptionQueue } from "../../src/bus/Bus.js"
@@ -29,6 +29,10 @@ describe("makeSubscriptionQueue", () => {
         if (i % 2 === 1) yield* Queue.take(q)
       }
       expect(ns(yield* Queue.takeAll(q))).toEqual([203, 204, 205, 206])
+      // unsafeOffer (what socket callbacks use) drops the oldest too: the ring slides by itself.
+      for (let i = 0; i < 6; i++) expect(Queue.unsafeOffer(q, ev(300 + i))).toBe(true)
+      expect(yield* Queue.size(q)).toBe(4)
+      expect(ns(yield* Queue.takeAll(q))).toEqual([302, 303, 304, 305])
     })
   )
 
