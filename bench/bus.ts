@@ -208,6 +208,7 @@ const latency = (make: Factory, tag: string) =>
       const sorted = [...(c.latencies ?? [])].sort((a, b) => a - b)
       return {
         p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
         p99: percentile(sorted, 99),
         max: sorted.at(-1) ?? Number.NaN,
         delivered: c.delivered,
@@ -278,6 +279,7 @@ const rawRelayLatency = async (dir: string) => {
   const sorted = lat.sort((x, y) => x - y)
   return {
     p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     delivered: sorted.length,
     expected: total
@@ -358,6 +360,13 @@ const main = async () => {
     `${latU.delivered}/${latU.expected - latU.delivered} | ${latN.delivered}/${latN.expected - latN.delivered}`
   )
   row(
+    "(b) latency p90 @1k msg/s, µs",
+    fmt(latU.p90, 1),
+    fmt(latN.p90, 1),
+    `${(latU.p90 / latN.p90).toFixed(2)}×`,
+    ""
+  )
+  row(
     "(b) latency p99 @1k msg/s, µs",
     fmt(latU.p99, 1),
     fmt(latN.p99, 1),
@@ -372,7 +381,7 @@ const main = async () => {
     `${foU.delivered}/${foU.expected - foU.delivered} | ${foN.delivered}/${foN.expected - foN.delivered}`
   )
   console.log(
-    `\nbaseline, raw UNIX-socket relay between two node processes (no bus code) @1k msg/s: p50 ${fmt(base.p50, 1)} µs, p99 ${fmt(base.p99, 1)} µs (${base.delivered}/${base.expected - base.delivered})`
+    `\nbaseline, raw UNIX-socket relay between two node processes (no bus code) @1k msg/s: p50 ${fmt(base.p50, 1)} µs, p90 ${fmt(base.p90, 1)} µs, p99 ${fmt(base.p99, 1)} µs (${base.delivered}/${base.expected - base.delivered})`
   )
   console.log("(latency ratio: lower is better; the others: higher is better)")
   console.log(
