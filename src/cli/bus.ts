@@ -6,7 +6,8 @@ import { Console, Data, Effect, Layer, Logger, Option, Stream } from "effect"
 import type { BusEvent, Payload } from "../bus/Bus.js"
 import { DecnetLogger } from "../logging/DecnetLogger.js"
 
-// RFC 5424 lines on stderr only: runMain's pretty logger would print to stdout, into `sub --json` output.
+// Log lines (RFC 5424, stderr) name the broker "bus" and the operator tools "bus-cli"; stdout carries only
+// `sub` output. Removing the pretty logger too keeps that true even if the runner ever adds it back.
 const logTo = (component: string) =>
   Layer.merge(DecnetLogger.layer(component), Logger.remove(Logger.prettyLoggerDefault))
 
