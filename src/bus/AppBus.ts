@@ -16,8 +16,9 @@ import {
   Ref,
   Scope
 } from "effect"
+import { busSettings } from "../config/DecnetConfig.js"
 import { Bus, BusError, type BusService, type Payload } from "./Bus.js"
-import { busConfig, makeBus } from "./BusLive.js"
+import { makeBus } from "./BusLive.js"
 import { publishSafelyOn } from "./Helpers.js"
 
 /** Minimum gap between two connect attempts while the bus is down. */
@@ -235,7 +236,7 @@ export const AppBusFromConfig = (
   Layer.scoped(
     AppBus,
     Effect.gen(function* () {
-      const settings = yield* busConfig
+      const settings = yield* busSettings
       if (!settings.enabled) return disabledAppBus
       return yield* makeAppBus(
         requireConnected(makeBus({ clientName: options.clientName ?? "api" })),

@@ -4,8 +4,8 @@
  * DECNET_BUS_SOCKET or the default path), nats (DECNET_BUS_URL) or fake (in-process).
  * Backends are imported only when selected, so a unix worker never loads the nats client.
  */
-import { Config, type ConfigError, Effect, Layer, Option, type Scope } from "effect"
-import { type BusType, oneOf } from "../config/DecnetConfig.js"
+import { type ConfigError, Effect, Layer, Option, Redacted, type Scope } from "effect"
+import { type BusType, busSettings } from "../config/DecnetConfig.js"
 import { Bus, type BusError, type BusService } from "./Bus.js"
 import { resolveSocketPath } from "./SocketPath.js"
 
@@ -18,23 +18,12 @@ export interface BusLiveOptions {
 
 export const BUS_TYPES = ["unix", "nats", "fake"] as const satisfies ReadonlyArray<BusType>
 
-/** The bus keys of DecnetConfig, read on their own so a bad unrelated key cannot take the bus down. */
-export const busConfig = Config.all({
-  // As in the original, only the literal "false" (any case) disables the bus.
-  enabled: Config.string("DECNET_BUS_ENABLED").pipe(
-    Config.map((v) => v.trim().toLowerCase() !== "false"),
-    Config.withDefault(true)
-  ),
-  type: oneOf("DECNET_BUS_TYPE", BUS_TYPES).pipe(Config.withDefault<BusType>("unix")),
-  url: Config.option(Config.string("DECNET_BUS_URL")).pipe(Config.map(Option.filter((s) => s.trim() !== "")))
-})
-
 /** Build the selected backend in the current scope. */
 export const makeBus = (
   options: BusLiveOptions = {}
 ): Effect.Effect<BusService, BusError | ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function* () {
-    const settings = yield* busConfig
+    const settings = yield* busSettings
     const name = options.clientName ?? `decnet-bus-client[${process.pid}]`
     if (!settings.enabled) {
       const { nullBus } = yield* Effect.promise(() => import("./NullBus.js"))
@@ -47,7 +36,8 @@ export const makeBus = (
       }
       case "nats": {
         const { DEFAULT_NATS_URL, makeNatsBus } = yield* Effect.promise(() => import("./NatsBus.js"))
-        return yield* makeNatsBus({ url: Option.getOrElse(settings.url, () => DEFAULT_NATS_URL), name })
+        const url = Option.match(settings.url, { onNone: () => DEFAULT_NATS_URL, onSome: Redacted.value })
+        return yield* makeNatsBus({ url, name })
       }
       case "unix": {
         const socketPath = yield* resolveSocketPath(options.socketPath)

@@ -16,16 +16,22 @@ interface Sub {
   drops: number
 }
 
-export const makeFakeBus = (options: { readonly queueSize?: number } = {}): Effect.Effect<BusService, never, Scope.Scope> =>
+export const makeFakeBus = (
+  options: { readonly queueSize?: number } = {}
+): Effect.Effect<BusService, never, Scope.Scope> =>
   Effect.gen(function* () {
     const size = options.queueSize ?? FAKE_QUEUE_SIZE
     const subs = new Set<Sub>()
     const closed = yield* Ref.make(false)
     yield* Effect.addFinalizer(() =>
-      Ref.set(closed, true).pipe(Effect.zipRight(Effect.forEach(subs, (s) => Queue.shutdown(s.queue), { discard: true })))
+      Ref.set(closed, true).pipe(
+        Effect.zipRight(Effect.forEach(subs, (s) => Queue.shutdown(s.queue), { discard: true }))
+      )
     )
     const ensureOpen = (op: string) =>
-      Effect.flatMap(Ref.get(closed), (c) => (c ? Effect.fail(new BusError({ op, message: "bus is closed" })) : Effect.void))
+      Effect.flatMap(Ref.get(closed), (c) =>
+        c ? Effect.fail(new BusError({ op, message: "bus is closed" })) : Effect.void
+      )
 
     const publish = (topic: string, payload: Payload, eventType = "") =>
       Effect.gen(function* () {

@@ -14,10 +14,17 @@ export const runHealthHeartbeat = (
 ): Effect.Effect<void, never, Bus | Scope.Scope> => {
   const beat = Effect.gen(function* () {
     const more = yield* Effect.try(extra).pipe(
-      Effect.catchAllCause((cause) => Effect.as(Effect.logWarning(`heartbeat extra() failed for ${worker}`, cause), {}))
+      Effect.catchAllCause((cause) =>
+        Effect.as(Effect.logWarning(`heartbeat extra() failed for ${worker}`, cause), {})
+      )
     )
     const ts = (yield* Effect.clockWith((c) => c.currentTimeMillis)) / 1000
     yield* publishSafely(`system.${worker}.health`, { worker, ts, ...more }, "health")
   })
-  return beat.pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_INTERVAL)), Effect.asVoid, Effect.forkScoped, Effect.asVoid)
+  return beat.pipe(
+    Effect.repeat(Schedule.spaced(HEARTBEAT_INTERVAL)),
+    Effect.asVoid,
+    Effect.forkScoped,
+    Effect.asVoid
+  )
 }

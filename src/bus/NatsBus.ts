@@ -72,6 +72,9 @@ const decodeEvent = (subject: string, data: Uint8Array): BusEvent | undefined =>
   }
 }
 
+/** The URL for messages and logs: any `user:password@` part is masked. */
+export const withoutCredentials = (url: string): string => url.replace(/\/\/[^/@]*@/, "//***@")
+
 export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusService, BusError, Scope.Scope> =>
   Effect.gen(function* () {
     const url = options.url ?? DEFAULT_NATS_URL
@@ -86,13 +89,15 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
         catch: (cause) =>
           new BusError({
             op: "connect",
-            message: `cannot connect to NATS at ${url}: ${String(cause)}`,
+            message: `cannot connect to NATS at ${withoutCredentials(url)}: ${String(cause)}`,
             cause
           })
       }),
       (conn) =>
         // drain flushes buffered publishes before closing; bounded so a dead server cannot hang shutdown.
         Effect.tryPromise(() => conn.drain()).pipe(
+          // Finalizers run uninterruptibly; without this the timeout could never cut a drain that hangs.
+          Effect.interruptible,
           Effect.timeout("2 seconds"),
           Effect.ignore,
           Effect.zipRight(Effect.promise(() => conn.close().catch(() => undefined))),

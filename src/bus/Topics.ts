@@ -23,7 +23,8 @@ export const leaf = (value: string, what = "leaf"): Either.Either<string, BusErr
   if (value.length === 0) return Either.left(invalid("topic", `${what} must not be empty`))
   for (const token of value.split(".")) {
     const checked = segment(token, what)
-    if (Either.isLeft(checked)) return Either.left(invalid("topic", `${what} ${JSON.stringify(value)} is not a valid dotted leaf`))
+    if (Either.isLeft(checked))
+      return Either.left(invalid("topic", `${what} ${JSON.stringify(value)} is not a valid dotted leaf`))
   }
   return Either.right(value)
 }
@@ -36,7 +37,8 @@ export type MutationState = (typeof MUTATION_STATES)[number]
 
 export const topologyMutation = (topologyId: string, state: MutationState) =>
   under("topology", segment(topologyId, "topology id"), `.mutation.${state}`)
-export const topologyStatus = (topologyId: string) => under("topology", segment(topologyId, "topology id"), ".status")
+export const topologyStatus = (topologyId: string) =>
+  under("topology", segment(topologyId, "topology id"), ".status")
 export const topologyAll = (topologyId: string) => under("topology", segment(topologyId, "topology id"), ".>")
 
 export const DECKY_LEAVES = [
@@ -50,7 +52,8 @@ export const DECKY_LEAVES = [
   "mutate_request"
 ] as const
 export type DeckyLeaf = (typeof DECKY_LEAVES)[number]
-export const decky = (deckyId: string, kind: DeckyLeaf) => under("decky", segment(deckyId, "decky id"), `.${kind}`)
+export const decky = (deckyId: string, kind: DeckyLeaf) =>
+  under("decky", segment(deckyId, "decky id"), `.${kind}`)
 
 export type OrchestratorKind = "traffic" | "file" | "email"
 export const orchestrator = (kind: OrchestratorKind, destinationUuid: string) =>
@@ -60,7 +63,8 @@ export const system = (leafName: string) => under("system", leaf(leafName))
 export const systemHealth = (worker: string) => under("system", segment(worker, "worker"), ".health")
 export const systemControl = (worker: string) => under("system", segment(worker, "worker"), ".control")
 export const attacker = (leafName: string) => under("attacker", leaf(leafName))
-export const attackerObservation = (primitive: string) => under("attacker.observation", leaf(primitive, "primitive"))
+export const attackerObservation = (primitive: string) =>
+  under("attacker.observation", leaf(primitive, "primitive"))
 export const identity = (leafName: string) => under("identity", leaf(leafName))
 export const campaign = (leafName: string) => under("campaign", leaf(leafName))
 export const credential = (leafName: string) => under("credential", leaf(leafName))
@@ -72,7 +76,8 @@ export const ttpRuleFired = (technique: string) => under("ttp.rule.fired", segme
 export const ttpRuleReloaded = (ruleId: string) => under("ttp.rule.reloaded", segment(ruleId, "rule id"))
 export const ttpRuleState = (ruleId: string) => under("ttp.rule.state", segment(ruleId, "rule id"))
 export type CanaryLeaf = "placed" | "triggered" | "revoked"
-export const canary = (token: string, kind: CanaryLeaf) => under("canary", segment(token, "canary token"), `.${kind}`)
+export const canary = (token: string, kind: CanaryLeaf) =>
+  under("canary", segment(token, "canary token"), `.${kind}`)
 
 /** Fixed topics of the catalogue. */
 export const T = {
@@ -108,7 +113,8 @@ export const T = {
 /** A subscription pattern: non-empty tokens, `>` only as the last token, no whitespace. */
 export const validatePattern = (pattern: string): Either.Either<string, BusError> => {
   if (pattern.length === 0) return Either.left(invalid("pattern", "pattern must not be empty"))
-  if (/\s/.test(pattern)) return Either.left(invalid("pattern", `pattern ${JSON.stringify(pattern)} contains whitespace`))
+  if (/\s/.test(pattern))
+    return Either.left(invalid("pattern", `pattern ${JSON.stringify(pattern)} contains whitespace`))
   const tokens = pattern.split(".")
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]
@@ -150,7 +156,7 @@ export const matches = (pattern: string, topic: string): boolean => {
       }
       return topic.charCodeAt(tl - 1) !== 46
     }
-    if (!(plen === 1 && pattern.charCodeAt(p) === 42 /* * */)) {
+    if (!((plen === 1 && pattern.charCodeAt(p) === 42) /* * */)) {
       if (plen !== te - t || pattern.startsWith(topic.slice(t, te), p) === false) return false
     }
     const pDone = pe === pl

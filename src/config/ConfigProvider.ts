@@ -28,7 +28,9 @@ const readIni = (path: string): Effect.Effect<string | undefined, IniFileError, 
       .exists(path)
       .pipe(Effect.mapError((e) => new IniFileError({ path, reason: e.message })))
     if (!exists) return undefined
-    const bytes = yield* fs.readFile(path).pipe(Effect.mapError((e) => new IniFileError({ path, reason: e.message })))
+    const bytes = yield* fs
+      .readFile(path)
+      .pipe(Effect.mapError((e) => new IniFileError({ path, reason: e.message })))
     // A config file that is not UTF-8 is more likely the wrong file than a config; refuse it loudly.
     return yield* Effect.try({
       try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
@@ -58,7 +60,10 @@ export const layerFromFile = (
   base: ConfigProvider.ConfigProvider = envProvider
 ): Layer.Layer<never, IniFileError> =>
   Layer.unwrapEffect(
-    providerFromFile(path, base).pipe(Effect.map(Layer.setConfigProvider), Effect.provide(NodeFileSystem.layer))
+    providerFromFile(path, base).pipe(
+      Effect.map(Layer.setConfigProvider),
+      Effect.provide(NodeFileSystem.layer)
+    )
   )
 
 /** The INI path itself comes from the real environment only (`DECNET_CONFIG`). */

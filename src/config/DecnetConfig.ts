@@ -22,7 +22,11 @@ const invalid = (name: string, expected: string, got: string) =>
   ConfigError.InvalidData([], `${name}: expected ${expected}, got '${got}'`)
 
 /** Every error message begins with the variable name, whatever path the provider reports. */
-const validated = <A>(name: string, expected: string, decode: (raw: string) => A | undefined): Config.Config<A> =>
+const validated = <A>(
+  name: string,
+  expected: string,
+  decode: (raw: string) => A | undefined
+): Config.Config<A> =>
   Config.string(name).pipe(
     Config.mapOrFail((raw) => {
       const value = decode(raw.trim())
@@ -38,7 +42,8 @@ const integerIn = (name: string, min: number, max: number): Config.Config<number
   })
 
 export const port = (name: string): Config.Config<number> => integerIn(name, 1, 65535)
-export const positiveInt = (name: string): Config.Config<number> => integerIn(name, 1, Number.MAX_SAFE_INTEGER)
+export const positiveInt = (name: string): Config.Config<number> =>
+  integerIn(name, 1, Number.MAX_SAFE_INTEGER)
 
 export const oneOf = <const T extends string>(name: string, values: ReadonlyArray<T>): Config.Config<T> =>
   validated(name, `one of ${values.join("|")}`, (raw) => values.find((v) => v === raw.toLowerCase()))
@@ -55,6 +60,19 @@ const optionalSecret = (name: string): Config.Config<Option.Option<Redacted.Reda
 export type Mode = "master" | "agent"
 export type DbType = "sqlite" | "mysql"
 export type BusType = "unix" | "nats" | "fake"
+
+/**
+ * The bus keys, also read on their own by the bus layer (so a bad unrelated key cannot take the bus down).
+ * A NATS URL may carry credentials (`nats://user:pass@host`), so it is Redacted.
+ */
+export const busSettings = Config.all({
+  enabled: enabledUnlessFalse("DECNET_BUS_ENABLED"),
+  type: oneOf("DECNET_BUS_TYPE", ["unix", "nats", "fake"] as const).pipe(Config.withDefault<BusType>("unix")),
+  /** Raw override only; the bus module resolves the default socket location. */
+  socket: optionalStr("DECNET_BUS_SOCKET"),
+  url: Config.option(Config.redacted("DECNET_BUS_URL")),
+  group: str("DECNET_BUS_GROUP", "decnet")
+})
 
 export const decnetConfig = Config.all({
   mode: oneOf("DECNET_MODE", ["master", "agent"] as const).pipe(Config.withDefault<Mode>("master")),
@@ -89,14 +107,7 @@ export const decnetConfig = Config.all({
     password: optionalSecret("DECNET_DB_PASSWORD"),
     path: optionalStr("DECNET_DB_PATH")
   }),
-  bus: Config.all({
-    enabled: enabledUnlessFalse("DECNET_BUS_ENABLED"),
-    type: oneOf("DECNET_BUS_TYPE", ["unix", "nats", "fake"] as const).pipe(Config.withDefault<BusType>("unix")),
-    /** Raw override only; the bus module resolves the default socket location. */
-    socket: optionalStr("DECNET_BUS_SOCKET"),
-    url: optionalStr("DECNET_BUS_URL"),
-    group: str("DECNET_BUS_GROUP", "decnet")
-  }),
+  bus: busSettings,
   swarm: Config.all({
     masterHost: optionalStr("DECNET_SWARM_MASTER_HOST"),
     syslogPort: port("DECNET_SWARM_SYSLOG_PORT").pipe(Config.withDefault(6514)),

@@ -78,9 +78,14 @@ const scalar = (value: unknown): string | undefined => {
   return undefined
 }
 
-const sectionEntries = (doc: Record<string, unknown>, name: string): ReadonlyArray<readonly [string, unknown]> => {
+const sectionEntries = (
+  doc: Record<string, unknown>,
+  name: string
+): ReadonlyArray<readonly [string, unknown]> => {
   const section = Object.hasOwn(doc, name) ? doc[name] : undefined
-  return section !== null && typeof section === "object" && !Array.isArray(section) ? Object.entries(section) : []
+  return section !== null && typeof section === "object" && !Array.isArray(section)
+    ? Object.entries(section)
+    : []
 }
 
 /**
@@ -97,7 +102,9 @@ export const iniToEnv = (text: string, mode?: string): IniEnv => {
     if (value === undefined) {
       warnings.push(`[${section}] ${key}: not a plain value, ignored`)
     } else if (SECRET_VARS.has(name)) {
-      warnings.push(`[${section}] ${key}: secrets are never read from the INI file; set ${name} in the environment`)
+      warnings.push(
+        `[${section}] ${key}: secrets are never read from the INI file; set ${name} in the environment`
+      )
     } else if (!env.has(name)) {
       env.set(name, value)
     }
@@ -105,7 +112,8 @@ export const iniToEnv = (text: string, mode?: string): IniEnv => {
   for (const [key, value] of sectionEntries(doc, "decnet")) put("decnet", key, keyToEnv(key), value)
   const effectiveMode = (mode ?? env.get("DECNET_MODE") ?? "master").trim().toLowerCase()
   if (effectiveMode === "agent" || effectiveMode === "master") {
-    for (const [key, value] of sectionEntries(doc, effectiveMode)) put(effectiveMode, key, keyToEnv(key), value)
+    for (const [key, value] of sectionEntries(doc, effectiveMode))
+      put(effectiveMode, key, keyToEnv(key), value)
   }
   for (const [section, map] of Object.entries(DOMAIN_SECTIONS)) {
     for (const [key, value] of sectionEntries(doc, section)) {

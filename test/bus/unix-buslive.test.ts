@@ -97,3 +97,22 @@ describe("BusLive selection", () => {
     })
   )
 })
+
+describe("bus settings keep NATS credentials out of sight", () => {
+  it.effect("DECNET_BUS_URL is Redacted and connect errors mask the userinfo", () =>
+    Effect.gen(function* () {
+      const { busSettings } = yield* Effect.promise(() => import("../../src/config/DecnetConfig.js"))
+      const { withoutCredentials } = yield* Effect.promise(() => import("../../src/bus/NatsBus.js"))
+      const settings = yield* busSettings.pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["DECNET_BUS_URL", "nats://svc:hunter2@127.0.0.1:4222"]]))
+        )
+      )
+      const url = Option.getOrThrow(settings.url)
+      expect(String(url)).not.toContain("hunter2")
+      expect(JSON.stringify(settings)).not.toContain("hunter2")
+      expect(withoutCredentials("nats://svc:hunter2@127.0.0.1:4222")).toBe("nats://***@127.0.0.1:4222")
+      expect(withoutCredentials("nats://127.0.0.1:4222")).toBe("nats://127.0.0.1:4222")
+    })
+  )
+})
