@@ -3,7 +3,7 @@
  * spec logging-and-config §1.2, `<PRI>1 TS HOST APP PID MSGID - MSG`, written to stderr.
  */
 import * as os from "node:os"
-import { Cause, Config, Effect, HashMap, Layer, List, Logger, LogLevel } from "effect"
+import { Cause, Config, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel } from "effect"
 import { FACILITY_LOCAL0, formatTimestamp, Severity } from "./Rfc5424.js"
 
 /** Effect log level → syslog severity (§1.2: CRITICAL 2, ERROR 3, WARNING 4, INFO 6, DEBUG 7). */
@@ -44,13 +44,38 @@ export interface LineOptions {
   readonly pid?: number
 }
 
-/** Build a Logger that hands each formatted line to `write` (stderr in production, an array in tests). */
-export const makeLogger = (options: LineOptions, write: (line: string) => void): Logger.Logger<unknown, void> => {
+/**
+ * The component (APP-NAME) of the current fiber. A process installs one logger; a command or worker
+ * names itself by setting this, so nested `DecnetLogger.layer` calls rename instead of adding a logger.
+ */
+export const CurrentComponent: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<
+  string | undefined
+>(undefined)
+
+/**
+ * Build a Logger that hands each formatted line to `write` (stderr in production, an array in tests).
+ * `component` is the APP-NAME unless the fiber's `CurrentComponent` says otherwise.
+ */
+export const makeLogger = (
+  options: LineOptions,
+  write: (line: string) => void
+): Logger.Logger<unknown, void> => {
   const host = headerToken(options.hostname ?? os.hostname())
-  const app = headerToken(options.component).slice(0, 48)
-  const msgId = headerToken(`decnet.${options.component}`).slice(0, 32)
   const pid = String(options.pid ?? process.pid)
-  return Logger.make(({ logLevel, message, cause, annotations, spans, date }) => {
+  const names = new Map<string, { readonly app: string; readonly msgId: string }>()
+  const namesOf = (component: string) => {
+    let n = names.get(component)
+    if (n === undefined) {
+      n = {
+        app: headerToken(component).slice(0, 48),
+        msgId: headerToken(`decnet.${component}`).slice(0, 32)
+      }
+      names.set(component, n)
+    }
+    return n
+  }
+  return Logger.make(({ logLevel, message, cause, annotations, spans, date, context }) => {
+    const { app, msgId } = namesOf(FiberRefs.getOrDefault(context, CurrentComponent) ?? options.component)
     const parts = Array.isArray(message) ? message.map(render) : [render(message)]
     const extras: Array<string> = []
     for (const [key, value] of HashMap.toEntries(annotations)) extras.push(`${key}=${render(value)}`)
@@ -73,15 +98,32 @@ export const minimumLevel: Config.Config<LogLevel.LogLevel> = Config.string("DEC
   Config.withDefault(LogLevel.Info)
 )
 
+// One logger instance per sink: installing it twice (the CLI root, then a command) adds nothing.
+const loggers = new WeakMap<(line: string) => void, Logger.Logger<unknown, void>>()
+const loggerFor = (write: (line: string) => void): Logger.Logger<unknown, void> => {
+  let logger = loggers.get(write)
+  if (logger === undefined) {
+    logger = makeLogger({ component: "decnet" }, write)
+    loggers.set(write, logger)
+  }
+  return logger
+}
+
 export const DecnetLogger = {
-  /** Replace the default logger for this process; `component` becomes APP-NAME. */
+  /**
+   * Install the RFC 5424 logger (once per sink) in place of the default one, and name the component
+   * (APP-NAME) for everything below. A nested call only renames.
+   */
   layer: (component: string, write: (line: string) => void = stderrWrite): Layer.Layer<never> =>
     Layer.unwrapEffect(
-      Effect.map(Effect.orElseSucceed(minimumLevel, () => LogLevel.Info), (level) =>
-        Layer.merge(
-          Logger.replace(Logger.defaultLogger, makeLogger({ component }, write)),
-          Logger.minimumLogLevel(level)
-        )
+      Effect.map(
+        Effect.orElseSucceed(minimumLevel, () => LogLevel.Info),
+        (level) =>
+          Layer.mergeAll(
+            Logger.replace(Logger.defaultLogger, loggerFor(write)),
+            Logger.minimumLogLevel(level),
+            Layer.locallyScoped(CurrentComponent, component)
+          )
       )
     ),
   make: makeLogger

@@ -22,12 +22,21 @@ export class ParsedEvent extends Schema.Class<ParsedEvent>("ParsedEvent")({
 export const UNKNOWN_IP = "Unknown"
 
 /** SD params that may carry the attacker address, in priority order. */
-export const IP_FIELD_NAMES = ["src_ip", "src", "client_ip", "remote_ip", "remote_addr", "target_ip", "ip"] as const
+export const IP_FIELD_NAMES = [
+  "src_ip",
+  "src",
+  "client_ip",
+  "remote_ip",
+  "remote_addr",
+  "target_ip",
+  "ip"
+] as const
 
 const HEADER = /^<\d{1,5}>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)$/s
 const INNER_HEADER = /^(\d{4}-\d{2}-\d{2}T\S*) (\S+) (\S+) (\S+) (\S+) ?(.*)$/s
 const SD_PARAM = /(\w+)="((?:[^"\\]|\\.)*)"/gs
-const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i
 
 const ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", "\\": "\\", '"': '"', "]": "]" }
 
@@ -112,7 +121,8 @@ const splitHostPort = (value: string): { host: string; port?: string } => {
 }
 
 const KV_IN_MSG = new RegExp(`(?:^|[\\s,;])(${IP_FIELD_NAMES.join("|")})=["']?([^\\s"',;]+)`, "g")
-const ANCHORED = /\b(?:from|rhost[:=]|client[:=]|src[:=])\s*\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})/gi
+const ANCHORED =
+  /\b(?:from|rhost[:=]|client[:=]|src[:=])\s*\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})/gi
 const BARE_IPV4 = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g
 
 const looksLikeIp = (s: string): boolean => IPV4.test(s) || (s.includes(":") && /^[0-9a-f:.]+$/i.test(s))
@@ -124,7 +134,12 @@ const findAttackerIp = (fields: Record<string, string>, msg: string): string => 
     if (value === undefined || value.trim() === "") continue
     const { host, port } = splitHostPort(value.trim())
     if (port !== undefined && !Object.hasOwn(fields, "remote_port")) {
-      Object.defineProperty(fields, "remote_port", { value: port, enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(fields, "remote_port", {
+        value: port,
+        enumerable: true,
+        writable: true,
+        configurable: true
+      })
     }
     return host
   }
