@@ -20,14 +20,10 @@ afterEach(() => {
 
 const BIN = ["--import", "tsx", "src/cli/bin.ts"]
 
-const start = (
-  args: ReadonlyArray<string>,
-  options: { uid?: number; gid?: number; env?: Record<string, string> } = {}
-): Cli => {
+const start = (args: ReadonlyArray<string>, options: { env?: Record<string, string> } = {}): Cli => {
   const child = spawn(process.execPath, [...BIN, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid })
+    env: { ...process.env, ...options.env }
   })
   children.push(child)
   let out = ""
@@ -405,15 +401,32 @@ describe("decnet decky", () => {
   })
 
   it("an unprivileged bind below 1024 says what to do", async () => {
-    // As root, drop to nobody for the child; the kernel must still reserve ports below 1024.
+    // Run the child without CAP_NET_BIND_SERVICE (setpriv, util-linux) but as the same user, so it can
+    // still read this checkout wherever it lives; the kernel must still reserve ports below 1024.
     const { readFileSync } = await import("node:fs")
     const unprivilegedStart = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8"))
     expect(unprivilegedStart).toBeGreaterThan(23)
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-    const cli = start(["decky", "--services", "telnet"], asNobody)
-    const exit = await cli.exited
-    expect(exit.code).toBe(1)
-    expect(cli.stderr()).toBe(
+    const child = spawn(
+      "setpriv",
+      [
+        "--bounding-set=-net_bind_service",
+        "--inh-caps=-net_bind_service",
+        process.execPath,
+        ...BIN,
+        "decky",
+        "--services",
+        "telnet"
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
+    children.push(child)
+    let err = ""
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString("utf8")
+    })
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+    expect(code).toBe(1)
+    expect(err).toBe(
       "decnet: telnet: cannot bind 127.0.0.1:23: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; use --port-offset)\n"
     )
   })

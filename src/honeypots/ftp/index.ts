@@ -52,7 +52,7 @@ interface Persona {
   readonly greeting: ReadonlyArray<string>
 }
 
-const PERSONAS: ReadonlyArray<Persona> = [
+const PERSONAS: readonly [Persona, ...Array<Persona>] = [
   { flavor: "vsftpd", greeting: ["220 (vsFTPd 3.0.3)"] },
   { flavor: "vsftpd", greeting: ["220 (vsFTPd 3.0.5)"] },
   { flavor: "proftpd", greeting: ["220 ProFTPD 1.3.7a Server ready."] },

@@ -2,6 +2,7 @@
  * Response bodies an attacker sees: the default 403 page (spec/honeypots.md §3, Apache's wording)
  * and the fake application pages selected by `fake_app`.
  */
+import { Array as Arr } from "effect"
 
 export const FAKE_APPS = [
   "none",
@@ -314,12 +315,16 @@ export const fakeAppPage = (app: FakeApp, serverHeader: string, host: string): s
 }
 
 /** A Server header consistent with the fake app when the operator set none. */
-export const serverHeaderCandidates = (app: FakeApp): ReadonlyArray<string> => {
+export const serverHeaderCandidates = (app: FakeApp): readonly [string, ...Array<string>] => {
+  const family = (prefix: string) => {
+    const hits = SERVER_HEADERS.filter((h) => h.startsWith(prefix))
+    return Arr.isNonEmptyReadonlyArray(hits) ? hits : SERVER_HEADERS
+  }
   switch (app) {
     case "apache_default":
-      return SERVER_HEADERS.filter((h) => h.startsWith("Apache"))
+      return family("Apache")
     case "nginx_default":
-      return SERVER_HEADERS.filter((h) => h.startsWith("nginx"))
+      return family("nginx")
     case "iis_default":
       return ["Microsoft-IIS/10.0"]
     default:

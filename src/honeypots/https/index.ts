@@ -14,7 +14,13 @@ import {
   PeerRegistry,
   webConfigFields
 } from "../http/App.js"
-import { defineHoneypot, HoneypotContext, HoneypotListenError, serveTcp, tlsMaterial } from "../runtime/index.js"
+import {
+  defineHoneypot,
+  HoneypotContext,
+  HoneypotListenError,
+  serveTcp,
+  tlsMaterial
+} from "../runtime/index.js"
 
 export const HttpsConfig = Schema.Struct({
   ...webConfigFields,
@@ -51,7 +57,9 @@ export const httpsHoneypot = defineHoneypot({
       const persona = choosePersona(ctx, config, "https", 443)
       const alpn = [
         ...(config.http_versions.includes("http/2") ? ["h2"] : []),
-        ...(config.http_versions.includes("http/1.1") || !config.http_versions.includes("http/2") ? ["http/1.1"] : [])
+        ...(config.http_versions.includes("http/1.1") || !config.http_versions.includes("http/2")
+          ? ["http/1.1"]
+          : [])
       ]
       const peers = new PeerRegistry()
       const server = http2.createSecureServer(

@@ -101,9 +101,13 @@ export const imapDate = (d: Date): string =>
   `${pad(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
 
 /** Build the mailbox for `recipient`, with dates relative to `now` so it always looks current. */
-export const baitMailbox = (recipient: string, domain: string, now: Date = new Date()): ReadonlyArray<BaitMessage> =>
+export const baitMailbox = (
+  recipient: string,
+  domain: string,
+  now: Date = new Date()
+): ReadonlyArray<BaitMessage> =>
   DRAFTS.map((d, i) => {
-    const date = new Date(now.getTime() - d.daysAgo * 86_400_000 - (i * 7919 % 36_000) * 1000)
+    const date = new Date(now.getTime() - d.daysAgo * 86_400_000 - ((i * 7919) % 36_000) * 1000)
     const messageId = `<${(date.getTime() / 1000).toString(36)}.${i + 1}@${domain}>`
     const to = `${recipient}@${domain}`
     const headers = [
@@ -118,13 +122,24 @@ export const baitMailbox = (recipient: string, domain: string, now: Date = new D
       "Content-Transfer-Encoding: 7bit"
     ]
     const raw = Buffer.from(`${headers.join("\r\n")}\r\n\r\n${d.body.replace(/\n/g, "\r\n")}`, "utf8")
-    return { uid: i + 1, from: d.from, to, subject: d.subject, date, messageId, raw, seen: i < DRAFTS.length - 1 }
+    return {
+      uid: i + 1,
+      from: d.from,
+      to,
+      subject: d.subject,
+      date,
+      messageId,
+      raw,
+      seen: i < DRAFTS.length - 1
+    }
   })
 
 /** Split a message at the blank line (RFC 5322 §2.1). */
 export const splitMessage = (raw: Buffer): { header: Buffer; text: Buffer } => {
   const i = raw.indexOf("\r\n\r\n")
-  return i < 0 ? { header: raw, text: Buffer.alloc(0) } : { header: raw.subarray(0, i + 4), text: raw.subarray(i + 4) }
+  return i < 0
+    ? { header: raw, text: Buffer.alloc(0) }
+    : { header: raw.subarray(0, i + 4), text: raw.subarray(i + 4) }
 }
 
 /** `user:pass,user:pass` (the original's IMAP_USERS format). */
@@ -197,7 +212,10 @@ export const seedMailbox = (
     if (seedPath === undefined || seedPath === "") return ref
     const reload = Effect.flatMap(loadSeedMessages(seedPath), (msgs) => Ref.set(ref, msgs))
     yield* reload
-    yield* reload.pipe(Effect.repeat(Schedule.spaced(Duration.seconds(Math.max(1, rescanSeconds)))), Effect.forkScoped)
+    yield* reload.pipe(
+      Effect.repeat(Schedule.spaced(Duration.seconds(Math.max(1, rescanSeconds)))),
+      Effect.forkScoped
+    )
     return ref
   })
 
@@ -212,4 +230,5 @@ export const fullMailbox = (
 }
 
 /** The mail domain the bait is addressed to: the hostname when it is qualified. */
-export const mailDomain = (hostname: string): string => (hostname.includes(".") ? hostname : `${hostname}.corp.internal`)
+export const mailDomain = (hostname: string): string =>
+  hostname.includes(".") ? hostname : `${hostname}.corp.internal`

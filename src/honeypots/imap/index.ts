@@ -19,7 +19,16 @@ import {
   serveTcp
 } from "../runtime/index.js"
 import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
-import { type BaitMessage, DEFAULT_USERS, fullMailbox, imapDate, mailDomain, parseUsers, seedMailbox, splitMessage } from "./Mailbox.js"
+import {
+  type BaitMessage,
+  DEFAULT_USERS,
+  fullMailbox,
+  imapDate,
+  mailDomain,
+  parseUsers,
+  seedMailbox,
+  splitMessage
+} from "./Mailbox.js"
 
 export const ImapConfig = Schema.Struct({
   banner: Schema.optional(Schema.String),
@@ -107,7 +116,12 @@ const addressList = (addr: string): string => {
 
 const envelope = (m: BaitMessage): string => {
   const from = addressList(m.from)
-  return `(${quoteString(m.raw.toString("utf8").match(/^Date: (.*)$/m)?.[1]?.trim() ?? "")} ${quoteString(m.subject)} ${from} ${from} ${from} ${addressList(m.to)} NIL NIL NIL ${quoteString(m.messageId)})`
+  return `(${quoteString(
+    m.raw
+      .toString("utf8")
+      .match(/^Date: (.*)$/m)?.[1]
+      ?.trim() ?? ""
+  )} ${quoteString(m.subject)} ${from} ${from} ${from} ${addressList(m.to)} NIL NIL NIL ${quoteString(m.messageId)})`
 }
 
 interface Literal {
@@ -275,7 +289,10 @@ const session = (
     const fetch = (tag: string, rest: string, uid: boolean) =>
       Effect.gen(function* () {
         const sp = rest.indexOf(" ")
-        if (sp < 0) return yield* send(`${tag} BAD Error in IMAP command ${uid ? "UID FETCH" : "FETCH"}: Invalid arguments.`)
+        if (sp < 0)
+          return yield* send(
+            `${tag} BAD Error in IMAP command ${uid ? "UID FETCH" : "FETCH"}: Invalid arguments.`
+          )
         const seqs = resolveSet(rest.slice(0, sp), uid)
         const items = rest.slice(sp + 1)
         for (const seq of seqs) yield* conn.write(fetchResponse(seq, selected[seq - 1]!, items, uid))
@@ -301,7 +318,11 @@ const session = (
         commandEvents++
         // Secrets reach the log only through the `auth` event: LOGIN keeps its user, AUTHENTICATE its mechanism.
         const shown = cmd === "LOGIN" || cmd === "AUTHENTICATE" ? (tokenize(rest)[0] ?? "") : rest
-        yield* emit("command", { cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64), args: shown.slice(0, 256), state: st.state })
+        yield* emit("command", {
+          cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64),
+          args: shown.slice(0, 256),
+          state: st.state
+        })
       } else suppressed++
       if (tag === "" || cmd === "" || !/^[\x21-\x7e]+$/.test(tag)) {
         yield* send("* BAD Error in IMAP command received by server.")
@@ -311,7 +332,9 @@ const session = (
       const authed = st.state === "authenticated" || st.state === "selected"
       switch (cmd) {
         case "CAPABILITY":
-          yield* send(`* CAPABILITY ${authed ? POST_CAPS : caps()}\r\n${tag} OK Pre-login capabilities listed, post-login capabilities have more.`)
+          yield* send(
+            `* CAPABILITY ${authed ? POST_CAPS : caps()}\r\n${tag} OK Pre-login capabilities listed, post-login capabilities have more.`
+          )
           break
         case "NOOP":
         case "CHECK":
@@ -344,8 +367,13 @@ const session = (
           break
         default: {
           if (!authed) {
-            const known = /^(SELECT|EXAMINE|LIST|LSUB|STATUS|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|APPEND|NAMESPACE|FETCH|SEARCH|STORE|COPY|MOVE|CLOSE|EXPUNGE|IDLE|UNSELECT)$/
-            yield* send(known.test(cmd) ? `${tag} BAD Not authenticated` : `${tag} BAD Command not recognized or not supported`)
+            const known =
+              /^(SELECT|EXAMINE|LIST|LSUB|STATUS|CREATE|DELETE|RENAME|SUBSCRIBE|UNSUBSCRIBE|APPEND|NAMESPACE|FETCH|SEARCH|STORE|COPY|MOVE|CLOSE|EXPUNGE|IDLE|UNSELECT)$/
+            yield* send(
+              known.test(cmd)
+                ? `${tag} BAD Not authenticated`
+                : `${tag} BAD Command not recognized or not supported`
+            )
             break
           }
           switch (cmd) {
@@ -356,9 +384,22 @@ const session = (
             case "LIST":
             case "LSUB": {
               const pattern = args[1] ?? ""
-              const boxes = pattern === "" ? [] : MAILBOXES.filter((b) => pattern === "*" || pattern === "%" || b.toLowerCase() === pattern.toLowerCase())
-              const lines = pattern === "" ? [`* ${cmd} (\\Noselect) "/" ""`] : boxes.map((b) => `* ${cmd} (\\HasNoChildren) "/" ${b}`)
-              yield* send([...lines, `${tag} OK ${cmd === "LIST" ? "List" : "Lsub"} completed (0.001 + 0.000 secs).`].join("\r\n"))
+              const boxes =
+                pattern === ""
+                  ? []
+                  : MAILBOXES.filter(
+                      (b) => pattern === "*" || pattern === "%" || b.toLowerCase() === pattern.toLowerCase()
+                    )
+              const lines =
+                pattern === ""
+                  ? [`* ${cmd} (\\Noselect) "/" ""`]
+                  : boxes.map((b) => `* ${cmd} (\\HasNoChildren) "/" ${b}`)
+              yield* send(
+                [
+                  ...lines,
+                  `${tag} OK ${cmd === "LIST" ? "List" : "Lsub"} completed (0.001 + 0.000 secs).`
+                ].join("\r\n")
+              )
               break
             }
             case "NAMESPACE":
@@ -371,7 +412,9 @@ const session = (
                 break
               }
               const n = box === "INBOX" ? 10 + (yield* Ref.get(seeds)).length : 0
-              yield* send(`* STATUS ${box} (MESSAGES ${n} RECENT 0 UIDNEXT ${n + 1} UIDVALIDITY ${UIDVALIDITY} UNSEEN ${n === 0 ? 0 : 1})\r\n${tag} OK Status completed.`)
+              yield* send(
+                `* STATUS ${box} (MESSAGES ${n} RECENT 0 UIDNEXT ${n + 1} UIDVALIDITY ${UIDVALIDITY} UNSEEN ${n === 0 ? 0 : 1})\r\n${tag} OK Status completed.`
+              )
               break
             }
             case "CREATE":
@@ -387,7 +430,11 @@ const session = (
             default: {
               if (st.state !== "selected") {
                 const selectedOnly = /^(FETCH|SEARCH|STORE|COPY|MOVE|CLOSE|EXPUNGE|UNSELECT|IDLE)$/
-                yield* send(selectedOnly.test(cmd) ? `${tag} BAD Not in selected state` : `${tag} BAD Command not recognized or not supported`)
+                yield* send(
+                  selectedOnly.test(cmd)
+                    ? `${tag} BAD Not in selected state`
+                    : `${tag} BAD Command not recognized or not supported`
+                )
                 break
               }
               switch (cmd) {
@@ -396,14 +443,20 @@ const session = (
                   break
                 case "SEARCH": {
                   const hits = selected.map((m, idx) => (uid ? m.uid : idx + 1))
-                  yield* send(`* SEARCH${hits.map((h) => ` ${h}`).join("")}\r\n${tag} OK Search completed (0.001 + 0.000 secs).`)
+                  yield* send(
+                    `* SEARCH${hits.map((h) => ` ${h}`).join("")}\r\n${tag} OK Search completed (0.001 + 0.000 secs).`
+                  )
                   break
                 }
                 case "STORE":
                 case "COPY":
                 case "MOVE":
                 case "EXPUNGE":
-                  yield* send(readOnly ? `${tag} NO [READ-ONLY] Mailbox is read-only.` : `${tag} OK ${cmd.charAt(0)}${cmd.slice(1).toLowerCase()} completed.`)
+                  yield* send(
+                    readOnly
+                      ? `${tag} NO [READ-ONLY] Mailbox is read-only.`
+                      : `${tag} OK ${cmd.charAt(0)}${cmd.slice(1).toLowerCase()} completed.`
+                  )
                   break
                 case "CLOSE":
                 case "UNSELECT":
@@ -445,7 +498,13 @@ export const imapHoneypot = defineHoneypot({
         scope: ctx.decky
       }).pipe(
         Effect.mapError(
-          (e) => new HoneypotListenError({ service: "imap", host: options.host, port: options.port(993), message: e.reason })
+          (e) =>
+            new HoneypotListenError({
+              service: "imap",
+              host: options.host,
+              port: options.port(993),
+              message: e.reason
+            })
         )
       )
       const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)

@@ -34,7 +34,7 @@ export const MongodbConfig = Schema.Struct({
 export type MongodbConfig = typeof MongodbConfig.Type
 
 /** Seeded releases (spec §18): [version, maxWireVersion]. */
-const RELEASES: ReadonlyArray<readonly [string, number]> = [
+const RELEASES: readonly [readonly [string, number], ...Array<readonly [string, number]>] = [
   ["4.4.22", 9],
   ["5.0.25", 13],
   ["6.0.5", 17],

@@ -20,7 +20,8 @@ const SLUG = "mssql"
 export const MssqlConfig = Schema.Struct({})
 
 /** Seeded releases (spec §17): [label, major, minor, build, subbuild]. */
-const RELEASES: ReadonlyArray<readonly [string, number, number, number, number]> = [
+type Release = readonly [string, number, number, number, number]
+const RELEASES: readonly [Release, ...Array<Release>] = [
   ["2016", 13, 0, 6419, 1],
   ["2017", 14, 0, 2000, 0],
   ["2017", 14, 0, 3460, 9],

@@ -16,7 +16,15 @@ import {
   secureContext,
   serveTcp
 } from "../runtime/index.js"
-import { type BaitMessage, DEFAULT_USERS, fullMailbox, mailDomain, parseUsers, seedMailbox, splitMessage } from "../imap/Mailbox.js"
+import {
+  type BaitMessage,
+  DEFAULT_USERS,
+  fullMailbox,
+  mailDomain,
+  parseUsers,
+  seedMailbox,
+  splitMessage
+} from "../imap/Mailbox.js"
 import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
 
 export const Pop3Config = Schema.Struct({
@@ -74,7 +82,16 @@ const session = (
     const login = (username: string, password: Buffer, mechanism: string) =>
       Effect.gen(function* () {
         const ok = users.get(username) === password.toString("utf8")
-        yield* emit("auth", { mechanism, username, ...credentialFields(username, password), outcome: ok ? "success" : "failure" }, !ok)
+        yield* emit(
+          "auth",
+          {
+            mechanism,
+            username,
+            ...credentialFields(username, password),
+            outcome: ok ? "success" : "failure"
+          },
+          !ok
+        )
         pendingUser = undefined
         if (!ok) return yield* send("-ERR Authentication failed.")
         st.state = "transaction"
@@ -85,7 +102,8 @@ const session = (
     /** `msg` argument → the live message, or an error reply (RFC 1939 §5). */
     const pick = (arg: string | undefined): { n: number; m: BaitMessage } | string => {
       const n = Number.parseInt(arg ?? "", 10)
-      if (!Number.isInteger(n) || !/^\d+$/.test(arg ?? "")) return "-ERR Invalid message number: " + (arg ?? "")
+      if (!Number.isInteger(n) || !/^\d+$/.test(arg ?? ""))
+        return "-ERR Invalid message number: " + (arg ?? "")
       const m = messages[n - 1]
       if (m === undefined || deleted.has(n)) return "-ERR There's no message " + n + "."
       return { n, m }
@@ -100,13 +118,27 @@ const session = (
       if (commandEvents < MAX_COMMAND_EVENTS) {
         commandEvents++
         // The PASS argument is a secret: it reaches the log only through the `auth` event.
-        yield* emit("command", { cmd: cmd.slice(0, 32), args: cmd === "PASS" ? "" : args.join(" ").slice(0, 256), state: st.state })
+        yield* emit("command", {
+          cmd: cmd.slice(0, 32),
+          args: cmd === "PASS" ? "" : args.join(" ").slice(0, 256),
+          state: st.state
+        })
       } else suppressed++
       const authorized = st.state === "transaction"
       switch (cmd) {
         case "CAPA":
           yield* send(
-            ["+OK", "TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", ...(conn.isTls() || authorized ? [] : ["STLS"]), "."].join("\r\n")
+            [
+              "+OK",
+              "TOP",
+              "USER",
+              "UIDL",
+              "RESP-CODES",
+              "AUTH-RESP-CODE",
+              "SASL PLAIN LOGIN",
+              ...(conn.isTls() || authorized ? [] : ["STLS"]),
+              "."
+            ].join("\r\n")
           )
           continue
         case "QUIT":
@@ -152,7 +184,12 @@ const session = (
               resp = (yield* conn.readLine()).trim()
             }
             const creds = resp === "*" ? undefined : decodePlain(resp)
-            if (creds === undefined) yield* send(resp === "*" ? "-ERR Authentication aborted by client." : "-ERR Invalid base64 data in continued response")
+            if (creds === undefined)
+              yield* send(
+                resp === "*"
+                  ? "-ERR Authentication aborted by client."
+                  : "-ERR Invalid base64 data in continued response"
+              )
             else yield* login(creds.username, creds.password, "PLAIN")
           } else if (mech === "LOGIN") {
             let u = args[1]
@@ -191,13 +228,16 @@ const session = (
         }
         case "LIST":
         case "UIDL": {
-          const render = ({ n, m }: { n: number; m: BaitMessage }) => (cmd === "LIST" ? `${n} ${m.raw.length}` : `${n} msg-${m.uid}`)
+          const render = ({ n, m }: { n: number; m: BaitMessage }) =>
+            cmd === "LIST" ? `${n} ${m.raw.length}` : `${n} msg-${m.uid}`
           if (args[0] !== undefined) {
             const p = pick(args[0])
             yield* send(typeof p === "string" ? p : `+OK ${render(p)}`)
           } else {
             const l = live()
-            yield* send([cmd === "LIST" ? `+OK ${l.length} messages:` : "+OK", ...l.map(render), "."].join("\r\n"))
+            yield* send(
+              [cmd === "LIST" ? `+OK ${l.length} messages:` : "+OK", ...l.map(render), "."].join("\r\n")
+            )
           }
           break
         }
@@ -215,7 +255,8 @@ const session = (
           const p = pick(args[0])
           const k = Number.parseInt(args[1] ?? "", 10)
           if (typeof p === "string") yield* send(p)
-          else if (!Number.isInteger(k) || k < 0) yield* send("-ERR Invalid number of lines: " + (args[1] ?? ""))
+          else if (!Number.isInteger(k) || k < 0)
+            yield* send("-ERR Invalid number of lines: " + (args[1] ?? ""))
           else {
             const { header, text } = splitMessage(p.m.raw)
             const body = text.toString("latin1").split("\r\n").slice(0, k).join("\r\n")
@@ -267,7 +308,13 @@ export const pop3Honeypot = defineHoneypot({
         scope: ctx.decky
       }).pipe(
         Effect.mapError(
-          (e) => new HoneypotListenError({ service: "pop3", host: options.host, port: options.port(995), message: e.reason })
+          (e) =>
+            new HoneypotListenError({
+              service: "pop3",
+              host: options.host,
+              port: options.port(995),
+              message: e.reason
+            })
         )
       )
       const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)

@@ -28,7 +28,7 @@ export const PostgresConfig = Schema.Struct({
 export type PostgresConfig = typeof PostgresConfig.Type
 
 /** Seeded application database sets (spec §16); the system databases always exist. */
-const DB_SETS: ReadonlyArray<ReadonlyArray<string>> = [
+const DB_SETS: readonly [ReadonlyArray<string>, ...Array<ReadonlyArray<string>>] = [
   ["app", "app_prod"],
   ["webapp", "sessions"],
   ["erp", "erp_hist"],

@@ -17,7 +17,11 @@ export interface RespLimits {
   readonly maxInlineBytes: number
 }
 
-export const defaultRespLimits: RespLimits = { maxBulkBytes: 512 * 1024, maxArrayElements: 1024, maxInlineBytes: 64 * 1024 }
+export const defaultRespLimits: RespLimits = {
+  maxBulkBytes: 512 * 1024,
+  maxArrayElements: 1024,
+  maxInlineBytes: 64 * 1024
+}
 
 const protocolError = (what: string) => new RespError({ reply: `-ERR Protocol error: ${what}` })
 
@@ -101,7 +105,8 @@ export const readRequest = (
     const args: Array<Buffer> = []
     for (let i = 0; i < count; i++) {
       const dollar = yield* conn.readBytes(1)
-      if (dollar[0] !== 0x24) return yield* protocolError(`expected '$', got '${String.fromCharCode(dollar[0]!)}'`)
+      if (dollar[0] !== 0x24)
+        return yield* protocolError(`expected '$', got '${String.fromCharCode(dollar[0]!)}'`)
       const lenLine = yield* conn.readLine(32)
       if (!/^\d+$/.test(lenLine)) return yield* protocolError("invalid bulk length")
       const len = Number(lenLine)
@@ -118,9 +123,16 @@ export const integer = (n: number): string => `:${n}\r\n`
 export const bulk = (s: string | Buffer | null): Buffer =>
   s === null
     ? Buffer.from("$-1\r\n")
-    : Buffer.concat([Buffer.from(`$${Buffer.byteLength(s)}\r\n`), Buffer.isBuffer(s) ? s : Buffer.from(s), Buffer.from("\r\n")])
+    : Buffer.concat([
+        Buffer.from(`$${Buffer.byteLength(s)}\r\n`),
+        Buffer.isBuffer(s) ? s : Buffer.from(s),
+        Buffer.from("\r\n")
+      ])
 export const array = (items: ReadonlyArray<Buffer | string>): Buffer =>
-  Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => (typeof i === "string" ? bulk(i) : i))])
+  Buffer.concat([
+    Buffer.from(`*${items.length}\r\n`),
+    ...items.map((i) => (typeof i === "string" ? bulk(i) : i))
+  ])
 
 /** Redis glob (stringmatchlen): `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`. */
 export const globToRegExp = (pattern: string): RegExp => {
@@ -129,12 +141,16 @@ export const globToRegExp = (pattern: string): RegExp => {
     const c = pattern[i]!
     if (c === "*") re += ".*"
     else if (c === "?") re += "."
-    else if (c === "\\" && i + 1 < pattern.length) re += `\\${pattern[++i]}`.replace(/^\\([A-Za-z0-9])$/, "$1")
+    else if (c === "\\" && i + 1 < pattern.length)
+      re += `\\${pattern[++i]}`.replace(/^\\([A-Za-z0-9])$/, "$1")
     else if (c === "[") {
       const end = pattern.indexOf("]", i + 1)
       if (end < 0) re += "\\["
       else {
-        const body = pattern.slice(i + 1, end).replace(/\\/g, "\\\\").replace(/^\^/, "^")
+        const body = pattern
+          .slice(i + 1, end)
+          .replace(/\\/g, "\\\\")
+          .replace(/^\^/, "^")
         re += body === "" ? "\\[\\]" : `[${body.startsWith("^") ? `^${body.slice(1)}` : body}]`
         i = end
       }

@@ -23,7 +23,9 @@ export const RedisConfig = Schema.Struct({
   version: Schema.optional(Schema.String),
   os_string: Schema.optional(Schema.String),
   /** Every reply waits a random [min, max] ms, like a loaded server (spec: 2–40 ms). */
-  reply_delay_ms: Schema.optionalWith(Schema.Tuple(Schema.Int, Schema.Int), { default: () => [2, 40] as const })
+  reply_delay_ms: Schema.optionalWith(Schema.Tuple(Schema.Int, Schema.Int), {
+    default: () => [2, 40] as const
+  })
 })
 export type RedisConfig = typeof RedisConfig.Type
 
@@ -71,11 +73,20 @@ const makePersona = (seed: InstanceSeed, config: RedisConfig, port: number): Per
     const id = seed.hex(8, `redis-session-${i}`)
     store.set(
       `session:${id}`,
-      JSON.stringify({ user_id: seed.int(1000, 99999), role: seed.pick(["user", "user", "admin", "support"]), csrf: seed.hex(16, `redis-csrf-${i}`), exp: 1_900_000_000 + seed.int(0, 9_999_999) })
+      JSON.stringify({
+        user_id: seed.int(1000, 99999),
+        role: seed.pick(["user", "user", "admin", "support"]),
+        csrf: seed.hex(16, `redis-csrf-${i}`),
+        exp: 1_900_000_000 + seed.int(0, 9_999_999)
+      })
     )
   }
   const feeds = seed.int(2, 6)
-  for (let i = 0; i < feeds; i++) store.set(`cache:${app}:feed:${i}`, JSON.stringify({ items: seed.int(5, 50), etag: seed.hex(6, `redis-etag-${i}`) }))
+  for (let i = 0; i < feeds; i++)
+    store.set(
+      `cache:${app}:feed:${i}`,
+      JSON.stringify({ items: seed.int(5, 50), etag: seed.hex(6, `redis-etag-${i}`) })
+    )
   store.set(`stats:${app}:${env}:requests`, String(seed.int(100_000, 9_000_000)))
   return {
     version,
@@ -110,7 +121,13 @@ const configTable = (p: Persona, password: string | undefined): ReadonlyArray<re
   ["supervised", "systemd"]
 ]
 
-const info = (p: Persona, seed: InstanceSeed, clients: number, section: string, keys: number): Effect.Effect<string> =>
+const info = (
+  p: Persona,
+  seed: InstanceSeed,
+  clients: number,
+  section: string,
+  keys: number
+): Effect.Effect<string> =>
   Effect.gen(function* () {
     const uptime = seed.uptimeSeconds()
     // Live-looking counters: re-drawn per call, so two INFOs never match byte for byte.
@@ -172,7 +189,16 @@ const info = (p: Persona, seed: InstanceSeed, clients: number, section: string, 
           "mem_allocator:jemalloc-5.3.0"
         ]
       ],
-      ["Persistence", ["loading:0", "rdb_changes_since_last_save:0", "rdb_bgsave_in_progress:0", "rdb_last_bgsave_status:ok", "aof_enabled:0"]],
+      [
+        "Persistence",
+        [
+          "loading:0",
+          "rdb_changes_since_last_save:0",
+          "rdb_bgsave_in_progress:0",
+          "rdb_last_bgsave_status:ok",
+          "aof_enabled:0"
+        ]
+      ],
       [
         "Stats",
         [
@@ -186,7 +212,15 @@ const info = (p: Persona, seed: InstanceSeed, clients: number, section: string, 
           `keyspace_misses:${Math.floor(commands * 0.07)}`
         ]
       ],
-      ["Replication", ["role:master", "connected_slaves:0", `master_replid:${p.runId.split("").reverse().join("")}`, "master_repl_offset:0"]],
+      [
+        "Replication",
+        [
+          "role:master",
+          "connected_slaves:0",
+          `master_replid:${p.runId.split("").reverse().join("")}`,
+          "master_repl_offset:0"
+        ]
+      ],
       ["CPU", [`used_cpu_sys:${(uptime / 1800).toFixed(6)}`, `used_cpu_user:${(uptime / 1100).toFixed(6)}`]],
       ["Keyspace", [`db0:keys=${keys},expires=0,avg_ttl=0`]]
     ]
@@ -226,10 +260,14 @@ const session = (
     )
     const reply = (data: string | Buffer) =>
       Effect.gen(function* () {
-        if (maxDelay > 0) yield* Effect.sleep(yield* Random.nextIntBetween(Math.max(0, minDelay), Math.max(minDelay, maxDelay) + 1))
+        if (maxDelay > 0)
+          yield* Effect.sleep(
+            yield* Random.nextIntBetween(Math.max(0, minDelay), Math.max(minDelay, maxDelay) + 1)
+          )
         yield* conn.write(data)
       })
-    const wrongArgs = (cmd: string) => reply(error(`ERR wrong number of arguments for '${cmd.toLowerCase()}' command`))
+    const wrongArgs = (cmd: string) =>
+      reply(error(`ERR wrong number of arguments for '${cmd.toLowerCase()}' command`))
 
     for (let n = 0; n < MAX_COMMANDS; n++) {
       const request = yield* readRequest(conn).pipe(
@@ -257,12 +295,16 @@ const session = (
         const secret = request[request.length - 1]!
         yield* emit("auth", { ...credentialFields(user ?? null, secret) })
         if (config.password === undefined) {
-          yield* reply(error("ERR Client sent AUTH, but no password is set. Did you mean AUTH <username> <password>?"))
+          yield* reply(
+            error("ERR Client sent AUTH, but no password is set. Did you mean AUTH <username> <password>?")
+          )
           continue
         }
         const ok = secret.toString("utf8") === config.password && (user === undefined || user === "default")
         if (ok) authed = true
-        yield* reply(ok ? simple("OK") : error("WRONGPASS invalid username-password pair or user is disabled."))
+        yield* reply(
+          ok ? simple("OK") : error("WRONGPASS invalid username-password pair or user is disabled.")
+        )
         continue
       }
       if (cmd === "QUIT") {
@@ -281,7 +323,13 @@ const session = (
           yield* args.length === 1 ? reply(bulk(args[0]!)) : wrongArgs(cmd)
           break
         case "HELLO":
-          yield* reply(error(authed ? "NOPROTO unsupported protocol version" : "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+          yield* reply(
+            error(
+              authed
+                ? "NOPROTO unsupported protocol version"
+                : "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+            )
+          )
           break
         case "INFO":
           yield* reply(bulk(yield* info(persona, ctx.seed, liveClients - 1, args[0] ?? "", local.size)))
@@ -295,8 +343,14 @@ const session = (
               for (const [k, v] of configTable(persona, config.password)) if (re.test(k)) out.push(k, v)
             }
             yield* reply(array(out))
-          } else if ((sub === "SET" && args.length >= 3) || sub === "RESETSTAT" || sub === "REWRITE") yield* reply(simple("OK"))
-          else yield* reply(error(`ERR unknown subcommand or wrong number of arguments for '${args[0] ?? ""}'. Try CONFIG HELP.`))
+          } else if ((sub === "SET" && args.length >= 3) || sub === "RESETSTAT" || sub === "REWRITE")
+            yield* reply(simple("OK"))
+          else
+            yield* reply(
+              error(
+                `ERR unknown subcommand or wrong number of arguments for '${args[0] ?? ""}'. Try CONFIG HELP.`
+              )
+            )
           break
         }
         case "KEYS": {
@@ -316,7 +370,8 @@ const session = (
           break
         case "SET":
           if (args.length < 2) yield* wrongArgs(cmd)
-          else if (local.size >= 10_000 && !local.has(args[0]!)) yield* reply(error("OOM command not allowed when used memory > 'maxmemory'."))
+          else if (local.size >= 10_000 && !local.has(args[0]!))
+            yield* reply(error("OOM command not allowed when used memory > 'maxmemory'."))
           else {
             local.set(args[0]!, args[1]!.slice(0, 64 * 1024))
             yield* reply(simple("OK"))

@@ -32,7 +32,9 @@ export interface CredentialFields {
 }
 
 /** `secret_printable`: bytes outside 0x20–0x7e become `?`. `secret_b64`: base64 of the raw bytes. */
-export const encodeSecret = (secret: string | Uint8Array): { secret_printable: string; secret_b64: string } => {
+export const encodeSecret = (
+  secret: string | Uint8Array
+): { secret_printable: string; secret_b64: string } => {
   const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : Buffer.from(secret)
   let printable = ""
   for (const b of bytes) printable += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : "?"

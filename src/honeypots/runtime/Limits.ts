@@ -28,7 +28,9 @@ export const defaultLimits: HoneypotLimits = {
 
 /** Limits from `DECNET_HONEYPOT_*` (all optional). */
 export const limitsConfig: Config.Config<HoneypotLimits> = Config.all({
-  maxLineBytes: Config.integer("DECNET_HONEYPOT_MAX_LINE_BYTES").pipe(Config.withDefault(defaultLimits.maxLineBytes)),
+  maxLineBytes: Config.integer("DECNET_HONEYPOT_MAX_LINE_BYTES").pipe(
+    Config.withDefault(defaultLimits.maxLineBytes)
+  ),
   maxFrameBytes: Config.integer("DECNET_HONEYPOT_MAX_FRAME_BYTES").pipe(
     Config.withDefault(defaultLimits.maxFrameBytes)
   ),
@@ -38,7 +40,9 @@ export const limitsConfig: Config.Config<HoneypotLimits> = Config.all({
   maxConnectionsPerIp: Config.integer("DECNET_HONEYPOT_MAX_CONN_PER_IP").pipe(
     Config.withDefault(defaultLimits.maxConnectionsPerIp)
   ),
-  maxConnections: Config.integer("DECNET_HONEYPOT_MAX_CONN").pipe(Config.withDefault(defaultLimits.maxConnections))
+  maxConnections: Config.integer("DECNET_HONEYPOT_MAX_CONN").pipe(
+    Config.withDefault(defaultLimits.maxConnections)
+  )
 })
 
 export const loadLimits = Effect.orDie(limitsConfig)

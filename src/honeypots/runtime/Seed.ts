@@ -72,9 +72,9 @@ export class InstanceSeed {
     return min + (max - min) * this.random()
   }
 
-  pick<A>(items: ReadonlyArray<A>): A {
-    if (items.length === 0) throw new RangeError("InstanceSeed.pick: empty list")
-    return items[this.int(0, items.length - 1)]!
+  /** One item; the non-empty type makes an empty persona table a compile error, not a runtime one. */
+  pick<A>(items: readonly [A, ...Array<A>]): A {
+    return items[this.int(0, items.length - 1)] ?? items[0]
   }
 
   pickWeighted<A>(items: ReadonlyArray<readonly [A, number]>): A {

@@ -46,7 +46,10 @@ const loadPem = (value: string, what: string): Effect.Effect<string, TlsError> =
         try: () => readFile(value, "utf8"),
         catch: (e) => new TlsError({ reason: `cannot read TLS ${what} ${value}: ${String(e)}` })
       }).pipe(
-        Effect.filterOrFail(isPem, () => new TlsError({ reason: `TLS ${what} file ${value} holds no PEM block` }))
+        Effect.filterOrFail(
+          isPem,
+          () => new TlsError({ reason: `TLS ${what} file ${value} holds no PEM block` })
+        )
       )
 
 const generateRsaKeyPair = Effect.async<{ publicKey: string; privateKey: string }, TlsError>((resume) => {
@@ -89,14 +92,19 @@ const selfSign = (commonName: string, days: number): Effect.Effect<TlsMaterial, 
         cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create())
         return { cert: forge.pki.certificateToPem(cert), key: privateKey }
       },
-      catch: (e) => new TlsError({ reason: `self-signed certificate for CN=${commonName} failed: ${String(e)}` })
+      catch: (e) =>
+        new TlsError({ reason: `self-signed certificate for CN=${commonName} failed: ${String(e)}` })
     })
   )
 
 /** Per-process cache: RSA generation costs ~100 ms, and every listener of a decky shares one cert. */
 const cache = new Map<string, Deferred.Deferred<TlsMaterial, TlsError>>()
 
-const cachedSelfSigned = (scope: string, commonName: string, days: number): Effect.Effect<TlsMaterial, TlsError> =>
+const cachedSelfSigned = (
+  scope: string,
+  commonName: string,
+  days: number
+): Effect.Effect<TlsMaterial, TlsError> =>
   Effect.suspend(() => {
     const key = `${scope}\u0000${commonName}\u0000${days}`
     const existing = cache.get(key)

@@ -83,7 +83,10 @@ export const buildFilesystem = (p: FsPersona): Node => {
     "mysql:x:112:118:MySQL Server,,,:/nonexistent:/bin/false",
     ...(home === undefined ? [] : [`${home}:x:1000:1000:${home},,,:/home/${home}:/bin/bash`])
   ].join("\n")
-  const [name, version] = p.issue.split(" ").length >= 2 ? [p.issue.split(" ")[0]!, p.issue.split(" ").slice(1).join(" ")] : [p.issue, ""]
+  const [name, version] =
+    p.issue.split(" ").length >= 2
+      ? [p.issue.split(" ")[0]!, p.issue.split(" ").slice(1).join(" ")]
+      : [p.issue, ""]
   const versionId = /(\d+\.\d+)/.exec(version)?.[1] ?? "22.04"
   const codename = versionId === "20.04" ? "focal" : "jammy"
   const osRelease = `PRETTY_NAME="${p.issue}"
@@ -122,34 +125,65 @@ address sizes\t: 46 bits physical, 48 bits virtual
     etc: dir({
       passwd: file(`${passwd}\n`),
       shadow: file("", "-rw-r-----"),
-      group: file(`root:x:0:\nsudo:x:27:${home ?? ""}\nwww-data:x:33:\n${home === undefined ? "" : `${home}:x:1000:\n`}`),
+      group: file(
+        `root:x:0:\nsudo:x:27:${home ?? ""}\nwww-data:x:33:\n${home === undefined ? "" : `${home}:x:1000:\n`}`
+      ),
       hostname: file(`${p.hostname}\n`),
       hosts: file(`127.0.0.1 localhost\n127.0.1.1 ${p.hostname}\n10.0.0.5 db01\n10.0.0.12 build01\n`),
       "os-release": file(osRelease),
       issue: file(`${p.issue} \\n \\l\n\n`),
       "issue.net": file(`${p.issue}\n`),
       "resolv.conf": file("nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n"),
-      crontab: file("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n"),
-      ssh: dir({ sshd_config: file("Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\nSubsystem\tsftp\t/usr/lib/openssh/sftp-server\n") })
+      crontab: file(
+        "SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n17 *\t* * *\troot    cd / && run-parts --report /etc/cron.hourly\n"
+      ),
+      ssh: dir({
+        sshd_config: file(
+          "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\nSubsystem\tsftp\t/usr/lib/openssh/sftp-server\n"
+        )
+      })
     }),
-    home: dir(home === undefined ? {} : { [home]: dir({ ".bashrc": file(BASHRC), ".profile": file("# ~/.profile\n"), ".bash_history": file("ls\nsudo su\n", "-rw-------") }) }),
+    home: dir(
+      home === undefined
+        ? {}
+        : {
+            [home]: dir({
+              ".bashrc": file(BASHRC),
+              ".profile": file("# ~/.profile\n"),
+              ".bash_history": file("ls\nsudo su\n", "-rw-------")
+            })
+          }
+    ),
     lib: dir(),
     opt: dir(),
     proc: dir({
       cpuinfo: file(`${cpu(0)}\n${cpu(1)}`),
-      version: file(`Linux version ${p.kernel} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, GNU ld (GNU Binutils for Ubuntu) 2.38) ${p.kernelBuild}\n`),
-      meminfo: file("MemTotal:        4013888 kB\nMemFree:          312044 kB\nMemAvailable:    2689320 kB\nBuffers:          128412 kB\nCached:          2101336 kB\nSwapTotal:       2097148 kB\nSwapFree:        2064636 kB\n")
+      version: file(
+        `Linux version ${p.kernel} (buildd@lcy02-amd64-059) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0, GNU ld (GNU Binutils for Ubuntu) 2.38) ${p.kernelBuild}\n`
+      ),
+      meminfo: file(
+        "MemTotal:        4013888 kB\nMemFree:          312044 kB\nMemAvailable:    2689320 kB\nBuffers:          128412 kB\nCached:          2101336 kB\nSwapTotal:       2097148 kB\nSwapFree:        2064636 kB\n"
+      )
     }),
     root: dir(
       {
-        "notes.txt": file("TODO:\n- rotate db creds (still the default from setup!)\n- move backups off this box -> 10.0.0.12:/srv/backup\n- ask ops about the VPN cert renewal\n"),
+        "notes.txt": file(
+          "TODO:\n- rotate db creds (still the default from setup!)\n- move backups off this box -> 10.0.0.12:/srv/backup\n- ask ops about the VPN cert renewal\n"
+        ),
         ".bashrc": file(BASHRC),
-        ".profile": file("# ~/.profile: executed by Bourne-compatible login shells.\nif [ \"$BASH\" ]; then\n  if [ -f ~/.bashrc ]; then\n    . ~/.bashrc\n  fi\nfi\nmesg n 2> /dev/null || true\n"),
+        ".profile": file(
+          '# ~/.profile: executed by Bourne-compatible login shells.\nif [ "$BASH" ]; then\n  if [ -f ~/.bashrc ]; then\n    . ~/.bashrc\n  fi\nfi\nmesg n 2> /dev/null || true\n'
+        ),
         ".bash_history": file(`${HISTORY.join("\n")}\n`, "-rw-------"),
         ".ssh": dir({ authorized_keys: file("", "-rw-------") }, "drwx------"),
         projects: dir({
-          ".env": file("DB_HOST=10.0.0.5\nDB_USER=admin\nDB_PASS=changeme123\nDB_NAME=prod_db\n", "-rw-------"),
-          "app.service": file("[Unit]\nDescription=Production app\nAfter=network.target\n\n[Service]\nUser=root\nWorkingDirectory=/root/projects\nEnvironmentFile=/root/projects/.env\nExecStart=/usr/bin/python3 /root/projects/app.py\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"),
+          ".env": file(
+            "DB_HOST=10.0.0.5\nDB_USER=admin\nDB_PASS=changeme123\nDB_NAME=prod_db\n",
+            "-rw-------"
+          ),
+          "app.service": file(
+            "[Unit]\nDescription=Production app\nAfter=network.target\n\n[Service]\nUser=root\nWorkingDirectory=/root/projects\nEnvironmentFile=/root/projects/.env\nExecStart=/usr/bin/python3 /root/projects/app.py\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"
+          ),
           "deploy.sh": file("#!/bin/bash\nset -e\ngit pull\nsystemctl restart app\n", "-rwxr-xr-x")
         })
       },
@@ -206,7 +240,12 @@ export class Filesystem {
     const existing = parent.children.get(name)
     if (existing?.kind === "dir") return false
     const body = append && existing?.kind === "file" ? existing.content + content : content
-    parent.children.set(name, { kind: "file", content: body.slice(0, 1024 * 1024), mode: "-rw-r--r--", mtime: nowStamp() })
+    parent.children.set(name, {
+      kind: "file",
+      content: body.slice(0, 1024 * 1024),
+      mode: "-rw-r--r--",
+      mtime: nowStamp()
+    })
     return true
   }
 

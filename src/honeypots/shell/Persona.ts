@@ -9,8 +9,16 @@ import type { ShellCommand, ShellPersona } from "./Shell.js"
 export type UbuntuRelease = "22.04" | "20.04"
 
 const RELEASES = {
-  "22.04": { issue: "Ubuntu 22.04.3 LTS", kernel: "5.15.0-88-generic", build: "#98-Ubuntu SMP Mon Oct 2 15:18:56 UTC 2023" },
-  "20.04": { issue: "Ubuntu 20.04.6 LTS", kernel: "5.4.0-150-generic", build: "#167-Ubuntu SMP Mon May 15 17:35:05 UTC 2023" }
+  "22.04": {
+    issue: "Ubuntu 22.04.3 LTS",
+    kernel: "5.15.0-88-generic",
+    build: "#98-Ubuntu SMP Mon Oct 2 15:18:56 UTC 2023"
+  },
+  "20.04": {
+    issue: "Ubuntu 20.04.6 LTS",
+    kernel: "5.4.0-150-generic",
+    build: "#167-Ubuntu SMP Mon May 15 17:35:05 UTC 2023"
+  }
 } as const
 
 const CPUS = [

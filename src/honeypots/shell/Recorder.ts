@@ -82,9 +82,15 @@ export class Recorder {
       truncated: this.truncatedFlag,
       durationS: this.elapsed()
     }
-    return Effect.tryPromise(() => fs.mkdir(path.dirname(file), { recursive: true }).then(() => fs.writeFile(file, body))).pipe(
+    return Effect.tryPromise(() =>
+      fs.mkdir(path.dirname(file), { recursive: true }).then(() => fs.writeFile(file, body))
+    ).pipe(
       Effect.as(summary),
-      Effect.catchAll((e) => Effect.logWarning(`cannot write session recording ${file}: ${String(e)}`).pipe(Effect.as({ ...summary, path: "" })))
+      Effect.catchAll((e) =>
+        Effect.logWarning(`cannot write session recording ${file}: ${String(e)}`).pipe(
+          Effect.as({ ...summary, path: "" })
+        )
+      )
     )
   }
 }

@@ -33,7 +33,9 @@ export const MAX_OUTPUT = 64 * 1024
 const MAX_LINE = 16 * 1024
 const MAX_PIPELINE = 64
 
-type Token = { readonly kind: "word"; readonly value: string } | { readonly kind: "op"; readonly value: string }
+type Token =
+  | { readonly kind: "word"; readonly value: string }
+  | { readonly kind: "op"; readonly value: string }
 
 /** Split a command line into words and operators, honouring '…', "…" and backslash escapes. */
 export const tokenize = (line: string, env: ReadonlyMap<string, string>): Array<Token> => {
@@ -51,7 +53,8 @@ export const tokenize = (line: string, env: ReadonlyMap<string, string>): Array<
     const m = re.exec(line.slice(i, i + 128))
     if (m === null) return ["$", i + 1]
     const name = m[1]!
-    const value = name === "?" ? (env.get("?") ?? "0") : name === "$" ? (env.get("$$") ?? "1") : (env.get(name) ?? "")
+    const value =
+      name === "?" ? (env.get("?") ?? "0") : name === "$" ? (env.get("$$") ?? "1") : (env.get(name) ?? "")
     return [value, i + m[0].length]
   }
   let i = 0
@@ -123,7 +126,8 @@ const parse = (tokens: ReadonlyArray<Token>): Array<Pipeline> => {
   let redirect: Simple["redirect"]
   let join: Pipeline["join"] = ";"
   const endStage = () => {
-    if (argv.length > 0 || redirect !== undefined) stages.push(redirect === undefined ? { argv } : { argv, redirect })
+    if (argv.length > 0 || redirect !== undefined)
+      stages.push(redirect === undefined ? { argv } : { argv, redirect })
     argv = []
     redirect = undefined
   }
@@ -161,11 +165,61 @@ const formatUptime = (seconds: number): string => {
 
 const clock = (): string => new Date().toISOString().slice(11, 19)
 
-const BUILTINS = new Set(["cd", "echo", "export", "history", "exit", "logout", "pwd", "alias", "unset", "type", "set"])
+const BUILTINS = new Set([
+  "cd",
+  "echo",
+  "export",
+  "history",
+  "exit",
+  "logout",
+  "pwd",
+  "alias",
+  "unset",
+  "type",
+  "set"
+])
 const KNOWN = [
-  "ls", "cat", "whoami", "id", "uname", "hostname", "w", "uptime", "ps", "free", "df", "ifconfig", "ip", "env",
-  "which", "touch", "mkdir", "rm", "wget", "curl", "sudo", "clear", "grep", "head", "tail", "wc", "date", "sh",
-  "bash", "python3", "perl", "chmod", "cp", "mv", "nproc", "lscpu", "last", "netstat", "ss", "crontab", "busybox"
+  "ls",
+  "cat",
+  "whoami",
+  "id",
+  "uname",
+  "hostname",
+  "w",
+  "uptime",
+  "ps",
+  "free",
+  "df",
+  "ifconfig",
+  "ip",
+  "env",
+  "which",
+  "touch",
+  "mkdir",
+  "rm",
+  "wget",
+  "curl",
+  "sudo",
+  "clear",
+  "grep",
+  "head",
+  "tail",
+  "wc",
+  "date",
+  "sh",
+  "bash",
+  "python3",
+  "perl",
+  "chmod",
+  "cp",
+  "mv",
+  "nproc",
+  "lscpu",
+  "last",
+  "netstat",
+  "ss",
+  "crontab",
+  "busybox"
 ]
 
 export class Shell {
@@ -196,7 +250,10 @@ export class Shell {
       ["USER", user],
       ["SHLVL", "1"],
       ["SSH_CLIENT", `${persona.srcIp} 22`],
-      ["PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games:/snap/bin"],
+      [
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games:/snap/bin"
+      ],
       ["$$", "1437"]
     ])
   }
@@ -206,7 +263,12 @@ export class Shell {
   }
 
   prompt(): string {
-    const shown = this.cwd === this.home ? "~" : this.cwd.startsWith(`${this.home}/`) ? `~${this.cwd.slice(this.home.length)}` : this.cwd
+    const shown =
+      this.cwd === this.home
+        ? "~"
+        : this.cwd.startsWith(`${this.home}/`)
+          ? `~${this.cwd.slice(this.home.length)}`
+          : this.cwd
     return `${this.user}@${this.persona.hostname}:${shown}${this.user === "root" ? "#" : "$"} `
   }
 
@@ -378,7 +440,10 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
         return this.history.map((h, i) => `${String(i + 1).padStart(5)}  ${h}\n`).join("")
       case "env":
       case "printenv":
-        return [...this.env].filter(([k]) => !k.startsWith("$") && k !== "?").map(([k, v]) => `${k}=${v}\n`).join("")
+        return [...this.env]
+          .filter(([k]) => !k.startsWith("$") && k !== "?")
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join("")
       case "export":
         for (const a of rest) {
           const eq = a.indexOf("=")
@@ -389,11 +454,17 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
         for (const a of args) this.env.delete(a)
         return ""
       case "which":
-        return args
-          .map((a) => (KNOWN.includes(a) ? `/usr/bin/${a}\n` : ""))
-          .join("")
+        return args.map((a) => (KNOWN.includes(a) ? `/usr/bin/${a}\n` : "")).join("")
       case "type":
-        return args.map((a) => (BUILTINS.has(a) ? `${a} is a shell builtin\n` : KNOWN.includes(a) ? `${a} is /usr/bin/${a}\n` : `bash: type: ${a}: not found\n`)).join("")
+        return args
+          .map((a) =>
+            BUILTINS.has(a)
+              ? `${a} is a shell builtin\n`
+              : KNOWN.includes(a)
+                ? `${a} is /usr/bin/${a}\n`
+                : `bash: type: ${a}: not found\n`
+          )
+          .join("")
       case "alias":
         return "alias l='ls -CF'\nalias la='ls -A'\nalias ll='ls -alF'\nalias dc='docker compose'\nalias k='kubectl'\n"
       case "ls":
@@ -421,14 +492,17 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
       case "mkdir":
         for (const a of args) {
           const r = this.fs.mkdir(this.resolve(a))
-          if (r === "exists" && !flags.includes("p")) return this.fail(`mkdir: cannot create directory '${a}': File exists\n`)
-          if (r === "missing") return this.fail(`mkdir: cannot create directory '${a}': No such file or directory\n`)
+          if (r === "exists" && !flags.includes("p"))
+            return this.fail(`mkdir: cannot create directory '${a}': File exists\n`)
+          if (r === "missing")
+            return this.fail(`mkdir: cannot create directory '${a}': No such file or directory\n`)
         }
         return ""
       case "rm":
         for (const a of args) {
           const r = this.fs.remove(this.resolve(a), /[rR]/.test(flags))
-          if (r === "missing" && !flags.includes("f")) return this.fail(`rm: cannot remove '${a}': No such file or directory\n`)
+          if (r === "missing" && !flags.includes("f"))
+            return this.fail(`rm: cannot remove '${a}': No such file or directory\n`)
           if (r === "isdir") return this.fail(`rm: cannot remove '${a}': Is a directory\n`)
         }
         return ""
@@ -437,7 +511,12 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
       case "curl":
         return this.curl(args[0])
       case "sudo":
-        return rest.length === 0 ? this.fail("usage: sudo -h | -K | -k | -V\n") : this.exec(rest.filter((a) => a !== "-s" && a !== "-i"), stdin)
+        return rest.length === 0
+          ? this.fail("usage: sudo -h | -K | -k | -V\n")
+          : this.exec(
+              rest.filter((a) => a !== "-s" && a !== "-i"),
+              stdin
+            )
       case "su":
         return ""
       case "clear":
@@ -451,7 +530,8 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
       case "head":
       case "tail": {
         const n = Number(/-n?\s*(\d+)/.exec(rest.join(" "))?.[1] ?? "10")
-        const text = args.length > 0 && !/^\d+$/.test(args[0]!) ? this.readArg(args[args.length - 1]!, cmd) : stdin
+        const text =
+          args.length > 0 && !/^\d+$/.test(args[0]!) ? this.readArg(args[args.length - 1]!, cmd) : stdin
         const lines = text.split("\n")
         if (lines[lines.length - 1] === "") lines.pop()
         const chosen = cmd === "head" ? lines.slice(0, n) : lines.slice(Math.max(0, lines.length - n))
@@ -487,7 +567,8 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
 
   private readArg(a: string, cmd: string): string {
     const node = this.fs.lookup(this.resolve(a))
-    if (node === undefined || node.kind !== "file") return this.fail(`${cmd}: ${a}: No such file or directory\n`)
+    if (node === undefined || node.kind !== "file")
+      return this.fail(`${cmd}: ${a}: No such file or directory\n`)
     return node.content
   }
 
@@ -533,14 +614,20 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
     return out.join("")
   }
 
-  private longEntry(name: string, node: { kind: "file" | "dir"; mode: string; mtime: string; content?: string }): string {
+  private longEntry(
+    name: string,
+    node: { kind: "file" | "dir"; mode: string; mtime: string; content?: string }
+  ): string {
     const size = node.kind === "file" ? Buffer.byteLength(node.content ?? "") : 4096
     const owner = this.user === "root" || this.cwd.startsWith("/root") ? "root" : this.user
     return `${node.mode} ${node.kind === "dir" ? 2 : 1} ${owner.padEnd(4)} ${owner.padEnd(4)} ${String(size).padStart(5)} ${node.mtime} ${name}`
   }
 
   private wget(url: string | undefined): string {
-    if (url === undefined) return this.fail("wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\nTry `wget --help' for more options.\n")
+    if (url === undefined)
+      return this.fail(
+        "wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\nTry `wget --help' for more options.\n"
+      )
     const host = hostOf(url)
     return this.fail(
       `--${new Date().toISOString().slice(0, 19).replace("T", " ")}--  ${url}\nResolving ${host} (${host})... failed: Temporary failure in name resolution.\nwget: unable to resolve host address '${host}'\n`,
@@ -549,7 +636,8 @@ lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536
   }
 
   private curl(url: string | undefined): string {
-    if (url === undefined) return this.fail("curl: try 'curl --help' or 'curl --manual' for more information\n", 2)
+    if (url === undefined)
+      return this.fail("curl: try 'curl --help' or 'curl --manual' for more information\n", 2)
     return this.fail(`curl: (6) Could not resolve host: ${hostOf(url)}\n`, 6)
   }
 }

@@ -119,10 +119,12 @@ export const summarize = (message: Buffer): MessageSummary => {
   for (const p of parts) {
     const disposition = p.headers.get("content-disposition") ?? ""
     const type = p.headers.get("content-type") ?? ""
-    const filename = /filename\*?="?([^";]+)"?/i.exec(disposition)?.[1] ?? /name="?([^";]+)"?/i.exec(type)?.[1]
+    const filename =
+      /filename\*?="?([^";]+)"?/i.exec(disposition)?.[1] ?? /name="?([^";]+)"?/i.exec(type)?.[1]
     if (/attachment/i.test(disposition) || filename !== undefined)
       attachments.push({ filename: filename ?? "", content_type: type.split(";")[0]!.trim() })
-    if (/base64/i.test(p.headers.get("content-transfer-encoding") ?? "")) base64Bytes += p.body.replace(/\s+/g, "").length
+    if (/base64/i.test(p.headers.get("content-transfer-encoding") ?? ""))
+      base64Bytes += p.body.replace(/\s+/g, "").length
   }
   const spf = `${get("received-spf")} ${get("authentication-results")}`
   return {
@@ -143,6 +145,7 @@ export const summarize = (message: Buffer): MessageSummary => {
     body_base64_bytes: base64Bytes,
     // HTML smuggling: a page that assembles a file client-side (Blob + atob / msSaveOrOpenBlob / a.download).
     html_smuggling:
-      /<script/i.test(text) && /(new\s+Blob|msSaveOrOpenBlob|atob\s*\(|\.download\s*=|createObjectURL)/i.test(text)
+      /<script/i.test(text) &&
+      /(new\s+Blob|msSaveOrOpenBlob|atob\s*\(|\.download\s*=|createObjectURL)/i.test(text)
   }
 }

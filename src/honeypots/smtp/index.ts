@@ -81,7 +81,8 @@ const MAX_COMMANDS = 10_000
 /** Postfix queue ids use this alphabet (long queue ids, `enable_long_queue_ids`-like). */
 const QUEUE_ALPHABET = "BCDFGHJKLMNPQRSTVWXYZ23456789"
 const BAD_TLDS = new Set(["invalid", "test", "localhost", "local", "example"])
-const ADDRESS = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/
+const ADDRESS =
+  /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/
 
 let queueCounter = 0
 const queueId = (suffix: string): string => {
@@ -111,7 +112,11 @@ const isoStamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z")
 const storeMessage = (dir: string, name: string, data: Buffer) =>
   Effect.tryPromise(() => mkdir(dir, { recursive: true }).then(() => writeFile(join(dir, name), data)))
 
-const session = (ctx: HoneypotContextService, s: Settings, conn: Connection): Effect.Effect<void, ConnectionError> =>
+const session = (
+  ctx: HoneypotContextService,
+  s: Settings,
+  conn: Connection
+): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
     const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
     const emit = (type: string, fields: EventFields, warn = false) =>
@@ -152,18 +157,27 @@ const session = (ctx: HoneypotContextService, s: Settings, conn: Connection): Ef
           const line = initial ?? (yield* readSaslLine(""))
           if (line === "*") return yield* error("501 5.7.0 Authentication aborted")
           const creds = line === "=" ? undefined : decodePlain(line)
-          if (creds === undefined) return yield* error("535 5.7.8 Error: authentication failed: Invalid base64 data in continued response")
+          if (creds === undefined)
+            return yield* error(
+              "535 5.7.8 Error: authentication failed: Invalid base64 data in continued response"
+            )
           username = creds.username
           password = creds.password
         } else if (mech === "LOGIN") {
           const userLine = initial ?? (yield* readSaslLine("VXNlcm5hbWU6"))
           if (userLine === "*") return yield* error("501 5.7.0 Authentication aborted")
           const user = decodeLoginStep(userLine)
-          if (user === undefined) return yield* error("535 5.7.8 Error: authentication failed: Invalid base64 data in continued response")
+          if (user === undefined)
+            return yield* error(
+              "535 5.7.8 Error: authentication failed: Invalid base64 data in continued response"
+            )
           const passLine = yield* readSaslLine("UGFzc3dvcmQ6")
           if (passLine === "*") return yield* error("501 5.7.0 Authentication aborted")
           const pass = decodeLoginStep(passLine)
-          if (pass === undefined) return yield* error("535 5.7.8 Error: authentication failed: Invalid base64 data in continued response")
+          if (pass === undefined)
+            return yield* error(
+              "535 5.7.8 Error: authentication failed: Invalid base64 data in continued response"
+            )
           username = user.toString("utf8")
           password = pass
         } else if (mech === "") {
@@ -171,7 +185,11 @@ const session = (ctx: HoneypotContextService, s: Settings, conn: Connection): Ef
         } else {
           return yield* error("504 5.5.4 Unrecognized authentication mechanism")
         }
-        yield* emit("auth_attempt", { mechanism: mech, username, ...credentialFields(username, password) }, true)
+        yield* emit(
+          "auth_attempt",
+          { mechanism: mech, username, ...credentialFields(username, password) },
+          true
+        )
         const ok = s.openRelay && (s.authWhitelist.length === 0 || s.authWhitelist.includes(username))
         if (ok) {
           authed = true
@@ -214,7 +232,9 @@ const session = (ctx: HoneypotContextService, s: Settings, conn: Connection): Ef
         const name = `${isoStamp(new Date())}_${sha.slice(0, 12)}_${id}.eml`
         const stored = yield* storeMessage(join(ctx.artifactsDir, "smtp"), name, body).pipe(
           Effect.as(true),
-          Effect.catchAll((e) => Effect.as(Effect.logWarning(`${s.service}: cannot store message ${name}`, e), false))
+          Effect.catchAll((e) =>
+            Effect.as(Effect.logWarning(`${s.service}: cannot store message ${name}`, e), false)
+          )
         )
         if (stored)
           yield* emit("message_stored", {
@@ -410,7 +430,8 @@ const runSmtp = (service: string, openRelay: boolean, options: RunOptions<Common
       scope: ctx.decky
     }).pipe(
       Effect.mapError(
-        (e) => new HoneypotListenError({ service, host: options.host, port: options.port(25), message: e.reason })
+        (e) =>
+          new HoneypotListenError({ service, host: options.host, port: options.port(25), message: e.reason })
       )
     )
     const settings: Settings = {
@@ -423,7 +444,7 @@ const runSmtp = (service: string, openRelay: boolean, options: RunOptions<Common
       maxBodyBytes: config.max_body_bytes,
       quarantine: config.quarantine,
       tls: tlsContext,
-      queueSuffix: ctx.seed.pick([...QUEUE_ALPHABET])
+      queueSuffix: QUEUE_ALPHABET[ctx.seed.int(0, QUEUE_ALPHABET.length - 1)] ?? "B"
     }
     const listeners: Array<Listener> = []
     for (const port of [25, 587]) {

@@ -36,9 +36,18 @@ export class Upload {
   }
 }
 
-const safeBase = (p: string): string => (path.posix.basename(p).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "unnamed")
+const safeBase = (p: string): string =>
+  path.posix
+    .basename(p)
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 100) || "unnamed"
 
-export const storeUpload = (ctx: HoneypotContextService, service: string, upload: Upload, who: Uploader): Effect.Effect<void> =>
+export const storeUpload = (
+  ctx: HoneypotContextService,
+  service: string,
+  upload: Upload,
+  who: Uploader
+): Effect.Effect<void> =>
   Effect.gen(function* () {
     const base = { orig_path: upload.origPath, src_ip: who.srcIp, src_port: who.srcPort, ssh_user: who.user }
     if (upload.oversize) {
@@ -47,12 +56,19 @@ export const storeUpload = (ctx: HoneypotContextService, service: string, upload
     }
     const body = upload.content()
     const sha256 = createHash("sha256").update(body).digest("hex")
-    const ts = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
+    const ts = new Date()
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z")
     const storedAs = `${ts}_${sha256.slice(0, 12)}_${safeBase(upload.origPath)}`
     const dir = path.join(ctx.artifactsDir, service, "captured")
-    const ok = yield* Effect.tryPromise(() => fs.mkdir(dir, { recursive: true }).then(() => fs.writeFile(path.join(dir, storedAs), body))).pipe(
+    const ok = yield* Effect.tryPromise(() =>
+      fs.mkdir(dir, { recursive: true }).then(() => fs.writeFile(path.join(dir, storedAs), body))
+    ).pipe(
       Effect.as(true),
-      Effect.catchAll((e) => Effect.logWarning(`cannot store upload ${storedAs}: ${String(e)}`).pipe(Effect.as(false)))
+      Effect.catchAll((e) =>
+        Effect.logWarning(`cannot store upload ${storedAs}: ${String(e)}`).pipe(Effect.as(false))
+      )
     )
     if (!ok) return
     yield* ctx.emit(service, "file_captured", { stored_as: storedAs, sha256, size: body.length, ...base })

@@ -51,16 +51,23 @@ export class ScpSink {
         const end = nl < 0 ? data.length : nl
         this.header = Buffer.concat([this.header, data.subarray(i, end)])
         i = nl < 0 ? data.length : nl + 1
-        if (this.header.length > MAX_HEADER) return { reply: Buffer.from("\x02scp: protocol error: header too long\n"), completed, fatal: true }
+        if (this.header.length > MAX_HEADER)
+          return { reply: Buffer.from("\x02scp: protocol error: header too long\n"), completed, fatal: true }
         if (nl < 0) break
         const line = this.header.toString("latin1")
         this.header = Buffer.alloc(0)
         const kind = line[0]
         if (kind === "C") {
           const m = /^C[0-7]{4} (\d{1,12}) (.+)$/.exec(line)
-          if (m === null) return { reply: Buffer.from("\x02scp: protocol error: bad mode\n"), completed, fatal: true }
+          if (m === null)
+            return { reply: Buffer.from("\x02scp: protocol error: bad mode\n"), completed, fatal: true }
           const name = path.posix.basename(m[2]!)
-          const base = this.dirs.length > 0 ? path.posix.join(this.target, ...this.dirs, name) : this.targetIsDir ? path.posix.join(this.target, name) : this.target
+          const base =
+            this.dirs.length > 0
+              ? path.posix.join(this.target, ...this.dirs, name)
+              : this.targetIsDir
+                ? path.posix.join(this.target, name)
+                : this.target
           this.current = new Upload(base)
           this.remaining = Number(m[1])
           this.state = this.remaining === 0 ? "trailer" : "data"
@@ -75,7 +82,11 @@ export class ScpSink {
         } else if (kind === "T") {
           replies.push(Buffer.from([0]))
         } else {
-          return { reply: Buffer.from("\x02scp: protocol error: unexpected <newline>\n"), completed, fatal: true }
+          return {
+            reply: Buffer.from("\x02scp: protocol error: unexpected <newline>\n"),
+            completed,
+            fatal: true
+          }
         }
       }
     }

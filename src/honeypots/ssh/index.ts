@@ -145,7 +145,12 @@ const handleConnection = (
       if (user === config.user && password === config.user_password) return true
       return config.accept_any_after > 0 && tries >= config.accept_any_after
     }
-    const logAuth = (user: string, secret: string | Buffer, kind: "plaintext", extra: Record<string, string> = {}) =>
+    const logAuth = (
+      user: string,
+      secret: string | Buffer,
+      kind: "plaintext",
+      extra: Record<string, string> = {}
+    ) =>
       fork(
         ctx.emit(SLUG, "auth_attempt", {
           username: user,
@@ -235,7 +240,12 @@ const handleConnection = (
             const stream = accept()
             const shell = newShell()
             const terminal = new Terminal(shell)
-            const recorder = new Recorder({ width: pty.cols, height: pty.rows, term: pty.term, title: `${user}@${hostname}` })
+            const recorder = new Recorder({
+              width: pty.cols,
+              height: pty.rows,
+              term: pty.term,
+              title: `${user}@${hostname}`
+            })
             const sid = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`
             let inputBytes = 0
             let finished = false
@@ -292,11 +302,16 @@ const handleConnection = (
             const stream = accept()
             stream.on("error", () => {})
             const command = info.command.slice(0, 16 * 1024)
-            const scp = /^scp\s+(?:-\S+\s+)*-t\s+(?:-\S+\s+)*(?:--\s+)?(.+)$/.exec(command) ?? /^scp\s+(?:-\S+\s+)*-[a-zA-Z]*t[a-zA-Z]*\s+(.+)$/.exec(command)
+            const scp =
+              /^scp\s+(?:-\S+\s+)*-t\s+(?:-\S+\s+)*(?:--\s+)?(.+)$/.exec(command) ??
+              /^scp\s+(?:-\S+\s+)*-[a-zA-Z]*t[a-zA-Z]*\s+(.+)$/.exec(command)
             logCommands([{ cmd: command, pwd: user === "root" ? "/root" : `/home/${user}` }])
             if (scp !== null) {
               const target = scp[1]!.trim().replace(/^['"]|['"]$/g, "")
-              const sink = new ScpSink(target, /\s-[a-zA-Z]*d/.test(command) || target.endsWith("/") || target === "." || target === "/tmp")
+              const sink = new ScpSink(
+                target,
+                /\s-[a-zA-Z]*d/.test(command) || target.endsWith("/") || target === "." || target === "/tmp"
+              )
               let received = 0
               stream.write(Buffer.from([0]))
               stream.on("data", (data: Buffer) => {
@@ -324,8 +339,11 @@ const handleConnection = (
 
           session.on("sftp", (accept) => {
             const sftp = accept()
-            serveSftp(sftp, (u) => fork(storeUpload(ctx, SLUG, u, uploader)), user === "root" ? "/root" : `/home/${user}`, (c) =>
-              logCommands([c])
+            serveSftp(
+              sftp,
+              (u) => fork(storeUpload(ctx, SLUG, u, uploader)),
+              user === "root" ? "/root" : `/home/${user}`,
+              (c) => logCommands([c])
             )
           })
         })
@@ -355,7 +373,8 @@ const sendExitStatus = (sftp: ssh2.SFTPWrapper, status: number): void => {
   if (typeof proto !== "object" || proto === null || typeof outgoing !== "object" || outgoing === null) return
   const exitStatus: unknown = Reflect.get(proto, "exitStatus")
   const id: unknown = Reflect.get(outgoing, "id")
-  if (typeof exitStatus === "function" && typeof id === "number") Reflect.apply(exitStatus, proto, [id, status])
+  if (typeof exitStatus === "function" && typeof id === "number")
+    Reflect.apply(exitStatus, proto, [id, status])
 }
 
 /** Minimal SFTP server: enough for `sftp put` / `scp -s`: realpath, stat, open-for-write, write, close. */
@@ -374,7 +393,14 @@ const serveSftp = (
   }
   const handleOf = (b: Buffer) => (b.length === 4 ? b.readUInt32BE(0) : -1)
   const abs = (p: string) => path.posix.resolve(home, p === "" ? "." : p)
-  const dirAttrs = { mode: 0o40755, uid: 0, gid: 0, size: 4096, atime: 0, mtime: Math.floor(Date.now() / 1000) }
+  const dirAttrs = {
+    mode: 0o40755,
+    uid: 0,
+    gid: 0,
+    size: 4096,
+    atime: 0,
+    mtime: Math.floor(Date.now() / 1000)
+  }
   sftp.on("error", () => {})
   // The client half-closes after its last request and waits for us to close the channel.
   sftp.on("end", () => {
@@ -387,7 +413,8 @@ const serveSftp = (
   })
   const stat = (reqid: number, p: string) => {
     const full = abs(p)
-    if (["/", "/tmp", "/root", "/var/tmp", "/home", home, "/dev/shm", "/opt"].includes(full)) sftp.attrs(reqid, dirAttrs)
+    if (["/", "/tmp", "/root", "/var/tmp", "/home", home, "/dev/shm", "/opt"].includes(full))
+      sftp.attrs(reqid, dirAttrs)
     else sftp.status(reqid, STATUS_CODE.NO_SUCH_FILE)
   }
   sftp.on("STAT", stat)
@@ -409,7 +436,8 @@ const serveSftp = (
   })
   sftp.on("FSTAT", (reqid, handle) => {
     const u = handles.get(handleOf(handle))
-    if (u instanceof Upload) sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: u.size, atime: 0, mtime: 0 })
+    if (u instanceof Upload)
+      sftp.attrs(reqid, { mode: 0o100644, uid: 0, gid: 0, size: u.size, atime: 0, mtime: 0 })
     else sftp.status(reqid, STATUS_CODE.FAILURE)
   })
   sftp.on("CLOSE", (reqid, handle) => {
@@ -430,13 +458,24 @@ const serveSftp = (
     if (handles.get(h) === "dir") {
       handles.set(h, "dir-done")
       return sftp.name(reqid, [
-        { filename: ".", longname: "drwxr-xr-x    2 root     root         4096 Oct 12 09:41 .", attrs: dirAttrs },
-        { filename: "..", longname: "drwxr-xr-x   19 root     root         4096 Oct 12 09:41 ..", attrs: dirAttrs }
+        {
+          filename: ".",
+          longname: "drwxr-xr-x    2 root     root         4096 Oct 12 09:41 .",
+          attrs: dirAttrs
+        },
+        {
+          filename: "..",
+          longname: "drwxr-xr-x   19 root     root         4096 Oct 12 09:41 ..",
+          attrs: dirAttrs
+        }
       ])
     }
     sftp.status(reqid, STATUS_CODE.EOF)
   })
-  for (const ev of ["SETSTAT", "FSETSTAT", "MKDIR"] as const) sftp.on(ev, (reqid: number) => sftp.status(reqid, STATUS_CODE.OK))
+  for (const ev of ["SETSTAT", "FSETSTAT", "MKDIR"] as const)
+    sftp.on(ev, (reqid: number) => sftp.status(reqid, STATUS_CODE.OK))
   for (const ev of ["READ", "REMOVE", "RMDIR", "RENAME", "READLINK", "SYMLINK"] as const)
-    sftp.on(ev, (reqid: number) => sftp.status(reqid, ev === "READ" ? STATUS_CODE.EOF : STATUS_CODE.PERMISSION_DENIED))
+    sftp.on(ev, (reqid: number) =>
+      sftp.status(reqid, ev === "READ" ? STATUS_CODE.EOF : STATUS_CODE.PERMISSION_DENIED)
+    )
 }

@@ -21,7 +21,20 @@ export const OPT_NAWS = 31
 const MAX_SUBNEG = 64
 
 /** What busybox telnetd sends first: it echoes and suppresses go-ahead; it asks for the window size. */
-export const INITIAL_NEGOTIATION = Buffer.from([IAC, DO, OPT_ECHO, IAC, DO, OPT_NAWS, IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA])
+export const INITIAL_NEGOTIATION = Buffer.from([
+  IAC,
+  DO,
+  OPT_ECHO,
+  IAC,
+  DO,
+  OPT_NAWS,
+  IAC,
+  WILL,
+  OPT_ECHO,
+  IAC,
+  WILL,
+  OPT_SGA
+])
 
 export interface DecodeResult {
   readonly data: Buffer
@@ -74,7 +87,8 @@ export class TelnetDecoder {
           if (this.answered.has(key)) break
           this.answered.add(key)
           if (this.verb === DO && b !== OPT_ECHO && b !== OPT_SGA) reply.push(IAC, WONT, b)
-          else if (this.verb === WILL && b !== OPT_NAWS && b !== OPT_TTYPE && b !== OPT_ECHO) reply.push(IAC, DONT, b)
+          else if (this.verb === WILL && b !== OPT_NAWS && b !== OPT_TTYPE && b !== OPT_ECHO)
+            reply.push(IAC, DONT, b)
           break
         }
         case "sb":
@@ -85,7 +99,8 @@ export class TelnetDecoder {
           if (b === SE) {
             this.state = "data"
             const s = this.sub
-            if (s[0] === OPT_NAWS && s.length >= 5) window = { cols: (s[1]! << 8) | s[2]!, rows: (s[3]! << 8) | s[4]! }
+            if (s[0] === OPT_NAWS && s.length >= 5)
+              window = { cols: (s[1]! << 8) | s[2]!, rows: (s[3]! << 8) | s[4]! }
           } else {
             if (b === IAC && this.sub.length < MAX_SUBNEG) this.sub.push(IAC)
             this.state = "sb"

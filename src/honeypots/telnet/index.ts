@@ -61,7 +61,8 @@ const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
   const chunk: Effect.Effect<string, ConnectionError> = Effect.gen(function* () {
     const raw = yield* conn.readChunk(64 * 1024)
     total += raw.length
-    if (total > MAX_SESSION_INPUT) return yield* new LimitExceeded({ limit: "session input", max: MAX_SESSION_INPUT })
+    if (total > MAX_SESSION_INPUT)
+      return yield* new LimitExceeded({ limit: "session input", max: MAX_SESSION_INPUT })
     const r = decoder.feed(raw)
     if (r.reply.length > 0) yield* conn.write(r.reply)
     if (r.window !== undefined) window = r.window
@@ -93,14 +94,23 @@ const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
         if (echoOut !== "") yield* conn.write(echoOut)
       }
     })
-  return { chunk, line, window: () => window, takePending: () => {
-    const p = pending
-    pending = ""
-    return p
-  } }
+  return {
+    chunk,
+    line,
+    window: () => window,
+    takePending: () => {
+      const p = pending
+      pending = ""
+      return p
+    }
+  }
 }
 
-const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connection): Effect.Effect<void, ConnectionError> =>
+const session = (
+  ctx: HoneypotContextService,
+  config: TelnetConfig,
+  conn: Connection
+): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
     const srcIp = conn.remoteAddress
     const srcPort = conn.remotePort
@@ -125,7 +135,11 @@ const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connec
         src_ip: srcIp,
         src_port: srcPort
       })
-      if ((name === "root" && pw === config.password) || (name === config.user && pw === config.user_password)) user = name
+      if (
+        (name === "root" && pw === config.password) ||
+        (name === config.user && pw === config.user_password)
+      )
+        user = name
       else {
         // /bin/login pauses (FAIL_DELAY) before saying so.
         yield* Effect.sleep("300 millis")
@@ -134,10 +148,18 @@ const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connec
     }
     if (user === undefined) return yield* conn.end()
     const loggedIn = user
-    const shell = new Shell(shellPersona(ctx, { release: "20.04", hostname, localIp: conn.localAddress, srcIp }), loggedIn)
+    const shell = new Shell(
+      shellPersona(ctx, { release: "20.04", hostname, localIp: conn.localAddress, srcIp }),
+      loggedIn
+    )
     const terminal = new Terminal(shell)
     const win = reader.window()
-    const recorder = new Recorder({ width: win.cols, height: win.rows, term: "xterm", title: `${loggedIn}@${hostname}` })
+    const recorder = new Recorder({
+      width: win.cols,
+      height: win.rows,
+      term: "xterm",
+      title: `${loggedIn}@${hostname}`
+    })
     const sid = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`
     const who = { uid: shell.uid, user: loggedIn, srcIp, srcPort }
     let commandEvents = 0
@@ -168,7 +190,8 @@ const session = (ctx: HoneypotContextService, config: TelnetConfig, conn: Connec
         recorder.record("i", input)
         const r = terminal.feed(input)
         input = ""
-        for (const c of r.commands) if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(ctx, SLUG, c, who)
+        for (const c of r.commands)
+          if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(ctx, SLUG, c, who)
         if (r.output !== "") yield* out(r.output)
         if (r.exit) return yield* conn.end()
       }
