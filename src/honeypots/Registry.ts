@@ -4,33 +4,11 @@
  * This file must import no service module statically.
  */
 import { Data, Effect } from "effect"
+import { SERVICE_SLUGS, type ServiceSlug } from "../catalog/Service.js"
 import type { Honeypot } from "./runtime/Honeypot.js"
 
-/** The slugs, in the catalog order of spec/fleet.md §3. */
-export const HONEYPOT_SLUGS = [
-  "ssh",
-  "telnet",
-  "http",
-  "https",
-  "ftp",
-  "smb",
-  "rdp",
-  "vnc",
-  "smtp",
-  "smtp_relay",
-  "imap",
-  "pop3",
-  "ldap",
-  "mysql",
-  "postgres",
-  "mssql",
-  "mongodb",
-  "redis"
-] as const
-
-export type HoneypotSlug = (typeof HONEYPOT_SLUGS)[number]
-
-const loaders: { readonly [S in HoneypotSlug]: () => Promise<Honeypot> } = {
+// Keyed by catalog slug: a typo or a slug the catalog lacks is a compile error.
+const loaders = {
   ssh: () => import("./ssh/index.js").then((m) => m.sshHoneypot),
   telnet: () => import("./telnet/index.js").then((m) => m.telnetHoneypot),
   http: () => import("./http/index.js").then((m) => m.httpHoneypot),
@@ -50,7 +28,15 @@ const loaders: { readonly [S in HoneypotSlug]: () => Promise<Honeypot> } = {
   mssql: () => import("./mssql/index.js").then((m) => m.mssqlHoneypot),
   mongodb: () => import("./mongodb/index.js").then((m) => m.mongodbHoneypot),
   redis: () => import("./redis/index.js").then((m) => m.redisHoneypot)
-}
+} satisfies { readonly [S in ServiceSlug]?: () => Promise<Honeypot> }
+
+/** The catalog services this process can emulate (the rest of the catalog comes in later issues). */
+export type HoneypotSlug = keyof typeof loaders
+
+const isLoadable = (slug: ServiceSlug): slug is HoneypotSlug => Object.hasOwn(loaders, slug)
+
+/** The emulated slugs, in the catalog order of spec/fleet.md §3 (derived from the catalog, not repeated). */
+export const HONEYPOT_SLUGS: ReadonlyArray<HoneypotSlug> = SERVICE_SLUGS.filter(isLoadable)
 
 export class UnknownHoneypot extends Data.TaggedError("UnknownHoneypot")<{
   readonly slug: string
