@@ -70,7 +70,7 @@ class ByteBuffer {
 
   private notify(): void {
     const w = this.waiter
-    if (w !== undefined && w.check()) {
+    if (w?.check()) {
       this.waiter = undefined
       w.wake()
     }
