@@ -269,6 +269,29 @@ const fanout = (make: Factory, tag: string, n: number) =>
 const RELAY = `const net=require("net"),fs=require("fs");const p=process.argv[1];try{fs.unlinkSync(p)}catch{}
 const s=[];net.createServer(c=>{s.push(c);c.on("data",d=>{for(const o of s)if(o!==c)o.write(d)})}).listen(p,()=>console.log("ready"))`
 
+/**
+ * Send `send(seq)` at LATENCY_RATE for LATENCY_SECONDS (the same pacing as (b)), then summarise the
+ * latencies (µs) that the receiver pushed into `lat`.
+ */
+const pacedRawLatency = async (send: (seq: number) => void, lat: Array<number>) => {
+  const total = LATENCY_RATE * LATENCY_SECONDS
+  const t0 = performance.now()
+  for (let seq = 0; seq < total; ) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * LATENCY_RATE) / 1000) + 1)
+    for (; seq < due; seq++) send(seq)
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  await new Promise((r) => setTimeout(r, 200))
+  const sorted = lat.sort((x, y) => x - y)
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    delivered: sorted.length,
+    expected: total
+  }
+}
+
 const rawRelayLatency = async (dir: string) => {
   const path = join(dir, "relay.sock")
   const relay = spawn(process.execPath, ["-e", RELAY, path], { stdio: ["ignore", "pipe", "inherit"] })
@@ -284,29 +307,15 @@ const rawRelayLatency = async (dir: string) => {
     const now = performance.now()
     for (let o = 0; o + FRAME <= d.length; o += FRAME) lat.push((now - d.readDoubleLE(o)) * 1000)
   })
-  const total = LATENCY_RATE * LATENCY_SECONDS
-  const t0 = performance.now()
-  for (let seq = 0; seq < total; ) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) * LATENCY_RATE) / 1000) + 1)
-    for (; seq < due; seq++) {
-      const f = Buffer.alloc(FRAME, 120)
-      f.writeDoubleLE(performance.now(), 0)
-      a.write(f)
-    }
-    await new Promise((r) => setTimeout(r, 1))
-  }
-  await new Promise((r) => setTimeout(r, 200))
+  const result = await pacedRawLatency(() => {
+    const f = Buffer.alloc(FRAME, 120)
+    f.writeDoubleLE(performance.now(), 0)
+    a.write(f)
+  }, lat)
   a.destroy()
   b.destroy()
   relay.kill()
-  const sorted = lat.sort((x, y) => x - y)
-  return {
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    delivered: sorted.length,
-    expected: total
-  }
+  return result
 }
 
 // The broker's own share: two plain sockets speaking the wire protocol through our broker (no Effect, no
@@ -337,24 +346,13 @@ const rawBrokerLatency = async (socketPath: string) => {
       if (typeof t === "number") lat.push(now - t)
     }
   })
-  const total = LATENCY_RATE * LATENCY_SECONDS
-  const t0 = performance.now()
-  for (let seq = 0; seq < total; ) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) * LATENCY_RATE) / 1000) + 1)
-    for (; seq < due; seq++) a.write(frame("PUB", topic, JSON.stringify({ payload: payload(seq, nowUs()) })))
-    await new Promise((r) => setTimeout(r, 1))
-  }
-  await new Promise((r) => setTimeout(r, 200))
+  const result = await pacedRawLatency(
+    (seq) => a.write(frame("PUB", topic, JSON.stringify({ payload: payload(seq, nowUs()) }))),
+    lat
+  )
   a.destroy()
   b.destroy()
-  const sorted = lat.sort((x, y) => x - y)
-  return {
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    delivered: sorted.length,
-    expected: total
-  }
+  return result
 }
 
 // ---- backends ------------------------------------------------------------------------------------------
