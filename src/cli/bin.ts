@@ -27,12 +27,15 @@ const report = (cause: Cause.Cause<unknown>) =>
     process.stderr.write(`decnet: ${Cause.pretty(cause)}\n`)
   })
 
+// The host INI (DECNET_CONFIG) sits behind the real environment for every Config read, the logger's own
+// DECNET_DEVELOPER level included; warnings about the INI itself are already RFC 5424 lines.
+const logging = DecnetLogger.layer("decnet")
+const settings = logging.pipe(Layer.provideMerge(DecnetConfigProvider.layer.pipe(Layer.provide(logging))))
+
 runCli(process.argv).pipe(
-  // Every Config read below sees the real environment first, then the host INI (DECNET_CONFIG).
-  Effect.provide(DecnetConfigProvider.layer),
   Effect.tapErrorCause(report),
   // stdout carries command output and honeypot events only: process logs are RFC 5424 lines on stderr
   // (commands override the APP-NAME), and runMain's pretty logger, which writes to stdout, stays off.
-  Effect.provide(Layer.merge(NodeContext.layer, DecnetLogger.layer("decnet"))),
+  Effect.provide(Layer.merge(NodeContext.layer, settings)),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

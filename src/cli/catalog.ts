@@ -12,6 +12,7 @@ import {
   type ServicePorts,
   ServiceSpec
 } from "../catalog/index.js"
+import { requireMaster } from "./mode.js"
 
 /** Tables are laid out to fit this many terminal columns. */
 export const TABLE_WIDTH = 110
@@ -157,14 +158,25 @@ export const archetypesTable = (): string =>
     ])
   )
 
+// Each body re-checks the host role (spec/swarm.md §1): main.ts already hides and refuses these on an
+// agent, this keeps the refusal when a command is reached some other way (embedding, tests).
 export const services = Command.make("services", { json }, ({ json }) =>
-  json ? printJson(ServiceSpec, bySlug(SERVICES)) : Console.log(servicesTable())
+  Effect.zipRight(
+    requireMaster("services"),
+    json ? printJson(ServiceSpec, bySlug(SERVICES)) : Console.log(servicesTable())
+  )
 ).pipe(Command.withDescription("list the registered honeypot service plugins"))
 
 export const distros = Command.make("distros", { json }, ({ json }) =>
-  json ? printJson(Distro, bySlug(DISTROS)) : Console.log(distrosTable())
+  Effect.zipRight(
+    requireMaster("distros"),
+    json ? printJson(Distro, bySlug(DISTROS)) : Console.log(distrosTable())
+  )
 ).pipe(Command.withDescription("list the distro profiles (base images) deckies can run"))
 
 export const archetypes = Command.make("archetypes", { json }, ({ json }) =>
-  json ? printJson(Archetype, bySlug(ARCHETYPES)) : Console.log(archetypesTable())
+  Effect.zipRight(
+    requireMaster("archetypes"),
+    json ? printJson(Archetype, bySlug(ARCHETYPES)) : Console.log(archetypesTable())
+  )
 ).pipe(Command.withDescription("list the machine archetypes (ready-made service + OS identities)"))

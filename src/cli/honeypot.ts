@@ -3,7 +3,7 @@
 // RFC 5424 lines, process logs and the "listening on" notice to stderr. Service modules load lazily.
 import * as net from "node:net"
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Console, Data, Effect, Layer, Logger, Option, Schema } from "effect"
+import { Config, Console, Data, Effect, Layer, Logger, Option, Predicate, Schema } from "effect"
 import type { DeckyServiceSpec, RunningService } from "../honeypots/Decky.js"
 import { HONEYPOT_SLUGS } from "../honeypots/Registry.js"
 import type { Honeypot, HoneypotListenError, UnknownConfigKeys } from "../honeypots/runtime/Honeypot.js"
@@ -106,9 +106,6 @@ const parseJson = (raw: string): Effect.Effect<unknown, HoneypotCliError> =>
         message: `--config is not valid JSON: ${e instanceof Error ? e.message : String(e)}`
       })
   })
-
-const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const allPorts = (h: Honeypot): ReadonlyArray<number> => [...h.ports.tcp, ...h.ports.udp]
 
@@ -387,7 +384,7 @@ export const decky = Command.make(
         )
       const bindHost = yield* checkHost(o.host)
       const raw = Option.isSome(o.config) ? yield* parseJson(o.config.value) : {}
-      if (!isRecord(raw))
+      if (!Predicate.isRecord(raw))
         return yield* fail(`--config must be a JSON object keyed by service slug, e.g. {"redis":{}}`)
       for (const key of Object.keys(raw))
         if (!slugs.includes(key))

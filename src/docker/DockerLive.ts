@@ -4,14 +4,15 @@
  * given a `Docker.<op>` span, and its failure classified into a `DockerError`. Streamed responses are
  * scoped: the HTTP response is destroyed when the Stream ends, fails or is interrupted.
  */
+
+import { Readable } from "node:stream"
 import { NodeStream } from "@effect/platform-node"
 import type DockerModem from "docker-modem"
 import Dockerode from "dockerode"
 import { type ConfigError, Effect, Either, Layer, Option, Ref, Schema, type Scope, Stream } from "effect"
-import { Readable } from "node:stream"
 import { type DockerAddress, DockerAddressConfig, formatAddress } from "./Address.js"
 import { planConnect, planCreate } from "./CreatePlan.js"
-import { type DecodeResult, JsonLines, type LogLine, LogDemuxer, RawLogDecoder } from "./Demux.js"
+import { type DecodeResult, JsonLines, LogDemuxer, type LogLine, RawLogDecoder } from "./Demux.js"
 import {
   BUILD_OUTPUT_TAIL,
   type BuildOptions,
@@ -22,7 +23,7 @@ import {
   type LogsOptions
 } from "./Docker.js"
 import { amend, DockerError, fromCause } from "./DockerError.js"
-import { listFilters, labelFilterValues } from "./Filters.js"
+import { labelFilterValues, listFilters } from "./Filters.js"
 import {
   type BuildResult,
   ContainerDetails,
@@ -289,7 +290,10 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
           {
             discard: true
           }
-        ).pipe(Effect.tapError(() => removeContainer(created.id, { force: true }).pipe(Effect.ignore)))
+        ).pipe(
+          // onError also runs on interruption (Ctrl-C between create and connect), unlike tapError.
+          Effect.onError(() => removeContainer(created.id, { force: true }).pipe(Effect.ignore))
+        )
         return created.id
       }
     )

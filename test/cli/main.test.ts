@@ -95,4 +95,31 @@ describe("mode gating", () => {
     const envWins = run(["services", "--json"], { DECNET_CONFIG: ini, DECNET_MODE: "master" })
     expect(envWins.status).toBe(0)
   })
+
+  it("INI warnings are RFC 5424 lines on stderr, never on stdout", () => {
+    const ini = join(mkdtempSync(join(tmpdir(), "decnet-ini-")), "decnet.ini")
+    writeFileSync(ini, "[bus]\nnope = 1\n")
+    const r = run(["up", "--once"], { DECNET_CONFIG: ini })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toBe("mode: master\nbus: disabled\ndeckies: none yet\n")
+    expect(r.stderr).toMatch(/^<132>1 \S+ \S+ decnet \d+ decnet\.decnet - .*\[bus\] nope: unknown key/m)
+  })
+})
+
+describe("master-only command bodies", () => {
+  it("refuse on an agent even when reached without the root command", async () => {
+    const { Effect, ConfigProvider } = await import("effect")
+    const { services, distros, archetypes } = await import("../../src/cli/catalog.js")
+    const agent = ConfigProvider.fromMap(new Map([["DECNET_MODE", "agent"]]))
+    for (const [name, command] of [
+      ["services", services],
+      ["distros", distros],
+      ["archetypes", archetypes]
+    ] as const) {
+      const error = await Effect.runPromise(
+        Effect.flip(command.handler({ json: true })).pipe(Effect.withConfigProvider(agent))
+      )
+      expect(error).toMatchObject({ _tag: "ModeRefused", message: refusalMessage(name) })
+    }
+  })
 })

@@ -1,14 +1,14 @@
 /**
  * Prints plain closing lines after vitest's own summary, so CI logs state the outcome in a runner-neutral
  * form: `Tests: N passed, N failed, N skipped`, then one line per real-component tag (`[mariadb]`,
- * `[docker]`, … in a suite or test name), which shows that those suites ran rather than skipped.
+ * `[docker]`, … opening a suite or test name), which shows that those suites ran rather than skipped.
  */
 import type { Reporter, RunnerTask, RunnerTestFile } from "vitest"
 
 type Counts = { passed: number; failed: number; skipped: number }
 
 const empty = (): Counts => ({ passed: 0, failed: 0, skipped: 0 })
-const TAG = /\[([a-z0-9-]+)\]/g
+const TAG = /^\[([a-z0-9-]+)\]/g
 
 const walk = (
   task: RunnerTask,
