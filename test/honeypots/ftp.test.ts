@@ -314,6 +314,19 @@ describe("ftp honeypot", () => {
     }
   )
 
+  it.scopedLive("STAT echoes the user name like every other reply: printable ASCII only", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ login_mode: "always", banner: "220 (vsFTPd 3.0.3)" })
+      // A bare CR and an ESC inside USER (the line ends only at LF) must not reach the client raw.
+      const r = yield* rawExchange(port, "USER a\rb\x1b[2J\r\nPASS x\r\nSTAT\r\nQUIT\r\n", {
+        untilIncludes: "221"
+      })
+      expect(r.text).toContain("\r\n     Logged in as a?b?[2J\r\n")
+      expect(r.text).not.toMatch(/[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]/)
+      expect(r.text.replace(/\r\n/g, "")).not.toContain("\r")
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
   it.scopedLive(
     "FTP bounce: PORT/EPRT to any address but the client's own are refused and never connected to",
     () =>

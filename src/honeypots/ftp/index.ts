@@ -551,7 +551,7 @@ const handleConnection = (
               break
             case "STAT":
               yield* reply(
-                `211-FTP server status:\r\n     Connected to ${conn.localAddress}\r\n     Logged in as ${session.user ?? ""}\r\n` +
+                `211-FTP server status:\r\n     Connected to ${conn.localAddress}\r\n     Logged in as ${printable(session.user ?? "")}\r\n` +
                   `     TYPE: ${session.binary ? "BINARY" : "ASCII"}\r\n211 End of status`
               )
               break
