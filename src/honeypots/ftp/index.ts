@@ -5,7 +5,7 @@
  */
 import * as net from "node:net"
 import * as path from "node:path"
-import { Effect, Option, Random, Schema, type Scope } from "effect"
+import { Clock, Effect, Option, Random, Schema, type Scope } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -20,12 +20,15 @@ import { DEFAULT_MAX_UPLOAD_BYTES, discard, keep, openIncoming, receive, storedN
 import {
   allowedActiveTarget,
   type DataChannel,
+  DataSlots,
   openActive,
   openPassive,
   parseEprt,
   parsePort,
   sendData
 } from "./Data.js"
+
+const Port = Schema.Int.pipe(Schema.between(1, 65535))
 
 export const FtpConfig = Schema.Struct({
   /** Full welcome text; a leading `220 ` is added when missing (never doubled). */
@@ -40,8 +43,21 @@ export const FtpConfig = Schema.Struct({
    */
   max_upload_bytes: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1024 * 1024 * 1024)), {
     default: () => DEFAULT_MAX_UPLOAD_BYTES
-  })
-})
+  }),
+  /**
+   * Passive data ports (vsftpd's `pasv_min_port` / `pasv_max_port`), for a firewall or a port
+   * mapping in front of the decky; both or neither. Without them the OS picks an ephemeral port.
+   */
+  pasv_min_port: Schema.optional(Port),
+  pasv_max_port: Schema.optional(Port)
+}).pipe(
+  Schema.filter(
+    (c) =>
+      (c.pasv_min_port === undefined) === (c.pasv_max_port === undefined) &&
+      (c.pasv_min_port === undefined || c.pasv_max_port === undefined || c.pasv_min_port <= c.pasv_max_port),
+    { message: () => "pasv_min_port and pasv_max_port are set together, with pasv_min_port ≤ pasv_max_port" }
+  )
+)
 export type FtpConfig = typeof FtpConfig.Type
 
 type Flavor = "vsftpd" | "proftpd" | "pureftpd"
@@ -150,14 +166,35 @@ const printable = (s: string): string => s.replace(/[^\x20-\x7e]/g, "?").slice(0
 
 const quote = (p: string): string => `"${p.replace(/"/g, '""')}"`
 
+type Warn = (key: string, message: string) => Effect.Effect<void>
+
+/** Log at most once per `windowMs` per key: a client hammering a limit is one line, not thousands. */
+const rateLimitedWarning = (windowMs: number): Warn => {
+  const last = new Map<string, number>()
+  return (key, message) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (now - (last.get(key) ?? Number.NEGATIVE_INFINITY) < windowMs) return Effect.void
+      if (last.size > 1024) last.clear()
+      last.set(key, now)
+      return Effect.logWarning(message)
+    })
+}
+
+/** What every connection of one service instance shares. */
+interface Instance {
+  readonly warn: Warn
+}
+
 const handleConnection = (
   ctx: HoneypotContextService,
   config: FtpConfig,
   persona: Persona,
   files: ReadonlyArray<BaitFile>,
+  instance: Instance,
   conn: Connection
 ): Effect.Effect<void, ConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
+    const { warn } = instance
     const src = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
     const words = WORDING[persona.flavor]
     const reply = (text: string) => conn.write(`${text}\r\n`)
@@ -170,6 +207,12 @@ const handleConnection = (
       uploads: new Map()
     }
     let unknown = 0
+    // Data sockets open on behalf of this control connection (at most one at a time).
+    const slots = new DataSlots(1)
+    const pasvRange =
+      config.pasv_min_port === undefined || config.pasv_max_port === undefined
+        ? undefined
+        : { min: config.pasv_min_port, max: config.pasv_max_port }
     yield* ctx.emit("ftp", "connection", src)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
@@ -336,7 +379,7 @@ const handleConnection = (
             })
           return yield* reply(verb === "PORT" ? "500 Illegal PORT command." : "500 Illegal EPRT command.")
         }
-        session.data = openActive(conn.localAddress, target.host, target.port)
+        session.data = openActive(conn.localAddress, target.host, target.port, slots)
         yield* reply(
           verb === "PORT"
             ? "200 PORT command successful. Consider using PASV."
@@ -492,7 +535,16 @@ const handleConnection = (
                 yield* reply("425 PASV is not supported on IPv6; use EPSV.")
                 break
               }
-              const p = yield* openPassive(host, conn.remoteAddress)
+              const opened = yield* Effect.either(openPassive(host, conn.remoteAddress, slots, pasvRange))
+              if (opened._tag === "Left") {
+                yield* warn(
+                  `pasv:${opened.left.code ?? "error"}`,
+                  `ftp: cannot open a passive listener on ${host}${pasvRange === undefined ? "" : ` in ${pasvRange.min}-${pasvRange.max}`}: ${opened.left.message}`
+                )
+                yield* reply("425 Can't open passive connection.")
+                break
+              }
+              const p = opened.right
               session.data = p
               if (verb === "EPSV") yield* reply(`229 Entering Extended Passive Mode (|||${p.port}|)`)
               else
@@ -611,12 +663,13 @@ export const ftpHoneypot = defineHoneypot({
           ? personaFromBanner(config.banner)
           : ctx.seed.pick(PERSONAS)
       const files = makeBaitFs(ctx.seed)
+      const instance: Instance = { warn: rateLimitedWarning(60_000) }
       const listener = yield* serveTcp({
         service: "ftp",
         host: options.host,
         port: options.port(21),
         defaultPort: 21,
-        handler: (conn) => Effect.scoped(handleConnection(ctx, config, persona, files, conn))
+        handler: (conn) => Effect.scoped(handleConnection(ctx, config, persona, files, instance, conn))
       })
       return [listener]
     })
