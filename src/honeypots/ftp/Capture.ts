@@ -116,8 +116,15 @@ export const receive = (
     })
     socket.on("end", () => settle("complete"))
     socket.on("close", (hadError) => settle(hadError ? "aborted" : "complete"))
-    socket.setTimeout(DATA_IDLE_MS, () => settle("aborted"))
-    socket.resume()
+    // Events that fired before we listened are not replayed: a socket the client already closed
+    // (FIN with nothing sent: `end` is out; RST: destroyed) settles now, or it would wait forever
+    // (`setTimeout` on a destroyed socket never fires).
+    if (socket.readableEnded) settle("complete")
+    else if (socket.destroyed) settle("aborted")
+    else {
+      socket.setTimeout(DATA_IDLE_MS, () => settle("aborted"))
+      socket.resume()
+    }
     return Effect.sync(() => {
       done = true
       socket.destroy()

@@ -21,6 +21,7 @@ import {
   allowedActiveTarget,
   type DataChannel,
   DataSlots,
+  dataGone,
   openActive,
   openPassive,
   parseEprt,
@@ -249,7 +250,7 @@ const handleConnection = (
         const d = session.data
         if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
         const socket = yield* d.open
-        if (Option.isNone(socket)) {
+        if (Option.isNone(socket) || dataGone(socket.value)) {
           yield* dropData
           return yield* reply("425 Failed to establish connection.")
         }
@@ -277,7 +278,8 @@ const handleConnection = (
         const incoming = opened.right
         yield* Effect.gen(function* () {
           const socket = yield* d.open
-          if (Option.isNone(socket)) {
+          // A data connection the client already closed or reset is no transfer: nothing to read.
+          if (Option.isNone(socket) || dataGone(socket.value)) {
             yield* dropData
             return yield* reply("425 Failed to establish connection.")
           }

@@ -1,0 +1,265 @@
+/**
+ * ftp honeypot under abuse: data connections that die before or outlive their control connection,
+ * passive listeners that cannot bind, and upload budgets. Real sockets on 127.0.0.1, plus curl.
+ */
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { openIncoming, receive } from "../../src/honeypots/ftp/Capture.js"
+import { ftpHoneypot } from "../../src/honeypots/ftp/index.js"
+import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
+
+const start = (config: Record<string, unknown> = {}) =>
+  Effect.map(
+    ftpHoneypot.start({
+      host: "127.0.0.1",
+      config: { login_mode: "always", banner: "220 (vsFTPd 3.0.3)", ...config },
+      port: () => 0
+    }),
+    (ls) => ls[0]!.port
+  )
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** A scripted control connection: send lines, wait for reply codes (polling, bounded). */
+class Control {
+  readonly socket: net.Socket
+  text = ""
+  closed = false
+  constructor(port: number) {
+    this.socket = net.connect(port, "127.0.0.1")
+    this.socket.on("data", (d) => {
+      this.text += d.toString("latin1")
+    })
+    this.socket.on("error", () => {})
+    this.socket.on("close", () => {
+      this.closed = true
+    })
+  }
+  send(line: string) {
+    this.socket.write(`${line}\r\n`)
+  }
+  /** Wait until a reply line matches `re` (searching only replies after `from`); "" on timeout. */
+  async waitFor(re: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
+    for (let waited = 0; waited < timeoutMs; waited += 10) {
+      const m = this.text
+        .slice(from)
+        .split("\r\n")
+        .find((l) => re.test(l))
+      if (m !== undefined) return m
+      await sleep(10)
+    }
+    return ""
+  }
+  async login() {
+    await this.waitFor(/^220 /)
+    const at = this.text.length
+    this.send("USER a")
+    this.send("PASS b")
+    await this.waitFor(/^230 /, at)
+  }
+  /** PASV, then the data port it announced (undefined when refused). */
+  async pasv(): Promise<number | undefined> {
+    const at = this.text.length
+    this.send("PASV")
+    const line = await this.waitFor(/^(227|425) /, at)
+    const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(line)
+    return m === null ? undefined : Number(m[5]) * 256 + Number(m[6])
+  }
+}
+
+const connectData = (port: number) =>
+  new Promise<net.Socket>((resolve, reject) => {
+    const d = net.connect(port, "127.0.0.1")
+    d.on("error", () => {})
+    d.once("connect", () => resolve(d))
+    d.once("error", reject)
+  })
+
+/** Whether something still accepts on `port` (a leaked passive listener would). */
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const p = net.connect(port, "127.0.0.1")
+    p.on("connect", () => {
+      p.destroy()
+      resolve(true)
+    })
+    p.on("error", () => resolve(false))
+  })
+
+const incomingOf = (root: string) => {
+  const dir = join(root, "ftp", ".incoming")
+  return existsSync(dir) ? readdirSync(dir) : []
+}
+const storedOf = (root: string) => {
+  const dir = join(root, "ftp")
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f !== ".incoming") : []
+}
+
+/** A TCP port on 127.0.0.1 held by someone else for the test's lifetime. */
+const occupiedPort = Effect.acquireRelease(
+  Effect.async<net.Server>((resume) => {
+    const s = net.createServer((c) => c.destroy())
+    s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+  }),
+  (s) => Effect.sync(() => s.close())
+).pipe(
+  Effect.map((server) => {
+    const addr = server.address()
+    return { server, port: typeof addr === "object" && addr !== null ? addr.port : 0 }
+  })
+)
+
+describe("ftp passive listener", () => {
+  it.scopedLive("PASV/EPSV answer 425 when no passive port can be bound, and the session carries on", () =>
+    Effect.gen(function* () {
+      const busy = yield* occupiedPort
+      const port = yield* start({ pasv_min_port: busy.port, pasv_max_port: busy.port })
+      const r = yield* rawExchange(port, "USER a\r\nPASS b\r\nPASV\r\nEPSV\r\nLIST\r\nNOOP\r\nQUIT\r\n", {
+        untilIncludes: "221",
+        timeoutMs: 10_000
+      })
+      expect(r.text.split("\r\n").slice(3)).toEqual([
+        "425 Can't open passive connection.",
+        "425 Can't open passive connection.",
+        "425 Use PORT or PASV first.",
+        "200 NOOP ok.",
+        "221 Goodbye.",
+        ""
+      ])
+      // Once the port is free the configured range is what PASV uses: curl uploads through it.
+      yield* Effect.async<void>((resume) => {
+        busy.server.close(() => resume(Effect.void))
+      })
+      const local = mkdtempSync(join(tmpdir(), "ftp-up-"))
+      writeFileSync(join(local, "x.bin"), "payload")
+      const up = yield* run("curl", [
+        "-s",
+        "-S",
+        "-v",
+        "-T",
+        join(local, "x.bin"),
+        `ftp://a:b@127.0.0.1:${port}/`
+      ])
+      expect(up.code).toBe(0)
+      expect(up.stderr).toContain(`< 229 Entering Extended Passive Mode (|||${busy.port}|)`)
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: mkdtempSync(join(tmpdir(), "ftp-art-")) })))
+  )
+
+  it.effect("pasv_min_port / pasv_max_port come together, min ≤ max", () =>
+    Effect.gen(function* () {
+      for (const bad of [
+        { pasv_min_port: 40000 },
+        { pasv_max_port: 40000 },
+        { pasv_min_port: 2, pasv_max_port: 1 }
+      ]) {
+        const e = yield* Effect.flip(start(bad))
+        expect(e._tag).toBe("HoneypotConfigError")
+        expect(e.message).toContain("pasv_min_port and pasv_max_port")
+      }
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+})
+
+describe("ftp data connection closed before the transfer", () => {
+  for (const how of ["fin", "rst"] as const)
+    it.scopedLive(`${how}: STOR answers 425 at once; no temp file, no listener and no fiber are left`, () => {
+      const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+      return Effect.gen(function* () {
+        const port = yield* start()
+        const c = new Control(port)
+        yield* Effect.promise(async () => {
+          await c.login()
+          const dport = await c.pasv()
+          expect(dport).toBeDefined()
+          const d = await connectData(dport!)
+          if (how === "rst") d.resetAndDestroy()
+          else {
+            // Our FIN makes the server close its side too: once we see that, it has seen ours.
+            d.end()
+            await new Promise((r) => d.once("close", r))
+          }
+          await sleep(200)
+          const at = c.text.length
+          c.send("STOR x.bin")
+          expect(await c.waitFor(/^\d{3} /, at)).toBe("425 Failed to establish connection.")
+          expect(await accepts(dport!)).toBe(false)
+          const next = c.text.length
+          c.send("NOOP")
+          expect(await c.waitFor(/^\d{3} /, next)).toBe("200 NOOP ok.")
+          c.send("QUIT")
+          await c.waitFor(/^221 /, next)
+        })
+        yield* waitForEvents((es) => es.some((e) => e.type === "disconnect"))
+        expect((yield* eventsOf("disconnect")).length).toBe(1)
+        expect(yield* eventsOf("file_captured")).toEqual([])
+        expect(incomingOf(artifacts)).toEqual([])
+        expect(storedOf(artifacts)).toEqual([])
+      }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+    })
+
+  it.scopedLive("bytes sent and FIN'd before STOR are still a complete upload", () => {
+    const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+    return Effect.gen(function* () {
+      const port = yield* start()
+      const c = new Control(port)
+      yield* Effect.promise(async () => {
+        await c.login()
+        const d = await connectData((await c.pasv())!)
+        d.end("early bytes")
+        await sleep(200)
+        const at = c.text.length
+        c.send("STOR early.txt")
+        expect(await c.waitFor(/^2\d\d |^[45]\d\d /, at)).toBe("226 Transfer complete.")
+        c.send("QUIT")
+      })
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
+      const cap = es.filter((e) => e.type === "file_captured")
+      expect(cap.map((e) => [e.fields.orig_path, e.fields.size, e.fields.complete])).toEqual([
+        ["/early.txt", "11", "true"]
+      ])
+      expect(incomingOf(artifacts)).toEqual([])
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+  })
+})
+
+/** An accepted server-side socket whose client has already closed (FIN) or reset (RST) it. */
+const deadAccepted = (how: "fin" | "rst") =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<{ server: net.Server; socket: net.Socket }>((resolve) => {
+          const server = net.createServer((socket) => {
+            socket.on("error", () => {})
+            // Wait until the accepted socket has processed the client's FIN / RST.
+            const check = () => (socket.destroyed ? resolve({ server, socket }) : setTimeout(check, 5))
+            check()
+          })
+          server.listen(0, "127.0.0.1", () => {
+            const addr = server.address()
+            const c = net.connect(typeof addr === "object" && addr !== null ? addr.port : 0, "127.0.0.1")
+            c.on("error", () => {})
+            c.once("connect", () => (how === "rst" ? c.resetAndDestroy() : c.end()))
+          })
+        })
+    ),
+    ({ server }) => Effect.sync(() => server.close())
+  )
+
+describe("ftp quarantine receive", () => {
+  for (const [how, outcome] of [
+    ["fin", "complete"],
+    ["rst", "aborted"]
+  ] as const)
+    it.scopedLive(`settles at once on a socket already closed by ${how} (its events fired before)`, () =>
+      Effect.gen(function* () {
+        const { socket } = yield* deadAccepted(how)
+        const incoming = yield* openIncoming(mkdtempSync(join(tmpdir(), "ftp-rx-")))
+        const got = yield* receive(socket, incoming, 1024, () => {}).pipe(Effect.timeoutOption("10 seconds"))
+        expect(Option.map(got, (g) => [g.outcome, g.size])).toEqual(Option.some([outcome, 0]))
+      })
+    )
+})
