@@ -258,8 +258,114 @@ describe("ftp quarantine receive", () => {
       Effect.gen(function* () {
         const { socket } = yield* deadAccepted(how)
         const incoming = yield* openIncoming(mkdtempSync(join(tmpdir(), "ftp-rx-")))
-        const got = yield* receive(socket, incoming, 1024, () => {}).pipe(Effect.timeoutOption("10 seconds"))
+        const got = yield* receive(socket, incoming, {
+          maxBytes: 1024,
+          onProgress: () => {},
+          stop: Effect.never
+        }).pipe(Effect.timeoutOption("10 seconds"))
         expect(Option.map(got, (g) => [g.outcome, g.size])).toEqual(Option.some([outcome, 0]))
       })
     )
+})
+
+describe("ftp transfers end with their control connection", () => {
+  it.scopedLive(
+    "closing the control connection stops the upload at once: what arrived is kept, the data socket is closed",
+    () => {
+      const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+      return Effect.gen(function* () {
+        const port = yield* start()
+        const c = new Control(port)
+        const d = yield* Effect.promise(async () => {
+          await c.login()
+          const data = await connectData((await c.pasv())!)
+          const at = c.text.length
+          c.send("STOR up.bin")
+          await c.waitFor(/^150 /, at)
+          data.write("hello")
+          await sleep(100)
+          c.socket.destroy()
+          return data
+        })
+        // The server ends the data connection itself; we never close it.
+        const dataClosed = yield* Effect.promise(
+          () =>
+            new Promise<boolean>((resolve) => {
+              if (d.destroyed) return resolve(true)
+              d.once("close", () => resolve(true))
+              setTimeout(() => resolve(false), 10_000)
+            })
+        )
+        expect(dataClosed).toBe(true)
+        const es = yield* waitForEvents((es) => es.some((e) => e.type === "disconnect"))
+        const cap = es.filter((e) => e.type === "file_captured")
+        expect(cap.map((e) => [e.fields.orig_path, e.fields.size, e.fields.complete])).toEqual([
+          ["/up.bin", "5", "false"]
+        ])
+        expect(incomingOf(artifacts)).toEqual([])
+      }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+    }
+  )
+
+  it.scopedLive("uploads cannot outlive the per-IP limit by closing their control connections", () => {
+    const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+    return Effect.gen(function* () {
+      const port = yield* start()
+      const opened = yield* Effect.promise(async () => {
+        const datas: Array<net.Socket> = []
+        for (let i = 0; i < 6; i++) {
+          const c = new Control(port)
+          await c.login()
+          const d = await connectData((await c.pasv())!)
+          const at = c.text.length
+          c.send("STOR up.bin")
+          if ((await c.waitFor(/^150 /, at)) === "") break
+          d.write("hello")
+          datas.push(d)
+          c.socket.destroy()
+          // The next control connection is only admitted because this one's slot is free again.
+          await sleep(50)
+        }
+        return datas
+      })
+      expect(opened.length).toBe(6)
+      const es = yield* waitForEvents((es) => es.filter((e) => e.type === "disconnect").length >= 6)
+      expect(es.filter((e) => e.type === "disconnect").length).toBe(6)
+      // Every transfer ended with its session: the data sockets are closed by the server.
+      yield* Effect.promise(() =>
+        Promise.all(
+          opened.map((d) => (d.destroyed ? Promise.resolve() : new Promise((r) => d.once("close", r))))
+        )
+      )
+      for (const d of opened) d.end("world")
+      const cap = es.filter((e) => e.type === "file_captured")
+      expect(cap.map((e) => [e.fields.size, e.fields.complete])).toEqual(Array(6).fill(["5", "false"]))
+      expect(incomingOf(artifacts)).toEqual([])
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts, limits: { maxConnectionsPerIp: 2 } })))
+  })
+
+  it.scopedLive("max_transfer_seconds bounds an upload that trickles forever", () => {
+    const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+    return Effect.gen(function* () {
+      const port = yield* start({ max_transfer_seconds: 1 })
+      const c = new Control(port)
+      const reply = yield* Effect.promise(async () => {
+        await c.login()
+        const d = await connectData((await c.pasv())!)
+        const at = c.text.length
+        c.send("STOR slow.bin")
+        await c.waitFor(/^150 /, at)
+        // One byte every 100 ms keeps the 60 s idle timer from ever firing.
+        const trickle = setInterval(() => d.write("x"), 100)
+        const r = await c.waitFor(/^[2-5]\d\d /, at + 1, 20_000)
+        clearInterval(trickle)
+        return r
+      })
+      expect(reply).toBe("426 Failure reading network stream.")
+      const cap = yield* eventsOf("file_captured")
+      expect(cap.length).toBe(1)
+      expect(cap[0]!.fields.complete).toBe("false")
+      expect(Number(cap[0]!.fields.size)).toBeGreaterThan(0)
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+  })
 })

@@ -68,68 +68,96 @@ export const openIncoming = (dir: string): Effect.Effect<Incoming, CaptureError>
     catch: (e) => new CaptureError({ message: `cannot create ${dir}: ${String(e)}` })
   })
 
+export interface ReceiveOptions {
+  /** Per-file cap: past it the transfer is cut (`too_large`). */
+  readonly maxBytes: number
+  /** Runs at most once per second of transfer (the session keeps the control connection alive). */
+  readonly onProgress: () => void
+  /**
+   * Completes when the transfer must end now (control connection gone, time limit): the data
+   * connection is closed and what arrived is kept (`aborted`).
+   */
+  readonly stop: Effect.Effect<void>
+}
+
 /**
  * Stream the data connection into the temporary file, hashing as it goes, until the client closes
- * it. Backpressure: the socket is paused while the file stream drains. `onProgress` runs at most
- * once per second of transfer (the session uses it to keep the control connection alive).
+ * it or `stop` fires. Backpressure: the socket is paused while the file stream drains.
  */
 export const receive = (
   socket: net.Socket,
   incoming: Incoming,
-  maxBytes: number,
-  onProgress: () => void
+  options: ReceiveOptions
 ): Effect.Effect<Received> =>
-  Effect.async<Received>((resume) => {
-    const hash = createHash("sha256")
-    const out = fs.createWriteStream(incoming.tmpPath, { flags: "wx", mode: 0o600 })
-    let size = 0
-    let done = false
-    let lastProgress = 0
-    const settle = (outcome: ReceiveOutcome) => {
-      if (done) return
-      done = true
-      socket.pause()
-      if (!socket.destroyed && outcome !== "complete") socket.destroy()
-      const result = { outcome, size, sha256: hash.digest("hex") }
-      if (out.destroyed || outcome === "write_failed") return resume(Effect.succeed(result))
-      out.once("close", () => resume(Effect.succeed(result)))
-      out.once("error", () => resume(Effect.succeed({ ...result, outcome: "write_failed" })))
-      out.end()
-    }
-    out.on("error", () => settle("write_failed"))
-    socket.on("data", (chunk: Buffer) => {
-      if (done) return
-      size += chunk.length
-      if (size > maxBytes) return settle("too_large")
-      hash.update(chunk)
-      if (!out.write(chunk)) {
+  Effect.suspend(() => {
+    // `stop` may fire before the transfer below has registered; whichever comes second acts.
+    let cut: ((outcome: ReceiveOutcome) => void) | undefined
+    let stopped = false
+    const transfer = Effect.async<Received>((resume) => {
+      const hash = createHash("sha256")
+      const out = fs.createWriteStream(incoming.tmpPath, { flags: "wx", mode: 0o600 })
+      let size = 0
+      let done = false
+      let lastProgress = 0
+      const settle = (outcome: ReceiveOutcome) => {
+        if (done) return
+        done = true
         socket.pause()
-        out.once("drain", () => {
-          if (!done) socket.resume()
+        if (!socket.destroyed && outcome !== "complete") socket.destroy()
+        const result = { outcome, size, sha256: hash.digest("hex") }
+        if (out.destroyed || outcome === "write_failed") return resume(Effect.succeed(result))
+        out.once("close", () => resume(Effect.succeed(result)))
+        out.once("error", () => resume(Effect.succeed({ ...result, outcome: "write_failed" })))
+        out.end()
+      }
+      cut = settle
+      out.on("error", () => settle("write_failed"))
+      socket.on("data", (chunk: Buffer) => {
+        if (done) return
+        size += chunk.length
+        if (size > options.maxBytes) return settle("too_large")
+        hash.update(chunk)
+        if (!out.write(chunk)) {
+          socket.pause()
+          out.once("drain", () => {
+            if (!done) socket.resume()
+          })
+        }
+        const now = Date.now()
+        if (now - lastProgress >= 1000) {
+          lastProgress = now
+          options.onProgress()
+        }
+      })
+      socket.on("end", () => settle("complete"))
+      socket.on("close", (hadError) => settle(hadError ? "aborted" : "complete"))
+      // Events that fired before we listened are not replayed: a socket the client already closed
+      // (FIN with nothing sent: `end` is out; RST: destroyed) settles now, or it would wait forever
+      // (`setTimeout` on a destroyed socket never fires).
+      if (stopped) settle("aborted")
+      else if (socket.readableEnded) settle("complete")
+      else if (socket.destroyed) settle("aborted")
+      else {
+        socket.setTimeout(DATA_IDLE_MS, () => settle("aborted"))
+        socket.resume()
+      }
+      return Effect.sync(() => {
+        done = true
+        socket.destroy()
+        out.destroy()
+      })
+    })
+    const stopper = options.stop.pipe(
+      Effect.zipRight(
+        Effect.sync(() => {
+          stopped = true
+          cut?.("aborted")
         })
-      }
-      const now = Date.now()
-      if (now - lastProgress >= 1000) {
-        lastProgress = now
-        onProgress()
-      }
-    })
-    socket.on("end", () => settle("complete"))
-    socket.on("close", (hadError) => settle(hadError ? "aborted" : "complete"))
-    // Events that fired before we listened are not replayed: a socket the client already closed
-    // (FIN with nothing sent: `end` is out; RST: destroyed) settles now, or it would wait forever
-    // (`setTimeout` on a destroyed socket never fires).
-    if (socket.readableEnded) settle("complete")
-    else if (socket.destroyed) settle("aborted")
-    else {
-      socket.setTimeout(DATA_IDLE_MS, () => settle("aborted"))
-      socket.resume()
-    }
-    return Effect.sync(() => {
-      done = true
-      socket.destroy()
-      out.destroy()
-    })
+      ),
+      Effect.zipRight(Effect.never)
+    )
+    // `stopper` never succeeds: it only makes the transfer settle, which then wins the race.
+    return Effect.race(transfer, stopper)
   })
 
 /** Move a received file into the quarantine under its final name. */

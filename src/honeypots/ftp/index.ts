@@ -5,7 +5,7 @@
  */
 import * as net from "node:net"
 import * as path from "node:path"
-import { Clock, Effect, Option, Random, Schema, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Option, Random, Schema, type Scope } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -49,6 +49,13 @@ export const FtpConfig = Schema.Struct({
    * Passive data ports (vsftpd's `pasv_min_port` / `pasv_max_port`), for a firewall or a port
    * mapping in front of the decky; both or neither. Without them the OS picks an ephemeral port.
    */
+  /**
+   * Longest a single transfer may take, in seconds, however steadily it trickles (the 60 s data
+   * idle timer alone would let one byte a minute hold a connection forever).
+   */
+  max_transfer_seconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 86_400)), {
+    default: () => 600
+  }),
   pasv_min_port: Schema.optional(Port),
   pasv_max_port: Schema.optional(Port)
 }).pipe(
@@ -214,6 +221,19 @@ const handleConnection = (
       config.pasv_min_port === undefined || config.pasv_max_port === undefined
         ? undefined
         : { min: config.pasv_min_port, max: config.pasv_max_port }
+    // Completes when the client's control connection is gone: every transfer and data-connection
+    // wait races it, so a closed session never leaves an upload running (the harness frees the
+    // IP's connection slot at that moment, and a transfer would otherwise outlive it).
+    const controlGone = yield* Deferred.make<void>()
+    const control = conn.socket()
+    const onControlClose = () => Deferred.unsafeDone(controlGone, Exit.void)
+    if (control.destroyed) onControlClose()
+    else control.once("close", onControlClose)
+    yield* Effect.addFinalizer(() => Effect.sync(() => control.off("close", onControlClose)))
+    /** Run `effect` unless the control connection closes first (then it is interrupted). */
+    const whileControlOpen = <A>(effect: Effect.Effect<A>): Effect.Effect<Option.Option<A>> =>
+      Effect.raceFirst(Effect.asSome(effect), Effect.as(Deferred.await(controlGone), Option.none<A>()))
+    const maxTransfer = Duration.seconds(config.max_transfer_seconds)
     yield* ctx.emit("ftp", "connection", src)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
@@ -249,15 +269,20 @@ const handleConnection = (
       Effect.gen(function* () {
         const d = session.data
         if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
-        const socket = yield* d.open
+        const socket = Option.flatten(yield* whileControlOpen(d.open))
         if (Option.isNone(socket) || dataGone(socket.value)) {
           yield* dropData
           return yield* reply("425 Failed to establish connection.")
         }
         yield* reply(preliminary)
-        const ok = yield* sendData(socket.value, data)
+        const ok = yield* whileControlOpen(
+          sendData(socket.value, data).pipe(
+            Effect.timeoutOption(maxTransfer),
+            Effect.map((o) => Option.getOrElse(o, () => false))
+          )
+        )
         yield* dropData
-        yield* reply(ok ? done : "426 Failure writing network stream.")
+        yield* reply(Option.getOrElse(ok, () => false) ? done : "426 Failure writing network stream.")
       })
 
     /**
@@ -277,18 +302,29 @@ const handleConnection = (
         }
         const incoming = opened.right
         yield* Effect.gen(function* () {
-          const socket = yield* d.open
+          const socket = Option.flatten(yield* whileControlOpen(d.open))
           // A data connection the client already closed or reset is no transfer: nothing to read.
           if (Option.isNone(socket) || dataGone(socket.value)) {
             yield* dropData
             return yield* reply("425 Failed to establish connection.")
           }
           yield* reply(preliminary)
-          // Data traffic counts as activity: a long upload must not trip the control idle timeout.
-          const control = conn.socket()
-          const got = yield* receive(socket.value, incoming, config.max_upload_bytes, () =>
-            control.setTimeout(ctx.limits.idleTimeoutMs)
-          )
+          const got = yield* receive(socket.value, incoming, {
+            maxBytes: config.max_upload_bytes,
+            // Data traffic counts as activity: a long upload must not trip the control idle timeout.
+            onProgress: () => control.setTimeout(ctx.limits.idleTimeoutMs),
+            // What arrived until then is kept (file_captured, complete=false).
+            stop: Effect.raceFirst(
+              Deferred.await(controlGone),
+              Effect.zipRight(
+                Effect.sleep(maxTransfer),
+                warn(
+                  `transfer-time:${src.src_ip}`,
+                  `ftp: upload ${target} from ${src.src_ip} passed max_transfer_seconds ${config.max_transfer_seconds}; cut`
+                )
+              )
+            )
+          })
           yield* dropData
           // Discarded before it is announced, so the quarantine never holds a partial oversize file.
           if (got.outcome !== "complete" && got.outcome !== "aborted") yield* discard(incoming)
