@@ -268,14 +268,25 @@ export interface ServeTcpOptions<R> {
   /** The port the protocol is known by (for listener reports). */
   readonly defaultPort?: number
   readonly handler: (conn: Connection) => Effect.Effect<void, ConnectionError, R>
+  /**
+   * How long a handler may keep running once its client's socket has closed before it is
+   * interrupted (its finalizers still run). The grace lets it finish post-close work (store what
+   * arrived, emit a summary); past it the handler is waiting on something else (a second
+   * connection, a timer) and would hold resources the per-IP count no longer sees.
+   */
+  readonly closeGraceMs?: number
 }
+
+/** Default `closeGraceMs`. */
+export const DEFAULT_CLOSE_GRACE_MS = 5_000
 
 let nextConnectionId = 1
 
 /**
  * Bind a TCP listener; run `handler` in its own fiber per connection. Per-IP and global
  * connection limits, idle timeout and bounded buffers are enforced here, and every limit hit
- * is logged (rate-limited). A handler failure closes that connection only.
+ * is logged (rate-limited). A handler failure closes that connection only; a handler still
+ * running `closeGraceMs` after its client closed is interrupted.
  */
 export const serveTcp = <R>(
   options: ServeTcpOptions<R>
@@ -290,6 +301,7 @@ export const serveTcp = <R>(
     const warn = rateLimitedLog(10_000)
     const runFork = Runtime.runFork(runtime)
     const label = `${options.service}@${options.host}:${options.port}`
+    const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS
 
     const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
       const ip = normalizeIp(socket.remoteAddress)
@@ -356,6 +368,13 @@ export const serveTcp = <R>(
         const left = (perIp.get(ip) ?? 1) - 1
         if (left <= 0) perIp.delete(ip)
         else perIp.set(ip, left)
+        // The IP's slot is free from now on, so the handler must not outlive the socket for long.
+        if (!live.has(fiber)) return
+        const timer = setTimeout(() => {
+          if (live.has(fiber)) runFork(Fiber.interrupt(fiber))
+        }, closeGraceMs)
+        timer.unref()
+        fiber.addObserver(() => clearTimeout(timer))
       })
       fiber.addObserver(() => live.delete(fiber))
     })

@@ -44,7 +44,9 @@ describe("serveTcp harness", () => {
       expect(reply).toBe("you said hello\r\n")
       const lines = yield* (yield* MemorySink).lines
       expect(lines).toHaveLength(1)
-      expect(lines[0]).toMatch(/^<134>1 \S+ decky-test echo - line \[relay@55555 src_ip="127\.0\.0\.1" text="hello"\]$/)
+      expect(lines[0]).toMatch(
+        /^<134>1 \S+ decky-test echo - line \[relay@55555 src_ip="127\.0\.0\.1" text="hello"\]$/
+      )
     }).pipe(Effect.provide(TestLayer()))
   )
 
@@ -81,5 +83,63 @@ describe("serveTcp harness", () => {
       expect(second).toBe("")
       first.destroy()
     }).pipe(Effect.provide(TestLayer({ maxConnectionsPerIp: 1 })))
+  )
+
+  it.scopedLive("interrupts a handler still running after its client closed (finalizers run)", () =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const listener = yield* serveTcp({
+        service: "hold",
+        host: "127.0.0.1",
+        port: 0,
+        closeGraceMs: 0,
+        // Stuck on something that is not the connection (a data channel, a timer …).
+        handler: (conn) =>
+          Effect.zipRight(conn.write("hi\n"), Effect.never).pipe(
+            Effect.ensuring(ctx.emit("hold", "finished", { src_ip: conn.remoteAddress }))
+          )
+      })
+      const c = net.connect(listener.port, "127.0.0.1")
+      yield* Effect.promise(() => new Promise((r) => c.once("data", r)))
+      c.destroy()
+      const sink = yield* MemorySink
+      let lines: ReadonlyArray<string> = []
+      for (let i = 0; i < 200 && lines.length === 0; i++) {
+        lines = yield* sink.lines
+        if (lines.length === 0) yield* Effect.sleep("25 millis")
+      }
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain(" hold - finished ")
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("by default lets a handler finish its own work after the client closed", () =>
+    Effect.gen(function* () {
+      const ctx = yield* HoneypotContext
+      const listener = yield* serveTcp({
+        service: "late",
+        host: "127.0.0.1",
+        port: 0,
+        // Post-close work (storing what the client sent, a summary event) is part of the handler.
+        handler: (conn) =>
+          conn
+            .readLine()
+            .pipe(
+              Effect.catchTag("ConnectionClosed", () =>
+                Effect.zipRight(Effect.sleep("50 millis"), ctx.emit("late", "summary", {}))
+              )
+            )
+      })
+      const c = net.connect(listener.port, "127.0.0.1")
+      yield* Effect.promise(() => new Promise((r) => c.once("connect", r)))
+      c.destroy()
+      const sink = yield* MemorySink
+      let lines: ReadonlyArray<string> = []
+      for (let i = 0; i < 200 && lines.length === 0; i++) {
+        lines = yield* sink.lines
+        if (lines.length === 0) yield* Effect.sleep("25 millis")
+      }
+      expect(lines.map((l) => l.includes(" late - summary "))).toEqual([true])
+    }).pipe(Effect.provide(TestLayer()))
   )
 })
