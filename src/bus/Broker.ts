@@ -3,6 +3,7 @@
  * sets, broker-built envelopes, fan-out encoded once per event, drop-oldest per-subscriber queues
  * flushed in one corked batch, and a `system.bus.health` heartbeat.
  * The per-frame path is plain synchronous code inside socket callbacks; only logging goes through Effect.
+ * Everything a client can make the broker hold is bounded: connections, patterns, queued bytes.
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
@@ -17,6 +18,7 @@ import {
   decodeBodyAt,
   encodeTrusted,
   envelopeText,
+  MAX_PATTERNS_PER_CONNECTION,
   newEventId,
   type Verb,
   WireError
@@ -24,7 +26,16 @@ import {
 
 /** Frames queued per subscriber before the oldest is dropped (spec/bus.md §1.4). */
 export const QUEUE_LIMIT = 1024
-/** Distinct topics whose subscriber lists are cached (cleared when full or when any pattern set changes). */
+/** Bytes queued per subscriber before the oldest frames are dropped: 1024 frames of 1 MiB would be 1 GiB. */
+export const QUEUE_BYTES_LIMIT = 8 * 1024 * 1024
+/**
+ * Bytes a subscriber's socket may buffer in user space (beyond what the kernel took) before the broker
+ * stops writing to it; the rest waits in the bounded queue, where it can be dropped oldest-first.
+ */
+export const SOCKET_BUFFER_LIMIT = 1024 * 1024
+/** Default cap on simultaneous client connections; further ones are closed at once. */
+export const MAX_CONNECTIONS = 1024
+/** Distinct topics whose subscriber lists are cached (cleared when full; kept up to date on SUB/UNSUB). */
 const ROUTE_CACHE_LIMIT = 4096
 
 interface Conn {
@@ -33,6 +44,8 @@ interface Conn {
   readonly patterns: Set<string>
   name: string
   queue: Array<Buffer>
+  /** Bytes in `queue`. */
+  queueBytes: number
   dropped: number
   scheduled: boolean
   closed: boolean
@@ -40,7 +53,8 @@ interface Conn {
 
 interface Route {
   readonly quoted: string
-  readonly conns: ReadonlyArray<Conn>
+  /** Each subscribed connection with the number of its patterns that match the topic (always ≥ 1). */
+  readonly conns: Map<Conn, number>
 }
 
 export interface BrokerOptions {
@@ -49,10 +63,14 @@ export interface BrokerOptions {
   readonly group: string
   /** Seconds between `system.bus.health` beats; 0 or less disables the heartbeat. */
   readonly heartbeatSeconds: number
+  /** Simultaneous client connections served; further ones are closed at once. Default MAX_CONNECTIONS. */
+  readonly maxConnections?: number
 }
 
 export interface BrokerStats {
   readonly connections: number
+  /** Connections closed at once because `maxConnections` were already open. */
+  readonly refused: number
   /** PUB frames accepted. */
   readonly published: number
   /** EVT frames handed to subscriber queues. */
@@ -60,6 +78,12 @@ export interface BrokerStats {
   /** EVT frames dropped (drop-oldest) because a subscriber did not keep up. */
   readonly dropped: number
   readonly violations: number
+  /** Topics whose subscriber lists are cached. */
+  readonly routes: number
+  /** Bytes waiting in subscriber queues (each queue holds at most QUEUE_BYTES_LIMIT). */
+  readonly queuedBytes: number
+  /** Bytes buffered by subscriber sockets in user space (each at most SOCKET_BUFFER_LIMIT + one frame). */
+  readonly socketBytes: number
 }
 
 export interface BrokerHandle {
@@ -93,24 +117,26 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
     const log = Runtime.runFork(runtime)
     const conns = new Set<Conn>()
     const started = Date.now()
+    const maxConnections = options.maxConnections ?? MAX_CONNECTIONS
     let violations = 0
+    let refused = 0
     let published = 0
     let enqueued = 0
     let dropped = 0
-    // topic → subscribed connections; rebuilt lazily after any SUB/UNSUB/close that changes patterns.
+    // topic → subscribed connections, built on the first event of a topic. SUB, UNSUB and a close update
+    // the cached routes in place (one `matches` per cached topic) instead of clearing them, so the routes of
+    // busy topics stay warm and a client that subscribes in a loop cannot force every topic to be re-routed.
     let routes = new Map<string, Route>()
 
     const routeFor = (topic: string): Route => {
       const hit = routes.get(topic)
       if (hit !== undefined) return hit
-      const matched: Array<Conn> = []
+      const matched = new Map<Conn, number>()
       for (const c of conns) {
         if (c.closed) continue
-        for (const p of c.patterns)
-          if (matches(p, topic)) {
-            matched.push(c)
-            break
-          }
+        let n = 0
+        for (const p of c.patterns) if (matches(p, topic)) n++
+        if (n > 0) matched.set(c, n)
       }
       if (routes.size >= ROUTE_CACHE_LIMIT) routes = new Map()
       const route = { quoted: JSON.stringify(topic), conns: matched }
@@ -118,29 +144,64 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
       return route
     }
 
+    const routeAdded = (c: Conn, pattern: string) => {
+      for (const [topic, route] of routes)
+        if (matches(pattern, topic)) route.conns.set(c, (route.conns.get(c) ?? 0) + 1)
+    }
+
+    const routeRemoved = (c: Conn, pattern: string) => {
+      for (const [topic, route] of routes) {
+        if (!matches(pattern, topic)) continue
+        const n = (route.conns.get(c) ?? 0) - 1
+        if (n > 0) route.conns.set(c, n)
+        else route.conns.delete(c)
+      }
+    }
+
     const flush = (c: Conn) => {
       c.scheduled = false
       if (c.closed || c.queue.length === 0) return
-      // Only write while the kernel takes data; otherwise frames wait (and age out) in the bounded queue.
-      if (c.socket.writableNeedDrain) return
-      const batch = c.queue
-      c.queue = []
-      const first = batch[0]
-      if (batch.length === 1 && first !== undefined) {
-        c.socket.write(first)
+      const socket = c.socket
+      // Only write while the kernel takes data, and only up to a bound on what the socket itself buffers;
+      // otherwise frames wait (and age out) in the bounded queue. A full socket always ends in 'drain'
+      // (the limit is at least the high-water mark), which flushes again.
+      if (socket.writableNeedDrain) return
+      const limit = Math.max(SOCKET_BUFFER_LIMIT, socket.writableHighWaterMark)
+      const queue = c.queue
+      const first = queue[0]
+      if (queue.length === 1 && first !== undefined) {
+        c.queue = []
+        c.queueBytes = 0
+        socket.write(first)
         return
       }
-      c.socket.cork()
-      for (const b of batch) c.socket.write(b)
-      c.socket.uncork()
+      let i = 0
+      let bytes = 0
+      socket.cork()
+      while (i < queue.length && socket.writableLength < limit) {
+        const b = queue[i++]
+        if (b === undefined) break
+        bytes += b.length
+        socket.write(b)
+      }
+      socket.uncork()
+      c.queue = i === queue.length ? [] : queue.slice(i)
+      c.queueBytes -= bytes
     }
 
     const enqueue = (c: Conn, frame: Buffer) => {
-      if (c.queue.length >= QUEUE_LIMIT) {
-        c.queue.shift()
-        c.dropped++
-        dropped++
-        if (c.dropped === 1 || c.dropped % 10_000 === 0)
+      let over = 0
+      while (c.queue.length >= QUEUE_LIMIT || c.queueBytes + frame.length > QUEUE_BYTES_LIMIT) {
+        const old = c.queue.shift()
+        if (old === undefined) break
+        c.queueBytes -= old.length
+        over++
+      }
+      if (over > 0) {
+        const before = c.dropped
+        c.dropped += over
+        dropped += over
+        if (before === 0 || Math.floor(before / 10_000) !== Math.floor(c.dropped / 10_000))
           log(
             Effect.logWarning(
               `bus: subscriber ${c.name} is not keeping up; ${c.dropped} events dropped (oldest first)`
@@ -148,17 +209,18 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
           )
       }
       c.queue.push(frame)
+      c.queueBytes += frame.length
       enqueued++
       if (!c.scheduled) {
         c.scheduled = true
-        queueMicrotask(() => flush(c))
+        queueMicrotask(() => flushGuarded(c))
       }
     }
 
     const fanOut = (topic: string, type: string, payloadJson: string, origin: Conn | undefined) => {
       const route = routeFor(topic)
       const targets = route.conns
-      if (targets.length === 0 || (targets.length === 1 && targets[0] === origin)) return
+      if (targets.size === 0 || (targets.size === 1 && origin !== undefined && targets.has(origin))) return
       const frame = encodeTrusted(
         `EVT ${topic}`,
         envelopeText(newEventId(), route.quoted, type, Date.now() / 1000, payloadJson)
@@ -167,15 +229,16 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
         log(Effect.logError(`bus: dropping event on ${topic}: the envelope exceeds 1 MiB`))
         return
       }
-      for (const c of targets) if (c !== origin && !c.closed) enqueue(c, frame)
+      for (const c of targets.keys()) if (c !== origin && !c.closed) enqueue(c, frame)
     }
 
     const forget = (c: Conn) => {
       if (c.closed) return
       c.closed = true
       c.queue = []
+      c.queueBytes = 0
       conns.delete(c)
-      if (c.patterns.size > 0) routes = new Map()
+      if (c.patterns.size > 0) for (const route of routes.values()) route.conns.delete(c)
       if (c.dropped > 0)
         log(Effect.logInfo(`bus: subscriber ${c.name} left; ${c.dropped} events dropped in total`))
     }
@@ -192,6 +255,15 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
       c.socket.destroy()
     }
 
+    // Flushes run from microtasks and 'drain' callbacks, where an exception would end the process too.
+    const flushGuarded = (c: Conn) => {
+      try {
+        flush(c)
+      } catch (e) {
+        if (!c.closed) violate(c, `write failed: ${String(e).slice(0, 120)}`)
+      }
+    }
+
     const handle = (c: Conn, verb: Verb, args: string, buf: Buffer, start: number, end: number): boolean => {
       switch (verb) {
         case "HELLO":
@@ -203,12 +275,16 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
             return false
           }
           if (!c.patterns.has(args)) {
+            if (c.patterns.size >= MAX_PATTERNS_PER_CONNECTION) {
+              violate(c, `more than ${MAX_PATTERNS_PER_CONNECTION} SUB patterns on one connection`)
+              return false
+            }
             c.patterns.add(args)
-            routes = new Map()
+            routeAdded(c, args)
           }
           return true
         case "UNSUB":
-          if (c.patterns.delete(args)) routes = new Map()
+          if (c.patterns.delete(args)) routeRemoved(c, args)
           return true
         case "PUB": {
           if (args.length === 0) {
@@ -245,12 +321,25 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
     }
 
     const onConnection = (socket: Socket) => {
+      if (conns.size >= maxConnections) {
+        refused++
+        if (refused <= 10 || refused % 1000 === 0)
+          log(
+            Effect.logWarning(
+              `bus: ${maxConnections} clients already connected; connection refused (total refused ${refused})`
+            )
+          )
+        socket.on("error", () => undefined)
+        socket.destroy()
+        return
+      }
       const c: Conn = {
         socket,
         decoder: new Decoder(),
         patterns: new Set(),
         name: "<unknown>",
         queue: [],
+        queueBytes: 0,
         dropped: 0,
         scheduled: false,
         closed: false
@@ -260,10 +349,16 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
         handle(c, verb, args, buf, start, end)
       socket.on("data", (chunk: Buffer) => {
         if (c.closed) return
-        const err = c.decoder.feed(chunk, sink)
-        if (err !== undefined && !c.closed) violate(c, `${err.reason}: ${err.detail}`)
+        // Nothing a client sends may escape a socket callback (it would end the process): any exception
+        // while handling its frames is that connection's protocol violation.
+        try {
+          const err = c.decoder.feed(chunk, sink)
+          if (err !== undefined && !c.closed) violate(c, `${err.reason}: ${err.detail}`)
+        } catch (e) {
+          if (!c.closed) violate(c, `frame handling failed: ${String(e).slice(0, 120)}`)
+        }
       })
-      socket.on("drain", () => flush(c))
+      socket.on("drain", () => flushGuarded(c))
       socket.on("error", () => undefined)
       socket.on("close", () => forget(c))
     }
@@ -347,7 +442,25 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
       }).pipe(Effect.repeat(Schedule.spaced(`${options.heartbeatSeconds} seconds`)), Effect.forkScoped)
     }
     return {
-      stats: Effect.sync(() => ({ connections: conns.size, published, enqueued, dropped, violations }))
+      stats: Effect.sync(() => {
+        let queuedBytes = 0
+        let socketBytes = 0
+        for (const c of conns) {
+          queuedBytes += c.queueBytes
+          socketBytes += c.socket.writableLength
+        }
+        return {
+          connections: conns.size,
+          refused,
+          published,
+          enqueued,
+          dropped,
+          violations,
+          routes: routes.size,
+          queuedBytes,
+          socketBytes
+        }
+      })
     } satisfies BrokerHandle
   })
 
@@ -355,7 +468,12 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
  * The `decnet bus` process body: serve until interrupted. Run it under `NodeRuntime.runMain`, which turns
  * SIGTERM/SIGINT into interruption, so the scope closes clients and removes the socket file.
  */
-export const runBrokerMain = (options: { socketPath?: string; group: string; heartbeatSeconds: number }) =>
+export const runBrokerMain = (options: {
+  socketPath?: string
+  group: string
+  heartbeatSeconds: number
+  maxConnections?: number
+}) =>
   Effect.scoped(
     Effect.gen(function* () {
       const socketPath = yield* resolveSocketPath(options.socketPath)
@@ -373,7 +491,8 @@ export const runBrokerMain = (options: { socketPath?: string; group: string; hea
       const broker = yield* serveBroker({
         socketPath,
         group: options.group,
-        heartbeatSeconds: options.heartbeatSeconds
+        heartbeatSeconds: options.heartbeatSeconds,
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
       })
       yield* Effect.logInfo(`bus: listening on ${socketPath}`)
       yield* Effect.addFinalizer(() =>

@@ -11,6 +11,13 @@ export const VERBS = ["HELLO", "PUB", "SUB", "UNSUB", "EVT", "BYE"] as const
 export type Verb = (typeof VERBS)[number]
 export const MAX_HEADER = 4096
 export const MAX_BODY = 1024 * 1024
+/**
+ * Nesting levels a body may have, the body object itself being level 1 (its `payload` gets 63). Deeper
+ * JSON still parses, but serializing it again can overflow the stack; a body over the cap is a violation.
+ */
+export const MAX_JSON_DEPTH = 64
+/** Distinct SUB patterns one connection may hold; the broker closes a connection that sends one more. */
+export const MAX_PATTERNS_PER_CONNECTION = 1024
 
 export type WireErrorReason =
   | "header-too-long"
@@ -20,6 +27,7 @@ export type WireErrorReason =
   | "body-too-large"
   | "invalid-json"
   | "body-not-object"
+  | "body-too-deep"
 
 export class WireError extends Data.TaggedError("WireError")<{
   readonly reason: WireErrorReason
@@ -74,16 +82,45 @@ const EMPTY = Buffer.alloc(0)
 /** Receives one decoded frame: verb, args and the body bytes `buf[start, end)`; false stops decoding. */
 export type FrameSink = (verb: Verb, args: string, buf: Buffer, start: number, end: number) => boolean
 
-/** Decode the body `buf[start, end)`: empty → `{}`, otherwise exactly one JSON object (no Either, no view). */
-export const decodeBodyAt = (
-  buf: Buffer,
-  start: number,
-  end: number
-): Record<string, unknown> | WireError => {
-  if (start === end) return {}
+/**
+ * Whether the JSON `text` nests objects and arrays deeper than `max` levels. A scan, not a parse: it
+ * skips strings (escapes included) and counts brackets, and a text too short to be that deep is not
+ * scanned at all. Meant for text about to be parsed; on invalid JSON the answer does not matter.
+ */
+export const jsonTooDeep = (text: string, max: number = MAX_JSON_DEPTH): boolean => {
+  const n = text.length
+  // Every level takes two characters.
+  if (n <= 2 * max) return false
+  let depth = 0
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 34 /* " */) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
+      for (;;) {
+        const q = text.indexOf('"', i + 1)
+        if (q === -1) return false
+        let b = q - 1
+        while (text.charCodeAt(b) === 92 /* \ */) b--
+        i = q
+        if ((q - 1 - b) % 2 === 0) break
+      }
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--
+  }
+  return false
+}
+
+/** Decode body text: exactly one JSON object, at most MAX_JSON_DEPTH levels deep. Never throws. */
+const decodeText = (text: string): Record<string, unknown> | WireError => {
+  if (jsonTooDeep(text))
+    return new WireError({
+      reason: "body-too-deep",
+      detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels`
+    })
   let value: unknown
   try {
-    value = JSON.parse(buf.toString("utf8", start, end))
+    value = JSON.parse(text)
   } catch (e) {
     return new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) })
   }
@@ -92,19 +129,13 @@ export const decodeBodyAt = (
     : new WireError({ reason: "body-not-object", detail: "body is not a JSON object" })
 }
 
+/** Decode the body `buf[start, end)`: empty → `{}`, otherwise exactly one JSON object (no Either, no view). */
+export const decodeBodyAt = (buf: Buffer, start: number, end: number): Record<string, unknown> | WireError =>
+  start === end ? {} : decodeText(buf.toString("utf8", start, end))
+
 /** Decode a body: empty → `{}`, otherwise exactly one JSON object. The hot-path form of `parseBody`. */
-export const decodeBody = (body: Uint8Array): Record<string, unknown> | WireError => {
-  if (body.length === 0) return {}
-  let value: unknown
-  try {
-    value = JSON.parse(asBuffer(body).toString("utf8"))
-  } catch (e) {
-    return new WireError({ reason: "invalid-json", detail: String(e).slice(0, 120) })
-  }
-  return isRecord(value)
-    ? value
-    : new WireError({ reason: "body-not-object", detail: "body is not a JSON object" })
-}
+export const decodeBody = (body: Uint8Array): Record<string, unknown> | WireError =>
+  body.length === 0 ? {} : decodeText(asBuffer(body).toString("utf8"))
 
 /** Decode a body: empty → `{}`, otherwise exactly one JSON object. */
 export const parseBody = (body: Uint8Array): Either.Either<Record<string, unknown>, WireError> => {

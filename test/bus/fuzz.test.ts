@@ -12,7 +12,15 @@ import { Effect, Either, Exit, Scope } from "effect"
 import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { serveBroker } from "../../src/bus/Broker.js"
-import { Decoder, encodeFrame, MAX_BODY, MAX_HEADER, parseBody, type Verb } from "../../src/bus/Wire.js"
+import {
+  Decoder,
+  encodeFrame,
+  MAX_BODY,
+  MAX_HEADER,
+  MAX_JSON_DEPTH,
+  parseBody,
+  type Verb
+} from "../../src/bus/Wire.js"
 
 const path = join(mkdtempSync(join(tmpdir(), "decnet-fuzz-")), "bus.sock")
 let scope: Scope.CloseableScope
@@ -137,7 +145,20 @@ const unknownVerb = fc
   )
   .filter((v) => !["HELLO", "PUB", "SUB", "UNSUB", "EVT", "BYE"].includes(v))
 
+/** A PUB whose payload nests past MAX_JSON_DEPTH: it parses, but re-serializing it could blow the stack. */
+const deepFrame: fc.Arbitrary<Buffer> = fc
+  .tuple(
+    topic,
+    fc.integer({ min: MAX_JSON_DEPTH - 1, max: 6000 }),
+    fc.constantFrom(['{"a":', "}"], ["[", "]"], ['[{"a":', "}]"], ['{"k":[', "]}"])
+  )
+  .map(([t, n, [open, close]]) => {
+    const b = Buffer.from(`{"payload":{"a":${open.repeat(n)}1${close.repeat(n)}}}`)
+    return rawFrame(`PUB ${t}`, b.length, b)
+  })
+
 const hostileFrame: fc.Arbitrary<Buffer> = fc.oneof(
+  deepFrame,
   topic.map((t) =>
     frame("EVT", t, JSON.stringify({ v: 1, id: "x", topic: t, type: "", ts: 1, payload: {} }))
   ),
@@ -348,6 +369,11 @@ describe("broker fuzz", () => {
       rawFrame(`PUB ${"x".repeat(MAX_HEADER - 4)}`, 2, Buffer.from("{}")), // 4097
       Buffer.alloc(70_000, 0x41), // a header line with no LF at all
       Buffer.concat(Array.from({ length: 2000 }, () => frame("SUB", ">"))),
+      // The review's crash: ~30 KB of nested objects, 5000 deep (JSON.stringify of it throws RangeError).
+      Buffer.concat([
+        frame("PUB", "a.b", `{"payload":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`),
+        frame("PUB", "a.b", "{}")
+      ]),
       Buffer.concat([frame("BYE", ""), frame("PUB", "a.b", "{}")])
     ]
     let frames = edge.length
