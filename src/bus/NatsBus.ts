@@ -3,7 +3,7 @@
  * (JSON) and the same topics as the unix broker; NATS subjects match our `*` / `>` wildcards natively.
  * Publish is a buffered, non-blocking write; each subscription is a scoped Stream over a bounded queue.
  */
-import { Config, Effect, Layer, Option, Predicate, Queue, Ref, Runtime, type Scope, Stream } from "effect"
+import { Config, Effect, Layer, Option, Queue, Ref, Runtime, type Scope, Stream } from "effect"
 import { connect, type NatsConnection } from "nats"
 import {
   Bus,
@@ -14,7 +14,7 @@ import {
   makeSubscriptionQueue,
   type Payload
 } from "./Bus.js"
-import { newEventId } from "./Wire.js"
+import { decodeBody, eventFromBody, newEventId, WireError } from "./Wire.js"
 
 export interface NatsBusOptions {
   readonly url?: string
@@ -27,7 +27,6 @@ export const SUBSCRIPTION_QUEUE_SIZE = 1024
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 // Pooled entropy: one getrandom per 1024 ids (randomBytes per event was most of the publish cost).
 const newId = newEventId
@@ -52,24 +51,13 @@ const invalidToken = (topic: string, allowWildcards: boolean): string | undefine
   return undefined
 }
 
-/** Rebuild an event from a NATS message; the subject is authoritative for `topic` (anti-spoofing). */
+/**
+ * Rebuild an event from a NATS message with the unix client's decoder: the subject is authoritative
+ * for `topic` (anti-spoofing), and invalid, non-object or too deeply nested JSON is undefined, never a throw.
+ */
 const decodeEvent = (subject: string, data: Uint8Array): BusEvent | undefined => {
-  let raw: unknown
-  try {
-    raw = JSON.parse(decoder.decode(data))
-  } catch {
-    return undefined
-  }
-  if (!Predicate.isRecord(raw)) return undefined
-  const payload = raw.payload
-  return {
-    v: typeof raw.v === "number" ? raw.v : 1,
-    id: typeof raw.id === "string" ? raw.id : newId(),
-    topic: subject,
-    type: typeof raw.type === "string" ? raw.type : "",
-    ts: typeof raw.ts === "number" ? raw.ts : Date.now() / 1000,
-    payload: Predicate.isRecord(payload) && !Array.isArray(payload) ? (payload satisfies Payload) : {}
-  }
+  const body = decodeBody(data)
+  return body instanceof WireError ? undefined : eventFromBody(subject, body)
 }
 
 /** The URL for messages and logs: any `user:password@` part is masked. */

@@ -54,10 +54,34 @@ describe("NatsBus (real nats-server on 127.0.0.1:4222)", () => {
       const sub = yield* bus.subscribe(`${prefix}.spoof`)
       const f = yield* sub.pipe(Stream.runHead, Effect.fork)
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
-      raw.publish(`${prefix}.spoof`, new TextEncoder().encode(JSON.stringify({ topic: "evil", payload: [1] })))
+      raw.publish(
+        `${prefix}.spoof`,
+        new TextEncoder().encode(JSON.stringify({ topic: "evil", payload: [1] }))
+      )
       const ev = Option.getOrThrow(yield* Fiber.join(f))
       expect(ev.topic).toBe(`${prefix}.spoof`)
       expect(ev.payload).toEqual({})
+    })
+  )
+
+  it.scoped("a message nested past the depth limit or not JSON is skipped; the next one arrives", () =>
+    Effect.gen(function* () {
+      const bus = yield* makeNatsBus({})
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => connect({ servers: "nats://127.0.0.1:4222" })),
+        (c) => Effect.promise(() => c.close())
+      )
+      const sub = yield* bus.subscribe(`${prefix}.deep`)
+      const f = yield* sub.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+      const enc = new TextEncoder()
+      // 5000 levels: JSON.parse takes it, and a consumer re-serializing the payload would throw RangeError.
+      raw.publish(`${prefix}.deep`, enc.encode(`{"payload":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`))
+      raw.publish(`${prefix}.deep`, enc.encode(`{"payload":{"a":${"[".repeat(100)}${"]".repeat(100)}}}`))
+      raw.publish(`${prefix}.deep`, enc.encode("{nope"))
+      raw.publish(`${prefix}.deep`, enc.encode(JSON.stringify({ payload: { ok: true } })))
+      const got = Chunk.toArray(yield* Fiber.join(f))
+      expect(got.map((e) => e.payload)).toEqual([{ ok: true }])
     })
   )
 
@@ -93,9 +117,13 @@ describe("NatsBus (real nats-server on 127.0.0.1:4222)", () => {
     Effect.gen(function* () {
       const bus = yield* makeNatsBus({}).pipe(Effect.scoped)
       void bus
-      const e1 = yield* Effect.scoped(Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(b.publish("a.*", {}))))
+      const e1 = yield* Effect.scoped(
+        Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(b.publish("a.*", {})))
+      )
       expect(e1.message).toMatch(/wildcard/)
-      const e2 = yield* Effect.scoped(Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(Effect.scoped(b.subscribe("a.>.b")))))
+      const e2 = yield* Effect.scoped(
+        Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(Effect.scoped(b.subscribe("a.>.b"))))
+      )
       expect(e2.message).toMatch(/last token/)
       const e3 = yield* Effect.flip(Effect.scoped(makeNatsBus({ url: "nats://127.0.0.1:1" })))
       expect(e3.op).toBe("connect")
