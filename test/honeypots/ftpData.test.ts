@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { safeBasename, storedName } from "../../src/honeypots/ftp/Capture.js"
 import { allowedActiveTarget, parseEprt, parsePort } from "../../src/honeypots/ftp/Data.js"
+import { diskRoom, type Reservation, reserve, type Usage } from "../../src/honeypots/ftp/Quota.js"
 
 describe("ftp data-connection and quarantine helpers", () => {
   it("PORT / EPRT parsing (RFC 959 §4.1.2, RFC 2428 §2)", () => {
@@ -88,5 +89,86 @@ describe("ftp data-connection and quarantine helpers", () => {
     expect(safeBasename("C:\\Windows\\evil.exe")).toBe("evil.exe")
     expect(safeBasename("..")).toBe("unnamed")
     expect(safeBasename("x/")).toBe("x")
+  })
+
+  it("property: budgets are never passed, and released uploads give everything back", () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("open" as const), session: fc.nat(2) }),
+      fc.record({ kind: fc.constant("add" as const), upload: fc.nat(20), bytes: fc.nat(400) }),
+      fc.record({ kind: fc.constant("release" as const), upload: fc.nat(20) }),
+      fc.record({ kind: fc.constant("keep" as const), upload: fc.nat(20) })
+    )
+    fc.assert(
+      fc.property(
+        fc.record({
+          sessionBytes: fc.nat(2000),
+          sessionFiles: fc.nat(5),
+          instanceBytes: fc.nat(3000),
+          instanceFiles: fc.nat(8)
+        }),
+        fc.array(op, { maxLength: 200 }),
+        (limits, ops) => {
+          const sessions: Array<Usage> = [0, 1, 2].map(() => ({ bytes: 0, files: 0 }))
+          const instance: Usage = { bytes: 0, files: 0 }
+          const open: Array<{ r: Reservation; session: number; bytes: number }> = []
+          const kept: Array<{ session: number; bytes: number }> = []
+          for (const o of ops) {
+            if (o.kind === "open") {
+              const r = reserve(limits, sessions[o.session]!, instance)
+              if (typeof r !== "string") open.push({ r, session: o.session, bytes: 0 })
+              else
+                expect(
+                  r === "session_files"
+                    ? sessions[o.session]!.files >= limits.sessionFiles
+                    : r === "instance_files"
+                      ? instance.files >= limits.instanceFiles
+                      : r === "session_bytes"
+                        ? sessions[o.session]!.bytes >= limits.sessionBytes
+                        : instance.bytes >= limits.instanceBytes
+                ).toBe(true)
+            } else {
+              const u = open[o.upload % Math.max(open.length, 1)]
+              if (u === undefined) continue
+              if (o.kind === "add") {
+                if (u.r.add(o.bytes) === undefined) u.bytes += o.bytes
+              } else {
+                open.splice(open.indexOf(u), 1)
+                if (o.kind === "release") u.r.release()
+                else kept.push({ session: u.session, bytes: u.bytes })
+                // Releasing twice (or after keeping) must not give anything back again.
+                if (o.kind === "release") u.r.release()
+              }
+            }
+            expect(instance.bytes).toBeLessThanOrEqual(limits.instanceBytes)
+            expect(instance.files).toBeLessThanOrEqual(limits.instanceFiles)
+            for (const s of sessions) {
+              expect(s.bytes).toBeLessThanOrEqual(limits.sessionBytes)
+              expect(s.files).toBeLessThanOrEqual(limits.sessionFiles)
+            }
+          }
+          // The books balance: what is held is exactly the kept files plus the open reservations.
+          const held = [...kept, ...open]
+          expect(instance).toEqual({ bytes: held.reduce((a, h) => a + h.bytes, 0), files: held.length })
+          sessions.forEach((s, i) => {
+            const mine = held.filter((h) => h.session === i)
+            expect(s).toEqual({ bytes: mine.reduce((a, h) => a + h.bytes, 0), files: mine.length })
+          })
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
+  it("disk floor: the larger of the byte floor and the percentage of the filesystem", () => {
+    const stats = { bavail: 1000, blocks: 10_000, bsize: 4096 }
+    // 5 % of 40,960,000 = 2,048,000 > 1,000,000.
+    expect(diskRoom(stats, { minFreeBytes: 1_000_000, minFreePercent: 5 })).toEqual({
+      free: 4_096_000,
+      floor: 2_048_000,
+      allowance: 2_048_000
+    })
+    expect(diskRoom(stats, { minFreeBytes: 5_000_000, minFreePercent: 5 }).allowance).toBe(-904_000)
+    expect(diskRoom(stats, { minFreeBytes: 0, minFreePercent: 0 }).allowance).toBe(4_096_000)
+    expect(diskRoom(stats, { minFreeBytes: 0, minFreePercent: 100 }).allowance).toBeLessThan(0)
   })
 })

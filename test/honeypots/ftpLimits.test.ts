@@ -7,7 +7,7 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Logger, Option } from "effect"
 import { openIncoming, receive } from "../../src/honeypots/ftp/Capture.js"
 import { ftpHoneypot } from "../../src/honeypots/ftp/index.js"
 import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
@@ -260,6 +260,7 @@ describe("ftp quarantine receive", () => {
         const incoming = yield* openIncoming(mkdtempSync(join(tmpdir(), "ftp-rx-")))
         const got = yield* receive(socket, incoming, {
           maxBytes: 1024,
+          admit: () => undefined,
           onProgress: () => {},
           stop: Effect.never
         }).pipe(Effect.timeoutOption("10 seconds"))
@@ -368,4 +369,213 @@ describe("ftp transfers end with their control connection", () => {
       expect(Number(cap[0]!.fields.size)).toBeGreaterThan(0)
     }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
   })
+})
+
+/** PASV + STOR `name` with `body` on a logged-in control connection; the final reply line. */
+const stor = async (c: Control, name: string, body: Buffer | string): Promise<string> => {
+  const dport = await c.pasv()
+  if (dport === undefined) return "no PASV"
+  const d = await connectData(dport)
+  const at = c.text.length
+  c.send(`STOR ${name}`)
+  const first = await c.waitFor(/^\d{3} /, at)
+  if (!first.startsWith("150 ")) {
+    d.destroy()
+    return first
+  }
+  d.end(body)
+  return c.waitFor(/^[2-5]\d\d /, at)
+}
+
+/** Log lines (messages) the service writes, for checking that a limit is logged once. */
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ message }) => {
+    lines.push(Array.isArray(message) ? message.join(" ") : String(message))
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+describe("ftp upload budgets", () => {
+  it.scopedLive(
+    "per session: files and bytes; a cut upload is discarded; a new session starts afresh",
+    () => {
+      const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+      const logs = captureLogs()
+      return Effect.gen(function* () {
+        const port = yield* start({ max_session_uploads: 3, max_session_upload_bytes: 1000 })
+        const replies = yield* Effect.promise(async () => {
+          const c = new Control(port)
+          await c.login()
+          const out = [
+            await stor(c, "a.bin", "A".repeat(600)),
+            // Crosses 1000 bytes mid-transfer: cut, and its bytes go back to the budget.
+            await stor(c, "b.bin", "B".repeat(600)),
+            await stor(c, "c.bin", "C".repeat(300)),
+            // 2 files kept (a, c): one more file fits, but only 100 bytes are left.
+            await stor(c, "d.bin", "D".repeat(100)),
+            await stor(c, "e.bin", "E")
+          ]
+          const c2 = new Control(port)
+          await c2.login()
+          out.push(await stor(c2, "f.bin", "F".repeat(900)))
+          return out
+        })
+        expect(replies).toEqual([
+          "226 Transfer complete.",
+          "552 Exceeded storage allocation.",
+          "226 Transfer complete.",
+          "226 Transfer complete.",
+          "552 Exceeded storage allocation.",
+          "226 Transfer complete."
+        ])
+        const es = yield* waitForEvents((es) => es.filter((e) => e.type === "file_captured").length >= 4)
+        expect(es.filter((e) => e.type === "file_captured").map((e) => e.fields.orig_path)).toEqual([
+          "/a.bin",
+          "/c.bin",
+          "/d.bin",
+          "/f.bin"
+        ])
+        const skipped = es.filter((e) => e.type === "file_skipped")
+        expect(
+          skipped.map((e) => [e.fields.orig_path, e.fields.reason, e.fields.quota, e.fields.limit])
+        ).toEqual([
+          ["/b.bin", "quota", "session_bytes", "1000"],
+          ["/e.bin", "quota", "session_files", "3"]
+        ])
+        expect(Number(skipped[0]!.fields.size)).toBeGreaterThan(400)
+        expect(skipped[1]!.fields).toMatchObject({
+          size: "0",
+          src_ip: "127.0.0.1",
+          ftp_user: "a",
+          command: "STOR"
+        })
+        expect(storedOf(artifacts).length).toBe(4)
+        expect(incomingOf(artifacts)).toEqual([])
+        // One warning per budget, however often it is hit.
+        expect(logs.lines.filter((l) => l.includes("upload budget"))).toEqual([
+          expect.stringContaining("session_bytes (1000)"),
+          expect.stringContaining("session_files (3)")
+        ])
+      }).pipe(Effect.provide(logs.layer), Effect.provide(TestLayer({ artifactsDir: artifacts })))
+    }
+  )
+
+  it.scopedLive("per instance: counted across sessions and from what the quarantine held at start", () => {
+    const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+    return Effect.gen(function* () {
+      const config = { max_total_uploads: 3, max_total_upload_bytes: 10_000 }
+      const port = yield* start(config)
+      const first = yield* Effect.promise(async () => {
+        const out: Array<string> = []
+        for (const name of ["a", "b", "c", "d"]) {
+          const c = new Control(port)
+          await c.login()
+          out.push(await stor(c, `${name}.bin`, name.repeat(100)))
+          c.send("QUIT")
+        }
+        return out
+      })
+      expect(first).toEqual([
+        "226 Transfer complete.",
+        "226 Transfer complete.",
+        "226 Transfer complete.",
+        "552 Exceeded storage allocation."
+      ])
+      // A second instance on the same quarantine (a restart) finds it full.
+      const again = yield* start(config)
+      const c = new Control(again)
+      const reply = yield* Effect.promise(async () => {
+        await c.login()
+        return stor(c, "e.bin", "e")
+      })
+      expect(reply).toBe("552 Exceeded storage allocation.")
+      const skipped = yield* eventsOf("file_skipped")
+      expect(skipped.map((e) => [e.fields.orig_path, e.fields.quota, e.fields.limit])).toEqual([
+        ["/d.bin", "instance_files", "3"],
+        ["/e.bin", "instance_files", "3"]
+      ])
+      expect(storedOf(artifacts).length).toBe(3)
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+  })
+
+  it.scopedLive("instance bytes: a big upload is cut once the instance total would pass it", () => {
+    const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+    return Effect.gen(function* () {
+      const port = yield* start({ max_total_upload_bytes: 50_000 })
+      const local = mkdtempSync(join(tmpdir(), "ftp-up-"))
+      writeFileSync(join(local, "big.bin"), Buffer.alloc(200_000, 7))
+      const r = yield* run("curl", ["-s", "-S", "-T", join(local, "big.bin"), `ftp://a:b@127.0.0.1:${port}/`])
+      expect(r.code).not.toBe(0)
+      const skipped = yield* eventsOf("file_skipped")
+      expect(skipped.map((e) => [e.fields.reason, e.fields.quota, e.fields.limit])).toEqual([
+        ["quota", "instance_bytes", "50000"]
+      ])
+      expect(storedOf(artifacts)).toEqual([])
+      expect(incomingOf(artifacts)).toEqual([])
+    }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+  })
+
+  it.scopedLive(
+    "disk floor: no upload when free space is at or below it; 552, disk_full, logged once",
+    () => {
+      const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+      const logs = captureLogs()
+      return Effect.gen(function* () {
+        // Demanding 100 % free is a floor no real filesystem clears.
+        const port = yield* start({ min_free_disk_percent: 100 })
+        const replies = yield* Effect.promise(async () => {
+          const c = new Control(port)
+          await c.login()
+          return [await stor(c, "a.bin", "x"), await stor(c, "b.bin", "y")]
+        })
+        expect(replies).toEqual(["552 Exceeded storage allocation.", "552 Exceeded storage allocation."])
+        const skipped = yield* eventsOf("file_skipped")
+        expect(skipped.map((e) => [e.fields.orig_path, e.fields.reason])).toEqual([
+          ["/a.bin", "disk_full"],
+          ["/b.bin", "disk_full"]
+        ])
+        expect(Number(skipped[0]!.fields.floor_bytes)).toBeGreaterThan(Number(skipped[0]!.fields.free_bytes))
+        expect(logs.lines.filter((l) => l.includes("free space"))).toHaveLength(1)
+        expect(storedOf(artifacts)).toEqual([])
+        expect(incomingOf(artifacts)).toEqual([])
+        // The same service with the floor off takes the upload.
+        const open = yield* start({ min_free_disk_percent: 0, min_free_disk_bytes: 0 })
+        const c = new Control(open)
+        expect(
+          yield* Effect.promise(async () => {
+            await c.login()
+            return stor(c, "c.bin", "z")
+          })
+        ).toBe("226 Transfer complete.")
+      }).pipe(Effect.provide(logs.layer), Effect.provide(TestLayer({ artifactsDir: artifacts })))
+    }
+  )
+})
+
+describe("ftp data connections per session", () => {
+  it.scopedLive(
+    "a second connection to the passive port is refused; the first still carries the upload",
+    () => {
+      const artifacts = mkdtempSync(join(tmpdir(), "ftp-art-"))
+      return Effect.gen(function* () {
+        const port = yield* start()
+        const c = new Control(port)
+        const reply = yield* Effect.promise(async () => {
+          await c.login()
+          const dport = (await c.pasv())!
+          const first = await connectData(dport)
+          const second = await connectData(dport)
+          await new Promise((r) => (second.destroyed ? r(undefined) : second.once("close", r)))
+          const at = c.text.length
+          c.send("STOR one.bin")
+          await c.waitFor(/^150 /, at)
+          first.end("only")
+          return c.waitFor(/^[2-5]\d\d /, at)
+        })
+        expect(reply).toBe("226 Transfer complete.")
+        expect((yield* eventsOf("file_captured")).map((e) => e.fields.size)).toEqual(["4"])
+      }).pipe(Effect.provide(TestLayer({ artifactsDir: artifacts })))
+    }
+  )
 })

@@ -25,12 +25,16 @@ export type ReceiveOutcome =
   | "aborted"
   /** Past the cap: the transfer was cut and the partial file discarded. */
   | "too_large"
+  /** Past a session or instance budget (`admit` said so): cut and discarded. */
+  | "quota"
+  /** The disk would drop below its free-space floor (`admit` said so): cut and discarded. */
+  | "disk_full"
   /** Our disk refused the bytes. */
   | "write_failed"
 
 export interface Received {
   readonly outcome: ReceiveOutcome
-  /** Bytes received (for `too_large`: up to the chunk that crossed the cap). */
+  /** Bytes received (when cut: up to the chunk that crossed the limit). */
   readonly size: number
   readonly sha256: string
 }
@@ -71,6 +75,8 @@ export const openIncoming = (dir: string): Effect.Effect<Incoming, CaptureError>
 export interface ReceiveOptions {
   /** Per-file cap: past it the transfer is cut (`too_large`). */
   readonly maxBytes: number
+  /** Asked before each chunk is written: a reason cuts the transfer, `undefined` lets it through. */
+  readonly admit: (bytes: number) => "quota" | "disk_full" | undefined
   /** Runs at most once per second of transfer (the session keeps the control connection alive). */
   readonly onProgress: () => void
   /**
@@ -116,6 +122,8 @@ export const receive = (
         if (done) return
         size += chunk.length
         if (size > options.maxBytes) return settle("too_large")
+        const refused = options.admit(chunk.length)
+        if (refused !== undefined) return settle(refused)
         hash.update(chunk)
         if (!out.write(chunk)) {
           socket.pause()

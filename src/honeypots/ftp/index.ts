@@ -28,8 +28,21 @@ import {
   parsePort,
   sendData
 } from "./Data.js"
+import {
+  type DiskFloor,
+  type DiskRoom,
+  diskAllowance,
+  type QuotaLimits,
+  type QuotaName,
+  quotaLimit,
+  reserve,
+  scanQuarantine,
+  type Usage
+} from "./Quota.js"
 
 const Port = Schema.Int.pipe(Schema.between(1, 65535))
+const Bytes = Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER))
+const Count = Schema.Int.pipe(Schema.between(0, 1_000_000_000))
 
 export const FtpConfig = Schema.Struct({
   /** Full welcome text; a leading `220 ` is added when missing (never doubled). */
@@ -45,10 +58,23 @@ export const FtpConfig = Schema.Struct({
   max_upload_bytes: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1024 * 1024 * 1024)), {
     default: () => DEFAULT_MAX_UPLOAD_BYTES
   }),
+  /** Per control connection: upload bytes (kept and in flight) and files kept; past them `552`. */
+  max_session_upload_bytes: Schema.optionalWith(Bytes, { default: () => 200 * 1024 * 1024 }),
+  max_session_uploads: Schema.optionalWith(Count, { default: () => 100 }),
   /**
-   * Passive data ports (vsftpd's `pasv_min_port` / `pasv_max_port`), for a firewall or a port
-   * mapping in front of the decky; both or neither. Without them the OS picks an ephemeral port.
+   * Per service instance (one decky's ftp), counting what the quarantine already holds when it
+   * starts: total upload bytes and files.
    */
+  max_total_upload_bytes: Schema.optionalWith(Bytes, { default: () => 1024 * 1024 * 1024 }),
+  max_total_uploads: Schema.optionalWith(Count, { default: () => 1000 }),
+  /**
+   * Free space the artifacts filesystem keeps: uploads stop (`552`, `disk_full`) before free space
+   * drops below the larger of the two. `0` and `0` turn the check off.
+   */
+  min_free_disk_bytes: Schema.optionalWith(Bytes, { default: () => 1024 * 1024 * 1024 }),
+  min_free_disk_percent: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 100)), {
+    default: () => 5
+  }),
   /**
    * Longest a single transfer may take, in seconds, however steadily it trickles (the 60 s data
    * idle timer alone would let one byte a minute hold a connection forever).
@@ -56,6 +82,10 @@ export const FtpConfig = Schema.Struct({
   max_transfer_seconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 86_400)), {
     default: () => 600
   }),
+  /**
+   * Passive data ports (vsftpd's `pasv_min_port` / `pasv_max_port`), for a firewall or a port
+   * mapping in front of the decky; both or neither. Without them the OS picks an ephemeral port.
+   */
   pasv_min_port: Schema.optional(Port),
   pasv_max_port: Schema.optional(Port)
 }).pipe(
@@ -156,6 +186,8 @@ interface Session {
   binary: boolean
   data: DataChannel | undefined
   readonly uploads: Map<string, Upload>
+  /** Against the per-session upload budgets. */
+  readonly usage: Usage
 }
 
 const resolvePath = (cwd: string, arg: string): string => {
@@ -188,9 +220,18 @@ const rateLimitedWarning = (windowMs: number): Warn => {
     })
 }
 
+/** Why an upload was refused with 552: the `file_skipped` fields past the common ones. */
+type Refusal =
+  | { readonly reason: "quota"; readonly quota: QuotaName; readonly limit: number }
+  | { readonly reason: "disk_full"; readonly free_bytes: number; readonly floor_bytes: number }
+
 /** What every connection of one service instance shares. */
 interface Instance {
   readonly warn: Warn
+  readonly quota: QuotaLimits
+  readonly disk: DiskFloor
+  /** Stored by this instance, counted from what the quarantine already held at start. */
+  readonly usage: Usage
 }
 
 const handleConnection = (
@@ -212,7 +253,8 @@ const handleConnection = (
       cwd: "/",
       binary: false,
       data: undefined,
-      uploads: new Map()
+      uploads: new Map(),
+      usage: { bytes: 0, files: 0 }
     }
     let unknown = 0
     // Data sockets open on behalf of this control connection (at most one at a time).
@@ -294,83 +336,141 @@ const handleConnection = (
         const d = session.data
         if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
         const who = { ...src, ftp_user: session.user ?? "" }
-        const opened = yield* Effect.either(openIncoming(path.join(ctx.artifactsDir, "ftp")))
-        if (opened._tag === "Left") {
-          yield* Effect.logWarning(`ftp: ${opened.left.message}`)
-          yield* dropData
-          return yield* reply("553 Could not create file.")
-        }
-        const incoming = opened.right
-        yield* Effect.gen(function* () {
-          const socket = Option.flatten(yield* whileControlOpen(d.open))
-          // A data connection the client already closed or reset is no transfer: nothing to read.
-          if (Option.isNone(socket) || dataGone(socket.value)) {
+        /** 552 with a `file_skipped` for a budget or the disk floor (logged once a minute per reason). */
+        const refuse = (size: number, refusal: Refusal) =>
+          Effect.gen(function* () {
             yield* dropData
-            return yield* reply("425 Failed to establish connection.")
+            if (refusal.reason === "quota")
+              yield* warn(
+                `quota:${refusal.quota}`,
+                `ftp: upload budget ${refusal.quota} (${refusal.limit}) reached; refusing uploads (first: ${target} from ${src.src_ip})`
+              )
+            else
+              yield* warn(
+                "disk_full",
+                `ftp: free space under ${ctx.artifactsDir} is at its floor (${refusal.free_bytes} free, floor ${refusal.floor_bytes}); refusing uploads`
+              )
+            yield* ctx.emit("ftp", "file_skipped", { orig_path: target, size, ...refusal, ...who, command })
+            yield* reply("552 Exceeded storage allocation.")
+          })
+        const reservation = reserve(instance.quota, session.usage, instance.usage)
+        if (typeof reservation === "string")
+          return yield* refuse(0, {
+            reason: "quota",
+            quota: reservation,
+            limit: quotaLimit(instance.quota, reservation)
+          })
+        let kept = false
+        yield* Effect.gen(function* () {
+          const opened = yield* Effect.either(openIncoming(path.join(ctx.artifactsDir, "ftp")))
+          if (opened._tag === "Left") {
+            yield* Effect.logWarning(`ftp: ${opened.left.message}`)
+            yield* dropData
+            return yield* reply("553 Could not create file.")
           }
-          yield* reply(preliminary)
-          const got = yield* receive(socket.value, incoming, {
-            maxBytes: config.max_upload_bytes,
-            // Data traffic counts as activity: a long upload must not trip the control idle timeout.
-            onProgress: () => control.setTimeout(ctx.limits.idleTimeoutMs),
-            // What arrived until then is kept (file_captured, complete=false).
-            stop: Effect.raceFirst(
-              Deferred.await(controlGone),
-              Effect.zipRight(
-                Effect.sleep(maxTransfer),
-                warn(
-                  `transfer-time:${src.src_ip}`,
-                  `ftp: upload ${target} from ${src.src_ip} passed max_transfer_seconds ${config.max_transfer_seconds}; cut`
+          const incoming = opened.right
+          const room = yield* diskAllowance(incoming.dir, instance.disk).pipe(
+            // No figure is no reason to lose the payload: a full disk still fails the write (451).
+            Effect.catchAll((e) => Effect.as(warn("statfs", `ftp: ${e.message}`), undefined))
+          )
+          const diskFull = (r: DiskRoom): Refusal => ({
+            reason: "disk_full",
+            free_bytes: r.free,
+            floor_bytes: r.floor
+          })
+          if (room !== undefined && room.allowance <= 0) return yield* refuse(0, diskFull(room))
+          yield* Effect.gen(function* () {
+            const socket = Option.flatten(yield* whileControlOpen(d.open))
+            // A data connection the client already closed or reset is no transfer: nothing to read.
+            if (Option.isNone(socket) || dataGone(socket.value)) {
+              yield* dropData
+              return yield* reply("425 Failed to establish connection.")
+            }
+            yield* reply(preliminary)
+            let written = 0
+            let overQuota: QuotaName | undefined
+            const got = yield* receive(socket.value, incoming, {
+              maxBytes: config.max_upload_bytes,
+              admit: (n) => {
+                if (room !== undefined && written + n > room.allowance) return "disk_full"
+                overQuota = reservation.add(n)
+                if (overQuota !== undefined) return "quota"
+                written += n
+                return undefined
+              },
+              // Data traffic counts as activity: a long upload must not trip the control idle timeout.
+              onProgress: () => control.setTimeout(ctx.limits.idleTimeoutMs),
+              // What arrived until then is kept (file_captured, complete=false).
+              stop: Effect.raceFirst(
+                Deferred.await(controlGone),
+                Effect.zipRight(
+                  Effect.sleep(maxTransfer),
+                  warn(
+                    `transfer-time:${src.src_ip}`,
+                    `ftp: upload ${target} from ${src.src_ip} passed max_transfer_seconds ${config.max_transfer_seconds}; cut`
+                  )
                 )
               )
-            )
-          })
-          yield* dropData
-          // Discarded before it is announced, so the quarantine never holds a partial oversize file.
-          if (got.outcome !== "complete" && got.outcome !== "aborted") yield* discard(incoming)
-          if (got.outcome === "too_large") {
-            yield* Effect.logWarning(
-              `ftp: upload ${target} from ${src.src_ip} passed max_upload_bytes ${config.max_upload_bytes}; discarded`
-            )
-            yield* ctx.emit("ftp", "file_skipped", {
-              orig_path: target,
-              size: got.size,
-              reason: "too_large",
-              max_bytes: config.max_upload_bytes,
-              ...who,
-              command
             })
-            return yield* reply("552 Exceeded storage allocation.")
-          }
-          if (got.outcome === "write_failed") {
-            yield* Effect.logWarning(`ftp: cannot write upload ${target} under ${incoming.dir}`)
-            return yield* reply("451 Failure writing to local file.")
-          }
-          const storedAs = storedName(new Date(), got.sha256, target)
-          const kept = yield* Effect.either(keep(incoming, storedAs))
-          if (kept._tag === "Left") {
-            yield* Effect.logWarning(`ftp: ${kept.left.message}`)
-            return yield* reply("451 Failure writing to local file.")
-          }
-          const prior = command === "APPE" ? (session.uploads.get(target)?.size ?? 0) : 0
-          session.uploads.delete(target)
-          if (session.uploads.size >= MAX_LISTED_UPLOADS) {
-            const oldest = session.uploads.keys().next()
-            if (oldest.done !== true) session.uploads.delete(oldest.value)
-          }
-          session.uploads.set(target, { size: prior + got.size, mtime: new Date() })
-          const complete = got.outcome === "complete"
-          yield* ctx.emit("ftp", "file_captured", {
-            stored_as: storedAs,
-            sha256: got.sha256,
-            size: got.size,
-            orig_path: target,
-            ...who,
-            command,
-            complete
-          })
-          yield* reply(complete ? "226 Transfer complete." : "426 Failure reading network stream.")
-        }).pipe(Effect.ensuring(discard(incoming)))
+            yield* dropData
+            // Discarded before it is announced, so the quarantine never holds a cut-off file.
+            if (got.outcome !== "complete" && got.outcome !== "aborted") yield* discard(incoming)
+            if (got.outcome === "quota" && overQuota !== undefined)
+              return yield* refuse(got.size, {
+                reason: "quota",
+                quota: overQuota,
+                limit: quotaLimit(instance.quota, overQuota)
+              })
+            if (got.outcome === "disk_full" && room !== undefined)
+              return yield* refuse(got.size, diskFull(room))
+            if (got.outcome === "too_large") {
+              yield* Effect.logWarning(
+                `ftp: upload ${target} from ${src.src_ip} passed max_upload_bytes ${config.max_upload_bytes}; discarded`
+              )
+              yield* ctx.emit("ftp", "file_skipped", {
+                orig_path: target,
+                size: got.size,
+                reason: "too_large",
+                max_bytes: config.max_upload_bytes,
+                ...who,
+                command
+              })
+              return yield* reply("552 Exceeded storage allocation.")
+            }
+            if (got.outcome === "write_failed" || got.outcome === "quota" || got.outcome === "disk_full") {
+              yield* Effect.logWarning(`ftp: cannot write upload ${target} under ${incoming.dir}`)
+              return yield* reply("451 Failure writing to local file.")
+            }
+            const storedAs = storedName(new Date(), got.sha256, target)
+            const stored = yield* Effect.either(keep(incoming, storedAs))
+            if (stored._tag === "Left") {
+              yield* Effect.logWarning(`ftp: ${stored.left.message}`)
+              return yield* reply("451 Failure writing to local file.")
+            }
+            kept = true
+            const prior = command === "APPE" ? (session.uploads.get(target)?.size ?? 0) : 0
+            session.uploads.delete(target)
+            if (session.uploads.size >= MAX_LISTED_UPLOADS) {
+              const oldest = session.uploads.keys().next()
+              if (oldest.done !== true) session.uploads.delete(oldest.value)
+            }
+            session.uploads.set(target, { size: prior + got.size, mtime: new Date() })
+            const complete = got.outcome === "complete"
+            yield* ctx.emit("ftp", "file_captured", {
+              stored_as: storedAs,
+              sha256: got.sha256,
+              size: got.size,
+              orig_path: target,
+              ...who,
+              command,
+              complete
+            })
+            yield* reply(complete ? "226 Transfer complete." : "426 Failure reading network stream.")
+          }).pipe(Effect.ensuring(discard(incoming)))
+        }).pipe(
+          // Only a kept file stays on the budgets; anything discarded (or interrupted) gives its share back.
+          Effect.ensuring(Effect.sync(() => (kept ? undefined : reservation.release())))
+        )
       })
 
     const listing = (arg: string, namesOnly: boolean): Buffer => {
@@ -701,7 +801,22 @@ export const ftpHoneypot = defineHoneypot({
           ? personaFromBanner(config.banner)
           : ctx.seed.pick(PERSONAS)
       const files = makeBaitFs(ctx.seed)
-      const instance: Instance = { warn: rateLimitedWarning(60_000) }
+      const warn = rateLimitedWarning(60_000)
+      const quota: QuotaLimits = {
+        sessionBytes: config.max_session_upload_bytes,
+        sessionFiles: config.max_session_uploads,
+        instanceBytes: config.max_total_upload_bytes,
+        instanceFiles: config.max_total_uploads
+      }
+      const usage = yield* scanQuarantine(path.join(ctx.artifactsDir, "ftp"), quota.instanceFiles).pipe(
+        Effect.catchAll((e) => Effect.as(Effect.logWarning(`ftp: ${e.message}`), { bytes: 0, files: 0 }))
+      )
+      const instance: Instance = {
+        warn,
+        quota,
+        disk: { minFreeBytes: config.min_free_disk_bytes, minFreePercent: config.min_free_disk_percent },
+        usage
+      }
       const listener = yield* serveTcp({
         service: "ftp",
         host: options.host,
