@@ -5,18 +5,29 @@
  */
 import { Either } from "effect"
 import { BusError } from "./Bus.js"
+import { MAX_HEADER } from "./Wire.js"
 
 const BAD_SEGMENT = /[.*>\s]/
+/** Anything but printable ASCII without space (0x21–0x7e): topics travel in ASCII frame headers. */
+const NOT_PRINTABLE = /[^\x21-\x7e]/
+
+/**
+ * The longest topic or pattern: `UNSUB <pattern>` plus its LF must fit a frame header (MAX_HEADER bytes),
+ * so every frame that carries one (SUB, UNSUB, PUB, EVT) can be sent.
+ */
+export const MAX_TOPIC_LENGTH = MAX_HEADER - "UNSUB ".length - 1
 
 const invalid = (op: string, message: string) => new BusError({ op, message })
 
-/** An id-like segment: non-empty, no `.`, `*`, `>` or whitespace. */
+/** An id-like segment: non-empty printable ASCII, no `.`, `*`, `>` or whitespace. */
 export const segment = (value: string, what = "segment"): Either.Either<string, BusError> =>
   value.length === 0
     ? Either.left(invalid("topic", `${what} must not be empty`))
     : BAD_SEGMENT.test(value)
       ? Either.left(invalid("topic", `${what} ${JSON.stringify(value)} contains '.', '*', '>' or whitespace`))
-      : Either.right(value)
+      : NOT_PRINTABLE.test(value)
+        ? Either.left(invalid("topic", `${what} ${JSON.stringify(value)} is not printable ASCII`))
+        : Either.right(value)
 
 /** A leaf: may be dotted (`session.ended`), but every token must be a valid segment. */
 export const leaf = (value: string, what = "leaf"): Either.Either<string, BusError> => {
@@ -110,11 +121,26 @@ export const T = {
   attributionMultiActorSuspected: "attribution.profile.multi_actor_suspected"
 } as const
 
-/** A subscription pattern: non-empty tokens, `>` only as the last token, no whitespace. */
+/**
+ * A subscription pattern (and, without wildcards, a topic): non-empty tokens, `>` only as the last
+ * token, printable ASCII without whitespace, at most MAX_TOPIC_LENGTH characters. The broker refuses
+ * any other SUB, so clients must refuse it first.
+ */
 export const validatePattern = (pattern: string): Either.Either<string, BusError> => {
   if (pattern.length === 0) return Either.left(invalid("pattern", "pattern must not be empty"))
+  if (pattern.length > MAX_TOPIC_LENGTH)
+    return Either.left(
+      invalid(
+        "pattern",
+        `pattern of ${pattern.length} characters is longer than ${MAX_TOPIC_LENGTH} (it must fit a 4 KiB frame header)`
+      )
+    )
   if (/\s/.test(pattern))
     return Either.left(invalid("pattern", `pattern ${JSON.stringify(pattern)} contains whitespace`))
+  if (NOT_PRINTABLE.test(pattern))
+    return Either.left(
+      invalid("pattern", `pattern ${JSON.stringify(pattern)} is not printable ASCII (0x21–0x7e only)`)
+    )
   const tokens = pattern.split(".")
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]

@@ -2,10 +2,12 @@
  * The unix backend of the `Bus` tag: a client of the `decnet bus` broker (spec/bus.md §1.7, with the
  * issue's fixes). Publishing only appends to a bounded outbound buffer flushed in one write per tick;
  * subscriptions are scoped Streams over drop-oldest queues; the connection comes back by itself after a
- * broker restart (exponential backoff on a Schedule) and every live pattern is subscribed again.
+ * broker restart (exponential backoff on a Schedule) and every live pattern is subscribed again. A
+ * connection the broker closes right away does not reset the backoff, so a refused client backs off.
  */
 import { connect, type Socket } from "node:net"
 import {
+  Clock,
   Deferred,
   Duration,
   Effect,
@@ -33,13 +35,18 @@ import {
   decodeBodyAt,
   eventFromBody,
   FrameWriter,
-  MAX_HEADER,
+  jsonTooDeep,
+  MAX_JSON_DEPTH,
+  MAX_PATTERNS_PER_CONNECTION,
   newEventId,
   type Verb,
   WireError
 } from "./Wire.js"
 
-/** Events buffered per subscription; the oldest is dropped (and counted) when it is full. */
+/**
+ * Events buffered per subscription; the oldest is dropped (and counted) when it is full. The bound is in
+ * events, not bytes: a subscription that stops consuming can hold 1024 × the largest event (≈1 MiB each).
+ */
 export const SUBSCRIPTION_QUEUE_SIZE = 1024
 /** Outbound bytes held while the socket is busy; publishes beyond it are dropped and counted. */
 export const OUTBOUND_LIMIT_BYTES = 8 * 1024 * 1024
@@ -50,6 +57,11 @@ export const RECONNECT_SCHEDULE: Schedule.Schedule<unknown, unknown> = Schedule.
 )
 /** A connect that neither succeeds nor fails by then (a wedged broker's full backlog) counts as failed. */
 const CONNECT_TIMEOUT = Duration.seconds(2)
+/**
+ * A session must stay up this long to count as a success that resets the reconnect backoff; a broker
+ * that closes the connection sooner (refused, or a SUB it rejects) is retried on the backoff schedule.
+ */
+export const STABLE_SESSION = Duration.seconds(1)
 /** How long closing waits for the BYE and pending frames to leave before cutting the socket. */
 const CLOSE_TIMEOUT = Duration.seconds(2)
 const CACHE_LIMIT = 4096
@@ -70,6 +82,8 @@ export interface UnixBusStats {
   readonly droppedClosed: number
   readonly droppedOutboundFull: number
   readonly droppedSubscriberFull: number
+  /** EVT frames whose body was not a decodable envelope (invalid JSON, not an object, too deep); skipped. */
+  readonly droppedUndecodable: number
   readonly reconnects: number
 }
 
@@ -85,15 +99,11 @@ interface LocalSub {
 
 const hasWildcard = (topic: string) => topic.includes("*") || topic.includes(">")
 
-/** Why `topic` cannot be published, or undefined when it can (valid tokens, no wildcard, ASCII, fits a header). */
+/** Why `topic` cannot be published, or undefined when it can (a valid pattern without wildcards). */
 const topicProblem = (topic: string): string | undefined => {
   if (hasWildcard(topic)) return `wildcard in topic ${JSON.stringify(topic)}`
   const valid = validatePattern(topic)
-  if (Either.isLeft(valid)) return valid.left.message.replace("pattern", "topic")
-  for (let i = 0; i < topic.length; i++)
-    if (topic.charCodeAt(i) > 126) return `topic ${JSON.stringify(topic)} is not ASCII`
-  if (topic.length + 5 > MAX_HEADER) return `topic of ${topic.length} characters exceeds the 4 KiB header`
-  return undefined
+  return Either.isLeft(valid) ? valid.left.message.replace("pattern", "topic") : undefined
 }
 
 export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusService, never, Scope.Scope> =>
@@ -125,6 +135,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
       droppedClosed: 0,
       droppedOutboundFull: 0,
       droppedSubscriberFull: 0,
+      droppedUndecodable: 0,
       reconnects: 0
     }
     // One WARN per outage (then DEBUG), one WARN after close (then DEBUG).
@@ -200,8 +211,15 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
           if (targets.length === 0) return true
           const body = decodeBodyAt(buf, start, end)
           if (body instanceof WireError) {
-            acc.bad = `${body.reason}: ${body.detail}`
-            return false
+            // The framing is intact (the length prefix delimits the body), so only this event is lost.
+            counters.droppedUndecodable++
+            if (counters.droppedUndecodable === 1 || counters.droppedUndecodable % 1000 === 0)
+              log(
+                Effect.logWarning(
+                  `bus: undecodable event on ${args} skipped (${body.reason}: ${body.detail}; ${counters.droppedUndecodable} so far)`
+                )
+              )
+            return true
           }
           const event = eventFromBody(args, body)
           const batches = (acc.batches ??= new Map())
@@ -219,8 +237,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         log(Effect.logDebug(`bus: unexpected ${verb} frame from the broker skipped`))
         return true
       }
-      return (chunk: Buffer) => {
-        if (socket !== s) return
+      const onChunk = (chunk: Buffer) => {
         const err = decoder.feed(chunk, sink)
         const batches = acc.batches
         const bad = err !== undefined ? `${err.reason}: ${err.detail}` : acc.bad
@@ -230,6 +247,18 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         if (bad !== undefined) {
           // A broker that speaks garbage is treated like one that went away: drop the link and reconnect.
           if (bad !== "BYE") log(Effect.logWarning(`bus: bad frame from the broker (${bad}); reconnecting`))
+          s.destroy()
+        }
+      }
+      return (chunk: Buffer) => {
+        if (socket !== s) return
+        // Nothing the broker sends may escape a socket callback (it would end the process).
+        try {
+          onChunk(chunk)
+        } catch (e) {
+          acc.batches = undefined
+          acc.bad = undefined
+          log(Effect.logWarning(`bus: frame handling failed (${String(e).slice(0, 120)}); reconnecting`))
           s.destroy()
         }
       }
@@ -315,26 +344,42 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         )
       })
     )
-    const loop = Effect.gen(function* () {
-      let sessions = 0
-      while (!closed) {
-        const s = yield* Effect.retry(attempt, options.reconnect ?? RECONNECT_SCHEDULE)
-        if (closed) {
-          s.destroy()
-          return
-        }
-        // attach() runs before the layer is handed out, so a publish right after construction is sent.
-        yield* Effect.sync(() => attach(s))
-        yield* Deferred.succeed(firstAttempt, undefined)
-        if (sessions > 0) {
-          counters.reconnects++
-          yield* Effect.logInfo(`bus: reconnected to ${socketPath}; resubscribed ${subs.size} patterns`)
-        }
-        sessions++
-        failures = 0
-        yield* closedSignal(s)
-        if (!closed) yield* Effect.logWarning(`bus: connection to ${socketPath} lost; reconnecting`)
+    let sessions = 0
+    // Consecutive sessions that the broker closed before STABLE_SESSION: logged once, then at DEBUG.
+    let shortSessions = 0
+    /** Connect and serve one session; fails (so the caller's retry backs off) if it could not connect or was short. */
+    const session: Effect.Effect<void, BusError> = Effect.gen(function* () {
+      const s = yield* attempt
+      if (closed) {
+        s.destroy()
+        return
       }
+      const since = yield* Clock.currentTimeMillis
+      // attach() runs before the layer is handed out, so a publish right after construction is sent.
+      yield* Effect.sync(() => attach(s))
+      yield* Deferred.succeed(firstAttempt, undefined)
+      if (sessions > 0) {
+        counters.reconnects++
+        const message = `bus: reconnected to ${socketPath}; resubscribed ${subs.size} patterns`
+        yield* shortSessions === 0 ? Effect.logInfo(message) : Effect.logDebug(message)
+      }
+      sessions++
+      failures = 0
+      yield* closedSignal(s)
+      if (closed) return
+      const lived = (yield* Clock.currentTimeMillis) - since
+      if (lived < Duration.toMillis(STABLE_SESSION)) {
+        shortSessions++
+        const message = `bus: the broker at ${socketPath} closed the connection after ${lived} ms; backing off`
+        yield* shortSessions === 1 ? Effect.logWarning(message) : Effect.logDebug(message)
+        return yield* new BusError({ op: "connect", message })
+      }
+      shortSessions = 0
+      yield* Effect.logWarning(`bus: connection to ${socketPath} lost; reconnecting`)
+    })
+    // A session that stayed up ends the retry, so the next one starts with a fresh backoff.
+    const loop = Effect.gen(function* () {
+      while (!closed) yield* Effect.retry(session, options.reconnect ?? RECONNECT_SCHEDULE)
     })
     yield* Effect.forkScoped(loop)
     // The layer is ready once the first attempt has an answer: connected, or reconnecting in the background.
@@ -425,6 +470,14 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
             })
           )
         }
+        // The broker refuses (and disconnects) a body deeper than MAX_JSON_DEPTH; the envelope is one level.
+        if (jsonTooDeep(payloadJson, MAX_JSON_DEPTH - 1))
+          return Effect.fail(
+            new BusError({
+              op: "publish",
+              message: `payload on ${topic} nests deeper than ${MAX_JSON_DEPTH - 1} levels; flatten it`
+            })
+          )
         const id = idPrefix + (idCounter++).toString(16).padStart(16, "0")
         // The client envelope (the broker keeps only type and payload, §1.4), written in three parts.
         const head = `{"v":1,"id":"${id}","topic":${quotedTopics.get(topic) ?? JSON.stringify(topic)},"type":${eventType.length === 0 ? '""' : JSON.stringify(eventType)},"ts":${Date.now() / 1000},"payload":`
@@ -465,7 +518,17 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         const queue = yield* makeSubscriptionQueue(queueSize)
         const sub: LocalSub = { pattern, queue, drops: 0 }
         yield* Effect.acquireRelease(
-          Effect.sync(() => addSub(sub)),
+          Effect.suspend(() =>
+            // The broker closes a connection with more patterns than that; resubscribing would loop.
+            !subs.has(pattern) && subs.size >= MAX_PATTERNS_PER_CONNECTION
+              ? Effect.fail(
+                  new BusError({
+                    op: "subscribe",
+                    message: `this client already subscribes ${MAX_PATTERNS_PER_CONNECTION} distinct patterns (the broker's limit); reuse a wider pattern`
+                  })
+                )
+              : Effect.sync(() => addSub(sub))
+          ),
           () => Effect.sync(() => removeSub(sub)).pipe(Effect.zipRight(Queue.shutdown(queue)))
         )
         return Stream.fromQueue(queue)

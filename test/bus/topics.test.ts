@@ -11,10 +11,25 @@ describe("Topics", () => {
     expect(Either.getOrThrow(Topics.topologyMutation("t1", "applied"))).toBe("topology.t1.mutation.applied")
     expect(Either.getOrThrow(Topics.decky("host:web1", "state"))).toBe("decky.host:web1.state")
     expect(Either.getOrThrow(Topics.attacker("session.ended"))).toBe("attacker.session.ended")
-    for (const bad of ["", "a.b", "a*", "a>", "a b", "a\tb"]) expect(Either.isLeft(Topics.topologyStatus(bad))).toBe(true)
+    for (const bad of ["", "a.b", "a*", "a>", "a b", "a\tb"])
+      expect(Either.isLeft(Topics.topologyStatus(bad))).toBe(true)
     expect(Either.isLeft(Topics.attacker(""))).toBe(true)
     expect(Either.isLeft(Topics.attacker("a..b"))).toBe(true)
     expect(Either.isLeft(Topics.system("x.>"))).toBe(true)
+  })
+
+  it("patterns and topics are printable ASCII without spaces and fit a frame header", () => {
+    for (const bad of ["café.>", "a.\u0001", "a.\u007f", "a\u00a0b", "\u{1F600}", "a.b\u2028"])
+      expect(Either.isLeft(Topics.validatePattern(bad))).toBe(true)
+    expect(Either.isRight(Topics.validatePattern("a.~!#$%&'()+,-/:;<=?@[]^_`{|}.>"))).toBe(true)
+    // `UNSUB <pattern>` plus the LF is exactly the 4096-byte header at the limit.
+    expect(Topics.MAX_TOPIC_LENGTH).toBe(4096 - "UNSUB ".length - 1)
+    expect(Either.isRight(Topics.validatePattern("x".repeat(Topics.MAX_TOPIC_LENGTH)))).toBe(true)
+    const long = Topics.validatePattern("x".repeat(Topics.MAX_TOPIC_LENGTH + 1))
+    expect(Either.isLeft(long) && long.left.message).toMatch(/longer than 4089/)
+    // Builders refuse such segments up front.
+    expect(Either.isLeft(Topics.decky("café", "state"))).toBe(true)
+    expect(Either.isLeft(Topics.attacker("sessión.ended"))).toBe(true)
   })
 
   it("matching examples and fixed quirks", () => {
