@@ -2,8 +2,8 @@
 // bus. The broker and the bus backends (node:net, nats) are imported inside the handlers so that building
 // the command tree stays cheap. Logs go to stderr, so `sub --json` output on stdout stays clean.
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Data, Effect, Layer, Logger, Option, Stream } from "effect"
-import type { BusEvent, Payload } from "../bus/Bus.js"
+import { Console, Data, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
+import { type BusEvent, Payload } from "../bus/Bus.js"
 import { DecnetLogger } from "../logging/DecnetLogger.js"
 
 // Log lines (RFC 5424, stderr) name the broker "bus" and the operator tools "bus-cli"; stdout carries only
@@ -30,18 +30,30 @@ const heartbeat = Options.integer("heartbeat").pipe(
   Options.withDefault(10)
 )
 
-const root = Command.make("bus", { socket, group, heartbeat }, ({ socket, group, heartbeat }) =>
-  Effect.gen(function* () {
-    const { runBrokerMain } = yield* Effect.promise(() => import("../bus/Broker.js"))
-    yield* runBrokerMain({
-      ...Option.match(socket, { onNone: () => ({}), onSome: (socketPath) => ({ socketPath }) }),
-      group,
-      heartbeatSeconds: heartbeat
-    })
-  }).pipe(Effect.provide(logTo("bus")))
+// Same default as MAX_CONNECTIONS in src/bus/Broker.ts (not imported: the broker loads only in the handler).
+const maxConnections = Options.integer("max-connections").pipe(
+  Options.withDescription("simultaneous clients served; further connections are closed at once"),
+  Options.withDefault(1024)
 )
 
-const isPayload = (u: unknown): u is Payload => typeof u === "object" && u !== null && !Array.isArray(u)
+const root = Command.make(
+  "bus",
+  { socket, group, heartbeat, maxConnections },
+  ({ socket, group, heartbeat, maxConnections }) =>
+    Effect.gen(function* () {
+      if (maxConnections < 1)
+        return yield* new BusCliError({ message: "--max-connections must be at least 1" })
+      const { runBrokerMain } = yield* Effect.promise(() => import("../bus/Broker.js"))
+      yield* runBrokerMain({
+        ...Option.match(socket, { onNone: () => ({}), onSome: (socketPath) => ({ socketPath }) }),
+        group,
+        heartbeatSeconds: heartbeat,
+        maxConnections
+      })
+    }).pipe(Effect.provide(logTo("bus")))
+)
+
+const isPayload = Schema.is(Payload)
 
 const parsePayload = (text: string): Effect.Effect<Payload, BusCliError> =>
   Effect.try({
@@ -106,12 +118,11 @@ const count = Options.integer("count").pipe(Options.withDescription("exit after 
 
 const human = (e: BusEvent) =>
   `${new Date(e.ts * 1000).toISOString()} ${e.topic} ${e.type.length > 0 ? e.type : "-"} ${JSON.stringify(e.payload)}`
-const envelope = (e: BusEvent) =>
-  JSON.stringify({ v: e.v, id: e.id, topic: e.topic, type: e.type, ts: e.ts, payload: e.payload })
 
 const sub = Command.make("sub", { pattern, json, count }, ({ pattern, json, count }) =>
   Effect.scoped(
     Effect.gen(function* () {
+      const { envelopeJson } = yield* Effect.promise(() => import("../bus/Wire.js"))
       const bus = yield* openBus(`decnet-bus-sub[${process.pid}]`)
       const stream = yield* bus.subscribe(pattern)
       yield* Effect.logInfo(`subscribed to ${pattern}; waiting for events`)
@@ -119,7 +130,7 @@ const sub = Command.make("sub", { pattern, json, count }, ({ pattern, json, coun
         onNone: () => stream,
         onSome: (n) => Stream.take(stream, Math.max(0, n))
       })
-      yield* Stream.runForEach(limited, (e) => Console.log(json ? envelope(e) : human(e)))
+      yield* Stream.runForEach(limited, (e) => Console.log(json ? envelopeJson(e) : human(e)))
     })
   ).pipe(Effect.provide(logTo("bus-cli")))
 ).pipe(Command.withDescription("print events matching a pattern as they arrive"))

@@ -55,8 +55,8 @@ const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Pro
 
 const tmpSocket = () => join(mkdtempSync(join(tmpdir(), "decnet-xproc-")), "bus.sock")
 
-const startBroker = async (path: string, heartbeat = 3600) => {
-  const p = cli(["bus", "--socket", path, "--group", "", "--heartbeat", String(heartbeat)])
+const startBroker = async (path: string, heartbeat = 3600, extra: ReadonlyArray<string> = []) => {
+  const p = cli(["bus", "--socket", path, "--group", "", "--heartbeat", String(heartbeat), ...extra])
   expect(await waitFor(() => p.stderr.includes("listening on"), 1500)).toBe(true)
   return p
 }
@@ -291,5 +291,47 @@ describe("cross-process bus", () => {
     expect(exit.code).toBe(0)
     expect(existsSync(path)).toBe(false)
     expect(broker.stderr).toContain("shutting down")
+  })
+
+  it("the broker process survives a 5000-deep PUB body, and --max-connections closes extra clients", async () => {
+    const path = tmpSocket()
+    const broker = await startBroker(path, 3600, ["--max-connections", "2"])
+    const raw = async () => {
+      const s: Socket = connect(path)
+      s.on("error", () => undefined)
+      const state = { closed: false }
+      s.once("close", () => {
+        state.closed = true
+      })
+      await new Promise((r) => s.once("connect", r))
+      return { s, state }
+    }
+    const frame = (verb: "PUB" | "SUB", args: string, body?: string) =>
+      Either.getOrThrow(encodeFrame(verb, args, body))
+    const evil = await raw()
+    evil.s.write(frame("PUB", "x.y", `{"payload":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`))
+    expect(await waitFor(() => evil.state.closed)).toBe(true)
+    expect(await waitFor(() => broker.stderr.includes("body-too-deep"))).toBe(true)
+    const a = await raw()
+    const b = await raw()
+    const c = await raw()
+    expect(await waitFor(() => c.state.closed)).toBe(true)
+    expect(broker.stderr).toContain("2 clients already connected; connection refused")
+    // The broker is alive and still serves the two it accepted.
+    const got: Array<string> = []
+    const d = new Decoder()
+    a.s.on("data", (chunk) => {
+      for (const f of Either.getOrThrow(d.push(chunk))) got.push(f.args)
+    })
+    a.s.write(frame("SUB", "x.y"))
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      b.s.write(frame("PUB", "x.y", "{}"))
+      await sleep(20)
+    }
+    expect(got[0]).toBe("x.y")
+    expect([a.state.closed, b.state.closed]).toEqual([false, false])
+    expect(broker.child.exitCode).toBeNull()
+    a.s.destroy()
+    b.s.destroy()
   })
 })
