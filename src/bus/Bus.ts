@@ -111,7 +111,9 @@ class SlidingRing<A extends object> implements Queue.BackingQueue<A> {
 /**
  * A subscription queue of `capacity` events that drops the oldest when full, for every backend. Any
  * offer keeps that policy, `Queue.unsafeOffer` included (the ring slides by itself; the sliding
- * strategy is kept as well, for the record).
+ * strategy is kept as well, for the record). The bound is in events, not bytes: a subscription that
+ * stops consuming holds up to `capacity` × the largest event (1024 × ≈1 MiB on the unix bus); callers
+ * that expect large events pass a smaller capacity.
  */
 export const makeSubscriptionQueue = (capacity: number): Effect.Effect<Queue.Queue<BusEvent>> =>
   Queue.make(new SlidingRing<BusEvent>(Math.max(1, capacity)), Queue.slidingStrategy<BusEvent>())
