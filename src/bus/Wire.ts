@@ -84,13 +84,19 @@ export type FrameSink = (verb: Verb, args: string, buf: Buffer, start: number, e
 
 /**
  * Whether the JSON `text` nests objects and arrays deeper than `max` levels. A scan, not a parse: it
- * skips strings (escapes included) and counts brackets, and a text too short to be that deep is not
- * scanned at all. Meant for text about to be parsed; on invalid JSON the answer does not matter.
+ * skips strings (escapes included) and tracks bracket depth; a text too short or with too few opening
+ * brackets to be that deep is not scanned at all. Meant for text about to be parsed; on invalid JSON
+ * the answer does not matter.
  */
 export const jsonTooDeep = (text: string, max: number = MAX_JSON_DEPTH): boolean => {
   const n = text.length
-  // Every level takes two characters.
+  // Every level takes two characters, and needs an opening bracket: count those first (a native search
+  // per bracket, so a typical event with a handful of them costs almost nothing) before scanning.
   if (n <= 2 * max) return false
+  let opens = 0
+  for (let i = text.indexOf("{"); i !== -1 && opens <= max; i = text.indexOf("{", i + 1)) opens++
+  for (let i = text.indexOf("["); i !== -1 && opens <= max; i = text.indexOf("[", i + 1)) opens++
+  if (opens <= max) return false
   let depth = 0
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
