@@ -16,7 +16,8 @@ const client = async () => {
   const frames: Array<Frame> = []
   const d = new Decoder()
   s.on("data", (c) => frames.push(...Either.getOrThrow(d.push(c))))
-  const send = (verb: "HELLO" | "SUB" | "PUB" | "EVT", args: string, body?: string) => s.write(Either.getOrThrow(encodeFrame(verb, args, body)))
+  const send = (verb: "HELLO" | "SUB" | "PUB" | "EVT", args: string, body?: string) =>
+    s.write(Either.getOrThrow(encodeFrame(verb, args, body)))
   return { s, frames, send }
 }
 const until = async (f: () => boolean) => {
@@ -25,7 +26,9 @@ const until = async (f: () => boolean) => {
 
 beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
-  await Effect.runPromise(serveBroker({ socketPath: path, group: "", heartbeatSeconds: 3600 }).pipe(Scope.extend(scope)))
+  await Effect.runPromise(
+    serveBroker({ socketPath: path, group: "", heartbeatSeconds: 3600 }).pipe(Scope.extend(scope))
+  )
 })
 afterAll(async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -43,7 +46,17 @@ describe("Broker", () => {
     sub.send("SUB", "attacker.*")
     pub.send("SUB", "attacker.>")
     await new Promise((r) => setTimeout(r, 50))
-    pub.send("PUB", "attacker.observed", JSON.stringify({ id: "client-id", ts: 1, topic: "spoofed.topic", type: "observed", payload: { ip: "1.2.3.4" } }))
+    pub.send(
+      "PUB",
+      "attacker.observed",
+      JSON.stringify({
+        id: "client-id",
+        ts: 1,
+        topic: "spoofed.topic",
+        type: "observed",
+        payload: { ip: "1.2.3.4" }
+      })
+    )
     await until(() => sub.frames.length >= 1)
     await new Promise((r) => setTimeout(r, 50))
     expect(sub.frames).toHaveLength(1)

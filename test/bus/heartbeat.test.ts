@@ -10,7 +10,10 @@ describe("runHealthHeartbeat", () => {
       const bus = yield* makeFakeBus()
       const events = yield* bus.subscribe("system.*.health")
       const q = yield* Queue.unbounded<unknown>()
-      yield* events.pipe(Stream.runForEach((e) => Queue.offer(q, e.payload)), Effect.forkScoped)
+      yield* events.pipe(
+        Stream.runForEach((e) => Queue.offer(q, e.payload)),
+        Effect.forkScoped
+      )
       let n = 0
       yield* runHealthHeartbeat("profiler", () => {
         n++

@@ -7,7 +7,9 @@ import { resolveSocketPath } from "../../src/bus/SocketPath.js"
 
 const run = (env: Record<string, string>, explicit?: string, runDir?: string) =>
   Effect.runPromise(
-    resolveSocketPath(explicit, runDir).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+    resolveSocketPath(explicit, runDir).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
   )
 
 describe("SocketPath", () => {

@@ -1,19 +1,16 @@
 // UnixBus against the broker's limits, over real UNIX sockets: what the broker would refuse is refused
 // locally (so a client never loops on a SUB the broker closes it for), a broker that closes the connection
 // at once is retried with backoff, and an undecodable EVT costs one event, not the connection.
-import { mkdtempSync } from "node:fs"
 import { connect, createServer, type Socket } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Ref, Schedule, Scope, Stream } from "effect"
-import type { BusEvent } from "../../src/bus/Bus.js"
+import { Effect, Either, Exit, Ref, Schedule, Scope } from "effect"
 import { serveBroker } from "../../src/bus/Broker.js"
 import { MAX_TOPIC_LENGTH } from "../../src/bus/Topics.js"
 import { makeUnixBus } from "../../src/bus/UnixBus.js"
 import { Decoder, encodeFrame, MAX_JSON_DEPTH, MAX_PATTERNS_PER_CONNECTION } from "../../src/bus/Wire.js"
+import { collect, poll, sleep, tempSocketPath } from "./support.js"
 
-const socketPath = () => join(mkdtempSync(join(tmpdir(), "decnet-unixlim-")), "bus.sock")
+const socketPath = () => tempSocketPath("decnet-unixlim-")
 const broker = (path: string, maxConnections?: number) =>
   serveBroker({
     socketPath: path,
@@ -21,22 +18,6 @@ const broker = (path: string, maxConnections?: number) =>
     heartbeatSeconds: 0,
     ...(maxConnections === undefined ? {} : { maxConnections })
   })
-const sleep = (ms: number) => Effect.sleep(`${ms} millis`)
-const poll = <A>(check: Effect.Effect<A>, done: (a: A) => boolean, tries = 200) =>
-  check.pipe(
-    Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: done, times: tries }),
-    Effect.zipRight(check)
-  )
-const collect = (stream: Stream.Stream<BusEvent>) =>
-  Effect.gen(function* () {
-    const got = yield* Ref.make<ReadonlyArray<BusEvent>>([])
-    yield* stream.pipe(
-      Stream.runForEach((e) => Ref.update(got, (xs) => [...xs, e])),
-      Effect.forkScoped
-    )
-    return got
-  })
-
 /** A raw connection that holds a broker slot until the scope ends. */
 const holdSlot = (path: string) =>
   Effect.acquireRelease(

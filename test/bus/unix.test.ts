@@ -1,37 +1,16 @@
 // UnixBus against the real broker over real UNIX sockets (in-process broker; the cross-process suite
 // runs it as a child). No wall-clock assertions: waits poll with a bounded number of retries.
-import { mkdtempSync } from "node:fs"
 import { createServer, type Socket } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Exit, Logger, LogLevel, Ref, Schedule, Scope, Stream } from "effect"
-import type { BusEvent } from "../../src/bus/Bus.js"
 import { serveBroker } from "../../src/bus/Broker.js"
+import type { BusEvent } from "../../src/bus/Bus.js"
 import { makeUnixBus, type UnixBusService } from "../../src/bus/UnixBus.js"
 import { Decoder, encodeFrame } from "../../src/bus/Wire.js"
+import { collect, poll, sleep, tempSocketPath } from "./support.js"
 
-const socketPath = () => join(mkdtempSync(join(tmpdir(), "decnet-unixbus-")), "bus.sock")
+const socketPath = () => tempSocketPath("decnet-unixbus-")
 const broker = (path: string) => serveBroker({ socketPath: path, group: "", heartbeatSeconds: 0 })
-const sleep = (ms: number) => Effect.sleep(`${ms} millis`)
-
-/** Poll `check` every 20 ms, at most `tries` times; the last result is returned (callers assert on it). */
-const poll = <A>(check: Effect.Effect<A>, done: (a: A) => boolean, tries = 200) =>
-  check.pipe(
-    Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: done, times: tries }),
-    Effect.zipRight(check)
-  )
-
-/** Collect events from a stream into a Ref in the background. */
-const collect = (stream: Stream.Stream<BusEvent>) =>
-  Effect.gen(function* () {
-    const got = yield* Ref.make<ReadonlyArray<BusEvent>>([])
-    yield* stream.pipe(
-      Stream.runForEach((e) => Ref.update(got, (xs) => [...xs, e])),
-      Effect.forkScoped
-    )
-    return got
-  })
 
 const waitCount = (ref: Ref.Ref<ReadonlyArray<BusEvent>>, n: number) =>
   poll(Ref.get(ref), (xs) => xs.length >= n)
