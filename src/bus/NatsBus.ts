@@ -12,7 +12,9 @@ import {
   type BusService,
   type ConnectionState,
   makeSubscriptionQueue,
-  type Payload
+  type Payload,
+  type SubscriptionQueue,
+  subscriptionStream
 } from "./Bus.js"
 import { decodeBody, eventFromBody, newEventId, WireError } from "./Wire.js"
 
@@ -142,7 +144,7 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
         if (nc.isClosed()) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
         const queue = yield* Effect.acquireRelease(
           makeSubscriptionQueue(SUBSCRIPTION_QUEUE_SIZE),
-          Queue.shutdown
+          (q) => q.shutdown
         )
         let drops = 0
         // Messages arriving in one I/O callback burst are offered together, once per microtask
@@ -161,8 +163,8 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
               )
             }
           }
-          // The subscription queue's ring drops its oldest by itself, so unsafeOffer keeps drop-oldest.
-          for (const e of batch) Queue.unsafeOffer(queue, e)
+          // The sliding mailbox drops its oldest itself.
+          for (const e of batch) queue.unsafeOffer(e)
         }
         yield* Effect.acquireRelease(
           Effect.try({
@@ -188,12 +190,12 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
           // When the connection closes under us, end the stream instead of leaving it hanging.
           Effect.tap((sub) =>
             Effect.promise(() => sub.closed.catch(() => undefined)).pipe(
-              Effect.zipRight(Queue.shutdown(queue)),
+              Effect.zipRight(queue.shutdown),
               Effect.forkScoped
             )
           )
         )
-        return Stream.fromQueue(queue)
+        return subscriptionStream(queue)
       })
 
     const currentState = Effect.suspend(() =>

@@ -27,7 +27,9 @@ import {
   type BusService,
   type ConnectionState,
   makeSubscriptionQueue,
-  type Payload
+  type Payload,
+  type SubscriptionQueue,
+  subscriptionStream
 } from "./Bus.js"
 import { matches, validatePattern } from "./Topics.js"
 import {
@@ -93,7 +95,7 @@ export interface UnixBusService extends BusService {
 
 interface LocalSub {
   readonly pattern: string
-  readonly queue: Queue.Queue<BusEvent>
+  readonly queue: SubscriptionQueue
   drops: number
 }
 
@@ -194,9 +196,8 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
             )
           )
       }
-      // The subscription queue's ring drops its oldest by itself, so unsafeOffer keeps drop-oldest here
-      // (on a stock Queue.sliding it would not) and no fiber is run per chunk.
-      for (const e of events) Queue.unsafeOffer(sub.queue, e)
+      // The sliding mailbox drops its oldest itself, and unsafeOffer runs no fiber per chunk.
+      for (const e of events) sub.queue.unsafeOffer(e)
     }
 
     const onData = (s: Socket, decoder: Decoder) => {
@@ -412,7 +413,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
         const all = [...subs.values()].flatMap((set) => [...set])
         subs.clear()
         routes = new Map()
-        yield* Effect.forEach(all, (sub) => Queue.shutdown(sub.queue), { discard: true })
+        yield* Effect.forEach(all, (sub) => sub.queue.shutdown, { discard: true })
       })
     )
 
@@ -529,9 +530,9 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
                 )
               : Effect.sync(() => addSub(sub))
           ),
-          () => Effect.sync(() => removeSub(sub)).pipe(Effect.zipRight(Queue.shutdown(queue)))
+          () => Effect.sync(() => removeSub(sub)).pipe(Effect.zipRight(queue.shutdown))
         )
-        return Stream.fromQueue(queue)
+        return subscriptionStream(queue)
       }).pipe(Effect.withSpan("UnixBus.subscribe", { attributes: { pattern } }))
 
     return {
