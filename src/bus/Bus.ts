@@ -61,4 +61,5 @@ export const makeSubscriptionQueue = (capacity: number): Effect.Effect<Subscript
   Mailbox.make<BusEvent>({ capacity: Math.max(1, capacity), strategy: "sliding" })
 
 /** The events of a subscription queue, a chunk per wake-up; it ends when the queue is shut down. */
-export const subscriptionStream = (queue: SubscriptionQueue): Stream.Stream<BusEvent> => Mailbox.toStream(queue)
+export const subscriptionStream = (queue: SubscriptionQueue): Stream.Stream<BusEvent> =>
+  Mailbox.toStream(queue)

@@ -3,7 +3,7 @@
  * (JSON) and the same topics as the unix broker; NATS subjects match our `*` / `>` wildcards natively.
  * Publish is a buffered, non-blocking write; each subscription is a scoped Stream over a bounded queue.
  */
-import { Config, Effect, Layer, Option, Queue, Ref, Runtime, type Scope, Stream } from "effect"
+import { Config, Effect, Layer, Option, Ref, Runtime, type Scope, type Stream } from "effect"
 import { connect, type NatsConnection } from "nats"
 import {
   Bus,
@@ -13,7 +13,6 @@ import {
   type ConnectionState,
   makeSubscriptionQueue,
   type Payload,
-  type SubscriptionQueue,
   subscriptionStream
 } from "./Bus.js"
 import { decodeBody, eventFromBody, newEventId, WireError } from "./Wire.js"

@@ -14,11 +14,10 @@ import {
   Either,
   Layer,
   Option,
-  Queue,
   Runtime,
   Schedule,
   type Scope,
-  Stream
+  type Stream
 } from "effect"
 import {
   Bus,
