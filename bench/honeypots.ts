@@ -8,11 +8,11 @@
  * `--child serve <slug,…> [config json]`. Heavy modules load lazily so the idle child stays idle.
  */
 import { fork } from "node:child_process"
-import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import { Effect, Layer, Logger, LogLevel } from "effect"
+import { bundleBench } from "./support.js"
 
 const args = process.argv.slice(2)
 const SETTLE_MS = 1500
@@ -115,34 +115,6 @@ interface ChildHandle<A> {
   /** Server CPU time (user + system, µs) so far. */
   readonly cpu: () => Promise<number>
   readonly stop: () => Promise<void>
-}
-
-const BUNDLE_DIR = new URL("../node_modules/.cache/decnet-bench/", import.meta.url).pathname
-
-/** Bundle this file like scripts/build-cli.mjs does the CLI: effect inlined, other dependencies external. */
-const bundle = async (): Promise<string> => {
-  const { build } = await import("esbuild")
-  const pkg: { dependencies?: Record<string, string> } = JSON.parse(
-    readFileSync(new URL("../package.json", import.meta.url), "utf8")
-  )
-  const external = Object.keys(pkg.dependencies ?? {}).filter(
-    (n) => n !== "effect" && !n.startsWith("@effect/")
-  )
-  await build({
-    entryPoints: { honeypots: new URL(import.meta.url).pathname },
-    outdir: BUNDLE_DIR,
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: [...external, ...external.map((n) => `${n}/*`)],
-    banner: {
-      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"
-    },
-    logLevel: "warning"
-  })
-  return `${BUNDLE_DIR}honeypots.js`
 }
 
 let bundled: string | undefined
@@ -280,7 +252,7 @@ const main = async () => {
     "# command: npm run bench:honeypots (children: plain node on an esbuild bundle); loopback only\n"
   )
 
-  bundled = await bundle()
+  bundled = await bundleBench(import.meta.url, "honeypots")
   const ssh2 = await import("ssh2")
   const { HONEYPOT_SLUGS } = await import("../src/honeypots/Registry.js")
   const idle = await measure<Memory>(["idle"])
