@@ -12,7 +12,7 @@ import { dirname, relative } from "node:path"
 import { Effect, Runtime, Schedule, type Scope } from "effect"
 import { BusError } from "./Bus.js"
 import { resolveSocketPath } from "./SocketPath.js"
-import { isValidPattern, matches } from "./Topics.js"
+import { isPublishableTopic, isValidPattern, matches } from "./Topics.js"
 import {
   Decoder,
   decodeBodyAt,
@@ -289,6 +289,14 @@ export const serveBroker = (options: BrokerOptions): Effect.Effect<BrokerHandle,
         case "PUB": {
           if (args.length === 0) {
             violate(c, "empty PUB topic")
+            return false
+          }
+          // Checked once per topic: a topic with a cached route has passed already.
+          if (!routes.has(args) && !isPublishableTopic(args)) {
+            violate(
+              c,
+              `PUB topic ${JSON.stringify(args.slice(0, 64))} is not printable ASCII (0x21–0x7e only)`
+            )
             return false
           }
           const body = decodeBodyAt(buf, start, end)

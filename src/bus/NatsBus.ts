@@ -15,6 +15,7 @@ import {
   type Payload,
   subscriptionStream
 } from "./Bus.js"
+import { publishTopicProblem, subscribePatternProblem } from "./Topics.js"
 import { decodeBody, eventFromBody, newEventId, WireError } from "./Wire.js"
 
 export interface NatsBusOptions {
@@ -31,26 +32,6 @@ const encoder = new TextEncoder()
 
 // Pooled entropy: one getrandom per 1024 ids (randomBytes per event was most of the publish cost).
 const newId = newEventId
-
-// NATS rejects whitespace in subjects and would treat wildcards in a publish subject literally; reject
-// both up front so every backend fails the same way on a bad topic.
-const invalidToken = (topic: string, allowWildcards: boolean): string | undefined => {
-  if (topic.length === 0) return "empty topic"
-  const tokens = topic.split(".")
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i] ?? ""
-    if (t.length === 0) return `empty token in ${JSON.stringify(topic)}`
-    if (/\s/.test(t)) return `whitespace in ${JSON.stringify(topic)}`
-    if (t === "*" || t === ">") {
-      if (!allowWildcards) return `wildcard in topic ${JSON.stringify(topic)}`
-      if (t === ">" && i !== tokens.length - 1)
-        return `'>' must be the last token in ${JSON.stringify(topic)}`
-    } else if (t.includes("*") || t.includes(">")) {
-      return `partial wildcard token in ${JSON.stringify(topic)}`
-    }
-  }
-  return undefined
-}
 
 /**
  * Rebuild an event from a NATS message with the unix client's decoder: the subject is authoritative
@@ -118,7 +99,9 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
     let closedDrops = 0
     const publish = (topic: string, payload: Payload, eventType = ""): Effect.Effect<void, BusError> =>
       Effect.suspend(() => {
-        const bad = invalidToken(topic, false)
+        // NATS rejects whitespace and would take wildcards in a publish subject literally; the shared check
+        // refuses both, and everything the unix bus refuses, so every backend fails alike.
+        const bad = publishTopicProblem(topic)
         if (bad !== undefined) return Effect.fail(new BusError({ op: "publish", message: bad }))
         if (nc.isClosed()) {
           closedDrops++
@@ -138,7 +121,7 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
 
     const subscribe = (pattern: string): Effect.Effect<Stream.Stream<BusEvent>, BusError, Scope.Scope> =>
       Effect.gen(function* () {
-        const bad = invalidToken(pattern, true)
+        const bad = subscribePatternProblem(pattern)
         if (bad !== undefined) return yield* new BusError({ op: "subscribe", message: bad })
         if (nc.isClosed()) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
         const queue = yield* Effect.acquireRelease(

@@ -155,6 +155,30 @@ export const validatePattern = (pattern: string): Either.Either<string, BusError
 export const isValidPattern = (pattern: string): boolean => Either.isRight(validatePattern(pattern))
 
 /**
+ * Why a client may not publish on `topic`, or undefined when it may: a valid pattern without wildcard
+ * characters. Every client backend (unix, nats) checks this before sending, so all fail alike.
+ */
+export const publishTopicProblem = (topic: string): string | undefined => {
+  if (topic.includes("*") || topic.includes(">")) return `wildcard in topic ${JSON.stringify(topic)}`
+  const valid = validatePattern(topic)
+  return Either.isLeft(valid) ? valid.left.message.replaceAll("pattern", "topic") : undefined
+}
+
+/** Why `pattern` cannot be subscribed, or undefined when it can. */
+export const subscribePatternProblem = (pattern: string): string | undefined => {
+  const valid = validatePattern(pattern)
+  return Either.isLeft(valid) ? valid.left.message : undefined
+}
+
+/**
+ * What the broker accepts as a PUB topic: non-empty printable ASCII without space. Wildcard characters
+ * are literal text in a published topic (spec/bus.md §1.6) and topics with empty tokens simply match no
+ * pattern, so both stay accepted for clients of the original; control characters, DEL and anything
+ * outside ASCII would reach every `>` subscriber's logs and terminals, and are refused.
+ */
+export const isPublishableTopic = (topic: string): boolean => topic.length > 0 && !NOT_PRINTABLE.test(topic)
+
+/**
  * `*` matches exactly one non-empty token, `>` one or more trailing non-empty tokens. Invalid patterns
  * and topics with empty tokens never match. Allocation-free: walks both strings by index.
  */

@@ -30,7 +30,7 @@ import {
   type SubscriptionQueue,
   subscriptionStream
 } from "./Bus.js"
-import { matches, validatePattern } from "./Topics.js"
+import { matches, publishTopicProblem, validatePattern } from "./Topics.js"
 import {
   Decoder,
   decodeBodyAt,
@@ -96,15 +96,6 @@ interface LocalSub {
   readonly pattern: string
   readonly queue: SubscriptionQueue
   drops: number
-}
-
-const hasWildcard = (topic: string) => topic.includes("*") || topic.includes(">")
-
-/** Why `topic` cannot be published, or undefined when it can (a valid pattern without wildcards). */
-const topicProblem = (topic: string): string | undefined => {
-  if (hasWildcard(topic)) return `wildcard in topic ${JSON.stringify(topic)}`
-  const valid = validatePattern(topic)
-  return Either.isLeft(valid) ? valid.left.message.replace("pattern", "topic") : undefined
 }
 
 export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusService, never, Scope.Scope> =>
@@ -444,7 +435,7 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
     const publish = (topic: string, payload: Payload, eventType = ""): Effect.Effect<void, BusError> =>
       Effect.suspend(() => {
         if (!validTopics.has(topic)) {
-          const problem = topicProblem(topic)
+          const problem = publishTopicProblem(topic)
           if (problem !== undefined) return Effect.fail(new BusError({ op: "publish", message: problem }))
           if (validTopics.size >= CACHE_LIMIT) {
             validTopics.clear()

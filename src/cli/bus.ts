@@ -116,8 +116,15 @@ const pattern = Args.text({ name: "pattern" }).pipe(
 const json = Options.boolean("json").pipe(Options.withDescription("one JSON envelope per line"))
 const count = Options.integer("count").pipe(Options.withDescription("exit after N events"), Options.optional)
 
-const human = (e: BusEvent) =>
-  `${new Date(e.ts * 1000).toISOString()} ${e.topic} ${e.type.length > 0 ? e.type : "-"} ${JSON.stringify(e.payload)}`
+// C0 and C1 controls and DEL: a publisher chooses `type` (and, over NATS, the topic), and an operator
+// reads this line in a terminal, so an escape sequence must arrive as text, never as a command.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+const printable = (s: string) =>
+  s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** One human-readable line per event; `payload` is JSON, which escapes controls already. */
+export const humanLine = (e: BusEvent) =>
+  `${new Date(e.ts * 1000).toISOString()} ${printable(e.topic)} ${e.type.length > 0 ? printable(e.type) : "-"} ${JSON.stringify(e.payload)}`
 
 const sub = Command.make("sub", { pattern, json, count }, ({ pattern, json, count }) =>
   Effect.scoped(
@@ -130,7 +137,7 @@ const sub = Command.make("sub", { pattern, json, count }, ({ pattern, json, coun
         onNone: () => stream,
         onSome: (n) => Stream.take(stream, Math.max(0, n))
       })
-      yield* Stream.runForEach(limited, (e) => Console.log(json ? envelopeJson(e) : human(e)))
+      yield* Stream.runForEach(limited, (e) => Console.log(json ? envelopeJson(e) : humanLine(e)))
     })
   ).pipe(Effect.provide(logTo("bus-cli")))
 ).pipe(Command.withDescription("print events matching a pattern as they arrive"))

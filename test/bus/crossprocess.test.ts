@@ -131,6 +131,30 @@ describe("cross-process bus", () => {
     expect(all[0].type).toBe("t")
   })
 
+  it("the human sub line prints a publisher's control characters as text, not as terminal commands", async () => {
+    const path = tmpSocket()
+    await startBroker(path)
+    const sub = cli(["bus", "--socket", path, "sub", "cp.>", "--count", "1"])
+    expect(await waitFor(() => sub.stderr.includes("subscribed to"), 1500)).toBe(true)
+    const evilType = "\u001b]0;owned\u0007\u001b[2J\u009bclear"
+    const p = cli([
+      "bus",
+      "--socket",
+      path,
+      "pub",
+      "cp.esc",
+      JSON.stringify({ s: "\u001b[31m" }),
+      "--type",
+      evilType
+    ])
+    expect((await p.exited).code).toBe(0)
+    expect((await sub.exited).code).toBe(0)
+    const line = sub.stdout.trim()
+    expect(line).toContain(" cp.esc \\u001b]0;owned\\u0007\\u001b[2J\\u009bclear ")
+    expect(line).toContain('{"s":"\\u001b[31m"}')
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+  })
+
   it("the broker heartbeat reaches a CLI subscriber: {pid, uptime_s, uptime_sec, ts}", async () => {
     const path = tmpSocket()
     const broker = await startBroker(path, 1)

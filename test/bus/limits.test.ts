@@ -133,6 +133,35 @@ describe("broker limits", () => {
     w.close()
   })
 
+  it("a PUB topic with control characters closes that connection; literal wildcards still pass", async () => {
+    const sub = await client()
+    sub.send("SUB", ">")
+    const w = await watcher("ctl.watch")
+    await w.check()
+    const before = (await stats()).violations
+    const bad = ["ctl.\x1b[31mred", "ctl.a\x01b", "ctl.a\x7fb", "ctl.a\tb"]
+    for (const topic of bad) {
+      const evil = await client()
+      evil.send("HELLO", "evil")
+      evil.send("PUB", topic, JSON.stringify({ payload: { topic } }))
+      await until(evil.closed)
+      expect(evil.closed()).toBe(true)
+      await w.check()
+    }
+    expect((await stats()).violations - before).toBe(bad.length)
+    // Wildcard characters are literal text in a published topic (spec §1.6): delivered, no violation.
+    const pub = await client()
+    pub.send("PUB", "ctl.lit*eral.>", JSON.stringify({ payload: { ok: 1 } }))
+    await until(() => sub.frames.some((f) => f.args === "ctl.lit*eral.>"))
+    expect(pub.closed()).toBe(false)
+    expect((await stats()).violations - before).toBe(bad.length)
+    // The catch-all subscriber saw the watcher's events and the literal one, never a control character.
+    expect(sub.frames.length).toBeGreaterThan(0)
+    for (const f of sub.frames) expect(f.args).toMatch(/^[\x21-\x7e]+$/)
+    for (const c of [sub, pub]) c.s.destroy()
+    w.close()
+  })
+
   it("bodies at the depth limit, with brackets inside strings, or with long strings are delivered", async () => {
     const sub = await client()
     const pub = await client()

@@ -121,6 +121,25 @@ describe("NatsBus (real nats-server on 127.0.0.1:4222)", () => {
         Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(b.publish("a.*", {})))
       )
       expect(e1.message).toMatch(/wildcard/)
+      // The same refusals as the unix bus (one shared check): empty tokens, whitespace, wildcards, and
+      // anything outside printable ASCII, which NATS itself would accept as a subject.
+      const refused = yield* Effect.scoped(
+        Effect.flatMap(makeNatsBus({}), (b) =>
+          Effect.forEach(["", "a..b", "a.*", "a.>", "a b", "é.x", ".a", "a.\u0001", "a.\u001b[2J"], (t) =>
+            Effect.flip(b.publish(t, {}))
+          )
+        )
+      )
+      for (const e of refused) expect(e._tag).toBe("BusError")
+      expect(refused.at(-1)?.message).toMatch(/printable ASCII/)
+      const refusedPatterns = yield* Effect.scoped(
+        Effect.flatMap(makeNatsBus({}), (b) =>
+          Effect.forEach(["", "a.>.b", "a..b", "a b", "é.>", "a.\u0007"], (p) =>
+            Effect.flip(Effect.scoped(b.subscribe(p)))
+          )
+        )
+      )
+      for (const e of refusedPatterns) expect(e._tag).toBe("BusError")
       const e2 = yield* Effect.scoped(
         Effect.flatMap(makeNatsBus({}), (b) => Effect.flip(Effect.scoped(b.subscribe("a.>.b"))))
       )

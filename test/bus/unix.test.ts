@@ -123,11 +123,11 @@ describe("UnixBus ↔ broker", () => {
       const path = socketPath()
       yield* broker(path)
       const bus = yield* makeUnixBus({ socketPath: path })
-      for (const t of ["", "a..b", "a.*", "a.>", "a b", "é.x", ".a"]) {
+      for (const t of ["", "a..b", "a.*", "a.>", "a b", "é.x", ".a", "a.\u0001", "a.\u001b[2J"]) {
         const e = yield* Effect.flip(bus.publish(t, {}))
         expect(e._tag).toBe("BusError")
       }
-      for (const p of ["", "a.>.b", "a..b", "a b"]) {
+      for (const p of ["", "a.>.b", "a..b", "a b", "é.>", "a.\u0007"]) {
         const e = yield* Effect.flip(Effect.scoped(bus.subscribe(p)))
         expect(e._tag).toBe("BusError")
       }
