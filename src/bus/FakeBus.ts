@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto"
 import { Effect, Either, Layer, Option, Queue, Ref, type Scope, Stream } from "effect"
 import { Bus, BusError, type BusEvent, type BusService, type Payload } from "./Bus.js"
-import { matches, validatePattern } from "./Topics.js"
+import { matches, publishTopicProblem, validatePattern } from "./Topics.js"
 
 export const FAKE_QUEUE_SIZE = 1024
 
@@ -36,11 +36,8 @@ export const makeFakeBus = (
     const publish = (topic: string, payload: Payload, eventType = "") =>
       Effect.gen(function* () {
         yield* ensureOpen("publish")
-        if (topic.includes("*") || topic.includes(">")) {
-          return yield* new BusError({ op: "publish", message: `wildcard in topic ${JSON.stringify(topic)}` })
-        }
-        const valid = validatePattern(topic)
-        if (Either.isLeft(valid)) return yield* valid.left
+        const problem = publishTopicProblem(topic)
+        if (problem !== undefined) return yield* new BusError({ op: "publish", message: problem })
         const event: BusEvent = {
           v: 1,
           id: randomBytes(16).toString("hex"),

@@ -3,7 +3,7 @@
  * (JSON) and the same topics as the unix broker; NATS subjects match our `*` / `>` wildcards natively.
  * Publish is a buffered, non-blocking write; each subscription is a scoped Stream over a bounded queue.
  */
-import { Config, Effect, Layer, Option, Ref, Runtime, type Scope, type Stream } from "effect"
+import { Config, Effect, Either, Layer, Option, Ref, Runtime, type Scope, type Stream } from "effect"
 import { connect, type NatsConnection } from "nats"
 import {
   Bus,
@@ -15,7 +15,7 @@ import {
   type Payload,
   subscriptionStream
 } from "./Bus.js"
-import { publishTopicProblem, subscribePatternProblem } from "./Topics.js"
+import { publishTopicProblem, validatePattern } from "./Topics.js"
 import { decodeBody, eventFromBody, newEventId, WireError } from "./Wire.js"
 
 export interface NatsBusOptions {
@@ -121,8 +121,8 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
 
     const subscribe = (pattern: string): Effect.Effect<Stream.Stream<BusEvent>, BusError, Scope.Scope> =>
       Effect.gen(function* () {
-        const bad = subscribePatternProblem(pattern)
-        if (bad !== undefined) return yield* new BusError({ op: "subscribe", message: bad })
+        const valid = validatePattern(pattern)
+        if (Either.isLeft(valid)) return yield* valid.left
         if (nc.isClosed()) return yield* new BusError({ op: "subscribe", message: "bus is closed" })
         const queue = yield* Effect.acquireRelease(
           makeSubscriptionQueue(SUBSCRIPTION_QUEUE_SIZE),

@@ -156,18 +156,12 @@ export const isValidPattern = (pattern: string): boolean => Either.isRight(valid
 
 /**
  * Why a client may not publish on `topic`, or undefined when it may: a valid pattern without wildcard
- * characters. Every client backend (unix, nats) checks this before sending, so all fail alike.
+ * characters. Every backend (unix, nats, fake) checks this before sending, so all fail alike.
  */
 export const publishTopicProblem = (topic: string): string | undefined => {
   if (topic.includes("*") || topic.includes(">")) return `wildcard in topic ${JSON.stringify(topic)}`
   const valid = validatePattern(topic)
   return Either.isLeft(valid) ? valid.left.message.replaceAll("pattern", "topic") : undefined
-}
-
-/** Why `pattern` cannot be subscribed, or undefined when it can. */
-export const subscribePatternProblem = (pattern: string): string | undefined => {
-  const valid = validatePattern(pattern)
-  return Either.isLeft(valid) ? valid.left.message : undefined
 }
 
 /**

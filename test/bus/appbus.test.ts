@@ -21,9 +21,9 @@ import {
 } from "effect"
 import { AppBus, AppBusFromConfig, makeAppBus } from "../../src/bus/AppBus.js"
 import { serveBroker } from "../../src/bus/Broker.js"
-import { Decoder, encodeFrame, parseBody } from "../../src/bus/Wire.js"
 import { BusError, type BusService, type ConnectionState } from "../../src/bus/Bus.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
+import { Decoder, encodeFrame, parseBody } from "../../src/bus/Wire.js"
 
 /** A scriptable connector: counts attempts, fails while `up` is false, tracks released buses. */
 const makeConnector = (options: { readonly delay?: Duration.DurationInput } = {}) =>

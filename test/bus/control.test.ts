@@ -3,13 +3,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Queue, Ref, Stream, TestClock } from "effect"
-import { Bus, BusError, type BusService } from "../../src/bus/Bus.js"
 import { serveBroker } from "../../src/bus/Broker.js"
+import { Bus, BusError, type BusService } from "../../src/bus/Bus.js"
+import { ControlPayload, requestStop, runControlListener, untilStopRequested } from "../../src/bus/Control.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 import { runHealthHeartbeat } from "../../src/bus/Heartbeat.js"
 import { nullBus } from "../../src/bus/NullBus.js"
 import { makeUnixBus } from "../../src/bus/UnixBus.js"
-import { ControlPayload, requestStop, runControlListener, untilStopRequested } from "../../src/bus/Control.js"
 
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
 

@@ -4,6 +4,7 @@ import { Bus } from "../../src/bus/Bus.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 import { publishSafely } from "../../src/bus/Helpers.js"
 import { NullBusLive, nullBus } from "../../src/bus/NullBus.js"
+import { BAD_PATTERNS, BAD_TOPICS } from "./support.js"
 
 describe("FakeBus", () => {
   it.scoped("publisher sees its own events, wildcards match", () =>
@@ -25,6 +26,19 @@ describe("FakeBus", () => {
       for (let i = 0; i < 5; i++) yield* bus.publish("a.b", { i })
       const got = Chunk.toArray(yield* s.pipe(Stream.take(2), Stream.runCollect))
       expect(got.map((e) => e.payload.i)).toEqual([3, 4])
+    })
+  )
+  it.scoped("refuses the topics and patterns the unix and NATS backends refuse", () =>
+    Effect.gen(function* () {
+      const bus = yield* makeFakeBus()
+      for (const t of BAD_TOPICS) {
+        const e = yield* Effect.flip(bus.publish(t, {}))
+        expect(e._tag).toBe("BusError")
+      }
+      for (const p of BAD_PATTERNS) {
+        const e = yield* Effect.flip(Effect.scoped(bus.subscribe(p)))
+        expect(e._tag).toBe("BusError")
+      }
     })
   )
   it.effect("closed bus fails publish and subscribe; publishSafely swallows it", () =>

@@ -1,4 +1,5 @@
-// Shared helpers for the UnixBus suites: a temp socket path, polling, and background event collection.
+// Shared helpers for the bus suites: a temp socket path, polling, background event collection, and the
+// topics and patterns every backend refuses.
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -26,3 +27,7 @@ export const collect = (stream: Stream.Stream<BusEvent>) =>
     )
     return got
   })
+
+/** Topics every backend refuses to publish on, and patterns every backend refuses to subscribe to. */
+export const BAD_TOPICS = ["", "a..b", "a.*", "a.>", "a b", "é.x", ".a", "a.\u0001", "a.\u001b[2J"]
+export const BAD_PATTERNS = ["", "a.>.b", "a..b", "a b", "é.>", "a.\u0007"]

@@ -1,10 +1,11 @@
 // Properties of the hot-path wire pieces UnixBus and the broker use: the decoder's in-chunk fast path
 // and its buffered slow path must agree for every way a byte stream can be cut into chunks, and the
 // FrameWriter must produce exactly what encodeFrame produces.
-import fc from "fast-check"
+
 import { Either } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { Decoder, encodeFrame, FrameWriter, MAX_HEADER, type Verb, VERBS } from "../../src/bus/Wire.js"
+import { Decoder, encodeFrame, FrameWriter, MAX_HEADER, VERBS, type Verb } from "../../src/bus/Wire.js"
 
 const verb = fc.constantFrom<Verb>(...VERBS)
 const args = fc.stringMatching(/^[a-z0-9.>*_-]{0,40}$/)
