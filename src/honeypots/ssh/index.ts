@@ -9,7 +9,6 @@ import type * as net from "node:net"
 import * as path from "node:path"
 import { Effect, Runtime, Schema } from "effect"
 import ssh2 from "ssh2"
-import { emitCommand, motd, Recorder, Shell, shellPersona, Terminal, crlf } from "../shell/index.js"
 import {
   type Connection,
   credentialFields,
@@ -18,7 +17,8 @@ import {
   type HoneypotContextService,
   serveTcp
 } from "../runtime/index.js"
-import { storeUpload, Upload, type Uploader } from "./Capture.js"
+import { crlf, emitCommand, motd, Recorder, Shell, shellPersona, Terminal } from "../shell/index.js"
+import { MAX_BUFFERED_UPLOAD_BYTES, storeUpload, Upload, UploadBudget, type Uploader } from "./Capture.js"
 import { ScpSink } from "./Scp.js"
 
 export const SshConfig = Schema.Struct({
@@ -104,12 +104,14 @@ export const sshHoneypot = defineHoneypot({
       const ctx = yield* HoneypotContext
       const config = options.config
       const keys = hostKeys(ctx.decky)
+      // One in-memory allowance for every upload in flight on this instance (see Capture.ts).
+      const budget = new UploadBudget(MAX_BUFFERED_UPLOAD_BYTES)
       const listener = yield* serveTcp({
         service: SLUG,
         host: options.host,
         port: options.port(22),
         defaultPort: 22,
-        handler: (conn) => handleConnection(ctx, config, keys, conn)
+        handler: (conn) => handleConnection(ctx, config, keys, budget, conn)
       })
       return [listener]
     })
@@ -119,6 +121,7 @@ const handleConnection = (
   ctx: HoneypotContextService,
   config: SshConfig,
   keys: ReadonlyArray<string>,
+  budget: UploadBudget,
   conn: Connection
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
@@ -310,8 +313,10 @@ const handleConnection = (
               const target = scp[1]!.trim().replace(/^['"]|['"]$/g, "")
               const sink = new ScpSink(
                 target,
-                /\s-[a-zA-Z]*d/.test(command) || target.endsWith("/") || target === "." || target === "/tmp"
+                /\s-[a-zA-Z]*d/.test(command) || target.endsWith("/") || target === "." || target === "/tmp",
+                budget
               )
+              stream.once("close", () => sink.discard())
               let received = 0
               stream.write(Buffer.from([0]))
               stream.on("data", (data: Buffer) => {
@@ -341,6 +346,7 @@ const handleConnection = (
             const sftp = accept()
             serveSftp(
               sftp,
+              budget,
               (u) => fork(storeUpload(ctx, SLUG, u, uploader)),
               user === "root" ? "/root" : `/home/${user}`,
               (c) => logCommands([c])
@@ -380,6 +386,7 @@ const sendExitStatus = (sftp: ssh2.SFTPWrapper, status: number): void => {
 /** Minimal SFTP server: enough for `sftp put` / `scp -s`: realpath, stat, open-for-write, write, close. */
 const serveSftp = (
   sftp: ssh2.SFTPWrapper,
+  budget: UploadBudget,
   onUpload: (u: Upload) => void,
   home: string,
   onCommand: (c: { cmd: string; pwd: string }) => void
@@ -402,6 +409,11 @@ const serveSftp = (
     mtime: Math.floor(Date.now() / 1000)
   }
   sftp.on("error", () => {})
+  // Handles still open when the channel goes are unfinished uploads: never stored, budget given back.
+  sftp.once("close", () => {
+    for (const u of handles.values()) if (u instanceof Upload) u.release()
+    handles.clear()
+  })
   // The client half-closes after its last request and waits for us to close the channel.
   sftp.on("end", () => {
     sendExitStatus(sftp, 0)
@@ -425,7 +437,7 @@ const serveSftp = (
     const full = abs(filename)
     onCommand({ cmd: `sftp put ${full}`, pwd: home })
     const h = nextHandle++
-    handles.set(h, new Upload(full))
+    handles.set(h, new Upload(full, budget))
     sftp.handle(reqid, handleBuf(h))
   })
   sftp.on("WRITE", (reqid, handle, _offset, data) => {
