@@ -229,6 +229,52 @@ describe("ssh honeypot", () => {
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
+  it.live("sftp uploads past the instance's memory budget end as file_skipped buffer_full", () =>
+    Effect.gen(function* () {
+      const [listener] = yield* sshHoneypot.start({
+        host: "127.0.0.1",
+        config: { upload_buffer_mb: 1 },
+        port: () => 0
+      })
+      const big = path.join(artifacts, "big.bin")
+      const small = path.join(artifacts, "small.bin")
+      fs.writeFileSync(big, Buffer.alloc(3 * 1024 * 1024, 0x5a))
+      fs.writeFileSync(small, Buffer.alloc(200_000, 0x41))
+      const r = yield* run(
+        "sshpass",
+        [
+          "-p",
+          "admin",
+          "sftp",
+          "-o",
+          "BatchMode=no",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "PubkeyAuthentication=no",
+          "-o",
+          "LogLevel=ERROR",
+          "-P",
+          String(listener!.port),
+          "-b",
+          "-",
+          "root@127.0.0.1"
+        ],
+        // The big one first: once it is skipped its buffer is free again, so the small one still fits.
+        { input: `put ${big} /tmp/big.bin\nput ${small} /tmp/small.bin\n` }
+      )
+      expect(r.code).toBe(0)
+      const es = yield* waitForEvents((es) =>
+        es.some((e) => e.type === "file_captured" && e.fields.orig_path === "/tmp/small.bin")
+      )
+      const skipped = es.find((e) => e.type === "file_skipped" && e.fields.orig_path === "/tmp/big.bin")
+      expect(skipped?.fields).toMatchObject({ reason: "buffer_full", size: String(3 * 1024 * 1024) })
+      expect(es.some((e) => e.type === "file_captured" && e.fields.orig_path === "/tmp/big.bin")).toBe(false)
+    }).pipe(Effect.provide(layer), Effect.scoped)
+  )
+
   it.live("public key offered: logged with its fingerprint and rejected; keyboard-interactive logged", () =>
     Effect.gen(function* () {
       const port = yield* start

@@ -35,7 +35,11 @@ export const SshConfig = Schema.Struct({
   /** Offer keyboard-interactive (sshd KbdInteractiveAuthentication); more clients then reveal a password. */
   keyboard_interactive: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Accept any password on the Nth try of a connection (0 = never; only the configured ones work). */
-  accept_any_after: Schema.optionalWith(Schema.Int, { default: () => 0 })
+  accept_any_after: Schema.optionalWith(Schema.Int, { default: () => 0 }),
+  /** MiB of uploads this instance may hold in memory at once, over all sessions (see Capture.ts). */
+  upload_buffer_mb: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 4096)), {
+    default: () => MAX_BUFFERED_UPLOAD_BYTES / (1024 * 1024)
+  })
 })
 export type SshConfig = typeof SshConfig.Type
 
@@ -105,7 +109,7 @@ export const sshHoneypot = defineHoneypot({
       const config = options.config
       const keys = hostKeys(ctx.decky)
       // One in-memory allowance for every upload in flight on this instance (see Capture.ts).
-      const budget = new UploadBudget(MAX_BUFFERED_UPLOAD_BYTES)
+      const budget = new UploadBudget(config.upload_buffer_mb * 1024 * 1024)
       const listener = yield* serveTcp({
         service: SLUG,
         host: options.host,
