@@ -8,7 +8,7 @@ import { Predicate, Schema } from "effect"
 export const DockerErrorReason = Schema.Literal(
   /** No engine answered at the configured address (socket missing, connection refused, host down). */
   "unreachable",
-  /** The socket exists but this process may not open it. */
+  /** The socket exists but this process may not open it, or an authorization plugin refused (HTTP 403). */
   "permission-denied",
   /** HTTP 404: no such container, image or network. */
   "not-found",
@@ -109,14 +109,18 @@ export const fromCause = (op: string, address: string, cause: unknown, target?: 
   const status = field(cause, "statusCode")
   const about = target === undefined ? `docker ${op}` : `docker ${op} ${target}`
   if (typeof status === "number") {
+    // An authorization plugin also answers 403 ("authorization denied by plugin <name>: …"): that is a
+    // refusal to act on a policy, not a state to wait out.
     const reason: DockerErrorReason =
       status === 404
         ? "not-found"
-        : status === 409 || status === 403
-          ? "conflict"
-          : status === 400
-            ? "bad-request"
-            : "engine"
+        : status === 403 && /authorization denied/i.test(engineMessage(cause))
+          ? "permission-denied"
+          : status === 409 || status === 403
+            ? "conflict"
+            : status === 400
+              ? "bad-request"
+              : "engine"
     return new DockerError({
       ...base,
       reason,

@@ -215,6 +215,16 @@ describe("fromCause", () => {
     expect(nf.message).toBe("docker inspectContainer nope: No such container: nope (HTTP 404)")
     expect(fromCause("createContainer", where, httpErr(409, "name in use")).reason).toBe("conflict")
     expect(fromCause("removeNetwork", where, httpErr(403, "has active endpoints")).reason).toBe("conflict")
+    const denied = fromCause(
+      "createContainer",
+      where,
+      httpErr(
+        403,
+        "authorization denied by plugin opa-docker-authz: request rejected by administrative policy"
+      )
+    )
+    expect(denied).toMatchObject({ reason: "permission-denied", status: 403 })
+    expect(denied.message).toContain("authorization denied by plugin opa-docker-authz")
     expect(fromCause("createContainer", where, httpErr(400, "bad")).reason).toBe("bad-request")
     expect(fromCause("info", where, httpErr(500, "boom")).reason).toBe("engine")
   })
