@@ -17,6 +17,31 @@ const start = Effect.gen(function* () {
   return listener!.port
 })
 
+/** OpenSSH `sftp -b -` as root with the default password: `input` is the batch (one command per line). */
+const sftpBatch = (port: number, input: string) =>
+  run(
+    "sshpass",
+    [
+      "-p",
+      "admin",
+      "sftp",
+      "-o",
+      "BatchMode=no",
+      ...[
+        "StrictHostKeyChecking=no",
+        "UserKnownHostsFile=/dev/null",
+        "PubkeyAuthentication=no",
+        "LogLevel=ERROR"
+      ].flatMap((o) => ["-o", o]),
+      "-P",
+      String(port),
+      "-b",
+      "-",
+      "root@127.0.0.1"
+    ],
+    { input }
+  )
+
 const sshArgs = (port: number, user = "root") => [
   "-o",
   "StrictHostKeyChecking=no",
@@ -194,30 +219,7 @@ describe("ssh honeypot", () => {
       const local = path.join(artifacts, "tool.bin")
       const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251))
       fs.writeFileSync(local, body)
-      const r = yield* run(
-        "sshpass",
-        [
-          "-p",
-          "admin",
-          "sftp",
-          "-o",
-          "BatchMode=no",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "PubkeyAuthentication=no",
-          "-o",
-          "LogLevel=ERROR",
-          "-P",
-          String(port),
-          "-b",
-          "-",
-          "root@127.0.0.1"
-        ],
-        { input: `put ${local} /tmp/tool.bin\n` }
-      )
+      const r = yield* sftpBatch(port, `put ${local} /tmp/tool.bin\n`)
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "file_captured"))
       const cap = es.find((e) => e.type === "file_captured")!
@@ -240,31 +242,8 @@ describe("ssh honeypot", () => {
       const small = path.join(artifacts, "small.bin")
       fs.writeFileSync(big, Buffer.alloc(3 * 1024 * 1024, 0x5a))
       fs.writeFileSync(small, Buffer.alloc(200_000, 0x41))
-      const r = yield* run(
-        "sshpass",
-        [
-          "-p",
-          "admin",
-          "sftp",
-          "-o",
-          "BatchMode=no",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "PubkeyAuthentication=no",
-          "-o",
-          "LogLevel=ERROR",
-          "-P",
-          String(listener!.port),
-          "-b",
-          "-",
-          "root@127.0.0.1"
-        ],
-        // The big one first: once it is skipped its buffer is free again, so the small one still fits.
-        { input: `put ${big} /tmp/big.bin\nput ${small} /tmp/small.bin\n` }
-      )
+      // The big one first: once it is skipped its buffer is free again, so the small one still fits.
+      const r = yield* sftpBatch(listener!.port, `put ${big} /tmp/big.bin\nput ${small} /tmp/small.bin\n`)
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) =>
         es.some((e) => e.type === "file_captured" && e.fields.orig_path === "/tmp/small.bin")
