@@ -4,6 +4,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { type ParsedEvent, parseRfc5424 } from "../../src/logging/Parser.js"
+import { freePort } from "../support/ports.js"
 
 interface Cli {
   readonly child: ChildProcess
@@ -74,18 +75,6 @@ const listeners = (notice: string): Map<string, number> => {
     found.set(`${(m[1] ?? "").trim()}:${m[3]}`, Number(m[2]))
   return found
 }
-
-/** A port that was free a moment ago (the OS picks it; the child binds it right after). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const client = (file: string, args: ReadonlyArray<string>) => {
   const r = spawnSync(file, [...args], { encoding: "utf8", timeout: 20_000 })

@@ -10,6 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, Option } from "effect"
 import { openIncoming, receive } from "../../src/honeypots/ftp/Capture.js"
 import { ftpHoneypot } from "../../src/honeypots/ftp/index.js"
+import { listenBelowEphemeral } from "../support/ports.js"
 import { eventsOf, rawExchange, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: Record<string, unknown> = {}) =>
@@ -99,18 +100,13 @@ const storedOf = (root: string) => {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f !== ".incoming") : []
 }
 
-/** A TCP port on 127.0.0.1 held by someone else for the test's lifetime. */
+/**
+ * A TCP port on 127.0.0.1 held by someone else for the test's lifetime. It is below the ephemeral
+ * range, so once the test frees it no parallel test's connection can be handed the same number.
+ */
 const occupiedPort = Effect.acquireRelease(
-  Effect.async<net.Server>((resume) => {
-    const s = net.createServer((c) => c.destroy())
-    s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
-  }),
-  (s) => Effect.sync(() => s.close())
-).pipe(
-  Effect.map((server) => {
-    const addr = server.address()
-    return { server, port: typeof addr === "object" && addr !== null ? addr.port : 0 }
-  })
+  Effect.promise(() => listenBelowEphemeral()),
+  ({ server }) => Effect.sync(() => server.close())
 )
 
 describe("ftp passive listener", () => {
