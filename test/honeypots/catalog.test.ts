@@ -2,8 +2,25 @@
 // entry and claim exactly the catalog's ports, so `decnet services` never lies about what a decky runs.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { findService, SERVICE_SLUGS } from "../../src/catalog/index.js"
+import { findService, SERVICE_SLUGS, type ServiceConfigField } from "../../src/catalog/index.js"
 import { HONEYPOT_SLUGS, loadAllHoneypots } from "../../src/honeypots/Registry.js"
+
+/** The catalog default, else its placeholder, else a value of the field's type. */
+const sampleValue = (f: ServiceConfigField): unknown => {
+  if (f.default !== null) return f.default
+  switch (f.type) {
+    case "int":
+      return 1
+    case "bool":
+      return true
+    case "enum":
+      return f.enum?.[0]
+    case "multi_enum":
+      return f.enum?.slice(0, 1)
+    default:
+      return f.placeholder ?? "x"
+  }
+}
 
 describe("registry ⇄ catalog", () => {
   it("every registry slug is a catalog service", () => {
@@ -23,6 +40,25 @@ describe("registry ⇄ catalog", () => {
           tcp: [...claimed].sort(),
           udp: [...spec.ports.udp].sort()
         })
+      }
+    })
+  )
+
+  it.effect("every catalog config field is a knob its emulator accepts, with the catalog's default", () =>
+    Effect.gen(function* () {
+      for (const m of yield* loadAllHoneypots) {
+        const spec = Option.getOrThrow(findService(m.slug))
+        // Field by field, so a failure names the one key the form and the emulator disagree on.
+        for (const f of spec.config_schema) {
+          const config = { [f.key]: sampleValue(f) }
+          const result = yield* Effect.either(m.validateConfig(config, "error"))
+          expect(result._tag === "Right" ? "accepted" : result.left.message, `${m.slug}.${f.key}`).toBe(
+            "accepted"
+          )
+        }
+        // A key the emulator does not know is still refused, so the loop above could fail.
+        const unknown = yield* Effect.either(m.validateConfig({ no_such_knob: 1 }, "error"))
+        expect(unknown._tag, m.slug).toBe("Left")
       }
     })
   )

@@ -1,5 +1,5 @@
-import * as net from "node:net"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -134,11 +134,22 @@ describe("http honeypot", () => {
           `http://127.0.0.1:${port}/`
         ])
         expect(h1.stdout).toBe("200")
-        const coded = yield* start({ fake_app: "tomcat", response_code: 404 })
-        expect(
-          (yield* run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${coded}/`]))
-            .stdout
-        ).toBe("404")
+        // extra_headers as JSON text, which is what the catalog's textarea and an INI value carry.
+        const coded = yield* start({
+          fake_app: "tomcat",
+          response_code: 404,
+          extra_headers: '{"X-Node": "app-2"}'
+        })
+        const codedReply = yield* run("curl", [
+          "-s",
+          "-D",
+          "-",
+          "-o",
+          "/dev/null",
+          `http://127.0.0.1:${coded}/`
+        ])
+        expect(codedReply.stdout).toMatch(/^HTTP\/1\.1 404 /)
+        expect(codedReply.stdout).toMatch(/\r\nX-Node: app-2\r\n/i)
         const reqs = yield* Effect.flatMap(
           waitForEvents((es) => es.filter((e) => e.type === "request").length >= 3),
           () => eventsOf("request")

@@ -4,13 +4,13 @@
  * logged as one `request` event with any credentials it carried. node:http / node:http2 parse the
  * wire; the harness's serveTcp still owns accept, per-IP limits and idle timeouts.
  */
-import { realpath, readFile, stat } from "node:fs/promises"
+import { readFile, realpath, stat } from "node:fs/promises"
 import type * as http from "node:http"
 import type * as http2 from "node:http2"
 import type * as net from "node:net"
+import * as path from "node:path"
 import { Duplex } from "node:stream"
 import type * as tls from "node:tls"
-import * as path from "node:path"
 import { Effect, Option, Runtime, Schema } from "effect"
 import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
@@ -27,6 +27,8 @@ export const HEADERS_TIMEOUT_MS = 20_000
 
 export const HttpVersion = Schema.Literal("http/1.1", "http/2", "http/3")
 
+const HeaderMap = Schema.Record({ key: Schema.String, value: Schema.String })
+
 /** Config keys shared by http and https (spec §3). */
 export const webConfigFields = {
   server_header: Schema.optional(Schema.String),
@@ -37,7 +39,11 @@ export const webConfigFields = {
    */
   response_code: Schema.optional(Schema.Int.pipe(Schema.between(200, 599))),
   fake_app: Schema.optionalWith(Schema.Literal(...FAKE_APPS), { default: () => "none" as const }),
-  extra_headers: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+  /**
+   * Headers added to every response: a map, or its JSON text, which is what the catalog's textarea
+   * and an INI value carry (the original passed a string through as-is and a dict as JSON).
+   */
+  extra_headers: Schema.optionalWith(Schema.Union(HeaderMap, Schema.parseJson(HeaderMap)), {
     default: () => ({})
   }),
   custom_body: Schema.optional(Schema.String),

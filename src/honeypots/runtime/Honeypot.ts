@@ -17,6 +17,7 @@ import {
   ParseResult,
   Runtime,
   Schema,
+  type SchemaAST,
   type Scope
 } from "effect"
 import type { Severity } from "../../logging/Rfc5424.js"
@@ -172,6 +173,11 @@ export interface Honeypot {
     HoneypotListenError | HoneypotConfigError,
     Scope.Scope | HoneypotContext
   >
+  /** Decode a config exactly as `start` would, without binding anything (for up-front checks). */
+  readonly validateConfig: (
+    config: unknown,
+    unknownConfigKeys?: UnknownConfigKeys | undefined
+  ) => Effect.Effect<void, HoneypotConfigError>
 }
 
 export const defineHoneypot = <C, I>(module: HoneypotModule<C, I>): Honeypot => ({
@@ -185,7 +191,9 @@ export const defineHoneypot = <C, I>(module: HoneypotModule<C, I>): Honeypot => 
       const listeners = yield* module.run({ host: options.host, config, port: options.port ?? ((p) => p) })
       yield* ctx.emit(module.slug, "startup", {}, { msg: `${module.slug} server starting as ${ctx.decky}` })
       return listeners
-    }).pipe(Effect.withSpan(`Honeypot.start`, { attributes: { service: module.slug } }))
+    }).pipe(Effect.withSpan(`Honeypot.start`, { attributes: { service: module.slug } })),
+  validateConfig: (config, unknownConfigKeys) =>
+    Effect.asVoid(decodeConfig(module, config, unknownConfigKeys ?? "ignore"))
 })
 
 export type UnknownConfigKeys = "ignore" | "warn" | "error"
@@ -218,6 +226,23 @@ const formatConfigIssues = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssu
     .join("; ")
 }
 
+const hasNoKeys = (ast: SchemaAST.AST): boolean =>
+  ast._tag === "TypeLiteral" && ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0
+
+const decodeLoose = <C, I>(
+  module: HoneypotModule<C, I>,
+  input: unknown
+): Effect.Effect<C, HoneypotConfigError> =>
+  Schema.decodeUnknown(module.config, { errors: "all" })(input).pipe(
+    Effect.mapError(
+      (e) =>
+        new HoneypotConfigError({
+          service: module.slug,
+          message: `invalid ${module.slug} config: ${formatConfigIssues(ParseResult.ArrayFormatter.formatErrorSync(e))}`
+        })
+    )
+  )
+
 const decodeConfig = <C, I>(
   module: HoneypotModule<C, I>,
   input: unknown,
@@ -229,6 +254,24 @@ const decodeConfig = <C, I>(
         service: module.slug,
         message: `invalid ${module.slug} config: ${formatConfigIssues(issues)}`
       })
+    if (typeof input !== "object" || input === null || Array.isArray(input))
+      return yield* new HoneypotConfigError({
+        service: module.slug,
+        message: `invalid ${module.slug} config: expected a JSON object`
+      })
+    // Schema.Struct({}) is TypeScript's `{}`: it accepts every key, even with onExcessProperty.
+    if (hasNoKeys(module.config.ast)) {
+      const unknown = Object.keys(input)
+      if (unknown.length === 0 || unknownKeys === "ignore") return yield* decodeLoose(module, input)
+      const named = unknown.map((k) => `"${k}"`).join(", ")
+      if (unknownKeys === "error")
+        return yield* new HoneypotConfigError({
+          service: module.slug,
+          message: `invalid ${module.slug} config: unknown key ${named} (${module.slug} has no config keys)`
+        })
+      yield* Effect.logWarning(`${module.slug} config: ignoring unknown ${named}`)
+      return yield* decodeLoose(module, input)
+    }
     const strict = yield* Effect.either(
       Schema.decodeUnknown(module.config, { errors: "all", onExcessProperty: "error" })(input)
     )
@@ -242,9 +285,7 @@ const decodeConfig = <C, I>(
       yield* Effect.logWarning(
         `${module.slug} config: ignoring unknown ${unexpected.map((i) => `"${pathOf(i)}"`).join(", ")}`
       )
-    return yield* Schema.decodeUnknown(module.config, { errors: "all" })(input).pipe(
-      Effect.mapError((e) => fail(ParseResult.ArrayFormatter.formatErrorSync(e)))
-    )
+    return yield* decodeLoose(module, input)
   })
 
 /** Log at most once per `windowMs` per key, so a flood of limit hits is one line, not thousands. */

@@ -146,6 +146,26 @@ describe("Honeypot.start", () => {
       }).pipe(Effect.provide(TestLayer))
   )
 
+  it.effect("a module without knobs (Schema.Struct({})) still refuses unknown keys and non-objects", () =>
+    Effect.gen(function* () {
+      const bare = defineHoneypot({
+        slug: "bare",
+        description: "no config keys",
+        ports: { tcp: [7], udp: [] },
+        config: Schema.Struct({}),
+        run: () => Effect.succeed([])
+      })
+      const unknown = yield* Effect.flip(bare.validateConfig({ banner: "x" }, "error"))
+      expect(unknown.message).toBe('invalid bare config: unknown key "banner" (bare has no config keys)')
+      for (const input of ["text", 5, null, ["a"]]) {
+        const e = yield* Effect.flip(bare.validateConfig(input))
+        expect(e.message).toBe("invalid bare config: expected a JSON object")
+      }
+      yield* bare.validateConfig({})
+      yield* bare.validateConfig({ banner: "x" }, "ignore")
+    })
+  )
+
   it.scoped("a port in use fails with EADDRINUSE and a readable message", () =>
     Effect.gen(function* () {
       const [first] = yield* echo.start({ host: "127.0.0.1", port: () => 0 })
