@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { expectedJa4h, sentHeaders } from "./httpCases.js"
+import { curlSettingsProblems, expectedJa4h, sentHeaders } from "./httpCases.js"
 import {
   eventsOf,
   nmapService,
@@ -271,6 +271,58 @@ describe("http honeypot", () => {
       // The cookie-bearing request is the one FoxIO calls `c`/`r` with a German primary language.
       expect(fps[1]!.fields.ja4h!.slice(0, 12)).toBe("ge11cr05dede")
       expect(fps[4]!.fields.ja4h!.slice(0, 12)).toBe("ge20cn03engb")
+      // One http2_settings, for the h2c connection only, naming the same peer as its request.
+      const settings = es.filter((e) => e.type === "http2_settings")
+      expect(settings.map((e) => e.fields.src_port)).toEqual([fps[4]!.fields.src_port])
+      expect(settings[0]!.fields.remote_addr).toBe(`127.0.0.1:${fps[4]!.fields.src_port}`)
+      expect(curlSettingsProblems(settings[0]!.fields)).toEqual([])
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive("http2_settings: a hand-built h2c preface is logged exactly, in wire order", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ http_versions: ["http/1.1", "http/2"] })
+      // Chrome's SETTINGS order, a reserved id (0x0a0a: below 0xf000, so UNKNOWN as in the original),
+      // then a repeat of INITIAL_WINDOW_SIZE, whose last value wins.
+      const pairs: ReadonlyArray<readonly [number, number]> = [
+        [0x1, 65_536],
+        [0x2, 0],
+        [0x4, 6_291_456],
+        [0x6, 262_144],
+        [0x0a0a, 1],
+        [0x4, 6_291_457]
+      ]
+      const payload = Buffer.alloc(pairs.length * 6)
+      pairs.forEach(([id, value], i) => {
+        payload.writeUInt16BE(id, i * 6)
+        payload.writeUInt32BE(value, i * 6 + 2)
+      })
+      const head = Buffer.alloc(9)
+      head.writeUIntBE(payload.length, 0, 3)
+      head[3] = 0x4
+      const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1")
+      // Sent in two writes, split inside the frame header, as a slow client would.
+      const sock = net.connect(port, "127.0.0.1")
+      yield* Effect.async<void>((resume) => {
+        sock.once("connect", () => resume(Effect.void))
+      })
+      const wire = Buffer.concat([preface, head, payload])
+      sock.write(wire.subarray(0, 28))
+      yield* Effect.sleep("50 millis")
+      sock.write(wire.subarray(28))
+      const localPort = sock.localPort
+      const es = yield* waitForEvents((es) => es.some((e) => e.type === "http2_settings"))
+      sock.destroy()
+      const [event] = es.filter((e) => e.type === "http2_settings")
+      expect(event!.app).toBe("http")
+      expect(event!.fields).toEqual({
+        remote_addr: `127.0.0.1:${localPort}`,
+        settings:
+          '{"ENABLE_PUSH":0,"HEADER_TABLE_SIZE":65536,"INITIAL_WINDOW_SIZE":6291457,"MAX_HEADER_LIST_SIZE":262144,"UNKNOWN":1}',
+        frame_order: "[1,2,4,6,2570,4]",
+        src_ip: "127.0.0.1",
+        src_port: String(localPort)
+      })
     }).pipe(Effect.provide(TestLayer()))
   )
 

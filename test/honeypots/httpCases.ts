@@ -145,3 +145,34 @@ export const expectedJa4h = (
       .join(",")
   )}_${sha12([...cookies].sort().join(","))}`
 }
+
+/**
+ * What an `http2_settings` event from curl must hold, checked against itself rather than against
+ * one curl version's values: a non-empty id list whose names are exactly the settings' keys, and
+ * ENABLE_PUSH 0, which libcurl (nghttp2) always sends because it refuses server push.
+ */
+export const curlSettingsProblems = (fields: Record<string, string>): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const order: unknown = JSON.parse(fields.frame_order ?? "null")
+  const settings: unknown = JSON.parse(fields.settings ?? "null")
+  if (!Array.isArray(order) || order.length === 0 || !order.every((id) => Number.isInteger(id)))
+    problems.push(`frame_order is not a list of ids: ${fields.frame_order}`)
+  if (typeof settings !== "object" || settings === null)
+    problems.push(`settings is not an object: ${fields.settings}`)
+  else {
+    const names: Record<number, string> = {
+      1: "HEADER_TABLE_SIZE",
+      2: "ENABLE_PUSH",
+      3: "MAX_CONCURRENT_STREAMS"
+    }
+    Object.assign(names, { 4: "INITIAL_WINDOW_SIZE", 5: "MAX_FRAME_SIZE", 6: "MAX_HEADER_LIST_SIZE" })
+    const expected = [
+      ...new Set((Array.isArray(order) ? order : []).map((id) => names[id] ?? "UNKNOWN"))
+    ].sort()
+    if (JSON.stringify(Object.keys(settings)) !== JSON.stringify(expected))
+      problems.push(`settings keys ${Object.keys(settings).join(",")} do not match frame_order`)
+    if (Object.entries(settings).find(([k]) => k === "ENABLE_PUSH")?.[1] !== 0)
+      problems.push("ENABLE_PUSH is not 0")
+  }
+  return problems
+}

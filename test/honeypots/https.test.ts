@@ -3,7 +3,7 @@ import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpsHoneypot } from "../../src/honeypots/https/index.js"
-import { expectedJa4h, sentHeaders } from "./httpCases.js"
+import { curlSettingsProblems, expectedJa4h, sentHeaders } from "./httpCases.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
@@ -125,6 +125,10 @@ describe("https honeypot", () => {
           bytes: String(c.size)
         })
       }
+      // The h2 connection's SETTINGS are read after TLS; the h1 connection has none.
+      const settings = es.filter((e) => e.type === "http2_settings")
+      expect(settings.map((e) => [e.app, e.fields.src_port])).toEqual([["https", fps[1]!.fields.src_port]])
+      expect(curlSettingsProblems(settings[0]!.fields)).toEqual([])
       expect(seen.map((c) => [c.code, c.size])).toEqual([
         [200, 19],
         [200, 19]
@@ -158,5 +162,54 @@ describe("https honeypot", () => {
         expect(xml.toLowerCase()).not.toContain("honeypot")
       }).pipe(Effect.provide(TestLayer())),
     300_000
+  )
+
+  it.scopedLive(
+    "after TLS the http limits hold: a trickled header block is answered 408; an h2-only persona closes an HTTP/1.1-only client",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start()
+        const result = yield* Effect.promise(
+          () =>
+            new Promise<string>((resolve) => {
+              const s = tls.connect(
+                { port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] },
+                () => s.write("GET / HTTP/1.1\r\nHost: x\r\n")
+              )
+              let text = ""
+              const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
+              s.on("data", (d) => (text += d.toString()))
+              s.on("error", () => {})
+              s.on("close", () => {
+                clearInterval(drip)
+                resolve(text)
+              })
+              setTimeout(() => {
+                clearInterval(drip)
+                s.destroy()
+                resolve(`still open: ${text}`)
+              }, 40_000)
+            })
+        )
+        expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+        // An h2-only persona: an HTTP/1.1-only client gets no HTTP answer; an h2 client is served.
+        const h2Only = yield* start({ http_versions: ["http/2"] })
+        const url = `https://127.0.0.1:${h2Only}/`
+        const h1 = yield* run("curl", ["-k", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http1.1", url])
+        expect(h1.code).not.toBe(0)
+        expect(h1.stdout).toBe("000")
+        const h2 = yield* run("curl", [
+          "-k",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_version}",
+          "--http2",
+          url
+        ])
+        expect(h2.stdout).toBe("2")
+      }).pipe(Effect.provide(TestLayer())),
+    60_000
   )
 })

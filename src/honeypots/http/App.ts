@@ -5,15 +5,16 @@
  * wire; the harness's serveTcp still owns accept, per-IP limits and idle timeouts.
  */
 import { readFile, realpath, stat } from "node:fs/promises"
-import type * as http from "node:http"
-import type * as http2 from "node:http2"
+import * as http from "node:http"
+import * as http2 from "node:http2"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { Duplex } from "node:stream"
-import type * as tls from "node:tls"
+import * as tls from "node:tls"
 import { Effect, Option, Runtime, Schema } from "effect"
 import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
+import { SettingsTap } from "./H2Settings.js"
 import { ja4h } from "./Ja4h.js"
 import { FAKE_APPS, type FakeApp, fakeAppPage, forbiddenPage, serverHeaderCandidates } from "./Pages.js"
 
@@ -287,6 +288,33 @@ export const makeRequestHandler = (
   }
 }
 
+/** Sees the client's bytes as they pass; answers false once it wants no more. */
+export type ChunkTap = (chunk: Buffer) => boolean
+
+/**
+ * The `http2_settings` tap for one h2 or h2c connection: the client's first SETTINGS frame, logged
+ * once per connection (spec §3), with the peer as every other event of the persona names it.
+ */
+export const settingsTap =
+  (ctx: HoneypotContextService, runtime: Runtime.Runtime<never>, service: string) =>
+  (peer: Peer): ChunkTap => {
+    const tap = new SettingsTap()
+    return (chunk) => {
+      const found = tap.feed(chunk)
+      if (found !== undefined)
+        Runtime.runFork(runtime)(
+          ctx.emit(service, "http2_settings", {
+            remote_addr: hostPort(peer),
+            settings: JSON.stringify(found.settings),
+            frame_order: JSON.stringify(found.frameOrder),
+            src_ip: peer.address,
+            src_port: peer.port
+          })
+        )
+      return !tap.done
+    }
+  }
+
 /**
  * A socket replay: bytes we already read from the wire (a peeked preface) come first, then the live
  * socket. node:http2 and node:tls read from the native handle and would never see bytes pushed back
@@ -298,14 +326,22 @@ class ReplayedSocket extends Duplex {
   readonly remoteFamily: string | undefined
   private readonly inner: net.Socket | tls.TLSSocket
 
-  constructor(inner: net.Socket | tls.TLSSocket, head: Buffer) {
+  constructor(inner: net.Socket | tls.TLSSocket, head: Buffer, tap?: ChunkTap) {
     super()
     this.inner = inner
     this.remoteAddress = inner.remoteAddress
     this.remotePort = inner.remotePort
     this.remoteFamily = inner.remoteFamily
-    if (head.length > 0) this.push(head)
+    let watching = tap
+    const watch = (chunk: Buffer) => {
+      if (watching !== undefined && !watching(chunk)) watching = undefined
+    }
+    if (head.length > 0) {
+      watch(head)
+      this.push(head)
+    }
     inner.on("data", (chunk: Buffer) => {
+      watch(chunk)
       if (!this.push(chunk)) inner.pause()
     })
     inner.on("end", () => this.push(null))
@@ -356,15 +392,116 @@ export const handOff = (
   conn: Connection,
   server: { emit: (event: "connection", socket: unknown) => boolean },
   peers: PeerRegistry,
-  head: Buffer = Buffer.alloc(0)
+  head: Buffer = Buffer.alloc(0),
+  tap?: (peer: Peer) => ChunkTap
 ) =>
   Effect.async<void>((resume) => {
-    const replay = head.length > 0 || conn.buffered() > 0
+    const peer = { address: conn.remoteAddress, port: conn.remotePort }
+    const replay = head.length > 0 || conn.buffered() > 0 || tap !== undefined
     const socket = conn.detach()
     socket.once("close", () => resume(Effect.void))
-    const handed = replay ? new ReplayedSocket(socket, head) : socket
-    peers.during(handed, { address: conn.remoteAddress, port: conn.remotePort }, () => {
+    const handed = replay ? new ReplayedSocket(socket, head, tap?.(peer)) : socket
+    peers.during(handed, peer, () => {
       server.emit("connection", handed)
     })
     return Effect.sync(() => socket.destroy())
   })
+
+/** How the https listener terminates TLS and routes by ALPN (see `handOffTls`). */
+export interface TlsRoute {
+  readonly secureContext: tls.SecureContext
+  /** ALPN protocols offered, in preference order (`h2`, `http/1.1`). */
+  readonly alpn: ReadonlyArray<string>
+  readonly handshakeTimeoutMs: number
+  readonly h1: http.Server | undefined
+  readonly h2: http2.Http2Server | undefined
+  readonly tap: (peer: Peer) => ChunkTap
+}
+
+/**
+ * serveTcp handler body for https: terminate TLS here, then hand the decrypted stream to the h1 or
+ * h2 server by ALPN. node's secure http2 server reads TLS off the native handle, where no tap can
+ * see the client's SETTINGS; an h2 session over our replay Duplex can. A client that negotiates
+ * nothing we serve is closed, as node's own server does.
+ */
+export const handOffTls = (conn: Connection, route: TlsRoute, peers: PeerRegistry) =>
+  Effect.async<void>((resume) => {
+    const peer = { address: conn.remoteAddress, port: conn.remotePort }
+    const replay = conn.buffered() > 0
+    const socket = conn.detach()
+    socket.once("close", () => resume(Effect.void))
+    const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
+    const secure = new tls.TLSSocket(transport, {
+      isServer: true,
+      secureContext: route.secureContext,
+      ALPNProtocols: [...route.alpn]
+    })
+    const handshake = setTimeout(() => secure.destroy(), route.handshakeTimeoutMs)
+    secure.on("error", () => secure.destroy())
+    secure.once("close", () => {
+      clearTimeout(handshake)
+      socket.destroy()
+    })
+    secure.once("secure", () => {
+      clearTimeout(handshake)
+      const h2 = route.h2
+      if (secure.alpnProtocol === "h2" && h2 !== undefined) {
+        const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(peer))
+        peers.during(tapped, peer, () => h2.emit("connection", tapped))
+      } else if (route.h1 !== undefined) {
+        const h1 = route.h1
+        peers.during(secure, peer, () => h1.emit("connection", secure))
+      } else secure.destroy()
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * The HTTP/1.x server of a persona (http on 80, https after TLS). It is fed by serveTcp and never
+ * listens itself. Its errors are answered the way Apache answers them.
+ */
+export const makeH1Server = (persona: WebPersona, onRequest: http.RequestListener): http.Server => {
+  const h1 = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: 60_000,
+      // Sweep every 2 s so a stalled header block is cut within HEADERS_TIMEOUT_MS + 2 s.
+      connectionsCheckingInterval: 2_000,
+      // Scanners often omit Host; a honeypot wants those requests logged, not 400'd by the parser.
+      requireHostHeader: false
+    },
+    onRequest
+  )
+  // node only runs its headersTimeout/requestTimeout sweep (the slowloris guard) once the server
+  // has emitted `listening`; this server is fed by serveTcp and never listens itself.
+  h1.emit("listening")
+  h1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    // The status Apache sends for each failure: mod_reqtimeout 408, oversized headers 431, else 400.
+    const status =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : "400 Bad Request"
+    socket.end(
+      `HTTP/1.1 ${status}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
+    )
+  })
+  return h1
+}
+
+/** The HTTP/2 server of a persona (h2c on 80, h2 after TLS), with the limits both share. */
+export const makeH2Server = (onRequest: (req: AnyRequest, res: AnyResponse) => void, peers: PeerRegistry) => {
+  const h2 = http2.createServer(
+    { maxSessionMemory: 4, maxHeaderListPairs: 128, maxSendHeaderBlockLength: MAX_HEADER_BYTES },
+    onRequest
+  )
+  h2.on("sessionError", () => {})
+  peers.watch(h2)
+  return h2
+}

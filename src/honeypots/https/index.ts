@@ -3,15 +3,18 @@
  * ALPN. The certificate is the decky's self-signed one (CN = tls_cn or the hostname) or the
  * operator's PEM pair. http/3 is accepted in config for compatibility but not served (no QUIC).
  */
-import * as http2 from "node:http2"
+import * as tls from "node:tls"
 import { Effect, Schema } from "effect"
 import {
   choosePersona,
   HttpVersion,
-  handOff,
-  MAX_HEADER_BYTES,
+  handOffTls,
+  makeH1Server,
+  makeH2Server,
   makeRequestHandler,
   PeerRegistry,
+  settingsTap,
+  type TlsRoute,
   webConfigFields
 } from "../http/App.js"
 import {
@@ -62,28 +65,30 @@ export const httpsHoneypot = defineHoneypot({
           : [])
       ]
       const peers = new PeerRegistry()
-      const server = http2.createSecureServer(
-        {
-          cert: material.cert,
-          key: material.key,
-          allowHTTP1: alpn.includes("http/1.1"),
-          ALPNProtocols: alpn,
-          maxSessionMemory: 4,
-          maxHeaderListPairs: 128,
-          maxSendHeaderBlockLength: MAX_HEADER_BYTES,
-          handshakeTimeout: 15_000
-        },
-        makeRequestHandler(ctx, runtime, config, persona, peers)
+      const onRequest = makeRequestHandler(ctx, runtime, config, persona, peers)
+      const h1 = alpn.includes("http/1.1") ? makeH1Server(persona, onRequest) : undefined
+      const h2 = alpn.includes("h2") ? makeH2Server(onRequest, peers) : undefined
+      const route: TlsRoute = {
+        secureContext: tls.createSecureContext({ cert: material.cert, key: material.key }),
+        alpn,
+        handshakeTimeoutMs: 15_000,
+        h1,
+        h2,
+        tap: settingsTap(ctx, runtime, "https")
+      }
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          h1?.closeAllConnections()
+          h1?.close()
+          h2?.close()
+        })
       )
-      server.on("tlsClientError", () => {})
-      server.on("sessionError", () => {})
-      yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
       const listener = yield* serveTcp({
         service: "https",
         host: options.host,
         port,
         defaultPort: 443,
-        handler: (conn) => handOff(conn, server, peers)
+        handler: (conn) => handOffTls(conn, route, peers)
       })
       return [listener]
     })
