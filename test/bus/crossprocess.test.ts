@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { BusEvent } from "../../src/bus/Bus.js"
 import { makeUnixBus, type UnixBusService } from "../../src/bus/UnixBus.js"
 import { Decoder, encodeFrame } from "../../src/bus/Wire.js"
+import { DECNET } from "../support/cli.js"
 
 const children: Array<ChildProcess> = []
 const scopes: Array<Scope.CloseableScope> = []
@@ -33,7 +34,7 @@ interface Proc {
 }
 
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Proc => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
+  const child = spawn(process.execPath, [...DECNET, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })

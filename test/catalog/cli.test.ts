@@ -1,27 +1,30 @@
 // `decnet services | distros | archetypes` as a user runs them: a spawned CLI, parsed output.
-import { spawnSync } from "node:child_process"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { Archetype, Distro, ServiceSpec } from "../../src/catalog/index.js"
 import { formatPorts, renderTable, TABLE_WIDTH } from "../../src/cli/catalog.js"
 import { refusalMessage } from "../../src/cli/mode.js"
-import { Archetype, Distro, ServiceSpec } from "../../src/catalog/index.js"
+import { DECNET } from "../support/cli.js"
+import { spawnAsync } from "../support/spawn.js"
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
-    encoding: "utf8",
+  spawnAsync(process.execPath, [...DECNET, ...args], {
     env: { ...process.env, DECNET_MODE: "master", ...env },
     timeout: 60_000
   })
 
-const jsonOf = <A, I>(schema: Schema.Schema<A, I>, args: ReadonlyArray<string>): ReadonlyArray<A> => {
-  const r = run(args)
+const jsonOf = async <A, I>(
+  schema: Schema.Schema<A, I>,
+  args: ReadonlyArray<string>
+): Promise<ReadonlyArray<A>> => {
+  const r = await run(args)
   expect(r.stderr).toBe("")
   expect(r.status).toBe(0)
   return Schema.decodeUnknownSync(Schema.Array(schema))(JSON.parse(r.stdout))
 }
 
-const tableOf = (command: string) => {
-  const r = run([command])
+const tableOf = async (command: string) => {
+  const r = await run([command])
   expect(r.status).toBe(0)
   const lines = r.stdout.trimEnd().split("\n")
   // Row starts are the lines whose first column is filled; continuation lines begin with spaces.
@@ -29,8 +32,8 @@ const tableOf = (command: string) => {
 }
 
 describe("decnet services", () => {
-  it("--json: all 29 plugins with their ports, sorted by slug", () => {
-    const services = jsonOf(ServiceSpec, ["services", "--json"])
+  it("--json: all 29 plugins with their ports, sorted by slug", async () => {
+    const services = await jsonOf(ServiceSpec, ["services", "--json"])
     expect(services).toHaveLength(29)
     const slugs = services.map((s) => s.slug)
     expect(slugs).toEqual([...slugs].sort())
@@ -43,8 +46,8 @@ describe("decnet services", () => {
     expect(services.filter((s) => s.fleet_singleton).map((s) => s.slug)).toEqual(["sniffer"])
   })
 
-  it("the table lists every plugin once, within 110 columns", () => {
-    const { lines, rows } = tableOf("services")
+  it("the table lists every plugin once, within 110 columns", async () => {
+    const { lines, rows } = await tableOf("services")
     expect(lines[0]).toMatch(/^SLUG\s+PORTS\s+EMULATES\s+CONFIG$/)
     expect(rows).toHaveLength(29)
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(TABLE_WIDTH)
@@ -54,8 +57,8 @@ describe("decnet services", () => {
 })
 
 describe("decnet archetypes", () => {
-  it("the table has 15 rows with services and OS family", () => {
-    const { lines, rows } = tableOf("archetypes")
+  it("the table has 15 rows with services and OS family", async () => {
+    const { lines, rows } = await tableOf("archetypes")
     expect(lines[0]).toMatch(/^SLUG\s+DISPLAY NAME\s+SERVICES\s+PREFERRED DISTROS\s+NMAP OS$/)
     expect(rows).toHaveLength(15)
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(TABLE_WIDTH)
@@ -64,8 +67,8 @@ describe("decnet archetypes", () => {
     )
   })
 
-  it("--json: 15 entries in the ArchetypeEntry shape", () => {
-    const archetypes = jsonOf(Archetype, ["archetypes", "--json"])
+  it("--json: 15 entries in the ArchetypeEntry shape", async () => {
+    const archetypes = await jsonOf(Archetype, ["archetypes", "--json"])
     expect(archetypes).toHaveLength(15)
     expect(archetypes.find((a) => a.slug === "devops-host")).toMatchObject({
       display_name: "DevOps Host",
@@ -77,8 +80,8 @@ describe("decnet archetypes", () => {
 })
 
 describe("decnet distros", () => {
-  it("--json: 9 digest-pinned distros; the table shows 9 rows", () => {
-    const distros = jsonOf(Distro, ["distros", "--json"])
+  it("--json: 9 digest-pinned distros; the table shows 9 rows", async () => {
+    const distros = await jsonOf(Distro, ["distros", "--json"])
     expect(distros.map((d) => d.slug)).toEqual([
       "alpine",
       "arch",
@@ -90,7 +93,7 @@ describe("decnet distros", () => {
       "ubuntu20",
       "ubuntu22"
     ])
-    const { lines, rows } = tableOf("distros")
+    const { lines, rows } = await tableOf("distros")
     expect(rows).toHaveLength(9)
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(TABLE_WIDTH)
     // Digest column: the first 12 hex digits of the pinned image.
@@ -101,8 +104,8 @@ describe("decnet distros", () => {
 describe("role gating", () => {
   it.each(["services", "distros", "archetypes"])(
     "an agent refuses `%s` with exit 1 and the spec's message",
-    (cmd) => {
-      const r = run([cmd, "--json"], { DECNET_MODE: "agent" })
+    async (cmd) => {
+      const r = await run([cmd, "--json"], { DECNET_MODE: "agent" })
       expect(r.status).toBe(1)
       expect(r.stdout).toBe("")
       expect(r.stderr).toBe(`decnet: ${refusalMessage(cmd)}\n`)
@@ -110,8 +113,8 @@ describe("role gating", () => {
     }
   )
 
-  it("a dual-role agent (DECNET_DISALLOW_MASTER=false) may list", () => {
-    const r = run(["archetypes", "--json"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "false" })
+  it("a dual-role agent (DECNET_DISALLOW_MASTER=false) may list", async () => {
+    const r = await run(["archetypes", "--json"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "false" })
     expect(r.status).toBe(0)
     expect(JSON.parse(r.stdout)).toHaveLength(15)
   })

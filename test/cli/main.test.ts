@@ -1,17 +1,17 @@
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { allowed, masterBlocked, refusalMessage, roleOf } from "../../src/cli/mode.js"
+import { DECNET } from "../support/cli.js"
+import { spawnAsync } from "../support/spawn.js"
 
 // DECNET_CONFIG points at a file that does not exist unless a test writes one, so the host's
 // /etc/decnet/decnet.ini never leaks into these runs.
 const noIni = join(mkdtempSync(join(tmpdir(), "decnet-cli-")), "absent.ini")
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
-    encoding: "utf8",
+  spawnAsync(process.execPath, [...DECNET, ...args], {
     env: { ...process.env, DECNET_MODE: "master", DECNET_CONFIG: noIni, ...env },
     timeout: 60_000
   })
@@ -28,27 +28,27 @@ const listed = (help: string): Array<string> =>
   [...help.replace(/\x1b\[[0-9;]*m/g, "").matchAll(/^\s+- ([a-z][a-z-]*)/gm)].map((m) => m[1] ?? "")
 
 describe("decnet cli", () => {
-  it("--version prints the package version", () => {
-    const r = run(["--version"])
+  it("--version prints the package version", async () => {
+    const r = await run(["--version"])
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("0.2.0")
   })
 
-  it("up --once prints status and exits 0", () => {
-    const r = run(["up", "--once"], { DECNET_MODE: "agent" })
+  it("up --once prints status and exits 0", async () => {
+    const r = await run(["up", "--once"], { DECNET_MODE: "agent" })
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("mode: agent")
   })
 
-  it("an unknown subcommand exits 1 with one usage message and no stack trace", () => {
-    const r = run(["no-such-command"])
+  it("an unknown subcommand exits 1 with one usage message and no stack trace", async () => {
+    const r = await run(["no-such-command"])
     expect(r.status).toBe(1)
     expect(r.stdout + r.stderr).toContain("Invalid subcommand")
     expect(r.stdout + r.stderr).not.toContain("at ")
   })
 
-  it("a bad config value exits 1 naming the variable", () => {
-    const r = run(["up", "--once"], { DECNET_MODE: "neither" })
+  it("a bad config value exits 1 naming the variable", async () => {
+    const r = await run(["up", "--once"], { DECNET_MODE: "neither" })
     expect(r.status).toBe(1)
     expect(r.stderr).toContain("DECNET_MODE")
     expect(r.stderr.trim().split("\n")).toHaveLength(1)
@@ -70,10 +70,15 @@ describe("mode gating", () => {
     )
   })
 
-  it("--help on an agent hides master-only commands that a master lists", () => {
-    const master = listed(run(["--help"]).stdout)
-    const agent = listed(run(["--help"], { DECNET_MODE: "agent" }).stdout)
-    const dual = listed(run(["--help"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "false" }).stdout)
+  it("--help on an agent hides master-only commands that a master lists", async () => {
+    // Concurrently: three CLI start-ups are the slow part of this test.
+    const [master, agent, dual] = (
+      await Promise.all([
+        run(["--help"]),
+        run(["--help"], { DECNET_MODE: "agent" }),
+        run(["--help"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "false" })
+      ])
+    ).map((r) => listed(r.stdout))
     expect(master).toEqual(
       expect.arrayContaining(["up", "services", "distros", "archetypes", "bus", "honeypot"])
     )
@@ -82,24 +87,23 @@ describe("mode gating", () => {
     expect(dual).toEqual(master)
   })
 
-  it("the host INI's [decnet] mode gates like the environment, and the environment wins", () => {
+  it("the host INI's [decnet] mode gates like the environment, and the environment wins", async () => {
     const ini = join(mkdtempSync(join(tmpdir(), "decnet-ini-")), "decnet.ini")
     writeFileSync(ini, "[decnet]\nmode = agent\n")
-    const refused = spawnSync(process.execPath, ["--import", "tsx", "src/cli/bin.ts", "services"], {
-      encoding: "utf8",
+    const refused = await spawnAsync(process.execPath, [...DECNET, "services"], {
       env: { ...withoutMode(), DECNET_CONFIG: ini },
       timeout: 60_000
     })
     expect(refused.status).toBe(1)
     expect(refused.stderr).toContain(refusalMessage("services"))
-    const envWins = run(["services", "--json"], { DECNET_CONFIG: ini, DECNET_MODE: "master" })
+    const envWins = await run(["services", "--json"], { DECNET_CONFIG: ini, DECNET_MODE: "master" })
     expect(envWins.status).toBe(0)
   })
 
-  it("INI warnings are RFC 5424 lines on stderr, never on stdout", () => {
+  it("INI warnings are RFC 5424 lines on stderr, never on stdout", async () => {
     const ini = join(mkdtempSync(join(tmpdir(), "decnet-ini-")), "decnet.ini")
     writeFileSync(ini, "[bus]\nnope = 1\n")
-    const r = run(["up", "--once"], { DECNET_CONFIG: ini })
+    const r = await run(["up", "--once"], { DECNET_CONFIG: ini })
     expect(r.status).toBe(0)
     expect(r.stdout).toBe("mode: master\nbus: disabled\ndeckies: none yet\n")
     expect(r.stderr).toMatch(/^<132>1 \S+ \S+ decnet \d+ decnet\.decnet - .*\[bus\] nope: unknown key/m)

@@ -1,10 +1,12 @@
-// `decnet honeypot` and `decnet decky` as a user runs them: a real child process of src/cli/bin.ts, driven
-// by real clients, with its stdout parsed as RFC 5424 by the project's parser.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+// `decnet honeypot` and `decnet decky` as a user runs them: a real child process of the shipped CLI
+// bundle, driven by real clients, with its stdout parsed as RFC 5424 by the project's parser.
+import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { type ParsedEvent, parseRfc5424 } from "../../src/logging/Parser.js"
+import { DECNET } from "../support/cli.js"
 import { freePort } from "../support/ports.js"
+import { spawnAsync } from "../support/spawn.js"
 
 interface Cli {
   readonly child: ChildProcess
@@ -19,7 +21,7 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
 })
 
-const BIN = ["--import", "tsx", "src/cli/bin.ts"]
+const BIN = DECNET
 
 const start = (args: ReadonlyArray<string>, options: { env?: Record<string, string> } = {}): Cli => {
   const child = spawn(process.execPath, [...BIN, ...args], {
@@ -76,8 +78,8 @@ const listeners = (notice: string): Map<string, number> => {
   return found
 }
 
-const client = (file: string, args: ReadonlyArray<string>) => {
-  const r = spawnSync(file, [...args], { encoding: "utf8", timeout: 20_000 })
+const client = async (file: string, args: ReadonlyArray<string>) => {
+  const r = await spawnAsync(file, args, { timeout: 20_000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -102,7 +104,7 @@ describe("decnet honeypot <slug>", () => {
     const port = listeners(notice).get(":6379")
     expect(port).toBeGreaterThan(0)
 
-    const r = client("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "AUTH", "alice", "s3cret"])
+    const r = await client("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "AUTH", "alice", "s3cret"])
     expect(r.stdout).toContain("Client sent AUTH, but no password is set")
 
     const auth = await until("the auth event", () => cli.events().find((e) => e.event_type === "auth"), cli)
@@ -141,7 +143,7 @@ describe("decnet honeypot <slug>", () => {
     )
     const ports = listeners(notice)
     expect([...ports.keys()]).toEqual([":110", ":995"])
-    const banner = client("curl", [
+    const banner = await client("curl", [
       "-s",
       "--max-time",
       "5",
@@ -186,56 +188,45 @@ describe("decnet honeypot <slug>", () => {
     expect((await cli.exited).code).toBe(0)
   })
 
-  it("a bad --config is one clear line naming the key, exit 1", () => {
-    const r = spawnSync(
+  it("a bad --config is one clear line naming the key, exit 1", async () => {
+    const r = await spawnAsync(
       process.execPath,
       [...BIN, "honeypot", "redis", "--port", "0", "--config", '{"pasword":"x"}'],
-      {
-        encoding: "utf8",
-        timeout: 60_000
-      }
+      { timeout: 60_000 }
     )
     expect(r.status).toBe(1)
     expect(r.stderr).toBe(
       'decnet: invalid redis config: unknown key "pasword" (valid keys: "password" | "version" | "os_string" | "reply_delay_ms")\n'
     )
     expect(r.stdout).toBe("")
-    const typed = spawnSync(
+    const typed = await spawnAsync(
       process.execPath,
       [...BIN, "honeypot", "redis", "--port", "0", "--config", '{"password":1}'],
-      {
-        encoding: "utf8",
-        timeout: 60_000
-      }
+      { timeout: 60_000 }
     )
     expect(typed.status).toBe(1)
     expect(typed.stderr).toBe('decnet: invalid redis config: "password": Expected string, actual 1\n')
-    const json = spawnSync(process.execPath, [...BIN, "honeypot", "redis", "--config", "{nope"], {
-      encoding: "utf8",
+    const json = await spawnAsync(process.execPath, [...BIN, "honeypot", "redis", "--config", "{nope"], {
       timeout: 60_000
     })
     expect(json.status).toBe(1)
     expect(json.stderr).toMatch(/^decnet: --config is not valid JSON: /)
   })
 
-  it("an unknown slug lists the valid ones, exit 1", () => {
-    const r = spawnSync(process.execPath, [...BIN, "honeypot", "sshd"], { encoding: "utf8", timeout: 60_000 })
+  it("an unknown slug lists the valid ones, exit 1", async () => {
+    const r = await spawnAsync(process.execPath, [...BIN, "honeypot", "sshd"], { timeout: 60_000 })
     expect(r.status).toBe(1)
     expect(r.stderr).toMatch(
       /^decnet: unknown honeypot service 'sshd'\. Valid services: ssh, telnet, http, .*redis\n$/
     )
   })
 
-  it("--list prints a table and --list --json the same rows as JSON", () => {
-    const table = spawnSync(process.execPath, [...BIN, "honeypot", "--list"], {
-      encoding: "utf8",
-      timeout: 60_000
-    })
+  it("--list prints a table and --list --json the same rows as JSON", async () => {
+    const table = await spawnAsync(process.execPath, [...BIN, "honeypot", "--list"], { timeout: 60_000 })
     expect(table.status).toBe(0)
     expect(table.stdout).toMatch(/^SLUG +PORTS +DESCRIPTION\n/)
     expect(table.stdout).toMatch(/\nsmb +445\/tcp,139\/tcp +SMB2/)
-    const json = spawnSync(process.execPath, [...BIN, "honeypot", "--list", "--json"], {
-      encoding: "utf8",
+    const json = await spawnAsync(process.execPath, [...BIN, "honeypot", "--list", "--json"], {
       timeout: 60_000
     })
     expect(json.status).toBe(0)
@@ -247,17 +238,13 @@ describe("decnet honeypot <slug>", () => {
     expect(table.stdout.trim().split("\n")).toHaveLength(19)
   })
 
-  it("--host must be an address, and the default host is loopback", () => {
-    const r = spawnSync(process.execPath, [...BIN, "honeypot", "redis", "--host", "localhost"], {
-      encoding: "utf8",
+  it("--host must be an address, and the default host is loopback", async () => {
+    const r = await spawnAsync(process.execPath, [...BIN, "honeypot", "redis", "--host", "localhost"], {
       timeout: 60_000
     })
     expect(r.status).toBe(1)
     expect(r.stderr).toBe("decnet: --host must be an IP address, got 'localhost'\n")
-    const help = spawnSync(process.execPath, [...BIN, "honeypot", "--help"], {
-      encoding: "utf8",
-      timeout: 60_000
-    })
+    const help = await spawnAsync(process.execPath, [...BIN, "honeypot", "--help"], { timeout: 60_000 })
     expect(help.stdout).toContain("127.0.0.1")
   })
 })
@@ -273,7 +260,7 @@ describe("decnet decky", () => {
     const ports = listeners(notice)
     expect([...ports.keys()]).toEqual(["redis:6379", "http:80"])
 
-    const r = client("redis-cli", [
+    const r = await client("redis-cli", [
       "-h",
       "127.0.0.1",
       "-p",
@@ -283,7 +270,7 @@ describe("decnet decky", () => {
       "hunter2"
     ])
     expect(r.code).toBe(0)
-    const c = client("curl", [
+    const c = await client("curl", [
       "-s",
       "-o",
       "/dev/null",
@@ -356,7 +343,7 @@ describe("decnet decky", () => {
     expect((await two.exited).code).toBe(0)
   })
 
-  it("rejects bad service lists, config and port specs with a clear line, exit 1", () => {
+  it("rejects bad service lists, config and port specs with a clear line, exit 1", async () => {
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
       [["--services", "redis,nope"], "decnet: unknown honeypot service 'nope'. Valid services: "],
       [
@@ -383,7 +370,7 @@ describe("decnet decky", () => {
       ]
     ]
     for (const [args, message] of cases) {
-      const r = spawnSync(process.execPath, [...BIN, "decky", ...args], { encoding: "utf8", timeout: 60_000 })
+      const r = await spawnAsync(process.execPath, [...BIN, "decky", ...args], { timeout: 60_000 })
       expect({ args, status: r.status }).toEqual({ args, status: 1 })
       expect(r.stderr.startsWith(message), `${args.join(" ")} → ${r.stderr}`).toBe(true)
     }

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { planServices, startDecky } from "../../src/honeypots/Decky.js"
@@ -12,6 +11,7 @@ import {
 } from "../../src/honeypots/Registry.js"
 import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
 import { parseRfc5424 } from "../../src/logging/Parser.js"
+import { spawnAsync } from "../support/spawn.js"
 import { run } from "./support.js"
 
 const SERVICES = [
@@ -84,7 +84,7 @@ describe("honeypot registry", () => {
     })
   )
 
-  it("loading redis does not load ssh2; loading ssh does", () => {
+  it("loading redis does not load ssh2; loading ssh does", async () => {
     // A fresh process, so nothing else has imported ssh2 yet. ssh2 is CommonJS, so it shows in require.cache.
     const script = `
       import { createRequire } from "node:module"
@@ -98,8 +98,7 @@ describe("honeypot registry", () => {
       await Effect.runPromise(loadHoneypot("ssh"))
       console.log(JSON.stringify({ before, afterRedis, afterSsh: ssh2() }))
     `
-    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      encoding: "utf8",
+    const r = await spawnAsync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       timeout: 60_000
     })
     expect(r.stderr).toBe("")
