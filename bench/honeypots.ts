@@ -1,6 +1,6 @@
 /**
  * Honeypot benchmark (`npm run bench:honeypots`): memory of one process running every service, the
- * marginal memory of each extra decky, and new connections per second for ssh, http and redis.
+ * marginal memory of each extra decky, and new connections per second for ssh, http, https and redis.
  * Every figure comes from a fresh child process running plain node on an esbuild bundle of this file
  * (as the shipped CLI is bundled; tsx alone would add ~170 MiB to each RSS). Loopback traffic only.
  *
@@ -9,6 +9,8 @@
  */
 import { fork } from "node:child_process"
 import * as http from "node:http"
+import * as http2 from "node:http2"
+import * as https from "node:https"
 import * as net from "node:net"
 import * as os from "node:os"
 import { Effect, Layer, Logger, LogLevel } from "effect"
@@ -224,6 +226,35 @@ const httpAttempt = (port: number) => () =>
     req.on("error", reject)
   })
 
+/** TLS handshake (the decky's self-signed certificate, no ALPN offered, so HTTP/1.1) + GET /, no keep-alive. */
+const httpsH1Attempt = (port: number) => () =>
+  new Promise<void>((resolve, reject) => {
+    const req = https.get(
+      { host: "127.0.0.1", port, path: "/", agent: false, rejectUnauthorized: false },
+      (res) => {
+        res.resume()
+        res.on("end", () => resolve())
+        res.on("error", reject)
+      }
+    )
+    req.on("error", reject)
+  })
+
+/** TLS handshake + ALPN h2 + one GET / + close: the path through the SETTINGS tap. */
+const httpsH2Attempt = (port: number) => () =>
+  new Promise<void>((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false })
+    session.on("error", reject)
+    const req = session.request({ ":path": "/" })
+    req.on("data", () => {})
+    req.on("end", () => {
+      session.close()
+      resolve()
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
 /** connect, AUTH (answered with the "no password is set" error), PING, close. */
 const redisAttempt = (port: number) => () =>
   new Promise<void>((resolve, reject) => {
@@ -278,7 +309,7 @@ const main = async () => {
   console.log("\n## new connections per second (server in a fresh child, client here; 5 s per row)")
   const server = spawnChild<{ ports: Record<string, number> }>([
     "serve",
-    "ssh,http,redis",
+    "ssh,http,https,redis",
     JSON.stringify({ redis: { reply_delay_ms: [0, 0] } })
   ])
   const { ports } = await server.result
@@ -305,6 +336,8 @@ const main = async () => {
     8
   )
   await bench("http", "GET / without keep-alive (agent: false)", httpAttempt(ports.http ?? 0), 16)
+  await bench("https", "TLS + GET / over HTTP/1.1, no keep-alive", httpsH1Attempt(ports.https ?? 0), 16)
+  await bench("https", "TLS + ALPN h2 + GET / + close (SETTINGS tap)", httpsH2Attempt(ports.https ?? 0), 16)
   await bench("redis", "AUTH + PING + close, reply_delay_ms [0,0]", redisAttempt(ports.redis ?? 0), 16)
   await bench(
     "redis",
