@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { curlSettingsProblems, expectedJa4h, sentHeaders } from "./httpCases.js"
+import { curlSettingsProblems, expectedJa4h, sentHeaders, trickledHeaders } from "./httpCases.js"
 import {
   eventsOf,
   nmapService,
@@ -369,25 +369,7 @@ describe("http honeypot", () => {
       Effect.gen(function* () {
         const port = yield* start()
         // Trickle one header line every 2 s: the idle timeout never fires, the header deadline does.
-        const result = yield* Effect.promise(
-          () =>
-            new Promise<string>((resolve) => {
-              const s = net.connect(port, "127.0.0.1", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n"))
-              let text = ""
-              const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
-              s.on("data", (d) => (text += d.toString()))
-              s.on("error", () => {})
-              s.on("close", () => {
-                clearInterval(drip)
-                resolve(text)
-              })
-              setTimeout(() => {
-                clearInterval(drip)
-                s.destroy()
-                resolve(`still open: ${text}`)
-              }, 40_000)
-            })
-        )
+        const result = yield* trickledHeaders((onOpen) => net.connect(port, "127.0.0.1", onOpen))
         expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
       }).pipe(Effect.provide(TestLayer())),
     60_000

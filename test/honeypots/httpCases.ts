@@ -3,6 +3,9 @@
  * plausible, some hostile), and an independent JA4H oracle fed by what curl says it sent.
  */
 import { createHash } from "node:crypto"
+import type * as net from "node:net"
+import type * as tls from "node:tls"
+import { Effect } from "effect"
 import fc from "fast-check"
 
 const b64 = (s: string) => Buffer.from(s).toString("base64")
@@ -176,3 +179,31 @@ export const curlSettingsProblems = (fields: Record<string, string>): ReadonlyAr
   }
   return problems
 }
+
+/**
+ * Slowloris: open a connection (`open` calls `onOpen` once connected), send a request line, then
+ * trickle one header line every 2 s so the idle timeout never fires and only a header deadline can.
+ * Resolves with everything the server sent once it closes, or `still open: …` after 40 s.
+ */
+export const trickledHeaders = (
+  open: (onOpen: () => void) => net.Socket | tls.TLSSocket
+): Effect.Effect<string> =>
+  Effect.promise(
+    () =>
+      new Promise<string>((resolve) => {
+        const s = open(() => s.write("GET / HTTP/1.1\r\nHost: x\r\n"))
+        let text = ""
+        const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
+        s.on("data", (d) => (text += d.toString()))
+        s.on("error", () => {})
+        s.on("close", () => {
+          clearInterval(drip)
+          resolve(text)
+        })
+        setTimeout(() => {
+          clearInterval(drip)
+          s.destroy()
+          resolve(`still open: ${text}`)
+        }, 40_000)
+      })
+  )

@@ -3,7 +3,7 @@ import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { httpsHoneypot } from "../../src/honeypots/https/index.js"
-import { curlSettingsProblems, expectedJa4h, sentHeaders } from "./httpCases.js"
+import { curlSettingsProblems, expectedJa4h, sentHeaders, trickledHeaders } from "./httpCases.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
@@ -169,27 +169,11 @@ describe("https honeypot", () => {
     () =>
       Effect.gen(function* () {
         const port = yield* start()
-        const result = yield* Effect.promise(
-          () =>
-            new Promise<string>((resolve) => {
-              const s = tls.connect(
-                { port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] },
-                () => s.write("GET / HTTP/1.1\r\nHost: x\r\n")
-              )
-              let text = ""
-              const drip = setInterval(() => s.write(`X-${Date.now()}: a\r\n`), 2000)
-              s.on("data", (d) => (text += d.toString()))
-              s.on("error", () => {})
-              s.on("close", () => {
-                clearInterval(drip)
-                resolve(text)
-              })
-              setTimeout(() => {
-                clearInterval(drip)
-                s.destroy()
-                resolve(`still open: ${text}`)
-              }, 40_000)
-            })
+        const result = yield* trickledHeaders((onOpen) =>
+          tls.connect(
+            { port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] },
+            onOpen
+          )
         )
         expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
         // An h2-only persona: an HTTP/1.1-only client gets no HTTP answer; an h2 client is served.
