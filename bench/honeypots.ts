@@ -216,9 +216,10 @@ const sshAttempt = (ssh2: typeof import("ssh2"), port: number) => () =>
     })
   })
 
-const httpAttempt = (port: number) => () =>
+/** GET / on a fresh connection (`agent: false`, no keep-alive), body drained. */
+const getAttempt = (get: (onResponse: (res: http.IncomingMessage) => void) => http.ClientRequest) => () =>
   new Promise<void>((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+    const req = get((res) => {
       res.resume()
       res.on("end", () => resolve())
       res.on("error", reject)
@@ -226,19 +227,14 @@ const httpAttempt = (port: number) => () =>
     req.on("error", reject)
   })
 
-/** TLS handshake (the decky's self-signed certificate, no ALPN offered, so HTTP/1.1) + GET /, no keep-alive. */
-const httpsH1Attempt = (port: number) => () =>
-  new Promise<void>((resolve, reject) => {
-    const req = https.get(
-      { host: "127.0.0.1", port, path: "/", agent: false, rejectUnauthorized: false },
-      (res) => {
-        res.resume()
-        res.on("end", () => resolve())
-        res.on("error", reject)
-      }
-    )
-    req.on("error", reject)
-  })
+const httpAttempt = (port: number) =>
+  getAttempt((onResponse) => http.get({ host: "127.0.0.1", port, path: "/", agent: false }, onResponse))
+
+/** TLS handshake (the decky's self-signed certificate, no ALPN offered, so HTTP/1.1) + GET /. */
+const httpsH1Attempt = (port: number) =>
+  getAttempt((onResponse) =>
+    https.get({ host: "127.0.0.1", port, path: "/", agent: false, rejectUnauthorized: false }, onResponse)
+  )
 
 /** TLS handshake + ALPN h2 + one GET / + close: the path through the SETTINGS tap. */
 const httpsH2Attempt = (port: number) => () =>
