@@ -17,6 +17,14 @@ const start = Effect.gen(function* () {
   return listener!.port
 })
 
+/** The OpenSSH client options every password-login test uses: no host-key prompts, no keys, quiet. */
+const CLIENT_OPTIONS = [
+  "StrictHostKeyChecking=no",
+  "UserKnownHostsFile=/dev/null",
+  "PubkeyAuthentication=no",
+  "LogLevel=ERROR"
+].flatMap((o) => ["-o", o])
+
 /** OpenSSH `sftp -b -` as root with the default password: `input` is the batch (one command per line). */
 const sftpBatch = (port: number, input: string) =>
   run(
@@ -27,12 +35,7 @@ const sftpBatch = (port: number, input: string) =>
       "sftp",
       "-o",
       "BatchMode=no",
-      ...[
-        "StrictHostKeyChecking=no",
-        "UserKnownHostsFile=/dev/null",
-        "PubkeyAuthentication=no",
-        "LogLevel=ERROR"
-      ].flatMap((o) => ["-o", o]),
+      ...CLIENT_OPTIONS,
       "-P",
       String(port),
       "-b",
@@ -42,19 +45,7 @@ const sftpBatch = (port: number, input: string) =>
     { input }
   )
 
-const sshArgs = (port: number, user = "root") => [
-  "-o",
-  "StrictHostKeyChecking=no",
-  "-o",
-  "UserKnownHostsFile=/dev/null",
-  "-o",
-  "PubkeyAuthentication=no",
-  "-o",
-  "LogLevel=ERROR",
-  "-p",
-  String(port),
-  `${user}@127.0.0.1`
-]
+const sshArgs = (port: number, user = "root") => [...CLIENT_OPTIONS, "-p", String(port), `${user}@127.0.0.1`]
 
 describe("ssh honeypot", () => {
   it.live("exec: logs the credential and the command, answers from the fake shell", () =>
@@ -150,14 +141,7 @@ describe("ssh honeypot", () => {
         "admin",
         "scp",
         "-O",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "PubkeyAuthentication=no",
-        "-o",
-        "LogLevel=ERROR",
+        ...CLIENT_OPTIONS,
         "-P",
         String(port),
         local,
@@ -190,14 +174,7 @@ describe("ssh honeypot", () => {
         "-p",
         "admin",
         "scp",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "PubkeyAuthentication=no",
-        "-o",
-        "LogLevel=ERROR",
+        ...CLIENT_OPTIONS,
         "-P",
         String(port),
         local,
