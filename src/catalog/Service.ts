@@ -36,6 +36,13 @@ export const SERVICE_SLUGS = [
   "sniffer"
 ] as const
 
+/**
+ * Events the honeypot runtime logs for every service, besides the service's own: the listener came
+ * up, refused connections (aggregated per source), and a connection the runtime cut (deadline or
+ * write backlog). The runtime's definitions are held to this list by a test.
+ */
+export const RUNTIME_EVENTS = ["startup", "connection_refused", "connection_closed"] as const
+
 export const ServiceSlug = Schema.Literal(...SERVICE_SLUGS)
 export type ServiceSlug = typeof ServiceSlug.Type
 
@@ -91,7 +98,7 @@ export const ServiceSpec = Schema.Struct({
   /** What the attacker sees (the spec's "emulates" column). */
   description: Schema.String,
   ports: ServicePorts,
-  /** MSGIDs (event types) the service logs; every service also logs `startup` at boot. */
+  /** MSGIDs (event types) the service logs: its own, then the runtime's (`RUNTIME_EVENTS`). */
   events: Schema.Array(Schema.String),
   config_schema: Schema.Array(ServiceConfigField),
   /** Runs once per fleet, never per decky; excluded from `allServiceNames`. */

@@ -1,6 +1,7 @@
 // The 29 registered service plugins (spec/fleet.md §3), in the spec's table order. Field metadata
 // (labels, defaults, help) follows the original plugins' config schemas.
 import {
+  RUNTIME_EVENTS,
   SERVICE_SLUGS,
   type ServiceConfigField,
   type ServicePorts,
@@ -32,7 +33,7 @@ const service = (
   events: ReadonlyArray<string>,
   config_schema: ReadonlyArray<ServiceConfigField> = [],
   fleet_singleton = false
-): ServiceSpec => ({ slug, description, ports, events, config_schema, fleet_singleton })
+): ServiceSpec => ({ slug, description, ports, events: [...events, ...RUNTIME_EVENTS], config_schema, fleet_singleton })
 
 // ssh and telnet share the account knobs; only the help wording differs.
 const loginFields = (daemon: string, userHelp: string, userPasswordHelp: string, hostnameHelp: string) => [

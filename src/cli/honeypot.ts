@@ -3,10 +3,12 @@
 // RFC 5424 lines, process logs and the "listening on" notice to stderr. Service modules load lazily.
 import * as net from "node:net"
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Console, Data, Effect, Layer, Logger, Option, Predicate, Schema } from "effect"
-import type { DeckyServiceSpec, RunningService } from "../honeypots/Decky.js"
+import { Console, Data, Effect, Layer, Logger, Option, Predicate, Schema } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
+import type { IdentityOverrides, RunningDecky } from "../fleet/Decky.js"
+import { describeServices, hostPort, modulePorts as modulePortsOf, PortPlan, portKey } from "../fleet/Ports.js"
 import { HONEYPOT_SLUGS } from "../honeypots/Registry.js"
-import type { Honeypot, HoneypotListenError, UnknownConfigKeys } from "../honeypots/runtime/Honeypot.js"
+import type { Honeypot, HoneypotListenError, UnknownConfigKeys } from "../honeypots/runtime/index.js"
 
 export class HoneypotCliError extends Data.TaggedError("HoneypotCliError")<{ readonly message: string }> {}
 
@@ -53,48 +55,6 @@ const portOffset = Options.integer("port-offset").pipe(
   )
 )
 
-interface Identity {
-  readonly name: Option.Option<string>
-  readonly hostname: Option.Option<string>
-  readonly instanceId: Option.Option<string>
-  readonly artifactsDir: Option.Option<string>
-}
-
-const nonEmpty = (key: string) =>
-  Config.option(Config.string(key)).pipe(Config.map(Option.filter((s) => s !== "")))
-
-/** Flags first, then the container environment the spec defines (NODE_NAME, HOSTNAME, INSTANCE_ID). */
-const resolveIdentity = (flags: Identity) =>
-  Effect.gen(function* () {
-    const env = yield* Config.all({
-      nodeName: nonEmpty("NODE_NAME"),
-      hostname: nonEmpty("HOSTNAME"),
-      instanceId: nonEmpty("INSTANCE_ID"),
-      artifactsRoot: Config.string("DECNET_ARTIFACTS_ROOT").pipe(
-        Config.withDefault("/var/lib/decnet/artifacts")
-      )
-    })
-    const decky = Option.getOrElse(
-      Option.orElse(
-        Option.orElse(flags.name, () => env.nodeName),
-        () => env.hostname
-      ),
-      () => "decky"
-    )
-    return {
-      decky,
-      hostname: Option.getOrElse(flags.hostname, () => decky),
-      instanceId: Option.getOrElse(
-        Option.orElse(flags.instanceId, () => env.instanceId),
-        () => ""
-      ),
-      artifactsDir: Option.getOrElse(
-        flags.artifactsDir,
-        () => `${env.artifactsRoot.replace(/\/+$/, "")}/${decky}`
-      )
-    }
-  })
-
 const checkHost = (value: string) =>
   net.isIP(value) === 0 ? fail(`--host must be an IP address, got '${value}'`) : Effect.succeed(value)
 
@@ -106,19 +66,6 @@ const parseJson = (raw: string): Effect.Effect<unknown, HoneypotCliError> =>
         message: `--config is not valid JSON: ${e instanceof Error ? e.message : String(e)}`
       })
   })
-
-const allPorts = (h: Honeypot): ReadonlyArray<number> => [...h.ports.tcp, ...h.ports.udp]
-
-const checkOffset = (services: ReadonlyArray<Honeypot>, offset: number) =>
-  Effect.forEach(services, (h) =>
-    Effect.forEach(allPorts(h), (p) =>
-      p + offset < 1 || p + offset > 65535
-        ? fail(`--port-offset ${offset} puts ${h.slug}'s port ${p} at ${p + offset}, outside 1-65535`)
-        : Effect.void
-    )
-  )
-
-const hostPort = (h: string, p: number) => (h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`)
 
 /** Add what to do to the bind errors a by-hand run meets. */
 const explainListen = (hint: string) => (e: HoneypotListenError) =>
@@ -133,72 +80,53 @@ const explainListen = (hint: string) => (e: HoneypotListenError) =>
   })
 
 interface ServeOptions {
-  readonly identity: Identity
+  readonly identity: IdentityOverrides
   readonly host: string
   readonly slugs: ReadonlyArray<string>
   readonly configs: Readonly<Record<string, unknown>>
-  readonly port: (module: Honeypot) => (defaultPort: number) => number
+  readonly ports: (modules: ReadonlyArray<Honeypot>) => Effect.Effect<PortPlan, HoneypotCliError>
   readonly unknownConfigKeys: UnknownConfigKeys
   readonly hint: string
-  readonly notice: (
-    decky: string,
-    running: ReadonlyArray<RunningService>,
-    describe: (running: ReadonlyArray<RunningService>) => string
-  ) => string
+  readonly notice: (running: RunningDecky) => string
 }
 
-/** Load, bind, announce on stderr, then serve until SIGINT/SIGTERM interrupts (exit 0). */
+/**
+ * Plan the decky from the flags and DecnetConfig, then launch it: bind, announce on stderr, serve
+ * until SIGINT/SIGTERM interrupts (exit 0). Events go to stdout, process logs to stderr.
+ */
 const serve = (options: ServeOptions) =>
   Effect.gen(function* () {
-    const identity = yield* resolveIdentity(options.identity)
-    const [runtime, decky, logging, registry] = yield* Effect.promise(() =>
+    const settings = yield* DecnetConfig
+    const [fleet, runtime, registry] = yield* Effect.promise(() =>
       Promise.all([
+        import("../fleet/Decky.js"),
         import("../honeypots/runtime/index.js"),
-        import("../honeypots/Decky.js"),
-        import("../logging/DecnetLogger.js"),
         import("../honeypots/Registry.js")
       ])
     )
-    // DECNET_HONEYPOT_MAX_LINE_BYTES, …_MAX_CONN_PER_IP, …: a bad value fails naming the variable.
-    const limits = yield* runtime.limitsConfig
     const modules = yield* registry.loadHoneypots(options.slugs)
-    const services = modules.map(
-      (honeypot): DeckyServiceSpec => ({ honeypot, config: options.configs[honeypot.slug] })
-    )
-    const bySlug = new Map(modules.map((m) => [m.slug, options.port(m)]))
-    const context = runtime
-      .HoneypotContextLive({
-        decky: identity.decky,
-        hostname: identity.hostname,
-        instanceId: identity.instanceId,
-        artifactsDir: identity.artifactsDir,
-        limits
-      })
-      .pipe(Layer.provide(runtime.EventSinkStdout))
-    return yield* Effect.gen(function* () {
-      const running = yield* decky.startDecky({
-        host: options.host,
-        services,
-        port: (slug, p) => bySlug.get(slug)?.(p) ?? p,
-        unknownConfigKeys: options.unknownConfigKeys
-      })
-      yield* Effect.sync(
-        () =>
-          void process.stderr.write(`${options.notice(identity.decky, running, decky.describeServices)}\n`)
-      )
-      return yield* Effect.never
-    }).pipe(
-      Effect.scoped,
+    const plan = yield* fleet.planDecky({
+      identity: fleet.resolveIdentity(options.identity, settings),
+      host: options.host,
+      slugs: options.slugs,
+      configs: options.configs,
+      ports: yield* options.ports(modules),
+      limits: settings.honeypot,
+      unknownConfigKeys: options.unknownConfigKeys
+    })
+    const announce = (running: RunningDecky) =>
+      Effect.sync(() => void process.stderr.write(`${options.notice(running)}\n`))
+    return yield* Layer.launch(fleet.DeckyLive(plan, announce).pipe(Layer.provide(runtime.EventSinkStdout))).pipe(
       Effect.catchTags({
         HoneypotListenError: (e) => Effect.fail(explainListen(options.hint)(e)),
         HoneypotConfigError: (e) => fail(e.message)
-      }),
-      Effect.provide(context),
-      Effect.provide(logging.DecnetLogger.layer("honeypot")),
-      // runMain swaps the default logger for its pretty one, which writes to stdout: stdout is for events only.
-      Effect.provide(Logger.remove(Logger.prettyLoggerDefault))
+      })
     )
-  })
+  }).pipe(
+    Effect.catchTag("DeckyPlanError", (e) => fail(e.message)),
+    // runMain swaps the default logger for its pretty one, which writes to stdout: stdout is for events only.
+    Effect.provide(Logger.remove(Logger.prettyLoggerDefault))
+  )
 
 // ---- decnet honeypot ------------------------------------------------------------------------------
 
@@ -282,27 +210,25 @@ export const honeypot = Command.make(
           ? Effect.succeed(Number(p))
           : fail(`--port '${p}' is not a port number (0-65535; 0 = any free port)`)
       )
-      const { loadHoneypot } = yield* Effect.promise(() => import("../honeypots/Registry.js"))
-      const module = yield* loadHoneypot(slug)
-      const defaults = allPorts(module)
-      if (ports.length > defaults.length)
-        return yield* fail(
-          `${slug} has ${defaults.length} port(s) (${defaults.join(", ")}); got ${ports.length} --port values`
-        )
-      yield* checkOffset([module], o.portOffset)
       return yield* serve({
         identity: o,
         host: bindHost,
         slugs: [slug],
         configs: { [slug]: config },
-        port: (m) => (p) => {
-          if (ports.length === 0) return p + o.portOffset
-          return ports[allPorts(m).indexOf(p)] ?? 0
+        ports: (modules) => {
+          const known = modules[0] === undefined ? [] : modulePortsOf(modules[0])
+          if (ports.length > known.length)
+            return fail(`${slug} has ${known.length} port(s) (${known.join(", ")}); got ${ports.length} --port values`)
+          if (ports.length === 0) return Effect.succeed(PortPlan.offset(o.portOffset))
+          // The given ports in the order of the service's ports; the rest on free ports.
+          return Effect.succeed(
+            PortPlan.explicit(new Map(ports.map((p, i) => [portKey(slug, known[i] ?? 0), p])), "ephemeral")
+          )
         },
         unknownConfigKeys: "error",
         hint: "use --port or --port-offset",
-        notice: (_decky, running) =>
-          running
+        notice: (running) =>
+          running.services
             .map(
               (r) =>
                 `${r.slug} listening on ${r.listeners.map((l) => `${hostPort(l.host, l.port)} (${l.defaultPort}/${l.proto})`).join(", ")}`
@@ -386,35 +312,32 @@ export const decky = Command.make(
       const raw = Option.isSome(o.config) ? yield* parseJson(o.config.value) : {}
       if (!Predicate.isRecord(raw))
         return yield* fail(`--config must be a JSON object keyed by service slug, e.g. {"redis":{}}`)
-      for (const key of Object.keys(raw))
-        if (!slugs.includes(key))
-          return yield* fail(`--config has an entry for '${key}', which is not in --services`)
-      const { loadHoneypots } = yield* Effect.promise(() => import("../honeypots/Registry.js"))
-      const modules = yield* loadHoneypots(slugs)
       const overrides = yield* Effect.forEach(o.port, parseOverride)
-      const table = new Map<string, number>()
-      for (const ov of overrides) {
-        const m = modules.find((x) => x.slug === ov.slug)
-        if (m === undefined) return yield* fail(`--port ${ov.slug}=…: ${ov.slug} is not in --services`)
-        const def = ov.defaultPort ?? allPorts(m)[0]
-        if (def === undefined || !allPorts(m).includes(def))
-          return yield* fail(
-            `--port ${ov.slug}:${ov.defaultPort}=…: ${ov.slug}'s ports are ${allPorts(m).join(", ")}`
-          )
-        table.set(`${ov.slug}:${def}`, ov.port)
-      }
-      if (!o.ephemeral) yield* checkOffset(modules, o.portOffset)
       return yield* serve({
         identity: o,
         host: bindHost,
         slugs,
         configs: raw,
-        port: (m) => (p) => table.get(`${m.slug}:${p}`) ?? (o.ephemeral ? 0 : p + o.portOffset),
+        ports: (modules) =>
+          Effect.gen(function* () {
+            const table = new Map<string, number>()
+            for (const ov of overrides) {
+              const m = modules.find((x) => x.slug === ov.slug)
+              if (m === undefined) return yield* fail(`--port ${ov.slug}=…: ${ov.slug} is not in --services`)
+              const def = ov.defaultPort ?? modulePortsOf(m)[0]
+              if (def === undefined || !modulePortsOf(m).includes(def))
+                return yield* fail(
+                  `--port ${ov.slug}:${ov.defaultPort}=…: ${ov.slug}'s ports are ${modulePortsOf(m).join(", ")}`
+                )
+              table.set(portKey(ov.slug, def), ov.port)
+            }
+            return PortPlan.explicit(table, o.ephemeral ? "ephemeral" : "offset", o.portOffset)
+          }),
         // The fleet writes config from the same Schemas; a stray key is dropped with a warning (spec:
         // validate_cfg drops unknown keys) rather than keeping a decky down.
         unknownConfigKeys: "warn",
         hint: "use --port-offset",
-        notice: (deckyName, running, describe) => `decky ${deckyName} listening on ${describe(running)}`
+        notice: (running) => `decky ${running.name} listening on ${describeServices(running.services)}`
       })
     })
 ).pipe(

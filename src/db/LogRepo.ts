@@ -6,7 +6,7 @@ import { Effect, Schema } from "effect"
 import { formatUtc, SqlCount } from "./Columns.js"
 import { Dialect } from "./Dialect.js"
 import { parseSearch } from "./LogSearch.js"
-import { LogRow, type NewLog } from "./Rows.js"
+import { LogEntry, LogRow, type NewLog } from "./Rows.js"
 
 export interface LogFilter {
   readonly search?: string | undefined
@@ -19,19 +19,24 @@ const INSERT_CHUNK = 500
 
 const decodeLogs = Schema.decodeUnknown(Schema.Array(LogRow))
 const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ n: Schema.NullOr(SqlCount) })))
+const encodeEntry = Schema.encodeSync(LogEntry)
 
-const toRow = (log: NewLog) => ({
-  timestamp: formatUtc(log.timestamp ?? new Date()),
-  decky: log.decky,
-  service: log.service,
-  event_type: log.event_type,
-  attacker_ip: log.attacker_ip,
-  raw_line: log.raw_line,
-  fields: typeof log.fields === "string" ? log.fields : JSON.stringify(log.fields),
-  msg: log.msg ?? null,
-  trace_id: log.trace_id ?? null,
-  span_id: log.span_id ?? null
-})
+// The writer's values are already typed events: encoding only renders columns, it cannot fail on them.
+const toRow = (log: NewLog) =>
+  encodeEntry({
+    timestamp: log.timestamp,
+    decky: log.decky,
+    service: log.service,
+    event_type: log.event_type,
+    attacker_ip: log.attacker_ip,
+    attacker_port: log.attacker_port,
+    fields: log.fields,
+    msg: log.msg,
+    severity: log.severity,
+    raw_line: log.raw_line,
+    trace_id: log.trace_id ?? null,
+    span_id: log.span_id ?? null
+  })
 
 export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
   effect: Effect.gen(function* () {

@@ -7,7 +7,7 @@ import { Effect, Layer, Schema } from "effect"
 import { DbMigrationError } from "./DbError.js"
 import { Dialect, type DialectName } from "./Dialect.js"
 import { tables } from "./Tables.js"
-import { renderTable } from "./TableDef.js"
+import { renderAddColumn, renderTable } from "./TableDef.js"
 
 export const MIGRATIONS_TABLE = "decnet_migrations"
 export const SCHEMA_LOCK = "decnet_schema_init"
@@ -24,7 +24,32 @@ const baseline = (dialect: DialectName) =>
     for (const stmt of baselineStatements(dialect)) yield* sql.unsafe(stmt)
   })
 
-const migrationsFor = (dialect: DialectName) => ({ "0001_baseline": baseline(dialect) })
+const ColumnNames = Schema.Array(Schema.Struct({ name: Schema.String }))
+
+/**
+ * Add the columns of `table` (as Tables.ts now defines them) that an older database lacks. Checked
+ * first rather than `ADD COLUMN IF NOT EXISTS`, which MySQL lacks and SQLite has never had; a re-run
+ * after a half-applied MySQL migration (DDL is not transactional there) adds only what is missing.
+ */
+const addMissingColumns = (dialect: DialectName, table: string, names: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const def = tables.find((t) => t.name === table)
+    if (def === undefined) return yield* Effect.dieMessage(`no table ${table} in Tables.ts`)
+    const rows =
+      dialect === "mysql"
+        ? yield* sql`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table}`
+        : yield* sql`SELECT name FROM pragma_table_info(${table})`
+    const present = new Set((yield* Schema.decodeUnknown(ColumnNames)(rows).pipe(Effect.orDie)).map((r) => r.name))
+    for (const col of def.columns)
+      if (names.includes(col.name) && !present.has(col.name)) yield* sql.unsafe(renderAddColumn(dialect, table, col))
+  })
+
+const migrationsFor = (dialect: DialectName) => ({
+  "0001_baseline": baseline(dialect),
+  // A logs row holds a whole HoneypotEvent: its peer port and its severity.
+  "0002_logs_event_columns": addMissingColumns(dialect, "logs", ["attacker_port", "severity"])
+})
 
 const runMigrator = Migrator.make({})
 

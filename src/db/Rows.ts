@@ -1,6 +1,7 @@
 // Row shapes of the repositories in this folder. One Schema per shape: the same Schema decodes the
 // row, and later serves as the API body, bus payload and CLI --json of that thing.
 import { Schema } from "effect"
+import { EventFields, HoneypotEvent } from "../logging/HoneypotEvent.js"
 import { JsonText, SqlBool, UtcDateTime } from "./Columns.js"
 
 /** A `users` row. password_hash is a bcrypt hash, never a password. */
@@ -13,35 +14,41 @@ export class User extends Schema.Class<User>("User")({
   tokens_valid_from: Schema.NullOr(UtcDateTime)
 }) {}
 
-/** A `logs` row. `fields` stays JSON text: the API returns it still encoded (spec §5.3). */
-export class LogRow extends Schema.Class<LogRow>("LogRow")({
-  id: Schema.Number,
+/** `msg` sits in a nullable column; the event's "no message" is the empty string. */
+const MsgColumn = Schema.transform(Schema.NullOr(Schema.String), Schema.String, {
+  strict: true,
+  decode: (m) => m ?? "",
+  encode: (m) => (m === "" ? null : m)
+})
+
+/**
+ * A HoneypotEvent as the `logs` table holds it: the event's own fields with their column encodings
+ * (naive-UTC DATETIME, `fields` as JSON text, NULL for no message), plus the raw line and trace ids.
+ * Its Type is a HoneypotEvent plus those columns; nothing else describes a log row.
+ */
+export const LogEntry = Schema.Struct({
+  ...HoneypotEvent.fields,
   timestamp: UtcDateTime,
-  decky: Schema.String,
-  service: Schema.String,
-  event_type: Schema.String,
-  attacker_ip: Schema.String,
+  fields: Schema.parseJson(EventFields),
+  msg: MsgColumn,
   raw_line: Schema.String,
-  fields: Schema.String,
-  msg: Schema.NullOr(Schema.String),
   trace_id: Schema.NullOr(Schema.String),
   span_id: Schema.NullOr(Schema.String)
-}) {}
-
-/** What a writer hands to LogRepo.addLog: fields as an object (encoded here) or ready JSON text. */
-export const NewLog = Schema.Struct({
-  timestamp: Schema.optional(Schema.DateFromSelf),
-  decky: Schema.String,
-  service: Schema.String,
-  event_type: Schema.String,
-  attacker_ip: Schema.String,
-  raw_line: Schema.String,
-  fields: Schema.Union(Schema.String, Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  msg: Schema.optional(Schema.NullOr(Schema.String)),
-  trace_id: Schema.optional(Schema.NullOr(Schema.String)),
-  span_id: Schema.optional(Schema.NullOr(Schema.String))
 })
-export type NewLog = typeof NewLog.Type
+
+/** A stored `logs` row: a LogEntry with its id. The API item and the CLI `--json` row (spec §5.3). */
+export class LogRow extends Schema.Class<LogRow>("LogRow")({ id: Schema.Number, ...LogEntry.fields }) {}
+
+/** What a writer hands to LogRepo.addLogs: a parsed event, its raw line, and optional trace ids. */
+export type NewLog = HoneypotEvent & {
+  readonly raw_line: string
+  readonly trace_id?: string | null | undefined
+  readonly span_id?: string | null | undefined
+}
+
+// A LogRow is a HoneypotEvent: this fails to compile the day the two drift apart.
+const _logRowIsEvent = (row: LogRow): HoneypotEvent => row
+void _logRowIsEvent
 
 export const DeckyState = Schema.String
 /** A `fleet_deckies` row: services and decky_config are JSON text columns decoded on read. */

@@ -89,6 +89,15 @@ const literalDefault = (dialect: DialectName, col: ColumnDef): string | undefine
 const isAutoIncrement = (table: TableDef, col: ColumnDef): boolean =>
   col.pk === true && col.type === "int" && table.columns.filter((c) => c.pk).length === 1
 
+/** `ALTER TABLE … ADD COLUMN …` for a column added to an existing table by a later migration. */
+export const renderAddColumn = (dialect: DialectName, table: string, col: ColumnDef): string => {
+  const def = literalDefault(dialect, col)
+  return `ALTER TABLE ${quoteIdent(dialect, table)} ADD COLUMN ${quoteIdent(dialect, col.name)} ${columnType(
+    dialect,
+    col.type
+  )}${col.nullable ? " NULL" : " NOT NULL"}${def === undefined ? "" : ` DEFAULT ${def}`}`
+}
+
 /** CREATE TABLE IF NOT EXISTS plus every index, in creation order. */
 export const renderTable = (dialect: DialectName, table: TableDef): ReadonlyArray<string> => {
   const q = (n: string) => quoteIdent(dialect, n)

@@ -428,6 +428,9 @@ export const tables: ReadonlyArray<TableDef> = [
       {name:"msg",type:"text",nullable:true},
       {name:"trace_id",type:"str",nullable:true},
       {name:"span_id",type:"str",nullable:true},
+      // Ours, not the spec's (migration 0002): the rest of the HoneypotEvent, so a row is a whole event.
+      {name:"attacker_port",type:"int",nullable:true},
+      {name:"severity",type:"int",nullable:false,default:{kind:"literal",value:6}},
     ],
     indexed: ["attacker_ip","decky","event_type","service","timestamp"],
     indexes: [],

@@ -5,7 +5,7 @@
  */
 import { Data, Effect } from "effect"
 import { SERVICE_SLUGS, type ServiceSlug } from "../catalog/Service.js"
-import type { Honeypot } from "./runtime/Honeypot.js"
+import type { Honeypot } from "./runtime/Module.js"
 
 // Keyed by catalog slug: a typo or a slug the catalog lacks is a compile error.
 const loaders = {

@@ -4,7 +4,7 @@
  */
 import * as os from "node:os"
 import { Cause, Config, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel } from "effect"
-import { FACILITY_LOCAL0, formatTimestamp, Severity } from "./Rfc5424.js"
+import { FACILITY_LOCAL0, formatTimestamp, neutralizeControls, Severity } from "./Rfc5424.js"
 
 /** Effect log level → syslog severity (§1.2: CRITICAL 2, ERROR 3, WARNING 4, INFO 6, DEBUG 7). */
 export const severityOf = (level: LogLevel.LogLevel): Severity => {
@@ -80,9 +80,11 @@ export const makeLogger = (
     const extras: Array<string> = []
     for (const [key, value] of HashMap.toEntries(annotations)) extras.push(`${key}=${render(value)}`)
     for (const span of List.toArray(spans)) extras.push(`${span.label}=${date.getTime() - span.startTime}ms`)
-    let msg = [...parts, ...extras].join(" ")
+    // Messages may quote attacker input: control characters never reach the terminal raw.
+    let msg = neutralizeControls([...parts, ...extras].join(" "))
     // Like the original's traceback, the cause follows after a newline: one record may span lines.
-    if (!Cause.isEmpty(cause)) msg += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
+    if (!Cause.isEmpty(cause))
+      msg += `\n${Cause.pretty(cause, { renderErrorCause: true }).split("\n").map(neutralizeControls).join("\n")}`
     const pri = FACILITY_LOCAL0 * 8 + severityOf(logLevel)
     write(`<${pri}>1 ${formatTimestamp(date)} ${host} ${app} ${pid} ${msgId} - ${msg}`)
   })

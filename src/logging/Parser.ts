@@ -1,27 +1,13 @@
 /**
- * RFC 5424 line → ParsedEvent (spec logging-and-config §1.4, fleet §7). Attacker text flows through
- * here, so every path is total: a line that is not RFC 5424 gives `null`, never an exception.
+ * RFC 5424 line → HoneypotEvent (spec/logging-and-config.md §1.4, fleet §7). Attacker text flows
+ * through here, so every path is total: a line that is not RFC 5424 gives `undefined`, never an
+ * exception. A DECNET line (it carries the `relay@55555` element) names its peer in `src_ip` and
+ * `src_port`; only a foreign line (a real sshd through rsyslog, say) has its address guessed.
  */
-import { Schema } from "effect"
-import { SD_ID } from "./Rfc5424.js"
+import type { HoneypotEvent } from "./HoneypotEvent.js"
+import { PEER_FIELDS, SD_ID, type Severity, UNKNOWN_IP, unescapeValue } from "./Rfc5424.js"
 
-/** One parsed evidence line. The same shape is the `logs` row, the API item and the bus payload. */
-export class ParsedEvent extends Schema.Class<ParsedEvent>("ParsedEvent")({
-  /** `YYYY-MM-DD HH:MM:SS` (wall time of the line's own offset), or the raw token when unparsable. */
-  timestamp: Schema.String,
-  decky: Schema.String,
-  service: Schema.String,
-  event_type: Schema.String,
-  /** `"Unknown"` when no address could be found. */
-  attacker_ip: Schema.String,
-  fields: Schema.Record({ key: Schema.String, value: Schema.String }),
-  msg: Schema.String,
-  raw_line: Schema.String
-}) {}
-
-export const UNKNOWN_IP = "Unknown"
-
-/** SD params that may carry the attacker address, in priority order. */
+/** Names that carry an address in a foreign line's `key=value` prose, in priority order (§1.4 rule 4). */
 export const IP_FIELD_NAMES = [
   "src_ip",
   "src",
@@ -32,39 +18,35 @@ export const IP_FIELD_NAMES = [
   "ip"
 ] as const
 
-const HEADER = /^<\d{1,5}>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)$/s
+const HEADER = /^<(\d{1,5})>1 (\S+) (\S+) (\S+) (\S+) (\S+) ?(.*)$/s
 const INNER_HEADER = /^(\d{4}-\d{2}-\d{2}T\S*) (\S+) (\S+) (\S+) (\S+) ?(.*)$/s
 const SD_PARAM = /(\w+)="((?:[^"\\]|\\.)*)"/gs
 const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i
-
-const ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", "\\": "\\", '"': '"', "]": "]" }
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|([+-])(\d{2}):?(\d{2})?)?$/i
 
 /**
- * Inverse of `escapeSdValue`: `\"` `\\` `\]` (RFC 5424 §6.3.3) plus DECNET's `\n` `\r`.
- * Any other backslash pair is kept verbatim, as RFC 5424 requires.
+ * An ISO-8601 timestamp (`2026-04-21T12:00:00.123456+00:00`, `…Z`, no zone = UTC) → Date, to the
+ * millisecond; `undefined` when it is not ISO-8601 or names a day that does not exist.
  */
-export const unescapeSdValue = (value: string): string =>
-  value.replace(/\\([\s\S])/g, (pair, c: string) => ESCAPES[c] ?? pair)
-
-/** Inverse of `escapeMsg`: `\\` `\n` `\r`; other backslash pairs verbatim. */
-export const unescapeMsg = (value: string): string =>
-  value.replace(/\\([\\nr])/g, (_pair, c: string) => ESCAPES[c] ?? c)
-
-/** `2026-04-21T12:00:00.123456+00:00` → `2026-04-21 12:00:00`; the raw token when it is not ISO-8601. */
-export const normalizeTimestamp = (raw: string): string => {
+export const parseTimestamp = (raw: string): Date | undefined => {
   const m = ISO.exec(raw)
-  if (m === null) return raw
-  const [, y, mo, d, h, mi, s = "00"] = m
-  const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)))
+  if (m === null) return undefined
+  const [, y, mo, d, h, mi, s = "00", frac = "", zone, sign, oh = "00", om = "00"] = m
+  const ms = Number(frac.slice(0, 3).padEnd(3, "0"))
+  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms)
+  const check = new Date(local)
   const valid =
-    date.getUTCFullYear() === Number(y) &&
-    date.getUTCMonth() === Number(mo) - 1 &&
-    date.getUTCDate() === Number(d) &&
+    check.getUTCFullYear() === Number(y) &&
+    check.getUTCMonth() === Number(mo) - 1 &&
+    check.getUTCDate() === Number(d) &&
     Number(h) < 24 &&
     Number(mi) < 60 &&
-    Number(s) < 60
-  return valid ? `${y}-${mo}-${d} ${h}:${mi}:${s}` : raw
+    Number(s) < 60 &&
+    Number(oh) < 24 &&
+    Number(om) < 60
+  if (!valid) return undefined
+  const offsetMs = zone === undefined || sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000
+  return new Date(local - offsetMs)
 }
 
 /** End index (exclusive) of the SD element starting at `start` (a `[`), or -1 when unterminated. */
@@ -81,43 +63,50 @@ const elementEnd = (text: string, start: number): number => {
   return -1
 }
 
-const extractParams = (element: string): Record<string, string> => {
+const extractParams = (element: string): Map<string, string> => {
   const params = new Map<string, string>()
   for (const m of element.matchAll(SD_PARAM)) {
     const [, name = "", value = ""] = m
-    if (!params.has(name)) params.set(name, unescapeSdValue(value))
+    if (!params.has(name)) params.set(name, unescapeValue(value))
   }
-  // fromEntries defines own properties, so an attacker's `__proto__="…"` stays a plain field.
-  return Object.fromEntries(params)
+  return params
 }
 
-/** Split SD from MSG. Only the first `relay@55555` element contributes fields; other SD-IDs are skipped. */
-const splitStructuredData = (rest: string): { fields: Record<string, string>; msg: string } => {
-  if (rest.startsWith("-")) return { fields: {}, msg: rest.slice(1).trim() }
-  if (!rest.startsWith("[")) return { fields: {}, msg: rest.trim() }
-  let fields: Record<string, string> | undefined
+interface Body {
+  /** The first `relay@55555` element's params; undefined when the line has none (a foreign line). */
+  readonly params: Map<string, string> | undefined
+  readonly msg: string
+}
+
+const trimMsg = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, "")
+
+/** Split SD from MSG. Only the first `relay@55555` element contributes; other SD-IDs are skipped. */
+const splitStructuredData = (rest: string): Body => {
+  if (rest.startsWith("-")) return { params: undefined, msg: trimMsg(rest.slice(1)) }
+  if (!rest.startsWith("[")) return { params: undefined, msg: trimMsg(rest) }
+  let params: Map<string, string> | undefined
   let pos = 0
   while (rest[pos] === "[") {
     const end = elementEnd(rest, pos)
     if (end < 0) break
     const element = rest.slice(pos, end)
-    if (fields === undefined && (element.startsWith(`[${SD_ID} `) || element === `[${SD_ID}]`)) {
-      fields = extractParams(element.slice(SD_ID.length + 1, -1))
+    if (params === undefined && (element.startsWith(`[${SD_ID} `) || element === `[${SD_ID}]`)) {
+      params = extractParams(element.slice(SD_ID.length + 1, -1))
     }
     pos = end
   }
-  return { fields: fields ?? {}, msg: rest.slice(pos).trim() }
+  return { params, msg: trimMsg(rest.slice(pos)) }
 }
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
 
-/** `1.2.3.4:5555` / `[::1]:5555` → host + port; bare IPv6 (several colons) is not split. */
-const splitHostPort = (value: string): { host: string; port?: string } => {
+/** `1.2.3.4:5555` / `[::1]:5555` → host; bare IPv6 (several colons) is not split. */
+const hostOf = (value: string): string => {
   const bracketed = /^\[([^\]]*)\]:(\d+)$/.exec(value)
-  if (bracketed !== null) return { host: bracketed[1] ?? "", port: bracketed[2] ?? "" }
+  if (bracketed !== null) return bracketed[1] ?? ""
   const plain = /^([^:]*):(\d+)$/.exec(value)
-  if (plain !== null) return { host: plain[1] ?? "", port: plain[2] ?? "" }
-  return { host: value.replace(/^\[(.*)\]$/, "$1") }
+  if (plain !== null) return plain[1] ?? ""
+  return value.replace(/^\[(.*)\]$/, "$1")
 }
 
 const KV_IN_MSG = new RegExp(`(?:^|[\\s,;])(${IP_FIELD_NAMES.join("|")})=["']?([^\\s"',;]+)`, "g")
@@ -127,23 +116,9 @@ const BARE_IPV4 = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g
 
 const looksLikeIp = (s: string): boolean => IPV4.test(s) || (s.includes(":") && /^[0-9a-f:.]+$/i.test(s))
 
-/** Attacker address per §1.4 rule 4; may add `remote_port` to `fields`. */
-const findAttackerIp = (fields: Record<string, string>, msg: string): string => {
-  for (const name of IP_FIELD_NAMES) {
-    const value = Object.hasOwn(fields, name) ? fields[name] : undefined
-    if (value === undefined || value.trim() === "") continue
-    const { host, port } = splitHostPort(value.trim())
-    if (port !== undefined && !Object.hasOwn(fields, "remote_port")) {
-      Object.defineProperty(fields, "remote_port", {
-        value: port,
-        enumerable: true,
-        writable: true,
-        configurable: true
-      })
-    }
-    return host
-  }
-  // Fallback A: `src_ip=…` style tokens inside free text, in the same priority order.
+/** A foreign line's attacker address, guessed from its prose (§1.4 rule 4, fallbacks A–C). */
+export const guessAttackerIp = (msg: string): string => {
+  // A: `src_ip=…` style tokens inside free text, in priority order.
   const kv = new Map<string, string>()
   for (const m of msg.matchAll(KV_IN_MSG)) {
     const [, name = "", value = ""] = m
@@ -151,14 +126,17 @@ const findAttackerIp = (fields: Record<string, string>, msg: string): string => 
   }
   for (const name of IP_FIELD_NAMES) {
     const value = kv.get(name)
-    if (value !== undefined) return splitHostPort(value).host
+    if (value !== undefined) {
+      const host = hostOf(value)
+      if (host !== "") return host
+    }
   }
-  // Fallback B: an address anchored by prose ("from 1.2.3.4", "rhost=…").
+  // B: an address anchored by prose ("from 1.2.3.4", "rhost=…").
   for (const m of msg.matchAll(ANCHORED)) {
     const ip = m[1] ?? ""
     if (looksLikeIp(ip)) return ip
   }
-  // Fallback C: the first bare dotted quad.
+  // C: the first bare dotted quad.
   for (const m of msg.matchAll(BARE_IPV4)) {
     const ip = m[1] ?? ""
     if (IPV4.test(ip)) return ip
@@ -166,11 +144,22 @@ const findAttackerIp = (fields: Record<string, string>, msg: string): string => 
   return UNKNOWN_IP
 }
 
-/** Parse one line. `null` when the RFC 5424 header does not match. */
-export const parseRfc5424 = (line: string): ParsedEvent | null => {
+const PORT = /^\d{1,5}$/
+
+const toSeverity = (pri: string): Severity => {
+  const sev = Number(pri) % 8
+  return sev === 0 || sev === 1 || sev === 2 || sev === 3 || sev === 4 || sev === 5 || sev === 6 ? sev : 7
+}
+
+/**
+ * Parse one line into a candidate event. `fallbackTime` stands in for a timestamp that is not ISO-8601
+ * (the collector passes the time it read the line); without it such a line gives `undefined`. The
+ * result still has to satisfy the HoneypotEvent Schema (the line codec checks it).
+ */
+export const parseEventLine = (line: string, fallbackTime?: Date): HoneypotEvent | undefined => {
   const header = HEADER.exec(line)
-  if (header === null) return null
-  const [, ts = "", outerHost = "", outerApp = "", , outerMsgId = "", outerRest = ""] = header
+  if (header === null) return undefined
+  const [, pri = "", ts = "", outerHost = "", outerApp = "", , outerMsgId = "", outerRest = ""] = header
   let host = outerHost
   let app = outerApp
   let msgId = outerMsgId
@@ -185,22 +174,46 @@ export const parseRfc5424 = (line: string): ParsedEvent | null => {
       rest = inner[6] ?? ""
     }
   }
-  const split = splitStructuredData(rest)
-  const msg = unescapeMsg(split.msg)
-  const fields = split.fields
-  const attackerIp = findAttackerIp(fields, msg)
-  const eventType = msgId === "-" && msg.startsWith("CMD ") ? "command" : msgId
-  return new ParsedEvent(
-    {
-      timestamp: normalizeTimestamp(ts),
+  const timestamp = parseTimestamp(ts) ?? fallbackTime
+  if (timestamp === undefined) return undefined
+  const body = splitStructuredData(rest)
+  const severity = toSeverity(pri)
+  if (body.params === undefined) {
+    // Foreign: no fields, the address guessed from the prose, `CMD …` under a NIL MSGID is a command.
+    return {
+      timestamp,
       decky: host,
       service: app,
-      event_type: eventType,
-      attacker_ip: attackerIp,
-      fields,
-      msg,
-      raw_line: line
-    },
-    { disableValidation: true }
-  )
+      event_type: msgId === "-" && body.msg.startsWith("CMD ") ? "command" : msgId,
+      attacker_ip: guessAttackerIp(body.msg),
+      attacker_port: null,
+      fields: {},
+      msg: body.msg,
+      severity
+    }
+  }
+  const params = body.params
+  const ip = params.get(PEER_FIELDS[0])
+  const port = params.get(PEER_FIELDS[1])
+  const portNumber = port !== undefined && PORT.test(port) ? Number(port) : Number.NaN
+  const fields: Record<string, string> = {}
+  for (const [name, value] of params) {
+    if (name === PEER_FIELDS[0] || name === PEER_FIELDS[1]) continue
+    // defineProperty, not assignment: an attacker's `__proto__="…"` stays a plain field.
+    Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return {
+    timestamp,
+    decky: host,
+    service: app,
+    event_type: msgId,
+    attacker_ip: ip === undefined || ip === "" ? UNKNOWN_IP : ip,
+    attacker_port: portNumber <= 65535 ? portNumber : null,
+    fields,
+    msg: unescapeValue(body.msg),
+    severity
+  }
 }
+
+/** The strict decode behind `HoneypotEventLine`: no stand-in time. */
+export const decodeEventLine = (line: string): HoneypotEvent | undefined => parseEventLine(line)

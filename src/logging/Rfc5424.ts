@@ -1,11 +1,18 @@
 /**
- * RFC 5424 event lines (spec/fleet.md §7, spec/logging-and-config.md §1.1).
- * The formatter is the single place every honeypot/prober/sniffer event becomes a syslog line.
+ * RFC 5424 building blocks (spec/logging-and-config.md §1): PRI, timestamps, header tokens and the
+ * escapes that keep one record on one line. HoneypotEvent.ts encodes whole event lines with them and
+ * Parser.ts decodes them; DecnetLogger.ts writes the process-log layout of §1.2.
  */
 
 /** Facility local0 (16): PRI = 16*8 + severity. */
 export const FACILITY_LOCAL0 = 16
 export const SD_ID = "relay@55555"
+
+/** `attacker_ip` of an event without a peer (a service's `startup`, a foreign line with no address). */
+export const UNKNOWN_IP = "Unknown"
+
+/** The SD params that carry an event's peer; an event's `fields` never holds them. */
+export const PEER_FIELDS = ["src_ip", "src_port"] as const
 
 export const Severity = {
   emergency: 0,
@@ -19,77 +26,100 @@ export const Severity = {
 } as const
 export type Severity = (typeof Severity)[keyof typeof Severity]
 
-/** A structured-data param value. None/booleans/lists are rendered cleanly (no Python repr). */
-export type SdValue = string | number | bigint | boolean | null | undefined | ReadonlyArray<unknown> | object
-
-export interface EventLine {
-  readonly hostname: string
-  readonly appName: string
-  readonly msgId: string
-  readonly fields?: Readonly<Record<string, SdValue>> | undefined
-  readonly msg?: string | undefined
-  readonly severity?: Severity | undefined
-  readonly procId?: string | undefined
-  readonly timestamp?: Date | undefined
-}
-
-/**
- * Escape an SD-PARAM value per RFC 5424 §6.3.3 (`\\`, `\"`, `\]`), plus `\n`/`\r` for line breaks so a
- * value can never split the one-line record. Backslash is always escaped, so `\n` is unambiguous;
- * `unescapeSdValue` in Parser.ts is the exact inverse.
- */
-export const escapeSdValue = (value: string): string =>
-  value.replace(/[\\"\]\n\r]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\${c}`))
-
-/**
- * MSG escaping: RFC 5424 leaves MSG free-form, but a record is one line, so `\` → `\\`, LF → `\n`,
- * CR → `\r`. `unescapeMsg` in Parser.ts reverses it.
- */
-export const escapeMsg = (value: string): string =>
-  value.replace(/[\\\n\r]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\\\"))
-
-/** Render a field value: null/undefined → "", booleans → true/false, objects/arrays → compact JSON. */
-export const renderSdValue = (value: SdValue): string => {
-  if (value === null || value === undefined) return ""
-  switch (typeof value) {
-    case "string":
-      return value
-    case "number":
-    case "bigint":
-      return String(value)
-    case "boolean":
-      return value ? "true" : "false"
-    default:
-      return JSON.stringify(value) ?? ""
-  }
-}
-
 const pad = (n: number, width = 2): string => String(n).padStart(width, "0")
 
 /** ISO-8601 UTC with six fractional digits and a `+00:00` offset, like Python's isoformat(). */
 export const formatTimestamp = (date: Date): string =>
-  `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}T${pad(date.getUTCHours())}:` +
+  `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}T${pad(date.getUTCHours())}:` +
   `${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.${pad(date.getUTCMilliseconds(), 3)}000+00:00`
 
-const headerToken = (value: string, max: number): string => {
-  // Header fields are space-separated PRINTUSASCII tokens; never let a value break the framing.
+/**
+ * A header field (HOSTNAME, APP-NAME, PROCID, MSGID) is one PRINTUSASCII token: anything else becomes
+ * `_`, so a value can never break the framing; empty is the NIL value `-`.
+ */
+export const headerToken = (value: string, max: number): string => {
   const cleaned = value.replace(/[^\x21-\x7e]/g, "_").slice(0, max)
   return cleaned.length === 0 ? "-" : cleaned
 }
 
-/** Format one event line: `<PRI>1 TS HOST APP PROCID MSGID SD [MSG]`. */
-export const formatEventLine = (event: EventLine): string => {
-  const pri = FACILITY_LOCAL0 * 8 + (event.severity ?? Severity.info)
-  const ts = formatTimestamp(event.timestamp ?? new Date())
-  const host = headerToken(event.hostname, 255)
-  const app = headerToken(event.appName, 48)
-  const procId = headerToken(event.procId ?? "-", 128)
-  const msgId = headerToken(event.msgId, 32)
-  const entries = event.fields === undefined ? [] : Object.entries(event.fields)
-  const sd =
-    entries.length === 0
-      ? "-"
-      : `[${SD_ID} ${entries.map(([k, v]) => `${k}="${escapeSdValue(renderSdValue(v))}"`).join(" ")}]`
-  const msg = event.msg === undefined || event.msg === "" ? "" : ` ${escapeMsg(event.msg)}`
-  return `<${pri}>1 ${ts} ${host} ${app} ${procId} ${msgId} ${sd}${msg}`
+const hex2 = (code: number): string => code.toString(16).padStart(2, "0")
+const hex4 = (code: number): string => code.toString(16).padStart(4, "0")
+
+/**
+ * Characters that never reach a log line raw: C0 controls, DEL and C1 controls (terminal escapes for
+ * anyone tailing the output; NUL truncates C syslog parsers), the Unicode line separators, and
+ * unpaired surrogates (not encodable as UTF-8, so they would not survive a write).
+ */
+const UNSAFE =
+  /[\x00-\x1f\x7f-\x9f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+const escapeChar = (c: string): string => {
+  switch (c) {
+    case "\\":
+      return "\\\\"
+    case "\n":
+      return "\\n"
+    case "\r":
+      return "\\r"
+    case "\t":
+      return "\\t"
+    case '"':
+      return '\\"'
+    case "]":
+      return "\\]"
+    default: {
+      const code = c.charCodeAt(0)
+      return code <= 0xff ? `\\x${hex2(code)}` : `\\u${hex4(code)}`
+    }
+  }
 }
+
+const SD_ESCAPE = new RegExp(`[\\\\"\\]]|${UNSAFE.source}`, "g")
+const MSG_ESCAPE = new RegExp(`\\\\|${UNSAFE.source}`, "g")
+
+/**
+ * Escape an SD-PARAM value: `\\`, `\"`, `\]` (RFC 5424 §6.3.3), plus `\n` `\r` `\t` and `\xHH` / `\uHHHH`
+ * for every other control character. Backslash is always escaped, so every escape is unambiguous;
+ * `unescapeValue` is the exact inverse.
+ */
+export const escapeSdValue = (value: string): string => value.replace(SD_ESCAPE, escapeChar)
+
+/**
+ * MSG escaping: RFC 5424 leaves MSG free-form, but a record is one line and a terminal may read it, so
+ * the same escapes apply (quotes and brackets stay literal). A leading or trailing space becomes
+ * `\x20`: parsers trim MSG, and the message must come back as it was written.
+ */
+export const escapeMsg = (value: string): string => {
+  const escaped = value.replace(MSG_ESCAPE, escapeChar)
+  return escaped.replace(/^ | $/g, "\\x20")
+}
+
+const SIMPLE: Readonly<Record<string, string>> = { n: "\n", r: "\r", t: "\t", "\\": "\\", '"': '"', "]": "]" }
+
+/**
+ * Inverse of `escapeSdValue` and `escapeMsg`. A backslash pair that is not one of ours is kept
+ * verbatim, as RFC 5424 requires for SD values.
+ */
+export const unescapeValue = (value: string): string =>
+  value.indexOf("\\") < 0
+    ? value
+    : value.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[\s\S])/g, (pair, e: string) => {
+        if (e.length > 1) return String.fromCharCode(Number.parseInt(e.slice(1), 16))
+        return SIMPLE[e] ?? pair
+      })
+
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "g")
+
+/**
+ * Process-log text (§1.2): control characters become `\xHH` / `\uHHHH`, nothing else changes. Not
+ * reversible (backslashes stay as they are); it only keeps attacker bytes in a log message from driving
+ * the terminal of whoever reads it. Callers split multi-line records first.
+ */
+export const neutralizeControls = (value: string): string =>
+  value.replace(UNSAFE_ALL, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${hex2(code)}` : `\\u${hex4(code)}`
+  })
+
+/** True when `value` holds a character the escapes above exist for (tests use it to check lines). */
+export const hasUnsafeCharacter = (value: string): boolean => UNSAFE.test(value)

@@ -2,8 +2,9 @@
 // entry and claim exactly the catalog's ports, so `decnet services` never lies about what a decky runs.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { findService, SERVICE_SLUGS, type ServiceConfigField } from "../../src/catalog/index.js"
+import { findService, RUNTIME_EVENTS, SERVICE_SLUGS, type ServiceConfigField } from "../../src/catalog/index.js"
 import { HONEYPOT_SLUGS, loadAllHoneypots } from "../../src/honeypots/Registry.js"
+import { runtimeEventDefs } from "../../src/honeypots/runtime/index.js"
 
 /** The catalog default, else its placeholder, else a value of the field's type. */
 const sampleValue = (f: ServiceConfigField): unknown => {
@@ -39,6 +40,35 @@ describe("registry ⇄ catalog", () => {
           slug: spec.slug,
           tcp: [...claimed].sort(),
           udp: [...spec.ports.udp].sort()
+        })
+      }
+    })
+  )
+
+  it("the catalog's runtime events are the runtime's", () => {
+    expect([...RUNTIME_EVENTS].sort()).toEqual(Object.keys(runtimeEventDefs).sort())
+  })
+
+  it.effect("every emulator's event types are exactly its catalog entry's events", () =>
+    Effect.gen(function* () {
+      for (const m of yield* loadAllHoneypots) {
+        const spec = Option.getOrThrow(findService(m.slug))
+        expect({ slug: m.slug, events: [...m.events.types].sort() }).toEqual({
+          slug: m.slug,
+          events: [...spec.events].sort()
+        })
+        expect(m.events.service).toBe(m.slug)
+      }
+    })
+  )
+
+  it.effect("the catalog's config form offers exactly the emulator's config keys", () =>
+    Effect.gen(function* () {
+      for (const m of yield* loadAllHoneypots) {
+        const spec = Option.getOrThrow(findService(m.slug))
+        expect({ slug: m.slug, keys: spec.config_schema.map((f) => f.key).sort() }).toEqual({
+          slug: m.slug,
+          keys: [...m.configKeys].sort()
         })
       }
     })

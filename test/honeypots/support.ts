@@ -1,15 +1,56 @@
-/** Shared helpers for the honeypot service tests: spawn real clients, parse event lines. */
+/**
+ * Shared helpers for the honeypot service tests: spawn real clients, read event lines. Every line a
+ * test reads is first held to the event contract (`checkEventLine`), so each protocol test also checks
+ * that its emulator emits only typed events.
+ */
 import { execFile } from "node:child_process"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
 import fc from "fast-check"
+import { findService } from "../../src/catalog/index.js"
+import { isHoneypotSlug, loadHoneypot } from "../../src/honeypots/Registry.js"
 import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
+import { type HoneypotEvent, HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { hasUnsafeCharacter, UNKNOWN_IP } from "../../src/logging/Rfc5424.js"
 
 export const TestLayer = (options: { limits?: Record<string, number>; artifactsDir?: string } = {}) =>
   HoneypotContextLive({ decky: "decky-01", limits: options.limits, artifactsDir: options.artifactsDir }).pipe(
     Layer.provideMerge(EventSinkMemory)
   )
+
+/** Events that are about a source, not one connection: they name the address but no port. */
+const PORTLESS = new Set(["connection_refused"])
+
+/**
+ * The event contract, for one line: it decodes as a HoneypotEvent, carries no raw control character,
+ * its type is one its service's catalog entry lists and its fields decode as that service's event,
+ * and every event after `startup` has a peer. Services outside the registry (test modules) skip the
+ * catalog and Schema checks.
+ */
+export const checkEventLine = (raw: string): Effect.Effect<HoneypotEvent> =>
+  Effect.gen(function* () {
+    if (hasUnsafeCharacter(raw)) return yield* Effect.dieMessage(`raw control character in ${JSON.stringify(raw)}`)
+    const event = yield* Schema.decodeUnknown(HoneypotEventLine)(raw).pipe(
+      Effect.mapError((e) => new Error(`not a HoneypotEvent line: ${raw}\n${e.message}`)),
+      Effect.orDie
+    )
+    if (event.event_type !== "startup") {
+      if (event.attacker_ip === UNKNOWN_IP) return yield* Effect.dieMessage(`no peer: ${raw}`)
+      if (!PORTLESS.has(event.event_type) && event.attacker_port === null)
+        return yield* Effect.dieMessage(`no peer port: ${raw}`)
+    }
+    if (isHoneypotSlug(event.service)) {
+      const spec = Option.getOrThrow(findService(event.service))
+      if (!spec.events.includes(event.event_type))
+        return yield* Effect.dieMessage(`${event.service}'s catalog entry does not list ${event.event_type}: ${raw}`)
+      const module = yield* loadHoneypot(event.service).pipe(Effect.orDie)
+      const typed = module.events.decode(event.event_type, event.fields)
+      if (Either.isLeft(typed))
+        return yield* Effect.dieMessage(`${event.service} ${event.event_type} fields do not decode: ${typed.left.message}\n${raw}`)
+    }
+    return event
+  })
 
 export interface RunResult {
   readonly code: number | null
@@ -44,19 +85,38 @@ export interface EventLine {
   readonly raw: string
 }
 
-/** Parse `<PRI>1 ts host app - type [relay@55555 k="v" …] msg`. */
-export const parseLine = (raw: string): EventLine => {
-  const m = /^<\d+>1 \S+ \S+ (\S+) - (\S+) (-|\[relay@55555(.*?)(?<!\\)\])(?: (.*))?$/s.exec(raw)
-  if (m === null) throw new Error(`unparsable line: ${raw}`)
-  const fields: Record<string, string> = {}
-  const re = / ([A-Za-z0-9_.-]+)="((?:[^"\\]|\\.)*)"/g
-  for (let f = re.exec(m[4] ?? ""); f !== null; f = re.exec(m[4] ?? "")) fields[f[1]!] = f[2]!.replace(/\\(.)/g, "$1")
-  return { app: m[1]!, type: m[2]!, fields, msg: m[5] ?? "", raw }
+/**
+ * A checked line as tests read it. `fields` holds the peer too (`src_ip`, `src_port`), as the SD
+ * element does, so assertions can name it like any other field.
+ */
+export const toEventLine = (raw: string, event: HoneypotEvent): EventLine => ({
+  app: event.service,
+  type: event.event_type,
+  fields: {
+    ...(event.attacker_ip === UNKNOWN_IP ? {} : { src_ip: event.attacker_ip }),
+    ...(event.attacker_port === null ? {} : { src_port: String(event.attacker_port) }),
+    ...event.fields
+  },
+  msg: event.msg,
+  raw
+})
+
+// Tests poll `events` while fuzzers write tens of thousands of lines: check each line once.
+const checked = new Map<string, EventLine>()
+const checkedLine = (raw: string): Effect.Effect<EventLine> => {
+  const hit = checked.get(raw)
+  if (hit !== undefined) return Effect.succeed(hit)
+  return Effect.map(checkEventLine(raw), (e) => {
+    const line = toEventLine(raw, e)
+    if (checked.size > 200_000) checked.clear()
+    checked.set(raw, line)
+    return line
+  })
 }
 
 export const events = Effect.gen(function* () {
   const sink = yield* MemorySink
-  return (yield* sink.lines).map(parseLine)
+  return yield* Effect.forEach(yield* sink.lines, checkedLine)
 })
 
 export const eventsOf = (type: string) => Effect.map(events, (es) => es.filter((e) => e.type === type))

@@ -9,12 +9,12 @@ import {
   type ConnectionError,
   credentialFields,
   defineHoneypot,
-  type EventFields,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
   type InstanceSeed,
   serveTcp
 } from "../runtime/index.js"
+import { type RedisEvent, redisEvents } from "./Events.js"
 import { array, bulk, error, globToRegExp, integer, type RespError, readRequest, simple } from "./Resp.js"
 
 export const RedisConfig = Schema.Struct({
@@ -232,30 +232,38 @@ const info = (
     return pick.map(([name, lines]) => `# ${name}\r\n${lines.join("\r\n")}\r\n`).join("\r\n")
   })
 
-let liveClients = 0
+/** What one running redis instance shares between its connections (and nothing else does). */
+interface Instance {
+  readonly seed: InstanceSeed
+  readonly config: RedisConfig
+  readonly persona: Persona
+  /** Open client connections of this instance: INFO's `connected_clients`. */
+  clients: number
+}
 
 const session = (
-  ctx: HoneypotContextService,
-  config: RedisConfig,
-  persona: Persona,
-  conn: Connection
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<RedisEvent>
 ): Effect.Effect<void, ConnectionError | RespError> =>
   Effect.gen(function* () {
-    const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
-    const emit = (type: string, fields: EventFields) => ctx.emit("redis", type, { ...src, ...fields })
+    const { config, persona } = instance
+    const emit = events.emit
     const local = new Map(persona.store)
     let authed = config.password === undefined
+    // Without requirepass a client is in at once: the session cap applies, not the login grace.
+    if (authed) conn.loggedIn()
     let commandEvents = 0
     let suppressed = 0
     const [minDelay, maxDelay] = config.reply_delay_ms
-    liveClients++
-    yield* emit("connect", {})
+    instance.clients++
+    yield* emit({ _tag: "connect" })
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(
         Effect.sync(() => {
-          liveClients--
+          instance.clients--
         }),
-        emit("disconnect", { commands_suppressed: suppressed })
+        emit({ _tag: "disconnect", commands_suppressed: suppressed })
       )
     )
     const reply = (data: string | Buffer) =>
@@ -283,7 +291,7 @@ const session = (
         commandEvents++
         // AUTH's arguments are secrets: they reach the log only through the `auth` event.
         const shown = cmd === "AUTH" ? [] : args.slice(0, 8).map((a) => a.slice(0, 256))
-        yield* emit("command", { cmd: cmd.slice(0, 64), args: shown })
+        yield* emit({ _tag: "command", cmd: cmd.slice(0, 64), args: shown })
       } else suppressed++
 
       if (cmd === "AUTH") {
@@ -293,7 +301,7 @@ const session = (
         }
         const user = args.length === 2 ? args[0]! : undefined
         const secret = request[request.length - 1]!
-        yield* emit("auth", { ...credentialFields(user ?? null, secret) })
+        yield* emit({ _tag: "auth", ...credentialFields(user ?? null, secret) })
         if (config.password === undefined) {
           yield* reply(
             error("ERR Client sent AUTH, but no password is set. Did you mean AUTH <username> <password>?")
@@ -301,7 +309,10 @@ const session = (
           continue
         }
         const ok = secret.toString("utf8") === config.password && (user === undefined || user === "default")
-        if (ok) authed = true
+        if (ok) {
+          authed = true
+          conn.loggedIn()
+        }
         yield* reply(
           ok ? simple("OK") : error("WRONGPASS invalid username-password pair or user is disabled.")
         )
@@ -332,7 +343,7 @@ const session = (
           )
           break
         case "INFO":
-          yield* reply(bulk(yield* info(persona, ctx.seed, liveClients - 1, args[0] ?? "", local.size)))
+          yield* reply(bulk(yield* info(persona, instance.seed, instance.clients - 1, args[0] ?? "", local.size)))
           break
         case "CONFIG": {
           const sub = (args[0] ?? "").toUpperCase()
@@ -428,17 +439,22 @@ export const redisHoneypot = defineHoneypot({
   description: "Redis server persona (RESP2) with a seeded keyspace and AUTH capture",
   ports: { tcp: [6379], udp: [] },
   config: RedisConfig,
+  events: redisEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
-      const persona = makePersona(ctx.seed, options.config, 6379)
+      const address = options.address()
+      const instance: Instance = {
+        seed: ctx.seed,
+        config: options.config,
+        persona: makePersona(ctx.seed, options.config, address.defaultPort),
+        clients: 0
+      }
       const listener = yield* serveTcp({
-        service: "redis",
-        host: options.host,
-        port: options.port(6379),
-        defaultPort: 6379,
-        handler: (conn) =>
-          session(ctx, options.config, persona, conn).pipe(
+        ...address,
+        events: redisEvents,
+        handler: (conn, events) =>
+          session(instance, conn, events).pipe(
             // A protocol error was already answered and the socket ended: not a harness failure.
             Effect.catchTag("RespError", () => Effect.void)
           )

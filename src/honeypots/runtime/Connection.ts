@@ -122,7 +122,11 @@ class ByteBuffer {
   }
 }
 
+/** Why the runtime closed a connection itself (the `connection_closed` event's `reason`). */
+export type CloseReason = "login_grace" | "session_limit" | "idle" | "write_backlog"
+
 export interface Connection {
+  /** Per listener, from 1: this instance's count, never shared with another decky. */
   readonly id: number
   readonly remoteAddress: string
   readonly remotePort: number
@@ -131,6 +135,11 @@ export interface Connection {
   /** The current underlying socket (a TLSSocket after `startTls`). */
   readonly socket: () => net.Socket | tls.TLSSocket
   readonly isTls: () => boolean
+  /**
+   * Queue a reply. Past the high-water mark of unsent bytes this waits until the client has read
+   * them (the handler then stops reading too, so input backs up into the client's TCP window); past
+   * the backlog cap the client is not reading at all and the connection closes (`write_backlog`).
+   */
   readonly write: (data: string | Uint8Array) => Effect.Effect<void>
   /** Flush and half-close. */
   readonly end: (data?: string | Uint8Array) => Effect.Effect<void>
@@ -149,23 +158,78 @@ export interface Connection {
    * are pushed back into the socket. Call it and attach the new owner in the same tick.
    */
   readonly detach: () => net.Socket | tls.TLSSocket
+  /**
+   * The client logged in: from now on the session cap applies instead of the pre-login grace. Call
+   * it where the service accepts credentials (or at once, when the service has no login).
+   */
+  readonly loggedIn: () => void
+  /** When `loggedIn` was first called (Clock millis), or undefined. */
+  readonly loggedInAt: () => number | undefined
+  /** Close the connection on the runtime's behalf (the first reason given is the one kept). */
+  readonly cut: (reason: CloseReason) => void
+  readonly cutReason: () => CloseReason | undefined
+  /** Bytes moved so far in both directions (activity, for the idle deadline). */
+  readonly traffic: () => number
+  /** Reply bytes queued and not yet handed to the kernel. */
+  readonly queuedBytes: () => number
 }
 
 export interface ConnectionOptions {
   readonly id: number
   readonly maxLineBytes: number
   readonly maxFrameBytes: number
+  readonly writeHighWaterBytes: number
+  readonly maxWriteBacklogBytes: number
+  /** The runtime's clock (Effect's Clock, so TestClock drives the deadlines). */
+  readonly now: () => number
+  /** Told when the backlog cap closes this connection (the listener counts them). */
+  readonly onCut?: ((reason: CloseReason) => void) | undefined
 }
 
 export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Connection => {
   let socket: net.Socket | tls.TLSSocket = raw
   let secure = false
+  let loggedInAt: number | undefined
+  let cutReason: CloseReason | undefined
   const buffer = new ByteBuffer(raw, Math.max(options.maxFrameBytes, options.maxLineBytes) + 64 * 1024)
   const closed = () => new ConnectionClosed({ reason: buffer.ended ?? "closed" })
 
+  const cut = (reason: CloseReason) => {
+    if (cutReason === undefined) {
+      cutReason = reason
+      options.onCut?.(reason)
+    }
+    buffer.close(`closed by the server (${reason})`)
+    raw.destroy()
+    if (socket !== raw) socket.destroy()
+  }
+
+  /** Resolves once the queue is back under the mark, or the socket is gone. */
+  const drained = Effect.async<void>((resume) => {
+    const s = socket
+    const done = () => {
+      s.off("drain", done)
+      s.off("close", done)
+      resume(Effect.void)
+    }
+    s.on("drain", done)
+    s.on("close", done)
+    return Effect.sync(() => {
+      s.off("drain", done)
+      s.off("close", done)
+    })
+  })
+
   const write = (data: string | Uint8Array) =>
-    Effect.sync(() => {
-      if (!socket.destroyed && socket.writable) socket.write(data)
+    Effect.suspend(() => {
+      if (socket.destroyed || !socket.writable) return Effect.void
+      socket.write(data)
+      const queued = socket.writableLength
+      if (queued > options.maxWriteBacklogBytes) {
+        cut("write_backlog")
+        return Effect.void
+      }
+      return queued > options.writeHighWaterBytes ? drained : Effect.void
     })
 
   const readLine = (max = options.maxLineBytes): Effect.Effect<string, ConnectionError> =>
@@ -238,6 +302,14 @@ export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Con
     readChunk,
     buffered: () => buffer.length,
     startTls,
+    loggedIn: () => {
+      if (loggedInAt === undefined) loggedInAt = options.now()
+    },
+    loggedInAt: () => loggedInAt,
+    cut,
+    cutReason: () => cutReason,
+    traffic: () => raw.bytesRead + raw.bytesWritten + (socket === raw ? 0 : socket.bytesRead + socket.bytesWritten),
+    queuedBytes: () => socket.writableLength + (socket === raw ? 0 : raw.writableLength),
     detach: () => {
       const unread = buffer.length > 0 ? buffer.take(buffer.length) : undefined
       buffer.detach()

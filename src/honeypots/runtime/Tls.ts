@@ -1,17 +1,21 @@
 /**
- * TLS material for honeypot listeners (spec/honeypots.md §4 https, shared by imaps/pop3s/smtps/ldaps).
- * Either the operator supplies a PEM cert/key (inline text or a file path), or we mint a self-signed
- * RSA-2048 certificate (CN = tls_cn or the decky hostname, 3650 days), minted once per (decky, CN) and cached.
+ * TLS for honeypot listeners (spec/honeypots.md §4 https, shared by imaps/pop3s/smtps/ldaps). Either
+ * the operator supplies a PEM cert/key (inline text or a file path), or we mint a self-signed RSA-2048
+ * certificate (CN = tls_cn or the decky hostname, 3650 days), once per common name per decky (the
+ * decky's `certificates` memo). `serviceTls` is the one place a service gets its TLS context.
  */
 import { generateKeyPair, randomBytes } from "node:crypto"
 import { readFile } from "node:fs/promises"
-import * as tls from "node:tls"
-import { Data, Deferred, Effect, Exit, FiberId } from "effect"
 import { createRequire } from "node:module"
+import * as tls from "node:tls"
+import { Data, Effect, Schema } from "effect"
 import type * as Forge from "node-forge"
+import { HoneypotContext } from "./Context.js"
+import { HoneypotListenError } from "./Serve.js"
 
-// node-forge is CommonJS without named ESM exports; load it through require at this one boundary.
-const forge: typeof Forge = createRequire(import.meta.url)("node-forge")
+// node-forge is CommonJS without named ESM exports; load it through require at this one boundary, and
+// only when a certificate is minted (most processes never do, and it is a large module).
+const loadForge = (): typeof Forge => createRequire(import.meta.url)("node-forge")
 
 export class TlsError extends Data.TaggedError("TlsError")<{ readonly reason: string }> {
   override get message(): string {
@@ -30,8 +34,6 @@ export interface TlsOptions {
   /** PEM text or a path to a PEM file; both `cert` and `key` must be given to skip self-signing. */
   readonly cert?: string | undefined
   readonly key?: string | undefined
-  /** Cache scope (the decky name): one certificate per (scope, CN) per process. */
-  readonly scope?: string | undefined
   /** Certificate lifetime (default 3650 days, as the original's `openssl req -days 3650`). */
   readonly days?: number | undefined
 }
@@ -72,6 +74,7 @@ const selfSign = (commonName: string, days: number): Effect.Effect<TlsMaterial, 
   Effect.flatMap(generateRsaKeyPair, ({ publicKey, privateKey }) =>
     Effect.try({
       try: (): TlsMaterial => {
+        const forge = loadForge()
         const cert = forge.pki.createCertificate()
         cert.publicKey = forge.pki.publicKeyFromPem(publicKey)
         // Positive serial: clear the top bit so DER does not read it as negative.
@@ -97,33 +100,8 @@ const selfSign = (commonName: string, days: number): Effect.Effect<TlsMaterial, 
     })
   )
 
-/** Per-process cache: RSA generation costs ~100 ms, and every listener of a decky shares one cert. */
-const cache = new Map<string, Deferred.Deferred<TlsMaterial, TlsError>>()
-
-const cachedSelfSigned = (
-  scope: string,
-  commonName: string,
-  days: number
-): Effect.Effect<TlsMaterial, TlsError> =>
-  Effect.suspend(() => {
-    const key = `${scope}\u0000${commonName}\u0000${days}`
-    const existing = cache.get(key)
-    if (existing !== undefined) return Deferred.await(existing)
-    const deferred = Deferred.unsafeMake<TlsMaterial, TlsError>(FiberId.none)
-    cache.set(key, deferred)
-    return selfSign(commonName, days).pipe(
-      Effect.onExit((exit) =>
-        Effect.suspend(() => {
-          // A failed or interrupted generation must not poison the cache for later callers.
-          if (Exit.isFailure(exit)) cache.delete(key)
-          return Deferred.done(deferred, exit)
-        })
-      )
-    )
-  })
-
-/** Cert + key PEM: the supplied pair when both are set, else the cached self-signed pair. */
-export const tlsMaterial = (options: TlsOptions): Effect.Effect<TlsMaterial, TlsError> => {
+/** Cert + key PEM: the supplied pair when both are set, else the decky's self-signed pair for the CN. */
+export const tlsMaterial = (options: TlsOptions): Effect.Effect<TlsMaterial, TlsError, HoneypotContext> => {
   const cert = options.cert ?? ""
   const key = options.key ?? ""
   if (cert !== "" && key !== "")
@@ -133,16 +111,67 @@ export const tlsMaterial = (options: TlsOptions): Effect.Effect<TlsMaterial, Tls
   if (cert !== "" || key !== "")
     return Effect.fail(new TlsError({ reason: "tls_cert and tls_key must be given together" }))
   const cn = options.commonName === "" ? "localhost" : options.commonName
-  return cachedSelfSigned(options.scope ?? "", cn, options.days ?? 3650).pipe(
-    Effect.withSpan("Tls.material", { attributes: { source: "self-signed", cn } })
-  )
+  const days = options.days ?? 3650
+  return Effect.flatMap(HoneypotContext, (ctx) =>
+    ctx.certificates.get(`${cn}\u0000${days}`, selfSign(cn, days))
+  ).pipe(Effect.withSpan("Tls.material", { attributes: { source: "self-signed", cn } }))
 }
 
 /** A `tls.SecureContext` for `conn.startTls` (STARTTLS / implicit-TLS listeners). */
-export const secureContext = (options: TlsOptions): Effect.Effect<tls.SecureContext, TlsError> =>
+export const secureContext = (options: TlsOptions): Effect.Effect<tls.SecureContext, TlsError, HoneypotContext> =>
   Effect.flatMap(tlsMaterial(options), (material) =>
     Effect.try({
       try: () => tls.createSecureContext({ cert: material.cert, key: material.key }),
       catch: (e) => new TlsError({ reason: `invalid TLS certificate/key: ${String(e)}` })
     })
+  )
+
+/** The TLS knobs every TLS-capable service takes (spread into its config Schema). */
+export const TlsConfigFields = {
+  /** Subject CN of the self-signed certificate (default: the decky hostname). */
+  tls_cn: Schema.optional(Schema.String),
+  /** PEM text or a file path; with `tls_key`, replaces the self-signed pair. */
+  tls_cert: Schema.optional(Schema.String),
+  tls_key: Schema.optional(Schema.String)
+} as const
+
+export interface TlsConfig {
+  readonly tls_cn?: string | undefined
+  readonly tls_cert?: string | undefined
+  readonly tls_key?: string | undefined
+}
+
+export interface ServiceTls {
+  readonly material: TlsMaterial
+  readonly context: tls.SecureContext
+}
+
+/**
+ * A service's TLS: the configured pair or the decky's self-signed certificate for the CN, as a ready
+ * SecureContext. A bad pair fails the service's start, naming the listener it was for.
+ */
+export const serviceTls = (options: {
+  readonly service: string
+  readonly host: string
+  readonly port: number
+  readonly config: TlsConfig
+}): Effect.Effect<ServiceTls, HoneypotListenError, HoneypotContext> =>
+  Effect.gen(function* () {
+    const ctx = yield* HoneypotContext
+    const tlsOptions: TlsOptions = {
+      commonName: options.config.tls_cn ?? ctx.hostname,
+      cert: options.config.tls_cert,
+      key: options.config.tls_key
+    }
+    const material = yield* tlsMaterial(tlsOptions)
+    const context = yield* Effect.try({
+      try: () => tls.createSecureContext({ cert: material.cert, key: material.key }),
+      catch: (e) => new TlsError({ reason: `invalid TLS certificate/key: ${String(e)}` })
+    })
+    return { material, context }
+  }).pipe(
+    Effect.mapError(
+      (e) =>
+        new HoneypotListenError({ service: options.service, host: options.host, port: options.port, message: e.reason })
+    )
   )

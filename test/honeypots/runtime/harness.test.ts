@@ -2,12 +2,17 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import {
+  defineEvents,
   EventSinkMemory,
-  HoneypotContext,
   HoneypotContextLive,
   MemorySink,
+  Sd,
   serveTcp
 } from "../../../src/honeypots/runtime/index.js"
+
+const echoEvents = defineEvents("echo", { line: { text: Sd.Text } })
+const holdEvents = defineEvents("hold", { finished: {} })
+const lateEvents = defineEvents("late", { summary: {} })
 
 const TestLayer = (limits: Record<string, number> = {}) =>
   HoneypotContextLive({ decky: "decky-test", limits }).pipe(Layer.provideMerge(EventSinkMemory))
@@ -28,15 +33,14 @@ const talk = (port: number, send: string, waitForClose = true): Promise<string> 
 describe("serveTcp harness", () => {
   it.scoped("runs a line-oriented handler and emits events through the sink", () =>
     Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
       const listener = yield* serveTcp({
-        service: "echo",
+        events: echoEvents,
         host: "127.0.0.1",
         port: 0,
-        handler: (conn) =>
+        handler: (conn, events) =>
           Effect.gen(function* () {
             const line = yield* conn.readLine()
-            yield* ctx.emit("echo", "line", { src_ip: conn.remoteAddress, text: line })
+            yield* events.emit({ _tag: "line", text: line })
             yield* conn.write(`you said ${line}\r\n`)
           })
       })
@@ -45,7 +49,7 @@ describe("serveTcp harness", () => {
       const lines = yield* (yield* MemorySink).lines
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatch(
-        /^<134>1 \S+ decky-test echo - line \[relay@55555 src_ip="127\.0\.0\.1" text="hello"\]$/
+        /^<134>1 \S+ decky-test echo - line \[relay@55555 src_ip="127\.0\.0\.1" src_port="\d+" text="hello"\]$/
       )
     }).pipe(Effect.provide(TestLayer()))
   )
@@ -53,7 +57,7 @@ describe("serveTcp harness", () => {
   it.scoped("closes a connection whose line exceeds the limit, and keeps serving others", () =>
     Effect.gen(function* () {
       const listener = yield* serveTcp({
-        service: "echo",
+        events: echoEvents,
         host: "127.0.0.1",
         port: 0,
         handler: (conn) =>
@@ -72,7 +76,7 @@ describe("serveTcp harness", () => {
   it.scoped("refuses connections past the per-IP limit", () =>
     Effect.gen(function* () {
       const listener = yield* serveTcp({
-        service: "hold",
+        events: holdEvents,
         host: "127.0.0.1",
         port: 0,
         handler: (conn) => Effect.flatMap(conn.write("hi\n"), () => conn.readLine())
@@ -87,17 +91,14 @@ describe("serveTcp harness", () => {
 
   it.scopedLive("interrupts a handler still running after its client closed (finalizers run)", () =>
     Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
       const listener = yield* serveTcp({
-        service: "hold",
+        events: holdEvents,
         host: "127.0.0.1",
         port: 0,
         closeGraceMs: 0,
         // Stuck on something that is not the connection (a data channel, a timer …).
-        handler: (conn) =>
-          Effect.zipRight(conn.write("hi\n"), Effect.never).pipe(
-            Effect.ensuring(ctx.emit("hold", "finished", { src_ip: conn.remoteAddress }))
-          )
+        handler: (conn, events) =>
+          Effect.zipRight(conn.write("hi\n"), Effect.never).pipe(Effect.ensuring(events.emit({ _tag: "finished" })))
       })
       const c = net.connect(listener.port, "127.0.0.1")
       yield* Effect.promise(() => new Promise((r) => c.once("data", r)))
@@ -115,18 +116,17 @@ describe("serveTcp harness", () => {
 
   it.scopedLive("by default lets a handler finish its own work after the client closed", () =>
     Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
       const listener = yield* serveTcp({
-        service: "late",
+        events: lateEvents,
         host: "127.0.0.1",
         port: 0,
         // Post-close work (storing what the client sent, a summary event) is part of the handler.
-        handler: (conn) =>
+        handler: (conn, events) =>
           conn
             .readLine()
             .pipe(
               Effect.catchTag("ConnectionClosed", () =>
-                Effect.zipRight(Effect.sleep("50 millis"), ctx.emit("late", "summary", {}))
+                Effect.zipRight(Effect.sleep("50 millis"), events.emit({ _tag: "summary" }))
               )
             )
       })

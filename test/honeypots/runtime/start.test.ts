@@ -1,7 +1,9 @@
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Schema } from "effect"
+import type { HoneypotEvent } from "../../../src/logging/HoneypotEvent.js"
 import {
+  defineEvents,
   defineHoneypot,
   describeBindError,
   EventSink,
@@ -14,10 +16,13 @@ import {
 const TestLayer = HoneypotContextLive({ decky: "decky-rt" }).pipe(Layer.provideMerge(EventSinkMemory))
 
 /** A tiny module: one TCP port that answers a greeting; config with a default and an optional key. */
+const echoEvents = defineEvents("echo", {})
+
 const echo = defineHoneypot({
   slug: "echo",
   description: "test module",
   ports: { tcp: [7], udp: [] },
+  events: echoEvents,
   config: Schema.Struct({
     greeting: Schema.optionalWith(Schema.String, { default: () => "hello" }),
     delay_ms: Schema.optional(Schema.Int)
@@ -25,10 +30,8 @@ const echo = defineHoneypot({
   run: (options) =>
     Effect.map(
       serveTcp({
-        service: "echo",
-        host: options.host,
-        port: options.port(7),
-        defaultPort: 7,
+        ...options.address(),
+        events: echoEvents,
         handler: (conn) => conn.write(`${options.config.greeting}\n`)
       }),
       (l) => [l]
@@ -50,28 +53,41 @@ const greet = (port: number) =>
   )
 
 describe("MemorySink", () => {
+  const event = (msg: string): HoneypotEvent => ({
+    timestamp: new Date(0),
+    decky: "d",
+    service: "s",
+    event_type: "e",
+    attacker_ip: "192.0.2.1",
+    attacker_port: 1,
+    fields: {},
+    msg,
+    severity: 6
+  })
+  const msgOf = (line: string | undefined) => line?.replace(/^.*\] /, "")
+
   it.effect("appends every line, returns snapshots, and clears", () =>
     Effect.gen(function* () {
       const sink = yield* EventSink
       const memory = yield* MemorySink
-      for (let i = 0; i < 50_000; i++) yield* sink.write(`line ${i}`)
+      for (let i = 0; i < 50_000; i++) yield* sink.write(event(`line ${i}`))
       const snapshot = yield* memory.lines
       expect(snapshot).toHaveLength(50_000)
-      expect(snapshot[49_999]).toBe("line 49999")
-      yield* sink.write("one more")
+      expect(msgOf(snapshot[49_999])).toBe("line 49999")
+      yield* sink.write(event("one more"))
       expect(snapshot).toHaveLength(50_000)
       expect(yield* memory.lines).toHaveLength(50_001)
       yield* memory.clear
       expect(yield* memory.lines).toEqual([])
       expect(snapshot).toHaveLength(50_000)
-      yield* sink.write("after clear")
-      expect(yield* memory.lines).toEqual(["after clear"])
+      yield* sink.write(event("after clear"))
+      expect((yield* memory.lines).map(msgOf)).toEqual(["after clear"])
     }).pipe(Effect.provide(EventSinkMemory))
   )
 
   it.effect("each build of the layer is a separate sink", () =>
     Effect.gen(function* () {
-      yield* Effect.flatMap(EventSink, (s) => s.write("a")).pipe(Effect.provide(EventSinkMemory))
+      yield* Effect.flatMap(EventSink, (s) => s.write(event("a"))).pipe(Effect.provide(EventSinkMemory))
       const lines = yield* Effect.flatMap(MemorySink, (m) => m.lines).pipe(Effect.provide(EventSinkMemory))
       expect(lines).toEqual([])
     })
@@ -85,7 +101,7 @@ describe("Honeypot.start", () => {
       expect(listener?.defaultPort).toBe(7)
       expect(yield* greet(listener?.port ?? 0)).toBe("hello\n")
       const lines = yield* (yield* MemorySink).lines
-      expect(lines[0]).toMatch(/^<134>1 \S+ decky-rt echo - startup - echo server starting as decky-rt$/)
+      expect(lines[0]).toMatch(/^<134>1 \S+ decky-rt echo - startup \[relay@55555\] echo server starting as decky-rt$/)
     }).pipe(Effect.provide(TestLayer))
   )
 
@@ -153,6 +169,7 @@ describe("Honeypot.start", () => {
         description: "no config keys",
         ports: { tcp: [7], udp: [] },
         config: Schema.Struct({}),
+        events: defineEvents("bare", {}),
         run: () => Effect.succeed([])
       })
       const unknown = yield* Effect.flip(bare.validateConfig({ banner: "x" }, "error"))
