@@ -14,6 +14,7 @@ import * as https from "node:https"
 import * as net from "node:net"
 import * as os from "node:os"
 import { Effect, Layer, Logger, LogLevel } from "effect"
+import { readFileSync } from "node:fs"
 import { bundleBench } from "./support.js"
 
 const args = process.argv.slice(2)
@@ -79,26 +80,25 @@ const keepDeckies = (
 ) =>
   new Promise<Array<Record<string, number>>>((resolve, reject) => {
     void (async () => {
-      const { planServices, startDecky } = await import("../src/honeypots/Decky.js")
-      const { EventSink, HoneypotContextLive } = await import("../src/honeypots/runtime/index.js")
+      const { planDecky, startDecky } = await import("../src/fleet/Decky.js")
+      const { PortPlan } = await import("../src/fleet/Ports.js")
+      const { defaultLimits, EventSink } = await import("../src/honeypots/runtime/index.js")
       const sink = Layer.succeed(EventSink, { write: () => Effect.void })
       const program = Effect.gen(function* () {
         const ports: Array<Record<string, number>> = []
         for (let i = 0; i < count; i++) {
-          const services = yield* planServices(slugs, configs)
-          const running = yield* startDecky({
+          const name = `decky-${String(i + 1).padStart(2, "0")}`
+          const plan = yield* planDecky({
+            identity: { name, hostname: name, instanceId: "", artifactsDir: `/tmp/decnet-bench/${name}` },
             host: count === 1 ? "127.0.0.1" : `127.77.0.${i + 1}`,
-            services,
-            port: () => 0
-          }).pipe(
-            Effect.provide(
-              HoneypotContextLive({ decky: `decky-${String(i + 1).padStart(2, "0")}` }).pipe(
-                Layer.provide(sink)
-              )
-            )
-          )
+            slugs,
+            configs,
+            ports: PortPlan.explicit(new Map(), "ephemeral"),
+            limits: defaultLimits
+          })
+          const running = yield* startDecky(plan).pipe(Effect.provide(sink))
           const byService: Record<string, number> = {}
-          for (const r of running) byService[r.slug] = r.listeners[0]?.port ?? 0
+          for (const r of running.services) byService[r.slug] = r.listeners[0]?.port ?? 0
           ports.push(byService)
         }
         yield* Effect.sync(() => resolve(ports))
@@ -119,11 +119,14 @@ interface ChildHandle<A> {
   readonly stop: () => Promise<void>
 }
 
-let bundled: string | undefined
+/** A build of the bench child: this tree, or a baseline commit's (`--baseline REF`). */
+interface Variant {
+  readonly label: string
+  readonly bundle: string
+}
 
-const spawnChild = <A>(childArgs: ReadonlyArray<string>): ChildHandle<A> => {
-  if (bundled === undefined) throw new Error("bundle first")
-  const child = fork(bundled, ["--child", ...childArgs], {
+const spawnChild = <A>(variant: Variant, childArgs: ReadonlyArray<string>): ChildHandle<A> => {
+  const child = fork(variant.bundle, ["--child", ...childArgs], {
     execArgv: ["--expose-gc"],
     stdio: ["ignore", "ignore", "pipe", "ipc"]
   })
@@ -154,8 +157,8 @@ const spawnChild = <A>(childArgs: ReadonlyArray<string>): ChildHandle<A> => {
   }
 }
 
-const measure = async <A>(childArgs: ReadonlyArray<string>): Promise<A> => {
-  const c = spawnChild<A>(childArgs)
+const measure = async <A>(variant: Variant, childArgs: ReadonlyArray<string>): Promise<A> => {
+  const c = spawnChild<A>(variant, childArgs)
   try {
     return await c.result
   } finally {
@@ -270,92 +273,146 @@ const redisAttempt = (port: number) => () =>
     })
   })
 
+/**
+ * `--baseline REF`: the same bench child, built from commit REF in a git worktree under
+ * node_modules/.cache, so "before" and "after" are measured in one run on one machine. The child
+ * protocol (`--child idle|rss N|serve …`) is what both builds share.
+ */
+const baselineVariant = async (ref: string): Promise<Variant> => {
+  const { execFileSync } = await import("node:child_process")
+  const { existsSync, symlinkSync } = await import("node:fs")
+  const root = new URL("..", import.meta.url).pathname
+  const sha = execFileSync("git", ["-C", root, "rev-parse", "--short", ref], { encoding: "utf8" }).trim()
+  const dir = `${root}node_modules/.cache/decnet-bench/worktree-${sha}`
+  if (!existsSync(dir)) execFileSync("git", ["-C", root, "worktree", "add", "--detach", dir, sha], { stdio: "ignore" })
+  if (!existsSync(`${dir}/node_modules`)) symlinkSync(`${root}node_modules`, `${dir}/node_modules`)
+  const { build } = await import("esbuild")
+  const outdir = `${root}node_modules/.cache/decnet-bench/baseline-${sha}/`
+  const pkg: { dependencies?: Record<string, string> } = JSON.parse(readFileSync(`${root}package.json`, "utf8"))
+  const external = Object.keys(pkg.dependencies ?? {}).filter((n) => n !== "effect" && !n.startsWith("@effect/"))
+  await build({
+    entryPoints: { honeypots: `${dir}/bench/honeypots.ts` },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: [...external, ...external.map((n) => `${n}/*`)],
+    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+    logLevel: "warning"
+  })
+  return { label: `before (${sha})`, bundle: `${outdir}honeypots.js` }
+}
+
 const main = async () => {
   const nproc = os.availableParallelism()
+  const refAt = args.indexOf("--baseline")
+  const baselineRef = refAt >= 0 ? args[refAt + 1] : undefined
   console.log(
     `# honeypot benchmark — node ${process.version}, nproc ${nproc}, ${os.cpus()[0]?.model ?? "cpu"}`
   )
   console.log(
-    "# command: npm run bench:honeypots (children: plain node on an esbuild bundle); loopback only\n"
+    `# command: npm run bench:honeypots${baselineRef === undefined ? "" : ` -- --baseline ${baselineRef}`} (children: plain node on an esbuild bundle); loopback only\n`
   )
 
-  bundled = await bundleBench(import.meta.url, "honeypots")
+  const current: Variant = { label: "after (this tree)", bundle: await bundleBench(import.meta.url, "honeypots") }
+  const variants: ReadonlyArray<Variant> =
+    baselineRef === undefined ? [current] : [await baselineVariant(baselineRef), current]
   const ssh2 = await import("ssh2")
   const { HONEYPOT_SLUGS } = await import("../src/honeypots/Registry.js")
-  const idle = await measure<Memory>(["idle"])
-  const rows: Array<[number, Memory]> = []
-  for (const n of [1, 5, 10, 20]) rows.push([n, await measure<Memory>(["rss", String(n)])])
-  const one = rows[0]?.[1] ?? { rss: 0, heap: 0 }
   const k = HONEYPOT_SLUGS.length
-
-  console.log("## memory (fresh child, after GC + 1.5 s settle; marginal = (X(N) - X(1)) / (N - 1))")
-  console.log(
-    `${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`
-  )
   const line = (label: string, m: Memory, extra: string) =>
     console.log(`${label.padEnd(36)}${mib(m.rss).padStart(11)}${mib(m.heap).padStart(12)}  ${extra}`)
-  line("idle node + effect (baseline)", idle, "")
-  line(`1 decky × ${k} services`, one, `(+${mib(one.rss - idle.rss)} RSS over baseline)`)
-  for (const [n, m] of rows.slice(1))
-    line(
-      `${n} deckies × ${k} services`,
-      m,
-      `RSS ${mib((m.rss - one.rss) / (n - 1))}, heap ${mib((m.heap - one.heap) / (n - 1))}`
-    )
-  console.log("\n## new connections per second (server in a fresh child, client here; 5 s per row)")
-  const server = spawnChild<{ ports: Record<string, number> }>([
-    "serve",
-    "ssh,http,https,redis",
-    JSON.stringify({ redis: { reply_delay_ms: [0, 0] } })
-  ])
-  const { ports } = await server.result
-  const redisDefault = spawnChild<{ ports: Record<string, number> }>(["serve", "redis"])
-  const redisDefaultPort = (await redisDefault.result).ports.redis ?? 0
-  const rates: Array<[string, string, number, Awaited<ReturnType<typeof rate>>, number]> = []
-  const bench = async (
-    name: string,
-    what: string,
-    attempt: () => Promise<void>,
-    concurrency: number,
-    on: ChildHandle<unknown> = server
-  ) => {
-    await rate(attempt, concurrency, 500)
-    const before = await on.cpu()
-    const r = await rate(attempt, concurrency, 5000)
-    const cpuMsPerConn = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
-    rates.push([name, what, concurrency, r, cpuMsPerConn])
+
+  console.log("## memory (fresh child, after GC + 1.5 s settle; marginal = (X(N) - X(1)) / (N - 1))")
+  const marginal = new Map<string, number>()
+  for (const v of variants) {
+    console.log(`### ${v.label}`)
+    console.log(`${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`)
+    const idle = await measure<Memory>(v, ["idle"])
+    const rows: Array<[number, Memory]> = []
+    for (const n of [1, 5, 10, 20]) rows.push([n, await measure<Memory>(v, ["rss", String(n)])])
+    const one = rows[0]?.[1] ?? { rss: 0, heap: 0 }
+    line("idle node + effect (baseline)", idle, "")
+    line(`1 decky × ${k} services`, one, `(+${mib(one.rss - idle.rss)} RSS over baseline)`)
+    for (const [n, m] of rows.slice(1)) {
+      const perDecky = (m.rss - one.rss) / (n - 1)
+      if (n === 20) marginal.set(v.label, perDecky)
+      line(`${n} deckies × ${k} services`, m, `RSS ${mib(perDecky)}, heap ${mib((m.heap - one.heap) / (n - 1))}`)
+    }
   }
-  await bench(
-    "ssh",
-    "kex + password auth (refused) + close, ssh2 Client",
-    sshAttempt(ssh2, ports.ssh ?? 0),
-    8
+
+  console.log("\n## new connections per second (server in a fresh child, client here; 5 s per row)")
+  const servers = variants.map((v) => ({
+    variant: v,
+    main: spawnChild<{ ports: Record<string, number> }>(v, [
+      "serve",
+      "ssh,http,https,redis",
+      JSON.stringify({ redis: { reply_delay_ms: [0, 0] } })
+    ]),
+    redisDefault: spawnChild<{ ports: Record<string, number> }>(v, ["serve", "redis"])
+  }))
+  const ready = await Promise.all(
+    servers.map(async (s) => ({
+      ...s,
+      ports: (await s.main.result).ports,
+      redisDefaultPort: (await s.redisDefault.result).ports.redis ?? 0
+    }))
   )
-  await bench("http", "GET / without keep-alive (agent: false)", httpAttempt(ports.http ?? 0), 16)
-  await bench("https", "TLS + GET / over HTTP/1.1, no keep-alive", httpsH1Attempt(ports.https ?? 0), 16)
-  await bench("https", "TLS + ALPN h2 + GET / + close (SETTINGS tap)", httpsH2Attempt(ports.https ?? 0), 16)
-  await bench("redis", "AUTH + PING + close, reply_delay_ms [0,0]", redisAttempt(ports.redis ?? 0), 16)
-  await bench(
-    "redis",
-    "AUTH + PING + close, default 2–40 ms reply delay",
-    redisAttempt(redisDefaultPort),
-    16,
-    redisDefault
-  )
-  await server.stop()
-  await redisDefault.stop()
-  const head = ["service", "conn/s", "conc", "done", "failed", "server CPU ms/conn"]
-  console.log(
-    `${head[0]?.padEnd(8)}${head
-      .slice(1)
-      .map((h, i) => h.padStart(i === 4 ? 19 : 8))
-      .join("")}  what`
-  )
-  for (const [name, what, c, r, cpu] of rates) {
-    const cells = [r.perSecond.toFixed(0), String(c), String(r.done), String(r.failed)]
-    console.log(
-      `${name.padEnd(8)}${cells.map((x) => x.padStart(8)).join("")}${cpu.toFixed(2).padStart(19)}  ${what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
-    )
+  interface Row {
+    readonly name: string
+    readonly what: string
+    readonly concurrency: number
+    readonly attempt: (ports: Record<string, number>, redisDefaultPort: number) => () => Promise<void>
+    readonly onDefault?: boolean
+  }
+  const rowsToRun: ReadonlyArray<Row> = [
+    { name: "ssh", what: "kex + password auth (refused) + close, ssh2 Client", concurrency: 8, attempt: (p) => sshAttempt(ssh2, p.ssh ?? 0) },
+    { name: "http", what: "GET / without keep-alive (agent: false)", concurrency: 16, attempt: (p) => httpAttempt(p.http ?? 0) },
+    { name: "https", what: "TLS + GET / over HTTP/1.1, no keep-alive", concurrency: 16, attempt: (p) => httpsH1Attempt(p.https ?? 0) },
+    { name: "https", what: "TLS + ALPN h2 + GET / + close (SETTINGS tap)", concurrency: 16, attempt: (p) => httpsH2Attempt(p.https ?? 0) },
+    { name: "redis", what: "AUTH + PING + close, reply_delay_ms [0,0]", concurrency: 16, attempt: (p) => redisAttempt(p.redis ?? 0) },
+    {
+      name: "redis",
+      what: "AUTH + PING + close, default 2–40 ms reply delay",
+      concurrency: 16,
+      attempt: (_p, d) => redisAttempt(d),
+      onDefault: true
+    }
+  ]
+  const head = ["service", "build", "conn/s", "conc", "done", "failed", "server CPU ms/conn"]
+  console.log(`${head[0]?.padEnd(8)}${head[1]?.padEnd(20)}${head.slice(2).map((h, i) => h.padStart(i === 4 ? 19 : 8)).join("")}  what`)
+  const ratios: Array<string> = []
+  for (const row of rowsToRun) {
+    const perVariant: Array<number> = []
+    for (const s of ready) {
+      const attempt = row.attempt(s.ports, s.redisDefaultPort)
+      const on: ChildHandle<unknown> = row.onDefault === true ? s.redisDefault : s.main
+      await rate(attempt, row.concurrency, 500)
+      const before = await on.cpu()
+      const r = await rate(attempt, row.concurrency, 5000)
+      const cpu = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
+      perVariant.push(r.perSecond)
+      const cells = [r.perSecond.toFixed(0), String(row.concurrency), String(r.done), String(r.failed)]
+      console.log(
+        `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpu
+          .toFixed(2)
+          .padStart(19)}  ${row.what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
+      )
+    }
+    if (perVariant.length === 2)
+      ratios.push(`${row.name} ${row.what}: after/before ${((perVariant[1] ?? 0) / (perVariant[0] || 1)).toFixed(2)}×`)
+  }
+  for (const s of ready) {
+    await s.main.stop()
+    await s.redisDefault.stop()
+  }
+  if (ratios.length > 0) {
+    console.log("\n## after / before (same run)")
+    for (const r of ratios) console.log(r)
+    const [b, a] = variants.map((v) => marginal.get(v.label) ?? 0)
+    console.log(`marginal RSS per extra decky (20 deckies): before ${mib(b ?? 0)}, after ${mib(a ?? 0)}`)
   }
 }
 

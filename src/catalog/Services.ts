@@ -62,7 +62,16 @@ const loginFields = (daemon: string, userHelp: string, userPasswordHelp: string,
   })
 ]
 
-const FAKE_APPS = ["none", "wordpress", "phpmyadmin", "tomcat", "jenkins"]
+const FAKE_APPS = [
+  "none",
+  "apache_default",
+  "nginx_default",
+  "wordpress",
+  "phpmyadmin",
+  "iis_default",
+  "tomcat",
+  "jenkins"
+]
 
 const webFields = (serverPlaceholder: string) => [
   field({
@@ -86,24 +95,127 @@ const webFields = (serverPlaceholder: string) => [
     type: "textarea",
     placeholder: '{"X-Powered-By": "PHP/7.4.3"}'
   }),
-  field({ key: "custom_body", label: "Custom response body", type: "textarea" })
+  field({ key: "custom_body", label: "Custom response body", type: "textarea" }),
+  field({
+    key: "files",
+    label: "Files directory",
+    placeholder: "/srv/www",
+    help: "Directory whose files are served read-only by URL path (no traversal out of it, files up to 16 MiB)."
+  }),
+  field({
+    key: "header_timeout_ms",
+    label: "Header timeout (ms)",
+    type: "int",
+    default: 20_000,
+    help:
+      "Slowloris guard: a request's header block must arrive within this time, else 408 (Apache's " +
+      "mod_reqtimeout header=20). 1000–60000."
+  })
 ]
 
+// The TLS knobs of the mail services (smtp STARTTLS, imap/pop3 STARTTLS and implicit TLS).
+const mailTlsFields = [
+  field({
+    key: "tls_cn",
+    label: "TLS certificate CN",
+    placeholder: "mail.corp.local",
+    help: "Common Name of the self-signed certificate minted when no cert/key is given; default: the decky hostname."
+  }),
+  field({
+    key: "tls_cert",
+    label: "TLS certificate (PEM)",
+    type: "textarea",
+    secret: true,
+    help: "PEM text or a file path; with tls_key, replaces the self-signed certificate."
+  }),
+  field({
+    key: "tls_key",
+    label: "TLS private key (PEM)",
+    type: "textarea",
+    secret: true,
+    help: "PEM text or a file path; must be given together with tls_cert."
+  })
+]
+
+// smtp and smtp_relay run one template; smtp adds open_relay, smtp_relay the upstream_* keys.
 const mtaFields = [
   field({
     key: "banner",
     label: "SMTP greeting banner",
-    placeholder: "mail.corp.local ESMTP Postfix",
-    help: "First line returned on TCP connect (220 ...)."
+    placeholder: "220 mail.corp.local ESMTP Postfix (Ubuntu)",
+    help: "The whole greeting line, code included; default: 220 <hostname> ESMTP Postfix (Ubuntu)."
   }),
   field({
     key: "mta",
-    label: "MTA persona",
-    type: "enum",
-    enum: ["postfix", "exim", "sendmail"],
-    default: "postfix",
-    help: "Shapes EHLO capability list and error wording."
-  })
+    label: "MTA host name",
+    placeholder: "mail.corp.local",
+    help: "Name on the first EHLO line (250-<mta>), HELO's reply and the 421 goodbye; default: the decky hostname."
+  }),
+  field({
+    key: "auth_whitelist",
+    label: "AUTH whitelist",
+    placeholder: "alice,bob",
+    help:
+      "Relay mode: comma-separated user names whose AUTH succeeds; empty accepts everyone. Every attempt " +
+      "is captured either way."
+  }),
+  field({
+    key: "rcpt_drop_rate",
+    label: "Recipient greylist rate",
+    default: "0.08",
+    placeholder: "0.08",
+    help: "Relay mode: the share (0–1) of recipients answered 451 4.7.1 Greylisted, as a cautious MTA does."
+  }),
+  field({
+    key: "max_body_bytes",
+    label: "Max message size (bytes)",
+    type: "int",
+    default: 10 * 1024 * 1024,
+    help: "Advertised as EHLO SIZE; bytes past it are dropped and the message is marked truncated (1 KiB–64 MiB)."
+  }),
+  field({
+    key: "data_buffer_mb",
+    label: "DATA buffer (MiB)",
+    type: "int",
+    default: 64,
+    help:
+      "Memory for message bodies being received, over all connections of the service (1–4096). A body that " +
+      "would pass it is refused with 452 4.3.1 Insufficient system storage and logged as message_rejected."
+  }),
+  field({
+    key: "quarantine",
+    label: "Quarantine messages",
+    type: "bool",
+    default: true,
+    help: "Store each accepted message as an .eml file under the decky's artifacts (smtp/)."
+  }),
+  ...mailTlsFields
+]
+
+// imap and pop3 serve the same bait mailbox to the same accounts.
+const mailboxFields = [
+  field({
+    key: "users",
+    label: "Accepted logins",
+    default: "admin:admin123,root:toor,mail:mail,user:user",
+    help: "Comma-separated user:password pairs; a match opens the bait mailbox. Every attempt is captured."
+  }),
+  field({
+    key: "email_seed",
+    label: "Seed mail",
+    placeholder: "/srv/decnet/bait",
+    help:
+      "A directory of .eml files (or one .eml file) appended to INBOX after the ten built-in bait messages " +
+      "(at most 200 files of 1 MiB)."
+  }),
+  field({
+    key: "email_seed_rescan",
+    label: "Seed rescan interval (s)",
+    type: "int",
+    default: 5,
+    help: "Seconds between re-reads of the seed, so new bait shows up without a restart."
+  }),
+  ...mailTlsFields
 ]
 
 const SMTP_EVENTS = [
@@ -118,6 +230,7 @@ const SMTP_EVENTS = [
   "rcpt_rejected_tld",
   "vrfy",
   "message_accepted",
+  "message_rejected",
   "message_stored",
   "unknown_command",
   "disconnect"
@@ -171,26 +284,33 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
   ),
   service(
     "https",
-    "the http stack behind TLS (self-signed CN or a supplied PEM); UDP 443 too when http/3 is on",
+    "the http stack behind TLS (self-signed CN or a supplied PEM), HTTP/1.1 and HTTP/2 by ALPN",
     tcp(443),
-    [...HTTP_EVENTS, "http3_settings"],
+    // No http3_settings: there is no QUIC in node 20, so the emulator never emits it.
+    HTTP_EVENTS,
     [
       ...webFields("nginx/1.18.0"),
       field({
         key: "tls_cn",
         label: "TLS certificate CN",
         placeholder: "mail.corp.local",
-        help: "Common Name baked into the self-signed cert if no cert/key provided."
+        help: "Common Name baked into the self-signed cert if no cert/key provided (default: the decky hostname)."
       }),
-      field({ key: "tls_cert", label: "TLS certificate (PEM)", type: "textarea", secret: true }),
+      field({
+        key: "tls_cert",
+        label: "TLS certificate (PEM)",
+        type: "textarea",
+        secret: true,
+        help: "PEM text or a file path; with the key, replaces the self-signed certificate."
+      }),
       field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true }),
       field({
         key: "http_versions",
         label: "Supported HTTP versions",
         type: "multi_enum",
-        enum: ["http/1.1", "http/2", "http/3"],
-        default: ["http/1.1"],
-        help: "Protocol versions advertised. HTTP/3 uses QUIC over UDP/443."
+        enum: ["http/1.1", "http/2"],
+        default: ["http/1.1", "http/2"],
+        help: "Protocols offered by ALPN. HTTP/3 is not served (no QUIC); http/3 is accepted and ignored."
       })
     ]
   ),
@@ -202,13 +322,26 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "disconnect"
   ]),
   service("tftp", "TFTP RRQ/WRQ parser that answers with an error", udp(69), ["request", "unknown_opcode"]),
-  service("smb", "SMB2 Negotiate and Session Setup with NTLMSSP Type 3 hash extraction", tcp(445, 139), [
-    "connection",
-    "auth_attempt",
-    "error",
-    "disconnect",
-    "shutdown"
-  ]),
+  service(
+    "smb",
+    "SMB2 Negotiate and Session Setup with NTLMSSP Type 3 hash extraction",
+    tcp(445, 139),
+    ["connection", "auth_attempt", "error", "disconnect"],
+    [
+      field({
+        key: "domain",
+        label: "NetBIOS domain / workgroup",
+        default: "WORKGROUP",
+        help: "Announced in the NTLM challenge (TargetName and AV pair 2); upper-cased, at most 15 characters."
+      }),
+      field({
+        key: "dns_domain",
+        label: "DNS domain",
+        placeholder: "e.g. corp.local",
+        help: "DNS domain in the NTLM challenge (AV pairs 4/5). Empty: the lower-cased NetBIOS domain."
+      })
+    ]
+  ),
   service(
     "rdp",
     "RDP X.224 Connection Request parser (mstshash cookie); optional TLS + CredSSP/NLA",
@@ -231,7 +364,27 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         help:
           "Off by default: basic X.224 cookie capture is enough for most attacker traffic and avoids the " +
           "certificate generation at start."
-      })
+      }),
+      field({
+        key: "domain",
+        label: "NetBIOS domain",
+        default: "WORKGROUP",
+        help: "Announced in the NLA (CredSSP) NTLM challenge; upper-cased, at most 15 characters."
+      }),
+      field({
+        key: "tls_cn",
+        label: "TLS certificate CN",
+        placeholder: "ws01.corp.local",
+        help: "NLA only. Common Name baked into the self-signed cert if no cert/key provided (default: the decky hostname)."
+      }),
+      field({
+        key: "tls_cert",
+        label: "TLS certificate (PEM)",
+        type: "textarea",
+        secret: true,
+        help: "NLA only. PEM text or a file path; with the key, replaces the self-signed certificate."
+      }),
+      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true, help: "NLA only." })
     ]
   ),
   service("vnc", "VNC server (RFB 3.8, VNC Authentication challenge/response)", tcp(5900), [
@@ -239,14 +392,24 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "version",
     "security_choice",
     "auth_response",
+    "error",
     "disconnect"
   ]),
   service(
     "smtp",
-    "ESMTP server persona (Postfix/Exim/Sendmail) harvesting AUTH credentials; mail is quarantined",
+    "Postfix ESMTP persona harvesting AUTH credentials; with open_relay it accepts and quarantines mail",
     tcp(25, 587),
     SMTP_EVENTS,
-    mtaFields
+    [
+      ...mtaFields,
+      field({
+        key: "open_relay",
+        label: "Open relay",
+        type: "bool",
+        default: false,
+        help: "Accept every AUTH and recipient, as smtp_relay does, so spammers hand over a test message."
+      })
+    ]
   ),
   service(
     "smtp_relay",
@@ -298,20 +461,36 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       })
     ]
   ),
-  service("imap", "IMAP4rev1 server with a bait mailbox", tcp(143, 993), [
-    "connect",
-    "command",
-    "auth",
-    "disconnect"
-  ]),
-  service("pop3", "POP3 server with a bait mailbox", tcp(110, 995), [
-    "connect",
-    "command",
-    "auth",
-    "retr",
-    "delete",
-    "disconnect"
-  ]),
+  service(
+    "imap",
+    "IMAP4rev1 server with a bait mailbox",
+    tcp(143, 993),
+    ["connect", "command", "auth", "disconnect"],
+    [
+      field({
+        key: "banner",
+        label: "IMAP greeting",
+        placeholder: "* OK Dovecot ready.",
+        help: "The whole greeting line; default: Dovecot's, with its CAPABILITY list (what nmap recognises)."
+      }),
+      ...mailboxFields
+    ]
+  ),
+  service(
+    "pop3",
+    "POP3 server with a bait mailbox",
+    tcp(110, 995),
+    ["connect", "command", "auth", "retr", "delete", "disconnect"],
+    [
+      field({
+        key: "banner",
+        label: "POP3 greeting",
+        default: "+OK Dovecot ready.",
+        help: "Greeting line; +OK is prepended when missing. nmap recognises Dovecot by the default."
+      }),
+      ...mailboxFields
+    ]
+  ),
   service("ldap", "LDAP BER BindRequest parser answering invalidCredentials", tcp(389, 636), [
     "connect",
     "bind",
@@ -322,7 +501,7 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "mysql",
     "MySQL 5.7-style handshake (protocol v10), then Access denied",
     tcp(3306),
-    ["connect", "auth", "disconnect"],
+    ["connect", "auth", "error", "disconnect"],
     [
       field({
         key: "version",
@@ -336,7 +515,19 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "postgres",
     "PostgreSQL startup, AuthenticationMD5Password, hash capture, then an error",
     tcp(5432),
-    ["connect", "auth", "disconnect"]
+    ["connect", "startup_message", "auth", "error", "disconnect"],
+    [
+      field({
+        key: "auth_method",
+        label: "Password challenge",
+        type: "enum",
+        enum: ["md5", "cleartext"],
+        default: "md5",
+        help:
+          "md5: AuthenticationMD5Password, the salted hash is logged with its salt (crackable offline). " +
+          "cleartext: AuthenticationCleartextPassword, the password itself is captured."
+      })
+    ]
   ),
   service("mssql", "Microsoft SQL Server TDS PRELOGIN + LOGIN7, then login failed", tcp(1433), [
     "connect",
@@ -358,6 +549,13 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     ["connect", "command", "auth", "disconnect"],
     [
       field({
+        key: "password",
+        label: "requirepass",
+        type: "password",
+        secret: true,
+        help: "When set, commands need AUTH first (NOAUTH / WRONGPASS like Redis); unset, AUTH answers that no password is set. Every AUTH is captured either way."
+      }),
+      field({
         key: "version",
         label: "Advertised Redis version",
         placeholder: "7.2.4",
@@ -368,6 +566,13 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         label: "Advertised OS string",
         placeholder: "Linux 5.15.0 x86_64",
         help: "Reported by INFO server -> os."
+      }),
+      field({
+        key: "reply_delay_ms",
+        label: "Reply delay (ms)",
+        default: "2,40",
+        placeholder: "min,max",
+        help: "Each reply waits a random delay in this range, like a loaded server; 0,0 answers at once."
       })
     ]
   ),

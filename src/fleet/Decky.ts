@@ -45,7 +45,10 @@ export interface IdentityOverrides {
 const DEFAULT_DECKY_NAME = "decky"
 
 /** Flags first, then NODE_NAME / HOSTNAME / INSTANCE_ID, then `decky`; artifacts under the root. */
-export const resolveIdentity = (overrides: IdentityOverrides, settings: DecnetSettings): DeckyIdentity => {
+export const resolveIdentity = (
+  overrides: IdentityOverrides,
+  settings: Pick<DecnetSettings, "artifactsRoot" | "decky">
+): DeckyIdentity => {
   const pick = (o: Option.Option<string> | undefined) => o ?? Option.none()
   const name = pick(overrides.name).pipe(
     Option.orElse(() => settings.decky.nodeName),

@@ -11,6 +11,7 @@ import {
   escapeSdValue,
   FACILITY_LOCAL0,
   formatTimestamp,
+  isFieldName,
   PEER_FIELDS,
   SD_ID,
   UNKNOWN_IP
@@ -30,14 +31,22 @@ export const ServiceName = token("ServiceName", 48)
 /** MSGID: the event type. */
 export const EventType = token("EventType", 32)
 
-/** An SD-PARAM name as the parser reads it (`\w`), at most 32 characters (RFC 5424 §6.3.3). */
+/** An SD-PARAM name as parsers read it (`isFieldName`): 1-32 of `[A-Za-z0-9_]`, not a peer field. */
 export const FieldName = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z0-9_]{1,32}$/, { message: () => "a field name is 1-32 of [A-Za-z0-9_]" }),
-  Schema.filter((name) => !(PEER_FIELDS as ReadonlyArray<string>).includes(name) || `${name} is the event's peer`)
+  Schema.filter(
+    (name) =>
+      isFieldName(name) ||
+      `"${name}" is not a field name (1-32 of [A-Za-z0-9_], not ${PEER_FIELDS.join("/")}, not __proto__)`
+  )
 ).annotations({ identifier: "FieldName" })
 
-/** The event's own fields, as the SD element carries them: name → text. */
-export const EventFields = Schema.Record({ key: FieldName, value: Schema.String })
+/**
+ * The event's own fields, as the SD element carries them: name → text. A key that is not a FieldName
+ * is an error, not silently dropped (a Record's default for keys its key Schema refuses).
+ */
+export const EventFields = Schema.Record({ key: FieldName, value: Schema.String }).annotations({
+  parseOptions: { onExcessProperty: "error" }
+})
 export type EventFields = typeof EventFields.Type
 
 export const PortNumber = Schema.Int.pipe(Schema.between(0, 65535))

@@ -5,7 +5,7 @@
  * `src_port`; only a foreign line (a real sshd through rsyslog, say) has its address guessed.
  */
 import type { HoneypotEvent } from "./HoneypotEvent.js"
-import { PEER_FIELDS, SD_ID, type Severity, UNKNOWN_IP, unescapeValue } from "./Rfc5424.js"
+import { isFieldName, PEER_FIELDS, SD_ID, type Severity, UNKNOWN_IP, unescapeValue } from "./Rfc5424.js"
 
 /** Names that carry an address in a foreign line's `key=value` prose, in priority order (§1.4 rule 4). */
 export const IP_FIELD_NAMES = [
@@ -197,11 +197,8 @@ export const parseEventLine = (line: string, fallbackTime?: Date): HoneypotEvent
   const port = params.get(PEER_FIELDS[1])
   const portNumber = port !== undefined && PORT.test(port) ? Number(port) : Number.NaN
   const fields: Record<string, string> = {}
-  for (const [name, value] of params) {
-    if (name === PEER_FIELDS[0] || name === PEER_FIELDS[1]) continue
-    // defineProperty, not assignment: an attacker's `__proto__="…"` stays a plain field.
-    Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true })
-  }
+  // A param that cannot be an event field (a forged `__proto__`, an over-long name) stays in raw_line only.
+  for (const [name, value] of params) if (isFieldName(name)) fields[name] = value
   return {
     timestamp,
     decky: host,

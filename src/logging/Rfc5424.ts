@@ -14,6 +14,13 @@ export const UNKNOWN_IP = "Unknown"
 /** The SD params that carry an event's peer; an event's `fields` never holds them. */
 export const PEER_FIELDS = ["src_ip", "src_port"] as const
 
+/**
+ * A field name of a HoneypotEvent: an SD-PARAM name as parsers read it (`\w`, RFC 5424's 32 characters),
+ * not a peer field, and not `__proto__` (an object key that assignment would turn into a prototype).
+ */
+export const isFieldName = (name: string): boolean =>
+  /^[A-Za-z0-9_]{1,32}$/.test(name) && name !== "__proto__" && name !== PEER_FIELDS[0] && name !== PEER_FIELDS[1]
+
 export const Severity = {
   emergency: 0,
   alert: 1,

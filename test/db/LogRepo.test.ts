@@ -11,8 +11,11 @@ const log = (i: number, over: Partial<NewLog> = {}): NewLog => ({
   service: i % 2 === 0 ? "ssh" : "http",
   event_type: "login_attempt",
   attacker_ip: `192.0.2.${i % 7}`,
+  attacker_port: 40000 + i,
+  fields: { username: i % 5 === 0 ? "root" : "admin", n: String(i) },
+  msg: "",
+  severity: 6,
   raw_line: `<38>1 line ${i}`,
-  fields: { username: i % 5 === 0 ? "root" : "admin", n: i },
   ...over
 })
 
@@ -37,7 +40,7 @@ onBothBackends("LogRepo", (backend) => {
     const times = page.map((l) => l.timestamp.getTime())
     expect([...times].sort((a, b) => b - a)).toEqual(times)
     expect(page[0]?.timestamp.toISOString()).toBe(at(59).toISOString())
-    expect(JSON.parse(page[0]?.fields ?? "null")).toHaveProperty("username")
+    expect(page[0]?.fields).toHaveProperty("username")
 
     const after = await run((r) => r.getLogsAfterId(max - 5, 500))
     expect(after.map((l) => l.id)).toEqual([max - 4, max - 3, max - 2, max - 1, max])
@@ -51,7 +54,7 @@ onBothBackends("LogRepo", (backend) => {
     // i%2==0 and i%5==0 → i%10==0
     expect(rootSsh).toBe(120)
     const rows = await run((r) => r.getLogs({ search: "username:root event:login_attempt", limit: 5 }))
-    expect(rows.every((l) => JSON.parse(l.fields).username === "root")).toBe(true)
+    expect(rows.every((l) => l.fields.username === "root")).toBe(true)
     expect(await run((r) => r.getTotalLogs({ search: '"line 1199"' }))).toBe(1)
     // i in [0,1200) with i % 7 == 3: 171 of them
     expect(await run((r) => r.getTotalLogs({ search: "attacker-ip:192.0.2.3" }))).toBe(171)
@@ -61,11 +64,22 @@ onBothBackends("LogRepo", (backend) => {
     expect(await run((r) => r.getTotalLogs({ search: 'decky:decky-1 "unterminated' }))).toBe(0)
   })
 
-  it("addLog stores one row with optional columns", async () => {
+  it("addLog stores one row with optional columns; a row read back is the event that went in", async () => {
     const before = await run((r) => r.getMaxLogId())
-    await run((r) => r.addLog({ ...log(1), fields: '{"k":"v"}', msg: "hello", trace_id: "t", span_id: "s" }))
+    const written = log(1, { fields: { k: "v" }, msg: "hello", severity: 4, trace_id: "t", span_id: "s" })
+    await run((r) => r.addLog(written))
     const [row] = await run((r) => r.getLogsAfterId(before, 1))
-    expect(row).toMatchObject({ fields: '{"k":"v"}', msg: "hello", trace_id: "t", span_id: "s", service: "http" })
+    expect(row).toMatchObject({ fields: { k: "v" }, msg: "hello", trace_id: "t", span_id: "s", service: "http" })
+    const { raw_line: _raw, trace_id: _t, span_id: _s, ...event } = written
+    const { id: _id, raw_line: _r2, trace_id: _t2, span_id: _s2, ...stored } = row ?? written
+    expect({ ...stored }).toEqual(event)
+  })
+
+  it("an event without message or peer port stores NULLs and reads back as the event", async () => {
+    const before = await run((r) => r.getMaxLogId())
+    await run((r) => r.addLog(log(2, { attacker_port: null, msg: "", severity: 0 })))
+    const [row] = await run((r) => r.getLogsAfterId(before, 1))
+    expect(row).toMatchObject({ attacker_port: null, msg: "", severity: 0 })
   })
 
   it("addLogs is one transaction: a bad row rolls the whole batch back", async () => {

@@ -41,7 +41,18 @@ describe("[sqlite] LogRepo search with hostile input", () => {
   it("any search string is a parameterised query: counts are numbers, never SQL errors (property)", async () => {
     await rt().runPromise(
       Effect.flatMap(LogRepo, (r) =>
-        r.addLog({ decky: "d", service: "ssh", event_type: "e", attacker_ip: "1.1.1.1", raw_line: "l", fields: { a: 1 } })
+        r.addLog({
+          timestamp: new Date(),
+          decky: "d",
+          service: "ssh",
+          event_type: "e",
+          attacker_ip: "1.1.1.1",
+          attacker_port: 1,
+          fields: { a: "1" },
+          msg: "",
+          severity: 6,
+          raw_line: "l"
+        })
       )
     )
     await fc.assert(

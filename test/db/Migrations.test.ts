@@ -48,12 +48,31 @@ const run = <A, E>(backend: Backend, eff: Effect.Effect<A, E, SqlClient.SqlClien
 onBothBackends("migrations", (backend) => {
   it("creates all 39 tables of the spec on the first run and nothing on the second", async () => {
     const first = await run(backend, migrate())
-    expect(first.map(([, name]) => name)).toEqual(["baseline"])
+    expect(first.map(([, name]) => name)).toEqual(["baseline", "logs_event_columns"])
     const second = await run(backend, migrate())
     expect(second).toEqual([])
     const names = await run(backend, listTables)
     expect(tables).toHaveLength(39)
     expect([...names].sort()).toEqual(tables.map((t) => t.name).sort())
+  })
+
+  it("0002 adds the event columns to a logs table created before them, and only once", async () => {
+    await run(backend, migrate())
+    // A database migrated by 0001 alone: drop the new columns and forget 0002.
+    await run(
+      backend,
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`ALTER TABLE logs DROP COLUMN attacker_port`)
+        yield* sql.unsafe(`ALTER TABLE logs DROP COLUMN severity`)
+        yield* sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE ${sql("migration_id")} = 2`
+      })
+    )
+    expect(await run(backend, columnCount("logs"))).not.toContain("severity")
+    const applied = await run(backend, migrate())
+    expect(applied.map(([, name]) => name)).toEqual(["logs_event_columns"])
+    expect(await run(backend, columnCount("logs"))).toEqual(expect.arrayContaining(["attacker_port", "severity"]))
+    expect(await run(backend, migrate())).toEqual([])
   })
 
   it("gives every table exactly its declared columns", async () => {
@@ -141,7 +160,7 @@ onMariadb("concurrent migrators", (backend) => {
         )
       )
     )
-    expect(results.filter((r) => r.applied === 1)).toHaveLength(1)
+    expect(results.filter((r) => r.applied === 2)).toHaveLength(1)
     expect(results.filter((r) => r.applied === 0)).toHaveLength(4)
     expect(results.map((r) => r.tables)).toEqual([39, 39, 39, 39, 39])
     const applied = await run(
@@ -151,6 +170,6 @@ onMariadb("concurrent migrators", (backend) => {
         return yield* sql`SELECT COUNT(*) AS n FROM ${sql(MIGRATIONS_TABLE)}`
       })
     )
-    expect(Number(applied[0]?.n)).toBe(1)
+    expect(Number(applied[0]?.n)).toBe(2)
   })
 })

@@ -3,7 +3,7 @@
  * OS, run_id, uptime and a small keyspace come from the decky seed; writes stay in the session.
  * AUTH attempts are captured as credentials; every command is logged (bounded per connection).
  */
-import { Effect, Random, Schema } from "effect"
+import { Effect, ParseResult, Random, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -17,15 +17,33 @@ import {
 import { type RedisEvent, redisEvents } from "./Events.js"
 import { array, bulk, error, globToRegExp, integer, type RespError, readRequest, simple } from "./Resp.js"
 
+const DelayMs = Schema.Int.pipe(Schema.between(0, 10_000))
+const DelayRange = Schema.Tuple(DelayMs, DelayMs).pipe(
+  Schema.filter(([min, max]) => min <= max || "the minimum delay must not exceed the maximum")
+)
+
+/** `[min, max]`, or the catalog form's text `"min,max"`. */
+const ReplyDelay = Schema.Union(
+  DelayRange,
+  Schema.transformOrFail(Schema.String, DelayRange, {
+    strict: true,
+    decode: (text, _, ast) => {
+      const m = /^\s*(\d+)\s*[,-]\s*(\d+)\s*$/.exec(text)
+      return m === null
+        ? ParseResult.fail(new ParseResult.Type(ast, text, `expected "min,max" in milliseconds, got "${text}"`))
+        : ParseResult.succeed([Number(m[1]), Number(m[2])] as const)
+    },
+    encode: ([min, max]) => ParseResult.succeed(`${min},${max}`)
+  })
+)
+
 export const RedisConfig = Schema.Struct({
   /** requirepass; unset = no auth needed (AUTH then answers Redis's "no password is set" error). */
   password: Schema.optional(Schema.String),
   version: Schema.optional(Schema.String),
   os_string: Schema.optional(Schema.String),
   /** Every reply waits a random [min, max] ms, like a loaded server (spec: 2–40 ms). */
-  reply_delay_ms: Schema.optionalWith(Schema.Tuple(Schema.Int, Schema.Int), {
-    default: () => [2, 40] as const
-  })
+  reply_delay_ms: Schema.optionalWith(ReplyDelay, { default: () => [2, 40] as const })
 })
 export type RedisConfig = typeof RedisConfig.Type
 

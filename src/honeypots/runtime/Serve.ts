@@ -255,6 +255,21 @@ export const serveTcp = <E extends TaggedEvent, R>(
       accepted++
       perIp.set(ip, count + 1)
       socket.on("error", () => {})
+      const emitter = ctx.emitter(options.events, { ip, port: socket.remotePort ?? 0 })
+      const openedAt = now()
+      // Every cut (a deadline, or a client that does not read its replies) is counted and logged once.
+      const onCut = (reason: CloseReason) => {
+        cut[reason]++
+        runFork(
+          Effect.zipRight(
+            emitter.emit(
+              { _tag: "connection_closed", reason, after_s: Math.floor((now() - openedAt) / 1000) },
+              { severity: 4 }
+            ),
+            warn(`${label}:${reason}`, `${label}: ${reason} for ${ip}; closing`)
+          )
+        )
+      }
       const conn = makeConnection(socket, {
         id: nextConnectionId++,
         maxLineBytes: limits.maxLineBytes,
@@ -262,13 +277,9 @@ export const serveTcp = <E extends TaggedEvent, R>(
         writeHighWaterBytes: limits.writeHighWaterBytes,
         maxWriteBacklogBytes: limits.maxWriteBacklogBytes,
         now,
-        onCut: (reason) => {
-          cut[reason]++
-        }
+        onCut
       })
       connections.add(conn)
-      const emitter = ctx.emitter(options.events, { ip: conn.remoteAddress, port: conn.remotePort })
-      const openedAt = now()
       const gone = Deferred.unsafeMake<void>(FiberId.none)
       let closedAt: number | undefined
       socket.once("close", () => {
@@ -280,19 +291,7 @@ export const serveTcp = <E extends TaggedEvent, R>(
         Deferred.unsafeDone(gone, Exit.void)
       })
       const deadline = watch(conn, openedAt, gone, () => closedAt).pipe(
-        Effect.flatMap((reason) => {
-          if (reason === "client_gone") return Effect.void
-          return Effect.zipRight(
-            emitter.emit(
-              { _tag: "connection_closed", reason, after_s: Math.floor((now() - openedAt) / 1000) },
-              { severity: 4 }
-            ),
-            Effect.zipRight(
-              warn(`${label}:${reason}`, `${label}: ${reason} for ${ip}; closing`),
-              Effect.sync(() => conn.cut(reason))
-            )
-          )
-        })
+        Effect.flatMap((reason) => (reason === "client_gone" ? Effect.void : Effect.sync(() => conn.cut(reason))))
       )
       const handled = options.handler(conn, emitter).pipe(
         Effect.catchAllCause((cause) => {
