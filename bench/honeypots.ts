@@ -284,12 +284,17 @@ const baselineVariant = async (ref: string): Promise<Variant> => {
   const root = new URL("..", import.meta.url).pathname
   const sha = execFileSync("git", ["-C", root, "rev-parse", "--short", ref], { encoding: "utf8" }).trim()
   const dir = `${root}node_modules/.cache/decnet-bench/worktree-${sha}`
-  if (!existsSync(dir)) execFileSync("git", ["-C", root, "worktree", "add", "--detach", dir, sha], { stdio: "ignore" })
+  if (!existsSync(dir))
+    execFileSync("git", ["-C", root, "worktree", "add", "--detach", dir, sha], { stdio: "ignore" })
   if (!existsSync(`${dir}/node_modules`)) symlinkSync(`${root}node_modules`, `${dir}/node_modules`)
   const { build } = await import("esbuild")
   const outdir = `${root}node_modules/.cache/decnet-bench/baseline-${sha}/`
-  const pkg: { dependencies?: Record<string, string> } = JSON.parse(readFileSync(`${root}package.json`, "utf8"))
-  const external = Object.keys(pkg.dependencies ?? {}).filter((n) => n !== "effect" && !n.startsWith("@effect/"))
+  const pkg: { dependencies?: Record<string, string> } = JSON.parse(
+    readFileSync(`${root}package.json`, "utf8")
+  )
+  const external = Object.keys(pkg.dependencies ?? {}).filter(
+    (n) => n !== "effect" && !n.startsWith("@effect/")
+  )
   await build({
     entryPoints: { honeypots: `${dir}/bench/honeypots.ts` },
     outdir,
@@ -299,7 +304,9 @@ const baselineVariant = async (ref: string): Promise<Variant> => {
     platform: "node",
     target: "node20",
     external: [...external, ...external.map((n) => `${n}/*`)],
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"
+    },
     logLevel: "warning"
   })
   return { label: `before (${sha})`, bundle: `${outdir}honeypots.js` }
@@ -316,7 +323,10 @@ const main = async () => {
     `# command: npm run bench:honeypots${baselineRef === undefined ? "" : ` -- --baseline ${baselineRef}`} (children: plain node on an esbuild bundle); loopback only\n`
   )
 
-  const current: Variant = { label: "after (this tree)", bundle: await bundleBench(import.meta.url, "honeypots") }
+  const current: Variant = {
+    label: "after (this tree)",
+    bundle: await bundleBench(import.meta.url, "honeypots")
+  }
   const variants: ReadonlyArray<Variant> =
     baselineRef === undefined ? [current] : [await baselineVariant(baselineRef), current]
   const ssh2 = await import("ssh2")
@@ -329,7 +339,9 @@ const main = async () => {
   const marginal = new Map<string, number>()
   for (const v of variants) {
     console.log(`### ${v.label}`)
-    console.log(`${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`)
+    console.log(
+      `${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`
+    )
     const idle = await measure<Memory>(v, ["idle"])
     const rows: Array<[number, Memory]> = []
     for (const n of [1, 5, 10, 20]) rows.push([n, await measure<Memory>(v, ["rss", String(n)])])
@@ -339,7 +351,11 @@ const main = async () => {
     for (const [n, m] of rows.slice(1)) {
       const perDecky = (m.rss - one.rss) / (n - 1)
       if (n === 20) marginal.set(v.label, perDecky)
-      line(`${n} deckies × ${k} services`, m, `RSS ${mib(perDecky)}, heap ${mib((m.heap - one.heap) / (n - 1))}`)
+      line(
+        `${n} deckies × ${k} services`,
+        m,
+        `RSS ${mib(perDecky)}, heap ${mib((m.heap - one.heap) / (n - 1))}`
+      )
     }
   }
 
@@ -368,11 +384,36 @@ const main = async () => {
     readonly onDefault?: boolean
   }
   const rowsToRun: ReadonlyArray<Row> = [
-    { name: "ssh", what: "kex + password auth (refused) + close, ssh2 Client", concurrency: 8, attempt: (p) => sshAttempt(ssh2, p.ssh ?? 0) },
-    { name: "http", what: "GET / without keep-alive (agent: false)", concurrency: 16, attempt: (p) => httpAttempt(p.http ?? 0) },
-    { name: "https", what: "TLS + GET / over HTTP/1.1, no keep-alive", concurrency: 16, attempt: (p) => httpsH1Attempt(p.https ?? 0) },
-    { name: "https", what: "TLS + ALPN h2 + GET / + close (SETTINGS tap)", concurrency: 16, attempt: (p) => httpsH2Attempt(p.https ?? 0) },
-    { name: "redis", what: "AUTH + PING + close, reply_delay_ms [0,0]", concurrency: 16, attempt: (p) => redisAttempt(p.redis ?? 0) },
+    {
+      name: "ssh",
+      what: "kex + password auth (refused) + close, ssh2 Client",
+      concurrency: 8,
+      attempt: (p) => sshAttempt(ssh2, p.ssh ?? 0)
+    },
+    {
+      name: "http",
+      what: "GET / without keep-alive (agent: false)",
+      concurrency: 16,
+      attempt: (p) => httpAttempt(p.http ?? 0)
+    },
+    {
+      name: "https",
+      what: "TLS + GET / over HTTP/1.1, no keep-alive",
+      concurrency: 16,
+      attempt: (p) => httpsH1Attempt(p.https ?? 0)
+    },
+    {
+      name: "https",
+      what: "TLS + ALPN h2 + GET / + close (SETTINGS tap)",
+      concurrency: 16,
+      attempt: (p) => httpsH2Attempt(p.https ?? 0)
+    },
+    {
+      name: "redis",
+      what: "AUTH + PING + close, reply_delay_ms [0,0]",
+      concurrency: 16,
+      attempt: (p) => redisAttempt(p.redis ?? 0)
+    },
     {
       name: "redis",
       what: "AUTH + PING + close, default 2–40 ms reply delay",
@@ -382,7 +423,12 @@ const main = async () => {
     }
   ]
   const head = ["service", "build", "conn/s", "conc", "done", "failed", "server CPU ms/conn"]
-  console.log(`${head[0]?.padEnd(8)}${head[1]?.padEnd(20)}${head.slice(2).map((h, i) => h.padStart(i === 4 ? 19 : 8)).join("")}  what`)
+  console.log(
+    `${head[0]?.padEnd(8)}${head[1]?.padEnd(20)}${head
+      .slice(2)
+      .map((h, i) => h.padStart(i === 4 ? 19 : 8))
+      .join("")}  what`
+  )
   const ratios: Array<string> = []
   for (const row of rowsToRun) {
     const perVariant: Array<number> = []
@@ -402,7 +448,9 @@ const main = async () => {
       )
     }
     if (perVariant.length === 2)
-      ratios.push(`${row.name} ${row.what}: after/before ${((perVariant[1] ?? 0) / (perVariant[0] || 1)).toFixed(2)}×`)
+      ratios.push(
+        `${row.name} ${row.what}: after/before ${((perVariant[1] ?? 0) / (perVariant[0] || 1)).toFixed(2)}×`
+      )
   }
   for (const s of ready) {
     await s.main.stop()

@@ -3,20 +3,8 @@
  * handler, opened on first use. A dead bus must never break request serving, so `get` answers
  * `Option.none()` ("skip the notification") and retries the connect at most once every 2 s.
  */
-import {
-  Cause,
-  Clock,
-  type ConfigError,
-  Context,
-  Duration,
-  Effect,
-  Exit,
-  Layer,
-  Option,
-  Ref,
-  Scope
-} from "effect"
-import { busSettings } from "../config/DecnetConfig.js"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { Bus, BusError, type BusService, type Payload } from "./Bus.js"
 import { makeBus } from "./BusLive.js"
 import { publishSafelyOn } from "./Helpers.js"
@@ -227,17 +215,17 @@ export const disabledAppBus: AppBusService = {
 }
 
 /**
- * The API's app bus from configuration: the env-selected backend (unix/nats/fake) under the client name
- * `api`, or the always-down app bus when DECNET_BUS_ENABLED=false. Bad bus settings fail the layer.
+ * The API's app bus from DecnetConfig: the configured backend (unix/nats/fake) under the client name
+ * `api`, or the always-down app bus when DECNET_BUS_ENABLED=false.
  */
 export const AppBusFromConfig = (
   options: AppBusOptions & { readonly clientName?: string } = {}
-): Layer.Layer<AppBus, ConfigError.ConfigError> =>
+): Layer.Layer<AppBus, never, DecnetConfig> =>
   Layer.scoped(
     AppBus,
     Effect.gen(function* () {
-      const settings = yield* busSettings
-      if (!settings.enabled) return disabledAppBus
+      const { bus } = yield* DecnetConfig
+      if (!bus.enabled) return disabledAppBus
       return yield* makeAppBus(
         requireConnected(makeBus({ clientName: options.clientName ?? "api" })),
         options

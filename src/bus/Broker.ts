@@ -7,9 +7,9 @@
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
-import { homedir } from "node:os"
 import { dirname, relative } from "node:path"
 import { Effect, Runtime, Schedule, type Scope } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { BusError } from "./Bus.js"
 import { resolveSocketPath } from "./SocketPath.js"
 import { isPublishableTopic, isValidPattern, matches } from "./Topics.js"
@@ -485,8 +485,9 @@ export const runBrokerMain = (options: {
   Effect.scoped(
     Effect.gen(function* () {
       const socketPath = yield* resolveSocketPath(options.socketPath)
+      const { system } = yield* DecnetConfig
       // Like the original, only a directory under the user's home is created; /run/decnet belongs to systemd.
-      if (isUnder(socketPath, homedir()))
+      if (isUnder(socketPath, system.home))
         yield* Effect.try({
           try: () => mkdirSync(dirname(socketPath), { recursive: true }),
           catch: (e) =>

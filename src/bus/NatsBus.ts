@@ -3,8 +3,9 @@
  * (JSON) and the same topics as the unix broker; NATS subjects match our `*` / `>` wildcards natively.
  * Publish is a buffered, non-blocking write; each subscription is a scoped Stream over a bounded queue.
  */
-import { Config, Effect, Either, Layer, Option, Ref, Runtime, type Scope, type Stream } from "effect"
+import { Effect, Either, Layer, Option, Redacted, Ref, Runtime, type Scope, type Stream } from "effect"
 import { connect, type NatsConnection } from "nats"
+import { DecnetConfig, type DecnetSettings } from "../config/DecnetConfig.js"
 import {
   Bus,
   BusError,
@@ -187,22 +188,21 @@ export const makeNatsBus = (options: NatsBusOptions = {}): Effect.Effect<BusServ
     return { publish, subscribe, state: currentState } satisfies BusService
   })
 
-/** Options from config: `DECNET_BUS_URL` (default nats://127.0.0.1:4222) and `DECNET_BUS_CLIENT_NAME`. */
-export const natsOptionsFromConfig = Config.all({
-  url: Config.string("DECNET_BUS_URL").pipe(Config.withDefault(DEFAULT_NATS_URL)),
-  name: Config.option(Config.string("DECNET_BUS_CLIENT_NAME"))
-}).pipe(
-  Config.map(({ url, name }): NatsBusOptions => (Option.isSome(name) ? { url, name: name.value } : { url }))
-)
+/** Options from DecnetConfig's `bus`: DECNET_BUS_URL (default nats://127.0.0.1:4222), DECNET_BUS_CLIENT_NAME. */
+export const natsOptionsOf = (bus: DecnetSettings["bus"]): NatsBusOptions => {
+  const url = Option.match(bus.url, { onNone: () => DEFAULT_NATS_URL, onSome: Redacted.value })
+  return Option.match(bus.clientName, { onNone: () => ({ url }), onSome: (name) => ({ url, name }) })
+}
 
-/** The NATS bus as a layer; with no explicit options it reads `natsOptionsFromConfig`. */
-export const NatsBusLive = (options?: NatsBusOptions): Layer.Layer<Bus, BusError> =>
-  Layer.scoped(
+/** The NATS bus as a layer: at explicit options, or, given none, at the ones DecnetConfig holds. */
+export function NatsBusLive(): Layer.Layer<Bus, BusError, DecnetConfig>
+export function NatsBusLive(options: NatsBusOptions): Layer.Layer<Bus, BusError>
+export function NatsBusLive(options?: NatsBusOptions): Layer.Layer<Bus, BusError, DecnetConfig> {
+  return Layer.scoped(
     Bus,
     (options === undefined
-      ? natsOptionsFromConfig.pipe(
-          Effect.mapError((cause) => new BusError({ op: "config", message: String(cause), cause }))
-        )
+      ? Effect.map(DecnetConfig, (settings) => natsOptionsOf(settings.bus))
       : Effect.succeed(options)
     ).pipe(Effect.flatMap(makeNatsBus))
   )
+}

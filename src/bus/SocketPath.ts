@@ -4,9 +4,9 @@
  */
 import { constants } from "node:fs"
 import { access, stat } from "node:fs/promises"
-import { homedir } from "node:os"
 import { join } from "node:path"
-import { Config, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 
 export const RUN_DIR = "/run/decnet"
 
@@ -18,13 +18,14 @@ const writableDir = (dir: string): Effect.Effect<boolean> =>
     Effect.orElseSucceed(() => false)
   )
 
-export const resolveSocketPath = (explicit?: string, runDir: string = RUN_DIR): Effect.Effect<string> =>
+export const resolveSocketPath = (
+  explicit?: string,
+  runDir: string = RUN_DIR
+): Effect.Effect<string, never, DecnetConfig> =>
   Effect.gen(function* () {
     if (explicit !== undefined && explicit.length > 0) return explicit
-    const fromEnv = yield* Config.option(Config.string("DECNET_BUS_SOCKET")).pipe(
-      Effect.orElseSucceed(() => Option.none<string>())
-    )
-    if (Option.isSome(fromEnv) && fromEnv.value.length > 0) return fromEnv.value
+    const { bus, system } = yield* DecnetConfig
+    if (Option.isSome(bus.socket)) return bus.socket.value
     if (yield* writableDir(runDir)) return join(runDir, "bus.sock")
-    return join(homedir(), ".decnet", "bus.sock")
+    return join(system.home, ".decnet", "bus.sock")
   })

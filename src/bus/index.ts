@@ -33,7 +33,7 @@ export {
   ConnectionState,
   Payload
 } from "./Bus.js"
-// Backends. NatsBus is not re-exported: it loads the nats client at import time; BusLive (env-selected)
+// Backends. NatsBus is not re-exported: it loads the nats client at import time; BusLive (config-selected)
 // imports it only when DECNET_BUS_TYPE=nats. Import "./NatsBus.js" directly if you need it by hand.
 export { BUS_TYPES, BusLive, type BusLiveOptions, makeBus } from "./BusLive.js"
 export {

@@ -243,20 +243,62 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "ssh",
     "OpenSSH server (Ubuntu 22.04 lived-in persona) with root and a non-root sudo user",
     tcp(22),
-    ["auth_attempt", "command", "file_captured", "session_recorded", "session_skipped"],
-    loginFields(
-      "sshd",
-      "Username for the second account on the decoy (a lived-in Ubuntu box has one); catches `ssh user@host` " +
-        "enumeration and sudo/privesc attempts.",
-      "Password for the non-root user, captured like root logins. The user is in the `sudo` group.",
-      "Cosmetic override for the SSH banner/PS1; the decky identity (NODE_NAME) is unaffected."
-    )
+    ["auth_attempt", "command", "session_recorded", "file_captured", "file_skipped"],
+    [
+      ...loginFields(
+        "sshd",
+        "Username for the second account on the decoy (a lived-in Ubuntu box has one); catches `ssh user@host` " +
+          "enumeration and sudo/privesc attempts.",
+        "Password for the non-root user, captured like root logins. The user is in the `sudo` group.",
+        "Cosmetic override for the SSH banner/PS1; the decky identity (NODE_NAME) is unaffected."
+      ),
+      field({
+        key: "version",
+        label: "SSH version string",
+        default: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.4",
+        help: "Software version sent after `SSH-2.0-` in the identification line (what nmap -sV reports)."
+      }),
+      field({
+        key: "banner",
+        label: "Pre-auth banner",
+        type: "textarea",
+        placeholder: "Authorized access only.",
+        help: "Text shown before authentication (sshd `Banner`). None by default, like a stock Ubuntu."
+      }),
+      field({
+        key: "keyboard_interactive",
+        label: "Offer keyboard-interactive",
+        type: "bool",
+        default: true,
+        help:
+          "Offer keyboard-interactive besides password (sshd KbdInteractiveAuthentication); more clients " +
+          "then reveal a password."
+      }),
+      field({
+        key: "accept_any_after",
+        label: "Accept any password after N tries",
+        type: "int",
+        default: 0,
+        help:
+          "Accept any password from the Nth try of a connection (0 = never). A box that lets everyone in is a " +
+          "known honeypot tell; turn it on only to get more shell sessions."
+      }),
+      field({
+        key: "upload_buffer_mb",
+        label: "Upload write-behind budget (MiB)",
+        type: "int",
+        default: 128,
+        help:
+          "MiB of scp/SFTP upload data received and not yet on disk that the service may hold at once (1–4096). " +
+          "Uploads stream to disk; past this an upload is skipped (`file_skipped`, reason buffer_full)."
+      })
+    ]
   ),
   service(
     "telnet",
     "busybox telnetd with a PAM /bin/login (Ubuntu 20.04 motd)",
     tcp(23),
-    ["auth_attempt", "command", "session_recorded", "session_skipped"],
+    ["auth_attempt", "command", "session_recorded"],
     loginFields(
       "telnetd",
       "Username for the second account on the decoy; catches scripts that try common usernames and " +
@@ -314,13 +356,125 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       })
     ]
   ),
-  service("ftp", "FTP server with login capture and a bait file tree", tcp(21), [
-    "connection",
-    "user",
-    "auth_attempt",
-    "download_attempt",
-    "disconnect"
-  ]),
+  service(
+    "ftp",
+    "FTP server with login capture and a bait file tree",
+    tcp(21),
+    [
+      "connection",
+      "user",
+      "auth_attempt",
+      "download_attempt",
+      "upload_attempt",
+      "file_captured",
+      "file_skipped",
+      "bounce_attempt",
+      "disconnect"
+    ],
+    [
+      field({
+        key: "banner",
+        label: "Welcome banner",
+        placeholder: "220 (vsFTPd 3.0.3)",
+        help:
+          "Greeting sent on connect; a leading 220 is added when missing. Empty = a seeded vsFTPd, ProFTPD " +
+          "or Pure-FTPd persona. The server's wording follows the product it names."
+      }),
+      field({
+        key: "login_mode",
+        label: "Login outcome",
+        type: "enum",
+        enum: ["probabilistic", "always", "never"],
+        default: "probabilistic",
+        help:
+          "never: every PASS fails (530); always: every PASS succeeds (230) into the bait tree; " +
+          "probabilistic: succeeds with the login success rate. Every attempt is captured either way."
+      }),
+      field({
+        key: "login_success_rate",
+        label: "Login success rate",
+        default: "0.9",
+        placeholder: "0.9",
+        help: "Probability (0-1) that a PASS succeeds when the login outcome is probabilistic."
+      }),
+      field({
+        key: "max_upload_bytes",
+        label: "Max upload size (bytes)",
+        type: "int",
+        default: 52428800,
+        help:
+          "Largest upload kept (at most 1 GiB); a bigger one is cut, discarded and logged as file_skipped. " +
+          "0 makes the server read-only (550 Permission denied)."
+      }),
+      field({
+        key: "max_session_upload_bytes",
+        label: "Upload bytes per session",
+        type: "int",
+        default: 209715200,
+        help: "Bytes one control connection may upload (kept and in flight); past it 552."
+      }),
+      field({
+        key: "max_session_uploads",
+        label: "Uploads per session",
+        type: "int",
+        default: 100,
+        help: "Files one control connection may upload; past it 552."
+      }),
+      field({
+        key: "max_total_upload_bytes",
+        label: "Upload bytes per decky",
+        type: "int",
+        default: 1073741824,
+        help: "Bytes this decky's ftp keeps in its quarantine, counting what it already held at start."
+      }),
+      field({
+        key: "max_total_uploads",
+        label: "Uploads per decky",
+        type: "int",
+        default: 1000,
+        help: "Files this decky's ftp keeps in its quarantine, counting what it already held at start."
+      }),
+      field({
+        key: "min_free_disk_bytes",
+        label: "Free disk floor (bytes)",
+        type: "int",
+        default: 1073741824,
+        help:
+          "Uploads stop (552) before free space on the artifacts filesystem drops below the larger of " +
+          "this and the free disk floor percentage. 0 and 0 turn the check off."
+      }),
+      field({
+        key: "min_free_disk_percent",
+        label: "Free disk floor (%)",
+        type: "int",
+        default: 5,
+        help: "Percentage of the artifacts filesystem kept free (see the byte floor)."
+      }),
+      field({
+        key: "max_transfer_seconds",
+        label: "Max transfer time (s)",
+        type: "int",
+        default: 600,
+        help: "Longest a single transfer may take (1-86400), however steadily it trickles."
+      }),
+      field({
+        key: "pasv_min_port",
+        label: "Passive port range start",
+        type: "int",
+        placeholder: "40000",
+        help:
+          "Lowest passive (PASV/EPSV) data port, for a firewall or port mapping in front of the decky. " +
+          "Alone: up to 65535. Unset (with the end unset): an ephemeral port."
+      }),
+      field({
+        key: "pasv_max_port",
+        label: "Passive port range end",
+        type: "int",
+        placeholder: "40100",
+        help: "Highest passive data port; alone: from 1024. Must not be below the range start."
+      })
+    ]
+  ),
   service("tftp", "TFTP RRQ/WRQ parser that answers with an error", udp(69), ["request", "unknown_opcode"]),
   service(
     "smb",
@@ -491,11 +645,32 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       ...mailboxFields
     ]
   ),
-  service("ldap", "LDAP BER BindRequest parser answering invalidCredentials", tcp(389, 636), [
-    "connect",
-    "bind",
-    "disconnect"
-  ]),
+  service(
+    "ldap",
+    "LDAP BER BindRequest parser answering invalidCredentials",
+    tcp(389, 636),
+    ["connect", "bind", "search", "error", "disconnect"],
+    [
+      field({
+        key: "domain",
+        label: "AD DNS domain",
+        placeholder: "corp.local",
+        help:
+          "Domain the rootDSE advertises (naming contexts, dnsHostName). Empty = the decky hostname's " +
+          "domain part, else corp.local."
+      }),
+      field({
+        key: "tls_cn",
+        label: "TLS certificate CN",
+        placeholder: "dc01.corp.local",
+        help:
+          "Common Name of the self-signed certificate for LDAPS (636) and StartTLS (389) if no cert/key " +
+          "is provided; default: the decky hostname."
+      }),
+      field({ key: "tls_cert", label: "TLS certificate (PEM)", type: "textarea", secret: true }),
+      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true })
+    ]
+  ),
   service("llmnr", "LLMNR and mDNS listener (Responder detector)", udp(5355, 5353), ["query", "raw_packet"]),
   service(
     "mysql",
@@ -533,15 +708,23 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "connect",
     "auth",
     "unknown_packet",
+    "error",
     "disconnect"
   ]),
-  service("mongodb", "MongoDB OP_MSG/OP_QUERY hello/isMaster, listDatabases, SCRAM auth", tcp(27017), [
-    "connect",
-    "message",
-    "auth_start",
-    "auth",
-    "disconnect"
-  ]),
+  service(
+    "mongodb",
+    "MongoDB OP_MSG/OP_QUERY hello/isMaster, listDatabases, SCRAM auth",
+    tcp(27017),
+    ["connect", "message", "auth_start", "auth", "disconnect"],
+    [
+      field({
+        key: "repl_set",
+        label: "Replica set name",
+        placeholder: "rs0",
+        help: "When set, hello/isMaster report this setName (a replica-set member); empty = a standalone server."
+      })
+    ]
+  ),
   service(
     "redis",
     "Redis RESP server: AUTH, INFO, CONFIG GET, KEYS and the rest",

@@ -1,9 +1,11 @@
-// The process entry behind bin/decnet: the only module in src/ that runs an effect. Errors are reported
-// once, as one readable line (the exit code is 1); @effect/cli has already printed its own usage errors.
+// The process entry behind bin/decnet: the only module in src/ that runs an effect, and the one place that
+// composes the process (ConfigProvider → DecnetConfig → logger → CLI). Errors are reported once, as one
+// readable line (the exit code is 1); @effect/cli has already printed its own usage errors.
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, ConfigError, Effect, Layer, Option, Predicate } from "effect"
+import { Cause, ConfigError, Effect, Layer, LogLevel, Option, Predicate } from "effect"
 import { DecnetConfigProvider } from "../config/ConfigProvider.js"
+import { DecnetConfig, formatConfigError } from "../config/DecnetConfig.js"
 import { DecnetLogger } from "../logging/DecnetLogger.js"
 import { runCli } from "./main.js"
 
@@ -14,9 +16,8 @@ const report = (cause: Cause.Cause<unknown>) =>
     if (Option.isSome(failure)) {
       const e = failure.value
       if (ValidationError.isValidationError(e)) return
-      // A ConfigError's string form names the key ("Invalid data at DECNET_MODE: …").
       if (ConfigError.isConfigError(e)) {
-        process.stderr.write(`decnet: configuration error: ${String(e)}\n`)
+        process.stderr.write(`decnet: configuration error: ${formatConfigError(e)}\n`)
         return
       }
       if (Predicate.hasProperty(e, "message") && typeof e.message === "string" && e.message.length > 0) {
@@ -27,15 +28,22 @@ const report = (cause: Cause.Cause<unknown>) =>
     process.stderr.write(`decnet: ${Cause.pretty(cause)}\n`)
   })
 
-// The host INI (DECNET_CONFIG) sits behind the real environment for every Config read, the logger's own
-// DECNET_DEVELOPER level included; warnings about the INI itself are already RFC 5424 lines.
-const logging = DecnetLogger.layer("decnet")
-const settings = logging.pipe(Layer.provideMerge(DecnetConfigProvider.layer.pipe(Layer.provide(logging))))
+// The INI provider logs its warnings while it is built, before DecnetConfig (and so the level) exists:
+// they go out through the same RFC 5424 logger at INFO.
+const Settings = DecnetConfig.layer.pipe(
+  Layer.provide(DecnetConfigProvider.layer),
+  Layer.provide(Layer.merge(DecnetLogger.install(LogLevel.Info), DecnetLogger.named("decnet")))
+)
+
+// stdout carries command output and honeypot events only: process logs are RFC 5424 lines on stderr
+// (commands rename the APP-NAME), and runMain's pretty logger, which writes to stdout, stays off.
+const Process = Layer.mergeAll(DecnetLogger.layer("decnet"), NodeContext.layer).pipe(
+  Layer.provideMerge(Settings)
+)
 
 runCli(process.argv).pipe(
+  Effect.provide(Process),
+  // After provide: a configuration error fails the layer, not the CLI, and must be reported the same way.
   Effect.tapErrorCause(report),
-  // stdout carries command output and honeypot events only: process logs are RFC 5424 lines on stderr
-  // (commands override the APP-NAME), and runMain's pretty logger, which writes to stdout, stays off.
-  Effect.provide(Layer.merge(NodeContext.layer, settings)),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -4,12 +4,14 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { type BusEvent, Payload } from "../bus/Bus.js"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { DecnetLogger } from "../logging/DecnetLogger.js"
 
-// Log lines (RFC 5424, stderr) name the broker "bus" and the operator tools "bus-cli"; stdout carries only
-// `sub` output. Removing the pretty logger too keeps that true even if the runner ever adds it back.
+// Log lines (RFC 5424, stderr; bin.ts installed the logger) name the broker "bus" and the operator tools
+// "bus-cli"; stdout carries only `sub` output. Removing the pretty logger too keeps that true even if the
+// runner ever adds it back.
 const logTo = (component: string) =>
-  Layer.merge(DecnetLogger.layer(component), Logger.remove(Logger.prettyLoggerDefault))
+  Layer.merge(DecnetLogger.named(component), Logger.remove(Logger.prettyLoggerDefault))
 
 export class BusCliError extends Data.TaggedError("BusCliError")<{ readonly message: string }> {}
 
@@ -22,8 +24,10 @@ const socket = Options.text("socket").pipe(
 )
 const group = Options.text("group").pipe(
   Options.withAlias("g"),
-  Options.withDescription('group that owns the socket file; "" keeps the process group'),
-  Options.withDefault("decnet")
+  Options.withDescription(
+    'group that owns the socket file (default: $DECNET_BUS_GROUP, decnet); "" keeps the process group'
+  ),
+  Options.optional
 )
 const heartbeat = Options.integer("heartbeat").pipe(
   Options.withDescription("seconds between system.bus.health events (0 disables)"),
@@ -43,10 +47,11 @@ const root = Command.make(
     Effect.gen(function* () {
       if (maxConnections < 1)
         return yield* new BusCliError({ message: "--max-connections must be at least 1" })
+      const { bus } = yield* DecnetConfig
       const { runBrokerMain } = yield* Effect.promise(() => import("../bus/Broker.js"))
       yield* runBrokerMain({
         ...Option.match(socket, { onNone: () => ({}), onSome: (socketPath) => ({ socketPath }) }),
-        group,
+        group: Option.getOrElse(group, () => bus.group),
         heartbeatSeconds: heartbeat,
         maxConnections
       })

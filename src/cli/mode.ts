@@ -1,9 +1,10 @@
 // Host role gating (spec/swarm.md §1 "Role gating"): with DECNET_MODE=agent and DECNET_DISALLOW_MASTER
-// not "false", master-only commands are removed from the CLI and refused with exit 1. Read through
-// effect Config, never process.env.
-import { Config, Data, Effect } from "effect"
+// true (its default), master-only commands are removed from the CLI and refused with exit 1. Both come
+// from DecnetConfig, so the gate and every other reader agree on what a value means.
+import { Data, Effect } from "effect"
+import { DecnetConfig, type Mode } from "../config/DecnetConfig.js"
 
-export type HostMode = "master" | "agent"
+export type HostMode = Mode
 export type CommandRole = "master-only" | "agent-only" | "both"
 
 export interface Gating {
@@ -13,10 +14,10 @@ export interface Gating {
 
 export class ModeRefused extends Data.TaggedError("ModeRefused")<{ readonly message: string }> {}
 
-export const readGating: Effect.Effect<Gating, import("effect").ConfigError.ConfigError> = Config.all({
-  mode: Config.literal("master", "agent")("DECNET_MODE").pipe(Config.withDefault<HostMode>("master")),
-  disallowMaster: Config.boolean("DECNET_DISALLOW_MASTER").pipe(Config.withDefault(true))
-})
+export const readGating: Effect.Effect<Gating, never, DecnetConfig> = Effect.map(
+  DecnetConfig,
+  ({ mode, disallowMaster }): Gating => ({ mode, disallowMaster })
+)
 
 /** Master-only top-level commands and groups, from the spec's list (later issues add the rest). */
 export const MASTER_ONLY: ReadonlySet<string> = new Set([

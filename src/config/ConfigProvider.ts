@@ -1,6 +1,6 @@
 /**
  * The process-wide ConfigProvider: real environment first, then the host INI file (spec §3).
- * Installed once per process by the CLI; everything else reads settings through effect `Config`.
+ * bin.ts installs it once, under DecnetConfig.layer; every other module reads the DecnetConfig tag.
  */
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"

@@ -1,12 +1,12 @@
-// The SqlClient layer, chosen by config: SQLite file (embedded default) or MySQL/MariaDB.
+// The SqlClient layer, chosen by DecnetConfig: SQLite file (embedded default) or MySQL/MariaDB.
 // Each layer also provides the Dialect service so SQL that differs between engines can branch.
 import { SqlClient } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Config, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Effect, Layer, Option, Redacted } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { DbConfigError, DbConnectionError } from "./DbError.js"
 import { Dialect } from "./Dialect.js"
 
@@ -27,7 +27,9 @@ export const SqliteLive = (filename: string) => {
   // better-sqlite3 throws synchronously when the file cannot be opened; keep that a typed failure
   const client = SqliteClient.layer({ filename }).pipe(
     Layer.catchAllCause((cause) =>
-      Layer.fail(new DbConnectionError({ message: `cannot open SQLite database ${filename}: ${Cause.pretty(cause)}` }))
+      Layer.fail(
+        new DbConnectionError({ message: `cannot open SQLite database ${filename}: ${Cause.pretty(cause)}` })
+      )
     )
   )
   return Layer.merge(pragmas.pipe(Layer.provideMerge(client)), Dialect.Sqlite)
@@ -72,38 +74,32 @@ export const MysqlLive = (url: Redacted.Redacted) =>
     })
   )
 
-const truthy = (s: string) => ["1", "true", "yes", "on"].includes(s.trim().toLowerCase())
-
 /** Where the SQLite file lives when DECNET_DB_PATH is not set. */
-export const sqlitePathConfig = Effect.gen(function* () {
-  const explicit = yield* Config.option(Config.string("DECNET_DB_PATH"))
-  if (Option.isSome(explicit)) return explicit.value
-  const systemService = yield* Config.string("DECNET_SYSTEM_SERVICE").pipe(Config.withDefault(""))
-  const invocationId = yield* Config.option(Config.string("INVOCATION_ID"))
-  if (truthy(systemService) || Option.isSome(invocationId)) return SYSTEM_DB_PATH
-  const home = yield* Config.string("HOME").pipe(Config.withDefault(NodeOs.homedir()))
-  return NodePath.join(home, ".decnet", "decnet.db")
-})
+export const sqlitePathConfig: Effect.Effect<string, never, DecnetConfig> = Effect.map(
+  DecnetConfig,
+  ({ db, system }) =>
+    Option.getOrElse(db.path, () =>
+      system.service || Option.isSome(system.invocationId)
+        ? SYSTEM_DB_PATH
+        : NodePath.join(system.home, ".decnet", "decnet.db")
+    )
+)
 
 /** The MySQL URL: DECNET_DB_URL wins, else composed from the DECNET_DB_* components. */
 export const mysqlUrlConfig = Effect.gen(function* () {
-  const url = yield* Config.option(Config.redacted("DECNET_DB_URL"))
-  if (Option.isSome(url)) return url.value
-  const host = yield* Config.string("DECNET_DB_HOST").pipe(Config.withDefault("localhost"))
-  const port = yield* Config.integer("DECNET_DB_PORT").pipe(Config.withDefault(3306))
-  const name = yield* Config.string("DECNET_DB_NAME").pipe(Config.withDefault("decnet"))
-  const user = yield* Config.string("DECNET_DB_USER").pipe(Config.withDefault("decnet"))
-  const password = yield* Config.redacted("DECNET_DB_PASSWORD").pipe(Config.withDefault(Redacted.make("")))
-  const testing = yield* Config.string("DECNET_TESTING").pipe(Config.withDefault(""))
-  if (Redacted.value(password) === "" && !truthy(testing)) {
+  const { db, testing } = yield* DecnetConfig
+  if (Option.isSome(db.url)) return db.url.value
+  const password = Option.match(db.password, { onNone: () => "", onSome: Redacted.value })
+  if (password === "" && !testing) {
     return yield* new DbConfigError({
       key: "DECNET_DB_PASSWORD",
-      message: "DECNET_DB_PASSWORD is empty; set it (or DECNET_DB_URL). An empty password is only allowed with DECNET_TESTING=1"
+      message:
+        "DECNET_DB_PASSWORD is empty; set it (or DECNET_DB_URL). An empty password is only allowed with DECNET_TESTING=1"
     })
   }
-  const pw = encodeURIComponent(Redacted.value(password))
+  const pw = encodeURIComponent(password)
   return Redacted.make(
-    `mysql://${encodeURIComponent(user)}${pw === "" ? "" : `:${pw}`}@${host}:${port}/${encodeURIComponent(name)}`
+    `mysql://${encodeURIComponent(db.user)}${pw === "" ? "" : `:${pw}`}@${db.host}:${db.port}/${encodeURIComponent(db.name)}`
   )
 })
 
@@ -113,22 +109,23 @@ const ensureParentDir = (filename: string) =>
     : Effect.try({
         try: () => NodeFs.mkdirSync(NodePath.dirname(filename), { recursive: true }),
         catch: (cause) =>
-          new DbConfigError({ key: "DECNET_DB_PATH", message: `cannot create the directory for ${filename}: ${String(cause)}` })
+          new DbConfigError({
+            key: "DECNET_DB_PATH",
+            message: `cannot create the directory for ${filename}: ${String(cause)}`
+          })
       })
 
 /** The database chosen by DECNET_DB_TYPE (sqlite default, or mysql). */
-export const DbLive = Layer.unwrapEffect(
+export const DbLive: Layer.Layer<
+  SqlClient.SqlClient | Dialect,
+  DbConfigError | DbConnectionError,
+  DecnetConfig
+> = Layer.unwrapEffect(
   Effect.gen(function* () {
-    const type = (yield* Config.string("DECNET_DB_TYPE").pipe(Config.withDefault("sqlite"))).trim().toLowerCase()
-    if (type === "sqlite") {
-      const path = yield* sqlitePathConfig
-      yield* ensureParentDir(path)
-      return SqliteLive(path)
-    }
-    if (type === "mysql") return MysqlLive(yield* mysqlUrlConfig)
-    return yield* new DbConfigError({
-      key: "DECNET_DB_TYPE",
-      message: `DECNET_DB_TYPE must be "sqlite" or "mysql", got "${type}"`
-    })
+    const { db } = yield* DecnetConfig
+    if (db.type === "mysql") return MysqlLive(yield* mysqlUrlConfig)
+    const path = yield* sqlitePathConfig
+    yield* ensureParentDir(path)
+    return SqliteLive(path)
   })
 )

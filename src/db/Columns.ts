@@ -31,9 +31,13 @@ export const UtcDateTime = Schema.transformOrFail(Schema.String, Schema.DateFrom
 })
 
 /** COUNT(*)/MAX(id): a number on SQLite, a number or a decimal string on MySQL. */
-export const SqlCount = Schema.Union(Schema.Number, Schema.NumberFromString, Schema.BigIntFromSelf.pipe(
-  Schema.transform(Schema.Number, { strict: true, decode: (b) => Number(b), encode: (n) => BigInt(n) })
-))
+export const SqlCount = Schema.Union(
+  Schema.Number,
+  Schema.NumberFromString,
+  Schema.BigIntFromSelf.pipe(
+    Schema.transform(Schema.Number, { strict: true, decode: (b) => Number(b), encode: (n) => BigInt(n) })
+  )
+)
 
 /** A JSON value held in a TEXT column. */
 export const JsonText = Schema.parseJson()

@@ -32,7 +32,9 @@ const driverCode = (u: unknown): string | undefined => {
 }
 
 const driverMessage = (u: unknown): string =>
-  typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" ? u.message : String(u)
+  typeof u === "object" && u !== null && "message" in u && typeof u.message === "string"
+    ? u.message
+    : String(u)
 
 /** True when the SqlError is a uniqueness violation on either backend. */
 export const isUniqueViolation = (e: SqlError): boolean => {

@@ -21,12 +21,15 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
         name: input.name,
         services: JSON.stringify(input.services ?? []),
         decky_config:
-          input.decky_config === undefined || input.decky_config === null ? null : JSON.stringify(input.decky_config),
+          input.decky_config === undefined || input.decky_config === null
+            ? null
+            : JSON.stringify(input.decky_config),
         decky_ip: input.decky_ip ?? null,
         state: input.state ?? "pending",
         last_error: input.last_error ?? null,
         compose_hash: input.compose_hash ?? null,
-        last_seen: input.last_seen === undefined || input.last_seen === null ? null : formatUtc(input.last_seen),
+        last_seen:
+          input.last_seen === undefined || input.last_seen === null ? null : formatUtc(input.last_seen),
         updated_at: formatUtc(new Date())
       }
       yield* upsert(sql, dialect, "fleet_deckies", row, ["host_uuid", "name"]).pipe(Effect.orDie)
@@ -40,9 +43,10 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
     })
 
     const get = Effect.fn("FleetRepo.get")(function* (name: string, hostUuid: string = LOCAL_HOST) {
-      const rows = yield* sql`SELECT * FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql(
-        "name"
-      )} = ${name}`.pipe(Effect.flatMap(decodeRows), Effect.orDie)
+      const rows =
+        yield* sql`SELECT * FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql(
+          "name"
+        )} = ${name}`.pipe(Effect.flatMap(decodeRows), Effect.orDie)
       return Option.fromNullable(rows[0])
     })
 

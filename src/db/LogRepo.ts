@@ -64,7 +64,8 @@ export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
           )
         }
       }
-      if (filter.startTime !== undefined) conds.push(sql`${sql("timestamp")} >= ${formatUtc(filter.startTime)}`)
+      if (filter.startTime !== undefined)
+        conds.push(sql`${sql("timestamp")} >= ${formatUtc(filter.startTime)}`)
       if (filter.endTime !== undefined) conds.push(sql`${sql("timestamp")} <= ${formatUtc(filter.endTime)}`)
       return conds
     }
@@ -100,7 +101,10 @@ export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
       const offset = Math.max(0, Math.trunc(options.offset ?? 0))
       return yield* sql`SELECT * FROM ${sql("logs")} ${where(conditions(options))} ORDER BY ${sql(
         "timestamp"
-      )} DESC, ${sql("id")} DESC LIMIT ${limit} OFFSET ${offset}`.pipe(Effect.flatMap(decodeLogs), Effect.orDie)
+      )} DESC, ${sql("id")} DESC LIMIT ${limit} OFFSET ${offset}`.pipe(
+        Effect.flatMap(decodeLogs),
+        Effect.orDie
+      )
     })
 
     const getTotalLogs = Effect.fn("LogRepo.getTotalLogs")(function* (filter: LogFilter = {}) {

@@ -2,7 +2,11 @@
 // columns or on `fields.<key>`, bare words LIKE-matched; all AND-ed. Pure, so it is fuzzed directly.
 
 export type SearchTerm =
-  | { readonly kind: "column"; readonly column: "decky" | "service" | "event_type" | "attacker_ip"; readonly value: string }
+  | {
+      readonly kind: "column"
+      readonly column: "decky" | "service" | "event_type" | "attacker_ip"
+      readonly value: string
+    }
   | { readonly kind: "field"; readonly key: string; readonly value: string }
   | { readonly kind: "text"; readonly value: string }
 
@@ -28,7 +32,8 @@ const shellSplit = (input: string): Array<string> | undefined => {
       else cur += ch
     } else if (quote === '"') {
       if (ch === '"') quote = undefined
-      else if (ch === "\\" && i + 1 < input.length && '"\\$`'.includes(input.charAt(i + 1))) cur += input.charAt(++i)
+      else if (ch === "\\" && i + 1 < input.length && '"\\$`'.includes(input.charAt(i + 1)))
+        cur += input.charAt(++i)
       else cur += ch
     } else if (ch === "'" || ch === '"') {
       quote = ch

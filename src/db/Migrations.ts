@@ -40,9 +40,12 @@ const addMissingColumns = (dialect: DialectName, table: string, names: ReadonlyA
       dialect === "mysql"
         ? yield* sql`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table}`
         : yield* sql`SELECT name FROM pragma_table_info(${table})`
-    const present = new Set((yield* Schema.decodeUnknown(ColumnNames)(rows).pipe(Effect.orDie)).map((r) => r.name))
+    const present = new Set(
+      (yield* Schema.decodeUnknown(ColumnNames)(rows).pipe(Effect.orDie)).map((r) => r.name)
+    )
     for (const col of def.columns)
-      if (names.includes(col.name) && !present.has(col.name)) yield* sql.unsafe(renderAddColumn(dialect, table, col))
+      if (names.includes(col.name) && !present.has(col.name))
+        yield* sql.unsafe(renderAddColumn(dialect, table, col))
   })
 
 const migrationsFor = (dialect: DialectName) => ({
@@ -53,7 +56,9 @@ const migrationsFor = (dialect: DialectName) => ({
 
 const runMigrator = Migrator.make({})
 
-const LockResult = Schema.Array(Schema.Struct({ got: Schema.NullOr(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.String)) }))
+const LockResult = Schema.Array(
+  Schema.Struct({ got: Schema.NullOr(Schema.Union(Schema.Number, Schema.BigIntFromSelf, Schema.String)) })
+)
 
 /** Holds the advisory lock for the duration of `self`, released on success, failure and interruption. */
 const withSchemaLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -61,7 +66,10 @@ const withSchemaLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const conn = yield* sql.reserve.pipe(
-        Effect.mapError((e) => new DbMigrationError({ message: `cannot reserve a connection for the schema lock: ${e.message}` }))
+        Effect.mapError(
+          (e) =>
+            new DbMigrationError({ message: `cannot reserve a connection for the schema lock: ${e.message}` })
+        )
       )
       yield* Effect.acquireRelease(
         conn.execute(`SELECT GET_LOCK('${SCHEMA_LOCK}', ${LOCK_TIMEOUT_S}) AS got`, [], undefined).pipe(
@@ -88,7 +96,10 @@ const withSchemaLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
 export const migrate = Effect.fn("Db.migrate")(function* () {
   const dialect = yield* Dialect
   const sql = yield* SqlClient.SqlClient
-  const run = runMigrator({ loader: Migrator.fromRecord(migrationsFor(dialect)), table: MIGRATIONS_TABLE }).pipe(
+  const run = runMigrator({
+    loader: Migrator.fromRecord(migrationsFor(dialect)),
+    table: MIGRATIONS_TABLE
+  }).pipe(
     Effect.mapError((e) => new DbMigrationError({ message: e.message })),
     Effect.provideService(SqlClient.SqlClient, sql)
   )

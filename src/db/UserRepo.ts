@@ -2,8 +2,9 @@
 // admin bootstrap of spec §5.2 step 2, re-syncing the hash while the admin has not chosen one.
 import { SqlClient } from "@effect/sql"
 import bcrypt from "bcryptjs"
-import { Config, Effect, Option, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted, Schema } from "effect"
 import { randomUUID } from "node:crypto"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { formatUtc } from "./Columns.js"
 import { narrowConstraint } from "./DbError.js"
 import { User } from "./Rows.js"
@@ -21,7 +22,7 @@ const decodeUsers = Schema.decodeUnknown(Schema.Array(User))
 export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const rounds = yield* Config.integer("DECNET_BCRYPT_ROUNDS").pipe(Config.withDefault(12), Effect.orDie)
+    const { bcryptRounds: rounds } = yield* DecnetConfig
 
     const hashPassword = Effect.fn("UserRepo.hashPassword")((password: Redacted.Redacted) =>
       Effect.promise(() => bcrypt.hash(Redacted.value(password), rounds))
@@ -49,7 +50,9 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
       return uuid
     })
 
-    const getByUsername = Effect.fn("UserRepo.getByUsername")((username: string) => selectWhere("username", username))
+    const getByUsername = Effect.fn("UserRepo.getByUsername")((username: string) =>
+      selectWhere("username", username)
+    )
     const getByUuid = Effect.fn("UserRepo.getByUuid")((uuid: string) => selectWhere("uuid", uuid))
 
     const list = Effect.fn("UserRepo.list")(function* () {
@@ -71,7 +74,9 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
     })
 
     const updateRole = Effect.fn("UserRepo.updateRole")(function* (uuid: string, role: string) {
-      yield* sql`UPDATE ${sql("users")} SET ${sql("role")} = ${role} WHERE ${sql("uuid")} = ${uuid}`.pipe(Effect.orDie)
+      yield* sql`UPDATE ${sql("users")} SET ${sql("role")} = ${role} WHERE ${sql("uuid")} = ${uuid}`.pipe(
+        Effect.orDie
+      )
     })
 
     const setTokensValidFrom = Effect.fn("UserRepo.setTokensValidFrom")(function* (uuid: string, ts: Date) {
@@ -82,21 +87,26 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
 
     /** true when a row was deleted. */
     const remove = Effect.fn("UserRepo.delete")(function* (uuid: string) {
-      return yield* sql.withTransaction(
-        Effect.gen(function* () {
-          const before = yield* selectWhere("uuid", uuid)
-          if (Option.isNone(before)) return false
-          yield* sql`DELETE FROM ${sql("users")} WHERE ${sql("uuid")} = ${uuid}`
-          return true
-        })
-      ).pipe(Effect.orDie)
+      return yield* sql
+        .withTransaction(
+          Effect.gen(function* () {
+            const before = yield* selectWhere("uuid", uuid)
+            if (Option.isNone(before)) return false
+            yield* sql`DELETE FROM ${sql("users")} WHERE ${sql("uuid")} = ${uuid}`
+            return true
+          })
+        )
+        .pipe(Effect.orDie)
     })
 
     /**
      * Spec §5.2 step 2: create the admin with must_change_password=true, or, while that flag is
      * still set, re-sync its hash from the configured password. Returns the admin row.
      */
-    const ensureAdmin = Effect.fn("UserRepo.ensureAdmin")(function* (username: string, password: Redacted.Redacted) {
+    const ensureAdmin = Effect.fn("UserRepo.ensureAdmin")(function* (
+      username: string,
+      password: Redacted.Redacted
+    ) {
       const existing = yield* getByUsername(username)
       if (Option.isNone(existing)) {
         const passwordHash = yield* hashPassword(password)
@@ -109,7 +119,9 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
         if (!same) yield* updatePassword(existing.value.uuid, yield* hashPassword(password), true)
       }
       return yield* getByUsername(username).pipe(
-        Effect.flatMap(Effect.orElse(() => Effect.dieMessage(`admin user ${username} vanished during bootstrap`)))
+        Effect.flatMap(
+          Effect.orElse(() => Effect.dieMessage(`admin user ${username} vanished during bootstrap`))
+        )
       )
     })
 

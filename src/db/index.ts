@@ -2,7 +2,14 @@
 // migrations, the typed errors, the row Schemas and the repositories.
 export { DbLive, MysqlLive, SqliteLive, mysqlUrlConfig, sqlitePathConfig } from "./Client.js"
 export { SqlBool, SqlCount, UtcDateTime, JsonText, formatUtc } from "./Columns.js"
-export { DbConfigError, DbConnectionError, DbConstraintError, DbMigrationError, isUniqueViolation, narrowConstraint } from "./DbError.js"
+export {
+  DbConfigError,
+  DbConnectionError,
+  DbConstraintError,
+  DbMigrationError,
+  isUniqueViolation,
+  narrowConstraint
+} from "./DbError.js"
 export { Dialect, type DialectName } from "./Dialect.js"
 export { FleetRepo, LOCAL_HOST } from "./FleetRepo.js"
 export { LogRepo, type LogFilter } from "./LogRepo.js"

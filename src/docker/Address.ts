@@ -1,9 +1,9 @@
 /**
- * Where the Docker engine listens, read from `DOCKER_HOST` through effect `Config` (the same variable
- * and URL forms the docker CLI uses): `unix:///path/to/docker.sock` or `tcp://host:port`.
- * Unset means the system socket `/var/run/docker.sock`.
+ * Where the Docker engine listens: the `DOCKER_HOST` grammar (the same URL forms the docker CLI uses),
+ * `unix:///path/to/docker.sock` or `tcp://host:port`. Unset means the system socket `/var/run/docker.sock`.
+ * DecnetConfig decodes the variable with `parseDockerHost`; the Docker layer takes the typed address.
  */
-import { Config, ConfigError, Either, Schema } from "effect"
+import { Either, Schema } from "effect"
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 /** The engine's conventional plain-HTTP port, used when `tcp://host` names none. */
@@ -21,7 +21,8 @@ export const tcpAddress = (host: string, port: number): DockerAddress => TcpAddr
 export const formatAddress = (a: DockerAddress): string =>
   a._tag === "Unix" ? `unix://${a.path}` : `tcp://${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`
 
-const EXPECTED = "unix:///path/to/docker.sock or tcp://host:port"
+/** What a DOCKER_HOST error says is accepted. */
+export const DOCKER_HOST_EXPECTED = "unix:///path/to/docker.sock or tcp://host:port"
 
 /** Parse a DOCKER_HOST value; Left carries the reason it was refused. Never throws. */
 export const parseDockerHost = (raw: string): Either.Either<DockerAddress, string> => {
@@ -52,13 +53,3 @@ export const parseDockerHost = (raw: string): Either.Either<DockerAddress, strin
   if (scheme !== undefined) return Either.left(`the ${scheme}:// scheme is not supported`)
   return Either.left(`missing unix:// or tcp:// scheme`)
 }
-
-/** `DOCKER_HOST` as a typed address; a bad value fails with `DOCKER_HOST: expected …, got '…' (why)`. */
-export const DockerAddressConfig: Config.Config<DockerAddress> = Config.string("DOCKER_HOST").pipe(
-  Config.withDefault(""),
-  Config.mapOrFail((raw) =>
-    Either.mapLeft(parseDockerHost(raw), (why) =>
-      ConfigError.InvalidData([], `DOCKER_HOST: expected ${EXPECTED}, got '${raw}' (${why})`)
-    )
-  )
-)

@@ -1,5 +1,6 @@
 /**
- * The live `Docker` layer: dockerode on the address from `DOCKER_HOST` (default `/var/run/docker.sock`).
+ * The live `Docker` layer: dockerode on the address from DecnetConfig (`DOCKER_HOST`, default
+ * `/var/run/docker.sock`).
  * dockerode is promise/callback based, so each call is wrapped here once (Effect.tryPromise / async),
  * given a `Docker.<op>` span, and its failure classified into a `DockerError`. Streamed responses are
  * scoped: the HTTP response is destroyed when the Stream ends, fails or is interrupted.
@@ -9,8 +10,9 @@ import { Readable } from "node:stream"
 import { NodeStream } from "@effect/platform-node"
 import type DockerModem from "docker-modem"
 import Dockerode from "dockerode"
-import { type ConfigError, Effect, Either, Layer, Option, Ref, Schema, type Scope, Stream } from "effect"
-import { type DockerAddress, DockerAddressConfig, formatAddress } from "./Address.js"
+import { Effect, Either, Layer, Option, Ref, Schema, type Scope, Stream } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
+import { type DockerAddress, formatAddress } from "./Address.js"
 import { planConnect, planCreate } from "./CreatePlan.js"
 import { type DecodeResult, JsonLines, LogDemuxer, type LogLine, RawLogDecoder } from "./Demux.js"
 import {
@@ -39,7 +41,7 @@ import {
 
 /**
  * dockerode options for one address. Every connection field is set explicitly: dockerode otherwise
- * fills the gaps from `process.env` (DOCKER_HOST, DOCKER_CERT_PATH, …) behind our Config's back.
+ * fills the gaps from the process environment (DOCKER_HOST, DOCKER_CERT_PATH, …) behind DecnetConfig's back.
  */
 export const dockerodeOptions = (address: DockerAddress): Dockerode.DockerOptions =>
   address._tag === "Unix"
@@ -620,11 +622,11 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
     } satisfies DockerService
   })
 
-/** `Docker` on the engine named by `DOCKER_HOST` (default `unix:///var/run/docker.sock`). Lazy: builds
- * without contacting the engine, so a missing engine surfaces as `DockerError` on the first call. */
-export const DockerLive: Layer.Layer<Docker, ConfigError.ConfigError | DockerError> = Layer.effect(
+/** `Docker` on the engine named by `DOCKER_HOST` (DecnetConfig's `docker.host`). Lazy: builds without
+ * contacting the engine, so a missing engine surfaces as `DockerError` on the first call. */
+export const DockerLive: Layer.Layer<Docker, DockerError, DecnetConfig> = Layer.effect(
   Docker,
-  Effect.flatMap(DockerAddressConfig, makeDocker)
+  Effect.flatMap(DecnetConfig, (settings) => makeDocker(settings.docker.host))
 )
 
 /** `Docker` on an explicit address (tests, embedding). */

@@ -14,7 +14,7 @@ import {
   type EventSink,
   type Honeypot,
   type HoneypotConfigError,
-  HoneypotContext,
+  type HoneypotContext,
   HoneypotContextLive,
   type HoneypotLimits,
   type HoneypotListenError,
@@ -78,7 +78,8 @@ const checkPorts = (modules: ReadonlyArray<Honeypot>, plan: PortPlan): Effect.Ef
       for (const key of plan.ports.keys()) {
         const [slug = "", port = ""] = key.split(":")
         const m = modules.find((x) => x.slug === slug)
-        if (m === undefined) return yield* new DeckyPlanError({ message: `--port ${slug}=…: ${slug} is not in --services` })
+        if (m === undefined)
+          return yield* new DeckyPlanError({ message: `--port ${slug}=…: ${slug} is not in --services` })
         if (!modulePorts(m).includes(Number(port)))
           return yield* new DeckyPlanError({
             message: `--port ${slug}:${port}=…: ${slug}'s ports are ${modulePorts(m).join(", ")}`
@@ -125,14 +126,19 @@ export interface DeckyRequest {
 }
 
 /** Load the modules (one typo fails before anything loads), pair them with their configs, check ports. */
-export const planDecky = (request: DeckyRequest): Effect.Effect<DeckyPlan, UnknownHoneypot | DeckyPlanError> =>
+export const planDecky = (
+  request: DeckyRequest
+): Effect.Effect<DeckyPlan, UnknownHoneypot | DeckyPlanError> =>
   Effect.gen(function* () {
     const slugs = [...new Set(request.slugs)]
-    if (slugs.length === 0) return yield* new DeckyPlanError({ message: "a decky needs at least one service" })
+    if (slugs.length === 0)
+      return yield* new DeckyPlanError({ message: "a decky needs at least one service" })
     const configs = request.configs ?? {}
     for (const key of Object.keys(configs))
       if (!slugs.includes(key))
-        return yield* new DeckyPlanError({ message: `--config has an entry for '${key}', which is not in --services` })
+        return yield* new DeckyPlanError({
+          message: `--config has an entry for '${key}', which is not in --services`
+        })
     const modules = yield* loadHoneypots(slugs)
     const ports = request.ports ?? { _tag: "Offset", offset: 0 }
     yield* checkPorts(modules, ports)
@@ -153,7 +159,9 @@ export interface RunningDecky {
 }
 
 /** The decky's HoneypotContext: its identity and limits, events into the given sink. */
-export const deckyContext = (plan: Pick<DeckyPlan, "identity" | "limits">): Layer.Layer<HoneypotContext, never, EventSink> =>
+export const deckyContext = (
+  plan: Pick<DeckyPlan, "identity" | "limits">
+): Layer.Layer<HoneypotContext, never, EventSink> =>
   HoneypotContextLive({
     decky: plan.identity.name,
     hostname: plan.identity.hostname,

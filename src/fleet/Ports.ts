@@ -56,7 +56,9 @@ export interface RunningService {
 /** `redis 127.0.0.1:6379 (6379/tcp), http 127.0.0.1:8080 (80/tcp)`: the bound address, then the known port. */
 export const describeServices = (running: ReadonlyArray<RunningService>): string =>
   running
-    .flatMap((r) => r.listeners.map((l) => `${r.slug} ${hostPort(l.host, l.port)} (${l.defaultPort}/${l.proto})`))
+    .flatMap((r) =>
+      r.listeners.map((l) => `${r.slug} ${hostPort(l.host, l.port)} (${l.defaultPort}/${l.proto})`)
+    )
     .join(", ")
 
 export const hostPort = (host: string, port: number): string =>

@@ -3,7 +3,8 @@
  * spec logging-and-config §1.2, `<PRI>1 TS HOST APP PID MSGID - MSG`, written to stderr.
  */
 import * as os from "node:os"
-import { Cause, Config, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel } from "effect"
+import { Cause, Effect, FiberRef, FiberRefs, HashMap, Layer, List, Logger, LogLevel } from "effect"
+import { DecnetConfig } from "../config/DecnetConfig.js"
 import { FACILITY_LOCAL0, formatTimestamp, neutralizeControls, Severity } from "./Rfc5424.js"
 
 /** Effect log level → syslog severity (§1.2: CRITICAL 2, ERROR 3, WARNING 4, INFO 6, DEBUG 7). */
@@ -46,7 +47,7 @@ export interface LineOptions {
 
 /**
  * The component (APP-NAME) of the current fiber. A process installs one logger; a command or worker
- * names itself by setting this, so nested `DecnetLogger.layer` calls rename instead of adding a logger.
+ * names itself by setting this (`DecnetLogger.named`), which renames instead of adding a logger.
  */
 export const CurrentComponent: FiberRef.FiberRef<string | undefined> = FiberRef.unsafeMake<
   string | undefined
@@ -94,11 +95,9 @@ const stderrWrite = (line: string): void => {
   process.stderr.write(`${line}\n`)
 }
 
-/** DEBUG only in developer mode (`DECNET_DEVELOPER=true`), INFO otherwise. */
-export const minimumLevel: Config.Config<LogLevel.LogLevel> = Config.string("DECNET_DEVELOPER").pipe(
-  Config.map((v) => (v.trim().toLowerCase() === "true" ? LogLevel.Debug : LogLevel.Info)),
-  Config.withDefault(LogLevel.Info)
-)
+/** DEBUG only in developer mode (DecnetConfig's `developer`, `DECNET_DEVELOPER`), INFO otherwise. */
+export const levelFor = (developer: boolean): LogLevel.LogLevel =>
+  developer ? LogLevel.Debug : LogLevel.Info
 
 // One logger instance per sink: installing it twice (the CLI root, then a command) adds nothing.
 const loggers = new WeakMap<(line: string) => void, Logger.Logger<unknown, void>>()
@@ -111,22 +110,28 @@ const loggerFor = (write: (line: string) => void): Logger.Logger<unknown, void> 
   return logger
 }
 
+const install = (level: LogLevel.LogLevel, write: (line: string) => void = stderrWrite): Layer.Layer<never> =>
+  Layer.merge(Logger.replace(Logger.defaultLogger, loggerFor(write)), Logger.minimumLogLevel(level))
+
+const live = (write: (line: string) => void = stderrWrite): Layer.Layer<never, never, DecnetConfig> =>
+  Layer.unwrapEffect(Effect.map(DecnetConfig, ({ developer }) => install(levelFor(developer), write)))
+
+const named = (component: string): Layer.Layer<never> => Layer.locallyScoped(CurrentComponent, component)
+
 export const DecnetLogger = {
   /**
-   * Install the RFC 5424 logger (once per sink) in place of the default one, and name the component
-   * (APP-NAME) for everything below. A nested call only renames.
+   * Install the RFC 5424 logger (once per sink) in place of the default one, at an explicit level. For
+   * what runs before DecnetConfig exists: the INI provider's own warnings.
    */
-  layer: (component: string, write: (line: string) => void = stderrWrite): Layer.Layer<never> =>
-    Layer.unwrapEffect(
-      Effect.map(
-        Effect.orElseSucceed(minimumLevel, () => LogLevel.Info),
-        (level) =>
-          Layer.mergeAll(
-            Logger.replace(Logger.defaultLogger, loggerFor(write)),
-            Logger.minimumLogLevel(level),
-            Layer.locallyScoped(CurrentComponent, component)
-          )
-      )
-    ),
+  install,
+  /** Install the logger at the level DecnetConfig asks for. */
+  live,
+  /** Name the component (APP-NAME) for everything below; reads no settings, installs nothing. */
+  named,
+  /** `live` and `named` together: a whole process, or a test capturing lines. */
+  layer: (
+    component: string,
+    write: (line: string) => void = stderrWrite
+  ): Layer.Layer<never, never, DecnetConfig> => Layer.merge(live(write), named(component)),
   make: makeLogger
 } as const

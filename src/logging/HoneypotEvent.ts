@@ -58,7 +58,9 @@ const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** The event time: millisecond precision, 1970–9999 (what every DATETIME column can hold). */
 export const EventTime = Schema.Date.pipe(
-  Schema.filter((d) => (d.getTime() >= MIN_TIME && d.getTime() <= MAX_TIME) || "the event time must be in 1970-9999")
+  Schema.filter(
+    (d) => (d.getTime() >= MIN_TIME && d.getTime() <= MAX_TIME) || "the event time must be in 1970-9999"
+  )
 )
 
 export const HoneypotEvent = Schema.Struct({
@@ -107,7 +109,9 @@ export const HoneypotEventLine = Schema.transformOrFail(Schema.String, EventType
   decode: (line, _, ast) => {
     const event = decodeEventLine(line)
     return event === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, line, "not an RFC 5424 event line with an ISO-8601 timestamp"))
+      ? ParseResult.fail(
+          new ParseResult.Type(ast, line, "not an RFC 5424 event line with an ISO-8601 timestamp")
+        )
       : ParseResult.succeed(event)
   },
   encode: (event) => ParseResult.succeed(encodeEventLine(event))

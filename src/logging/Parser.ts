@@ -45,7 +45,10 @@ export const parseTimestamp = (raw: string): Date | undefined => {
     Number(oh) < 24 &&
     Number(om) < 60
   if (!valid) return undefined
-  const offsetMs = zone === undefined || sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000
+  const offsetMs =
+    zone === undefined || sign === undefined
+      ? 0
+      : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000
   return new Date(local - offsetMs)
 }
 

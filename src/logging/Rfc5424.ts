@@ -19,7 +19,10 @@ export const PEER_FIELDS = ["src_ip", "src_port"] as const
  * not a peer field, and not `__proto__` (an object key that assignment would turn into a prototype).
  */
 export const isFieldName = (name: string): boolean =>
-  /^[A-Za-z0-9_]{1,32}$/.test(name) && name !== "__proto__" && name !== PEER_FIELDS[0] && name !== PEER_FIELDS[1]
+  /^[A-Za-z0-9_]{1,32}$/.test(name) &&
+  name !== "__proto__" &&
+  name !== PEER_FIELDS[0] &&
+  name !== PEER_FIELDS[1]
 
 export const Severity = {
   emergency: 0,

@@ -3,26 +3,20 @@
  * dynamic import inside the layer), so the native Effect tracer stays and spans cost what Effect's do.
  * When on, spans go over OTLP/HTTP (protobuf-free JSON over HTTP, port 4318) — see docs/configuration.md.
  */
-import { Config, type ConfigError, Data, Effect, Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base"
+import { DecnetConfig } from "../config/DecnetConfig.js"
+
+export { DEFAULT_OTEL_ENDPOINT } from "../config/DecnetConfig.js"
 
 export const SERVICE_NAME = "decnet"
 export const SERVICE_VERSION = "0.2.0"
-export const DEFAULT_OTEL_ENDPOINT = "http://localhost:4318"
 
 export class TracingError extends Data.TaggedError("TracingError")<{ readonly reason: string }> {
   override get message(): string {
     return `tracing: ${this.reason}`
   }
 }
-
-export const tracingConfig = Config.all({
-  enabled: Config.string("DECNET_DEVELOPER_TRACING").pipe(
-    Config.map((v) => v.trim().toLowerCase() === "true"),
-    Config.withDefault(false)
-  ),
-  endpoint: Config.string("DECNET_OTEL_ENDPOINT").pipe(Config.withDefault(DEFAULT_OTEL_ENDPOINT))
-})
 
 /** OTLP/HTTP wants the signal path; accept either the collector base URL or the full traces URL. */
 export const tracesUrl = (endpoint: string): string => {
@@ -62,7 +56,9 @@ export const TracingOtlp = (endpoint: string): Layer.Layer<never, TracingError> 
     )
   )
 
-/** Reads `DECNET_DEVELOPER_TRACING` / `DECNET_OTEL_ENDPOINT`; off → `Layer.empty`. */
-export const TracingLive: Layer.Layer<never, TracingError | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(tracingConfig, ({ enabled, endpoint }) => (enabled ? TracingOtlp(endpoint) : Layer.empty))
+/** On when DecnetConfig's `developerTracing` is (DECNET_DEVELOPER_TRACING), else `Layer.empty`. */
+export const TracingLive: Layer.Layer<never, TracingError, DecnetConfig> = Layer.unwrapEffect(
+  Effect.map(DecnetConfig, ({ developerTracing, otelEndpoint }) =>
+    developerTracing ? TracingOtlp(otelEndpoint) : Layer.empty
+  )
 )

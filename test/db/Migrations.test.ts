@@ -5,7 +5,9 @@ import { Dialect, MIGRATIONS_TABLE, MysqlLive, migrate, tables } from "../../src
 import { type Backend, onBothBackends, onMariadb } from "./backends.js"
 
 const Names = Schema.Array(Schema.Struct({ name: Schema.String }))
-const IndexRow = Schema.Array(Schema.Struct({ name: Schema.String, uniq: Schema.Union(Schema.Number, Schema.String) }))
+const IndexRow = Schema.Array(
+  Schema.Struct({ name: Schema.String, uniq: Schema.Union(Schema.Number, Schema.String) })
+)
 
 const listTables = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -71,7 +73,9 @@ onBothBackends("migrations", (backend) => {
     expect(await run(backend, columnCount("logs"))).not.toContain("severity")
     const applied = await run(backend, migrate())
     expect(applied.map(([, name]) => name)).toEqual(["logs_event_columns"])
-    expect(await run(backend, columnCount("logs"))).toEqual(expect.arrayContaining(["attacker_port", "severity"]))
+    expect(await run(backend, columnCount("logs"))).toEqual(
+      expect.arrayContaining(["attacker_port", "severity"])
+    )
     expect(await run(backend, migrate())).toEqual([])
   })
 
@@ -87,7 +91,8 @@ onBothBackends("migrations", (backend) => {
     await run(backend, migrate())
     const indexes = await run(backend, listIndexes)
     for (const t of tables) {
-      for (const col of t.indexed) expect(indexes.get(`ix_${t.name}_${col}`), `ix_${t.name}_${col}`).toBe(false)
+      for (const col of t.indexed)
+        expect(indexes.get(`ix_${t.name}_${col}`), `ix_${t.name}_${col}`).toBe(false)
       for (const ix of t.indexes) expect(indexes.get(ix.name), ix.name).toBe(ix.unique)
       for (const uq of t.uniques) {
         if (backend.name === "mariadb") expect(indexes.get(uq.name), uq.name).toBe(true)

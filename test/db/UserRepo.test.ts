@@ -6,13 +6,19 @@ import { useRuntime } from "./harness.js"
 
 onBothBackends("UserRepo", (backend) => {
   const rt = useRuntime(backend)
-  const run = <A, E>(f: (repo: UserRepo) => Effect.Effect<A, E>) => rt().runPromise(Effect.flatMap(UserRepo, f))
+  const run = <A, E>(f: (repo: UserRepo) => Effect.Effect<A, E>) =>
+    rt().runPromise(Effect.flatMap(UserRepo, f))
 
   it("creates, reads by username and uuid, lists", async () => {
     const uuid = await run((r) => r.create({ username: "alice", passwordHash: "$2a$04$x", role: "editor" }))
     const byName = await run((r) => r.getByUsername("alice"))
     const byUuid = await run((r) => r.getByUuid(uuid))
-    expect(Option.getOrThrow(byName)).toMatchObject({ uuid, username: "alice", role: "editor", must_change_password: false })
+    expect(Option.getOrThrow(byName)).toMatchObject({
+      uuid,
+      username: "alice",
+      role: "editor",
+      must_change_password: false
+    })
     expect(Option.getOrThrow(byUuid).username).toBe("alice")
     expect(Option.isNone(await run((r) => r.getByUsername("nobody")))).toBe(true)
     expect((await run((r) => r.list())).map((u) => u.username)).toContain("alice")
@@ -26,7 +32,9 @@ onBothBackends("UserRepo", (backend) => {
   })
 
   it("updates password, role and deletes", async () => {
-    const uuid = await run((r) => r.create({ username: "carol", passwordHash: "old", mustChangePassword: true }))
+    const uuid = await run((r) =>
+      r.create({ username: "carol", passwordHash: "old", mustChangePassword: true })
+    )
     await run((r) => r.updatePassword(uuid, "new", false))
     await run((r) => r.updateRole(uuid, "admin"))
     const u = Option.getOrThrow(await run((r) => r.getByUuid(uuid)))

@@ -45,7 +45,11 @@ export const mariadbBackend = (base: string): Backend => {
     await c.query(`DROP DATABASE IF EXISTS \`${dbName}\``)
     await c.end()
   })
-  return { name: "mariadb", layer: Layer.suspend(() => MysqlLive(Redacted.make(u.toString()))), url: u.toString() }
+  return {
+    name: "mariadb",
+    layer: Layer.suspend(() => MysqlLive(Redacted.make(u.toString()))),
+    url: u.toString()
+  }
 }
 
 /** Declares `describe("[mariadb] title")`: skipped locally without the URL, failing under CI. */

@@ -1,11 +1,12 @@
 // Builds the repositories over a backend, migrated, for one describe block.
-import { ConfigProvider, Layer, ManagedRuntime } from "effect"
+import { Layer, ManagedRuntime } from "effect"
 import { afterAll, beforeAll } from "vitest"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { FleetRepo, LogRepo, MigrationsLive, StateRepo, UserRepo } from "../../src/db/index.js"
 import type { Backend } from "./backends.js"
 
 // bcrypt cost 4 keeps the tests quick; production default is 12.
-const TestConfig = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DECNET_BCRYPT_ROUNDS", "4"]])))
+const TestConfig = DecnetConfig.fromMap({ DECNET_BCRYPT_ROUNDS: "4" })
 
 export const reposLayer = (backend: Backend) =>
   Layer.mergeAll(StateRepo.Default, UserRepo.Default, LogRepo.Default, FleetRepo.Default).pipe(

@@ -1,11 +1,11 @@
-// DOCKER_HOST parsing and its Config: the forms the docker CLI accepts (unix://, tcp://), the default
-// socket, and a message naming the variable for anything else.
-import { ConfigProvider, Effect, Either } from "effect"
+// DOCKER_HOST parsing and its DecnetConfig setting: the forms the docker CLI accepts (unix://, tcp://),
+// the default socket, and a message naming the variable for anything else.
+import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import {
   DEFAULT_DOCKER_SOCKET,
-  DockerAddressConfig,
   formatAddress,
   parseDockerHost,
   tcpAddress,
@@ -15,10 +15,7 @@ import {
 const load = (env: ReadonlyArray<readonly [string, string]>) =>
   Effect.runSync(
     Effect.either(
-      Effect.withConfigProvider(
-        Effect.flatMap(DockerAddressConfig, Effect.succeed),
-        ConfigProvider.fromMap(new Map(env))
-      )
+      Effect.map(DecnetConfig, (s) => s.docker.host).pipe(Effect.provide(DecnetConfig.fromMap(env)))
     )
   )
 

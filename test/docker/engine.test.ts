@@ -4,13 +4,14 @@
 // networks the test created (no published ports, no route out), all removed in finalizers.
 import { describe, expect, it } from "@effect/vitest"
 import { NodeStream } from "@effect/platform-node"
-import { Chunk, Deferred, Effect, Either, Fiber, Stream } from "effect"
+import { Chunk, Deferred, Effect, Either, Fiber, Layer, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { Docker } from "../../src/docker/Docker.js"
 import { DockerError } from "../../src/docker/DockerError.js"
 import { DockerLive } from "../../src/docker/DockerLive.js"
@@ -82,7 +83,8 @@ const scopedNetwork = (spec: Parameters<Effect.Effect.Success<typeof Docker>["cr
     )
   )
 
-const live = Effect.provide(DockerLive)
+// The real environment's DOCKER_HOST, resolved the way the CLI resolves it.
+const live = Effect.provide(DockerLive.pipe(Layer.provide(DecnetConfig.layer)))
 
 if (!enabled) {
   describe("[docker] Docker engine integration", () => {

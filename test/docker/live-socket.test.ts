@@ -2,13 +2,14 @@
 // reachable" error naming the path, and a small Engine-API server on a real UNIX socket in a temp dir
 // checks HTTP error mapping, decoding and that interrupting a followed log stream closes the connection.
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Stream, Tracer } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Stream, Tracer } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { tcpAddress, unixAddress } from "../../src/docker/Address.js"
 import { encodeFrame } from "../../src/docker/Demux.js"
 import { Docker } from "../../src/docker/Docker.js"
@@ -39,18 +40,14 @@ describe("DockerLive with no engine", () => {
     }).pipe(Effect.provide(DockerLiveAt(unixAddress(missing))))
   )
 
-  it.effect("DockerLive reads DOCKER_HOST through Config", () =>
+  it.effect("DockerLive takes DOCKER_HOST from DecnetConfig", () =>
     Effect.gen(function* () {
       const docker = yield* Docker
       const e = yield* Effect.flip(docker.ping)
       expect(e.message).toContain(`not reachable at unix://${missing}`)
     }).pipe(
       Effect.provide(
-        DockerLive.pipe(
-          Layer.provide(
-            Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DOCKER_HOST", `unix://${missing}`]])))
-          )
-        )
+        DockerLive.pipe(Layer.provide(DecnetConfig.fromMap({ DOCKER_HOST: `unix://${missing}` })))
       )
     )
   )

@@ -3,7 +3,8 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { type ParsedEvent, parseRfc5424 } from "../../src/logging/Parser.js"
+import { Either, Schema } from "effect"
+import { type HoneypotEvent, HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
 import { DECNET } from "../support/cli.js"
 import { freePort } from "../support/ports.js"
 import { spawnAsync } from "../support/spawn.js"
@@ -12,9 +13,11 @@ interface Cli {
   readonly child: ChildProcess
   readonly stdout: () => string
   readonly stderr: () => string
-  readonly events: () => ReadonlyArray<ParsedEvent>
+  readonly events: () => ReadonlyArray<HoneypotEvent>
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
+
+const decodeLine = Schema.decodeUnknownEither(HoneypotEventLine)
 
 const children: Array<ChildProcess> = []
 afterEach(() => {
@@ -48,8 +51,9 @@ const start = (args: ReadonlyArray<string>, options: { env?: Record<string, stri
       out
         .split("\n")
         .filter((l) => l !== "")
-        .map((l) => parseRfc5424(l))
-        .filter((e): e is ParsedEvent => e !== null),
+        .map((l) => decodeLine(l))
+        .filter(Either.isRight)
+        .map((e) => e.right),
     exited
   }
 }
@@ -121,7 +125,7 @@ describe("decnet honeypot <slug>", () => {
       .stdout()
       .split("\n")
       .filter((l) => l !== "")
-    expect(lines.every((l) => parseRfc5424(l) !== null && l.includes(" decky-cli redis - "))).toBe(true)
+    expect(lines.every((l) => Either.isRight(decodeLine(l)) && l.includes(" decky-cli redis - "))).toBe(true)
 
     cli.child.kill("SIGTERM")
     expect(await cli.exited).toEqual({ code: 0, signal: null })

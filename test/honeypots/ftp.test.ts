@@ -47,8 +47,9 @@ const capturedLine = (o: {
 }) =>
   new RegExp(
     `^<134>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00:00 decky-01 ftp - file_captured \\[relay@55555 ` +
+      `src_ip="127\\.0\\.0\\.1" src_port="\\d+" ` +
       `stored_as="\\d{8}T\\d{6}Z_${o.sha.slice(0, 12)}_${o.path.slice(o.path.lastIndexOf("/") + 1).replace(/\./g, "\\.")}" ` +
-      `sha256="${o.sha}" size="${o.size}" orig_path="${o.path.replace(/\./g, "\\.")}" src_ip="127\\.0\\.0\\.1" src_port="\\d+" ` +
+      `sha256="${o.sha}" size="${o.size}" orig_path="${o.path.replace(/\./g, "\\.")}" ` +
       `ftp_user="${o.user}" command="${o.command}" complete="${o.complete}"\\]$`
   )
 

@@ -145,18 +145,60 @@ describe("ftp passive listener", () => {
     }).pipe(Effect.provide(TestLayer({ artifactsDir: mkdtempSync(join(tmpdir(), "ftp-art-")) })))
   )
 
-  it.effect("pasv_min_port / pasv_max_port come together, min ≤ max", () =>
+  it.scopedLive("pasv_min_port / pasv_max_port alone are open-ended ranges, as in vsftpd", () =>
     Effect.gen(function* () {
-      for (const bad of [
-        { pasv_min_port: 40000 },
-        { pasv_max_port: 40000 },
-        { pasv_min_port: 2, pasv_max_port: 1 }
-      ]) {
-        const e = yield* Effect.flip(start(bad))
-        expect(e._tag).toBe("HoneypotConfigError")
-        expect(e.message).toContain("pasv_min_port and pasv_max_port")
+      for (const [config, min, max] of [
+        [{ pasv_max_port: 40000 }, 1024, 40000],
+        [{ pasv_min_port: 50000 }, 50000, 65535]
+      ] as const) {
+        const port = yield* start(config)
+        const control = new Control(port)
+        const data = yield* Effect.promise(async () => {
+          await control.login()
+          return control.pasv()
+        })
+        control.socket.destroy()
+        expect(data).toBeGreaterThanOrEqual(min)
+        expect(data).toBeLessThanOrEqual(max)
       }
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.effect("pasv_min_port above pasv_max_port fails the start, naming both", () =>
+    Effect.gen(function* () {
+      const e = yield* Effect.flip(start({ pasv_min_port: 2, pasv_max_port: 1 }))
+      expect(e._tag).toBe("HoneypotListenError")
+      expect(e.message).toContain("pasv_min_port must not exceed pasv_max_port")
     }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+})
+
+describe("ftp login and the pre-login grace", () => {
+  it.scopedLive("an accepted PASS is a login: the session outlives the grace, a refused one does not", () =>
+    Effect.gen(function* () {
+      const accepted = new Control(yield* start({ login_mode: "always" }))
+      const refused = new Control(yield* start({ login_mode: "never" }))
+      const [acceptedNoop, refusedPort] = yield* Effect.promise(async () => {
+        await accepted.login()
+        await refused.waitFor(/^220 /)
+        const at = refused.text.length
+        refused.send("USER a")
+        refused.send("PASS b")
+        await refused.waitFor(/^530 /, at)
+        const port = refused.socket.localPort
+        await sleep(1500)
+        const from = accepted.text.length
+        accepted.send("NOOP")
+        return [await accepted.waitFor(/^200 /, from, 3000), port] as const
+      })
+      expect(acceptedNoop).toBe("200 NOOP ok.")
+      expect(refused.closed).toBe(true)
+      accepted.socket.destroy()
+      const closed = yield* eventsOf("connection_closed")
+      expect(closed.map((e) => [e.fields.reason, e.fields.src_port])).toEqual([
+        ["login_grace", String(refusedPort)]
+      ])
+    }).pipe(Effect.provide(TestLayer({ limits: { loginGraceMs: 700 } })))
   )
 })
 

@@ -3,10 +3,20 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
+import { ERROR_LINGER_MS } from "../../src/honeypots/http/App.js"
 import { httpHoneypot } from "../../src/honeypots/http/index.js"
-import { curlSettingsProblems, expectedJa4h, sentHeaders, trickledHeaders } from "./httpCases.js"
 import {
+  curlSettingsProblems,
+  expectedJa4h,
+  hostileTrickler,
+  realTimeUntil,
+  sentHeaders,
+  sleepScheduledWithin,
+  trickledHeaders
+} from "./httpCases.js"
+import {
+  events,
   eventsOf,
   nmapService,
   nmapServiceXml,
@@ -38,10 +48,12 @@ describe("http honeypot", () => {
           method: "GET",
           path: "/admin?x=1",
           src_ip: "127.0.0.1",
-          remote_addr: "127.0.0.1",
           user_agent: "probe/1.0",
           body: ""
         })
+        // The peer is the emitter's (src_ip/src_port); request no longer repeats it as remote_addr.
+        expect(req.fields.remote_addr).toBeUndefined()
+        expect(req.fields.src_port).toMatch(/^\d+$/)
         expect(JSON.parse(req.fields.headers!)).toMatchObject({
           "user-agent": "probe/1.0",
           host: `127.0.0.1:${port}`
@@ -371,8 +383,56 @@ describe("http honeypot", () => {
         // Trickle one header line every 2 s: the idle timeout never fires, the header deadline does.
         const result = yield* trickledHeaders((onOpen) => net.connect(port, "127.0.0.1", onOpen))
         expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+        const access = yield* eventsOf("http_access")
+        expect(access.map((e) => [e.fields.status, e.fields.method, e.fields.path])).toEqual([
+          ["408", "", ""]
+        ])
       }).pipe(Effect.provide(TestLayer())),
     60_000
+  )
+
+  // TestClock drives the linger. node's header timeout runs on node's own timers, which TestClock
+  // cannot reach, so header_timeout_ms shortens it to 1 s of real time instead.
+  it.scoped("a client that ignores the 408's close loses its socket and per-IP slot 1 s later", () =>
+    Effect.gen(function* () {
+      const [listener] = yield* httpHoneypot.start({
+        host: "127.0.0.1",
+        config: { header_timeout_ms: 1_000 },
+        port: () => 0
+      })
+      const port = listener!.port
+      const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
+      const client = yield* Effect.acquireRelease(
+        Effect.sync(() => hostileTrickler(socket, "connect")),
+        (c) => Effect.sync(c.stop)
+      )
+      expect(yield* realTimeUntil(() => client.text().includes("\r\n\r\n"))).toBe(true)
+      expect(client.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+      const localPort = String(socket.localPort)
+      // The 408 half-closed the socket; the client keeps its side, and so, for now, its slot.
+      expect(yield* sleepScheduledWithin(ERROR_LINGER_MS)).toBe(true)
+      yield* TestClock.adjust(ERROR_LINGER_MS - 1)
+      yield* realTimeUntil(() => false, 100)
+      expect(listener!.stats().open).toBe(1)
+      expect(client.closed()).toBe(false)
+      yield* TestClock.adjust(1)
+      expect(yield* realTimeUntil(() => listener!.stats().open === 0)).toBe(true)
+      expect(yield* realTimeUntil(client.closed)).toBe(true)
+      // Closed by the persona's linger, not by one of the runtime's deadlines.
+      expect(listener!.stats().cut).toEqual({ login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 })
+      const es = yield* events
+      expect(es.map((e) => e.type)).toEqual(["startup", "http_access"])
+      expect(es[1]!.fields).toEqual({
+        remote_addr: `127.0.0.1:${localPort}`,
+        method: "",
+        path: "",
+        proto: "h1",
+        status: "408",
+        bytes: "0",
+        src_ip: "127.0.0.1",
+        src_port: localPort
+      })
+    }).pipe(Effect.provide(TestLayer()))
   )
 
   it.scopedLive("oversized header block → 431, garbage → 400, both with the persona's Server header", () =>
@@ -387,7 +447,18 @@ describe("http honeypot", () => {
       )
       const junk = yield* rawExchange(port, "\x16\x03\x01garbage\r\n\r\n")
       expect(junk.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\n/)
+      // No request reached the app; each error reply is still an access record, as in Apache's log.
       expect(yield* eventsOf("request")).toEqual([])
+      expect(yield* eventsOf("http_request_fingerprint")).toEqual([])
+      const access = yield* waitForEvents((es) => es.filter((e) => e.type === "http_access").length >= 2)
+      expect(
+        access
+          .filter((e) => e.type === "http_access")
+          .map((e) => [e.fields.status, e.fields.method, e.fields.path, e.fields.proto, e.fields.bytes])
+      ).toEqual([
+        ["431", "", "", "h1", "0"],
+        ["400", "", "", "h1", "0"]
+      ])
     }).pipe(Effect.provide(TestLayer()))
   )
 })

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto"
 import type * as net from "node:net"
 import type * as tls from "node:tls"
-import { Effect } from "effect"
+import { Chunk, Clock, Effect, TestClock } from "effect"
 import fc from "fast-check"
 
 const b64 = (s: string) => Buffer.from(s).toString("base64")
@@ -207,3 +207,69 @@ export const trickledHeaders = (
         }, 40_000)
       })
   )
+
+/**
+ * A slowloris that ignores the server's close: a request line, then a header line every 200 ms; once
+ * answered it keeps its own side open (the socket must be opened with `allowHalfOpen`) and keeps
+ * trickling, as a client bent on holding its connection slot would. Only the server can end it.
+ */
+export const hostileTrickler = (
+  socket: net.Socket | tls.TLSSocket,
+  connectEvent: "connect" | "secureConnect"
+) => {
+  let text = ""
+  let closed = false
+  let drip: ReturnType<typeof setInterval> | undefined
+  socket.once(connectEvent, () => {
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n")
+    drip = setInterval(() => {
+      if (!socket.destroyed) socket.write(`X-${Date.now()}: a\r\n`)
+    }, 200)
+  })
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1")
+  })
+  socket.on("error", () => {})
+  socket.on("close", () => {
+    closed = true
+    clearInterval(drip)
+  })
+  return {
+    text: () => text,
+    closed: () => closed,
+    stop: () => {
+      clearInterval(drip)
+      socket.destroy()
+    }
+  }
+}
+
+/** Poll `condition` on real time (for tests whose Effect clock is a TestClock); false on timeout. */
+export const realTimeUntil = (condition: () => boolean, timeoutMs = 10_000): Effect.Effect<boolean> =>
+  Effect.promise(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const start = Date.now()
+        const tick = () => {
+          if (condition()) resolve(true)
+          else if (Date.now() - start > timeoutMs) resolve(false)
+          else setTimeout(tick, 10)
+        }
+        tick()
+      })
+  )
+
+/**
+ * Wait (on real time) until some fiber sleeps on the TestClock until at most `withinMs` from now:
+ * the server has scheduled a deadline that `TestClock.adjust(withinMs)` will reach.
+ */
+export const sleepScheduledWithin = (withinMs: number, timeoutMs = 10_000): Effect.Effect<boolean> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const now = yield* Clock.currentTimeMillis
+      if (Chunk.some(yield* TestClock.sleeps(), (at) => at <= now + withinMs)) return true
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+    }
+    return false
+  })

@@ -34,12 +34,18 @@ describe("https fuzz", () => {
         const all = yield* events
         expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
         const by = eventsBySrcPort(all)
+        // The kernel reuses source ports across short connections: bounds are per connection that
+        // used the port.
+        const uses = new Map<number, number>()
+        for (const r of report.results) uses.set(r.srcPort, (uses.get(r.srcPort) ?? 0) + 1)
         for (const r of report.results) {
           const es = by.get(String(r.srcPort)) ?? []
+          const connections = uses.get(r.srcPort) ?? 1
           const count = (t: string) => es.filter((e) => e.type === t).length
-          expect(count("request")).toBeLessThanOrEqual(25)
+          expect(count("request")).toBeLessThanOrEqual(25 * connections)
           expect(count("http_request_fingerprint")).toBe(count("request"))
-          expect(count("http_access")).toBeLessThanOrEqual(count("request"))
+          // At most one access record per request, plus one for a parser error reply (it ends the connection).
+          expect(count("http_access")).toBeLessThanOrEqual(count("request") + connections)
           expect(es.length).toBe(count("request") + count("http_request_fingerprint") + count("http_access"))
         }
       }).pipe(Effect.provide(TestLayer())),

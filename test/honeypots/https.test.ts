@@ -1,10 +1,19 @@
 import { X509Certificate } from "node:crypto"
 import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, TestClock } from "effect"
+import { ERROR_LINGER_MS } from "../../src/honeypots/http/App.js"
 import { httpsHoneypot } from "../../src/honeypots/https/index.js"
-import { curlSettingsProblems, expectedJa4h, sentHeaders, trickledHeaders } from "./httpCases.js"
-import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
+import {
+  curlSettingsProblems,
+  expectedJa4h,
+  hostileTrickler,
+  realTimeUntil,
+  sentHeaders,
+  sleepScheduledWithin,
+  trickledHeaders
+} from "./httpCases.js"
+import { events, eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const start = (config: unknown = {}) =>
   Effect.map(httpsHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ls[0]!.port)
@@ -141,7 +150,7 @@ describe("https honeypot", () => {
   it.scopedLive("uses a supplied PEM cert/key pair", () =>
     Effect.gen(function* () {
       const gen = yield* Effect.promise(() => import("../../src/honeypots/runtime/Tls.js"))
-      const material = yield* gen.tlsMaterial({ commonName: "supplied.example", scope: "other" })
+      const material = yield* gen.tlsMaterial({ commonName: "supplied.example" })
       const port = yield* start({ tls_cert: material.cert, tls_key: material.key, custom_body: "hello" })
       const { pem } = yield* peerCert(port)
       expect(new X509Certificate(pem).subject).toBe("CN=supplied.example")
@@ -176,6 +185,8 @@ describe("https honeypot", () => {
           )
         )
         expect(result).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+        const access = yield* eventsOf("http_access")
+        expect(access.map((e) => [e.app, e.fields.status, e.fields.proto])).toEqual([["https", "408", "h1"]])
         // An h2-only persona: an HTTP/1.1-only client gets no HTTP answer; an h2 client is served.
         const h2Only = yield* start({ http_versions: ["http/2"] })
         const url = `https://127.0.0.1:${h2Only}/`
@@ -195,5 +206,59 @@ describe("https honeypot", () => {
         expect(h2.stdout).toBe("2")
       }).pipe(Effect.provide(TestLayer())),
     60_000
+  )
+
+  // As http's: TestClock drives the linger; node's header timeout (real timers) is shortened by config.
+  it.scoped(
+    "after TLS, a client that ignores the 408's close loses its socket and per-IP slot 1 s later",
+    () =>
+      Effect.gen(function* () {
+        const [listener] = yield* httpsHoneypot.start({
+          host: "127.0.0.1",
+          config: { header_timeout_ms: 1_000 },
+          port: () => 0
+        })
+        const port = listener!.port
+        // node's tls.connect hands allowHalfOpen to its TLSSocket; @types/node's ConnectionOptions omits it.
+        const options: tls.ConnectionOptions & { readonly allowHalfOpen: boolean } = {
+          port,
+          host: "127.0.0.1",
+          rejectUnauthorized: false,
+          ALPNProtocols: ["http/1.1"],
+          allowHalfOpen: true
+        }
+        const socket = tls.connect(options)
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => hostileTrickler(socket, "secureConnect")),
+          (c) => Effect.sync(c.stop)
+        )
+        expect(yield* realTimeUntil(() => client.text().includes("\r\n\r\n"))).toBe(true)
+        expect(client.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+        const localPort = String(socket.localPort)
+        expect(yield* sleepScheduledWithin(ERROR_LINGER_MS)).toBe(true)
+        yield* TestClock.adjust(ERROR_LINGER_MS - 1)
+        yield* realTimeUntil(() => false, 100)
+        expect(listener!.stats().open).toBe(1)
+        expect(client.closed()).toBe(false)
+        yield* TestClock.adjust(1)
+        expect(yield* realTimeUntil(() => listener!.stats().open === 0)).toBe(true)
+        expect(yield* realTimeUntil(client.closed)).toBe(true)
+        expect(listener!.stats().cut).toEqual({ login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 })
+        const es = yield* events
+        expect(es.map((e) => [e.app, e.type])).toEqual([
+          ["https", "startup"],
+          ["https", "http_access"]
+        ])
+        expect(es[1]!.fields).toEqual({
+          remote_addr: `127.0.0.1:${localPort}`,
+          method: "",
+          path: "",
+          proto: "h1",
+          status: "408",
+          bytes: "0",
+          src_ip: "127.0.0.1",
+          src_port: localPort
+        })
+      }).pipe(Effect.provide(TestLayer()))
   )
 })

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -9,7 +10,53 @@ import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, wai
 const start = (config: unknown = {}) =>
   Effect.map(imapHoneypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ({ plain: ls[0]!.port, tls: ls[1]!.port }))
 
+/** Send each string in turn, pausing `n` ms at each number; then report what came back and whether the server closed. */
+const scripted = (port: number, script: ReadonlyArray<string | number>) =>
+  Effect.promise(
+    () =>
+      new Promise<{ text: string; closed: boolean }>((resolve) => {
+        const s = net.connect(port, "127.0.0.1")
+        let text = ""
+        let closed = false
+        s.on("data", (d) => {
+          text += d.toString("latin1")
+        })
+        s.on("close", () => {
+          closed = true
+        })
+        s.on("error", () => {})
+        s.on("connect", async () => {
+          for (const step of script) {
+            if (typeof step === "number") await new Promise((r) => setTimeout(r, step))
+            else if (!closed) s.write(step)
+          }
+          await new Promise((r) => setTimeout(r, 300))
+          s.destroy()
+          resolve({ text, closed })
+        })
+      })
+  )
+
 describe("imap honeypot", () => {
+  it.scopedLive("a successful LOGIN ends the pre-login grace; without one the runtime closes the connection", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const [authed, anonymous] = yield* Effect.all(
+        [
+          scripted(plain, ["a LOGIN admin admin123\r\n", 1200, "b NOOP\r\n"]),
+          scripted(plain, ["a LOGIN admin wrong\r\n", 1200, "b NOOP\r\n"])
+        ],
+        { concurrency: 2 }
+      )
+      expect(authed.text).toContain("b OK NOOP completed.")
+      expect(authed.closed).toBe(false)
+      expect(anonymous.closed).toBe(true)
+      expect(anonymous.text).not.toContain("b OK")
+      const closed = yield* eventsOf("connection_closed")
+      expect(closed.map((e) => e.fields.reason)).toEqual(["login_grace"])
+    }).pipe(Effect.provide(TestLayer({ limits: { loginGraceMs: 600 } })))
+  )
+
   it.scopedLive("Dovecot greeting with CAPABILITY; curl logs in and fetches a bait message; creds logged", () =>
     Effect.gen(function* () {
       const { plain } = yield* start()

@@ -1,26 +1,18 @@
 import { execFile } from "node:child_process"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Schema } from "effect"
 import * as fc from "fast-check"
 import { decodeMessage } from "../../src/honeypots/ldap/Ldap.js"
 import { ldapHoneypot } from "../../src/honeypots/ldap/index.js"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
+import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
+import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { checkEventLine, eventsOf, toEventLine } from "./support.js"
 
-const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "dc01.corp.local" }).pipe(
-  Layer.provideMerge(EventSinkMemory)
-)
-const fuzzLines: Array<string> = []
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01", hostname: "dc01.corp.local" }).pipe(
-  Layer.provide(
-    Layer.succeed(EventSink, { write: (line: string) => Effect.sync(() => void fuzzLines.push(line)) })
+const TestLayer = () =>
+  HoneypotContextLive({ decky: "decky-01", hostname: "dc01.corp.local" }).pipe(
+    Layer.provideMerge(EventSinkMemory)
   )
-)
 
 const ldapsearch = (args: ReadonlyArray<string>) =>
   new Promise<{ code: number; out: string }>((resolve) => {
@@ -36,13 +28,31 @@ const ldapsearch = (args: ReadonlyArray<string>) =>
     )
   })
 
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+/** The fields (peer included) of every `type` event so far, each checked against the event contract. */
+const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
+
+/**
+ * A fuzz run's events (some 70,000 lines) under the contract of support's `events`, which loads the
+ * module once per line and is too slow here: the full `checkEventLine` on the first line of each
+ * type, and every line a HoneypotEvent with a peer whose fields decode as a ldap event.
+ */
+const fuzzEvents = Effect.gen(function* () {
+  const raws = yield* (yield* MemorySink).lines
+  const firsts = new Map<string, string>()
+  for (const raw of raws) {
+    const type = raw.split(" ")[5] ?? ""
+    if (!firsts.has(type)) firsts.set(type, raw)
+  }
+  yield* Effect.forEach(firsts.values(), checkEventLine)
+  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
+  const bad = decoded.filter(
+    ({ event }) =>
+      Either.isLeft(ldapHoneypot.events.decode(event.event_type, event.fields)) ||
+      (event.event_type !== "startup" && event.attacker_port === null)
+  )
+  expect(bad.map((b) => b.raw)).toEqual([])
+  return decoded.map(({ raw, event }) => toEventLine(raw, event))
+})
 
 describe("ldap honeypot", () => {
   for (const scheme of ["ldap", "ldaps", "starttls"] as const)
@@ -71,11 +81,9 @@ describe("ldap honeypot", () => {
           )
           expect(r.code).toBe(49)
           expect(r.out).toContain("Invalid credentials (49)")
-          const lines = yield* (yield* MemorySink).lines
-          const [bind] = events(lines, "bind")
+          const [bind] = yield* events("bind")
           expect(bind).toMatchObject({
             src_ip: "127.0.0.1",
-            src: "127.0.0.1",
             dn: "cn=admin,dc=corp,dc=local",
             principal: "cn=admin,dc=corp,dc=local",
             secret_kind: "plaintext",
@@ -83,8 +91,9 @@ describe("ldap honeypot", () => {
             version: "3"
           })
           expect(Buffer.from(bind!.secret_b64!, "base64").toString()).toBe("Secret")
-          expect(events(lines, "connect")[0]!.tls).toBe(scheme === "ldaps" ? "true" : "false")
-        }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+          expect(bind!.src).toBeUndefined()
+          expect((yield* events("connect"))[0]!.tls).toBe(scheme === "ldaps" ? "true" : "false")
+        }).pipe(Effect.scoped, Effect.provide(TestLayer())),
       30_000
     )
 
@@ -117,14 +126,65 @@ describe("ldap honeypot", () => {
         )
         expect(deep.code).toBe(1)
         expect(deep.out).toContain("successful bind must be completed")
-        const searches = events(yield* (yield* MemorySink).lines, "search")
+        const searches = yield* events("search")
         expect(searches.at(-1)).toMatchObject({
           base: "DC=corp,DC=local",
           scope: "2",
           filter: "(&(objectClass=user)(sAMAccountName=adm*))",
           attributes: '["cn"]'
         })
-      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
+    30_000
+  )
+
+  it.live(
+    "an anonymous bind is a login: the pre-login grace no longer applies, while a refused bind keeps it",
+    () =>
+      Effect.gen(function* () {
+        const [l389] = yield* ldapHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const port = l389!.port
+        // BindRequest (RFC 4511 §4.2), message id 1, version 3: empty DN and password = anonymous.
+        const anonymousBind = Buffer.from("300c020101600702010304008000", "hex")
+        const dn = Buffer.from("cn=x,dc=y")
+        const bindBody = Buffer.concat([
+          Buffer.from([0x02, 0x01, 0x03, 0x04, dn.length]),
+          dn,
+          Buffer.from([0x80, 0x02]),
+          Buffer.from("pw")
+        ])
+        const refusedBind = Buffer.concat([
+          Buffer.from([0x30, bindBody.length + 5, 0x02, 0x01, 0x01, 0x60, bindBody.length]),
+          bindBody
+        ])
+        const rootDse = Buffer.from(
+          "3025020102632004000a01000a0100020100020100010100870b6f626a656374636c6173733000",
+          "hex"
+        )
+        const [anonymous, refused] = yield* Effect.all(
+          [
+            Effect.promise(() => bindThenSearch(port, anonymousBind, rootDse, 1500)),
+            Effect.promise(() => bindThenSearch(port, refusedBind, rootDse, 1500))
+          ],
+          { concurrency: 2 }
+        )
+        // BindResponse resultCode (RFC 4511 §4.1.9): 0 success, 49 invalidCredentials.
+        expect(anonymous.bindResult).toBe(0)
+        expect(anonymous.searchAnswered).toBe(true)
+        expect(refused.bindResult).toBe(49)
+        expect(refused.searchAnswered).toBe(false)
+        const closed = yield* events("connection_closed")
+        expect(closed).toHaveLength(1)
+        expect(closed[0]).toMatchObject({ reason: "login_grace", src_port: String(refused.localPort) })
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          HoneypotContextLive({
+            decky: "decky-01",
+            hostname: "dc01.corp.local",
+            limits: { loginGraceMs: 700 }
+          }).pipe(Layer.provideMerge(EventSinkMemory))
+        )
+      ),
     30_000
   )
 
@@ -187,10 +247,12 @@ describe("ldap honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const conns = events(fuzzLines, "connect").length
+        const es = yield* fuzzEvents
+        const count = (type: string) => es.filter((e) => e.type === type).length
+        const conns = count("connect")
         expect(conns).toBe(cases.length)
-        expect(events(fuzzLines, "error").length).toBeLessThanOrEqual(conns)
-        expect(events(fuzzLines, "bind").length).toBeGreaterThan(0)
+        expect(count("error")).toBeLessThanOrEqual(conns)
+        expect(count("bind")).toBeGreaterThan(0)
         const r = yield* Effect.promise(() =>
           ldapsearch([
             "-x",
@@ -207,7 +269,7 @@ describe("ldap honeypot", () => {
           ])
         )
         expect(r.code).toBe(49)
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     120_000
   )
 })
@@ -237,3 +299,39 @@ const fuzz = async (port: number, cases: ReadonlyArray<Buffer>, parallel: number
   )
   return { hung }
 }
+
+/**
+ * Bind, wait `waitMs`, then send `search`: the BindResponse's resultCode, and whether the search was
+ * still answered (the connection outlived the wait).
+ */
+const bindThenSearch = (port: number, bind: Buffer, search: Buffer, waitMs: number) =>
+  new Promise<{ bindResult: number; searchAnswered: boolean; localPort: number }>((resolve) => {
+    let localPort = 0
+    const s = net.connect(port, "127.0.0.1", () => {
+      localPort = s.localPort ?? 0
+      s.write(bind)
+    })
+    let bindResult = -1
+    let searched = false
+    let searchAnswered = false
+    const finish = () => {
+      s.destroy()
+      resolve({ bindResult, searchAnswered, localPort })
+    }
+    s.on("data", (d) => {
+      if (!searched) {
+        // 30 len 02 01 id 61 len 0a 01 <resultCode>: short-form lengths in our replies.
+        bindResult = d[9] ?? -1
+        searched = true
+        setTimeout(() => {
+          if (!s.destroyed) s.write(search)
+          setTimeout(finish, 1000)
+        }, waitMs)
+      } else searchAnswered = true
+    })
+    s.on("error", () => undefined)
+    s.on("close", () => {
+      if (searched) setTimeout(finish, 0)
+      else finish()
+    })
+  })

@@ -1,33 +1,40 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
 import { MongoClient } from "mongodb"
 import { decodeDocument, doc, encodeDocument } from "../../src/honeypots/mongodb/Bson.js"
 import { mongodbHoneypot } from "../../src/honeypots/mongodb/index.js"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
+import { MemorySink } from "../../src/honeypots/runtime/index.js"
+import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { checkEventLine, eventsOf, TestLayer, toEventLine } from "./support.js"
 
-const TestLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provideMerge(EventSinkMemory))
-const fuzzLines: Array<string> = []
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(
-  Layer.provide(
-    Layer.succeed(EventSink, { write: (line: string) => Effect.sync(() => void fuzzLines.push(line)) })
+/** The fields (peer included) of every `type` event so far, each checked against the event contract. */
+const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
+
+/**
+ * A fuzz run's events (some 60,000 lines) under the contract of support's `events`, which loads the
+ * module once per line and is too slow here: the full `checkEventLine` on the first line of each
+ * type, and every line a HoneypotEvent with a peer whose fields decode as a mongodb event.
+ */
+const fuzzEvents = Effect.gen(function* () {
+  const raws = yield* (yield* MemorySink).lines
+  const firsts = new Map<string, string>()
+  for (const raw of raws) {
+    const type = raw.split(" ")[5] ?? ""
+    if (!firsts.has(type)) firsts.set(type, raw)
+  }
+  yield* Effect.forEach(firsts.values(), checkEventLine)
+  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
+  const bad = decoded.filter(
+    ({ event }) =>
+      Either.isLeft(mongodbHoneypot.events.decode(event.event_type, event.fields)) ||
+      (event.event_type !== "startup" && event.attacker_port === null)
   )
-)
-
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+  expect(bad.map((b) => b.raw)).toEqual([])
+  return decoded.map(({ raw, event }) => toEventLine(raw, event))
+})
 
 /** RFC 5802 ClientProof for a password (MongoDB pre-hashes SCRAM-SHA-1 passwords with MD5). */
 const scramProof = (
@@ -73,15 +80,14 @@ describe("mongodb honeypot", () => {
             )
           )
           expect(err).toBe("Authentication failed.")
-          const lines = yield* (yield* MemorySink).lines
-          expect(events(lines, "auth_start")[0]).toMatchObject({
+          expect((yield* events("auth_start"))[0]).toMatchObject({
             src_ip: "127.0.0.1",
             mechanism: mech,
             username: "appuser"
           })
-          const [auth] = events(lines, "auth")
+          const [auth] = yield* events("auth")
           expect(auth).toMatchObject({
-            src: "127.0.0.1",
+            src_ip: "127.0.0.1",
             username: "appuser",
             principal: "appuser",
             mechanism: mech,
@@ -107,8 +113,8 @@ describe("mongodb honeypot", () => {
               auth!.auth_message!
             )
           ).not.toBe(expected)
-          expect(events(lines, "message").length).toBeGreaterThanOrEqual(2)
-        }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+          expect((yield* events("message")).length).toBeGreaterThanOrEqual(2)
+        }).pipe(Effect.scoped, Effect.provide(TestLayer())),
       30_000
     )
 
@@ -129,10 +135,9 @@ describe("mongodb honeypot", () => {
         expect(r.info.versionArray.slice(0, 3).join(".")).toBe(r.info.version)
         expect(r.dbs.databases.map((d) => d.name).slice(0, 3)).toEqual(["admin", "config", "local"])
         expect(r.ping.ok).toBe(1)
-        const lines = yield* (yield* MemorySink).lines
-        expect(events(lines, "message").every((m) => m.src_ip === "127.0.0.1")).toBe(true)
-        expect(events(lines, "auth")).toHaveLength(0)
-      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+        expect((yield* events("message")).every((m) => m.src_ip === "127.0.0.1")).toBe(true)
+        expect(yield* events("auth")).toHaveLength(0)
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     30_000
   )
 
@@ -204,16 +209,18 @@ describe("mongodb honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const conns = events(fuzzLines, "connect").length
+        const es = yield* fuzzEvents
+        const count = (type: string) => es.filter((e) => e.type === type).length
+        const conns = count("connect")
         expect(conns).toBe(cases.length)
         // One `message` line per decoded frame, never per byte.
-        expect(events(fuzzLines, "message").length).toBeLessThanOrEqual(conns)
+        expect(count("message")).toBeLessThanOrEqual(conns)
         const after = yield* withClient(
           `mongodb://127.0.0.1:${port}/?directConnection=true&serverSelectionTimeoutMS=2000`,
           (c) => c.db("admin").admin().buildInfo()
         )
         expect(typeof after.version).toBe("string")
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     120_000
   )
 })

@@ -1,28 +1,12 @@
 import { execFile } from "node:child_process"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Schema } from "effect"
 import * as fc from "fast-check"
 import { mysqlHoneypot, parseHandshakeResponse } from "../../src/honeypots/mysql/index.js"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
-
-/** An append-only sink for the fuzz runs (the shared MemorySink copies its array per line). */
-const FastSink = () => {
-  const lines: Array<string> = []
-  const layer = Layer.succeed(EventSink, {
-    write: (line: string) => Effect.sync(() => void lines.push(line))
-  })
-  return { lines, layer }
-}
-const fuzzSink = FastSink()
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provide(fuzzSink.layer))
-
-const TestLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provideMerge(EventSinkMemory))
+import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
+import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { checkEventLine, eventsOf, TestLayer, toEventLine } from "./support.js"
 
 const run = (cmd: string, args: ReadonlyArray<string>, timeout = 20_000) =>
   new Promise<{ code: number; out: string }>((resolve) => {
@@ -31,13 +15,31 @@ const run = (cmd: string, args: ReadonlyArray<string>, timeout = 20_000) =>
     )
   })
 
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+/** The fields (peer included) of every `type` event so far, each checked against the event contract. */
+const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
+
+/**
+ * A fuzz run's events (some 60,000 lines) under the contract of support's `events`, which loads the
+ * module once per line and is too slow here: the full `checkEventLine` on the first line of each
+ * type, and every line a HoneypotEvent with a peer whose fields decode as a mysql event.
+ */
+const fuzzEvents = Effect.gen(function* () {
+  const raws = yield* (yield* MemorySink).lines
+  const firsts = new Map<string, string>()
+  for (const raw of raws) {
+    const type = raw.split(" ")[5] ?? ""
+    if (!firsts.has(type)) firsts.set(type, raw)
+  }
+  yield* Effect.forEach(firsts.values(), checkEventLine)
+  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
+  const bad = decoded.filter(
+    ({ event }) =>
+      Either.isLeft(mysqlHoneypot.events.decode(event.event_type, event.fields)) ||
+      (event.event_type !== "startup" && event.attacker_port === null)
+  )
+  expect(bad.map((b) => b.raw)).toEqual([])
+  return decoded.map(({ raw, event }) => toEventLine(raw, event))
+})
 
 /** mysql_native_password: SHA1(pw) XOR SHA1(scramble ‖ SHA1(SHA1(pw))). */
 const nativeScramble = async (password: string, scramble: Buffer): Promise<Buffer> => {
@@ -78,11 +80,10 @@ describe("mysql honeypot", () => {
         expect(r.out).toContain(
           "ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)"
         )
-        const lines = yield* (yield* MemorySink).lines
-        const [auth] = events(lines, "auth")
+        const [auth] = yield* events("auth")
         expect(auth).toBeDefined()
         expect(auth!.src_ip).toBe("127.0.0.1")
-        expect(auth!.src).toBe("127.0.0.1")
+        expect(auth!.src).toBeUndefined()
         expect(auth!.principal).toBe("root")
         expect(auth!.username).toBe("root")
         expect(auth!.secret_kind).toBe("mysql_native_password")
@@ -93,10 +94,11 @@ describe("mysql honeypot", () => {
         )
         expect(auth!.secret_printable).toBe(expected.toString("hex"))
         expect(Buffer.from(auth!.secret_b64!, "base64").equals(expected)).toBe(true)
-        const [connect] = events(lines, "connect")
+        const [connect] = yield* events("connect")
         expect(connect!.connection_id).toBe(auth!.connection_id)
-        expect(events(lines, "disconnect")).toHaveLength(1)
-      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+        const [disconnect] = yield* events("disconnect")
+        expect(disconnect).toMatchObject({ src_ip: "127.0.0.1", src_port: auth!.src_port })
+      }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it.live("no password: 'using password: NO' and no credential fields", () =>
@@ -116,10 +118,10 @@ describe("mysql honeypot", () => {
         ])
       )
       expect(r.out).toContain("Access denied for user 'guest'@'127.0.0.1' (using password: NO)")
-      const [auth] = events(yield* (yield* MemorySink).lines, "auth")
+      const [auth] = yield* events("auth")
       expect(auth!.principal).toBe("guest")
       expect(auth!.secret_b64).toBeUndefined()
-    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it.live(
@@ -145,7 +147,7 @@ describe("mysql honeypot", () => {
         expect(r.out).toContain('product="MySQL"')
         expect(r.out).toContain(`version="${version}"`)
         expect(r.out.toLowerCase()).not.toContain("honeypot")
-      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     150_000
   )
 
@@ -210,10 +212,14 @@ describe("mysql honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const lines = fuzzSink.lines
-        const conns = events(lines, "connect").length
+        const es = yield* fuzzEvents
+        const count = (type: string) => es.filter((e) => e.type === type).length
+        const conns = count("connect")
         expect(conns).toBe(cases.length)
-        expect(events(lines, "auth").length + events(lines, "error").length).toBeLessThanOrEqual(conns)
+        expect(count("auth") + count("error")).toBeLessThanOrEqual(conns)
+        // Connection ids are this instance's own sequence: one per connection, never repeated.
+        const ids = es.filter((e) => e.type === "connect").map((e) => e.fields.connection_id)
+        expect(new Set(ids).size).toBe(conns)
         const r = yield* Effect.promise(() =>
           run("mariadb", [
             "-h",
@@ -229,7 +235,7 @@ describe("mysql honeypot", () => {
           ])
         )
         expect(r.out).toContain("Access denied for user 'after'")
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     120_000
   )
 })

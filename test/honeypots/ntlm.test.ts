@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Either, Schema } from "effect"
 import * as fc from "fast-check"
 import {
+  type Authenticate,
   berElementLength,
   buildChallenge,
   children,
@@ -8,6 +10,8 @@ import {
   derOctets,
   derSequence,
   md4,
+  NtlmAuthFields,
+  ntlmAuthFields,
   ntowfv1,
   ntowfv2,
   readTlv,
@@ -74,5 +78,48 @@ describe("ntlm helpers", () => {
       }),
       { numRuns: 5000 }
     )
+  })
+})
+
+describe("ntlm auth_attempt fields", () => {
+  const challenge = Buffer.from("0123456789abcdef", "hex")
+  const auth = (nt: Buffer, username = "alice", domain = "CORP"): Authenticate => ({
+    domain,
+    username,
+    workstation: "KALI",
+    lmResponse: Buffer.alloc(24, 0x22),
+    ntResponse: nt,
+    flags: 1
+  })
+  const encode = Schema.encodeEither(Schema.Struct(NtlmAuthFields))
+
+  it("an NTLMv2 response becomes a -m 5600 capture that encodes under the shared field list", () => {
+    const nt = Buffer.alloc(60, 0x11)
+    const f = ntlmAuthFields(auth(nt), challenge)
+    expect(f).toEqual({
+      username: "alice",
+      domain: "CORP",
+      principal: "CORP\\alice",
+      secret_printable: nt.toString("hex"),
+      secret_b64: nt.toString("base64"),
+      secret_kind: "ntlmssp_v2",
+      workstation: "KALI",
+      server_challenge: "0123456789abcdef",
+      hashcat: `alice::CORP:0123456789abcdef:${nt.subarray(0, 16).toString("hex")}:${nt.subarray(16).toString("hex")}`
+    })
+    const encoded = encode(f!)
+    expect(Either.isRight(encoded) && Object.keys(encoded.right)).toEqual(Object.keys(NtlmAuthFields))
+  })
+
+  it("an NTLMv1 response becomes a -m 5500 capture; no domain leaves the bare user as principal", () => {
+    const f = ntlmAuthFields(auth(Buffer.alloc(24, 0x33), "bob", ""), challenge)
+    expect(f?.secret_kind).toBe("ntlmssp_v1")
+    expect(f?.principal).toBe("bob")
+    expect(f?.hashcat.startsWith("bob:::" + "22".repeat(24))).toBe(true)
+  })
+
+  it("anonymous or odd-sized responses are not captures", () => {
+    expect(ntlmAuthFields(auth(Buffer.alloc(0)), challenge)).toBeUndefined()
+    expect(ntlmAuthFields(auth(Buffer.alloc(30)), challenge)).toBeUndefined()
   })
 })

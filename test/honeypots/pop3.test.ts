@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -9,7 +10,53 @@ import { eventsOf, nmapService, nmapServiceXml, rawExchange, run, TestLayer, wai
 const start = (config: unknown = {}) =>
   Effect.map(pop3Honeypot.start({ host: "127.0.0.1", config, port: () => 0 }), (ls) => ({ plain: ls[0]!.port, tls: ls[1]!.port }))
 
+/** Send each string in turn, pausing `n` ms at each number; then report what came back and whether the server closed. */
+const scripted = (port: number, script: ReadonlyArray<string | number>) =>
+  Effect.promise(
+    () =>
+      new Promise<{ text: string; closed: boolean }>((resolve) => {
+        const s = net.connect(port, "127.0.0.1")
+        let text = ""
+        let closed = false
+        s.on("data", (d) => {
+          text += d.toString("latin1")
+        })
+        s.on("close", () => {
+          closed = true
+        })
+        s.on("error", () => {})
+        s.on("connect", async () => {
+          for (const step of script) {
+            if (typeof step === "number") await new Promise((r) => setTimeout(r, step))
+            else if (!closed) s.write(step)
+          }
+          await new Promise((r) => setTimeout(r, 300))
+          s.destroy()
+          resolve({ text, closed })
+        })
+      })
+  )
+
 describe("pop3 honeypot", () => {
+  it.scopedLive("an accepted PASS ends the pre-login grace; without one the runtime closes the connection", () =>
+    Effect.gen(function* () {
+      const { plain } = yield* start()
+      const [authed, anonymous] = yield* Effect.all(
+        [
+          scripted(plain, ["USER admin\r\nPASS admin123\r\n", 1200, "STAT\r\n"]),
+          scripted(plain, ["USER admin\r\nPASS nope\r\n", 1200, "NOOP\r\n"])
+        ],
+        { concurrency: 2 }
+      )
+      expect(authed.text).toMatch(/\+OK Logged in\.\r\n\+OK 10 \d+\r\n$/)
+      expect(authed.closed).toBe(false)
+      expect(anonymous.closed).toBe(true)
+      expect(anonymous.text.endsWith("-ERR Authentication failed.\r\n")).toBe(true)
+      const closed = yield* eventsOf("connection_closed")
+      expect(closed.map((e) => e.fields.reason)).toEqual(["login_grace"])
+    }).pipe(Effect.provide(TestLayer({ limits: { loginGraceMs: 600 } })))
+  )
+
   it.scopedLive("curl lists and retrieves bait mail; creds and retr logged with src_ip", () =>
     Effect.gen(function* () {
       const { plain } = yield* start()

@@ -2,28 +2,12 @@ import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
 import { parseStartup, postgresHoneypot } from "../../src/honeypots/postgres/index.js"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
-
-/** An append-only sink for the fuzz runs (the shared MemorySink copies its array per line). */
-const FastSink = () => {
-  const lines: Array<string> = []
-  const layer = Layer.succeed(EventSink, {
-    write: (line: string) => Effect.sync(() => void lines.push(line))
-  })
-  return { lines, layer }
-}
-const fuzzSink = FastSink()
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provide(fuzzSink.layer))
-
-const TestLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provideMerge(EventSinkMemory))
+import { MemorySink } from "../../src/honeypots/runtime/index.js"
+import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { checkEventLine, eventsOf, TestLayer, toEventLine } from "./support.js"
 
 const psql = (conninfo: string, password: string) =>
   new Promise<{ code: number; out: string }>((resolve) => {
@@ -39,13 +23,31 @@ const psql = (conninfo: string, password: string) =>
     )
   })
 
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+/** The fields (peer included) of every `type` event so far, each checked against the event contract. */
+const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
+
+/**
+ * A fuzz run's events (some 60,000 lines) under the contract of support's `events`, which loads the
+ * module once per line and is too slow here: the full `checkEventLine` on the first line of each
+ * type, and every line a HoneypotEvent with a peer whose fields decode as a postgres event.
+ */
+const fuzzEvents = Effect.gen(function* () {
+  const raws = yield* (yield* MemorySink).lines
+  const firsts = new Map<string, string>()
+  for (const raw of raws) {
+    const type = raw.split(" ")[5] ?? ""
+    if (!firsts.has(type)) firsts.set(type, raw)
+  }
+  yield* Effect.forEach(firsts.values(), checkEventLine)
+  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
+  const bad = decoded.filter(
+    ({ event }) =>
+      Either.isLeft(postgresHoneypot.events.decode(event.event_type, event.fields)) ||
+      (event.event_type !== "startup" && event.attacker_port === null)
+  )
+  expect(bad.map((b) => b.raw)).toEqual([])
+  return decoded.map(({ raw, event }) => toEventLine(raw, event))
+})
 const md5 = (s: string | Buffer) => createHash("md5").update(s).digest("hex")
 
 describe("postgres honeypot", () => {
@@ -61,22 +63,21 @@ describe("postgres honeypot", () => {
         )
         expect(r.code).not.toBe(0)
         expect(r.out).toContain('FATAL:  password authentication failed for user "alice"')
-        const lines = yield* (yield* MemorySink).lines
-        const [startup] = events(lines, "startup").filter((e) => e.src_ip !== undefined)
+        const [startup] = yield* events("startup_message")
         expect(startup).toMatchObject({
           src_ip: "127.0.0.1",
           username: "alice",
           database: "postgres",
           application_name: "etl"
         })
-        const [auth] = events(lines, "auth")
+        const [auth] = yield* events("auth")
         expect(auth!.principal).toBe("alice")
         expect(auth!.secret_kind).toBe("postgres_md5_challenge")
         const expected = `md5${md5(Buffer.concat([Buffer.from(md5("S3cret!alice")), Buffer.from(auth!.salt!, "hex")]))}`
         expect(auth!.pw_hash).toBe(expected)
         expect(auth!.secret_printable).toBe(expected)
         expect(Buffer.from(auth!.secret_b64!, "base64").toString("hex")).toBe(expected.slice(3))
-      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+      }).pipe(Effect.scoped, Effect.provide(TestLayer()))
     )
 
   it.live("auth_method=cleartext captures the plaintext password", () =>
@@ -90,14 +91,14 @@ describe("postgres honeypot", () => {
         psql(`host=127.0.0.1 port=${l!.port} user=alice dbname=template1 sslmode=prefer`, "Hunter2 pw")
       )
       expect(r.out).toContain('password authentication failed for user "alice"')
-      const [auth] = events(yield* (yield* MemorySink).lines, "auth")
+      const [auth] = yield* events("auth")
       expect(auth).toMatchObject({
         principal: "alice",
         secret_kind: "plaintext",
         secret_printable: "Hunter2 pw"
       })
       expect(Buffer.from(auth!.secret_b64!, "base64").toString()).toBe("Hunter2 pw")
-    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it.live("an unknown database gets FATAL 3D000 before any password prompt", () =>
@@ -107,13 +108,14 @@ describe("postgres honeypot", () => {
         psql(`host=127.0.0.1 port=${l!.port} user=alice dbname=prod sslmode=disable`, "x")
       )
       expect(r.out).toContain('FATAL:  database "prod" does not exist')
-      const lines = yield* (yield* MemorySink).lines
-      expect(events(lines, "startup").filter((e) => e.src_ip !== undefined)[0]).toMatchObject({
+      expect((yield* events("startup_message"))[0]).toMatchObject({
         username: "alice",
         database: "prod"
       })
-      expect(events(lines, "auth")).toHaveLength(0)
-    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+      expect(yield* events("auth")).toHaveLength(0)
+      // The service's own `startup` (no peer) is the only event of that name.
+      expect((yield* events("startup")).every((e) => e.src_ip === undefined)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it("parseStartup never throws", () => {
@@ -151,16 +153,17 @@ describe("postgres honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const lines = fuzzSink.lines
-        const conns = events(lines, "connect").length
+        const es = yield* fuzzEvents
+        const count = (type: string) => es.filter((e) => e.type === type).length
+        const conns = count("connect")
         expect(conns).toBe(cases.length)
-        expect(events(lines, "error").length).toBeLessThanOrEqual(conns)
-        expect(events(lines, "auth").length).toBeLessThanOrEqual(conns)
+        expect(count("error")).toBeLessThanOrEqual(conns)
+        expect(count("auth")).toBeLessThanOrEqual(conns)
         const r = yield* Effect.promise(() =>
           psql(`host=127.0.0.1 port=${port} user=after dbname=postgres sslmode=disable`, "x")
         )
         expect(r.out).toContain('password authentication failed for user "after"')
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     120_000
   )
 })

@@ -2,35 +2,22 @@ import { createHmac, randomBytes } from "node:crypto"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import * as fc from "fast-check"
 import { children, derInteger, derOctets, derSequence, readTlv, tlv } from "../../src/honeypots/ntlm/Der.js"
 import { ntowfv2, verifyNtlmv2 } from "../../src/honeypots/ntlm/index.js"
 import { negoToken, parseConnectionRequest, rdpHoneypot } from "../../src/honeypots/rdp/index.js"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
+import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
+import { events as checkedEvents } from "./support.js"
 
 const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "ws01" }).pipe(
   Layer.provideMerge(EventSinkMemory)
 )
-const fuzzLines: Array<string> = []
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(
-  Layer.provide(
-    Layer.succeed(EventSink, { write: (line: string) => Effect.sync(() => void fuzzLines.push(line)) })
-  )
-)
 
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+/** Every logged line, held to the event contract (support.ts), as type + fields (peer included). */
+const logged = Effect.map(checkedEvents, (es) => es.map((e) => ({ type: e.type, fields: e.fields })))
+const events = (lines: ReadonlyArray<{ type: string; fields: Record<string, string> }>, type: string) =>
+  lines.filter((l) => l.type === type).map((l) => l.fields)
 
 /** X.224 Connection Request as mstsc sends it: cookie line + RDP_NEG_REQ. */
 const connectionRequest = (cookie: string | undefined, requested: number) => {
@@ -129,7 +116,7 @@ describe("rdp honeypot", () => {
       const { cc, socket } = yield* Effect.promise(() => connect(l!.port, "attacker", 0x0b))
       socket.destroy()
       expect(cc.toString("hex")).toBe("030000130ed000001234000200080000000000")
-      const lines = yield* (yield* MemorySink).lines
+      const lines = yield* logged
       expect(events(lines, "rdp_cookie")[0]).toEqual({
         src_ip: "127.0.0.1",
         src_port: expect.any(String),
@@ -146,7 +133,7 @@ describe("rdp honeypot", () => {
       const [l] = yield* rdpHoneypot.start({ host: "127.0.0.1", port: () => 0 })
       const { socket } = yield* Effect.promise(() => connect(l!.port, undefined, 0x03))
       socket.destroy()
-      const [e] = events(yield* (yield* MemorySink).lines, "connection_request")
+      const [e] = events(yield* logged, "connection_request")
       expect(e).toMatchObject({ src_ip: "127.0.0.1", requested_protocols: "3" })
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
@@ -170,7 +157,7 @@ describe("rdp honeypot", () => {
           return readTlv(f!.value)!.value.readUInt32BE(0)
         })
         expect(errorCode).toBe(0xc000006d)
-        const [a] = events(yield* (yield* MemorySink).lines, "auth_attempt")
+        const [a] = events(yield* logged, "auth_attempt")
         expect(a).toMatchObject({
           src_ip: "127.0.0.1",
           principal: "CORP\\bob",
@@ -178,6 +165,19 @@ describe("rdp honeypot", () => {
           auth_path: "nla",
           workstation: "KALI"
         })
+        // Same field list as smb's auth_attempt (ntlm/Events.ts), then rdp's own.
+        expect(Object.keys(a!).slice(2)).toEqual([
+          "username",
+          "domain",
+          "principal",
+          "secret_printable",
+          "secret_b64",
+          "secret_kind",
+          "workstation",
+          "server_challenge",
+          "hashcat",
+          "auth_path"
+        ])
         const nt = Buffer.from(a!.secret_b64!, "base64")
         const auth = {
           username: "bob",
@@ -191,6 +191,25 @@ describe("rdp honeypot", () => {
         expect(verifyNtlmv2("summer2025!", auth, Buffer.from(a!.server_challenge!, "hex"))).toBe(false)
       }).pipe(Effect.scoped, Effect.provide(TestLayer)),
     30_000
+  )
+
+  it.live("nla=true with a bad supplied certificate fails the start, naming the listener", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        rdpHoneypot.start({
+          host: "127.0.0.1",
+          port: () => 0,
+          config: {
+            nla: true,
+            tls_cert: "-----BEGIN CERTIFICATE-----\nnot a cert\n-----END CERTIFICATE-----\n",
+            tls_key: "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+          }
+        })
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) expect(String(exit.cause)).toContain("HoneypotListenError")
+      expect(yield* logged).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
   it("parseConnectionRequest never throws", () => {
@@ -224,6 +243,7 @@ describe("rdp honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
+        const fuzzLines = yield* logged
         const conns = events(fuzzLines, "connection").length
         expect(conns).toBe(cases.length)
         const once = ["rdp_cookie", "connection_request", "error"].reduce(
@@ -235,8 +255,9 @@ describe("rdp honeypot", () => {
         const { cc, socket } = yield* Effect.promise(() => connect(port, "after", 1))
         socket.destroy()
         expect(cc.length).toBe(19)
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
-    120_000
+      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+    // 20,000 connections plus a contract check of every line they logged; a shared 2-core box is slow.
+    300_000
   )
 })
 

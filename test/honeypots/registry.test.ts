@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
-import { planServices, startDecky } from "../../src/honeypots/Decky.js"
+import { Effect, Exit, Option } from "effect"
+import { planDecky, resolveIdentity, startDecky } from "../../src/fleet/Decky.js"
+import { PortPlan } from "../../src/fleet/Ports.js"
 import {
   HONEYPOT_SLUGS,
   isHoneypotSlug,
@@ -9,10 +10,9 @@ import {
   loadHoneypots,
   UnknownHoneypot
 } from "../../src/honeypots/Registry.js"
-import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
-import { parseRfc5424 } from "../../src/logging/Parser.js"
+import { defaultLimits } from "../../src/honeypots/runtime/index.js"
 import { spawnAsync } from "../support/spawn.js"
-import { run } from "./support.js"
+import { events, run, TestLayer } from "./support.js"
 
 const SERVICES = [
   "ssh",
@@ -107,17 +107,30 @@ describe("honeypot registry", () => {
 })
 
 describe("startDecky from the registry", () => {
-  const Layer_ = HoneypotContextLive({ decky: "decky-reg" }).pipe(Layer.provideMerge(EventSinkMemory))
+  const plan = (slugs: ReadonlyArray<string>, configs: Record<string, unknown>) =>
+    planDecky({
+      identity: resolveIdentity(
+        { name: Option.some("decky-reg") },
+        {
+          artifactsRoot: "/tmp/decnet-test-artifacts",
+          decky: { nodeName: Option.none(), hostname: Option.none(), instanceId: Option.none() }
+        }
+      ),
+      host: "127.0.0.1",
+      slugs,
+      configs,
+      ports: PortPlan.explicit(new Map(), "ephemeral"),
+      limits: defaultLimits
+    })
 
-  it.scoped("runs redis and http in one scope on ephemeral ports, driven by redis-cli and curl", () =>
+  it.scopedLive("runs redis and http in one scope on ephemeral ports, driven by redis-cli and curl", () =>
     Effect.gen(function* () {
-      const services = yield* planServices(["redis", "http"], { redis: { reply_delay_ms: [0, 0] } })
-      const running = yield* startDecky({ host: "127.0.0.1", services, port: () => 0 })
-      expect(running.map((r) => r.slug)).toEqual(["redis", "http"])
-      const redisPort = running[0]?.listeners[0]?.port ?? 0
-      const httpPort = running[1]?.listeners[0]?.port ?? 0
+      const running = yield* startDecky(yield* plan(["redis", "http"], { redis: { reply_delay_ms: [0, 0] } }))
+      expect(running.services.map((r) => r.slug)).toEqual(["redis", "http"])
+      const redisPort = running.services[0]?.listeners[0]?.port ?? 0
+      const httpPort = running.services[1]?.listeners[0]?.port ?? 0
       expect(redisPort).toBeGreaterThan(0)
-      expect(running[0]?.listeners[0]?.defaultPort).toBe(6379)
+      expect(running.services[0]?.listeners[0]?.defaultPort).toBe(6379)
 
       const r = yield* run("redis-cli", [
         "-h",
@@ -139,35 +152,52 @@ describe("startDecky from the registry", () => {
       ])
       expect(c.stdout).toMatch(/^\d{3}$/)
 
-      const sink = yield* MemorySink
-      let parsed = (yield* sink.lines).map(parseRfc5424)
-      for (
-        let i = 0;
-        i < 100 && !parsed.some((e) => e?.service === "http" && e.event_type === "request");
-        i++
-      ) {
+      let seen = yield* events
+      for (let i = 0; i < 100 && !seen.some((e) => e.app === "http" && e.type === "request"); i++) {
         yield* Effect.sleep("50 millis")
-        parsed = (yield* sink.lines).map(parseRfc5424)
+        seen = yield* events
       }
-      const auth = parsed.find((e) => e?.event_type === "auth")
-      expect(auth?.decky).toBe("decky-reg")
-      expect(auth?.service).toBe("redis")
+      const lines = seen.map((e) => e.raw)
+      const auth = seen.find((e) => e.type === "auth")
+      expect(auth?.app).toBe("redis")
+      expect(lines.every((l) => l.includes(" decky-reg "))).toBe(true)
       expect(auth?.fields.principal).toBe("alice")
       expect(auth?.fields.secret_printable).toBe("s3cret")
-      expect(parsed.filter((e) => e?.event_type === "startup").map((e) => e?.service)).toEqual([
-        "redis",
-        "http"
-      ])
-      expect(parsed.some((e) => e?.service === "http" && e.event_type === "request")).toBe(true)
-    }).pipe(Effect.provide(Layer_))
+      expect(seen.filter((e) => e.type === "startup").map((e) => e.app)).toEqual(["redis", "http"])
+      expect(seen.some((e) => e.app === "http" && e.type === "request")).toBe(true)
+    }).pipe(Effect.provide(TestLayer()))
   )
 
   it.scoped("a config error names the service and the key", () =>
     Effect.gen(function* () {
-      const services = yield* planServices(["redis"], { redis: { reply_delay_ms: "fast" } })
-      const error = yield* Effect.flip(startDecky({ host: "127.0.0.1", services, port: () => 0 }))
+      const error = yield* Effect.flip(
+        startDecky(yield* plan(["redis"], { redis: { reply_delay_ms: "fast" } }))
+      )
       expect(error._tag).toBe("HoneypotConfigError")
       expect(error.message).toContain('invalid redis config: "reply_delay_ms"')
-    }).pipe(Effect.provide(Layer_))
+    }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.effect("a plan refuses a config for a service the decky does not run, and an out-of-range offset", () =>
+    Effect.gen(function* () {
+      const stray = yield* Effect.flip(plan(["redis"], { ssh: {} }))
+      expect(stray.message).toBe("--config has an entry for 'ssh', which is not in --services")
+      const far = yield* Effect.flip(
+        planDecky({
+          identity: resolveIdentity(
+            {},
+            {
+              artifactsRoot: "/tmp/x",
+              decky: { nodeName: Option.some("n"), hostname: Option.none(), instanceId: Option.none() }
+            }
+          ),
+          host: "127.0.0.1",
+          slugs: ["redis"],
+          ports: PortPlan.offset(60_000),
+          limits: defaultLimits
+        })
+      )
+      expect(far.message).toBe("--port-offset 60000 puts redis's port 6379 at 66379, outside 1-65535")
+    })
   )
 })

@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -15,7 +16,54 @@ const mailFile = () => {
   return f
 }
 
+/** Send each string in turn, pausing `n` ms at each number; then report what came back and whether the server closed. */
+const scripted = (port: number, script: ReadonlyArray<string | number>) =>
+  Effect.promise(
+    () =>
+      new Promise<{ text: string; closed: boolean }>((resolve) => {
+        const s = net.connect(port, "127.0.0.1")
+        let text = ""
+        let closed = false
+        s.on("data", (d) => {
+          text += d.toString("latin1")
+        })
+        s.on("close", () => {
+          closed = true
+        })
+        s.on("error", () => {})
+        s.on("connect", async () => {
+          for (const step of script) {
+            if (typeof step === "number") await new Promise((r) => setTimeout(r, step))
+            else if (!closed) s.write(step)
+          }
+          await new Promise((r) => setTimeout(r, 300))
+          s.destroy()
+          resolve({ text, closed })
+        })
+      })
+  )
+
 describe("smtp honeypot", () => {
+  it.scopedLive("an accepted AUTH ends the pre-login grace; without one the runtime closes the connection", () =>
+    Effect.gen(function* () {
+      const [l] = yield* smtpRelayHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 })
+      const plain = Buffer.from("\u0000relayuser\u0000hunter2").toString("base64")
+      const [authed, anonymous] = yield* Effect.all(
+        [
+          scripted(l!.port, [`EHLO x\r\nAUTH PLAIN ${plain}\r\n`, 1200, "NOOP\r\n"]),
+          scripted(l!.port, ["EHLO x\r\n", 1200, "NOOP\r\n"])
+        ],
+        { concurrency: 2 }
+      )
+      expect(authed.text).toContain("235 2.7.0 Authentication successful\r\n250 2.0.0 Ok\r\n")
+      expect(authed.closed).toBe(false)
+      expect(anonymous.closed).toBe(true)
+      expect(anonymous.text).not.toContain("250 2.0.0 Ok")
+      const closed = yield* eventsOf("connection_closed")
+      expect(closed.map((e) => e.fields.reason)).toEqual(["login_grace"])
+    }).pipe(Effect.provide(TestLayer({ limits: { loginGraceMs: 600 } })))
+  )
+
   it.scopedLive("harvester: Postfix banner on 25 and 587, curl AUTH LOGIN creds captured, 535 and relay denied", () =>
     Effect.gen(function* () {
       const ls = yield* smtpHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import fc from "fast-check"
-import { parseHeaders, simhash64, summarize } from "../../src/honeypots/smtp/Message.js"
-import { decodePlain } from "../../src/honeypots/smtp/Sasl.js"
+import { decodePlain, parseHeaders, simhash64, summarize } from "../../src/honeypots/mail/index.js"
+import { smtpEvents } from "../../src/honeypots/smtp/Events.js"
 
 const MIME = [
   "From: Billing <billing@corp.example>",
@@ -34,12 +35,32 @@ describe("smtp message summary", () => {
       dkim_signed: true,
       spf_pass: true,
       attachment_count: 1,
-      attachments_json: '[{"filename":"invoice.zip","content_type":"application/zip"}]',
-      urls_json: '["https://evil.example/x"]',
+      attachments_json: [{ filename: "invoice.zip", content_type: "application/zip" }],
+      urls_json: ["https://evil.example/x"],
       body_base64_bytes: 16,
       html_smuggling: true
     })
     expect(s.body_simhash).toMatch(/^[0-9a-f]{16}$/)
+  })
+
+  it("logs the lists as compact JSON in message_stored", () => {
+    const s = summarize(Buffer.from(MIME))
+    const fields = Either.getOrThrow(
+      smtpEvents.encode({
+        _tag: "message_stored",
+        msg_id: "X",
+        stored_as: "x.eml",
+        sha256: "0",
+        size: MIME.length,
+        truncated: false,
+        mail_from: "",
+        rcpt_to: "",
+        ...s
+      })
+    )
+    expect(fields.attachments_json).toBe('[{"filename":"invoice.zip","content_type":"application/zip"}]')
+    expect(fields.urls_json).toBe('["https://evil.example/x"]')
+    expect(fields.dkim_signed).toBe("true")
   })
 
   it("simhash: identical text → identical hash, a small edit → a close hash", () => {

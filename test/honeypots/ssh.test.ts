@@ -2,28 +2,31 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { MAX_UPLOAD_BYTES, Upload, UploadBudget } from "../../src/honeypots/ssh/Capture.js"
+import { MAX_UPLOAD_BYTES, openUpload, UploadBudget } from "../../src/honeypots/ssh/Capture.js"
 import { sshHoneypot } from "../../src/honeypots/ssh/index.js"
-import { ScpSink } from "../../src/honeypots/ssh/Scp.js"
+import { ScpSink, type ScpStep } from "../../src/honeypots/ssh/Scp.js"
+import {
+  CLIENT_OPTIONS,
+  closeHandle,
+  eventually,
+  floodWrites,
+  openForWrite,
+  sftp,
+  sshClient,
+  startSsh
+} from "./sshClient.js"
 import { eventsOf, nmapService, nmapServiceXml, run, TestLayer, waitForEvents } from "./support.js"
 
 const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-ssh-"))
+afterAll(() => fs.rmSync(artifacts, { recursive: true, force: true }))
 const layer = TestLayer({ artifactsDir: artifacts })
 
 const start = Effect.gen(function* () {
   const [listener] = yield* sshHoneypot.start({ host: "127.0.0.1", port: () => 0 })
   return listener!.port
 })
-
-/** The OpenSSH client options every password-login test uses: no host-key prompts, no keys, quiet. */
-const CLIENT_OPTIONS = [
-  "StrictHostKeyChecking=no",
-  "UserKnownHostsFile=/dev/null",
-  "PubkeyAuthentication=no",
-  "LogLevel=ERROR"
-].flatMap((o) => ["-o", o])
 
 /** OpenSSH `sftp -b -` as root with the default password: `input` is the batch (one command per line). */
 const sftpBatch = (port: number, input: string) =>
@@ -208,26 +211,37 @@ describe("ssh honeypot", () => {
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
-  it.live("sftp uploads past the instance's memory budget end as file_skipped buffer_full", () =>
+  it.live("an SFTP client that floods WRITEs past the instance's budget: file_skipped buffer_full", () =>
     Effect.gen(function* () {
-      const [listener] = yield* sshHoneypot.start({
-        host: "127.0.0.1",
-        config: { upload_buffer_mb: 1 },
-        port: () => 0
-      })
-      const big = path.join(artifacts, "big.bin")
+      // Uploads stream to disk, so a client that waits for its replies never fills the budget; one that
+      // sends 8 MiB of WRITEs without waiting outruns the disk, and its upload is dropped, not held.
+      const { port, budget } = yield* startSsh({ upload_buffer_mb: 1 })
+      const client = yield* sshClient(port)
+      const s = yield* sftp(client)
+      const handle = yield* openForWrite(s, "/tmp/big.bin")
+      yield* floodWrites(s, handle, Buffer.alloc(32 * 1024, 0x5a), 256)
+      yield* closeHandle(s, handle)
       const small = path.join(artifacts, "small.bin")
-      fs.writeFileSync(big, Buffer.alloc(3 * 1024 * 1024, 0x5a))
       fs.writeFileSync(small, Buffer.alloc(200_000, 0x41))
-      // The big one first: once it is skipped its buffer is free again, so the small one still fits.
-      const r = yield* sftpBatch(listener!.port, `put ${big} /tmp/big.bin\nput ${small} /tmp/small.bin\n`)
+      const r = yield* sftpBatch(port, `put ${small} /tmp/small.bin\n`)
       expect(r.code).toBe(0)
       const es = yield* waitForEvents((es) =>
         es.some((e) => e.type === "file_captured" && e.fields.orig_path === "/tmp/small.bin")
       )
       const skipped = es.find((e) => e.type === "file_skipped" && e.fields.orig_path === "/tmp/big.bin")
-      expect(skipped?.fields).toMatchObject({ reason: "buffer_full", size: String(3 * 1024 * 1024) })
+      expect(skipped?.fields).toMatchObject({
+        reason: "buffer_full",
+        size: String(8 * 1024 * 1024),
+        ssh_user: "root"
+      })
       expect(es.some((e) => e.type === "file_captured" && e.fields.orig_path === "/tmp/big.bin")).toBe(false)
+      expect(budget.peak).toBeLessThanOrEqual(budget.limit)
+      expect(
+        yield* eventually(
+          () => budget.held,
+          (h) => h === 0
+        )
+      ).toBe(0)
     }).pipe(Effect.provide(layer), Effect.scoped)
   )
 
@@ -327,6 +341,30 @@ describe("ssh honeypot", () => {
   )
 })
 
+/** Replay scp steps as the channel would: files with their bytes, and the acknowledgements sent. */
+const replay = (
+  steps: ReadonlyArray<ScpStep>,
+  state: { files: Array<[string, string]>; acks: number; fatal: number }
+) => {
+  for (const step of steps) {
+    if (step._tag === "File") {
+      state.files.push([step.path, ""])
+      state.acks++
+    } else if (step._tag === "Data") {
+      const last = state.files[state.files.length - 1]!
+      last[1] += step.chunk.toString()
+    } else if (step._tag === "FileEnd" || step._tag === "Ack") state.acks++
+    else state.fatal++
+  }
+}
+
+const quarantine = (limit: number) => ({
+  dir: fs.mkdtempSync(path.join(artifacts, "q-")),
+  budget: new UploadBudget(limit)
+})
+const incoming = (dir: string) =>
+  fs.existsSync(path.join(dir, ".incoming")) ? fs.readdirSync(path.join(dir, ".incoming")) : []
+
 describe("scp sink (pure)", () => {
   it("handles headers, data and trailers split across reads, directories, and bad input", () => {
     const sink = new ScpSink("/tmp", true)
@@ -334,70 +372,75 @@ describe("scp sink (pure)", () => {
       Buffer.from("T1700000000 0 1700000000 0\nD0755 0 kit\nC0644 5 a.sh\nhel"),
       Buffer.from("lo\0C0600 0 empty\n\0E\n")
     ])
-    const acks: Array<number> = []
-    const files: Array<[string, string]> = []
-    for (let i = 0; i < wire.length; i += 3) {
-      const step = sink.feed(wire.subarray(i, i + 3))
-      expect(step.fatal).toBe(false)
-      acks.push(...step.reply)
-      for (const u of step.completed) files.push([u.origPath, u.content().toString()])
-    }
-    expect(acks).toEqual([0, 0, 0, 0, 0, 0, 0])
-    expect(files).toEqual([
+    const state = { files: [] as Array<[string, string]>, acks: 0, fatal: 0 }
+    for (let i = 0; i < wire.length; i += 3) replay(sink.feed(wire.subarray(i, i + 3)), state)
+    expect(state.fatal).toBe(0)
+    // T, D, C, end of a.sh, C, end of empty, E.
+    expect(state.acks).toBe(7)
+    expect(state.files).toEqual([
       ["/tmp/kit/a.sh", "hello"],
       ["/tmp/kit/empty", ""]
     ])
-    expect(new ScpSink("/tmp/x", false).feed(Buffer.from("Xbogus\n")).fatal).toBe(true)
-    expect(new ScpSink("/tmp/x", false).feed(Buffer.alloc(5000, 0x41)).fatal).toBe(true)
+    const bad = new ScpSink("/tmp/x", false).feed(Buffer.from("Xbogus\n"))
+    expect(bad.map((s) => s._tag)).toEqual(["Fatal"])
+    expect(new ScpSink("/tmp/x", false).feed(Buffer.alloc(5000, 0x41)).map((s) => s._tag)).toEqual(["Fatal"])
   })
+})
 
-  it("an upload past the cap stops buffering, frees what it held and is reported oversize", () => {
-    const budget = new UploadBudget(2 * MAX_UPLOAD_BYTES)
-    const u = new Upload("/tmp/big", budget)
-    const chunk = Buffer.alloc(1024 * 1024)
-    for (let i = 0; i < 50; i++) u.write(chunk)
-    expect(budget.held).toBe(50 * 1024 * 1024)
-    u.write(chunk)
-    expect(u.oversize).toBe(true)
-    expect(u.skipReason).toBe("too_large")
-    expect(u.size).toBe(51 * 1024 * 1024)
-    // Dropped at once: the 50 MiB are free before the upload ends, not when it is stored.
-    expect(u.content().length).toBe(0)
-    expect(budget.held).toBe(0)
-  })
+describe("streamed uploads (Capture)", () => {
+  it.effect("an upload past the cap is skipped at once and holds nothing", () =>
+    Effect.gen(function* () {
+      const q = quarantine(2 * MAX_UPLOAD_BYTES)
+      const u = yield* openUpload(q, "/tmp/big")
+      expect(u.write(Buffer.alloc(1024), 0)).toBeUndefined()
+      // Positional writes count toward the cap too: a sparse write past it is refused.
+      expect(u.write(Buffer.alloc(20), MAX_UPLOAD_BYTES - 10)).toBe("too_large")
+      expect(u.skipReason).toBe("too_large")
+      expect(u.received).toBe(1044)
+      expect(u.write(Buffer.alloc(100), 1024)).toBe("too_large")
+      expect(u.received).toBe(1144)
+      yield* u.discard()
+      expect(q.budget.held).toBe(0)
+      expect(incoming(q.dir)).toEqual([])
+    })
+  )
 
-  it("uploads share one instance budget: past it they are skipped as buffer_full, release gives it back", () => {
-    const budget = new UploadBudget(10)
-    const a = new Upload("/tmp/a", budget)
-    const b = new Upload("/tmp/b", budget)
-    a.write(Buffer.from("123456"))
-    b.write(Buffer.from("1234"))
-    expect(budget.held).toBe(10)
-    b.write(Buffer.from("x"))
-    expect(b.skipReason).toBe("buffer_full")
-    expect(b.size).toBe(5)
-    expect(budget.held).toBe(6)
-    // b keeps counting (the event reports the size that arrived) but buffers nothing more.
-    b.write(Buffer.from("yy"))
-    expect(b.size).toBe(7)
-    expect(budget.held).toBe(6)
-    a.release()
-    a.release() // idempotent
-    expect(budget.held).toBe(0)
-    expect(a.content().toString()).toBe("123456")
-    const c = new Upload("/tmp/c", budget)
-    c.write(Buffer.alloc(10))
-    expect(c.skipReason).toBeUndefined()
-    expect(budget.held).toBe(10)
-  })
+  it.effect(
+    "uploads share one budget of bytes not yet on disk: past it they are skipped as buffer_full",
+    () =>
+      Effect.gen(function* () {
+        const q = quarantine(10)
+        const a = yield* openUpload(q, "/tmp/a")
+        const b = yield* openUpload(q, "/tmp/b")
+        // Within one tick no disk write can complete, so everything written is still held.
+        expect(a.write(Buffer.from("123456"), 0)).toBeUndefined()
+        expect(b.write(Buffer.from("1234"), 0)).toBeUndefined()
+        expect(q.budget.held).toBe(10)
+        expect(b.write(Buffer.from("x"), 4)).toBe("buffer_full")
+        expect(b.write(Buffer.from("yy"), 5)).toBe("buffer_full")
+        // b keeps counting what arrived (the event reports it) but holds nothing more.
+        expect(b.received).toBe(7)
+        expect(q.budget.held).toBe(10)
+        expect(q.budget.peak).toBe(10)
+        const done = yield* a.complete()
+        expect(done.size).toBe(6)
+        expect(fs.readFileSync(a.tmpPath, "utf8")).toBe("123456")
+        yield* b.discard()
+        expect(q.budget.held).toBe(0)
+        expect(fs.existsSync(b.tmpPath)).toBe(false)
+      })
+  )
 
-  it("an scp channel that closes mid-upload gives its bytes back", () => {
-    const budget = new UploadBudget(1024)
-    const sink = new ScpSink("/tmp/x", false, budget)
-    sink.feed(Buffer.from("C0644 100 x.bin\n"))
-    sink.feed(Buffer.alloc(60, 0x41))
-    expect(budget.held).toBe(60)
-    sink.discard()
-    expect(budget.held).toBe(0)
-  })
+  it.effect("out-of-order writes land at their offsets and are hashed from the file", () =>
+    Effect.gen(function* () {
+      const q = quarantine(1024)
+      const u = yield* openUpload(q, "/tmp/o")
+      u.write(Buffer.from("world"), 6)
+      u.write(Buffer.from("hello "), 0)
+      const done = yield* u.complete()
+      expect(fs.readFileSync(u.tmpPath, "utf8")).toBe("hello world")
+      expect(done).toEqual({ size: 11, sha256: createHash("sha256").update("hello world").digest("hex") })
+      yield* u.discard()
+    })
+  )
 })

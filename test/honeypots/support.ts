@@ -10,7 +10,7 @@ import { Effect, Either, Layer, Option, Schema } from "effect"
 import fc from "fast-check"
 import { findService } from "../../src/catalog/index.js"
 import { isHoneypotSlug, loadHoneypot } from "../../src/honeypots/Registry.js"
-import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
+import { EventSinkMemory, type Honeypot, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
 import { type HoneypotEvent, HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
 import { hasUnsafeCharacter, UNKNOWN_IP } from "../../src/logging/Rfc5424.js"
 
@@ -18,6 +18,13 @@ export const TestLayer = (options: { limits?: Record<string, number>; artifactsD
   HoneypotContextLive({ decky: "decky-01", limits: options.limits, artifactsDir: options.artifactsDir }).pipe(
     Layer.provideMerge(EventSinkMemory)
   )
+
+const modules = new Map<string, Honeypot>()
+const moduleOf = (slug: string): Effect.Effect<Honeypot> => {
+  const hit = modules.get(slug)
+  if (hit !== undefined) return Effect.succeed(hit)
+  return Effect.tap(Effect.orDie(loadHoneypot(slug)), (m) => Effect.sync(() => modules.set(slug, m)))
+}
 
 /** Events that are about a source, not one connection: they name the address but no port. */
 const PORTLESS = new Set(["connection_refused"])
@@ -44,7 +51,7 @@ export const checkEventLine = (raw: string): Effect.Effect<HoneypotEvent> =>
       const spec = Option.getOrThrow(findService(event.service))
       if (!spec.events.includes(event.event_type))
         return yield* Effect.dieMessage(`${event.service}'s catalog entry does not list ${event.event_type}: ${raw}`)
-      const module = yield* loadHoneypot(event.service).pipe(Effect.orDie)
+      const module = yield* moduleOf(event.service)
       const typed = module.events.decode(event.event_type, event.fields)
       if (Either.isLeft(typed))
         return yield* Effect.dieMessage(`${event.service} ${event.event_type} fields do not decode: ${typed.left.message}\n${raw}`)

@@ -1,13 +1,14 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { telnetHoneypot } from "../../src/honeypots/telnet/index.js"
 import { eventsOf, TestLayer, waitForEvents } from "./support.js"
 import { telnetScript } from "./telnetClient.js"
 
 const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-telnet-"))
+afterAll(() => fs.rmSync(artifacts, { recursive: true, force: true }))
 const layer = TestLayer({ artifactsDir: artifacts })
 
 const start = Effect.gen(function* () {

@@ -1,32 +1,39 @@
 import { execFile, execFileSync } from "node:child_process"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
-import {
-  EventSink,
-  EventSinkMemory,
-  HoneypotContextLive,
-  MemorySink
-} from "../../src/honeypots/runtime/index.js"
 import { desEncryptBlock, vncKey } from "../../src/honeypots/vnc/Des.js"
 import { verifyVncResponse, vncHoneypot, vncResponse } from "../../src/honeypots/vnc/index.js"
+import { MemorySink } from "../../src/honeypots/runtime/index.js"
+import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
+import { checkEventLine, eventsOf, TestLayer, toEventLine } from "./support.js"
 
-const TestLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(Layer.provideMerge(EventSinkMemory))
-const fuzzLines: Array<string> = []
-const FuzzLayer = HoneypotContextLive({ decky: "decky-01" }).pipe(
-  Layer.provide(
-    Layer.succeed(EventSink, { write: (line: string) => Effect.sync(() => void fuzzLines.push(line)) })
+/** The fields (peer included) of every `type` event so far, each checked against the event contract. */
+const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
+
+/**
+ * A fuzz run's events (some 80,000 lines) under the contract of support's `events`, which loads the
+ * module once per line and is too slow here: the full `checkEventLine` on the first line of each
+ * type, and every line a HoneypotEvent with a peer whose fields decode as a vnc event.
+ */
+const fuzzEvents = Effect.gen(function* () {
+  const raws = yield* (yield* MemorySink).lines
+  const firsts = new Map<string, string>()
+  for (const raw of raws) {
+    const type = raw.split(" ")[5] ?? ""
+    if (!firsts.has(type)) firsts.set(type, raw)
+  }
+  yield* Effect.forEach(firsts.values(), checkEventLine)
+  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
+  const bad = decoded.filter(
+    ({ event }) =>
+      Either.isLeft(vncHoneypot.events.decode(event.event_type, event.fields)) ||
+      (event.event_type !== "startup" && event.attacker_port === null)
   )
-)
-
-const fieldsOf = (line: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const m of line.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1")
-  return out
-}
-const events = (lines: ReadonlyArray<string>, type: string) =>
-  lines.filter((l) => l.split(" ")[5] === type).map(fieldsOf)
+  expect(bad.map((b) => b.raw)).toEqual([])
+  return decoded.map(({ raw, event }) => toEventLine(raw, event))
+})
 
 /** A scripted RFB client: reads exactly what the protocol says comes next. */
 const rfbLogin = (port: number, password: string, clientVersion = "RFB 003.008\n") =>
@@ -103,10 +110,12 @@ describe("vnc honeypot", () => {
         expect([...r.types]).toEqual([2])
         expect(r.result.readUInt32BE(0)).toBe(1)
         expect(r.result.subarray(4).toString()).toBe("Authentication failed")
-        const lines = yield* (yield* MemorySink).lines
-        expect(events(lines, "version")[0]).toMatchObject({ src: "127.0.0.1", client_version: "RFB 003.008" })
-        expect(events(lines, "security_choice")[0]).toMatchObject({ type: "2" })
-        const [a] = events(lines, "auth_response")
+        expect((yield* events("version"))[0]).toMatchObject({
+          src_ip: "127.0.0.1",
+          client_version: "RFB 003.008"
+        })
+        expect((yield* events("security_choice"))[0]).toMatchObject({ type: "2" })
+        const [a] = yield* events("auth_response")
         expect(a).toMatchObject({
           src_ip: "127.0.0.1",
           secret_kind: "vnc_des_response",
@@ -127,7 +136,7 @@ describe("vnc honeypot", () => {
             Buffer.from(a!.secret_b64!, "base64")
           )
         ).toBe(false)
-      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+      }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it.live("an RFB 3.3 client gets the server-chosen security type and no reason string", () =>
@@ -136,8 +145,8 @@ describe("vnc honeypot", () => {
       const r = yield* Effect.promise(() => rfbLogin(l!.port, "pw", "RFB 003.003\n"))
       expect(r.types.readUInt32BE(0)).toBe(2)
       expect(r.result.equals(Buffer.from([0, 0, 0, 1]))).toBe(true)
-      expect(events(yield* (yield* MemorySink).lines, "auth_response")).toHaveLength(1)
-    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+      expect(yield* events("auth_response")).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
   it.live(
@@ -160,7 +169,7 @@ describe("vnc honeypot", () => {
         expect(out).toContain('product="VNC"')
         expect(out).toContain('extrainfo="protocol 3.8"')
         expect(out.toLowerCase()).not.toContain("honeypot")
-      }).pipe(Effect.scoped, Effect.provide(TestLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     150_000
   )
 
@@ -185,14 +194,20 @@ describe("vnc honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const conns = events(fuzzLines, "connect").length
+        const es = yield* fuzzEvents
+        const count = (type: string) => es.filter((e) => e.type === type).length
+        const conns = count("connect")
         expect(conns).toBe(cases.length)
-        expect(events(fuzzLines, "version").length).toBeLessThanOrEqual(conns)
-        expect(events(fuzzLines, "auth_response").length).toBeLessThanOrEqual(conns)
-        expect(events(fuzzLines, "error").length).toBeLessThanOrEqual(conns)
+        expect(count("version")).toBeLessThanOrEqual(conns)
+        expect(count("auth_response")).toBeLessThanOrEqual(conns)
+        expect(count("error")).toBeLessThanOrEqual(conns)
+        // Every event names its peer port, disconnect included (the connection's emitter supplies it).
+        expect(es.filter((e) => e.type !== "startup").every((e) => e.fields.src_port !== undefined)).toBe(
+          true
+        )
         const r = yield* Effect.promise(() => rfbLogin(port, "after"))
         expect(r.result.readUInt32BE(0)).toBe(1)
-      }).pipe(Effect.scoped, Effect.provide(FuzzLayer)),
+      }).pipe(Effect.scoped, Effect.provide(TestLayer())),
     120_000
   )
 })

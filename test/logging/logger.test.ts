@@ -1,12 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Effect, Layer } from "effect"
-import { DecnetLogger, parseRfc5424 } from "../../src/logging/index.js"
+import { Cause, Effect, Layer } from "effect"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
+import { DecnetLogger, parseEventLine } from "../../src/logging/index.js"
 
 const capture = (env: Record<string, string>) => {
   const lines: Array<string> = []
-  const layer = DecnetLogger.layer("api", (l) => lines.push(l)).pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
-  )
+  const layer = DecnetLogger.layer("api", (l) => lines.push(l)).pipe(Layer.provide(DecnetConfig.fromMap(env)))
   return { lines, layer }
 }
 
@@ -30,7 +29,7 @@ describe("DecnetLogger", () => {
         expect(parsed.map((m) => m?.[5])).toEqual(["started", "careful", "broken", "dead"])
         expect(parsed[0]?.[4]).toBe(String(process.pid))
         // The collector's parser accepts these lines too.
-        expect(parseRfc5424(lines[0] ?? "")?.service).toBe("api")
+        expect(parseEventLine(lines[0] ?? "")?.service).toBe("api")
       })
     )
   })
@@ -58,6 +57,40 @@ describe("DecnetLogger", () => {
         expect(m?.[5]).toContain("request failed")
         expect(m?.[5]).toContain("requestId=r-1")
         expect(line).toContain("\nError: boom")
+      })
+    )
+  })
+
+  it.effect("DECNET_DEVELOPER follows the one boolean convention", () =>
+    Effect.gen(function* () {
+      for (const [value, debug] of [
+        ["yes", true],
+        ["1", true],
+        [" ON ", true],
+        ["no", false],
+        ["", false]
+      ] as const) {
+        const { lines, layer } = capture({ DECNET_DEVELOPER: value })
+        yield* Effect.logDebug("probe").pipe(Effect.provide(layer))
+        expect(lines.length, `DECNET_DEVELOPER=${JSON.stringify(value)}`).toBe(debug ? 1 : 0)
+      }
+      const bad = yield* Effect.flip(
+        Layer.build(capture({ DECNET_DEVELOPER: "verbose" }).layer).pipe(Effect.scoped)
+      )
+      expect(String(bad)).toContain("DECNET_DEVELOPER: expected a boolean")
+    })
+  )
+
+  it.effect("named renames the component under an installed logger, without reading any settings", () => {
+    const { lines, layer } = capture({})
+    return Effect.logInfo("from the broker").pipe(
+      Effect.provide(DecnetLogger.named("bus")),
+      Effect.zipRight(Effect.logInfo("from the root")),
+      Effect.provide(layer),
+      Effect.tap(() => {
+        expect(lines).toHaveLength(2)
+        expect(lines[0]).toMatch(/^<134>1 \S+ \S+ bus \d+ decnet\.bus - from the broker$/)
+        expect(lines[1]).toMatch(/^<134>1 \S+ \S+ api \d+ decnet\.api - from the root$/)
       })
     )
   })

@@ -51,7 +51,13 @@ describe("the event line", () => {
   })
 
   it("an event without peer or fields still carries the (empty) SD element: it is ours, not foreign", () => {
-    const startup = event({ event_type: "startup", attacker_ip: UNKNOWN_IP, attacker_port: null, fields: {}, msg: "up" })
+    const startup = event({
+      event_type: "startup",
+      attacker_ip: UNKNOWN_IP,
+      attacker_port: null,
+      fields: {},
+      msg: "up"
+    })
     const line = encodeEventLine(startup)
     expect(line).toBe("<134>1 2026-04-21T12:00:00.123000+00:00 decky-01 ftp - startup [relay@55555] up")
     // A foreign parser would have guessed an address out of this message; ours does not.
@@ -76,16 +82,26 @@ describe("the event line", () => {
 
   it("refuses what is not an event: a bad header token, a reserved field name, a bad time", () => {
     expect(Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ decky: "two words" })))).toBe(true)
-    expect(Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ fields: JSON.parse('{"__proto__":"x"}') })))).toBe(true)
-    expect(Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ fields: { src_ip: "1.1.1.1" } })))).toBe(true)
-    expect(Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ fields: { "a-b": "x" } })))).toBe(true)
+    expect(
+      Either.isLeft(
+        Schema.validateEither(HoneypotEventLine)(event({ fields: JSON.parse('{"__proto__":"x"}') }))
+      )
+    ).toBe(true)
+    expect(
+      Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ fields: { src_ip: "1.1.1.1" } })))
+    ).toBe(true)
+    expect(Either.isLeft(Schema.validateEither(HoneypotEventLine)(event({ fields: { "a-b": "x" } })))).toBe(
+      true
+    )
     expect(Either.isLeft(decode("hello world"))).toBe(true)
     expect(Either.isLeft(decode("<134>1 Apr d s - e [relay@55555]"))).toBe(true)
   })
 
   it("a bad src_port is dropped; params that cannot be fields (__proto__, over-long) stay in the raw line only", () => {
     const long = "n".repeat(33)
-    const p = parse(`<134>1 2026-01-01T00:00:00Z d s - e [relay@55555 src_ip="1.2.3.4" src_port="99999" __proto__="x" ${long}="y" k="v"]`)
+    const p = parse(
+      `<134>1 2026-01-01T00:00:00Z d s - e [relay@55555 src_ip="1.2.3.4" src_port="99999" __proto__="x" ${long}="y" k="v"]`
+    )
     expect(p.attacker_ip).toBe("1.2.3.4")
     expect(p.attacker_port).toBeNull()
     expect(Object.getPrototypeOf(p.fields)).toBe(Object.prototype)
@@ -107,16 +123,24 @@ describe("the event line", () => {
 
 describe("foreign lines (no relay@55555 element)", () => {
   it("guess the address from the prose: anchored, key=value, bare", () => {
-    expect(parse("<38>1 2026-01-01T00:00:00Z d sshd 812 - - Failed password for root from 203.0.113.9 port 22").attacker_ip).toBe(
-      "203.0.113.9"
+    expect(
+      parse("<38>1 2026-01-01T00:00:00Z d sshd 812 - - Failed password for root from 203.0.113.9 port 22")
+        .attacker_ip
+    ).toBe("203.0.113.9")
+    expect(
+      parse("<134>1 2026-01-01T00:00:00Z d s - e - 1.1.1.1 auth failure; RHOST=198.51.100.7").attacker_ip
+    ).toBe("198.51.100.7")
+    expect(
+      parse("<134>1 2026-01-01T00:00:00Z d s - e - note ip=8.8.8.8 remote_ip=6.6.6.6:99").attacker_ip
+    ).toBe("6.6.6.6")
+    expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - peer 999.1.1.1 then 10.0.0.5").attacker_ip).toBe(
+      "10.0.0.5"
     )
-    expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - 1.1.1.1 auth failure; RHOST=198.51.100.7").attacker_ip).toBe("198.51.100.7")
-    expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - note ip=8.8.8.8 remote_ip=6.6.6.6:99").attacker_ip).toBe("6.6.6.6")
-    expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - peer 999.1.1.1 then 10.0.0.5").attacker_ip).toBe("10.0.0.5")
     expect(parse("<134>1 2026-01-01T00:00:00Z d s - e - nothing here").attacker_ip).toBe(UNKNOWN_IP)
-    expect(parse("<134>1 2026-01-01T00:00:00Z d sshd - - - Connection on 10.0.0.2 port 22 from 198.51.100.1").attacker_ip).toBe(
-      "198.51.100.1"
-    )
+    expect(
+      parse("<134>1 2026-01-01T00:00:00Z d sshd - - - Connection on 10.0.0.2 port 22 from 198.51.100.1")
+        .attacker_ip
+    ).toBe("198.51.100.1")
   })
 
   it("other SD-IDs contribute nothing; the line is still foreign", () => {
@@ -165,20 +189,44 @@ const hostile = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.string({
-    unit: fc.constantFrom("\\", '"', "]", "[", "\n", "\r", "\t", " ", "=", "\x00", "\x1b", "\x7f", "\x9b", "\u2028", "x", "n", "-"),
+    unit: fc.constantFrom(
+      "\\",
+      '"',
+      "]",
+      "[",
+      "\n",
+      "\r",
+      "\t",
+      " ",
+      "=",
+      "\x00",
+      "\x1b",
+      "\x7f",
+      "\x9b",
+      "\u2028",
+      "x",
+      "n",
+      "-"
+    ),
     maxLength: 24
   }),
   // Unpaired surrogates: not encodable as UTF-8, so they must be escaped to survive a write.
   fc.constantFrom("\ud800", "a\udfff", "\udc00\ud800")
 )
 const fieldName = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9_]{1,32}$/).filter((k) => k !== "src_ip" && k !== "src_port" && k !== "__proto__"),
+  fc
+    .stringMatching(/^[A-Za-z0-9_]{1,32}$/)
+    .filter((k) => k !== "src_ip" && k !== "src_port" && k !== "__proto__"),
   fc.constantFrom("constructor", "toString", "hasOwnProperty", "remote_addr", "src", "ip")
 )
 const peer = fc.oneof(
   fc.record({ attacker_ip: fc.constant(UNKNOWN_IP), attacker_port: fc.constant(null) }),
   fc.record({
-    attacker_ip: fc.oneof(fc.ipV4(), fc.ipV6(), hostile.filter((s) => s !== "" && s !== UNKNOWN_IP)),
+    attacker_ip: fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      hostile.filter((s) => s !== "" && s !== UNKNOWN_IP)
+    ),
     attacker_port: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: null })
   })
 )
@@ -239,9 +287,16 @@ describe("properties", () => {
     const mutated = fc
       .tuple(
         arbitraryEvent,
-        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 5 }), fc.constantFrom("", "\\", '"', "]", "[", " ", "-", "\n", "=", "[relay@55555 ")), {
-          maxLength: 6
-        })
+        fc.array(
+          fc.tuple(
+            fc.nat(),
+            fc.nat({ max: 5 }),
+            fc.constantFrom("", "\\", '"', "]", "[", " ", "-", "\n", "=", "[relay@55555 ")
+          ),
+          {
+            maxLength: 6
+          }
+        )
       )
       .map(([e, edits]) => {
         let s = encodeEventLine(e)

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { TracingLive, TracingTest, tracesUrl } from "../../src/tracing/index.js"
 
-const withEnv = (env: Record<string, string>) =>
-  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) => DecnetConfig.fromMap(env)
 
 const nested = Effect.gen(function* () {
   yield* Effect.void.pipe(Effect.withSpan("Child.work", { attributes: { step: 1 } }))
@@ -36,10 +36,12 @@ describe("tracing", () => {
       const native = yield* Effect.tracer
       const underLive = yield* Effect.tracer.pipe(Effect.provide(TracingLive.pipe(Layer.provide(withEnv({})))))
       expect(underLive).toBe(native)
-      const explicitOff = yield* Effect.tracer.pipe(
-        Effect.provide(TracingLive.pipe(Layer.provide(withEnv({ DECNET_DEVELOPER_TRACING: "false" }))))
-      )
-      expect(explicitOff).toBe(native)
+      for (const off of ["false", "0", "No", " off ", ""]) {
+        const explicitOff = yield* Effect.tracer.pipe(
+          Effect.provide(TracingLive.pipe(Layer.provide(withEnv({ DECNET_DEVELOPER_TRACING: off }))))
+        )
+        expect(explicitOff).toBe(native)
+      }
     })
   )
 

@@ -11,8 +11,9 @@ import {
   type ConnectionError,
   credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
+  HoneypotListenError,
   serveTcp
 } from "../runtime/index.js"
 import { type BaitFile, baitEntry, type ListEntry, listLine, makeBaitFs, mdtm } from "./BaitFs.js"
@@ -28,6 +29,7 @@ import {
   parsePort,
   sendData
 } from "./Data.js"
+import { type FtpEvent, ftpEvents } from "./Events.js"
 import {
   type DiskFloor,
   type DiskRoom,
@@ -43,14 +45,18 @@ import {
 const Port = Schema.Int.pipe(Schema.between(1, 65535))
 const Bytes = Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER))
 const Count = Schema.Int.pipe(Schema.between(0, 1_000_000_000))
+/** A probability: a number, or the catalog form's text (`"0.9"`). */
+const Rate = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(Schema.between(0, 1))
 
 export const FtpConfig = Schema.Struct({
   /** Full welcome text; a leading `220 ` is added when missing (never doubled). */
   banner: Schema.optional(Schema.String),
+  /** PASS outcome: `never` (always 530), `always` (always 230), `probabilistic` (`login_success_rate`). */
   login_mode: Schema.optionalWith(Schema.Literal("never", "always", "probabilistic"), {
     default: () => "probabilistic" as const
   }),
-  login_success_rate: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.9 }),
+  /** Chance a PASS succeeds in `probabilistic` mode (drawn from the instance's seeded `Random`). */
+  login_success_rate: Schema.optionalWith(Rate, { default: () => 0.9 }),
   /**
    * Largest upload kept, in bytes; a bigger one is cut off, discarded and logged as `file_skipped`.
    * `0` makes the server read-only (every STOR/STOU/APPE answered `550 Permission denied.`).
@@ -84,19 +90,24 @@ export const FtpConfig = Schema.Struct({
   }),
   /**
    * Passive data ports (vsftpd's `pasv_min_port` / `pasv_max_port`), for a firewall or a port
-   * mapping in front of the decky; both or neither. Without them the OS picks an ephemeral port.
+   * mapping in front of the decky. As in vsftpd, one alone is open-ended (min → 65535, 1024 → max);
+   * neither: the OS picks an ephemeral port. Each key stands alone in the Schema (the catalog form
+   * offers them one by one); min ≤ max is checked when the service starts.
    */
   pasv_min_port: Schema.optional(Port),
   pasv_max_port: Schema.optional(Port)
-}).pipe(
-  Schema.filter(
-    (c) =>
-      (c.pasv_min_port === undefined) === (c.pasv_max_port === undefined) &&
-      (c.pasv_min_port === undefined || c.pasv_max_port === undefined || c.pasv_min_port <= c.pasv_max_port),
-    { message: () => "pasv_min_port and pasv_max_port are set together, with pasv_min_port ≤ pasv_max_port" }
-  )
-)
+})
 export type FtpConfig = typeof FtpConfig.Type
+
+/** vsftpd's defaults for the open end of a half-configured passive range. */
+const PASV_FLOOR = 1024
+const PASV_CEILING = 65535
+
+/** The passive port range, if any; `min > max` is an error (nothing could ever bind). */
+const passiveRange = (config: FtpConfig): { readonly min: number; readonly max: number } | undefined =>
+  config.pasv_min_port === undefined && config.pasv_max_port === undefined
+    ? undefined
+    : { min: config.pasv_min_port ?? PASV_FLOOR, max: config.pasv_max_port ?? PASV_CEILING }
 
 type Flavor = "vsftpd" | "proftpd" | "pureftpd"
 
@@ -227,6 +238,14 @@ type Refusal =
 
 /** What every connection of one service instance shares. */
 interface Instance {
+  readonly config: FtpConfig
+  readonly persona: Persona
+  readonly files: ReadonlyArray<BaitFile>
+  /** `<artifactsDir>/ftp`: the quarantine. */
+  readonly quarantine: string
+  /** The control connection's idle timer, re-armed by data traffic. */
+  readonly idleTimeoutMs: number
+  readonly pasvRange: { readonly min: number; readonly max: number } | undefined
   readonly warn: Warn
   readonly quota: QuotaLimits
   readonly disk: DiskFloor
@@ -235,16 +254,15 @@ interface Instance {
 }
 
 const handleConnection = (
-  ctx: HoneypotContextService,
-  config: FtpConfig,
-  persona: Persona,
-  files: ReadonlyArray<BaitFile>,
   instance: Instance,
-  conn: Connection
+  conn: Connection,
+  events: Emitter<FtpEvent>
 ): Effect.Effect<void, ConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { warn } = instance
-    const src = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
+    const { config, persona, files, warn, pasvRange } = instance
+    // Data connections (PASV/PORT) log through this control connection's emitter: the same peer.
+    const emit = events.emit
+    const peerIp = conn.remoteAddress
     const words = WORDING[persona.flavor]
     const reply = (text: string) => conn.write(`${text}\r\n`)
     const session: Session = {
@@ -259,10 +277,6 @@ const handleConnection = (
     let unknown = 0
     // Data sockets open on behalf of this control connection (at most one at a time).
     const slots = new DataSlots(1)
-    const pasvRange =
-      config.pasv_min_port === undefined || config.pasv_max_port === undefined
-        ? undefined
-        : { min: config.pasv_min_port, max: config.pasv_max_port }
     // Completes when the client's control connection is gone: every transfer and data-connection
     // wait races it, so a closed session never leaves an upload running (the harness frees the
     // IP's connection slot at that moment, and a transfer would otherwise outlive it).
@@ -276,11 +290,11 @@ const handleConnection = (
     const whileControlOpen = <A>(effect: Effect.Effect<A>): Effect.Effect<Option.Option<A>> =>
       Effect.raceFirst(Effect.asSome(effect), Effect.as(Deferred.await(controlGone), Option.none<A>()))
     const maxTransfer = Duration.seconds(config.max_transfer_seconds)
-    yield* ctx.emit("ftp", "connection", src)
+    yield* emit({ _tag: "connection" })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         if (session.data !== undefined) yield* session.data.close
-        yield* ctx.emit("ftp", "disconnect", { ...src, unknown_commands: unknown })
+        yield* emit({ _tag: "disconnect", unknown_commands: unknown })
       })
     )
     yield* conn.write(`${persona.greeting.join("\r\n")}\r\n`)
@@ -335,7 +349,7 @@ const handleConnection = (
       Effect.gen(function* () {
         const d = session.data
         if (d === undefined) return yield* reply("425 Use PORT or PASV first.")
-        const who = { ...src, ftp_user: session.user ?? "" }
+        const ftpUser = session.user ?? ""
         /** 552 with a `file_skipped` for a budget or the disk floor (logged once a minute per reason). */
         const refuse = (size: number, refusal: Refusal) =>
           Effect.gen(function* () {
@@ -343,14 +357,21 @@ const handleConnection = (
             if (refusal.reason === "quota")
               yield* warn(
                 `quota:${refusal.quota}`,
-                `ftp: upload budget ${refusal.quota} (${refusal.limit}) reached; refusing uploads (first: ${target} from ${src.src_ip})`
+                `ftp: upload budget ${refusal.quota} (${refusal.limit}) reached; refusing uploads (first: ${target} from ${peerIp})`
               )
             else
               yield* warn(
                 "disk_full",
-                `ftp: free space under ${ctx.artifactsDir} is at its floor (${refusal.free_bytes} free, floor ${refusal.floor_bytes}); refusing uploads`
+                `ftp: free space under ${instance.quarantine} is at its floor (${refusal.free_bytes} free, floor ${refusal.floor_bytes}); refusing uploads`
               )
-            yield* ctx.emit("ftp", "file_skipped", { orig_path: target, size, ...refusal, ...who, command })
+            yield* emit({
+              _tag: "file_skipped",
+              orig_path: target,
+              size,
+              ...refusal,
+              ftp_user: ftpUser,
+              command
+            })
             yield* reply("552 Exceeded storage allocation.")
           })
         const reservation = reserve(instance.quota, session.usage, instance.usage)
@@ -362,7 +383,7 @@ const handleConnection = (
           })
         let kept = false
         yield* Effect.gen(function* () {
-          const opened = yield* Effect.either(openIncoming(path.join(ctx.artifactsDir, "ftp")))
+          const opened = yield* Effect.either(openIncoming(instance.quarantine))
           if (opened._tag === "Left") {
             yield* Effect.logWarning(`ftp: ${opened.left.message}`)
             yield* dropData
@@ -399,15 +420,15 @@ const handleConnection = (
                 return undefined
               },
               // Data traffic counts as activity: a long upload must not trip the control idle timeout.
-              onProgress: () => control.setTimeout(ctx.limits.idleTimeoutMs),
+              onProgress: () => control.setTimeout(instance.idleTimeoutMs),
               // What arrived until then is kept (file_captured, complete=false).
               stop: Effect.raceFirst(
                 Deferred.await(controlGone),
                 Effect.zipRight(
                   Effect.sleep(maxTransfer),
                   warn(
-                    `transfer-time:${src.src_ip}`,
-                    `ftp: upload ${target} from ${src.src_ip} passed max_transfer_seconds ${config.max_transfer_seconds}; cut`
+                    `transfer-time:${peerIp}`,
+                    `ftp: upload ${target} from ${peerIp} passed max_transfer_seconds ${config.max_transfer_seconds}; cut`
                   )
                 )
               )
@@ -425,14 +446,15 @@ const handleConnection = (
               return yield* refuse(got.size, diskFull(room))
             if (got.outcome === "too_large") {
               yield* Effect.logWarning(
-                `ftp: upload ${target} from ${src.src_ip} passed max_upload_bytes ${config.max_upload_bytes}; discarded`
+                `ftp: upload ${target} from ${peerIp} passed max_upload_bytes ${config.max_upload_bytes}; discarded`
               )
-              yield* ctx.emit("ftp", "file_skipped", {
+              yield* emit({
+                _tag: "file_skipped",
                 orig_path: target,
                 size: got.size,
                 reason: "too_large",
                 max_bytes: config.max_upload_bytes,
-                ...who,
+                ftp_user: ftpUser,
                 command
               })
               return yield* reply("552 Exceeded storage allocation.")
@@ -456,12 +478,13 @@ const handleConnection = (
             }
             session.uploads.set(target, { size: prior + got.size, mtime: new Date() })
             const complete = got.outcome === "complete"
-            yield* ctx.emit("ftp", "file_captured", {
+            yield* emit({
+              _tag: "file_captured",
               stored_as: storedAs,
               sha256: got.sha256,
               size: got.size,
               orig_path: target,
-              ...who,
+              ftp_user: ftpUser,
               command,
               complete
             })
@@ -506,11 +529,12 @@ const handleConnection = (
         if (target === undefined)
           return yield* reply(verb === "PORT" ? "500 Illegal PORT command." : "500 Bad EPRT command.")
         if (!allowedActiveTarget(target, conn.remoteAddress)) {
-          // A third-party address is FTP bounce (RFC 2577 §3): worth its own event.
+          // A third-party address is FTP bounce (RFC 2577 §3): worth its own event. The peer stays
+          // the client; the third party is named in the event's own fields.
           const otherHost = !allowedActiveTarget({ host: target.host, port: 65535 }, conn.remoteAddress)
           if (otherHost)
-            yield* ctx.emit("ftp", "bounce_attempt", {
-              ...src,
+            yield* emit({
+              _tag: "bounce_attempt",
               command: verb,
               target_ip: target.host,
               target_port: target.port
@@ -546,7 +570,7 @@ const handleConnection = (
             break
           }
           session.user = arg
-          yield* ctx.emit("ftp", "user", { ...src, username: arg })
+          yield* emit({ _tag: "user", username: arg })
           yield* reply(words.userOk(printable(arg)))
           break
         }
@@ -565,19 +589,20 @@ const handleConnection = (
               : config.login_mode === "never"
                 ? false
                 : (yield* Random.next) < config.login_success_rate
-          yield* ctx.emit(
-            "ftp",
-            "auth_attempt",
+          yield* emit(
             {
-              ...src,
+              _tag: "auth_attempt",
               username: session.user,
               ...credentialFields(session.user, arg),
+              secret_kind: "plaintext",
               outcome: success ? "success" : "failure"
             },
             { severity: 4 }
           )
           if (success) {
             session.loggedIn = true
+            // Anonymous or not, an accepted login: the session cap applies from here, not the grace.
+            conn.loggedIn()
             yield* reply(words.loggedIn(printable(session.user)))
           } else {
             session.user = undefined
@@ -707,7 +732,7 @@ const handleConnection = (
               const p = resolvePath(session.cwd, arg)
               // An own upload is write-only (vsftpd's anon_world_readable_only): listed, not readable.
               const f = session.uploads.has(p) ? undefined : fileAt(arg)
-              yield* ctx.emit("ftp", "download_attempt", { ...src, path: p, found: f !== undefined })
+              yield* emit({ _tag: "download_attempt", path: p, found: f !== undefined })
               if (f === undefined) {
                 yield* dropData
                 yield* reply("550 Failed to open file.")
@@ -749,7 +774,7 @@ const handleConnection = (
             case "STOU":
             case "APPE": {
               const target = verb === "STOU" ? uniqueName(arg) : resolvePath(session.cwd, arg)
-              yield* ctx.emit("ftp", "upload_attempt", { ...src, path: target, command: verb })
+              yield* emit({ _tag: "upload_attempt", path: target, command: verb })
               if (config.max_upload_bytes === 0 || target === "/") {
                 // Read-only persona (vsftpd with write_enable=NO), or the name is the root directory.
                 yield* dropData
@@ -792,37 +817,50 @@ export const ftpHoneypot = defineHoneypot({
   description: "FTP server persona (vsFTPd/ProFTPD/Pure-FTPd) with login capture and a read-only bait tree",
   ports: { tcp: [21], udp: [] },
   config: FtpConfig,
+  events: ftpEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const config = options.config
+      const address = options.address()
+      const range = passiveRange(config)
+      if (range !== undefined && range.min > range.max)
+        return yield* new HoneypotListenError({
+          service: "ftp",
+          host: options.host,
+          port: address.port,
+          message: `passive port range ${range.min}-${range.max} is empty: pasv_min_port must not exceed pasv_max_port`
+        })
       const persona =
         config.banner !== undefined && config.banner !== ""
           ? personaFromBanner(config.banner)
           : ctx.seed.pick(PERSONAS)
-      const files = makeBaitFs(ctx.seed)
-      const warn = rateLimitedWarning(60_000)
       const quota: QuotaLimits = {
         sessionBytes: config.max_session_upload_bytes,
         sessionFiles: config.max_session_uploads,
         instanceBytes: config.max_total_upload_bytes,
         instanceFiles: config.max_total_uploads
       }
-      const usage = yield* scanQuarantine(path.join(ctx.artifactsDir, "ftp"), quota.instanceFiles).pipe(
+      const quarantine = path.join(ctx.artifactsDir, "ftp")
+      const usage = yield* scanQuarantine(quarantine, quota.instanceFiles).pipe(
         Effect.catchAll((e) => Effect.as(Effect.logWarning(`ftp: ${e.message}`), { bytes: 0, files: 0 }))
       )
       const instance: Instance = {
-        warn,
+        config,
+        persona,
+        files: makeBaitFs(ctx.seed),
+        quarantine,
+        idleTimeoutMs: ctx.limits.idleTimeoutMs,
+        pasvRange: range,
+        warn: rateLimitedWarning(60_000),
         quota,
         disk: { minFreeBytes: config.min_free_disk_bytes, minFreePercent: config.min_free_disk_percent },
         usage
       }
       const listener = yield* serveTcp({
-        service: "ftp",
-        host: options.host,
-        port: options.port(21),
-        defaultPort: 21,
-        handler: (conn) => Effect.scoped(handleConnection(ctx, config, persona, files, instance, conn))
+        ...address,
+        events: ftpEvents,
+        handler: (conn, events) => Effect.scoped(handleConnection(instance, conn, events))
       })
       return [listener]
     })

@@ -2,7 +2,8 @@
  * The web persona shared by http and https (spec/honeypots.md §3–4): every method and path is
  * answered with a file, the custom body, a fake app page or the 403 page, and every request is
  * logged as one `request` event with any credentials it carried. node:http / node:http2 parse the
- * wire; the harness's serveTcp still owns accept, per-IP limits and idle timeouts.
+ * wire; the harness's serveTcp still owns accept, per-IP limits, deadlines and the peer of every
+ * event (each connection's emitter reaches node's callbacks through a `ConnectionRegistry`).
  */
 import { readFile, realpath, stat } from "node:fs/promises"
 import * as http from "node:http"
@@ -11,9 +12,17 @@ import type * as net from "node:net"
 import * as path from "node:path"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import { Effect, Option, Runtime, Schema } from "effect"
-import { type Connection, type HoneypotContextService, normalizeIp } from "../runtime/index.js"
+import { Deferred, Effect, Exit, Option, Runtime, Schema } from "effect"
+import {
+  type Connection,
+  type Emitter,
+  type HoneypotContextService,
+  normalizeIp,
+  type Peer,
+  type ServiceEvents
+} from "../runtime/index.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
+import type { HttpEvent } from "./Events.js"
 import { SettingsTap } from "./H2Settings.js"
 import { ja4h } from "./Ja4h.js"
 import { FAKE_APPS, type FakeApp, fakeAppPage, forbiddenPage, serverHeaderCandidates } from "./Pages.js"
@@ -23,8 +32,15 @@ export const BODY_READ_BYTES = 4096
 export const BODY_LOG_BYTES = 512
 /** Request header block limit (node's default is 16 KiB; Apache's is 8 KiB per line, 100 lines). */
 export const MAX_HEADER_BYTES = 16 * 1024
-/** Slowloris guard: the whole header block must arrive within this many ms. */
+/** Slowloris guard: the whole header block must arrive within this many ms (`header_timeout_ms`). */
 export const HEADERS_TIMEOUT_MS = 20_000
+/** node's bound on a whole request; the header timeout may not exceed it (node refuses to start). */
+export const REQUEST_TIMEOUT_MS = 60_000
+/**
+ * After an error reply (400/408/431) the server half-closes; a client that ignores that FIN loses the
+ * socket, and its per-IP slot, this long after (as serveTcp's own END_LINGER_MS).
+ */
+export const ERROR_LINGER_MS = 1_000
 
 export const HttpVersion = Schema.Literal("http/1.1", "http/2", "http/3")
 
@@ -49,7 +65,15 @@ export const webConfigFields = {
   }),
   custom_body: Schema.optional(Schema.String),
   /** Directory whose files are served by path (read-only). */
-  files: Schema.optional(Schema.String)
+  files: Schema.optional(Schema.String),
+  /**
+   * Slowloris guard: a request's header block must be complete this many ms after it began, else
+   * `408` (Apache's mod_reqtimeout `header=20`). node enforces it on its own timers, not Effect's
+   * Clock, so tests shorten it here rather than with TestClock.
+   */
+  header_timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, REQUEST_TIMEOUT_MS)), {
+    default: () => HEADERS_TIMEOUT_MS
+  })
 } as const
 
 export interface WebConfig {
@@ -59,6 +83,7 @@ export interface WebConfig {
   readonly extra_headers: Readonly<Record<string, string>>
   readonly custom_body?: string | undefined
   readonly files?: string | undefined
+  readonly header_timeout_ms: number
 }
 
 export type BodySource = "file" | "custom" | "fake_app" | "forbidden"
@@ -89,33 +114,39 @@ export const choosePersona = (
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest
 
-export interface Peer {
-  readonly address: string
-  readonly port: number
+/** A connection's emitter: http's or https's events (one type), the TCP peer already filled in. */
+export type WebEmitter = Emitter<HttpEvent>
+
+/** What node's callbacks need of the serveTcp connection a request or a parser error belongs to. */
+export interface ConnectionLink {
+  readonly emitter: WebEmitter
+  /** An error reply was sent and the socket half-closed: close it soon if the client does not. */
+  readonly closeSoon: () => void
 }
 
 /**
- * Who is on the other end of a request. node gives the request a socket (h1) or a session (h2);
- * when we replay a peeked preface through a Duplex, neither knows the TCP peer, so handOff records
- * it here against the object the request will carry.
+ * The connection behind a node request or client error. node hands its callbacks the stream we gave
+ * it (the socket, a TLS socket, a replay Duplex) or an h2 session over it, none of which knows the
+ * serveTcp connection, so handOff records the connection's link against them. One registry per
+ * running instance; entries go with the streams (a WeakMap).
  */
-export class PeerRegistry {
-  private readonly peers = new WeakMap<object, Peer>()
-  private pending: Peer | undefined
+export class ConnectionRegistry {
+  private readonly links = new WeakMap<object, ConnectionLink>()
+  private pending: ConnectionLink | undefined
 
-  /** Attach to an http2 server: sessions created while a hand-off is in progress inherit its peer. */
+  /** Attach to an http2 server: sessions created while a hand-off is in progress inherit its link. */
   watch(server: {
     on: (event: "session", listener: (session: http2.ServerHttp2Session) => void) => unknown
   }): void {
     server.on("session", (session) => {
-      if (this.pending !== undefined) this.peers.set(session, this.pending)
+      if (this.pending !== undefined) this.links.set(session, this.pending)
     })
   }
 
-  /** Run `emit` with `peer` registered for `socket` and any session it synchronously creates. */
-  during(socket: object, peer: Peer, emit: () => void): void {
-    this.peers.set(socket, peer)
-    this.pending = peer
+  /** Run `emit` with `link` registered for `stream` and any session it synchronously creates. */
+  during(stream: object, link: ConnectionLink, emit: () => void): void {
+    this.links.set(stream, link)
+    this.pending = link
     try {
       emit()
     } finally {
@@ -123,13 +154,15 @@ export class PeerRegistry {
     }
   }
 
-  lookup(req: AnyRequest): Peer {
-    const viaSocket = this.peers.get(req.socket)
+  ofStream(stream: object): ConnectionLink | undefined {
+    return this.links.get(stream)
+  }
+
+  ofRequest(req: AnyRequest): ConnectionLink | undefined {
+    const viaSocket = this.links.get(req.socket)
     if (viaSocket !== undefined) return viaSocket
     const session = "stream" in req ? req.stream.session : undefined
-    const viaSession = session === undefined ? undefined : this.peers.get(session)
-    if (viaSession !== undefined) return viaSession
-    return { address: normalizeIp(req.socket?.remoteAddress), port: req.socket?.remotePort ?? 0 }
+    return session === undefined ? undefined : this.links.get(session)
   }
 }
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse
@@ -170,23 +203,29 @@ const readBody = (req: AnyRequest): Effect.Effect<{ body: Buffer; truncated: boo
 const headerValue = (v: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof v === "string" ? v : v === undefined ? undefined : v.join(", ")
 
-/** Request headers as a JSON object; pseudo-headers (`:path`, …) of h2 are dropped. */
-const headersJson = (req: AnyRequest): string => {
+/** Request headers as an object; pseudo-headers (`:path`, …) of h2 are dropped. */
+const headerMap = (req: AnyRequest): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(req.headers)) {
     if (k.startsWith(":")) continue
     const value = headerValue(v)
     if (value !== undefined) out[k] = value
   }
-  return JSON.stringify(out)
+  return out
 }
 
-/** `ip:port` as Go's `RemoteAddr` spells it (`[::1]:443` for IPv6), the original's remote_addr. */
-const hostPort = (peer: Peer): string =>
-  peer.address.includes(":") ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`
+/**
+ * The peer as Go's `RemoteAddr` spells it (`1.2.3.4:80`, `[::1]:443`): the `remote_addr` of the
+ * original's Caddy module events, derived from the emitter's peer so it cannot disagree with it.
+ */
+const remoteAddr = (peer: Peer | undefined): string => {
+  if (peer === undefined) return ""
+  const host = peer.ip.includes(":") ? `[${peer.ip}]` : peer.ip
+  return peer.port === null ? host : `${host}:${peer.port}`
+}
 
 /** The protocol tag of the original's Caddy module: `h1` for HTTP/1.x, `h2` for h2 and h2c. */
-const protoTag = (req: AnyRequest): string => (req.httpVersionMajor >= 2 ? "h2" : "h1")
+const protoTag = (req: AnyRequest): "h1" | "h2" => (req.httpVersionMajor >= 2 ? "h2" : "h1")
 
 /** Build the node request listener for one listener of the persona. */
 export const makeRequestHandler = (
@@ -194,45 +233,46 @@ export const makeRequestHandler = (
   runtime: Runtime.Runtime<never>,
   config: WebConfig,
   persona: WebPersona,
-  peers: PeerRegistry
+  links: ConnectionRegistry,
+  events: ServiceEvents<HttpEvent>
 ) => {
   const runFork = Runtime.runFork(runtime)
+  // Every request arrives over a stream handOff registered; the socket's own address is a fallback
+  // that keeps a request logged, with its peer, should node ever hand us one it did not come from.
+  const emitterOf = (req: AnyRequest): WebEmitter =>
+    links.ofRequest(req)?.emitter ??
+    ctx.emitter(events, { ip: normalizeIp(req.socket?.remoteAddress), port: req.socket?.remotePort ?? 0 })
   const program = (req: AnyRequest, res: AnyResponse) =>
     Effect.gen(function* () {
       const method = req.method ?? ""
       const urlPath = req.url ?? "/"
-      const peer = peers.lookup(req)
-      const srcIp = peer.address
-      const srcPort = peer.port
-      const remoteAddr = hostPort(peer)
+      const emitter = emitterOf(req)
+      const remote_addr = remoteAddr(emitter.peer)
       const proto = protoTag(req)
       // Emitted as the header block arrives, before the body is read (the original's listener tap
       // saw the wire before its upstream app did).
       const fp = ja4h({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders })
-      yield* ctx.emit(persona.service, "http_request_fingerprint", {
-        remote_addr: remoteAddr,
+      yield* emitter.emit({
+        _tag: "http_request_fingerprint",
+        remote_addr,
         proto,
         method,
         path: urlPath,
         ja4h: fp.ja4h,
-        headers_ordered: JSON.stringify(fp.headersOrdered),
+        headers_ordered: fp.headersOrdered,
         cookie: fp.cookie,
-        accept_language: fp.acceptLanguage,
-        src_ip: srcIp,
-        src_port: srcPort
+        accept_language: fp.acceptLanguage
       })
       const { body, truncated } = yield* readBody(req)
       const bodyText = body.toString("utf8")
       const creds =
         classifyAuthorization(headerValue(req.headers.authorization)) ??
         extractFormCredentials(bodyText, headerValue(req.headers["content-type"]))
-      yield* ctx.emit(persona.service, "request", {
+      yield* emitter.emit({
+        _tag: "request",
         method,
         path: urlPath,
-        remote_addr: srcIp,
-        src_ip: srcIp,
-        src_port: srcPort,
-        headers: headersJson(req),
+        headers: headerMap(req),
         body: body.subarray(0, BODY_LOG_BYTES).toString("utf8"),
         user_agent: headerValue(req.headers["user-agent"]) ?? "",
         ...(creds ?? {})
@@ -265,15 +305,14 @@ export const makeRequestHandler = (
       if (method === "HEAD") res.end()
       else res.end(bytes)
       // `bytes` counts body bytes only, like the original's response writer (and curl's size_download).
-      yield* ctx.emit(persona.service, "http_access", {
-        remote_addr: remoteAddr,
+      yield* emitter.emit({
+        _tag: "http_access",
+        remote_addr,
         method,
         path: urlPath,
         proto,
         status: res.statusCode,
-        bytes: sent,
-        src_ip: srcIp,
-        src_port: srcPort
+        bytes: sent
       })
     }).pipe(
       Effect.catchAllDefect((d) =>
@@ -293,22 +332,21 @@ export type ChunkTap = (chunk: Buffer) => boolean
 
 /**
  * The `http2_settings` tap for one h2 or h2c connection: the client's first SETTINGS frame, logged
- * once per connection (spec §3), with the peer as every other event of the persona names it.
+ * once per connection (spec §3) through the connection's emitter.
  */
 export const settingsTap =
-  (ctx: HoneypotContextService, runtime: Runtime.Runtime<never>, service: string) =>
-  (peer: Peer): ChunkTap => {
+  (runtime: Runtime.Runtime<never>) =>
+  (emitter: WebEmitter): ChunkTap => {
     const tap = new SettingsTap()
     return (chunk) => {
       const found = tap.feed(chunk)
       if (found !== undefined)
         Runtime.runFork(runtime)(
-          ctx.emit(service, "http2_settings", {
-            remote_addr: hostPort(peer),
-            settings: JSON.stringify(found.settings),
-            frame_order: JSON.stringify(found.frameOrder),
-            src_ip: peer.address,
-            src_port: peer.port
+          emitter.emit({
+            _tag: "http2_settings",
+            remote_addr: remoteAddr(emitter.peer),
+            settings: found.settings,
+            frame_order: found.frameOrder
           })
         )
       return !tap.done
@@ -383,28 +421,64 @@ class ReplayedSocket extends Duplex {
   }
 }
 
+/** Resolve `closed` when `socket` closes (at once if it already has). */
+const onClose = (socket: net.Socket | tls.TLSSocket, closed: Deferred.Deferred<void>): void => {
+  if (socket.closed) Deferred.unsafeDone(closed, Exit.void)
+  else socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
+}
+
+const linkOf = (emitter: WebEmitter, ending: Deferred.Deferred<void>): ConnectionLink => ({
+  emitter,
+  closeSoon: () => Deferred.unsafeDone(ending, Exit.void)
+})
+
+/**
+ * Keep the connection's fiber (and so the harness's accounting, deadlines and shutdown) until its
+ * socket closes. After an error reply the server has only half-closed: a client that ignores that FIN
+ * loses the socket ERROR_LINGER_MS later, on Effect's Clock, not at the runtime's 120 s grace.
+ * `first` runs before the linger can start (the TLS handshake deadline).
+ */
+const holdUntilClosed = (
+  socket: net.Socket | tls.TLSSocket,
+  closed: Deferred.Deferred<void>,
+  ending: Deferred.Deferred<void>,
+  first: Effect.Effect<void> = Effect.void
+): Effect.Effect<void> =>
+  Effect.raceFirst(
+    Deferred.await(closed),
+    first.pipe(Effect.zipRight(Deferred.await(ending)), Effect.zipRight(Effect.sleep(ERROR_LINGER_MS)))
+  ).pipe(Effect.ensuring(Effect.sync(() => socket.destroy())))
+
 /**
  * serveTcp handler body: hand the accepted socket to a node server and keep the connection fiber
- * alive until the socket closes (so the harness's accounting and shutdown interruption still apply).
- * When bytes were already read (`head`, or buffered before we got here) the server gets a replay.
+ * alive until the socket closes. When bytes were already read (`head`, or buffered before we got
+ * here) the server gets a replay. There is no login: the connection never calls `conn.loggedIn()`,
+ * so the runtime's pre-login grace caps its life (keep-alive included), as the slowloris guard of a
+ * service whose every request is anonymous.
  */
 export const handOff = (
   conn: Connection,
   server: { emit: (event: "connection", socket: unknown) => boolean },
-  peers: PeerRegistry,
+  links: ConnectionRegistry,
+  emitter: WebEmitter,
   head: Buffer = Buffer.alloc(0),
-  tap?: (peer: Peer) => ChunkTap
-) =>
-  Effect.async<void>((resume) => {
-    const peer = { address: conn.remoteAddress, port: conn.remotePort }
-    const replay = head.length > 0 || conn.buffered() > 0 || tap !== undefined
-    const socket = conn.detach()
-    socket.once("close", () => resume(Effect.void))
-    const handed = replay ? new ReplayedSocket(socket, head, tap?.(peer)) : socket
-    peers.during(handed, peer, () => {
-      server.emit("connection", handed)
+  tap?: (emitter: WebEmitter) => ChunkTap
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const closed = yield* Deferred.make<void>()
+    const ending = yield* Deferred.make<void>()
+    // Detach and give the socket to its new owner in the same tick (Connection.detach).
+    const socket = yield* Effect.sync(() => {
+      const replay = head.length > 0 || conn.buffered() > 0 || tap !== undefined
+      const socket = conn.detach()
+      onClose(socket, closed)
+      const handed = replay ? new ReplayedSocket(socket, head, tap?.(emitter)) : socket
+      links.during(handed, linkOf(emitter, ending), () => {
+        server.emit("connection", handed)
+      })
+      return socket
     })
-    return Effect.sync(() => socket.destroy())
+    yield* holdUntilClosed(socket, closed, ending)
   })
 
 /** How the https listener terminates TLS and routes by ALPN (see `handOffTls`). */
@@ -415,59 +489,92 @@ export interface TlsRoute {
   readonly handshakeTimeoutMs: number
   readonly h1: http.Server | undefined
   readonly h2: http2.Http2Server | undefined
-  readonly tap: (peer: Peer) => ChunkTap
+  readonly tap: (emitter: WebEmitter) => ChunkTap
 }
 
 /**
  * serveTcp handler body for https: terminate TLS here, then hand the decrypted stream to the h1 or
  * h2 server by ALPN. node's secure http2 server reads TLS off the native handle, where no tap can
  * see the client's SETTINGS; an h2 session over our replay Duplex can. A client that negotiates
- * nothing we serve is closed, as node's own server does.
+ * nothing we serve is closed, as node's own server does; one that never finishes the handshake is
+ * closed `handshakeTimeoutMs` after the hand-off.
  */
-export const handOffTls = (conn: Connection, route: TlsRoute, peers: PeerRegistry) =>
-  Effect.async<void>((resume) => {
-    const peer = { address: conn.remoteAddress, port: conn.remotePort }
-    const replay = conn.buffered() > 0
-    const socket = conn.detach()
-    socket.once("close", () => resume(Effect.void))
-    const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
-    const secure = new tls.TLSSocket(transport, {
-      isServer: true,
-      secureContext: route.secureContext,
-      ALPNProtocols: [...route.alpn]
+export const handOffTls = (
+  conn: Connection,
+  route: TlsRoute,
+  links: ConnectionRegistry,
+  emitter: WebEmitter
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const closed = yield* Deferred.make<void>()
+    const ending = yield* Deferred.make<void>()
+    const secured = yield* Deferred.make<void>()
+    const { socket, secure } = yield* Effect.sync(() => {
+      const replay = conn.buffered() > 0
+      const socket = conn.detach()
+      onClose(socket, closed)
+      const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
+      const secure = new tls.TLSSocket(transport, {
+        isServer: true,
+        secureContext: route.secureContext,
+        ALPNProtocols: [...route.alpn]
+      })
+      secure.on("error", () => secure.destroy())
+      secure.once("close", () => socket.destroy())
+      secure.once("secure", () => {
+        Deferred.unsafeDone(secured, Exit.void)
+        const link = linkOf(emitter, ending)
+        const h2 = route.h2
+        if (secure.alpnProtocol === "h2" && h2 !== undefined) {
+          const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(emitter))
+          links.during(tapped, link, () => h2.emit("connection", tapped))
+        } else if (route.h1 !== undefined) {
+          const h1 = route.h1
+          links.during(secure, link, () => h1.emit("connection", secure))
+        } else secure.destroy()
+      })
+      return { socket, secure }
     })
-    const handshake = setTimeout(() => secure.destroy(), route.handshakeTimeoutMs)
-    secure.on("error", () => secure.destroy())
-    secure.once("close", () => {
-      clearTimeout(handshake)
-      socket.destroy()
-    })
-    secure.once("secure", () => {
-      clearTimeout(handshake)
-      const h2 = route.h2
-      if (secure.alpnProtocol === "h2" && h2 !== undefined) {
-        const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(peer))
-        peers.during(tapped, peer, () => h2.emit("connection", tapped))
-      } else if (route.h1 !== undefined) {
-        const h1 = route.h1
-        peers.during(secure, peer, () => h1.emit("connection", secure))
-      } else secure.destroy()
-    })
-    return Effect.sync(() => socket.destroy())
+    const handshake = Effect.raceFirst(
+      Deferred.await(secured),
+      Effect.zipRight(
+        Effect.sleep(route.handshakeTimeoutMs),
+        Effect.sync(() => secure.destroy())
+      )
+    )
+    yield* holdUntilClosed(socket, closed, ending, handshake)
   })
+
+/** The reply line of each parser failure: the status Apache sends (mod_reqtimeout 408, 431, else 400). */
+const clientErrorStatus = (err: NodeJS.ErrnoException): readonly [number, string] =>
+  err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? [408, "Request Timeout"]
+    : err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large"]
+      : [400, "Bad Request"]
 
 /**
  * The HTTP/1.x server of a persona (http on 80, https after TLS). It is fed by serveTcp and never
- * listens itself. Its errors are answered the way Apache answers them.
+ * listens itself. Its errors are answered the way Apache answers them, logged as `http_access` (as
+ * Apache's access log records its 400/408 lines), and the half-closed socket is destroyed soon
+ * after if the client keeps it.
  */
-export const makeH1Server = (persona: WebPersona, onRequest: http.RequestListener): http.Server => {
+export const makeH1Server = (
+  persona: WebPersona,
+  config: WebConfig,
+  links: ConnectionRegistry,
+  runtime: Runtime.Runtime<never>,
+  onRequest: http.RequestListener
+): http.Server => {
+  const runFork = Runtime.runFork(runtime)
   const h1 = http.createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: 60_000,
-      // Sweep every 2 s so a stalled header block is cut within HEADERS_TIMEOUT_MS + 2 s.
-      connectionsCheckingInterval: 2_000,
+      headersTimeout: config.header_timeout_ms,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // node sweeps for stalled header blocks on this interval: a slow one is cut within the header
+      // timeout plus a quarter of it (2 s at most).
+      connectionsCheckingInterval: Math.min(2_000, Math.ceil(config.header_timeout_ms / 4)),
       // Scanners often omit Host; a honeypot wants those requests logged, not 400'd by the parser.
       requireHostHeader: false
     },
@@ -481,27 +588,43 @@ export const makeH1Server = (persona: WebPersona, onRequest: http.RequestListene
       socket.destroy()
       return
     }
-    // The status Apache sends for each failure: mod_reqtimeout 408, oversized headers 431, else 400.
-    const status =
-      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? "408 Request Timeout"
-        : err.code === "HPE_HEADER_OVERFLOW"
-          ? "431 Request Header Fields Too Large"
-          : "400 Bad Request"
+    const [status, reason] = clientErrorStatus(err)
     socket.end(
-      `HTTP/1.1 ${status}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
+      `HTTP/1.1 ${status} ${reason}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
     )
+    const link = links.ofStream(socket)
+    // Every stream this server is given comes with a link (handOff); without one, nothing would
+    // bound the half-closed socket, so it goes at once.
+    if (link === undefined) {
+      socket.destroy()
+      return
+    }
+    runFork(
+      link.emitter.emit({
+        _tag: "http_access",
+        remote_addr: remoteAddr(link.emitter.peer),
+        method: "",
+        path: "",
+        proto: "h1",
+        status,
+        bytes: 0
+      })
+    )
+    link.closeSoon()
   })
   return h1
 }
 
 /** The HTTP/2 server of a persona (h2c on 80, h2 after TLS), with the limits both share. */
-export const makeH2Server = (onRequest: (req: AnyRequest, res: AnyResponse) => void, peers: PeerRegistry) => {
+export const makeH2Server = (
+  onRequest: (req: AnyRequest, res: AnyResponse) => void,
+  links: ConnectionRegistry
+) => {
   const h2 = http2.createServer(
     { maxSessionMemory: 4, maxHeaderListPairs: 128, maxSendHeaderBlockLength: MAX_HEADER_BYTES },
     onRequest
   )
   h2.on("sessionError", () => {})
-  peers.watch(h2)
+  links.watch(h2)
   return h2
 }

@@ -5,16 +5,17 @@
 import { Effect, Schema } from "effect"
 import { defineHoneypot, HoneypotContext, serveTcp } from "../runtime/index.js"
 import {
+  ConnectionRegistry,
   choosePersona,
   HttpVersion,
   handOff,
   makeH1Server,
   makeH2Server,
   makeRequestHandler,
-  PeerRegistry,
   settingsTap,
   webConfigFields
 } from "./App.js"
+import { httpEvents } from "./Events.js"
 import { H2_PREFACE } from "./H2Settings.js"
 
 export const HttpConfig = Schema.Struct({
@@ -28,17 +29,19 @@ export const httpHoneypot = defineHoneypot({
   description: "HTTP web server persona (Apache/nginx default pages, fake apps, credential capture)",
   ports: { tcp: [80], udp: [] },
   config: HttpConfig,
+  events: httpEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const runtime = yield* Effect.runtime<never>()
       const config = options.config
-      const persona = choosePersona(ctx, config, "http", 80)
-      const peers = new PeerRegistry()
-      const onRequest = makeRequestHandler(ctx, runtime, config, persona, peers)
-      const h1 = makeH1Server(persona, onRequest)
-      const h2 = config.http_versions.includes("http/2") ? makeH2Server(onRequest, peers) : undefined
-      const tap = settingsTap(ctx, runtime, "http")
+      const address = options.address()
+      const persona = choosePersona(ctx, config, "http", address.defaultPort)
+      const links = new ConnectionRegistry()
+      const onRequest = makeRequestHandler(ctx, runtime, config, persona, links, httpEvents)
+      const h1 = makeH1Server(persona, config, links, runtime, onRequest)
+      const h2 = config.http_versions.includes("http/2") ? makeH2Server(onRequest, links) : undefined
+      const tap = settingsTap(runtime)
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           h1.closeAllConnections()
@@ -47,18 +50,18 @@ export const httpHoneypot = defineHoneypot({
         })
       )
       const listener = yield* serveTcp({
-        service: "http",
-        host: options.host,
-        port: options.port(80),
-        defaultPort: 80,
-        handler: (conn) =>
+        ...address,
+        events: httpEvents,
+        handler: (conn, events) =>
           Effect.gen(function* () {
-            if (h2 === undefined) return yield* handOff(conn, h1, peers)
+            if (h2 === undefined) return yield* handOff(conn, h1, links, events)
             // Peek enough bytes to tell an h2c preface from an HTTP/1 request line.
             const head = yield* conn.readChunk(H2_PREFACE.length)
             const n = Math.min(head.length, H2_PREFACE.length)
             const isH2 = n >= 4 && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))
-            return yield* isH2 ? handOff(conn, h2, peers, head, tap) : handOff(conn, h1, peers, head)
+            return yield* isH2
+              ? handOff(conn, h2, links, events, head, tap)
+              : handOff(conn, h1, links, events, head)
           })
       })
       return [listener]

@@ -3,33 +3,25 @@
  * ALPN. The certificate is the decky's self-signed one (CN = tls_cn or the hostname) or the
  * operator's PEM pair. http/3 is accepted in config for compatibility but not served (no QUIC).
  */
-import * as tls from "node:tls"
 import { Effect, Schema } from "effect"
 import {
+  ConnectionRegistry,
   choosePersona,
   HttpVersion,
   handOffTls,
   makeH1Server,
   makeH2Server,
   makeRequestHandler,
-  PeerRegistry,
   settingsTap,
   type TlsRoute,
   webConfigFields
 } from "../http/App.js"
-import {
-  defineHoneypot,
-  HoneypotContext,
-  HoneypotListenError,
-  serveTcp,
-  tlsMaterial
-} from "../runtime/index.js"
+import { defineHoneypot, HoneypotContext, serveTcp, serviceTls, TlsConfigFields } from "../runtime/index.js"
+import { httpsEvents } from "./Events.js"
 
 export const HttpsConfig = Schema.Struct({
   ...webConfigFields,
-  tls_cn: Schema.optional(Schema.String),
-  tls_cert: Schema.optional(Schema.String),
-  tls_key: Schema.optional(Schema.String),
+  ...TlsConfigFields,
   http_versions: Schema.optionalWith(Schema.Array(HttpVersion), {
     default: () => ["http/1.1" as const, "http/2" as const]
   })
@@ -41,40 +33,39 @@ export const httpsHoneypot = defineHoneypot({
   description: "HTTPS web server persona (TLS, h1 + h2 by ALPN), same app as http",
   ports: { tcp: [443], udp: [] },
   config: HttpsConfig,
+  events: httpsEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const runtime = yield* Effect.runtime<never>()
       const config = options.config
-      const port = options.port(443)
-      const material = yield* tlsMaterial({
-        commonName: config.tls_cn ?? ctx.hostname,
-        cert: config.tls_cert,
-        key: config.tls_key,
-        scope: ctx.decky
-      }).pipe(
-        Effect.mapError(
-          (e) => new HoneypotListenError({ service: "https", host: options.host, port, message: e.reason })
-        )
-      )
-      const persona = choosePersona(ctx, config, "https", 443)
+      const address = options.address()
+      const { context } = yield* serviceTls({
+        service: "https",
+        host: address.host,
+        port: address.port,
+        config
+      })
+      const persona = choosePersona(ctx, config, "https", address.defaultPort)
       const alpn = [
         ...(config.http_versions.includes("http/2") ? ["h2"] : []),
         ...(config.http_versions.includes("http/1.1") || !config.http_versions.includes("http/2")
           ? ["http/1.1"]
           : [])
       ]
-      const peers = new PeerRegistry()
-      const onRequest = makeRequestHandler(ctx, runtime, config, persona, peers)
-      const h1 = alpn.includes("http/1.1") ? makeH1Server(persona, onRequest) : undefined
-      const h2 = alpn.includes("h2") ? makeH2Server(onRequest, peers) : undefined
+      const links = new ConnectionRegistry()
+      const onRequest = makeRequestHandler(ctx, runtime, config, persona, links, httpsEvents)
+      const h1 = alpn.includes("http/1.1")
+        ? makeH1Server(persona, config, links, runtime, onRequest)
+        : undefined
+      const h2 = alpn.includes("h2") ? makeH2Server(onRequest, links) : undefined
       const route: TlsRoute = {
-        secureContext: tls.createSecureContext({ cert: material.cert, key: material.key }),
+        secureContext: context,
         alpn,
         handshakeTimeoutMs: 15_000,
         h1,
         h2,
-        tap: settingsTap(ctx, runtime, "https")
+        tap: settingsTap(runtime)
       }
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
@@ -84,11 +75,9 @@ export const httpsHoneypot = defineHoneypot({
         })
       )
       const listener = yield* serveTcp({
-        service: "https",
-        host: options.host,
-        port,
-        defaultPort: 443,
-        handler: (conn) => handOffTls(conn, route, peers)
+        ...address,
+        events: httpsEvents,
+        handler: (conn, events) => handOffTls(conn, route, links, events)
       })
       return [listener]
     })

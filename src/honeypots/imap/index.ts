@@ -6,42 +6,49 @@
 import type * as tls from "node:tls"
 import { Effect, Ref, Schema } from "effect"
 import {
+  acceptsLogin,
+  type BaitMessage,
+  decodeBase64,
+  decodePlain,
+  fullMailbox,
+  imapDate,
+  MailboxConfigFields,
+  mailDomain,
+  parseUsers,
+  seedMailbox,
+  servePlainAndTls,
+  splitMessage
+} from "../mail/index.js"
+import {
   type Connection,
   type ConnectionError,
   credentialFields,
   defineHoneypot,
-  type EventFields,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
-  HoneypotListenError,
   LimitExceeded,
-  secureContext,
-  serveTcp
+  serviceTls,
+  TlsConfigFields
 } from "../runtime/index.js"
-import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
-import {
-  type BaitMessage,
-  DEFAULT_USERS,
-  fullMailbox,
-  imapDate,
-  mailDomain,
-  parseUsers,
-  seedMailbox,
-  splitMessage
-} from "./Mailbox.js"
+import { type ImapEvent, imapEvents } from "./Events.js"
 
 export const ImapConfig = Schema.Struct({
+  /** The whole greeting line; default Dovecot's, with its CAPABILITY code. */
   banner: Schema.optional(Schema.String),
-  /** `user:pass,…` accepted logins (the original's IMAP_USERS). */
-  users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
-  /** A directory of .eml files (or one .eml) appended to INBOX after the built-in bait. */
-  email_seed: Schema.optional(Schema.String),
-  email_seed_rescan: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
-  tls_cn: Schema.optional(Schema.String),
-  tls_cert: Schema.optional(Schema.String),
-  tls_key: Schema.optional(Schema.String)
+  ...MailboxConfigFields,
+  ...TlsConfigFields
 })
 export type ImapConfig = typeof ImapConfig.Type
+
+/** What one running imap instance shares between its connections, and nothing else does. */
+interface Instance {
+  readonly config: ImapConfig
+  readonly users: ReadonlyMap<string, string>
+  /** The domain the bait is addressed to (from the decky hostname). */
+  readonly domain: string
+  readonly tls: tls.SecureContext
+  readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
+}
 
 const PRE_CAPS = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
 const AUTH_CAPS = "AUTH=PLAIN AUTH=LOGIN"
@@ -56,7 +63,7 @@ const MAX_COMMANDS = 10_000
 /** `command` events per connection; the rest are counted on `disconnect`. */
 const MAX_COMMAND_EVENTS = 500
 
-type State = "not_authenticated" | "authenticated" | "selected" | "logout"
+type State = "not_authenticated" | "authenticated" | "selected"
 
 /** RFC 3501 §4.3 quoted string: `"` and `\` escaped. */
 const quoteString = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`
@@ -161,19 +168,13 @@ const fetchResponse = (seq: number, m: BaitMessage, items: string, uidMode: bool
 }
 
 const session = (
-  ctx: HoneypotContextService,
-  config: ImapConfig,
-  tlsContext: tls.SecureContext,
-  seeds: Ref.Ref<ReadonlyArray<Buffer>>,
-  implicitTls: boolean,
-  conn: Connection
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<ImapEvent>
 ): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
-    if (implicitTls) yield* conn.startTls(tlsContext)
-    const users = parseUsers(config.users)
-    const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
-    const emit = (type: string, fields: EventFields, warn = false) =>
-      ctx.emit("imap", type, { ...src, ...fields }, warn ? { severity: 4 } : undefined)
+    const { config, seeds } = instance
+    const emit = events.emit
     const send = (text: string) => conn.write(`${text}\r\n`)
     const st: { state: State } = { state: "not_authenticated" }
     let user = ""
@@ -183,8 +184,8 @@ const session = (
     let suppressed = 0
     const caps = () => `${PRE_CAPS}${conn.isTls() ? "" : " STARTTLS"} ${AUTH_CAPS}`
 
-    yield* emit("connect", {})
-    yield* Effect.addFinalizer(() => emit("disconnect", { commands_suppressed: suppressed }))
+    yield* emit({ _tag: "connect" })
+    yield* Effect.addFinalizer(() => emit({ _tag: "disconnect", commands_suppressed: suppressed }))
     yield* send(config.banner ?? `* OK [CAPABILITY ${caps()}] Dovecot (Ubuntu) ready.`)
 
     /** Read one command, inlining `{n}` / `{n+}` literals (RFC 3501 §4.3, RFC 7888) as quoted strings. */
@@ -203,20 +204,21 @@ const session = (
       return text
     })
 
-    const login = (tag: string, username: string, password: Buffer, mechanism: string) =>
+    const login = (tag: string, username: string, password: Buffer, mechanism: "LOGIN" | "PLAIN") =>
       Effect.gen(function* () {
-        const ok = users.get(username) === password.toString("utf8")
+        const ok = acceptsLogin(instance.users, username, password)
         yield* emit(
-          "auth",
           {
+            _tag: "auth",
             mechanism,
             username,
             ...credentialFields(username, password),
             outcome: ok ? "success" : "failure"
           },
-          !ok
+          ok ? undefined : { severity: 4 }
         )
         if (!ok) return yield* send(`${tag} NO [AUTHENTICATIONFAILED] Authentication failed.`)
+        conn.loggedIn()
         st.state = "authenticated"
         user = username
         yield* send(`${tag} OK [CAPABILITY ${POST_CAPS}] Logged in`)
@@ -260,7 +262,7 @@ const session = (
           st.state = "authenticated"
           return yield* send(`${tag} NO Mailbox doesn't exist: ${name ?? ""}`)
         }
-        selected = box === "INBOX" ? fullMailbox(user, mailDomain(ctx.hostname), yield* Ref.get(seeds)) : []
+        selected = box === "INBOX" ? fullMailbox(user, instance.domain, yield* Ref.get(seeds)) : []
         st.state = "selected"
         readOnly = examine
         const unseen = selected.findIndex((m) => !m.seen)
@@ -318,7 +320,8 @@ const session = (
         commandEvents++
         // Secrets reach the log only through the `auth` event: LOGIN keeps its user, AUTHENTICATE its mechanism.
         const shown = cmd === "LOGIN" || cmd === "AUTHENTICATE" ? (tokenize(rest)[0] ?? "") : rest
-        yield* emit("command", {
+        yield* emit({
+          _tag: "command",
           cmd: `${uid ? "UID " : ""}${cmd}`.slice(0, 64),
           args: shown.slice(0, 256),
           state: st.state
@@ -350,7 +353,7 @@ const session = (
           if (conn.isTls()) yield* send(`${tag} BAD TLS is already active.`)
           else {
             yield* send(`${tag} OK Begin TLS negotiation now.`)
-            yield* conn.startTls(tlsContext)
+            yield* conn.startTls(instance.tls)
           }
           break
         case "LOGIN":
@@ -487,41 +490,31 @@ export const imapHoneypot = defineHoneypot({
   description: "Dovecot IMAP persona (143 STARTTLS, 993 TLS) with a bait mailbox",
   ports: { tcp: [143, 993], udp: [] },
   config: ImapConfig,
+  events: imapEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const config = options.config
-      const tlsContext = yield* secureContext({
-        commonName: config.tls_cn ?? ctx.hostname,
-        cert: config.tls_cert,
-        key: config.tls_key,
-        scope: ctx.decky
-      }).pipe(
-        Effect.mapError(
-          (e) =>
-            new HoneypotListenError({
-              service: "imap",
-              host: options.host,
-              port: options.port(993),
-              message: e.reason
-            })
-        )
-      )
-      const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)
-      const plain = yield* serveTcp({
+      const implicitTls = options.address(993)
+      const { context } = yield* serviceTls({
         service: "imap",
-        host: options.host,
-        port: options.port(143),
-        defaultPort: 143,
-        handler: (conn) => session(ctx, config, tlsContext, seeds, false, conn)
+        host: implicitTls.host,
+        port: implicitTls.port,
+        config
       })
-      const secure = yield* serveTcp({
-        service: "imap",
-        host: options.host,
-        port: options.port(993),
-        defaultPort: 993,
-        handler: (conn) => session(ctx, config, tlsContext, seeds, true, conn)
+      const instance: Instance = {
+        config,
+        users: parseUsers(config.users),
+        domain: mailDomain(ctx.hostname),
+        tls: context,
+        seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
+      }
+      return yield* servePlainAndTls({
+        events: imapEvents,
+        plain: options.address(143),
+        implicitTls,
+        tls: context,
+        session: (conn, events) => session(instance, conn, events)
       })
-      return [plain, secure]
     })
 })

@@ -5,29 +5,28 @@
  * bind.
  */
 import type * as tls from "node:tls"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Random, Schema } from "effect"
 import { berElementLength } from "../ntlm/Der.js"
 import {
   type Connection,
   type ConnectionError,
-  credentialFields,
   defineHoneypot,
+  type Emitter,
+  encodeSecret,
   HoneypotContext,
   type HoneypotContextService,
-  HoneypotListenError,
-  secureContext,
-  serveTcp
+  serveTcp,
+  serviceTls,
+  TlsConfigFields
 } from "../runtime/index.js"
+import { type LdapEvent, ldapEvents } from "./Events.js"
 import { decodeMessage, isDnShaped, Op, ResultCode, result, STARTTLS_OID, searchEntry } from "./Ldap.js"
-
-const SLUG = "ldap"
 
 export const LdapConfig = Schema.Struct({
   /** AD DNS domain; empty = the decky hostname's domain part, else `corp.local`. */
   domain: Schema.optionalWith(Schema.String, { default: () => "" }),
-  tls_cn: Schema.optional(Schema.String),
-  tls_cert: Schema.optional(Schema.String),
-  tls_key: Schema.optional(Schema.String)
+  /** One certificate for LDAPS (636) and StartTLS on 389: self-signed for `tls_cn`, or supplied. */
+  ...TlsConfigFields
 })
 export type LdapConfig = typeof LdapConfig.Type
 
@@ -38,8 +37,9 @@ const MAX_MESSAGES = 1000
 const NEED_BIND =
   "000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4563"
 
+/** Reply delay in [minMs, maxMs) from the instance's seeded generator. */
 const jitter = (minMs: number, maxMs: number) =>
-  Effect.sleep(minMs + Math.floor(Math.random() * (maxMs - minMs)))
+  Effect.flatMap(Random.nextIntBetween(minMs, maxMs), (ms) => Effect.sleep(ms))
 
 interface Directory {
   readonly rootDse: ReadonlyArray<readonly [string, ReadonlyArray<string>]>
@@ -118,129 +118,117 @@ const readFrame = (conn: Connection): Effect.Effect<Buffer | undefined, Connecti
     return Buffer.concat([head, more, body])
   })
 
-const session =
-  (ctx: HoneypotContextService, dir: Directory, tlsContext: tls.SecureContext, implicitTls: boolean) =>
-  (conn: Connection): Effect.Effect<void, ConnectionError> =>
-    Effect.gen(function* () {
-      if (implicitTls) yield* conn.startTls(tlsContext)
-      const src = conn.remoteAddress
-      const peer = { src_ip: src, src_port: conn.remotePort, src }
-      yield* ctx.emit(SLUG, "connect", { ...peer, tls: implicitTls })
-      const error = (msg: string) => ctx.emit(SLUG, "error", peer, { msg, severity: 4 })
-      for (let n = 0; n < MAX_MESSAGES; n++) {
-        const frame = yield* readFrame(conn)
-        if (frame === undefined) return yield* error("not a BER LDAPMessage")
-        const decoded = decodeMessage(frame)
-        if (Either.isLeft(decoded)) return yield* error(decoded.left.reason)
-        const { id, request: r } = decoded.right
-        switch (r._tag) {
-          case "Bind": {
-            const password = r.password ?? Buffer.alloc(0)
-            const anonymous = r.dn === "" && password.length === 0 && r.saslMechanism === undefined
-            yield* ctx.emit(SLUG, "bind", {
-              ...peer,
-              dn: r.dn,
-              version: r.version,
-              auth: r.saslMechanism === undefined ? "simple" : "sasl",
-              sasl_mechanism: r.saslMechanism ?? "",
-              ...(password.length > 0 ? credentialFields(r.dn, password, "plaintext") : { principal: r.dn })
-            })
-            yield* jitter(10, 60)
-            // RFC 4513 §5.1: anonymous binds succeed (as on AD); DN-without-password binds are refused.
-            if (anonymous) yield* conn.write(result(id, Op.bindResponse, ResultCode.success))
-            else if (r.dn !== "" && !isDnShaped(r.dn) && !r.dn.includes("@") && !r.dn.includes("\\"))
-              yield* conn.write(result(id, Op.bindResponse, ResultCode.invalidDNSyntax, "invalid DN"))
-            else if (r.saslMechanism === undefined && password.length === 0)
-              yield* conn.write(
-                result(
-                  id,
-                  Op.bindResponse,
-                  ResultCode.unwillingToPerform,
-                  "unauthenticated bind (DN with no password) disallowed"
-                )
+const session = (
+  dir: Directory,
+  tlsContext: tls.SecureContext,
+  implicitTls: boolean,
+  conn: Connection,
+  events: Emitter<LdapEvent>
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    if (implicitTls) yield* conn.startTls(tlsContext)
+    const emit = events.emit
+    yield* emit({ _tag: "connect", tls: implicitTls })
+    const error = (msg: string) => emit({ _tag: "error" }, { msg, severity: 4 })
+    for (let n = 0; n < MAX_MESSAGES; n++) {
+      const frame = yield* readFrame(conn)
+      if (frame === undefined) return yield* error("not a BER LDAPMessage")
+      const decoded = decodeMessage(frame)
+      if (Either.isLeft(decoded)) return yield* error(decoded.left.reason)
+      const { id, request: r } = decoded.right
+      switch (r._tag) {
+        case "Bind": {
+          const password = r.password ?? Buffer.alloc(0)
+          const anonymous = r.dn === "" && password.length === 0 && r.saslMechanism === undefined
+          yield* emit({
+            _tag: "bind",
+            dn: r.dn,
+            version: r.version,
+            auth: r.saslMechanism === undefined ? "simple" : "sasl",
+            sasl_mechanism: r.saslMechanism ?? "",
+            principal: r.dn,
+            ...(password.length > 0 ? { ...encodeSecret(password), secret_kind: "plaintext" as const } : {})
+          })
+          yield* jitter(10, 60)
+          // RFC 4513 §5.1: anonymous binds succeed (as on AD); DN-without-password binds are refused.
+          if (anonymous) {
+            // The one bind that succeeds: the session cap applies from here, not the login grace.
+            conn.loggedIn()
+            yield* conn.write(result(id, Op.bindResponse, ResultCode.success))
+          } else if (r.dn !== "" && !isDnShaped(r.dn) && !r.dn.includes("@") && !r.dn.includes("\\"))
+            yield* conn.write(result(id, Op.bindResponse, ResultCode.invalidDNSyntax, "invalid DN"))
+          else if (r.saslMechanism === undefined && password.length === 0)
+            yield* conn.write(
+              result(
+                id,
+                Op.bindResponse,
+                ResultCode.unwillingToPerform,
+                "unauthenticated bind (DN with no password) disallowed"
               )
-            else yield* conn.write(result(id, Op.bindResponse, ResultCode.invalidCredentials))
-            break
-          }
-          case "Search": {
-            yield* ctx.emit(SLUG, "search", {
-              ...peer,
-              base: r.base,
-              scope: r.scope,
-              filter: r.filter,
-              attributes: r.attributes
-            })
-            if (r.base === "" && r.scope === 0) {
-              const wanted = r.attributes.map((a) => a.toLowerCase())
-              const all = wanted.length === 0 || wanted.includes("*") || wanted.includes("+")
-              const attrs = dir.rootDse.filter(([name]) => all || wanted.includes(name.toLowerCase()))
-              yield* conn.write(searchEntry(id, "", attrs))
-              yield* conn.write(result(id, Op.searchResDone, ResultCode.success))
-            } else yield* conn.write(result(id, Op.searchResDone, ResultCode.operationsError, NEED_BIND))
-            break
-          }
-          case "Unbind":
-            return
-          case "Abandon":
-            break
-          case "Extended": {
-            if (r.oid === STARTTLS_OID && !conn.isTls()) {
-              yield* conn.write(result(id, Op.extendedResponse, ResultCode.success))
-              yield* conn.startTls(tlsContext)
-            } else
-              yield* conn.write(
-                result(id, Op.extendedResponse, ResultCode.protocolError, "unsupported extended operation")
-              )
-            break
-          }
-          case "Other":
-            yield* conn.write(result(id, r.responseTag, ResultCode.operationsError, NEED_BIND))
+            )
+          else yield* conn.write(result(id, Op.bindResponse, ResultCode.invalidCredentials))
+          break
         }
+        case "Search": {
+          yield* emit({
+            _tag: "search",
+            base: r.base,
+            scope: r.scope,
+            filter: r.filter,
+            attributes: r.attributes
+          })
+          if (r.base === "" && r.scope === 0) {
+            const wanted = r.attributes.map((a) => a.toLowerCase())
+            const all = wanted.length === 0 || wanted.includes("*") || wanted.includes("+")
+            const attrs = dir.rootDse.filter(([name]) => all || wanted.includes(name.toLowerCase()))
+            yield* conn.write(searchEntry(id, "", attrs))
+            yield* conn.write(result(id, Op.searchResDone, ResultCode.success))
+          } else yield* conn.write(result(id, Op.searchResDone, ResultCode.operationsError, NEED_BIND))
+          break
+        }
+        case "Unbind":
+          return
+        case "Abandon":
+          break
+        case "Extended": {
+          if (r.oid === STARTTLS_OID && !conn.isTls()) {
+            yield* conn.write(result(id, Op.extendedResponse, ResultCode.success))
+            yield* conn.startTls(tlsContext)
+          } else
+            yield* conn.write(
+              result(id, Op.extendedResponse, ResultCode.protocolError, "unsupported extended operation")
+            )
+          break
+        }
+        case "Other":
+          yield* conn.write(result(id, r.responseTag, ResultCode.operationsError, NEED_BIND))
       }
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
-    )
+    }
+  }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const ldapHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "ldap",
   description: "Active Directory LDAP (389 + StartTLS, 636 LDAPS): simple-bind capture, rootDSE",
   ports: { tcp: [389, 636], udp: [] },
   config: LdapConfig,
+  events: ldapEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
-      const config = options.config
-      const tlsContext = yield* secureContext({
-        commonName: config.tls_cn ?? ctx.hostname,
-        cert: config.tls_cert,
-        key: config.tls_key,
-        scope: ctx.decky
-      }).pipe(
-        Effect.mapError(
-          (e) =>
-            new HoneypotListenError({
-              service: SLUG,
-              host: options.host,
-              port: options.port(636),
-              message: e.reason
-            })
-        )
-      )
-      const dir = directoryFor(ctx, config)
+      const plain = options.address(389)
+      const ldaps = options.address(636)
+      const { context } = yield* serviceTls({ service: "ldap", ...ldaps, config: options.config })
+      const dir = directoryFor(ctx, options.config)
       return yield* Effect.all([
         serveTcp({
-          service: SLUG,
-          host: options.host,
-          port: options.port(389),
-          defaultPort: 389,
-          handler: session(ctx, dir, tlsContext, false)
+          ...plain,
+          events: ldapEvents,
+          handler: (conn, events) => session(dir, context, false, conn, events)
         }),
         serveTcp({
-          service: SLUG,
-          host: options.host,
-          port: options.port(636),
-          defaultPort: 636,
-          handler: session(ctx, dir, tlsContext, true)
+          ...ldaps,
+          events: ldapEvents,
+          handler: (conn, events) => session(dir, context, true, conn, events)
         })
       ])
     })

@@ -11,8 +11,9 @@ import {
   type ConnectionError,
   credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
+  type InstanceSeed,
   serveTcp
 } from "../runtime/index.js"
 import {
@@ -24,8 +25,7 @@ import {
   doc,
   encodeDocument
 } from "./Bson.js"
-
-const SLUG = "mongodb"
+import { type MongodbEvent, mongodbEvents } from "./Events.js"
 
 export const MongodbConfig = Schema.Struct({
   /** Replica set name (env MONGO_REPL_SET); empty = standalone. */
@@ -223,108 +223,118 @@ const replyTo = (opcode: number, requestId: number, responseTo: number, reply: B
   return frame(OP_REPLY, requestId, responseTo, Buffer.concat([head, d]))
 }
 
-const session =
-  (ctx: HoneypotContextService, persona: Persona, nextId: () => number) =>
-  (conn: Connection): Effect.Effect<void, ConnectionError> =>
-    Effect.gen(function* () {
-      const src = conn.remoteAddress
-      const peer = { src_ip: src, src_port: conn.remotePort, src }
-      const connectionId = nextId()
-      yield* ctx.emit(SLUG, "connect", peer)
-      let scram: Scram | undefined
-      let requestCounter = 1
+/** What one running mongodb instance shares between its connections. */
+interface Instance {
+  readonly seed: InstanceSeed
+  readonly persona: Persona
+  /** The next hello `connectionId` (counts up from a seeded base, like mongod's). */
+  nextConnectionId: number
+}
 
-      const startSasl = (mechanism: string, payload: BsonValue | undefined) =>
-        Effect.gen(function* () {
-          const clientFirst = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
-          // gs2 header "n,," then client-first-bare "n=<user>,r=<nonce>" (RFC 5802 §7).
-          const bare = clientFirst.split(",").slice(2).join(",")
-          const attrs = scramAttributes(bare)
-          const username = (attrs.get("n") ?? "").replace(/=2C/g, ",").replace(/=3D/g, "=")
-          yield* ctx.emit(SLUG, "auth_start", { ...peer, mechanism, username })
-          const salt = ctx.seed.bytes(16, `mongodb_scram_salt:${mechanism}:${username}`)
-          const iterations = mechanism === "SCRAM-SHA-1" ? 10000 : 15000
-          const serverFirst = `r=${attrs.get("r") ?? ""}${randomBytes(18).toString("base64")},s=${salt.toString("base64")},i=${iterations}`
-          scram = { mechanism, username, clientFirstBare: bare, serverFirst, salt, iterations }
-          return doc([
-            ["conversationId", 1],
-            ["done", false],
-            ["payload", new BsonBinary(0, Buffer.from(serverFirst))],
-            ["ok", new BsonDouble(1)]
-          ])
-        })
+/** SCRAM always fails, so a connection is never logged in (the pre-login grace caps it). */
+const session = (
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<MongodbEvent>
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    const { persona } = instance
+    const emit = events.emit
+    const connectionId = instance.nextConnectionId++
+    yield* emit({ _tag: "connect" })
+    let scram: Scram | undefined
+    let requestCounter = 1
 
-      const dispatch = (cmd: BsonDocument, name: string) =>
-        Effect.gen(function* () {
-          switch (name.toLowerCase()) {
-            case "hello":
-            case "ismaster": {
-              const spec = cmd.get("speculativeAuthenticate")
-              const extra: Array<readonly [string, BsonValue]> = []
-              if (spec instanceof Map && spec.has("saslStart")) {
-                const started = yield* startSasl(str(spec.get("mechanism")), spec.get("payload"))
-                extra.push(["speculativeAuthenticate", doc([...started].filter(([k]) => k !== "ok"))])
-              }
-              return helloDoc(persona, cmd, connectionId, extra)
+    const startSasl = (mechanism: string, payload: BsonValue | undefined) =>
+      Effect.gen(function* () {
+        const clientFirst = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
+        // gs2 header "n,," then client-first-bare "n=<user>,r=<nonce>" (RFC 5802 §7).
+        const bare = clientFirst.split(",").slice(2).join(",")
+        const attrs = scramAttributes(bare)
+        const username = (attrs.get("n") ?? "").replace(/=2C/g, ",").replace(/=3D/g, "=")
+        yield* emit({ _tag: "auth_start", mechanism, username })
+        const salt = instance.seed.bytes(16, `mongodb_scram_salt:${mechanism}:${username}`)
+        const iterations = mechanism === "SCRAM-SHA-1" ? 10000 : 15000
+        const serverFirst = `r=${attrs.get("r") ?? ""}${randomBytes(18).toString("base64")},s=${salt.toString("base64")},i=${iterations}`
+        scram = { mechanism, username, clientFirstBare: bare, serverFirst, salt, iterations }
+        return doc([
+          ["conversationId", 1],
+          ["done", false],
+          ["payload", new BsonBinary(0, Buffer.from(serverFirst))],
+          ["ok", new BsonDouble(1)]
+        ])
+      })
+
+    const dispatch = (cmd: BsonDocument, name: string) =>
+      Effect.gen(function* () {
+        switch (name.toLowerCase()) {
+          case "hello":
+          case "ismaster": {
+            const spec = cmd.get("speculativeAuthenticate")
+            const extra: Array<readonly [string, BsonValue]> = []
+            if (spec instanceof Map && spec.has("saslStart")) {
+              const started = yield* startSasl(str(spec.get("mechanism")), spec.get("payload"))
+              extra.push(["speculativeAuthenticate", doc([...started].filter(([k]) => k !== "ok"))])
             }
-            case "buildinfo":
-              return buildInfo(persona)
-            case "listdatabases":
-              return listDatabases(persona)
-            case "ping":
-            case "endsessions":
-              return doc([["ok", new BsonDouble(1)]])
-            case "saslstart":
-              return yield* startSasl(str(cmd.get("mechanism")), cmd.get("payload"))
-            case "saslcontinue": {
-              const payload = cmd.get("payload")
-              const final = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
-              const proof = scramAttributes(final).get("p") ?? ""
-              if (scram !== undefined && proof !== "") {
-                const withoutProof = final.slice(0, Math.max(0, final.lastIndexOf(",p=")))
-                yield* ctx.emit(SLUG, "auth", {
-                  ...peer,
-                  username: scram.username,
-                  ...credentialFields(scram.username, proof, mechanismKind(scram.mechanism)),
-                  secret_b64: proof,
-                  mechanism: scram.mechanism,
-                  salt: scram.salt.toString("base64"),
-                  iterations: scram.iterations,
-                  auth_message: `${scram.clientFirstBare},${scram.serverFirst},${withoutProof}`
-                })
-              }
-              scram = undefined
-              return failure(18, "AuthenticationFailed", "Authentication failed.")
-            }
-            default:
-              return failure(13, "Unauthorized", `command ${name} requires authentication`)
+            return helloDoc(persona, cmd, connectionId, extra)
           }
-        })
+          case "buildinfo":
+            return buildInfo(persona)
+          case "listdatabases":
+            return listDatabases(persona)
+          case "ping":
+          case "endsessions":
+            return doc([["ok", new BsonDouble(1)]])
+          case "saslstart":
+            return yield* startSasl(str(cmd.get("mechanism")), cmd.get("payload"))
+          case "saslcontinue": {
+            const payload = cmd.get("payload")
+            const final = payload instanceof BsonBinary ? payload.data.toString("utf8") : ""
+            const proof = scramAttributes(final).get("p") ?? ""
+            if (scram !== undefined && proof !== "") {
+              const withoutProof = final.slice(0, Math.max(0, final.lastIndexOf(",p=")))
+              yield* emit({
+                _tag: "auth",
+                username: scram.username,
+                ...credentialFields(scram.username, proof),
+                // The proof is already base64: logged as sent, not encoded twice.
+                secret_b64: proof,
+                secret_kind: mechanismKind(scram.mechanism),
+                mechanism: scram.mechanism,
+                salt: scram.salt.toString("base64"),
+                iterations: scram.iterations,
+                auth_message: `${scram.clientFirstBare},${scram.serverFirst},${withoutProof}`
+              })
+            }
+            scram = undefined
+            return failure(18, "AuthenticationFailed", "Authentication failed.")
+          }
+          default:
+            return failure(13, "Unauthorized", `command ${name} requires authentication`)
+        }
+      })
 
-      for (let i = 0; i < MAX_MESSAGES; i++) {
-        const head = yield* conn.readBytes(16)
-        const length = head.readInt32LE(0)
-        if (length < MIN_MESSAGE || length > MAX_MESSAGE) return
-        const requestId = head.readInt32LE(4)
-        const opcode = head.readInt32LE(12)
-        const body = yield* conn.readBytes(length - 16)
-        yield* ctx.emit(SLUG, "message", { ...peer, opcode, length })
-        const cmd = commandOf(opcode, body)
-        const reply =
-          cmd === undefined
-            ? helloDoc(persona, doc([]), connectionId, [])
-            : yield* dispatch(cmd.body, cmd.name)
-        yield* conn.write(replyTo(opcode === OP_MSG ? OP_MSG : OP_REPLY, requestCounter++, requestId, reply))
-      }
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
-    )
+    for (let i = 0; i < MAX_MESSAGES; i++) {
+      const head = yield* conn.readBytes(16)
+      const length = head.readInt32LE(0)
+      if (length < MIN_MESSAGE || length > MAX_MESSAGE) return
+      const requestId = head.readInt32LE(4)
+      const opcode = head.readInt32LE(12)
+      const body = yield* conn.readBytes(length - 16)
+      yield* emit({ _tag: "message", opcode, length })
+      const cmd = commandOf(opcode, body)
+      const reply =
+        cmd === undefined ? helloDoc(persona, doc([]), connectionId, []) : yield* dispatch(cmd.body, cmd.name)
+      yield* conn.write(replyTo(opcode === OP_MSG ? OP_MSG : OP_REPLY, requestCounter++, requestId, reply))
+    }
+  }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const mongodbHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "mongodb",
   description: "MongoDB server: hello/buildInfo/listDatabases with a seeded release, SCRAM proof capture",
   ports: { tcp: [27017], udp: [] },
   config: MongodbConfig,
+  events: mongodbEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
@@ -348,13 +358,11 @@ export const mongodbHoneypot = defineHoneypot({
           ...bait.map((name, i) => [name, ctx.seed.int(1, 400) * 1048576 + i * 8192] as const)
         ]
       }
-      let id = ctx.seed.int(1, 500)
+      const instance: Instance = { seed: ctx.seed, persona, nextConnectionId: ctx.seed.int(1, 500) }
       const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(27017),
-        defaultPort: 27017,
-        handler: session(ctx, persona, () => id++)
+        ...options.address(),
+        events: mongodbEvents,
+        handler: (conn, events) => session(instance, conn, events)
       })
       return [listener]
     })

@@ -7,15 +7,14 @@ import { Effect, Either, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
-  credentialFields,
   defineHoneypot,
+  type Emitter,
+  encodeSecret,
   HoneypotContext,
-  type HoneypotContextService,
   ProtocolViolation,
   serveTcp
 } from "../runtime/index.js"
-
-const SLUG = "mssql"
+import { type MssqlEvent, mssqlEvents } from "./Events.js"
 
 export const MssqlConfig = Schema.Struct({})
 
@@ -182,75 +181,79 @@ export const loginFailed = (user: string, serverName: string, tdsVersion: number
   return Buffer.concat([head, body, done])
 }
 
-const session =
-  (
-    ctx: HoneypotContextService,
-    release: readonly [string, number, number, number, number],
-    threadId: number,
-    nextSpid: () => number
-  ) =>
-  (conn: Connection): Effect.Effect<void, ConnectionError> =>
-    Effect.gen(function* () {
-      const src = conn.remoteAddress
-      const peer = { src_ip: src, src_port: conn.remotePort, src }
-      const spid = nextSpid()
-      yield* ctx.emit(SLUG, "connect", peer)
-      for (let i = 0; i < MAX_MESSAGES; i++) {
-        const msg = yield* readMessage(conn)
-        if (msg === undefined) return
-        const [type, payload] = msg
-        if (type === TDS_PRELOGIN) {
-          yield* conn.write(packet(TDS_TABULAR_RESULT, preloginResponse(release, threadId), 0))
-          continue
-        }
-        if (type !== TDS_LOGIN7)
-          return yield* ctx.emit(SLUG, "unknown_packet", {
-            ...peer,
-            pkt_type: `0x${type.toString(16).padStart(2, "0")}`
-          })
-        const parsed = parseLogin7(payload)
-        if (Either.isLeft(parsed))
-          return yield* ctx.emit(SLUG, "error", peer, { msg: parsed.left.reason, severity: 4 })
-        const l = parsed.right
-        yield* ctx.emit(SLUG, "auth", {
-          ...peer,
-          username: l.username,
-          ...(l.password === ""
-            ? { principal: l.username }
-            : credentialFields(l.username, l.password, "plaintext")),
-          hostname: l.hostname,
-          app_name: l.appName,
-          server_name: l.serverName,
-          database: l.database,
-          library: l.library,
-          tds_version: `0x${l.tdsVersion.toString(16)}`
-        })
-        const serverName = ctx.hostname.split(".")[0]!.toUpperCase()
-        return yield* conn.end(
-          packet(TDS_TABULAR_RESULT, loginFailed(l.username, serverName, l.tdsVersion), spid)
+/** What one running mssql instance shares between its connections. */
+interface Instance {
+  readonly release: Release
+  readonly threadId: number
+  /** NetBIOS-style server name in the login error (the decky's short hostname, upper-cased). */
+  readonly serverName: string
+  /** The next SPID in reply headers (counts up from a seeded base, like a server's sessions). */
+  nextSpid: number
+}
+
+/** Every login fails (18456), so a connection is never logged in (the pre-login grace caps it). */
+const session = (
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<MssqlEvent>
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    const emit = events.emit
+    const spid = instance.nextSpid++
+    yield* emit({ _tag: "connect" })
+    for (let i = 0; i < MAX_MESSAGES; i++) {
+      const msg = yield* readMessage(conn)
+      if (msg === undefined) return
+      const [type, payload] = msg
+      if (type === TDS_PRELOGIN) {
+        yield* conn.write(
+          packet(TDS_TABULAR_RESULT, preloginResponse(instance.release, instance.threadId), 0)
         )
+        continue
       }
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
-    )
+      if (type !== TDS_LOGIN7)
+        return yield* emit({ _tag: "unknown_packet", pkt_type: `0x${type.toString(16).padStart(2, "0")}` })
+      const parsed = parseLogin7(payload)
+      if (Either.isLeft(parsed))
+        return yield* emit({ _tag: "error" }, { msg: parsed.left.reason, severity: 4 })
+      const l = parsed.right
+      yield* emit({
+        _tag: "auth",
+        username: l.username,
+        principal: l.username,
+        ...(l.password === "" ? {} : { ...encodeSecret(l.password), secret_kind: "plaintext" as const }),
+        hostname: l.hostname,
+        app_name: l.appName,
+        server_name: l.serverName,
+        database: l.database,
+        library: l.library,
+        tds_version: `0x${l.tdsVersion.toString(16)}`
+      })
+      return yield* conn.end(
+        packet(TDS_TABULAR_RESULT, loginFailed(l.username, instance.serverName, l.tdsVersion), spid)
+      )
+    }
+  }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const mssqlHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "mssql",
   description: "Microsoft SQL Server (TDS): PRELOGIN, LOGIN7 password capture, error 18456",
   ports: { tcp: [1433], udp: [] },
   config: MssqlConfig,
+  events: mssqlEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
-      const release = ctx.seed.pick(RELEASES)
-      const threadId = ctx.seed.int(100, 9000)
-      let spid = ctx.seed.int(51, 120)
+      const instance: Instance = {
+        release: ctx.seed.pick(RELEASES),
+        threadId: ctx.seed.int(100, 9000),
+        serverName: ctx.hostname.split(".")[0]!.toUpperCase(),
+        nextSpid: ctx.seed.int(51, 120)
+      }
       const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(1433),
-        defaultPort: 1433,
-        handler: session(ctx, release, threadId, () => spid++)
+        ...options.address(),
+        events: mssqlEvents,
+        handler: (conn, events) => session(instance, conn, events)
       })
       return [listener]
     })

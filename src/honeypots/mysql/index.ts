@@ -4,19 +4,17 @@
  * server's exact ERR 1045 text. CLIENT_SSL is not advertised, so clients never try TLS.
  */
 import { randomBytes } from "node:crypto"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Random, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
-  credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
   ProtocolViolation,
   serveTcp
 } from "../runtime/index.js"
-
-const SLUG = "mysql"
+import { type MysqlEvent, mysqlEvents } from "./Events.js"
 
 export const MysqlConfig = Schema.Struct({
   /** Server version string (env MYSQL_VERSION); empty = a seeded pick of real releases. */
@@ -179,19 +177,31 @@ const packet = (seq: number, payload: Buffer): Buffer => {
   return Buffer.concat([h, payload])
 }
 
+/** Reply delay in [minMs, maxMs) from the instance's seeded generator. */
 const jitter = (minMs: number, maxMs: number) =>
-  Effect.sleep(minMs + Math.floor(Math.random() * (maxMs - minMs)))
+  Effect.flatMap(Random.nextIntBetween(minMs, maxMs), (ms) => Effect.sleep(ms))
 
-const session = (ctx: HoneypotContextService, version: string, nextId: () => number) => (conn: Connection) =>
+/** What one running mysql instance shares between its connections. */
+interface Instance {
+  readonly version: string
+  /** The next Handshake V10 connection id (counts up from a seeded base, like mysqld's thread ids). */
+  nextConnectionId: number
+}
+
+/** Access is always denied, so a connection is never logged in (the pre-login grace caps it). */
+const session = (
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<MysqlEvent>
+): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
-    const connectionId = nextId()
-    const src = conn.remoteAddress
-    const peer = { src_ip: src, src_port: conn.remotePort }
-    yield* ctx.emit(SLUG, "connect", { ...peer, src, connection_id: connectionId })
+    const emit = events.emit
+    const connectionId = instance.nextConnectionId++
+    yield* emit({ _tag: "connect", connection_id: connectionId })
     const salt = randomBytes(20)
     // Salt bytes must be non-NUL printable-ish like mysqld's generator, or clients truncate them.
     for (let i = 0; i < salt.length; i++) salt[i] = (salt[i]! % 94) + 33
-    yield* conn.write(packet(0, handshakeV10(version, connectionId, salt)))
+    yield* conn.write(packet(0, handshakeV10(instance.version, connectionId, salt)))
 
     const head = yield* conn.readBytes(4)
     const length = head.readUIntLE(0, 3)
@@ -199,27 +209,24 @@ const session = (ctx: HoneypotContextService, version: string, nextId: () => num
     const payload = yield* conn.readBytes(length)
     const parsed = parseHandshakeResponse(payload)
     if (Either.isLeft(parsed)) {
-      yield* ctx.emit(
-        SLUG,
-        "error",
-        { ...peer, src, connection_id: connectionId },
-        { msg: parsed.left.reason, severity: 4 }
-      )
+      yield* emit({ _tag: "error", connection_id: connectionId }, { msg: parsed.left.reason, severity: 4 })
       return
     }
     const r = parsed.right
     const hasPassword = r.authResponse.length > 0
-    yield* ctx.emit(SLUG, "auth", {
-      ...peer,
-      src,
+    yield* emit({
+      _tag: "auth",
       username: r.username,
       connection_id: connectionId,
+      principal: r.username,
       ...(hasPassword
         ? {
-            ...credentialFields(r.username, r.authResponse.toString("hex"), "mysql_native_password"),
-            secret_b64: r.authResponse.toString("base64")
+            // The response in hex: printable as it is.
+            secret_printable: r.authResponse.toString("hex"),
+            secret_b64: r.authResponse.toString("base64"),
+            secret_kind: "mysql_native_password" as const
           }
-        : { principal: r.username }),
+        : {}),
       scramble: salt.toString("hex"),
       database: r.database,
       client_plugin: r.plugin,
@@ -232,30 +239,29 @@ const session = (ctx: HoneypotContextService, version: string, nextId: () => num
         errPacket(
           1045,
           "28000",
-          `Access denied for user '${r.username}'@'${src}' (using password: ${hasPassword ? "YES" : "NO"})`
+          `Access denied for user '${r.username}'@'${conn.remoteAddress}' (using password: ${hasPassword ? "YES" : "NO"})`
         )
       )
     )
-  }).pipe(
-    Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
-  )
+  }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const mysqlHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "mysql",
   description: "MySQL server: Handshake V10, scramble capture, ERR 1045 Access denied",
   ports: { tcp: [3306], udp: [] },
   config: MysqlConfig,
+  events: mysqlEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
-      const version = options.config.version !== "" ? options.config.version : ctx.seed.pickWeighted(VERSIONS)
-      let id = ctx.seed.int(17, 65000)
+      const instance: Instance = {
+        version: options.config.version !== "" ? options.config.version : ctx.seed.pickWeighted(VERSIONS),
+        nextConnectionId: ctx.seed.int(17, 65000)
+      }
       const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(3306),
-        defaultPort: 3306,
-        handler: (conn): Effect.Effect<void, ConnectionError> => session(ctx, version, () => id++)(conn)
+        ...options.address(),
+        events: mysqlEvents,
+        handler: (conn, events) => session(instance, conn, events)
       })
       return [listener]
     })

@@ -99,7 +99,7 @@ export interface Challenge {
  * connection: a fixed challenge (as the original had) lets a rainbow table pre-compute answers
  * and marks the host as a honeypot.
  */
-export const buildChallenge = (id: ServerIdentity, nowMs: number = Date.now()): Challenge => {
+export const buildChallenge = (id: ServerIdentity, nowMs: number): Challenge => {
   const serverChallenge = randomBytes(8)
   const target = utf16(id.netbiosDomain)
   const info = targetInfo(id, nowMs)

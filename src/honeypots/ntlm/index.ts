@@ -1,4 +1,5 @@
 export * from "./Der.js"
+export * from "./Events.js"
 export * from "./Md4.js"
 export * from "./Ntlmssp.js"
 export * from "./Spnego.js"

@@ -5,40 +5,47 @@
 import type * as tls from "node:tls"
 import { Effect, Ref, Schema } from "effect"
 import {
+  acceptsLogin,
+  type BaitMessage,
+  decodeBase64,
+  decodePlain,
+  fullMailbox,
+  MailboxConfigFields,
+  mailDomain,
+  parseUsers,
+  seedMailbox,
+  servePlainAndTls,
+  splitMessage
+} from "../mail/index.js"
+import {
   type Connection,
   type ConnectionError,
   credentialFields,
   defineHoneypot,
-  type EventFields,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
-  HoneypotListenError,
-  secureContext,
-  serveTcp
+  serviceTls,
+  TlsConfigFields
 } from "../runtime/index.js"
-import {
-  type BaitMessage,
-  DEFAULT_USERS,
-  fullMailbox,
-  mailDomain,
-  parseUsers,
-  seedMailbox,
-  splitMessage
-} from "../imap/Mailbox.js"
-import { decodeBase64, decodePlain } from "../smtp/Sasl.js"
+import { type Pop3Event, pop3Events } from "./Events.js"
 
 export const Pop3Config = Schema.Struct({
   /** Greeting; `+OK ` is prepended when missing. nmap knows Dovecot by `+OK Dovecot ready.` */
   banner: Schema.optionalWith(Schema.String, { default: () => "+OK Dovecot ready." }),
-  users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
-  /** A directory of .eml files (or one .eml) appended after the built-in bait. */
-  email_seed: Schema.optional(Schema.String),
-  email_seed_rescan: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
-  tls_cn: Schema.optional(Schema.String),
-  tls_cert: Schema.optional(Schema.String),
-  tls_key: Schema.optional(Schema.String)
+  ...MailboxConfigFields,
+  ...TlsConfigFields
 })
 export type Pop3Config = typeof Pop3Config.Type
+
+/** What one running pop3 instance shares between its connections, and nothing else does. */
+interface Instance {
+  readonly config: Pop3Config
+  readonly users: ReadonlyMap<string, string>
+  /** The domain the bait is addressed to (from the decky hostname). */
+  readonly domain: string
+  readonly tls: tls.SecureContext
+  readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
+}
 
 const MAX_COMMANDS = 10_000
 const MAX_COMMAND_EVENTS = 500
@@ -53,19 +60,13 @@ const dotStuff = (data: Buffer): string => {
 }
 
 const session = (
-  ctx: HoneypotContextService,
-  config: Pop3Config,
-  tlsContext: tls.SecureContext,
-  seeds: Ref.Ref<ReadonlyArray<Buffer>>,
-  implicitTls: boolean,
-  conn: Connection
+  instance: Instance,
+  conn: Connection,
+  events: Emitter<Pop3Event>
 ): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
-    if (implicitTls) yield* conn.startTls(tlsContext)
-    const users = parseUsers(config.users)
-    const src = { src: conn.remoteAddress, src_ip: conn.remoteAddress, src_port: conn.remotePort }
-    const emit = (type: string, fields: EventFields, warn = false) =>
-      ctx.emit("pop3", type, { ...src, ...fields }, warn ? { severity: 4 } : undefined)
+    const { config, seeds } = instance
+    const emit = events.emit
     const send = (text: string) => conn.write(`${text}\r\n`)
     const st: { state: "authorization" | "transaction" } = { state: "authorization" }
     let pendingUser: string | undefined
@@ -75,27 +76,28 @@ const session = (
     let suppressed = 0
     let bad = 0
 
-    yield* emit("connect", {})
-    yield* Effect.addFinalizer(() => emit("disconnect", { commands_suppressed: suppressed }))
+    yield* emit({ _tag: "connect" })
+    yield* Effect.addFinalizer(() => emit({ _tag: "disconnect", commands_suppressed: suppressed }))
     yield* send(config.banner.startsWith("+OK") ? config.banner : `+OK ${config.banner}`)
 
-    const login = (username: string, password: Buffer, mechanism: string) =>
+    const login = (username: string, password: Buffer, mechanism: "USER" | "PLAIN" | "LOGIN") =>
       Effect.gen(function* () {
-        const ok = users.get(username) === password.toString("utf8")
+        const ok = acceptsLogin(instance.users, username, password)
         yield* emit(
-          "auth",
           {
+            _tag: "auth",
             mechanism,
             username,
             ...credentialFields(username, password),
             outcome: ok ? "success" : "failure"
           },
-          !ok
+          ok ? undefined : { severity: 4 }
         )
         pendingUser = undefined
         if (!ok) return yield* send("-ERR Authentication failed.")
+        conn.loggedIn()
         st.state = "transaction"
-        messages = fullMailbox(username, mailDomain(ctx.hostname), yield* Ref.get(seeds))
+        messages = fullMailbox(username, instance.domain, yield* Ref.get(seeds))
         yield* send("+OK Logged in.")
       })
 
@@ -118,7 +120,8 @@ const session = (
       if (commandEvents < MAX_COMMAND_EVENTS) {
         commandEvents++
         // The PASS argument is a secret: it reaches the log only through the `auth` event.
-        yield* emit("command", {
+        yield* emit({
+          _tag: "command",
           cmd: cmd.slice(0, 32),
           args: cmd === "PASS" ? "" : args.join(" ").slice(0, 256),
           state: st.state
@@ -143,7 +146,7 @@ const session = (
           continue
         case "QUIT":
           if (authorized) {
-            for (const n of deleted) yield* emit("delete", { message_num: n })
+            for (const n of deleted) yield* emit({ _tag: "delete", message_num: n })
           }
           yield* conn.end("+OK Logging out.\r\n")
           return
@@ -154,7 +157,7 @@ const session = (
           if (authorized || conn.isTls()) yield* send("-ERR TLS is already active.")
           else {
             yield* send("+OK Begin TLS negotiation now.")
-            yield* conn.startTls(tlsContext)
+            yield* conn.startTls(instance.tls)
           }
           continue
         case "USER":
@@ -247,7 +250,7 @@ const session = (
             yield* send(p)
             break
           }
-          yield* emit("retr", { message_num: p.n })
+          yield* emit({ _tag: "retr", message_num: p.n })
           yield* send(`+OK ${p.m.raw.length} octets\r\n${dotStuff(p.m.raw)}\r\n.`)
           break
         }
@@ -297,41 +300,31 @@ export const pop3Honeypot = defineHoneypot({
   description: "Dovecot POP3 persona (110 STLS, 995 TLS) with a bait mailbox",
   ports: { tcp: [110, 995], udp: [] },
   config: Pop3Config,
+  events: pop3Events,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const config = options.config
-      const tlsContext = yield* secureContext({
-        commonName: config.tls_cn ?? ctx.hostname,
-        cert: config.tls_cert,
-        key: config.tls_key,
-        scope: ctx.decky
-      }).pipe(
-        Effect.mapError(
-          (e) =>
-            new HoneypotListenError({
-              service: "pop3",
-              host: options.host,
-              port: options.port(995),
-              message: e.reason
-            })
-        )
-      )
-      const seeds = yield* seedMailbox(config.email_seed, config.email_seed_rescan)
-      const plain = yield* serveTcp({
+      const implicitTls = options.address(995)
+      const { context } = yield* serviceTls({
         service: "pop3",
-        host: options.host,
-        port: options.port(110),
-        defaultPort: 110,
-        handler: (conn) => session(ctx, config, tlsContext, seeds, false, conn)
+        host: implicitTls.host,
+        port: implicitTls.port,
+        config
       })
-      const secure = yield* serveTcp({
-        service: "pop3",
-        host: options.host,
-        port: options.port(995),
-        defaultPort: 995,
-        handler: (conn) => session(ctx, config, tlsContext, seeds, true, conn)
+      const instance: Instance = {
+        config,
+        users: parseUsers(config.users),
+        domain: mailDomain(ctx.hostname),
+        tls: context,
+        seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
+      }
+      return yield* servePlainAndTls({
+        events: pop3Events,
+        plain: options.address(110),
+        implicitTls,
+        tls: context,
+        session: (conn, events) => session(instance, conn, events)
       })
-      return [plain, secure]
     })
 })

@@ -4,19 +4,18 @@
  * password challenge whose answer is logged, then FATAL 28P01.
  */
 import { randomBytes } from "node:crypto"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Random, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
   credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
-  type HoneypotContextService,
   ProtocolViolation,
   serveTcp
 } from "../runtime/index.js"
-
-const SLUG = "postgres"
+import { type PostgresEvent, postgresEvents } from "./Events.js"
 
 export const PostgresConfig = Schema.Struct({
   /**
@@ -100,83 +99,85 @@ const authRequest = (method: "md5" | "cleartext", salt: Buffer): Buffer => {
   return message("R", b)
 }
 
+/** Reply delay in [minMs, maxMs) from the instance's seeded generator. */
 const jitter = (minMs: number, maxMs: number) =>
-  Effect.sleep(minMs + Math.floor(Math.random() * (maxMs - minMs)))
+  Effect.flatMap(Random.nextIntBetween(minMs, maxMs), (ms) => Effect.sleep(ms))
 
-const session =
-  (ctx: HoneypotContextService, config: PostgresConfig, databases: ReadonlyArray<string>) =>
-  (conn: Connection): Effect.Effect<void, ConnectionError> =>
-    Effect.gen(function* () {
-      const src = conn.remoteAddress
-      const peer = { src_ip: src, src_port: conn.remotePort, src }
-      yield* ctx.emit(SLUG, "connect", peer)
-      let params: Readonly<Record<string, string>> | undefined
-      for (let i = 0; i <= MAX_PREAMBLES && params === undefined; i++) {
-        const length = (yield* conn.readBytes(4)).readUInt32BE(0)
-        if (length < STARTUP_MIN || length > STARTUP_MAX) return
-        const parsed = parseStartup(yield* conn.readBytes(length - 4))
-        if (Either.isLeft(parsed))
-          return yield* ctx.emit(SLUG, "error", peer, { msg: parsed.left.reason, severity: 4 })
-        const s = parsed.right
-        if (s._tag === "Cancel") return
-        if (s._tag === "Startup") params = s.params
-        else yield* conn.write("N")
-      }
-      if (params === undefined) return
-      const username = params.user ?? ""
-      const database = params.database ?? username
-      yield* ctx.emit(SLUG, "startup", {
-        ...peer,
-        username,
-        database,
-        application_name: params.application_name ?? ""
-      })
-      if (!databases.includes(database))
-        return yield* conn.end(errorResponse("3D000", `database "${database}" does not exist`))
+/** Every password is refused, so a connection is never logged in (the pre-login grace caps it). */
+const session = (
+  config: PostgresConfig,
+  databases: ReadonlyArray<string>,
+  conn: Connection,
+  events: Emitter<PostgresEvent>
+): Effect.Effect<void, ConnectionError> =>
+  Effect.gen(function* () {
+    const emit = events.emit
+    yield* emit({ _tag: "connect" })
+    let params: Readonly<Record<string, string>> | undefined
+    for (let i = 0; i <= MAX_PREAMBLES && params === undefined; i++) {
+      const length = (yield* conn.readBytes(4)).readUInt32BE(0)
+      if (length < STARTUP_MIN || length > STARTUP_MAX) return
+      const parsed = parseStartup(yield* conn.readBytes(length - 4))
+      if (Either.isLeft(parsed))
+        return yield* emit({ _tag: "error" }, { msg: parsed.left.reason, severity: 4 })
+      const s = parsed.right
+      if (s._tag === "Cancel") return
+      if (s._tag === "Startup") params = s.params
+      else yield* conn.write("N")
+    }
+    if (params === undefined) return
+    const username = params.user ?? ""
+    const database = params.database ?? username
+    yield* emit({
+      _tag: "startup_message",
+      username,
+      database,
+      application_name: params.application_name ?? ""
+    })
+    if (!databases.includes(database))
+      return yield* conn.end(errorResponse("3D000", `database "${database}" does not exist`))
 
-      const salt = randomBytes(4)
-      yield* conn.write(authRequest(config.auth_method, salt))
-      const head = yield* conn.readBytes(5)
-      const length = head.readUInt32BE(1)
-      if (head[0] !== 0x70 || length < 5 || length > PASSWORD_MAX) return
-      const body = yield* conn.readBytes(length - 4)
-      const nul = body.indexOf(0)
-      const pw = body.toString("utf8", 0, nul < 0 ? body.length : nul)
-      const md5 = /^md5[0-9a-f]{32}$/.test(pw)
-      yield* ctx.emit(SLUG, "auth", {
-        ...peer,
-        username,
-        database,
-        ...(md5
-          ? {
-              pw_hash: pw,
-              ...credentialFields(username, pw, "postgres_md5_challenge"),
-              secret_b64: Buffer.from(pw.slice(3), "hex").toString("base64"),
-              salt: salt.toString("hex")
-            }
-          : credentialFields(username, pw, "plaintext"))
-      })
-      yield* jitter(20, 90)
-      yield* conn.end(errorResponse("28P01", `password authentication failed for user "${username}"`))
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src: conn.remoteAddress }))
-    )
+    const salt = randomBytes(4)
+    yield* conn.write(authRequest(config.auth_method, salt))
+    const head = yield* conn.readBytes(5)
+    const length = head.readUInt32BE(1)
+    if (head[0] !== 0x70 || length < 5 || length > PASSWORD_MAX) return
+    const body = yield* conn.readBytes(length - 4)
+    const nul = body.indexOf(0)
+    const pw = body.toString("utf8", 0, nul < 0 ? body.length : nul)
+    const md5 = /^md5[0-9a-f]{32}$/.test(pw)
+    yield* emit({
+      _tag: "auth",
+      username,
+      database,
+      ...(md5
+        ? {
+            pw_hash: pw,
+            ...credentialFields(username, pw),
+            secret_kind: "postgres_md5_challenge" as const,
+            secret_b64: Buffer.from(pw.slice(3), "hex").toString("base64"),
+            salt: salt.toString("hex")
+          }
+        : { ...credentialFields(username, pw), secret_kind: "plaintext" as const })
+    })
+    yield* jitter(20, 90)
+    yield* conn.end(errorResponse("28P01", `password authentication failed for user "${username}"`))
+  }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const postgresHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "postgres",
   description: "PostgreSQL server: startup logging, MD5/cleartext password capture, FATAL 28P01",
   ports: { tcp: [5432], udp: [] },
   config: PostgresConfig,
+  events: postgresEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const databases = [...SYSTEM_DBS, ...ctx.seed.pick(DB_SETS)]
       const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(5432),
-        defaultPort: 5432,
-        handler: session(ctx, options.config, databases)
+        ...options.address(),
+        events: postgresEvents,
+        handler: (conn, events) => session(options.config, databases, conn, events)
       })
       return [listener]
     })

@@ -5,13 +5,13 @@
  * AUTHENTICATE as a crackable NTLMv2 hash.
  */
 import type * as tls from "node:tls"
-import { Duration, Effect, Either, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
 import { berElementLength, children, derInteger, derOctets, derSequence, readTlv, tlv } from "../ntlm/Der.js"
 import {
   buildChallenge,
-  captureOf,
   findNtlmssp,
   messageType,
+  ntlmAuthFields,
   parseAuthenticate,
   type ServerIdentity
 } from "../ntlm/index.js"
@@ -19,24 +19,23 @@ import {
   type Connection,
   type ConnectionError,
   ConnectionClosed,
-  credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
   type HoneypotContextService,
-  secureContext,
-  serveTcp
+  serveTcp,
+  serviceTls,
+  TlsConfigFields
 } from "../runtime/index.js"
-
-const SLUG = "rdp"
+import { type RdpEvent, rdpEvents } from "./Events.js"
 
 export const RdpConfig = Schema.Struct({
   /** Offer PROTOCOL_HYBRID (NLA/CredSSP) to clients that ask for it (env RDP_ENABLE_NLA). */
   nla: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** NetBIOS domain announced in the NLA CHALLENGE. */
   domain: Schema.optionalWith(Schema.String, { default: () => "WORKGROUP" }),
-  tls_cn: Schema.optional(Schema.String),
-  tls_cert: Schema.optional(Schema.String),
-  tls_key: Schema.optional(Schema.String)
+  /** The certificate of the NLA path's TLS (used only with `nla` on). */
+  ...TlsConfigFields
 })
 export type RdpConfig = typeof RdpConfig.Type
 
@@ -137,12 +136,19 @@ const identityFor = (ctx: HoneypotContextService, domain: string): ServerIdentit
   }
 }
 
+/** What one running rdp instance shares between its connections. */
+interface Instance {
+  /** The names the NLA CHALLENGE announces. */
+  readonly identity: ServerIdentity
+  /** The NLA path's TLS; undefined when `nla` is off. */
+  readonly tls: tls.SecureContext | undefined
+}
+
 const session =
-  (ctx: HoneypotContextService, config: RdpConfig, tlsContext: tls.SecureContext | undefined) =>
-  (conn: Connection): Effect.Effect<void, ConnectionError> =>
+  (instance: Instance) =>
+  (conn: Connection, events: Emitter<RdpEvent>): Effect.Effect<void, ConnectionError> =>
     Effect.gen(function* () {
-      const peer = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
-      yield* ctx.emit(SLUG, "connection", peer)
+      yield* events.emit({ _tag: "connection" })
       const first = yield* Effect.gen(function* () {
         const tpkt = yield* conn.readBytes(4)
         const length = tpkt.readUInt16BE(2)
@@ -156,22 +162,23 @@ const session =
       if (Option.isNone(first)) return
       const cr = parseConnectionRequest(first.value)
       if (cr === undefined)
-        return yield* ctx.emit(SLUG, "error", peer, { msg: "not an X.224 Connection Request", severity: 4 })
+        return yield* events.emit({ _tag: "error" }, { msg: "not an X.224 Connection Request", severity: 4 })
       const requested = cr.requestedProtocols ?? 0
       if (cr.cookie !== undefined)
-        yield* ctx.emit(SLUG, "rdp_cookie", {
-          ...peer,
+        yield* events.emit({
+          _tag: "rdp_cookie",
           requested_protocols: requested,
           username: cr.cookie,
           principal: cr.cookie
         })
       else
-        yield* ctx.emit(SLUG, "connection_request", {
-          ...peer,
+        yield* events.emit({
+          _tag: "connection_request",
           requested_protocols: requested,
           ...(cr.routingToken === undefined ? {} : { routing_token: cr.routingToken })
         })
 
+      const tlsContext = instance.tls
       const nla = tlsContext !== undefined && (requested & PROTOCOL_HYBRID) !== 0
       yield* conn.write(connectionConfirm(nla ? PROTOCOL_HYBRID : PROTOCOL_RDP))
       if (!nla || tlsContext === undefined) return
@@ -183,9 +190,9 @@ const session =
         const frame = yield* readTsRequest(conn).pipe(
           Effect.catchTag("ConnectionClosed", (e) =>
             i === 0 && e.reason.startsWith("socket error")
-              ? Effect.zipRight(
-                  ctx.emit(SLUG, "tls_handshake_failed", { ...peer, error: e.reason }, { severity: 4 }),
-                  Effect.succeed(undefined)
+              ? Effect.as(
+                  events.emit({ _tag: "tls_handshake_failed", error: e.reason }, { severity: 4 }),
+                  undefined
                 )
               : Effect.fail(e)
           )
@@ -197,7 +204,7 @@ const session =
         const ntlm = token.subarray(at)
         const kind = messageType(ntlm)
         if (kind === 1) {
-          const built = buildChallenge(identityFor(ctx, config.domain))
+          const built = buildChallenge(instance.identity, yield* Clock.currentTimeMillis)
           challenge = built.serverChallenge
           yield* conn.write(tsRequest(built.message))
           continue
@@ -205,64 +212,31 @@ const session =
         if (kind !== 3 || challenge === undefined) return
         const parsed = parseAuthenticate(ntlm)
         if (Either.isLeft(parsed))
-          return yield* ctx.emit(SLUG, "error", peer, { msg: parsed.left.reason, severity: 4 })
-        const auth = parsed.right
-        const capture = captureOf(auth, challenge)
-        if (capture !== undefined)
-          yield* ctx.emit(SLUG, "auth_attempt", {
-            ...peer,
-            username: auth.username,
-            domain: auth.domain,
-            ...credentialFields(capture.principal, auth.ntResponse.toString("hex"), capture.kind),
-            secret_b64: auth.ntResponse.toString("base64"),
-            workstation: auth.workstation,
-            server_challenge: challenge.toString("hex"),
-            hashcat: capture.hashcat,
-            auth_path: "nla"
-          })
+          return yield* events.emit({ _tag: "error" }, { msg: parsed.left.reason, severity: 4 })
+        const capture = ntlmAuthFields(parsed.right, challenge)
+        if (capture !== undefined) yield* events.emit({ _tag: "auth_attempt", ...capture, auth_path: "nla" })
+        // Every AUTHENTICATE is refused: this honeypot never accepts a login (so no `conn.loggedIn()`).
         return yield* conn.end(tsRequest(undefined, STATUS_LOGON_FAILURE))
       }
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src_port: conn.remotePort }))
-    )
+    }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const rdpHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "rdp",
   description: "RDP: X.224 mstshash cookie capture; optional CredSSP/NLA NTLMv2 capture",
   ports: { tcp: [3389], udp: [] },
   config: RdpConfig,
+  events: rdpEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const config = options.config
+      const address = options.address()
+      // A certificate is minted or loaded only for NLA; a bad supplied pair fails the start.
       const tlsContext = config.nla
-        ? yield* secureContext({
-            commonName: config.tls_cn ?? ctx.hostname,
-            cert: config.tls_cert,
-            key: config.tls_key,
-            scope: ctx.decky
-          }).pipe(
-            Effect.map((c): tls.SecureContext | undefined => c),
-            Effect.catchAll((e) =>
-              Effect.as(
-                ctx.emit(
-                  SLUG,
-                  "error",
-                  {},
-                  { msg: `TLS cert missing; NLA path unavailable (${e.reason})`, severity: 4 }
-                ),
-                undefined
-              )
-            )
-          )
+        ? (yield* serviceTls({ service: "rdp", host: address.host, port: address.port, config })).context
         : undefined
-      const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(3389),
-        defaultPort: 3389,
-        handler: session(ctx, config, tlsContext)
-      })
+      const instance: Instance = { identity: identityFor(ctx, config.domain), tls: tlsContext }
+      const listener = yield* serveTcp({ ...address, events: rdpEvents, handler: session(instance) })
       return [listener]
     })
 })

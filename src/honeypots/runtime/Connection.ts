@@ -184,6 +184,8 @@ export interface ConnectionOptions {
   readonly now: () => number
   /** Told when the backlog cap closes this connection (the listener counts them). */
   readonly onCut?: ((reason: CloseReason) => void) | undefined
+  /** Told on the first `loggedIn()` (the runtime's deadlines then switch to the session cap). */
+  readonly onLogin?: (() => void) | undefined
 }
 
 export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Connection => {
@@ -303,12 +305,15 @@ export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Con
     buffered: () => buffer.length,
     startTls,
     loggedIn: () => {
-      if (loggedInAt === undefined) loggedInAt = options.now()
+      if (loggedInAt !== undefined) return
+      loggedInAt = options.now()
+      options.onLogin?.()
     },
     loggedInAt: () => loggedInAt,
     cut,
     cutReason: () => cutReason,
-    traffic: () => raw.bytesRead + raw.bytesWritten + (socket === raw ? 0 : socket.bytesRead + socket.bytesWritten),
+    traffic: () =>
+      raw.bytesRead + raw.bytesWritten + (socket === raw ? 0 : socket.bytesRead + socket.bytesWritten),
     queuedBytes: () => socket.writableLength + (socket === raw ? 0 : raw.writableLength),
     detach: () => {
       const unread = buffer.length > 0 ? buffer.take(buffer.length) : undefined

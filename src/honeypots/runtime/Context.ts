@@ -68,4 +68,5 @@ export const makeHoneypotContext = (
 
 export const HoneypotContextLive = (
   options: HoneypotContextOptions
-): Layer.Layer<HoneypotContext, never, EventSink> => Layer.effect(HoneypotContext, makeHoneypotContext(options))
+): Layer.Layer<HoneypotContext, never, EventSink> =>
+  Layer.effect(HoneypotContext, makeHoneypotContext(options))

@@ -5,9 +5,8 @@
  * service and the peer, so an emulator writes only what the event is about; the result is one
  * HoneypotEvent (logging/HoneypotEvent.ts) handed to the `EventSink`.
  */
-import { Clock, Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
-import { type EventFields, encodeEventLine, type HoneypotEvent } from "../../logging/HoneypotEvent.js"
-import { Severity, UNKNOWN_IP } from "../../logging/Rfc5424.js"
+import { Either, ParseResult, Schema } from "effect"
+import type { EventFields } from "../../logging/HoneypotEvent.js"
 
 // ---- field codecs ------------------------------------------------------------------------------------
 // An event field is a Schema whose encoded side is the SD param's text. These match how lines have
@@ -153,7 +152,9 @@ export const defineEvents = <const D extends Defs>(
     types: [...Object.keys(defs).filter((t) => !runtimeTypes.includes(t)), ...runtimeTypes],
     encode: (event) => {
       const codec = codecs.get(event._tag)
-      return codec === undefined ? Either.left(unknownType(service, event._tag)) : Either.map(codec.encode(event), sdFields)
+      return codec === undefined
+        ? Either.left(unknownType(service, event._tag))
+        : Either.map(codec.encode(event), sdFields)
     },
     decode: (eventType, fields) => {
       const codec = codecs.get(eventType)

@@ -4,7 +4,7 @@
  * embedded runtime) and in tests; `defineHoneypot` erases its config and event types so different
  * services share one registry.
  */
-import { Effect, Random, type Schema, type SchemaAST, type Scope } from "effect"
+import { Effect, Random, type Schema, SchemaAST, type Scope } from "effect"
 import { decodeConfig, type HoneypotConfigError, type UnknownConfigKeys } from "./Config.js"
 import { HoneypotContext } from "./Context.js"
 import type { RuntimeEvent, ServiceEvents, TaggedEvent } from "./Events.js"
@@ -80,8 +80,11 @@ export interface Honeypot {
   ) => Effect.Effect<void, HoneypotConfigError>
 }
 
-const keysOf = (schema: { readonly ast: SchemaAST.AST }): ReadonlyArray<string> =>
-  schema.ast._tag === "TypeLiteral" ? schema.ast.propertySignatures.map((p) => String(p.name)) : []
+/** The keys of a struct config (its type side: a field with a default is a Transformation on the wire side). */
+const keysOf = (schema: { readonly ast: SchemaAST.AST }): ReadonlyArray<string> => {
+  const ast = SchemaAST.typeAST(schema.ast)
+  return ast._tag === "TypeLiteral" ? ast.propertySignatures.map((p) => String(p.name)) : []
+}
 
 export const defineHoneypot = <C, I, E extends TaggedEvent>(module: HoneypotModule<C, I, E>): Honeypot => ({
   slug: module.slug,
@@ -113,4 +116,3 @@ export const defineHoneypot = <C, I, E extends TaggedEvent>(module: HoneypotModu
   validateConfig: (config, unknownConfigKeys) =>
     Effect.asVoid(decodeConfig(module, config, unknownConfigKeys ?? "ignore"))
 })
-

@@ -6,20 +6,14 @@
  */
 import * as dgram from "node:dgram"
 import * as net from "node:net"
+import { Cause, Data, Deferred, Effect, Exit, Fiber, FiberId, Runtime, type Scope } from "effect"
 import {
-  Cause,
-  Clock,
-  Data,
-  Deferred,
-  Effect,
-  Exit,
-  Fiber,
-  FiberId,
-  Runtime,
-  Schedule,
-  type Scope
-} from "effect"
-import { type CloseReason, type Connection, type ConnectionError, makeConnection, normalizeIp } from "./Connection.js"
+  type CloseReason,
+  type Connection,
+  type ConnectionError,
+  makeConnection,
+  normalizeIp
+} from "./Connection.js"
 import { HoneypotContext, type HoneypotContextService } from "./Context.js"
 import type { Emitter } from "./Emitter.js"
 import type { RuntimeEvent, ServiceEvents, TaggedEvent } from "./Events.js"
@@ -103,20 +97,21 @@ interface RefusalEntry {
 
 /**
  * The `connection_refused` aggregator of one listener: a refusal is a map bump in the accept
- * callback; a scoped fiber flushes the counts every window, and forgets sources that went quiet.
+ * callback; a fiber flushes the counts every window and forgets sources that went quiet. It runs only
+ * while there is something to count, so an idle listener holds no fiber.
  */
 const makeRefusals = <E extends TaggedEvent>(
   ctx: HoneypotContextService,
   events: ServiceEvents<E | RuntimeEvent>,
-  runFork: (effect: Effect.Effect<void>) => void
+  runFork: <A>(effect: Effect.Effect<A>) => Fiber.RuntimeFiber<A>
 ) => {
   const entries = new Map<string, RefusalEntry>()
   let overflow = 0
+  let flusher: Fiber.RuntimeFiber<void> | undefined
   const report = (limit: "per_ip" | "global", ip: string, count: number, windowS: number) =>
-    ctx.emitter(events, { ip, port: null }).emit(
-      { _tag: "connection_refused", limit, count, window_s: windowS },
-      { severity: 4 }
-    )
+    ctx
+      .emitter(events, { ip, port: null })
+      .emit({ _tag: "connection_refused", limit, count, window_s: windowS }, { severity: 4 })
   const refuse = (limit: "per_ip" | "global", ip: string): void => {
     const key = `${limit} ${ip}`
     const entry = entries.get(key)
@@ -130,6 +125,21 @@ const makeRefusals = <E extends TaggedEvent>(
     }
     entries.set(key, { count: 0 })
     runFork(report(limit, ip, 1, 0))
+    if (flusher === undefined) {
+      const loop = Effect.whileLoop({
+        while: () => entries.size > 0 || overflow > 0,
+        body: () => Effect.zipRight(Effect.sleep(`${REFUSAL_WINDOW_S} seconds`), flush),
+        step: () => {}
+      })
+      flusher = runFork(
+        Effect.ensuring(
+          loop,
+          Effect.sync(() => {
+            flusher = undefined
+          })
+        )
+      )
+    }
   }
   const flush = Effect.gen(function* () {
     for (const [key, entry] of [...entries]) {
@@ -146,7 +156,8 @@ const makeRefusals = <E extends TaggedEvent>(
       overflow = 0
     }
   })
-  return { refuse, flush }
+  const stop = Effect.suspend(() => (flusher === undefined ? Effect.void : Fiber.interrupt(flusher)))
+  return { refuse, stop }
 }
 
 export interface ServeTcpOptions<E extends TaggedEvent, R> {
@@ -156,7 +167,10 @@ export interface ServeTcpOptions<E extends TaggedEvent, R> {
   readonly port: number
   /** The port the protocol is known by (for listener reports). */
   readonly defaultPort?: number
-  readonly handler: (conn: Connection, emitter: Emitter<E | RuntimeEvent>) => Effect.Effect<void, ConnectionError, R>
+  readonly handler: (
+    conn: Connection,
+    emitter: Emitter<E | RuntimeEvent>
+  ) => Effect.Effect<void, ConnectionError, R>
   /**
    * How long a handler may keep running once its client's socket has closed before it is
    * interrupted (its finalizers still run). The grace lets it finish post-close work (store what
@@ -201,12 +215,15 @@ export const serveTcp = <E extends TaggedEvent, R>(
     const refused = { perIp: 0, global: 0 }
     const cut: Record<CloseReason, number> = { login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 }
     const refusals = makeRefusals(ctx, options.events, runFork)
-    yield* Effect.forkScoped(
-      Effect.repeat(refusals.flush, Schedule.spaced(`${REFUSAL_WINDOW_S} seconds`)).pipe(Effect.delay(`${REFUSAL_WINDOW_S} seconds`))
-    )
 
     /** The first deadline to pass: idle, the pre-login grace or session cap, or the client gone. */
-    const watch = (conn: Connection, openedAt: number, gone: Deferred.Deferred<void>, goneAt: () => number | undefined) =>
+    const watch = (
+      conn: Connection,
+      openedAt: number,
+      gone: Deferred.Deferred<void>,
+      goneAt: () => number | undefined,
+      loginChanged: Deferred.Deferred<void>
+    ) =>
       Effect.gen(function* () {
         let lastTraffic = conn.traffic()
         let lastActive = openedAt
@@ -229,7 +246,12 @@ export const serveTcp = <E extends TaggedEvent, R>(
           let next = candidates[0]!
           for (const c of candidates) if (c[0] < next[0]) next = c
           if (t >= next[0]) return next[1]
-          yield* Effect.raceFirst(Effect.sleep(next[0] - t), closedAt === undefined ? Deferred.await(gone) : Effect.never)
+          // Woken early by the client going or logging in: both move a deadline.
+          yield* Effect.raceAll([
+            Effect.sleep(next[0] - t),
+            closedAt === undefined ? Deferred.await(gone) : Effect.never,
+            login === undefined ? Deferred.await(loginChanged) : Effect.never
+          ])
         }
       })
 
@@ -238,7 +260,9 @@ export const serveTcp = <E extends TaggedEvent, R>(
       if (connections.size >= limits.maxConnections) {
         refused.global++
         refusals.refuse("global", ip)
-        runFork(warn(`${label}:max`, `${label}: connection limit ${limits.maxConnections} reached; refusing ${ip}`))
+        runFork(
+          warn(`${label}:max`, `${label}: connection limit ${limits.maxConnections} reached; refusing ${ip}`)
+        )
         socket.destroy()
         return
       }
@@ -247,7 +271,10 @@ export const serveTcp = <E extends TaggedEvent, R>(
         refused.perIp++
         refusals.refuse("per_ip", ip)
         runFork(
-          warn(`${label}:ip:${ip}`, `${label}: per-IP limit ${limits.maxConnectionsPerIp} reached for ${ip}; refusing`)
+          warn(
+            `${label}:ip:${ip}`,
+            `${label}: per-IP limit ${limits.maxConnectionsPerIp} reached for ${ip}; refusing`
+          )
         )
         socket.destroy()
         return
@@ -277,10 +304,12 @@ export const serveTcp = <E extends TaggedEvent, R>(
         writeHighWaterBytes: limits.writeHighWaterBytes,
         maxWriteBacklogBytes: limits.maxWriteBacklogBytes,
         now,
-        onCut
+        onCut,
+        onLogin: () => Deferred.unsafeDone(loginSignal, Exit.void)
       })
       connections.add(conn)
       const gone = Deferred.unsafeMake<void>(FiberId.none)
+      const loginSignal = Deferred.unsafeMake<void>(FiberId.none)
       let closedAt: number | undefined
       socket.once("close", () => {
         closedAt = now()
@@ -290,8 +319,10 @@ export const serveTcp = <E extends TaggedEvent, R>(
         else perIp.set(ip, left)
         Deferred.unsafeDone(gone, Exit.void)
       })
-      const deadline = watch(conn, openedAt, gone, () => closedAt).pipe(
-        Effect.flatMap((reason) => (reason === "client_gone" ? Effect.void : Effect.sync(() => conn.cut(reason))))
+      const deadline = watch(conn, openedAt, gone, () => closedAt, loginSignal).pipe(
+        Effect.flatMap((reason) =>
+          reason === "client_gone" ? Effect.void : Effect.sync(() => conn.cut(reason))
+        )
       )
       const handled = options.handler(conn, emitter).pipe(
         Effect.catchAllCause((cause) => {
@@ -301,7 +332,10 @@ export const serveTcp = <E extends TaggedEvent, R>(
             const e = failure.value
             if (e._tag === "ConnectionClosed") return Effect.void
             if (e._tag === "LimitExceeded")
-              return warn(`${label}:limit:${e.limit}`, `${label}: ${e.limit} limit ${e.max} exceeded by ${ip}; closing`)
+              return warn(
+                `${label}:limit:${e.limit}`,
+                `${label}: ${e.limit} limit ${e.max} exceeded by ${ip}; closing`
+              )
             return warn(`${label}:proto:${ip}`, `${label}: malformed input from ${ip}: ${e.reason}; closing`)
           }
           return Effect.logError(`${label}: handler defect for ${ip}`, cause)
@@ -314,7 +348,12 @@ export const serveTcp = <E extends TaggedEvent, R>(
             if (s.destroyed) return Effect.void
             s.end()
             // A client that ignores our FIN still loses its slot soon after.
-            return Effect.forkDaemon(Effect.zipRight(Effect.sleep(END_LINGER_MS), Effect.sync(() => s.destroy())))
+            return Effect.forkDaemon(
+              Effect.zipRight(
+                Effect.sleep(END_LINGER_MS),
+                Effect.sync(() => s.destroy())
+              )
+            )
           })
         ),
         Effect.asVoid
@@ -352,6 +391,7 @@ export const serveTcp = <E extends TaggedEvent, R>(
         server.close()
         for (const c of connections) c.socket().destroy()
         yield* Fiber.interruptAll([...live])
+        yield* refusals.stop
       })
     )
     return {
@@ -403,7 +443,9 @@ export const serveUdp = <E extends TaggedEvent, R>(
     const sock = dgram.createSocket({ type: net.isIPv6(options.host) ? "udp6" : "udp4", reuseAddr: false })
     sock.on("message", (msg, rinfo) => {
       if (msg.length > maxBytes) {
-        runFork(warn(`${label}:size`, `${label}: datagram of ${msg.length} bytes from ${rinfo.address} dropped`))
+        runFork(
+          warn(`${label}:size`, `${label}: datagram of ${msg.length} bytes from ${rinfo.address} dropped`)
+        )
         return
       }
       accepted++

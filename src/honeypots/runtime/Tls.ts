@@ -118,7 +118,9 @@ export const tlsMaterial = (options: TlsOptions): Effect.Effect<TlsMaterial, Tls
 }
 
 /** A `tls.SecureContext` for `conn.startTls` (STARTTLS / implicit-TLS listeners). */
-export const secureContext = (options: TlsOptions): Effect.Effect<tls.SecureContext, TlsError, HoneypotContext> =>
+export const secureContext = (
+  options: TlsOptions
+): Effect.Effect<tls.SecureContext, TlsError, HoneypotContext> =>
   Effect.flatMap(tlsMaterial(options), (material) =>
     Effect.try({
       try: () => tls.createSecureContext({ cert: material.cert, key: material.key }),
@@ -172,6 +174,11 @@ export const serviceTls = (options: {
   }).pipe(
     Effect.mapError(
       (e) =>
-        new HoneypotListenError({ service: options.service, host: options.host, port: options.port, message: e.reason })
+        new HoneypotListenError({
+          service: options.service,
+          host: options.host,
+          port: options.port,
+          message: e.reason
+        })
     )
   )

@@ -1,10 +1,9 @@
 /**
- * The Ubuntu persona a login lands in (spec/honeypots.md §1 ssh = 22.04, §2 telnet = 20.04), its
- * motd, and the per-command `command` event both transports emit.
+ * The Ubuntu persona a login lands in (spec/honeypots.md §1 ssh = 22.04, §2 telnet = 20.04) and its
+ * motd.
  */
-import type { Effect } from "effect"
 import type { HoneypotContextService } from "../runtime/index.js"
-import type { ShellCommand, ShellPersona } from "./Shell.js"
+import type { ShellPersona } from "./Shell.js"
 
 export type UbuntuRelease = "22.04" | "20.04"
 
@@ -73,20 +72,3 @@ Last login: ${stamp} from 10.0.0.12
 }
 
 export const releaseInfo = (release: UbuntuRelease) => RELEASES[release]
-
-/**
- * One `command` event: the spec's bash PROMPT_COMMAND line as MSG (kept for compatibility) and
- * the same facts as structured fields.
- */
-export const emitCommand = (
-  ctx: HoneypotContextService,
-  service: string,
-  c: ShellCommand,
-  who: { readonly uid: number; readonly user: string; readonly srcIp: string; readonly srcPort: number }
-): Effect.Effect<void> =>
-  ctx.emit(
-    service,
-    "command",
-    { cmd: c.cmd, uid: who.uid, user: who.user, src_ip: who.srcIp, src_port: who.srcPort, pwd: c.pwd },
-    { msg: `CMD uid=${who.uid} user=${who.user} src=${who.srcIp} pwd=${c.pwd} cmd=${c.cmd}` }
-  )

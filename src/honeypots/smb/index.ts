@@ -4,30 +4,29 @@
  * (direct TCP) and 139 (NBSS, which starts with a session request).
  */
 import { randomBytes } from "node:crypto"
-import { Effect, Either, Schema } from "effect"
+import { Clock, Effect, Either, Schema } from "effect"
 import {
   buildChallenge,
-  captureOf,
   fileTime,
   findNtlmssp,
   messageType,
   NegState,
   negTokenInitHint,
   negTokenResp,
+  ntlmAuthFields,
   parseAuthenticate,
   type ServerIdentity
 } from "../ntlm/index.js"
 import {
   type Connection,
   type ConnectionError,
-  credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
   type HoneypotContextService,
   serveTcp
 } from "../runtime/index.js"
-
-const SLUG = "smb"
+import { type SmbEvent, smbEvents } from "./Events.js"
 
 export const SmbConfig = Schema.Struct({
   /** NetBIOS domain / workgroup announced in the NTLM CHALLENGE (TargetName, AV pair 2). */
@@ -57,7 +56,8 @@ const STATUS_SUCCESS = 0x00000000
 const STATUS_MORE_PROCESSING_REQUIRED = 0xc0000016
 const STATUS_LOGON_FAILURE = 0xc000006d
 const STATUS_NOT_SUPPORTED = 0xc00000bb
-const SESSION_ID = 0x1000000000000001n
+/** The first SessionId an instance hands out (MS-SMB2 §3.3.5.5.1: server-chosen, unique per session). */
+const FIRST_SESSION_ID = 0x1000000000000001n
 /** Dialects we answer, best first (MS-SMB2 §2.2.3). */
 const DIALECTS = [0x0311, 0x0302, 0x0300, 0x0210, 0x0202] as const
 const DIALECT_WILDCARD = 0x02ff
@@ -127,12 +127,12 @@ export const negotiateResponse = (
   return Buffer.concat([header(SMB2_NEGOTIATE, STATUS_SUCCESS, messageId, 0n, 1), body, tail])
 }
 
-const sessionSetupResponse = (status: number, messageId: bigint, blob: Buffer): Buffer => {
+const sessionSetupResponse = (status: number, messageId: bigint, sessionId: bigint, blob: Buffer): Buffer => {
   const body = Buffer.alloc(8)
   body.writeUInt16LE(9, 0)
   body.writeUInt16LE(blob.length === 0 ? 0 : 72, 4)
   body.writeUInt16LE(blob.length, 6)
-  return Buffer.concat([header(SMB2_SESSION_SETUP, status, messageId, SESSION_ID, 1), body, blob])
+  return Buffer.concat([header(SMB2_SESSION_SETUP, status, messageId, sessionId, 1), body, blob])
 }
 
 const nbss = (payload: Buffer): Buffer => {
@@ -188,16 +188,24 @@ type State =
   | { readonly _tag: "AwaitNegotiate" }
   | { readonly _tag: "AwaitSessionSetup"; readonly dialect: number }
 
-const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolean) => {
-  const identity = identityFor(ctx, config)
-  const serverGuid = ctx.seed.bytes(16, "smb_server_guid")
-  return (conn: Connection): Effect.Effect<void, ConnectionError> =>
+/** What one running smb instance shares between its connections (and nothing else does). */
+interface Instance {
+  readonly identity: ServerIdentity
+  readonly serverGuid: Buffer
+  /** SessionIds handed out so far: every session gets its own, as on a real server. */
+  sessions: bigint
+}
+
+const session =
+  (instance: Instance, netbios: boolean) =>
+  (conn: Connection, events: Emitter<SmbEvent>): Effect.Effect<void, ConnectionError> =>
     Effect.gen(function* () {
-      const peer = { src_ip: conn.remoteAddress, src_port: conn.remotePort }
-      yield* ctx.emit(SLUG, "connection", peer)
+      const { identity, serverGuid } = instance
+      yield* events.emit({ _tag: "connection" })
       let state: State = { _tag: "AwaitNegotiate" }
       let challenge: Buffer | undefined
-      const error = (msg: string) => ctx.emit(SLUG, "error", peer, { msg, severity: 4 })
+      let sessionId: bigint | undefined
+      const error = (msg: string) => events.emit({ _tag: "error" }, { msg, severity: 4 })
 
       for (let n = 0; n < MAX_MESSAGES; n++) {
         const head = yield* conn.readBytes(4)
@@ -226,7 +234,8 @@ const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolea
               ? 0x0202
               : undefined
           if (dialect === undefined) return yield* error("SMB1-only NEGOTIATE refused")
-          yield* conn.write(nbss(negotiateResponse(dialect, serverGuid, 0n, Date.now())))
+          const now = yield* Clock.currentTimeMillis
+          yield* conn.write(nbss(negotiateResponse(dialect, serverGuid, 0n, now)))
           continue
         }
         if (!magic.equals(SMB2_MAGIC) || msg.length < 64) return yield* error("not an SMB2 message")
@@ -242,11 +251,16 @@ const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolea
             return yield* error("no common SMB2 dialect")
           }
           state = { _tag: "AwaitSessionSetup", dialect }
-          yield* conn.write(nbss(negotiateResponse(dialect, serverGuid, messageId, Date.now())))
+          const now = yield* Clock.currentTimeMillis
+          yield* conn.write(nbss(negotiateResponse(dialect, serverGuid, messageId, now)))
           continue
         }
         if (command !== SMB2_SESSION_SETUP || state._tag !== "AwaitSessionSetup") return
         const dialect = state.dialect
+        if (sessionId === undefined) {
+          sessionId = FIRST_SESSION_ID + instance.sessions
+          instance.sessions++
+        }
 
         // MS-SMB2 §2.2.5: security buffer offset/length are relative to the header start.
         if (msg.length < 64 + 24) return yield* error("short SESSION_SETUP")
@@ -257,46 +271,37 @@ const session = (ctx: HoneypotContextService, config: SmbConfig, netbios: boolea
         const ntlm = at < 0 ? Buffer.alloc(0) : blob.subarray(at)
         const kind = messageType(ntlm)
         if (kind === 1) {
-          const built = buildChallenge(identity)
+          const built = buildChallenge(identity, yield* Clock.currentTimeMillis)
           challenge = built.serverChallenge
           yield* conn.write(
             nbss(
               sessionSetupResponse(
                 STATUS_MORE_PROCESSING_REQUIRED,
                 messageId,
+                sessionId,
                 negTokenResp(NegState.acceptIncomplete, built.message)
               )
             )
           )
           continue
         }
+        // Every AUTHENTICATE is refused: this honeypot never accepts a login (so no `conn.loggedIn()`).
         if (kind === 3 && challenge !== undefined) {
           const parsed = parseAuthenticate(ntlm)
           if (Either.isRight(parsed)) {
             const auth = parsed.right
-            const capture = captureOf(auth, challenge)
+            const capture = ntlmAuthFields(auth, challenge)
             if (capture !== undefined)
-              yield* ctx.emit(SLUG, "auth_attempt", {
-                ...peer,
-                username: auth.username,
-                domain: auth.domain,
-                ...credentialFields(capture.principal, auth.ntResponse.toString("hex"), capture.kind),
-                secret_b64: auth.ntResponse.toString("base64"),
-                workstation: auth.workstation,
-                server_challenge: challenge.toString("hex"),
-                hashcat: capture.hashcat,
-                dialect: dialectName(dialect)
-              })
+              yield* events.emit({ _tag: "auth_attempt", ...capture, dialect: dialectName(dialect) })
             else yield* error(`anonymous or malformed NTLM AUTHENTICATE from ${auth.username || "<null>"}`)
           } else yield* error(parsed.left.reason)
         } else yield* error("SESSION_SETUP without a usable NTLMSSP token")
-        yield* conn.write(nbss(sessionSetupResponse(STATUS_LOGON_FAILURE, messageId, Buffer.alloc(0))))
+        yield* conn.write(
+          nbss(sessionSetupResponse(STATUS_LOGON_FAILURE, messageId, sessionId, Buffer.alloc(0)))
+        )
         return
       }
-    }).pipe(
-      Effect.ensuring(ctx.emit(SLUG, "disconnect", { src_ip: conn.remoteAddress, src_port: conn.remotePort }))
-    )
-}
+    }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 /** MS-SMB2 §2.2.2 ERROR response body. */
 const errorBody = (): Buffer => {
@@ -306,28 +311,22 @@ const errorBody = (): Buffer => {
 }
 
 export const smbHoneypot = defineHoneypot({
-  slug: SLUG,
+  slug: "smb",
   description: "SMB2 file server: NTLMSSP capture (NTLMv2/v1, hashcat-ready), then logon failure",
   ports: { tcp: [445, 139], udp: [] },
   config: SmbConfig,
+  events: smbEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
+      const instance: Instance = {
+        identity: identityFor(ctx, options.config),
+        serverGuid: ctx.seed.bytes(16, "smb_server_guid"),
+        sessions: 0n
+      }
       return yield* Effect.all([
-        serveTcp({
-          service: SLUG,
-          host: options.host,
-          port: options.port(445),
-          defaultPort: 445,
-          handler: session(ctx, options.config, false)
-        }),
-        serveTcp({
-          service: SLUG,
-          host: options.host,
-          port: options.port(139),
-          defaultPort: 139,
-          handler: session(ctx, options.config, true)
-        })
+        serveTcp({ ...options.address(445), events: smbEvents, handler: session(instance, false) }),
+        serveTcp({ ...options.address(139), events: smbEvents, handler: session(instance, true) })
       ])
     })
 })

@@ -6,17 +6,28 @@
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
-import { crlf, emitCommand, motd, Recorder, Shell, shellPersona, Terminal } from "../shell/index.js"
 import {
   type Connection,
   type ConnectionError,
   credentialFields,
   defineHoneypot,
+  type Emitter,
   HoneypotContext,
   type HoneypotContextService,
   LimitExceeded,
   serveTcp
 } from "../runtime/index.js"
+import {
+  crlf,
+  emitCommand,
+  emitSessionRecorded,
+  motd,
+  Recorder,
+  Shell,
+  shellPersona,
+  Terminal
+} from "../shell/index.js"
+import { type TelnetEvent, telnetEvents } from "./Events.js"
 import { INITIAL_NEGOTIATION, TelnetDecoder } from "./Protocol.js"
 
 export const TelnetConfig = Schema.Struct({
@@ -39,15 +50,14 @@ export const telnetHoneypot = defineHoneypot({
   description: "busybox telnetd with /bin/login (Ubuntu 20.04 persona) and a fake shell",
   ports: { tcp: [23], udp: [] },
   config: TelnetConfig,
+  events: telnetEvents,
   run: (options) =>
     Effect.gen(function* () {
       const ctx = yield* HoneypotContext
       const listener = yield* serveTcp({
-        service: SLUG,
-        host: options.host,
-        port: options.port(23),
-        defaultPort: 23,
-        handler: (conn) => session(ctx, options.config, conn)
+        ...options.address(),
+        events: telnetEvents,
+        handler: (conn, events) => session(ctx, options.config, conn, events)
       })
       return [listener]
     })
@@ -109,11 +119,11 @@ const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
 const session = (
   ctx: HoneypotContextService,
   config: TelnetConfig,
-  conn: Connection
+  conn: Connection,
+  events: Emitter<TelnetEvent>
 ): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
     const srcIp = conn.remoteAddress
-    const srcPort = conn.remotePort
     const hostname = config.hostname ?? ctx.hostname
     const decoder = new TelnetDecoder()
     const reader = makeReader(conn, decoder)
@@ -129,18 +139,14 @@ const session = (
       }
       yield* conn.write("Password: ")
       const pw = yield* reader.line(false)
-      yield* ctx.emit(SLUG, "auth_attempt", {
-        username: name,
-        ...credentialFields(name, pw, "plaintext"),
-        src_ip: srcIp,
-        src_port: srcPort
-      })
+      yield* events.emit({ _tag: "auth_attempt", username: name, ...credentialFields(name, pw, "plaintext") })
       if (
         (name === "root" && pw === config.password) ||
         (name === config.user && pw === config.user_password)
-      )
+      ) {
         user = name
-      else {
+        conn.loggedIn()
+      } else {
         // /bin/login pauses (FAIL_DELAY) before saying so.
         yield* Effect.sleep("300 millis")
         yield* conn.write("\r\nLogin incorrect\r\n")
@@ -160,8 +166,9 @@ const session = (
       term: "xterm",
       title: `${loggedIn}@${hostname}`
     })
+    // Unique without any shared counter: clock plus randomness, per connection.
     const sid = `${Date.now().toString(36)}-${randomBytes(6).toString("hex")}`
-    const who = { uid: shell.uid, user: loggedIn, srcIp, srcPort }
+    const who = { uid: shell.uid, user: loggedIn }
     let commandEvents = 0
     const out = (s: string) =>
       Effect.suspend(() => {
@@ -170,16 +177,7 @@ const session = (
       })
     const finish = Effect.suspend(() =>
       Effect.flatMap(recorder.save(path.join(ctx.artifactsDir, SLUG, "transcripts", `${sid}.cast`)), (s) =>
-        ctx.emit(SLUG, "session_recorded", {
-          sid,
-          service: SLUG,
-          src_ip: srcIp,
-          src_port: srcPort,
-          duration_s: s.durationS.toFixed(3),
-          bytes: s.bytes,
-          truncated: s.truncated,
-          path: s.path
-        })
+        emitSessionRecorded(events, SLUG, sid, s)
       )
     )
     yield* Effect.gen(function* () {
@@ -191,7 +189,7 @@ const session = (
         const r = terminal.feed(input)
         input = ""
         for (const c of r.commands)
-          if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(ctx, SLUG, c, who)
+          if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(events, c, who)
         if (r.output !== "") yield* out(r.output)
         if (r.exit) return yield* conn.end()
       }

@@ -98,7 +98,9 @@ describe("serveTcp harness", () => {
         closeGraceMs: 0,
         // Stuck on something that is not the connection (a data channel, a timer …).
         handler: (conn, events) =>
-          Effect.zipRight(conn.write("hi\n"), Effect.never).pipe(Effect.ensuring(events.emit({ _tag: "finished" })))
+          Effect.zipRight(conn.write("hi\n"), Effect.never).pipe(
+            Effect.ensuring(events.emit({ _tag: "finished" }))
+          )
       })
       const c = net.connect(listener.port, "127.0.0.1")
       yield* Effect.promise(() => new Promise((r) => c.once("data", r)))

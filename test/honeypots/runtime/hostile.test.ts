@@ -4,7 +4,7 @@
 // saying so is logged. Deadlines run on Effect's Clock, so TestClock drives them instead of waiting.
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, type Scope, TestClock } from "effect"
+import { type Duration, Effect, Layer, type Scope, TestClock } from "effect"
 import {
   defineEvents,
   EventSinkMemory,
@@ -37,7 +37,10 @@ interface Client {
 }
 
 /** A client socket that records when the server closes it; released with the test's scope. */
-const connect = (port: number, options: { read: boolean } = { read: true }): Effect.Effect<Client, never, Scope.Scope> =>
+const connect = (
+  port: number,
+  options: { read: boolean } = { read: true }
+): Effect.Effect<Client, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(
       () =>
@@ -61,7 +64,7 @@ const connect = (port: number, options: { read: boolean } = { read: true }): Eff
   )
 
 /** Advance TestClock in steps (letting real socket events land in between) until `done` holds. */
-const advanceUntil = (step: string, done: () => boolean, maxSteps = 40) =>
+const advanceUntil = (step: Duration.DurationInput, done: () => boolean, maxSteps = 40) =>
   Effect.gen(function* () {
     for (let i = 0; i < maxSteps && !done(); i++) {
       yield* TestClock.adjust(step)
@@ -94,7 +97,9 @@ const answering = (reply: string) =>
 const chatty = answering(REPLY)
 
 const cutEvents = (reason: string) =>
-  Effect.map(eventsNow, (es) => es.filter((e) => e.event_type === "connection_closed" && e.fields.reason === reason))
+  Effect.map(eventsNow, (es) =>
+    es.filter((e) => e.event_type === "connection_closed" && e.fields.reason === reason)
+  )
 
 describe("hostile clients", () => {
   it.scoped("a client that never reads: replies stop at the high-water mark, then idle closes it", () =>
@@ -120,19 +125,21 @@ describe("hostile clients", () => {
     }).pipe(Effect.provide(TestLayer({ idleTimeoutMs: 10_000, loginGraceMs: 600_000 })))
   )
 
-  it.scoped("once the kernel's buffers are full, one reply past the backlog cap closes the connection (write_backlog)", () =>
-    Effect.gen(function* () {
-      // 256 KiB replies against a 128 KiB cap: the first that cannot be handed to the kernel is cut.
-      const listener = yield* answering("y".repeat(256 * 1024))
-      const client = yield* connect(listener.port, { read: false })
-      client.socket.write("a\n".repeat(400))
-      yield* waitReal(() => listener.stats().open === 0)
-      client.socket.resume()
-      yield* waitReal(client.closed)
-      expect(client.closed()).toBe(true)
-      expect(listener.stats().cut.write_backlog).toBe(1)
-      expect(yield* cutEvents("write_backlog")).toHaveLength(1)
-    }).pipe(Effect.provide(TestLayer({ writeHighWaterBytes: 16 * 1024, maxWriteBacklogBytes: 128 * 1024 })))
+  it.scoped(
+    "once the kernel's buffers are full, one reply past the backlog cap closes the connection (write_backlog)",
+    () =>
+      Effect.gen(function* () {
+        // 256 KiB replies against a 128 KiB cap: the first that cannot be handed to the kernel is cut.
+        const listener = yield* answering("y".repeat(256 * 1024))
+        const client = yield* connect(listener.port, { read: false })
+        client.socket.write("a\n".repeat(400))
+        yield* waitReal(() => listener.stats().open === 0)
+        client.socket.resume()
+        yield* waitReal(client.closed)
+        expect(client.closed()).toBe(true)
+        expect(listener.stats().cut.write_backlog).toBe(1)
+        expect(yield* cutEvents("write_backlog")).toHaveLength(1)
+      }).pipe(Effect.provide(TestLayer({ writeHighWaterBytes: 16 * 1024, maxWriteBacklogBytes: 128 * 1024 })))
   )
 
   it.scoped("a trickler that resets the idle timer is closed at the login grace", () =>
@@ -185,7 +192,36 @@ describe("hostile clients", () => {
       expect(client.closed()).toBe(true)
       expect(yield* cutEvents("session_limit")).toHaveLength(1)
       expect(yield* cutEvents("login_grace")).toHaveLength(0)
-    }).pipe(Effect.provide(TestLayer({ idleTimeoutMs: 250_000, loginGraceMs: 120_000, maxSessionMs: 300_000 })))
+    }).pipe(
+      Effect.provide(TestLayer({ idleTimeoutMs: 250_000, loginGraceMs: 120_000, maxSessionMs: 300_000 }))
+    )
+  )
+
+  it.scoped("a session cap shorter than the grace counts from the login, not from the grace", () =>
+    Effect.gen(function* () {
+      const listener = yield* serveTcp({
+        events: testEvents,
+        host: "127.0.0.1",
+        port: 0,
+        handler: (conn) =>
+          Effect.gen(function* () {
+            yield* conn.readLine()
+            conn.loggedIn()
+            yield* conn.write("welcome\n")
+            for (;;) yield* conn.readLine()
+          })
+      })
+      const client = yield* connect(listener.port)
+      client.socket.write("login\n")
+      yield* waitReal(() => client.received() > 0)
+      yield* TestClock.adjust("31 seconds")
+      yield* waitReal(() => listener.stats().open === 0, 1000)
+      expect(listener.stats().cut.session_limit).toBe(1)
+      const cut = yield* cutEvents("session_limit")
+      expect(Number(cut[0]?.fields.after_s)).toBeLessThan(60)
+    }).pipe(
+      Effect.provide(TestLayer({ idleTimeoutMs: 600_000, loginGraceMs: 120_000, maxSessionMs: 30_000 }))
+    )
   )
 
   it.scoped("refusals past the per-IP cap are logged: the first at once, then counted per window", () =>
@@ -213,7 +249,9 @@ describe("hostile clients", () => {
       yield* connect(listener.port)
       yield* realSleep(100)
       expect((yield* eventsNow).filter((e) => e.event_type === "connection_refused")).toHaveLength(3)
-    }).pipe(Effect.provide(TestLayer({ maxConnectionsPerIp: 1, idleTimeoutMs: 3_600_000, loginGraceMs: 3_600_000 })))
+    }).pipe(
+      Effect.provide(TestLayer({ maxConnectionsPerIp: 1, idleTimeoutMs: 3_600_000, loginGraceMs: 3_600_000 }))
+    )
   )
 
   it.scoped("attacker control bytes in a field reach the log escaped and decode back exactly", () =>

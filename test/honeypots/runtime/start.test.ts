@@ -101,7 +101,9 @@ describe("Honeypot.start", () => {
       expect(listener?.defaultPort).toBe(7)
       expect(yield* greet(listener?.port ?? 0)).toBe("hello\n")
       const lines = yield* (yield* MemorySink).lines
-      expect(lines[0]).toMatch(/^<134>1 \S+ decky-rt echo - startup \[relay@55555\] echo server starting as decky-rt$/)
+      expect(lines[0]).toMatch(
+        /^<134>1 \S+ decky-rt echo - startup \[relay@55555\] echo server starting as decky-rt$/
+      )
     }).pipe(Effect.provide(TestLayer))
   )
 

@@ -1,9 +1,14 @@
 /**
  * What we extract from a captured message (spec/honeypots.md §10 `message_stored`): the headers an
  * analyst pivots on, attachments, URLs, a similarity hash and a few phishing tells. Works on a
- * bounded buffer; never throws.
+ * bounded buffer; never throws. The header parser is shared with the bait mailbox's seed messages.
  */
 import { createHash } from "node:crypto"
+import { Schema } from "effect"
+
+/** One attachment as `message_stored` lists it (`attachments_json`). */
+export const Attachment = Schema.Struct({ filename: Schema.String, content_type: Schema.String })
+export type Attachment = typeof Attachment.Type
 
 export interface MessageSummary {
   readonly subject: string
@@ -17,8 +22,9 @@ export interface MessageSummary {
   readonly dkim_signed: boolean
   readonly spf_pass: boolean
   readonly attachment_count: number
-  readonly attachments_json: string
-  readonly urls_json: string
+  /** Logged as compact JSON (the field names are the wire's). */
+  readonly attachments_json: ReadonlyArray<Attachment>
+  readonly urls_json: ReadonlyArray<string>
   readonly body_simhash: string
   readonly body_base64_bytes: number
   readonly html_smuggling: boolean
@@ -78,11 +84,6 @@ export const simhash64 = (text: string): string => {
   return out
 }
 
-interface Attachment {
-  readonly filename: string
-  readonly content_type: string
-}
-
 const MAX_PARTS = 64
 
 /** MIME parts (RFC 2046 §5.1) found by their part headers; nested multiparts are scanned flat. */
@@ -139,8 +140,8 @@ export const summarize = (message: Buffer): MessageSummary => {
     dkim_signed: h.has("dkim-signature"),
     spf_pass: /^\s*pass\b/i.test(get("received-spf")) || /\bspf=pass\b/i.test(spf),
     attachment_count: attachments.length,
-    attachments_json: JSON.stringify(attachments),
-    urls_json: JSON.stringify([...urls]),
+    attachments_json: attachments,
+    urls_json: [...urls],
     body_simhash: simhash64(body),
     body_base64_bytes: base64Bytes,
     // HTML smuggling: a page that assembles a file client-side (Blob + atob / msSaveOrOpenBlob / a.download).

@@ -1,11 +1,23 @@
 /**
  * The bait mailbox shared by imap and pop3 (spec/honeypots.md §11–12): ten messages that look like
- * an admin's inbox full of leaked secrets, plus the accepted-credentials table both services use.
+ * an admin's inbox full of leaked secrets, followed by the operator's seed messages (re-read while
+ * the service runs), and the config keys both services take for it.
  */
 import { readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
-import { Array as Arr, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
-import { parseHeaders } from "../smtp/Message.js"
+import { Array as Arr, Duration, Effect, Option, Ref, Schedule, Schema, type Scope } from "effect"
+import { DEFAULT_USERS } from "./Accounts.js"
+import { parseHeaders } from "./Message.js"
+
+/** The mailbox knobs of imap and pop3 (spread into their config Schemas). */
+export const MailboxConfigFields = {
+  /** `user:pass,…` accepted logins (the original's IMAP_USERS). */
+  users: Schema.optionalWith(Schema.String, { default: () => DEFAULT_USERS }),
+  /** A directory of .eml files (or one .eml) appended to INBOX after the built-in bait. */
+  email_seed: Schema.optional(Schema.String),
+  /** Seconds between re-reads of `email_seed`. */
+  email_seed_rescan: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 })
+} as const
 
 export interface BaitMessage {
   readonly uid: number
@@ -141,18 +153,6 @@ export const splitMessage = (raw: Buffer): { header: Buffer; text: Buffer } => {
     ? { header: raw, text: Buffer.alloc(0) }
     : { header: raw.subarray(0, i + 4), text: raw.subarray(i + 4) }
 }
-
-/** `user:pass,user:pass` (the original's IMAP_USERS format). */
-export const parseUsers = (spec: string): ReadonlyMap<string, string> => {
-  const users = new Map<string, string>()
-  for (const pair of spec.split(",")) {
-    const colon = pair.indexOf(":")
-    if (colon > 0) users.set(pair.slice(0, colon).trim(), pair.slice(colon + 1))
-  }
-  return users
-}
-
-export const DEFAULT_USERS = "admin:admin123,root:toor,mail:mail,user:user"
 
 /** Seed messages: at most this many files, each at most this size (bounded like every input). */
 const MAX_SEED_FILES = 200
