@@ -33,7 +33,14 @@ const service = (
   events: ReadonlyArray<string>,
   config_schema: ReadonlyArray<ServiceConfigField> = [],
   fleet_singleton = false
-): ServiceSpec => ({ slug, description, ports, events: [...events, ...RUNTIME_EVENTS], config_schema, fleet_singleton })
+): ServiceSpec => ({
+  slug,
+  description,
+  ports,
+  events: [...events, ...RUNTIME_EVENTS],
+  config_schema,
+  fleet_singleton
+})
 
 // ssh and telnet share the account knobs; only the help wording differs.
 const loginFields = (daemon: string, userHelp: string, userPasswordHelp: string, hostnameHelp: string) => [
@@ -538,7 +545,13 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         secret: true,
         help: "NLA only. PEM text or a file path; with the key, replaces the self-signed certificate."
       }),
-      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true, help: "NLA only." })
+      field({
+        key: "tls_key",
+        label: "TLS private key (PEM)",
+        type: "textarea",
+        secret: true,
+        help: "NLA only."
+      })
     ]
   ),
   service("vnc", "VNC server (RFB 3.8, VNC Authentication challenge/response)", tcp(5900), [

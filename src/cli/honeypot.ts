@@ -6,7 +6,13 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Logger, Option, Predicate, Schema } from "effect"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import type { IdentityOverrides, RunningDecky } from "../fleet/Decky.js"
-import { describeServices, hostPort, modulePorts as modulePortsOf, PortPlan, portKey } from "../fleet/Ports.js"
+import {
+  describeServices,
+  hostPort,
+  modulePorts as modulePortsOf,
+  PortPlan,
+  portKey
+} from "../fleet/Ports.js"
 import { HONEYPOT_SLUGS } from "../honeypots/Registry.js"
 import type { Honeypot, HoneypotListenError, UnknownConfigKeys } from "../honeypots/runtime/index.js"
 
@@ -116,7 +122,9 @@ const serve = (options: ServeOptions) =>
     })
     const announce = (running: RunningDecky) =>
       Effect.sync(() => void process.stderr.write(`${options.notice(running)}\n`))
-    return yield* Layer.launch(fleet.DeckyLive(plan, announce).pipe(Layer.provide(runtime.EventSinkStdout))).pipe(
+    return yield* Layer.launch(
+      fleet.DeckyLive(plan, announce).pipe(Layer.provide(runtime.EventSinkStdout))
+    ).pipe(
       Effect.catchTags({
         HoneypotListenError: (e) => Effect.fail(explainListen(options.hint)(e)),
         HoneypotConfigError: (e) => fail(e.message)
@@ -218,7 +226,9 @@ export const honeypot = Command.make(
         ports: (modules) => {
           const known = modules[0] === undefined ? [] : modulePortsOf(modules[0])
           if (ports.length > known.length)
-            return fail(`${slug} has ${known.length} port(s) (${known.join(", ")}); got ${ports.length} --port values`)
+            return fail(
+              `${slug} has ${known.length} port(s) (${known.join(", ")}); got ${ports.length} --port values`
+            )
           if (ports.length === 0) return Effect.succeed(PortPlan.offset(o.portOffset))
           // The given ports in the order of the service's ports; the rest on free ports.
           return Effect.succeed(

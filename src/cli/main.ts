@@ -28,7 +28,14 @@ const entry = <N extends string, R, E, A>(command: Command.Command<N, R, E, A>) 
 })
 
 // Register a command group here: import it and append `entry(<command>)` to `optional`. Role gating filters by name.
-const optional = [entry(honeypot), entry(decky), entry(services), entry(distros), entry(archetypes), entry(bus)] as const
+const optional = [
+  entry(honeypot),
+  entry(decky),
+  entry(services),
+  entry(distros),
+  entry(archetypes),
+  entry(bus)
+] as const
 
 /** The root command with only the subcommands this host's role allows. */
 export const makeRoot = (g: Gating) => {

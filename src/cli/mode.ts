@@ -52,7 +52,8 @@ export const roleOf = (command: string): CommandRole => (MASTER_ONLY.has(command
 export const masterBlocked = (g: Gating): boolean => g.mode === "agent" && g.disallowMaster
 
 /** Whether `command` may run (and is listed in --help) on a host with this gating. */
-export const allowed = (g: Gating, command: string): boolean => !(masterBlocked(g) && roleOf(command) === "master-only")
+export const allowed = (g: Gating, command: string): boolean =>
+  !(masterBlocked(g) && roleOf(command) === "master-only")
 
 export const refusalMessage = (command: string): string =>
   `\`decnet ${command}\` is a master-only command; this host is configured as an agent (DECNET_MODE=agent). ` +

@@ -146,7 +146,10 @@ describe("services", () => {
       const spec = keys === "" ? [] : keys.split(" ")
       // Emulated services offer every knob their module has (test/honeypots/catalog.test.ts holds that
       // exactly); none of the spec's own keys is lost, and services not emulated yet offer just those.
-      expect(spec.filter((k) => !offered.includes(k)), slug).toEqual([])
+      expect(
+        spec.filter((k) => !offered.includes(k)),
+        slug
+      ).toEqual([])
       if (!isHoneypotSlug(slug)) expect(offered, slug).toEqual(spec)
     }
   })

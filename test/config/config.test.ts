@@ -97,7 +97,16 @@ describe("iniToEnv", () => {
     const iniish = fc.array(
       fc.oneof(
         fc.string(),
-        fc.constantFrom("[decnet]", "[agent]", "[api]", "[__proto__]", "[constructor]", "a=b", "[x.y]", "k[]=1"),
+        fc.constantFrom(
+          "[decnet]",
+          "[agent]",
+          "[api]",
+          "[__proto__]",
+          "[constructor]",
+          "a=b",
+          "[x.y]",
+          "k[]=1"
+        ),
         fc.tuple(fc.string(), fc.string()).map(([k, v]) => `${k} = ${v}`)
       ),
       { maxLength: 20 }
@@ -141,9 +150,9 @@ describe("DecnetConfig", () => {
 
   it("mode must be master or agent", () => {
     const r = load({ DECNET_MODE: "slave" })
-    expect(Either.isLeft(r) && String(r.left).includes("DECNET_MODE: expected one of master|agent, got 'slave'")).toBe(
-      true
-    )
+    expect(
+      Either.isLeft(r) && String(r.left).includes("DECNET_MODE: expected one of master|agent, got 'slave'")
+    ).toBe(true)
     expect(Either.getOrThrow(load({ DECNET_MODE: "AGENT" })).mode).toBe("agent")
   })
 
@@ -168,7 +177,8 @@ describe("DecnetConfig", () => {
       expect(value(undefined), `${name} unset`).toBe(fallback)
       expect(value(""), `${name} empty`).toBe(fallback)
       expect(value("   "), `${name} blank`).toBe(fallback)
-      for (const on of ["true", "TRUE", "1", "yes", "Yes", "on", " On "]) expect(value(on), `${name}=${on}`).toBe(true)
+      for (const on of ["true", "TRUE", "1", "yes", "Yes", "on", " On "])
+        expect(value(on), `${name}=${on}`).toBe(true)
       for (const off of ["false", "False", "0", "no", "NO", "off", " off "])
         expect(value(off), `${name}=${off}`).toBe(false)
       for (const bad of ["maybe", "2", "enabled", "t", "y"]) {
@@ -191,7 +201,13 @@ describe("DecnetConfig", () => {
     expect(cfg.system).toEqual({ service: false, invocationId: Option.none(), home: "/home/u" })
     expect(Option.isNone(cfg.bus.clientName)).toBe(true)
     expect(cfg.docker.host).toEqual({ _tag: "Unix", path: "/var/run/docker.sock" })
-    expect(cfg.db).toMatchObject({ type: "sqlite", host: "localhost", port: 3306, name: "decnet", user: "decnet" })
+    expect(cfg.db).toMatchObject({
+      type: "sqlite",
+      host: "localhost",
+      port: 3306,
+      name: "decnet",
+      user: "decnet"
+    })
     expect(cfg.otelEndpoint).toBe("http://localhost:4318")
     const set = Either.getOrThrow(
       load({
@@ -211,15 +227,23 @@ describe("DecnetConfig", () => {
       ["DECNET_HONEYPOT_MAX_CONN", "0", `an integer 1-${Number.MAX_SAFE_INTEGER}`]
     ] as const) {
       const r = load({ [name]: bad })
-      expect(Either.isLeft(r) && formatConfigError(r.left)).toBe(`${name}: expected ${expected}, got '${bad}'`)
+      expect(Either.isLeft(r) && formatConfigError(r.left)).toBe(
+        `${name}: expected ${expected}, got '${bad}'`
+      )
     }
   })
 
   it("honeypot limits and the decky's own environment", () => {
-    const cfg = Either.getOrThrow(load({ DECNET_HONEYPOT_MAX_LINE_BYTES: "4096", NODE_NAME: "web-1", HOSTNAME: "" }))
+    const cfg = Either.getOrThrow(
+      load({ DECNET_HONEYPOT_MAX_LINE_BYTES: "4096", NODE_NAME: "web-1", HOSTNAME: "" })
+    )
     expect(cfg.honeypot.maxLineBytes).toBe(4096)
     expect(cfg.honeypot.maxConnections).toBe(1024)
-    expect(cfg.decky).toEqual({ nodeName: Option.some("web-1"), hostname: Option.none(), instanceId: Option.none() })
+    expect(cfg.decky).toEqual({
+      nodeName: Option.some("web-1"),
+      hostname: Option.none(),
+      instanceId: Option.none()
+    })
     expect(cfg.artifactsRoot).toBe("/var/lib/decnet/artifacts")
   })
 
@@ -229,7 +253,9 @@ describe("DecnetConfig", () => {
       const fromPairs = yield* Effect.provide(DecnetConfig, DecnetConfig.fromMap([["DECNET_API_PORT", "9"]]))
       expect(fromRecord.mode).toBe("agent")
       expect(fromPairs.api.port).toBe(9)
-      const bad = yield* Effect.flip(Effect.provide(DecnetConfig, DecnetConfig.fromMap({ DECNET_MODE: "slave" })))
+      const bad = yield* Effect.flip(
+        Effect.provide(DecnetConfig, DecnetConfig.fromMap({ DECNET_MODE: "slave" }))
+      )
       expect(formatConfigError(bad)).toBe("DECNET_MODE: expected one of master|agent, got 'slave'")
     })
   )
@@ -247,7 +273,10 @@ describe("DecnetConfig", () => {
     Effect.gen(function* () {
       const cfg = yield* DecnetConfig
       expect(cfg.api.port).toBe(1234)
-    }).pipe(Effect.provide(DecnetConfig.layer), Effect.withConfigProvider(fromEnv({ DECNET_API_PORT: "1234" })))
+    }).pipe(
+      Effect.provide(DecnetConfig.layer),
+      Effect.withConfigProvider(fromEnv({ DECNET_API_PORT: "1234" }))
+    )
   )
 })
 
@@ -345,23 +374,29 @@ describe("every consumer gives the same answer", () => {
     })
   )
 
-  it.effect("DECNET_BUS_ENABLED=off disables BusLive and the app bus alike; a bad word fails both alike", () =>
-    Effect.gen(function* () {
-      const { BusLive } = yield* Effect.promise(() => import("../../src/bus/BusLive.js"))
-      const { AppBus, AppBusFromConfig } = yield* Effect.promise(() => import("../../src/bus/AppBus.js"))
-      const { Bus } = yield* Effect.promise(() => import("../../src/bus/Bus.js"))
-      const off = DecnetConfig.fromMap({ DECNET_BUS_ENABLED: "off", DECNET_BUS_TYPE: "nats" })
-      const state = yield* Effect.scoped(Effect.flatMap(Bus, (b) => b.state).pipe(Effect.provide(BusLive().pipe(Layer.provide(off)))))
-      const up = yield* Effect.scoped(
-        Effect.flatMap(AppBus, (a) => a.connected).pipe(Effect.provide(AppBusFromConfig().pipe(Layer.provide(off))))
-      )
-      expect(state).toBe("closed")
-      expect(up).toBe(false)
-      const env = { DECNET_BUS_ENABLED: "nope" }
-      const expected = yield* configError(env)
-      for (const e of [yield* layerError(BusLive(), env), yield* layerError(AppBusFromConfig(), env)])
-        expect(ConfigError.isConfigError(e) && formatConfigError(e)).toBe(expected)
-    })
+  it.effect(
+    "DECNET_BUS_ENABLED=off disables BusLive and the app bus alike; a bad word fails both alike",
+    () =>
+      Effect.gen(function* () {
+        const { BusLive } = yield* Effect.promise(() => import("../../src/bus/BusLive.js"))
+        const { AppBus, AppBusFromConfig } = yield* Effect.promise(() => import("../../src/bus/AppBus.js"))
+        const { Bus } = yield* Effect.promise(() => import("../../src/bus/Bus.js"))
+        const off = DecnetConfig.fromMap({ DECNET_BUS_ENABLED: "off", DECNET_BUS_TYPE: "nats" })
+        const state = yield* Effect.scoped(
+          Effect.flatMap(Bus, (b) => b.state).pipe(Effect.provide(BusLive().pipe(Layer.provide(off))))
+        )
+        const up = yield* Effect.scoped(
+          Effect.flatMap(AppBus, (a) => a.connected).pipe(
+            Effect.provide(AppBusFromConfig().pipe(Layer.provide(off)))
+          )
+        )
+        expect(state).toBe("closed")
+        expect(up).toBe(false)
+        const env = { DECNET_BUS_ENABLED: "nope" }
+        const expected = yield* configError(env)
+        for (const e of [yield* layerError(BusLive(), env), yield* layerError(AppBusFromConfig(), env)])
+          expect(ConfigError.isConfigError(e) && formatConfigError(e)).toBe(expected)
+      })
   )
 
   it.effect("DOCKER_HOST=ssh://… fails the Docker layer with DecnetConfig's message", () =>
@@ -382,7 +417,12 @@ describe("every consumer gives the same answer", () => {
       const on = yield* Effect.tracer.pipe(
         Effect.provide(
           TracingLive.pipe(
-            Layer.provide(DecnetConfig.fromMap({ DECNET_DEVELOPER_TRACING: "On", DECNET_OTEL_ENDPOINT: "http://127.0.0.1:9" }))
+            Layer.provide(
+              DecnetConfig.fromMap({
+                DECNET_DEVELOPER_TRACING: "On",
+                DECNET_OTEL_ENDPOINT: "http://127.0.0.1:9"
+              })
+            )
           )
         )
       )

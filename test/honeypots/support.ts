@@ -10,7 +10,12 @@ import { Effect, Either, Layer, Option, Schema } from "effect"
 import fc from "fast-check"
 import { findService } from "../../src/catalog/index.js"
 import { isHoneypotSlug, loadHoneypot } from "../../src/honeypots/Registry.js"
-import { EventSinkMemory, type Honeypot, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
+import {
+  EventSinkMemory,
+  type Honeypot,
+  HoneypotContextLive,
+  MemorySink
+} from "../../src/honeypots/runtime/index.js"
 import { type HoneypotEvent, HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
 import { hasUnsafeCharacter, UNKNOWN_IP } from "../../src/logging/Rfc5424.js"
 
@@ -37,7 +42,8 @@ const PORTLESS = new Set(["connection_refused"])
  */
 export const checkEventLine = (raw: string): Effect.Effect<HoneypotEvent> =>
   Effect.gen(function* () {
-    if (hasUnsafeCharacter(raw)) return yield* Effect.dieMessage(`raw control character in ${JSON.stringify(raw)}`)
+    if (hasUnsafeCharacter(raw))
+      return yield* Effect.dieMessage(`raw control character in ${JSON.stringify(raw)}`)
     const event = yield* Schema.decodeUnknown(HoneypotEventLine)(raw).pipe(
       Effect.mapError((e) => new Error(`not a HoneypotEvent line: ${raw}\n${e.message}`)),
       Effect.orDie
@@ -50,11 +56,15 @@ export const checkEventLine = (raw: string): Effect.Effect<HoneypotEvent> =>
     if (isHoneypotSlug(event.service)) {
       const spec = Option.getOrThrow(findService(event.service))
       if (!spec.events.includes(event.event_type))
-        return yield* Effect.dieMessage(`${event.service}'s catalog entry does not list ${event.event_type}: ${raw}`)
+        return yield* Effect.dieMessage(
+          `${event.service}'s catalog entry does not list ${event.event_type}: ${raw}`
+        )
       const module = yield* moduleOf(event.service)
       const typed = module.events.decode(event.event_type, event.fields)
       if (Either.isLeft(typed))
-        return yield* Effect.dieMessage(`${event.service} ${event.event_type} fields do not decode: ${typed.left.message}\n${raw}`)
+        return yield* Effect.dieMessage(
+          `${event.service} ${event.event_type} fields do not decode: ${typed.left.message}\n${raw}`
+        )
     }
     return event
   })
@@ -66,7 +76,11 @@ export interface RunResult {
 }
 
 /** Run a real client binary with a timeout; never rejects (the exit code is part of the result). */
-export const run = (file: string, args: ReadonlyArray<string>, options: { input?: string; timeoutMs?: number } = {}) =>
+export const run = (
+  file: string,
+  args: ReadonlyArray<string>,
+  options: { input?: string; timeoutMs?: number } = {}
+) =>
   Effect.promise(
     () =>
       new Promise<RunResult>((resolve) => {
@@ -171,7 +185,9 @@ export const rawExchange = (
 /** nmap -sV against one loopback port; returns the XML. */
 export const nmapServiceXml = (port: number, extra: ReadonlyArray<string> = []) =>
   Effect.map(
-    run("nmap", ["-sV", "-Pn", "-n", ...extra, "-p", String(port), "127.0.0.1", "-oX", "-"], { timeoutMs: 240_000 }),
+    run("nmap", ["-sV", "-Pn", "-n", ...extra, "-p", String(port), "127.0.0.1", "-oX", "-"], {
+      timeoutMs: 240_000
+    }),
     (r) => r.stdout
   )
 
@@ -181,7 +197,6 @@ export const nmapService = (xml: string) => {
   const get = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(attrs)?.[1] ?? ""
   return { name: get("name"), product: get("product"), version: get("version"), extrainfo: get("extrainfo") }
 }
-
 
 export interface FuzzConnectionResult {
   readonly srcPort: number
@@ -231,10 +246,16 @@ export const lineCases = (valid: ReadonlyArray<string>): fc.Arbitrary<Buffer> =>
   const noise = fc.string({ unit: "binary", maxLength: 64 })
   const mutated = fc.oneof(
     base,
-    fc.tuple(base, fc.nat(), noise).map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + n + v.slice(i % (v.length + 1))),
-    fc.tuple(base, fc.nat(), fc.nat(8)).map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + v.slice((i % (v.length + 1)) + n)),
+    fc
+      .tuple(base, fc.nat(), noise)
+      .map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + n + v.slice(i % (v.length + 1))),
+    fc
+      .tuple(base, fc.nat(), fc.nat(8))
+      .map(([v, i, n]) => v.slice(0, i % (v.length + 1)) + v.slice((i % (v.length + 1)) + n)),
     fc.tuple(base, fc.boolean()).map(([v, up]) => (up ? v.toUpperCase() : v.toLowerCase())),
-    fc.tuple(base, fc.constantFrom("{5}", "{99999999}", "{0+}", '"', "\\", "\0", "*", "=", " ", "\t", "%n%s")).map(([v, s]) => v + s),
+    fc
+      .tuple(base, fc.constantFrom("{5}", "{99999999}", "{0+}", '"', "\\", "\0", "*", "=", " ", "\t", "%n%s"))
+      .map(([v, s]) => v + s),
     fc.tuple(base, fc.nat(3)).map(([v, r]) => v + " A".repeat(r * 100))
   )
   return fc.oneof(
@@ -265,7 +286,9 @@ export const runFuzz = (options: {
     const samples = fc.sample(options.arbitrary, { numRuns: options.cases, seed: options.seed ?? 20_241_123 })
     const batches: Array<Buffer> = []
     for (let i = 0; i < samples.length; i += options.perConnection)
-      batches.push(Buffer.concat([options.prefix ?? Buffer.alloc(0), ...samples.slice(i, i + options.perConnection)]))
+      batches.push(
+        Buffer.concat([options.prefix ?? Buffer.alloc(0), ...samples.slice(i, i + options.perConnection)])
+      )
     const results: Array<FuzzConnectionResult> = []
     let next = 0
     const worker = async () => {

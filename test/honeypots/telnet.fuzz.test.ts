@@ -6,12 +6,29 @@ import { telnetScript } from "./telnetClient.js"
 import { eventsBySrcPort, eventsOf, runFuzz, TestLayer } from "./support.js"
 
 const IAC_BITS = fc.constantFrom(
-  [255, 253, 1], [255, 251, 31], [255, 250, 31, 0, 80, 0, 24, 255, 240], [255, 250, 24, 0],
-  [255, 255], [255, 244], [255, 240], [255, 250], [13, 0], [13, 10], [127], [3], [4], [27, 91, 65]
+  [255, 253, 1],
+  [255, 251, 31],
+  [255, 250, 31, 0, 80, 0, 24, 255, 240],
+  [255, 250, 24, 0],
+  [255, 255],
+  [255, 244],
+  [255, 240],
+  [255, 250],
+  [13, 0],
+  [13, 10],
+  [127],
+  [3],
+  [4],
+  [27, 91, 65]
 )
 const piece = fc.oneof(
   { weight: 3, arbitrary: IAC_BITS.map((b) => Buffer.from(b)) },
-  { weight: 3, arbitrary: fc.constantFrom("root\r\n", "admin\r\n", "ubuntu\r\n", "1234\r\n", "\r\n").map((s) => Buffer.from(s)) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom("root\r\n", "admin\r\n", "ubuntu\r\n", "1234\r\n", "\r\n")
+      .map((s) => Buffer.from(s))
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b)) },
   { weight: 1, arbitrary: fc.nat(9000).map((n) => Buffer.from(`${"A".repeat(n)}\r\n`)) }
 )
@@ -24,7 +41,13 @@ describe("telnet fuzz", () => {
       Effect.gen(function* () {
         const [listener] = yield* telnetHoneypot.start({ host: "127.0.0.1", port: () => 0 })
         const port = listener!.port
-        const report = yield* runFuzz({ port, arbitrary: fuzzCase, cases: 20_000, perConnection: 100, concurrency: 16 })
+        const report = yield* runFuzz({
+          port,
+          arbitrary: fuzzCase,
+          cases: 20_000,
+          perConnection: 100,
+          concurrency: 16
+        })
         expect(report.cases).toBe(20_000)
         expect(report.results.every((r) => r.closed)).toBe(true)
         expect(report.results.every((r) => r.replyBytes > 0)).toBe(true)
@@ -32,7 +55,12 @@ describe("telnet fuzz", () => {
         for (const [, es] of byPort) expect(es.length).toBeLessThanOrEqual(3)
         // Still serving a real login afterwards.
         const ok = yield* Effect.promise(() =>
-          telnetScript(port, [["login: ", "root\r\n"], ["Password: ", "admin\r\n"], ["# ", "whoami\r\n"], ["# ", "exit\r\n"]])
+          telnetScript(port, [
+            ["login: ", "root\r\n"],
+            ["Password: ", "admin\r\n"],
+            ["# ", "whoami\r\n"],
+            ["# ", "exit\r\n"]
+          ])
         )
         expect(ok.text).toContain("whoami\r\nroot\r\n")
       }).pipe(Effect.provide(TestLayer({ limits: { maxConnectionsPerIp: 64 } })), Effect.scoped),

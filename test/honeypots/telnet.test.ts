@@ -42,7 +42,14 @@ describe("telnet honeypot", () => {
       expect(r.text).not.toContain("admin") // the password is never echoed
       const es = yield* waitForEvents((es) => es.some((e) => e.type === "session_recorded"))
       const auth = es.filter((e) => e.type === "auth_attempt")
-      expect(auth.map((a) => [a.fields.principal, a.fields.secret_printable, a.fields.secret_kind, a.fields.src_ip])).toEqual([
+      expect(
+        auth.map((a) => [
+          a.fields.principal,
+          a.fields.secret_printable,
+          a.fields.secret_kind,
+          a.fields.src_ip
+        ])
+      ).toEqual([
         ["root", "toor", "plaintext", "127.0.0.1"],
         ["root", "admin", "plaintext", "127.0.0.1"]
       ])

@@ -5,7 +5,11 @@ import * as net from "node:net"
  * A scripted telnet client: answers every DO with WONT and WILL with DONT (except the server's
  * ECHO/SGA, which a real client accepts), strips IAC sequences, and plays `[expect, send]` steps.
  */
-export const telnetScript = (port: number, steps: ReadonlyArray<readonly [string, string]>, timeoutMs = 10_000) =>
+export const telnetScript = (
+  port: number,
+  steps: ReadonlyArray<readonly [string, string]>,
+  timeoutMs = 10_000
+) =>
   new Promise<{ text: string; negotiation: Array<number> }>((resolve) => {
     const s = net.connect(port, "127.0.0.1")
     let text = ""
@@ -34,7 +38,8 @@ export const telnetScript = (port: number, steps: ReadonlyArray<readonly [string
           const verb = d[i + 1]!
           const opt = d[i + 2]!
           negotiation.push(verb, opt)
-          if (verb === 253 && opt === 31) s.write(Buffer.from([255, 251, 31, 255, 250, 31, 0, 120, 0, 40, 255, 240]))
+          if (verb === 253 && opt === 31)
+            s.write(Buffer.from([255, 251, 31, 255, 250, 31, 0, 120, 0, 40, 255, 240]))
           else if (verb === 253) s.write(Buffer.from([255, 252, opt]))
           else if (verb === 251) s.write(Buffer.from([255, 253, opt]))
           i += 2
@@ -45,4 +50,3 @@ export const telnetScript = (port: number, steps: ReadonlyArray<readonly [string
     s.on("close", done)
     s.on("error", done)
   })
-

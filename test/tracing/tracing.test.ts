@@ -34,7 +34,9 @@ describe("tracing", () => {
   it.effect("TracingLive off: the native tracer stays, nothing is installed", () =>
     Effect.gen(function* () {
       const native = yield* Effect.tracer
-      const underLive = yield* Effect.tracer.pipe(Effect.provide(TracingLive.pipe(Layer.provide(withEnv({})))))
+      const underLive = yield* Effect.tracer.pipe(
+        Effect.provide(TracingLive.pipe(Layer.provide(withEnv({}))))
+      )
       expect(underLive).toBe(native)
       for (const off of ["false", "0", "No", " off ", ""]) {
         const explicitOff = yield* Effect.tracer.pipe(
@@ -52,7 +54,9 @@ describe("tracing", () => {
       const live = yield* Effect.tracer.pipe(
         Effect.provide(
           TracingLive.pipe(
-            Layer.provide(withEnv({ DECNET_DEVELOPER_TRACING: "TRUE", DECNET_OTEL_ENDPOINT: "http://127.0.0.1:9" }))
+            Layer.provide(
+              withEnv({ DECNET_DEVELOPER_TRACING: "TRUE", DECNET_OTEL_ENDPOINT: "http://127.0.0.1:9" })
+            )
           )
         )
       )

@@ -30,7 +30,9 @@ const ReplyDelay = Schema.Union(
     decode: (text, _, ast) => {
       const m = /^\s*(\d+)\s*[,-]\s*(\d+)\s*$/.exec(text)
       return m === null
-        ? ParseResult.fail(new ParseResult.Type(ast, text, `expected "min,max" in milliseconds, got "${text}"`))
+        ? ParseResult.fail(
+            new ParseResult.Type(ast, text, `expected "min,max" in milliseconds, got "${text}"`)
+          )
         : ParseResult.succeed([Number(m[1]), Number(m[2])] as const)
     },
     encode: ([min, max]) => ParseResult.succeed(`${min},${max}`)
@@ -361,7 +363,9 @@ const session = (
           )
           break
         case "INFO":
-          yield* reply(bulk(yield* info(persona, instance.seed, instance.clients - 1, args[0] ?? "", local.size)))
+          yield* reply(
+            bulk(yield* info(persona, instance.seed, instance.clients - 1, args[0] ?? "", local.size))
+          )
           break
         case "CONFIG": {
           const sub = (args[0] ?? "").toUpperCase()

@@ -185,9 +185,13 @@ const session = (
       let input = reader.takePending()
       for (;;) {
         if (input === "") input = yield* reader.chunk
-        recorder.record("i", input)
-        const r = terminal.feed(input)
-        input = ""
+        // One line at a time: each command's output is written (and waits for the client to read it,
+        // past the high-water mark) before the next is run, so pipelined input cannot pile output up.
+        const nl = input.search(/[\r\n]/)
+        const piece = nl < 0 ? input : input.slice(0, nl + 1)
+        input = input.slice(piece.length)
+        recorder.record("i", piece)
+        const r = terminal.feed(piece)
         for (const c of r.commands)
           if (commandEvents++ < MAX_COMMAND_EVENTS) yield* emitCommand(events, c, who)
         if (r.output !== "") yield* out(r.output)

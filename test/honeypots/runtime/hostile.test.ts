@@ -2,9 +2,8 @@
 // resets every idle timer, a source past the per-IP cap, attacker control bytes in a field. Each case
 // checks that memory stays bounded, that the server closes the connection itself, and that the event
 // saying so is logged. Deadlines run on Effect's Clock, so TestClock drives them instead of waiting.
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Layer, type Scope, TestClock } from "effect"
+import { Effect, Layer, TestClock } from "effect"
 import {
   defineEvents,
   EventSinkMemory,
@@ -15,6 +14,7 @@ import {
   Sd,
   serveTcp
 } from "../../../src/honeypots/runtime/index.js"
+import { advanceUntil, connect, realSleep, waitReal } from "../../support/hostile.js"
 import { checkEventLine } from "../support.js"
 
 const testEvents = defineEvents("echo", { line: { text: Sd.Text } })
@@ -22,60 +22,10 @@ const testEvents = defineEvents("echo", { line: { text: Sd.Text } })
 const TestLayer = (limits: Partial<HoneypotLimits> = {}) =>
   HoneypotContextLive({ decky: "decky-hostile", limits }).pipe(Layer.provideMerge(EventSinkMemory))
 
-/** Real time passes for the sockets while TestClock stays put. */
-const realSleep = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
-
 const eventsNow = Effect.gen(function* () {
   const lines = yield* (yield* MemorySink).lines
   return yield* Effect.forEach(lines, checkEventLine)
 })
-
-interface Client {
-  readonly socket: net.Socket
-  readonly closed: () => boolean
-  readonly received: () => number
-}
-
-/** A client socket that records when the server closes it; released with the test's scope. */
-const connect = (
-  port: number,
-  options: { read: boolean } = { read: true }
-): Effect.Effect<Client, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(
-      () =>
-        new Promise<Client>((resolve) => {
-          const socket = net.connect(port, "127.0.0.1")
-          let closed = false
-          let received = 0
-          socket.on("error", () => {})
-          socket.on("close", () => {
-            closed = true
-          })
-          if (options.read)
-            socket.on("data", (d) => {
-              received += d.length
-            })
-          else socket.pause()
-          socket.once("connect", () => resolve({ socket, closed: () => closed, received: () => received }))
-        })
-    ),
-    (c) => Effect.sync(() => c.socket.destroy())
-  )
-
-/** Advance TestClock in steps (letting real socket events land in between) until `done` holds. */
-const advanceUntil = (step: Duration.DurationInput, done: () => boolean, maxSteps = 40) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < maxSteps && !done(); i++) {
-      yield* TestClock.adjust(step)
-      yield* realSleep(30)
-    }
-  })
-
-const waitReal = (done: () => boolean, ms = 5000) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < ms / 20 && !done(); i++) yield* realSleep(20)
-  })
 
 const REPLY = "x".repeat(64 * 1024)
 
