@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ftpHoneypot } from "../../src/honeypots/ftp/index.js"
+import { httpsHoneypot } from "../../src/honeypots/https/index.js"
 import { imapHoneypot } from "../../src/honeypots/imap/index.js"
 import type { Listener } from "../../src/honeypots/runtime/index.js"
 import { smtpHoneypot } from "../../src/honeypots/smtp/index.js"
@@ -113,6 +114,23 @@ describe("tricklers that never log in", () => {
         expect(listener.stats().cut.login_grace).toBe(1)
         expect(yield* cutEvents("login_grace")).toHaveLength(1)
       }).pipe(Effect.provide(TestLayer({ limits: { idleTimeoutMs: 10_000 } })))
+  )
+})
+
+describe("clients that never finish a stage", () => {
+  it.scoped("https: a TCP client that never starts the TLS handshake is closed after 15 s (handshake)", () =>
+    Effect.gen(function* () {
+      const listener = first(yield* httpsHoneypot.start({ host: "127.0.0.1", port: () => 0 }))
+      const client = yield* connect(listener.port)
+      yield* realSleep(100)
+      yield* advanceUntil("5 seconds", () => listener.stats().open === 0, 10)
+      yield* waitReal(client.closed)
+      expect(client.closed()).toBe(true)
+      expect(listener.stats().cut.handshake).toBe(1)
+      const cut = yield* cutEvents("handshake")
+      expect(cut).toHaveLength(1)
+      expect(Number(cut[0]?.fields.after_s)).toBeGreaterThanOrEqual(15)
+    }).pipe(Effect.provide(TestLayer()))
   )
 })
 

@@ -419,7 +419,13 @@ describe("http honeypot", () => {
       expect(yield* realTimeUntil(() => listener!.stats().open === 0)).toBe(true)
       expect(yield* realTimeUntil(client.closed)).toBe(true)
       // Closed by the persona's linger, not by one of the runtime's deadlines.
-      expect(listener!.stats().cut).toEqual({ login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 })
+      expect(listener!.stats().cut).toEqual({
+        login_grace: 0,
+        session_limit: 0,
+        idle: 0,
+        write_backlog: 0,
+        handshake: 0
+      })
       const es = yield* events
       expect(es.map((e) => e.type)).toEqual(["startup", "http_access"])
       expect(es[1]!.fields).toEqual({

@@ -243,7 +243,13 @@ describe("https honeypot", () => {
         yield* TestClock.adjust(1)
         expect(yield* realTimeUntil(() => listener!.stats().open === 0)).toBe(true)
         expect(yield* realTimeUntil(client.closed)).toBe(true)
-        expect(listener!.stats().cut).toEqual({ login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 })
+        expect(listener!.stats().cut).toEqual({
+          login_grace: 0,
+          session_limit: 0,
+          idle: 0,
+          write_backlog: 0,
+          handshake: 0
+        })
         const es = yield* events
         expect(es.map((e) => [e.app, e.type])).toEqual([
           ["https", "startup"],

@@ -12,7 +12,7 @@ import type * as net from "node:net"
 import * as path from "node:path"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import { Deferred, Effect, Exit, Option, Runtime, Schema } from "effect"
+import { Effect, Option, Runtime, Schema } from "effect"
 import {
   type Connection,
   type Emitter,
@@ -421,33 +421,43 @@ class ReplayedSocket extends Duplex {
   }
 }
 
-/** Resolve `closed` when `socket` closes (at once if it already has). */
-const onClose = (socket: net.Socket | tls.TLSSocket, closed: Deferred.Deferred<void>): void => {
-  if (socket.closed) Deferred.unsafeDone(closed, Exit.void)
-  else socket.once("close", () => Deferred.unsafeDone(closed, Exit.void))
-}
-
-const linkOf = (emitter: WebEmitter, ending: Deferred.Deferred<void>): ConnectionLink => ({
-  emitter,
-  closeSoon: () => Deferred.unsafeDone(ending, Exit.void)
-})
-
 /**
  * Keep the connection's fiber (and so the harness's accounting, deadlines and shutdown) until its
- * socket closes. After an error reply the server has only half-closed: a client that ignores that FIN
- * loses the socket ERROR_LINGER_MS later, on Effect's Clock, not at the runtime's 120 s grace.
- * `first` runs before the linger can start (the TLS handshake deadline).
+ * socket closes; interrupting it destroys the socket. One callback, no racing fibers: this runs for
+ * every request a scanner sends.
  */
-const holdUntilClosed = (
+const untilClosed = (socket: net.Socket | tls.TLSSocket): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (socket.closed) resume(Effect.void)
+    else socket.once("close", () => resume(Effect.void))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * After an error reply the server has only half-closed: a client that ignores that FIN loses the
+ * socket ERROR_LINGER_MS later, on Effect's Clock, not at the runtime's 120 s grace. Only error
+ * replies pay for the timer.
+ */
+const linkOf = (
+  emitter: WebEmitter,
   socket: net.Socket | tls.TLSSocket,
-  closed: Deferred.Deferred<void>,
-  ending: Deferred.Deferred<void>,
-  first: Effect.Effect<void> = Effect.void
-): Effect.Effect<void> =>
-  Effect.raceFirst(
-    Deferred.await(closed),
-    first.pipe(Effect.zipRight(Deferred.await(ending)), Effect.zipRight(Effect.sleep(ERROR_LINGER_MS)))
-  ).pipe(Effect.ensuring(Effect.sync(() => socket.destroy())))
+  runFork: (effect: Effect.Effect<void>) => void
+): ConnectionLink => {
+  let lingering = false
+  return {
+    emitter,
+    closeSoon: () => {
+      if (lingering || socket.closed) return
+      lingering = true
+      runFork(
+        Effect.zipRight(
+          Effect.sleep(ERROR_LINGER_MS),
+          Effect.sync(() => socket.destroy())
+        )
+      )
+    }
+  }
+}
 
 /**
  * serveTcp handler body: hand the accepted socket to a node server and keep the connection fiber
@@ -465,20 +475,18 @@ export const handOff = (
   tap?: (emitter: WebEmitter) => ChunkTap
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
-    const closed = yield* Deferred.make<void>()
-    const ending = yield* Deferred.make<void>()
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     // Detach and give the socket to its new owner in the same tick (Connection.detach).
     const socket = yield* Effect.sync(() => {
       const replay = head.length > 0 || conn.buffered() > 0 || tap !== undefined
       const socket = conn.detach()
-      onClose(socket, closed)
       const handed = replay ? new ReplayedSocket(socket, head, tap?.(emitter)) : socket
-      links.during(handed, linkOf(emitter, ending), () => {
+      links.during(handed, linkOf(emitter, socket, runFork), () => {
         server.emit("connection", handed)
       })
       return socket
     })
-    yield* holdUntilClosed(socket, closed, ending)
+    yield* untilClosed(socket)
   })
 
 /** How the https listener terminates TLS and routes by ALPN (see `handOffTls`). */
@@ -497,7 +505,7 @@ export interface TlsRoute {
  * h2 server by ALPN. node's secure http2 server reads TLS off the native handle, where no tap can
  * see the client's SETTINGS; an h2 session over our replay Duplex can. A client that negotiates
  * nothing we serve is closed, as node's own server does; one that never finishes the handshake is
- * closed `handshakeTimeoutMs` after the hand-off.
+ * closed `handshakeTimeoutMs` after the hand-off (by the runtime, reason `handshake`).
  */
 export const handOffTls = (
   conn: Connection,
@@ -506,13 +514,11 @@ export const handOffTls = (
   emitter: WebEmitter
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
-    const closed = yield* Deferred.make<void>()
-    const ending = yield* Deferred.make<void>()
-    const secured = yield* Deferred.make<void>()
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
     const { socket, secure } = yield* Effect.sync(() => {
       const replay = conn.buffered() > 0
       const socket = conn.detach()
-      onClose(socket, closed)
       const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
       const secure = new tls.TLSSocket(transport, {
         isServer: true,
@@ -521,28 +527,23 @@ export const handOffTls = (
       })
       secure.on("error", () => secure.destroy())
       secure.once("close", () => socket.destroy())
-      secure.once("secure", () => {
-        Deferred.unsafeDone(secured, Exit.void)
-        const link = linkOf(emitter, ending)
-        const h2 = route.h2
-        if (secure.alpnProtocol === "h2" && h2 !== undefined) {
-          const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(emitter))
-          links.during(tapped, link, () => h2.emit("connection", tapped))
-        } else if (route.h1 !== undefined) {
-          const h1 = route.h1
-          links.during(secure, link, () => h1.emit("connection", secure))
-        } else secure.destroy()
-      })
       return { socket, secure }
     })
-    const handshake = Effect.raceFirst(
-      Deferred.await(secured),
-      Effect.zipRight(
-        Effect.sleep(route.handshakeTimeoutMs),
-        Effect.sync(() => secure.destroy())
-      )
-    )
-    yield* holdUntilClosed(socket, closed, ending, handshake)
+    // The runtime's sweeper closes the connection if the handshake is not done in time.
+    const handshaken = conn.within(route.handshakeTimeoutMs)
+    secure.once("secure", () => {
+      handshaken()
+      const link = linkOf(emitter, socket, runFork)
+      const h2 = route.h2
+      if (secure.alpnProtocol === "h2" && h2 !== undefined) {
+        const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(emitter))
+        links.during(tapped, link, () => h2.emit("connection", tapped))
+      } else if (route.h1 !== undefined) {
+        const h1 = route.h1
+        links.during(secure, link, () => h1.emit("connection", secure))
+      } else secure.destroy()
+    })
+    yield* untilClosed(socket)
   })
 
 /** The reply line of each parser failure: the status Apache sends (mod_reqtimeout 408, 431, else 400). */

@@ -123,7 +123,8 @@ class ByteBuffer {
 }
 
 /** Why the runtime closed a connection itself (the `connection_closed` event's `reason`). */
-export type CloseReason = "login_grace" | "session_limit" | "idle" | "write_backlog"
+export const CLOSE_REASONS = ["login_grace", "session_limit", "idle", "write_backlog", "handshake"] as const
+export type CloseReason = (typeof CLOSE_REASONS)[number]
 
 export interface Connection {
   /** Per listener, from 1: this instance's count, never shared with another decky. */
@@ -165,6 +166,13 @@ export interface Connection {
   readonly loggedIn: () => void
   /** When `loggedIn` was first called (Clock millis), or undefined. */
   readonly loggedInAt: () => number | undefined
+  /**
+   * A protocol stage that must finish within `ms` (a TLS handshake): past it the runtime closes the
+   * connection (`handshake`). The returned function marks the stage done.
+   */
+  readonly within: (ms: number) => () => void
+  /** The open stage's deadline (Clock millis), if any. */
+  readonly stageDeadline: () => number | undefined
   /** Close the connection on the runtime's behalf (the first reason given is the one kept). */
   readonly cut: (reason: CloseReason) => void
   readonly cutReason: () => CloseReason | undefined
@@ -184,14 +192,13 @@ export interface ConnectionOptions {
   readonly now: () => number
   /** Told when the backlog cap closes this connection (the listener counts them). */
   readonly onCut?: ((reason: CloseReason) => void) | undefined
-  /** Told on the first `loggedIn()` (the runtime's deadlines then switch to the session cap). */
-  readonly onLogin?: (() => void) | undefined
 }
 
 export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Connection => {
   let socket: net.Socket | tls.TLSSocket = raw
   let secure = false
   let loggedInAt: number | undefined
+  let stageDeadline: number | undefined
   let cutReason: CloseReason | undefined
   const buffer = new ByteBuffer(raw, Math.max(options.maxFrameBytes, options.maxLineBytes) + 64 * 1024)
   const closed = () => new ConnectionClosed({ reason: buffer.ended ?? "closed" })
@@ -307,9 +314,16 @@ export const makeConnection = (raw: net.Socket, options: ConnectionOptions): Con
     loggedIn: () => {
       if (loggedInAt !== undefined) return
       loggedInAt = options.now()
-      options.onLogin?.()
     },
     loggedInAt: () => loggedInAt,
+    within: (ms) => {
+      const at = options.now() + ms
+      stageDeadline = at
+      return () => {
+        if (stageDeadline === at) stageDeadline = undefined
+      }
+    },
+    stageDeadline: () => stageDeadline,
     cut,
     cutReason: () => cutReason,
     traffic: () =>

@@ -7,6 +7,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import type { EventFields } from "../../logging/HoneypotEvent.js"
+import { CLOSE_REASONS } from "./Connection.js"
 
 // ---- field codecs ------------------------------------------------------------------------------------
 // An event field is a Schema whose encoded side is the SD param's text. These match how lines have
@@ -73,7 +74,7 @@ export const runtimeEventDefs = {
   },
   /** The runtime cut a connection: the reason, and how long it had been open. */
   connection_closed: {
-    reason: Sd.Literal("login_grace", "session_limit", "idle", "write_backlog"),
+    reason: Sd.Literal(...CLOSE_REASONS),
     after_s: Sd.Int
   }
 } as const satisfies Defs

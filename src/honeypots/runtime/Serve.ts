@@ -6,7 +6,7 @@
  */
 import * as dgram from "node:dgram"
 import * as net from "node:net"
-import { Cause, Data, Deferred, Effect, Exit, Fiber, FiberId, Runtime, type Scope } from "effect"
+import { Cause, Data, Effect, Exit, Fiber, Runtime, type Scope } from "effect"
 import {
   type CloseReason,
   type Connection,
@@ -186,7 +186,30 @@ export const DEFAULT_CLOSE_GRACE_MS = 5_000
 /** How long an ended connection may linger half-closed before it is destroyed. */
 const END_LINGER_MS = 1_000
 
-type Deadline = CloseReason | "client_gone"
+const noCuts = (): Record<CloseReason, number> => ({
+  login_grace: 0,
+  session_limit: 0,
+  idle: 0,
+  write_backlog: 0,
+  handshake: 0
+})
+
+/** How often a listener's deadlines are checked (they fire at most this late). */
+const SWEEP_MS = 1_000
+
+/** One connection as the sweeper sees it. */
+interface Tracked {
+  readonly conn: Connection
+  readonly openedAt: number
+  lastTraffic: number
+  lastActive: number
+  /** When the client's socket closed. */
+  closedAt: number | undefined
+  /** When the handler finished and the socket was half-closed. */
+  endedAt: number | undefined
+  /** The handler, while it runs. */
+  fiber: Fiber.RuntimeFiber<void> | undefined
+}
 
 /**
  * Bind a TCP listener; run `handler` in its own fiber per connection. Per-IP and global connection
@@ -213,47 +236,69 @@ export const serveTcp = <E extends TaggedEvent, R>(
     let nextConnectionId = 1
     let accepted = 0
     const refused = { perIp: 0, global: 0 }
-    const cut: Record<CloseReason, number> = { login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 }
+    const cut = noCuts()
     const refusals = makeRefusals(ctx, options.events, runFork)
 
-    /** The first deadline to pass: idle, the pre-login grace or session cap, or the client gone. */
-    const watch = (
-      conn: Connection,
-      openedAt: number,
-      gone: Deferred.Deferred<void>,
-      goneAt: () => number | undefined,
-      loginChanged: Deferred.Deferred<void>
-    ) =>
-      Effect.gen(function* () {
-        let lastTraffic = conn.traffic()
-        let lastActive = openedAt
-        for (;;) {
-          const t = now()
-          const traffic = conn.traffic()
-          if (traffic !== lastTraffic) {
-            lastTraffic = traffic
-            lastActive = t
-          }
-          const closedAt = goneAt()
-          const candidates: Array<readonly [number, Deadline]> = [[lastActive + limits.idleTimeoutMs, "idle"]]
-          const login = conn.loggedInAt()
-          candidates.push(
-            login === undefined
-              ? [openedAt + limits.loginGraceMs, "login_grace"]
-              : [login + limits.maxSessionMs, "session_limit"]
-          )
-          if (closedAt !== undefined) candidates.push([closedAt + closeGraceMs, "client_gone"])
-          let next = candidates[0]!
-          for (const c of candidates) if (c[0] < next[0]) next = c
-          if (t >= next[0]) return next[1]
-          // Woken early by the client going or logging in: both move a deadline.
-          yield* Effect.raceAll([
-            Effect.sleep(next[0] - t),
-            closedAt === undefined ? Deferred.await(gone) : Effect.never,
-            login === undefined ? Deferred.await(loginChanged) : Effect.never
-          ])
+    /**
+     * Deadlines are kept by one sweeper per listener rather than a timer fiber per connection: every
+     * second (on the Clock) it checks each connection's idle time, pre-login grace or session cap,
+     * a handler outliving its client by the close grace, and a half-closed socket lingering past its
+     * FIN. It runs only while the listener has connections.
+     */
+    const tracked = new Set<Tracked>()
+    let sweeper: Fiber.RuntimeFiber<void> | undefined
+    const sweepOnce = (t: Tracked, at: number): void => {
+      if (t.closedAt !== undefined) {
+        if (t.fiber === undefined) tracked.delete(t)
+        else if (at >= t.closedAt + closeGraceMs) {
+          const fiber = t.fiber
+          runFork(Fiber.interrupt(fiber))
         }
-      })
+        return
+      }
+      if (t.endedAt !== undefined) {
+        // A client that ignores our FIN still loses its slot soon after.
+        if (at >= t.endedAt + END_LINGER_MS) t.conn.socket().destroy()
+        return
+      }
+      const traffic = t.conn.traffic()
+      if (traffic !== t.lastTraffic) {
+        t.lastTraffic = traffic
+        t.lastActive = at
+      }
+      const login = t.conn.loggedInAt()
+      const stage = t.conn.stageDeadline()
+      if (stage !== undefined && at >= stage) t.conn.cut("handshake")
+      else if (at >= t.lastActive + limits.idleTimeoutMs) t.conn.cut("idle")
+      else if (
+        login === undefined ? at >= t.openedAt + limits.loginGraceMs : at >= login + limits.maxSessionMs
+      )
+        t.conn.cut(login === undefined ? "login_grace" : "session_limit")
+    }
+    const sweep = Effect.whileLoop({
+      while: () => tracked.size > 0,
+      body: () =>
+        Effect.zipRight(
+          Effect.sleep(SWEEP_MS),
+          Effect.sync(() => {
+            const at = now()
+            for (const t of tracked) sweepOnce(t, at)
+          })
+        ),
+      step: () => {}
+    })
+    const track = (t: Tracked): void => {
+      tracked.add(t)
+      if (sweeper !== undefined) return
+      sweeper = runFork(
+        Effect.ensuring(
+          sweep,
+          Effect.sync(() => {
+            sweeper = undefined
+          })
+        )
+      )
+    }
 
     const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
       const ip = normalizeIp(socket.remoteAddress)
@@ -304,26 +349,25 @@ export const serveTcp = <E extends TaggedEvent, R>(
         writeHighWaterBytes: limits.writeHighWaterBytes,
         maxWriteBacklogBytes: limits.maxWriteBacklogBytes,
         now,
-        onCut,
-        onLogin: () => Deferred.unsafeDone(loginSignal, Exit.void)
+        onCut
       })
       connections.add(conn)
-      const gone = Deferred.unsafeMake<void>(FiberId.none)
-      const loginSignal = Deferred.unsafeMake<void>(FiberId.none)
-      let closedAt: number | undefined
+      const entry: Tracked = {
+        conn,
+        openedAt,
+        lastTraffic: 0,
+        lastActive: openedAt,
+        closedAt: undefined,
+        endedAt: undefined,
+        fiber: undefined
+      }
       socket.once("close", () => {
-        closedAt = now()
+        entry.closedAt = now()
         connections.delete(conn)
         const left = (perIp.get(ip) ?? 1) - 1
         if (left <= 0) perIp.delete(ip)
         else perIp.set(ip, left)
-        Deferred.unsafeDone(gone, Exit.void)
       })
-      const deadline = watch(conn, openedAt, gone, () => closedAt, loginSignal).pipe(
-        Effect.flatMap((reason) =>
-          reason === "client_gone" ? Effect.void : Effect.sync(() => conn.cut(reason))
-        )
-      )
       const handled = options.handler(conn, emitter).pipe(
         Effect.catchAllCause((cause) => {
           if (Cause.isInterruptedOnly(cause)) return Effect.void
@@ -341,26 +385,18 @@ export const serveTcp = <E extends TaggedEvent, R>(
           return Effect.logError(`${label}: handler defect for ${ip}`, cause)
         })
       )
-      const program = Effect.raceFirst(handled, deadline).pipe(
-        Effect.ensuring(
-          Effect.suspend(() => {
-            const s = conn.socket()
-            if (s.destroyed) return Effect.void
-            s.end()
-            // A client that ignores our FIN still loses its slot soon after.
-            return Effect.forkDaemon(
-              Effect.zipRight(
-                Effect.sleep(END_LINGER_MS),
-                Effect.sync(() => s.destroy())
-              )
-            )
-          })
-        ),
-        Effect.asVoid
-      )
-      const fiber = runFork(program)
+      const fiber = runFork(handled)
+      entry.fiber = fiber
       live.add(fiber)
-      fiber.addObserver(() => live.delete(fiber))
+      fiber.addObserver(() => {
+        live.delete(fiber)
+        entry.fiber = undefined
+        const s = conn.socket()
+        if (s.destroyed) return
+        s.end()
+        entry.endedAt = now()
+      })
+      track(entry)
     })
     server.maxConnections = limits.maxConnections * 2
 
@@ -392,6 +428,8 @@ export const serveTcp = <E extends TaggedEvent, R>(
         for (const c of connections) c.socket().destroy()
         yield* Fiber.interruptAll([...live])
         yield* refusals.stop
+        tracked.clear()
+        if (sweeper !== undefined) yield* Fiber.interrupt(sweeper)
       })
     )
     return {
@@ -490,7 +528,7 @@ export const serveUdp = <E extends TaggedEvent, R>(
         open: 0,
         accepted,
         refused: { perIp: 0, global: 0 },
-        cut: { login_grace: 0, session_limit: 0, idle: 0, write_backlog: 0 },
+        cut: noCuts(),
         queuedBytes: 0
       })
     } as const
