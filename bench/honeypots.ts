@@ -316,6 +316,8 @@ const main = async () => {
   const nproc = os.availableParallelism()
   const refAt = args.indexOf("--baseline")
   const baselineRef = refAt >= 0 ? args[refAt + 1] : undefined
+  const roundsAt = args.indexOf("--rounds")
+  const rounds = Math.max(1, Number(roundsAt >= 0 ? args[roundsAt + 1] : baselineRef === undefined ? 1 : 3))
   console.log(
     `# honeypot benchmark — node ${process.version}, nproc ${nproc}, ${os.cpus()[0]?.model ?? "cpu"}`
   )
@@ -337,7 +339,7 @@ const main = async () => {
 
   console.log("## memory (fresh child, after GC + 1.5 s settle; marginal = (X(N) - X(1)) / (N - 1))")
   const marginal = new Map<string, number>()
-  for (const v of variants) {
+  for (const v of args.includes("--no-memory") ? [] : variants) {
     console.log(`### ${v.label}`)
     console.log(
       `${"process".padEnd(36)}${"RSS".padStart(11)}${"heap used".padStart(12)}  marginal per extra decky`
@@ -430,26 +432,37 @@ const main = async () => {
       .join("")}  what`
   )
   const ratios: Array<string> = []
-  for (const row of rowsToRun) {
-    const perVariant: Array<number> = []
-    for (const s of ready) {
-      const attempt = row.attempt(s.ports, s.redisDefaultPort)
-      const on: ChildHandle<unknown> = row.onDefault === true ? s.redisDefault : s.main
-      await rate(attempt, row.concurrency, 500)
-      const before = await on.cpu()
-      const r = await rate(attempt, row.concurrency, 5000)
-      const cpu = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
-      perVariant.push(r.perSecond)
-      const cells = [r.perSecond.toFixed(0), String(row.concurrency), String(r.done), String(r.failed)]
-      console.log(
-        `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpu
-          .toFixed(2)
-          .padStart(19)}  ${row.what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
-      )
-    }
-    if (perVariant.length === 2)
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+  const onlyAt = args.indexOf("--only")
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? "").split(",") : undefined
+  for (const row of rowsToRun.filter((r) => only === undefined || only.includes(r.name))) {
+    // Builds alternate within a row, `rounds` times, so drift on the machine hits both alike.
+    const runs = ready.map(() => ({ rates: [] as Array<number>, cpus: [] as Array<number> }))
+    for (let round = 0; round < rounds; round++)
+      for (const [i, s] of ready.entries()) {
+        const attempt = row.attempt(s.ports, s.redisDefaultPort)
+        const on: ChildHandle<unknown> = row.onDefault === true ? s.redisDefault : s.main
+        await rate(attempt, row.concurrency, 500)
+        const before = await on.cpu()
+        const r = await rate(attempt, row.concurrency, 5000)
+        const cpu = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
+        runs[i]?.rates.push(r.perSecond)
+        runs[i]?.cpus.push(cpu)
+        const cells = [r.perSecond.toFixed(0), String(row.concurrency), String(r.done), String(r.failed)]
+        console.log(
+          `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpu
+            .toFixed(2)
+            .padStart(19)}  ${row.what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
+        )
+      }
+    const [b, a] = runs
+    if (a !== undefined && b !== undefined)
       ratios.push(
-        `${row.name} ${row.what}: after/before ${((perVariant[1] ?? 0) / (perVariant[0] || 1)).toFixed(2)}×`
+        `${row.name.padEnd(6)} conn/s ${median(b.rates).toFixed(0)} → ${median(a.rates).toFixed(0)} (${(
+          median(a.rates) / (median(b.rates) || 1)
+        ).toFixed(2)}×), server CPU ms/conn ${median(b.cpus).toFixed(2)} → ${median(a.cpus).toFixed(2)} (${(
+          median(a.cpus) / (median(b.cpus) || 1)
+        ).toFixed(2)}×)  ${row.what}`
       )
   }
   for (const s of ready) {
@@ -457,7 +470,7 @@ const main = async () => {
     await s.redisDefault.stop()
   }
   if (ratios.length > 0) {
-    console.log("\n## after / before (same run)")
+    console.log(`\n## before → after, median of ${rounds} alternating runs each (same run)`)
     for (const r of ratios) console.log(r)
     const [b, a] = variants.map((v) => marginal.get(v.label) ?? 0)
     console.log(`marginal RSS per extra decky (20 deckies): before ${mib(b ?? 0)}, after ${mib(a ?? 0)}`)

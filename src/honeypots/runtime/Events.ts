@@ -5,7 +5,7 @@
  * service and the peer, so an emulator writes only what the event is about; the result is one
  * HoneypotEvent (logging/HoneypotEvent.ts) handed to the `EventSink`.
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import type { EventFields } from "../../logging/HoneypotEvent.js"
 import { CLOSE_REASONS } from "./Connection.js"
 
@@ -26,17 +26,91 @@ const NullableText = Schema.transform(Schema.String, Schema.NullOr(Schema.String
   encode: (s) => s ?? ""
 })
 
+/**
+ * Every Sd codec also carries, as an annotation, a direct renderer of its encode: the value's SD text,
+ * or undefined when the value is one its Schema refuses (the Schema then says why). Emitting is on
+ * every connection's path, and a Schema encode costs several times a render; a test holds each
+ * renderer to its Schema's encode.
+ */
+export const RenderSd = Symbol.for("decnet/honeypots/RenderSd")
+export type RenderSd = (value: unknown) => string | undefined
+
+const rendered = <S extends Schema.Annotable.All>(schema: S, render: RenderSd): S =>
+  schema.annotations({ [RenderSd]: render })
+
+/**
+ * JSON text. Only a plain inner Schema gets the shortcut (one that transforms, dates or numbers as
+ * text, encodes before stringifying). The shortcut keeps an own `__proto__` key an attacker sent,
+ * which a Schema encode would drop.
+ */
+const Json = <A, I>(schema: Schema.Schema<A, I>) => {
+  const codec = Schema.parseJson(schema)
+  if (SchemaAST.typeAST(schema.ast) !== schema.ast) return codec
+  const valid = Schema.is(schema)
+  return rendered(codec, (v) => (valid(v) ? JSON.stringify(v) : undefined))
+}
+
 export const Sd = {
-  Text: Schema.String,
-  NullableText,
-  Int: Schema.compose(Schema.NumberFromString, Schema.Int),
-  Number: Schema.compose(Schema.NumberFromString, Schema.Finite),
-  Bool,
+  Text: rendered(Schema.String, (v) => (typeof v === "string" ? v : undefined)),
+  NullableText: rendered(NullableText, (v) => (v === null ? "" : typeof v === "string" ? v : undefined)),
+  Int: rendered(Schema.compose(Schema.NumberFromString, Schema.Int), (v) =>
+    typeof v === "number" && Number.isSafeInteger(v) ? String(v) : undefined
+  ),
+  Number: rendered(Schema.compose(Schema.NumberFromString, Schema.Finite), (v) =>
+    typeof v === "number" && Number.isFinite(v) ? String(v) : undefined
+  ),
+  Bool: rendered(Bool, (v) => (v === true ? "true" : v === false ? "false" : undefined)),
   /** A list or object as compact JSON text. */
-  Json: <A, I>(schema: Schema.Schema<A, I>) => Schema.parseJson(schema),
-  Literal: <const L extends ReadonlyArray<string>>(...literals: L) => Schema.Literal(...literals),
-  optional: <A>(schema: Schema.Schema<A, string>) => Schema.optional(schema)
+  Json,
+  Literal: <const L extends ReadonlyArray<string>>(...literals: L) =>
+    rendered(Schema.Literal(...literals), (v) =>
+      typeof v === "string" && literals.includes(v) ? v : undefined
+    ),
+  optional: <A>(schema: Schema.Schema<A, string>) => Schema.optional(schema),
+  /** A codec of a service's own, with its direct renderer (it must render what the Schema encodes). */
+  custom: rendered
 } as const
+
+/** The renderer of one event field (through `Schema.optional`), if its codec has one. */
+const renderOf = (field: unknown): { readonly render: RenderSd; readonly optional: boolean } | undefined => {
+  const optional = Schema.isPropertySignature(field)
+  const schema = Schema.isSchema(field)
+    ? field
+    : optional && typeof field === "object" && field !== null && "from" in field
+      ? field.from
+      : undefined
+  if (!Schema.isSchema(schema)) return undefined
+  const render = SchemaAST.getAnnotation<RenderSd>(schema.ast, RenderSd)
+  return Option.isSome(render) ? { render: render.value, optional } : undefined
+}
+
+/**
+ * A direct encoder of one event type, when every field has a renderer: the same text as the Schema's
+ * encode, in the same (declaration) order, or undefined for a value to refuse (the caller then asks
+ * the Schema, which says why).
+ */
+const fastEncoder = (fields: EventFieldSchemas): ((event: object) => EventFields | undefined) | undefined => {
+  const plan: Array<readonly [string, RenderSd, boolean]> = []
+  for (const [name, field] of Object.entries(fields)) {
+    const r = renderOf(field)
+    if (r === undefined) return undefined
+    plan.push([name, r.render, r.optional])
+  }
+  return (event) => {
+    const out: Record<string, string> = {}
+    for (const [name, render, optional] of plan) {
+      const value: unknown = Reflect.get(event, name)
+      if (value === undefined) {
+        if (optional) continue
+        return undefined
+      }
+      const text = render(value)
+      if (text === undefined) return undefined
+      out[name] = text
+    }
+    return out
+  }
+}
 
 // ---- event definitions ---------------------------------------------------------------------------------
 
@@ -93,6 +167,8 @@ export interface ServiceEvents<E extends TaggedEvent> {
   readonly service: string
   /** Every event type the service can log: its own first, then the runtime's. */
   readonly types: ReadonlyArray<string>
+  /** The types whose fields all have direct renderers (the rest encode through their Schema). */
+  readonly directTypes: ReadonlyArray<string>
   /** Event → its SD fields (the peer is not among them). A value its Schema refuses is a bug. */
   readonly encode: (event: E) => Either.Either<EventFields, ParseResult.ParseError>
   /** A logged event back to its type: for the ingester, bounty extraction and tests. */
@@ -103,6 +179,7 @@ export interface ServiceEvents<E extends TaggedEvent> {
 export type EventsOf<S> = S extends ServiceEvents<infer E> ? E : never
 
 interface Codec {
+  readonly fast: ((event: object) => EventFields | undefined) | undefined
   readonly encode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
   readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
   readonly is: (u: unknown) => boolean
@@ -138,6 +215,7 @@ export const defineEvents = <const D extends Defs>(
     // TextOnly proved the fields context-free; `make` states that for the erased member.
     const member = Schema.make<unknown, unknown, never>(Schema.TaggedStruct(tag, fields).ast)
     codecs.set(tag, {
+      fast: fastEncoder(fields),
       encode: Schema.encodeUnknownEither(member),
       decode: Schema.decodeUnknownEither(member),
       is: Schema.is(member)
@@ -151,11 +229,12 @@ export const defineEvents = <const D extends Defs>(
   return {
     service,
     types: [...Object.keys(defs).filter((t) => !runtimeTypes.includes(t)), ...runtimeTypes],
+    directTypes: [...codecs].filter(([, c]) => c.fast !== undefined).map(([t]) => t),
     encode: (event) => {
       const codec = codecs.get(event._tag)
-      return codec === undefined
-        ? Either.left(unknownType(service, event._tag))
-        : Either.map(codec.encode(event), sdFields)
+      if (codec === undefined) return Either.left(unknownType(service, event._tag))
+      const fast = codec.fast?.(event)
+      return fast !== undefined ? Either.right(fast) : Either.map(codec.encode(event), sdFields)
     },
     decode: (eventType, fields) => {
       const codec = codecs.get(eventType)

@@ -9,16 +9,19 @@ import type { RecordingSummary } from "./Recorder.js"
 import type { ShellCommand } from "./Shell.js"
 
 /** Seconds with millisecond precision, always three decimals (`%.3f`, as the original wrote them). */
-const Seconds3 = Schema.transformOrFail(Schema.String, Schema.Finite, {
-  strict: true,
-  decode: (text, _, ast) => {
-    const n = /^-?\d+(?:\.\d+)?$/.test(text) ? Number(text) : Number.NaN
-    return Number.isFinite(n)
-      ? ParseResult.succeed(n)
-      : ParseResult.fail(new ParseResult.Type(ast, text, `expected seconds as "%.3f", got "${text}"`))
-  },
-  encode: (n) => ParseResult.succeed(n.toFixed(3))
-})
+const Seconds3 = Sd.custom(
+  Schema.transformOrFail(Schema.String, Schema.Finite, {
+    strict: true,
+    decode: (text, _, ast) => {
+      const n = /^-?\d+(?:\.\d+)?$/.test(text) ? Number(text) : Number.NaN
+      return Number.isFinite(n)
+        ? ParseResult.succeed(n)
+        : ParseResult.fail(new ParseResult.Type(ast, text, `expected seconds as "%.3f", got "${text}"`))
+    },
+    encode: (n) => ParseResult.succeed(n.toFixed(3))
+  }),
+  (v) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : undefined)
+)
 
 /** `command`: the line, who ran it (uid, user) and where (pwd). */
 export const CommandEventFields = {
