@@ -14,8 +14,9 @@ import {
   type EventSink,
   type Honeypot,
   type HoneypotConfigError,
-  type HoneypotContext,
+  HoneypotContext,
   HoneypotContextLive,
+  makeHoneypotContext,
   type HoneypotLimits,
   type HoneypotListenError,
   type UnknownConfigKeys
@@ -158,17 +159,18 @@ export interface RunningDecky {
   readonly services: ReadonlyArray<RunningService>
 }
 
-/** The decky's HoneypotContext: its identity and limits, events into the given sink. */
+const contextOptions = (plan: Pick<DeckyPlan, "identity" | "limits">) => ({
+  decky: plan.identity.name,
+  hostname: plan.identity.hostname,
+  instanceId: plan.identity.instanceId,
+  artifactsDir: plan.identity.artifactsDir,
+  limits: plan.limits
+})
+
+/** The decky's HoneypotContext as a layer: its identity and limits, events into the given sink. */
 export const deckyContext = (
   plan: Pick<DeckyPlan, "identity" | "limits">
-): Layer.Layer<HoneypotContext, never, EventSink> =>
-  HoneypotContextLive({
-    decky: plan.identity.name,
-    hostname: plan.identity.hostname,
-    instanceId: plan.identity.instanceId,
-    artifactsDir: plan.identity.artifactsDir,
-    limits: plan.limits
-  })
+): Layer.Layer<HoneypotContext, never, EventSink> => HoneypotContextLive(contextOptions(plan))
 
 /**
  * Start every service of the decky; they stay up until the scope closes. A service that fails to
@@ -178,7 +180,8 @@ export const startDecky = (
   plan: DeckyPlan
 ): Effect.Effect<RunningDecky, HoneypotListenError | HoneypotConfigError, Scope.Scope | EventSink> =>
   Effect.gen(function* () {
-    const ctx = yield* Layer.build(deckyContext(plan))
+    // The context directly, not through Layer.build: a fleet runs many deckies in one process.
+    const ctx = yield* makeHoneypotContext(contextOptions(plan))
     const port = portOf(plan.ports)
     const services = yield* Effect.forEach(plan.services, ({ honeypot, config }) =>
       honeypot
@@ -189,7 +192,7 @@ export const startDecky = (
           unknownConfigKeys: plan.unknownConfigKeys
         })
         .pipe(Effect.map((listeners): RunningService => ({ slug: honeypot.slug, listeners })))
-    ).pipe(Effect.provide(ctx))
+    ).pipe(Effect.provideService(HoneypotContext, ctx))
     const running = { name: plan.identity.name, host: plan.host, services }
     yield* Effect.logInfo(`decky ${running.name} up: ${describeServices(services)}`)
     return running
