@@ -14,8 +14,7 @@ import * as https from "node:https"
 import * as net from "node:net"
 import * as os from "node:os"
 import { Effect, Layer, Logger, LogLevel } from "effect"
-import { readFileSync } from "node:fs"
-import { bundleBench } from "./support.js"
+import { bundleBench, bundleFile } from "./support.js"
 
 const args = process.argv.slice(2)
 const SETTLE_MS = 1500
@@ -287,29 +286,11 @@ const baselineVariant = async (ref: string): Promise<Variant> => {
   if (!existsSync(dir))
     execFileSync("git", ["-C", root, "worktree", "add", "--detach", dir, sha], { stdio: "ignore" })
   if (!existsSync(`${dir}/node_modules`)) symlinkSync(`${root}node_modules`, `${dir}/node_modules`)
-  const { build } = await import("esbuild")
   const outdir = `${root}node_modules/.cache/decnet-bench/baseline-${sha}/`
-  const pkg: { dependencies?: Record<string, string> } = JSON.parse(
-    readFileSync(`${root}package.json`, "utf8")
-  )
-  const external = Object.keys(pkg.dependencies ?? {}).filter(
-    (n) => n !== "effect" && !n.startsWith("@effect/")
-  )
-  await build({
-    entryPoints: { honeypots: `${dir}/bench/honeypots.ts` },
-    outdir,
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: [...external, ...external.map((n) => `${n}/*`)],
-    banner: {
-      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);"
-    },
-    logLevel: "warning"
-  })
-  return { label: `before (${sha})`, bundle: `${outdir}honeypots.js` }
+  return {
+    label: `before (${sha})`,
+    bundle: await bundleFile(`${dir}/bench/honeypots.ts`, "honeypots", outdir)
+  }
 }
 
 const main = async () => {

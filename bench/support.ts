@@ -5,9 +5,16 @@
 import { readFileSync } from "node:fs"
 
 /** Bundle `entryUrl` (a bench file's `import.meta.url`) to node_modules/.cache/decnet-bench/<name>.js. */
-export const bundleBench = async (entryUrl: string, name: string): Promise<string> => {
+export const bundleBench = (entryUrl: string, name: string): Promise<string> =>
+  bundleFile(
+    new URL(entryUrl).pathname,
+    name,
+    new URL("../node_modules/.cache/decnet-bench/", import.meta.url).pathname
+  )
+
+/** Bundle the TypeScript file `entry` to `<outdir><name>.js`, as the shipped CLI is bundled. */
+export const bundleFile = async (entry: string, name: string, outdir: string): Promise<string> => {
   const { build } = await import("esbuild")
-  const outdir = new URL("../node_modules/.cache/decnet-bench/", import.meta.url).pathname
   const pkg: { dependencies?: Record<string, string> } = JSON.parse(
     readFileSync(new URL("../package.json", import.meta.url), "utf8")
   )
@@ -15,7 +22,7 @@ export const bundleBench = async (entryUrl: string, name: string): Promise<strin
     (n) => n !== "effect" && !n.startsWith("@effect/")
   )
   await build({
-    entryPoints: { [name]: new URL(entryUrl).pathname },
+    entryPoints: { [name]: entry },
     outdir,
     bundle: true,
     splitting: true,

@@ -1,5 +1,4 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -12,7 +11,8 @@ import {
   rawExchange,
   run,
   TestLayer,
-  waitForEvents
+  waitForEvents,
+  scripted
 } from "./support.js"
 
 const start = (config: unknown = {}) =>
@@ -20,33 +20,6 @@ const start = (config: unknown = {}) =>
     plain: ls[0]!.port,
     tls: ls[1]!.port
   }))
-
-/** Send each string in turn, pausing `n` ms at each number; then report what came back and whether the server closed. */
-const scripted = (port: number, script: ReadonlyArray<string | number>) =>
-  Effect.promise(
-    () =>
-      new Promise<{ text: string; closed: boolean }>((resolve) => {
-        const s = net.connect(port, "127.0.0.1")
-        let text = ""
-        let closed = false
-        s.on("data", (d) => {
-          text += d.toString("latin1")
-        })
-        s.on("close", () => {
-          closed = true
-        })
-        s.on("error", () => {})
-        s.on("connect", async () => {
-          for (const step of script) {
-            if (typeof step === "number") await new Promise((r) => setTimeout(r, step))
-            else if (!closed) s.write(step)
-          }
-          await new Promise((r) => setTimeout(r, 300))
-          s.destroy()
-          resolve({ text, closed })
-        })
-      })
-  )
 
 describe("imap honeypot", () => {
   it.scopedLive(

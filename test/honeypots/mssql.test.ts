@@ -1,41 +1,17 @@
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Schema } from "effect"
+import { Effect, Either, Layer } from "effect"
 import * as fc from "fast-check"
 import { Connection } from "tedious"
 import { mssqlHoneypot, parseLogin7 } from "../../src/honeypots/mssql/index.js"
-import { EventSinkMemory, HoneypotContextLive, MemorySink } from "../../src/honeypots/runtime/index.js"
-import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
-import { checkEventLine, eventsOf, toEventLine } from "./support.js"
+import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
+import { eventsOf, events as allEvents } from "./support.js"
 
 const TestLayer = () =>
   HoneypotContextLive({ decky: "decky-01", hostname: "sql01" }).pipe(Layer.provideMerge(EventSinkMemory))
 
 /** The fields (peer included) of every `type` event so far, each checked against the event contract. */
 const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
-
-/**
- * A fuzz run's events (some 60,000 lines) under the contract of support's `events`, which loads the
- * module once per line and is too slow here: the full `checkEventLine` on the first line of each
- * type, and every line a HoneypotEvent with a peer whose fields decode as a mssql event.
- */
-const fuzzEvents = Effect.gen(function* () {
-  const raws = yield* (yield* MemorySink).lines
-  const firsts = new Map<string, string>()
-  for (const raw of raws) {
-    const type = raw.split(" ")[5] ?? ""
-    if (!firsts.has(type)) firsts.set(type, raw)
-  }
-  yield* Effect.forEach(firsts.values(), checkEventLine)
-  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
-  const bad = decoded.filter(
-    ({ event }) =>
-      Either.isLeft(mssqlHoneypot.events.decode(event.event_type, event.fields)) ||
-      (event.event_type !== "startup" && event.attacker_port === null)
-  )
-  expect(bad.map((b) => b.raw)).toEqual([])
-  return decoded.map(({ raw, event }) => toEventLine(raw, event))
-})
 
 /** Log in with the real tedious driver; resolves with the connect error it surfaces. */
 const tediousLogin = (port: number, user: string, password: string, encrypt: boolean) =>
@@ -138,7 +114,7 @@ describe("mssql honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const es = yield* fuzzEvents
+        const es = yield* allEvents
         const count = (type: string) => es.filter((e) => e.type === type).length
         const conns = count("connect")
         expect(conns).toBe(cases.length)

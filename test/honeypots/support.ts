@@ -182,6 +182,33 @@ export const rawExchange = (
       })
   )
 
+/** Send each string in turn, pausing `n` ms at each number; then report what came back and whether the server closed. */
+export const scripted = (port: number, script: ReadonlyArray<string | number>) =>
+  Effect.promise(
+    () =>
+      new Promise<{ text: string; closed: boolean }>((resolve) => {
+        const s = net.connect(port, "127.0.0.1")
+        let text = ""
+        let closed = false
+        s.on("data", (d) => {
+          text += d.toString("latin1")
+        })
+        s.on("close", () => {
+          closed = true
+        })
+        s.on("error", () => {})
+        s.on("connect", async () => {
+          for (const step of script) {
+            if (typeof step === "number") await new Promise((r) => setTimeout(r, step))
+            else if (!closed) s.write(step)
+          }
+          await new Promise((r) => setTimeout(r, 300))
+          s.destroy()
+          resolve({ text, closed })
+        })
+      })
+  )
+
 /** nmap -sV against one loopback port; returns the XML. */
 export const nmapServiceXml = (port: number, extra: ReadonlyArray<string> = []) =>
   Effect.map(

@@ -1,39 +1,14 @@
 import { execFile, execFileSync } from "node:child_process"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Schema } from "effect"
+import { Effect } from "effect"
 import * as fc from "fast-check"
 import { desEncryptBlock, vncKey } from "../../src/honeypots/vnc/Des.js"
 import { verifyVncResponse, vncHoneypot, vncResponse } from "../../src/honeypots/vnc/index.js"
-import { MemorySink } from "../../src/honeypots/runtime/index.js"
-import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
-import { checkEventLine, eventsOf, TestLayer, toEventLine } from "./support.js"
+import { eventsOf, TestLayer, events as allEvents } from "./support.js"
 
 /** The fields (peer included) of every `type` event so far, each checked against the event contract. */
 const events = (type: string) => Effect.map(eventsOf(type), (es) => es.map((e) => e.fields))
-
-/**
- * A fuzz run's events (some 80,000 lines) under the contract of support's `events`, which loads the
- * module once per line and is too slow here: the full `checkEventLine` on the first line of each
- * type, and every line a HoneypotEvent with a peer whose fields decode as a vnc event.
- */
-const fuzzEvents = Effect.gen(function* () {
-  const raws = yield* (yield* MemorySink).lines
-  const firsts = new Map<string, string>()
-  for (const raw of raws) {
-    const type = raw.split(" ")[5] ?? ""
-    if (!firsts.has(type)) firsts.set(type, raw)
-  }
-  yield* Effect.forEach(firsts.values(), checkEventLine)
-  const decoded = raws.map((raw) => ({ raw, event: Schema.decodeUnknownSync(HoneypotEventLine)(raw) }))
-  const bad = decoded.filter(
-    ({ event }) =>
-      Either.isLeft(vncHoneypot.events.decode(event.event_type, event.fields)) ||
-      (event.event_type !== "startup" && event.attacker_port === null)
-  )
-  expect(bad.map((b) => b.raw)).toEqual([])
-  return decoded.map(({ raw, event }) => toEventLine(raw, event))
-})
 
 /** A scripted RFB client: reads exactly what the protocol says comes next. */
 const rfbLogin = (port: number, password: string, clientVersion = "RFB 003.008\n") =>
@@ -194,7 +169,7 @@ describe("vnc honeypot", () => {
         )
         const outcome = yield* Effect.promise(() => fuzz(port, cases, 24))
         expect(outcome.hung).toBe(0)
-        const es = yield* fuzzEvents
+        const es = yield* allEvents
         const count = (type: string) => es.filter((e) => e.type === type).length
         const conns = count("connect")
         expect(conns).toBe(cases.length)

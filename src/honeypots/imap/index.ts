@@ -1,9 +1,3 @@
-/**
- * imap honeypot (spec/honeypots.md §11; RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR): a Dovecot
- * persona on 143 (STARTTLS) and 993 (implicit TLS). Logins are checked against a small user table
- * and logged with their secrets; a successful one opens the bait mailbox read-only.
- */
-import type * as tls from "node:tls"
 import { Effect, Ref, Schema } from "effect"
 import {
   acceptsLogin,
@@ -13,10 +7,8 @@ import {
   fullMailbox,
   imapDate,
   MailboxConfigFields,
-  mailDomain,
-  parseUsers,
-  seedMailbox,
-  servePlainAndTls,
+  type MailInstance,
+  serveMailbox,
   splitMessage
 } from "../mail/index.js"
 import {
@@ -25,9 +17,7 @@ import {
   credentialFields,
   defineHoneypot,
   type Emitter,
-  HoneypotContext,
   LimitExceeded,
-  serviceTls,
   TlsConfigFields
 } from "../runtime/index.js"
 import { type ImapEvent, imapEvents } from "./Events.js"
@@ -40,15 +30,7 @@ export const ImapConfig = Schema.Struct({
 })
 export type ImapConfig = typeof ImapConfig.Type
 
-/** What one running imap instance shares between its connections, and nothing else does. */
-interface Instance {
-  readonly config: ImapConfig
-  readonly users: ReadonlyMap<string, string>
-  /** The domain the bait is addressed to (from the decky hostname). */
-  readonly domain: string
-  readonly tls: tls.SecureContext
-  readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
-}
+type Instance = MailInstance<ImapConfig>
 
 const PRE_CAPS = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
 const AUTH_CAPS = "AUTH=PLAIN AUTH=LOGIN"
@@ -492,29 +474,11 @@ export const imapHoneypot = defineHoneypot({
   config: ImapConfig,
   events: imapEvents,
   run: (options) =>
-    Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
-      const config = options.config
-      const implicitTls = options.address(993)
-      const { context } = yield* serviceTls({
-        service: "imap",
-        host: implicitTls.host,
-        port: implicitTls.port,
-        config
-      })
-      const instance: Instance = {
-        config,
-        users: parseUsers(config.users),
-        domain: mailDomain(ctx.hostname),
-        tls: context,
-        seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
-      }
-      return yield* servePlainAndTls({
-        events: imapEvents,
-        plain: options.address(143),
-        implicitTls,
-        tls: context,
-        session: (conn, events) => session(instance, conn, events)
-      })
+    serveMailbox({
+      run: options,
+      events: imapEvents,
+      plainPort: 143,
+      tlsPort: 993,
+      session
     })
 })

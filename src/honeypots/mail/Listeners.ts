@@ -4,20 +4,83 @@
  * before the greeting (RFC 8314 §3.3).
  */
 import type * as tls from "node:tls"
-import { Effect, type Scope } from "effect"
+import { Effect, type Ref, type Scope } from "effect"
 import {
   type BindAddress,
   type Connection,
   type ConnectionError,
   type Emitter,
-  type HoneypotContext,
   type HoneypotListenError,
   type Listener,
   type RuntimeEvent,
+  HoneypotContext,
+  type RunOptions,
   type ServiceEvents,
   serveTcp,
-  type TaggedEvent
+  serviceTls,
+  type TaggedEvent,
+  type TlsConfig
 } from "../runtime/index.js"
+import { parseUsers } from "./Accounts.js"
+import { mailDomain, seedMailbox } from "./Mailbox.js"
+
+/** The mailbox knobs imap and pop3 share (`MailboxConfigFields`). */
+export interface MailboxConfig extends TlsConfig {
+  readonly users: string
+  readonly email_seed?: string | undefined
+  readonly email_seed_rescan: number
+}
+
+/** What one running imap or pop3 instance shares between its connections, and nothing else does. */
+export interface MailInstance<C> {
+  readonly config: C
+  readonly users: ReadonlyMap<string, string>
+  /** The domain the bait is addressed to (from the decky hostname). */
+  readonly domain: string
+  readonly tls: tls.SecureContext
+  readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
+}
+
+/**
+ * Serve a mailbox protocol: the instance (accounts, bait mailbox, TLS) made once per `run`, then the
+ * STARTTLS port and the implicit-TLS port with one session function.
+ */
+export const serveMailbox = <C extends MailboxConfig, Ev extends TaggedEvent, R>(options: {
+  readonly run: RunOptions<C>
+  readonly events: ServiceEvents<Ev | RuntimeEvent>
+  readonly plainPort: number
+  readonly tlsPort: number
+  readonly session: (
+    instance: MailInstance<C>,
+    conn: Connection,
+    events: Emitter<Ev | RuntimeEvent>
+  ) => Effect.Effect<void, ConnectionError, R>
+}): Effect.Effect<ReadonlyArray<Listener>, HoneypotListenError, Scope.Scope | HoneypotContext | R> =>
+  Effect.gen(function* () {
+    const ctx = yield* HoneypotContext
+    const config = options.run.config
+    const implicitTls = options.run.address(options.tlsPort)
+    const { context } = yield* serviceTls({
+      service: options.events.service,
+      host: implicitTls.host,
+      port: implicitTls.port,
+      config
+    })
+    const instance: MailInstance<C> = {
+      config,
+      users: parseUsers(config.users),
+      domain: mailDomain(ctx.hostname),
+      tls: context,
+      seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
+    }
+    return yield* servePlainAndTls({
+      events: options.events,
+      plain: options.run.address(options.plainPort),
+      implicitTls,
+      tls: context,
+      session: (conn, events) => options.session(instance, conn, events)
+    })
+  })
 
 export interface PlainAndTlsOptions<Ev extends TaggedEvent, R> {
   readonly events: ServiceEvents<Ev | RuntimeEvent>

@@ -1,8 +1,3 @@
-/**
- * pop3 honeypot (spec/honeypots.md §12; RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH): a
- * Dovecot persona on 110 (STLS) and 995 (implicit TLS) serving the same bait mailbox as imap.
- */
-import type * as tls from "node:tls"
 import { Effect, Ref, Schema } from "effect"
 import {
   acceptsLogin,
@@ -11,10 +6,8 @@ import {
   decodePlain,
   fullMailbox,
   MailboxConfigFields,
-  mailDomain,
-  parseUsers,
-  seedMailbox,
-  servePlainAndTls,
+  type MailInstance,
+  serveMailbox,
   splitMessage
 } from "../mail/index.js"
 import {
@@ -23,8 +16,6 @@ import {
   credentialFields,
   defineHoneypot,
   type Emitter,
-  HoneypotContext,
-  serviceTls,
   TlsConfigFields
 } from "../runtime/index.js"
 import { type Pop3Event, pop3Events } from "./Events.js"
@@ -37,15 +28,7 @@ export const Pop3Config = Schema.Struct({
 })
 export type Pop3Config = typeof Pop3Config.Type
 
-/** What one running pop3 instance shares between its connections, and nothing else does. */
-interface Instance {
-  readonly config: Pop3Config
-  readonly users: ReadonlyMap<string, string>
-  /** The domain the bait is addressed to (from the decky hostname). */
-  readonly domain: string
-  readonly tls: tls.SecureContext
-  readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
-}
+type Instance = MailInstance<Pop3Config>
 
 const MAX_COMMANDS = 10_000
 const MAX_COMMAND_EVENTS = 500
@@ -302,29 +285,11 @@ export const pop3Honeypot = defineHoneypot({
   config: Pop3Config,
   events: pop3Events,
   run: (options) =>
-    Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
-      const config = options.config
-      const implicitTls = options.address(995)
-      const { context } = yield* serviceTls({
-        service: "pop3",
-        host: implicitTls.host,
-        port: implicitTls.port,
-        config
-      })
-      const instance: Instance = {
-        config,
-        users: parseUsers(config.users),
-        domain: mailDomain(ctx.hostname),
-        tls: context,
-        seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
-      }
-      return yield* servePlainAndTls({
-        events: pop3Events,
-        plain: options.address(110),
-        implicitTls,
-        tls: context,
-        session: (conn, events) => session(instance, conn, events)
-      })
+    serveMailbox({
+      run: options,
+      events: pop3Events,
+      plainPort: 110,
+      tlsPort: 995,
+      session
     })
 })
