@@ -115,6 +115,47 @@ export const honeypotSettings = Config.all({
   maxConnections: positiveInt("DECNET_HONEYPOT_MAX_CONN").pipe(Config.withDefault(1024))
 })
 
+/** A comma list; empty items dropped. */
+const list = (name: string, fallback: ReadonlyArray<string>): Config.Config<ReadonlyArray<string>> =>
+  Config.string(name).pipe(
+    Config.map((raw) =>
+      raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+    ),
+    Config.withDefault(fallback)
+  )
+
+/** A non-negative decimal (seconds). */
+const seconds = (name: string, fallback: number): Config.Config<number> =>
+  validated(name, "a number of seconds ≥ 0", (raw) => {
+    if (!/^\d+(?:\.\d+)?$/.test(raw)) return undefined
+    return Number(raw)
+  }).pipe(Config.withDefault(fallback))
+
+/** The evidence pipeline: the collector's filters and the fleet workers' periods (spec §4.2, workers §4). */
+export const pipelineSettings = Config.all({
+  dropApps: list("DECNET_COLLECTOR_DROP_APPS", [
+    "sshd",
+    "pam_unix",
+    "sudo",
+    "su",
+    "CRON",
+    "cron",
+    "systemd",
+    "kernel",
+    "rsyslogd",
+    "dbus-daemon"
+  ]),
+  rlWindowSec: seconds("DECNET_COLLECTOR_RL_WINDOW_SEC", 1),
+  rlEventTypes: list("DECNET_COLLECTOR_RL_EVENT_TYPES", ["connect", "disconnect", "connection", "accept", "close"]),
+  sessionAggTtlSec: seconds("DECNET_COLLECTOR_SESSION_AGG_TTL_SEC", 3600),
+  reconcileSec: seconds("DECNET_COLLECTOR_RECONCILE_S", 30),
+  /** Proxies whose forwarding headers are legitimate, not an attacker's IP leak (bounty extraction). */
+  trustedProxies: list("DECNET_TRUSTED_PROXIES", [])
+})
+
 export const decnetConfig = Config.all({
   mode: oneOf("DECNET_MODE", ["master", "agent"] as const).pipe(Config.withDefault<Mode>("master")),
   disallowMaster: bool("DECNET_DISALLOW_MASTER", true),
@@ -185,7 +226,8 @@ export const decnetConfig = Config.all({
   ingester: Config.all({
     batchSize: positiveInt("DECNET_BATCH_SIZE").pipe(Config.withDefault(100)),
     batchMaxWaitMs: positiveInt("DECNET_BATCH_MAX_WAIT_MS").pipe(Config.withDefault(250))
-  })
+  }),
+  pipeline: pipelineSettings
 })
 
 export type DecnetSettings = Config.Config.Success<typeof decnetConfig>

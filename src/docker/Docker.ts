@@ -100,8 +100,13 @@ export interface LogsOptions {
   readonly stderr?: boolean
   /** Only the last N lines. */
   readonly tail?: number
-  /** Only output since this UNIX time (seconds). */
+  /** Only output since this UNIX time (seconds, fractions allowed: the engine keeps nanoseconds). */
   readonly since?: number
+  /**
+   * Prefix each line with the engine's RFC 3339 (nanosecond) timestamp and a space, as
+   * `docker logs --timestamps` does: a reader can then resume exactly after the last line it kept.
+   */
+  readonly timestamps?: boolean
 }
 
 export interface ImportOptions {

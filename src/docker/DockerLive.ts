@@ -348,6 +348,7 @@ export const makeDocker = (address: DockerAddress): Effect.Effect<DockerService,
           }
           if (options?.tail !== undefined) query.tail = options.tail
           if (options?.since !== undefined) query.since = options.since
+          if (options?.timestamps === true) query.timestamps = true
           const res = yield* dialStream(
             "containerLogs",
             id,
