@@ -7,7 +7,9 @@ import { build } from "esbuild"
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 const bundled = (name) => name === "effect" || name.startsWith("@effect/")
-const external = Object.keys(pkg.dependencies ?? {}).filter((name) => !bundled(name))
+// better-sqlite3 comes in through @effect/sql-sqlite-node, not our dependencies, but it is a native addon
+// (its `bindings` loader needs CommonJS `__filename`): it must load from node_modules, never be bundled.
+const external = [...Object.keys(pkg.dependencies ?? {}).filter((name) => !bundled(name)), "better-sqlite3"]
 
 await build({
   entryPoints: { decnet: "src/cli/bin.ts" },

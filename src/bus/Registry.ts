@@ -12,6 +12,7 @@ export const KNOWN_WORKERS = [
   "api",
   "bus",
   "collector",
+  "ingester",
   "profiler",
   "sniffer",
   "prober",

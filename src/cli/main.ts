@@ -8,6 +8,13 @@ import { bus } from "./bus.js"
 import { allowed, type Gating, ModeRefused, readGating, refusalMessage } from "./mode.js"
 import { decky, honeypot } from "./honeypot.js"
 import { archetypes, distros, services } from "./catalog.js"
+import { collect } from "./collect.js"
+import { deploy, redeploy, status, teardown } from "./fleet.js"
+import { ingest } from "./ingest.js"
+import { logs } from "./logs.js"
+import { images } from "./images.js"
+import { mutate } from "./mutate.js"
+import { reconcile } from "./reconcile.js"
 import { up } from "./up.js"
 
 // Read at startup from package.json beside dist/ or src/ (both are one level under the package root).
@@ -34,7 +41,17 @@ const optional = [
   entry(services),
   entry(distros),
   entry(archetypes),
-  entry(bus)
+  entry(bus),
+  entry(collect),
+  entry(ingest),
+  entry(logs),
+  entry(images),
+  entry(mutate),
+  entry(reconcile),
+  entry(deploy),
+  entry(teardown),
+  entry(status),
+  entry(redeploy)
 ] as const
 
 /** The root command with only the subcommands this host's role allows. */

@@ -22,7 +22,10 @@ export interface EvidenceWriterService {
   readonly write: (raw: string, record?: EvidenceRecord) => Effect.Effect<void, EvidenceWriteError>
 }
 
-export class EvidenceWriter extends Context.Tag("decnet/EvidenceWriter")<EvidenceWriter, EvidenceWriterService>() {}
+export class EvidenceWriter extends Context.Tag("decnet/EvidenceWriter")<
+  EvidenceWriter,
+  EvidenceWriterService
+>() {}
 
 const encodeRecord = Schema.encodeSync(EvidenceRecordJson)
 
@@ -75,7 +78,10 @@ const attempt = (file: string, f: () => void): Effect.Effect<void, EvidenceWrite
   Effect.try({
     try: f,
     catch: (e) =>
-      new EvidenceWriteError({ path: file, message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}` })
+      new EvidenceWriteError({
+        path: file,
+        message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`
+      })
   })
 
 /** A writer for `base` (`/var/log/decnet/decnet.log` → that file and `decnet.json`); closed with the scope. */
@@ -98,7 +104,9 @@ export const makeEvidenceWriter = (
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.zipRight(
             attempt(paths.log, () => log.append(`${raw}\n`, now)),
-            record === undefined ? Effect.void : attempt(paths.json, () => json.append(`${encodeRecord(record)}\n`, now))
+            record === undefined
+              ? Effect.void
+              : attempt(paths.json, () => json.append(`${encodeRecord(record)}\n`, now))
           )
         )
     }

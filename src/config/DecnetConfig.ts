@@ -149,7 +149,13 @@ export const pipelineSettings = Config.all({
     "dbus-daemon"
   ]),
   rlWindowSec: seconds("DECNET_COLLECTOR_RL_WINDOW_SEC", 1),
-  rlEventTypes: list("DECNET_COLLECTOR_RL_EVENT_TYPES", ["connect", "disconnect", "connection", "accept", "close"]),
+  rlEventTypes: list("DECNET_COLLECTOR_RL_EVENT_TYPES", [
+    "connect",
+    "disconnect",
+    "connection",
+    "accept",
+    "close"
+  ]),
   sessionAggTtlSec: seconds("DECNET_COLLECTOR_SESSION_AGG_TTL_SEC", 3600),
   reconcileSec: seconds("DECNET_COLLECTOR_RECONCILE_S", 30),
   /** Proxies whose forwarding headers are legitimate, not an attacker's IP leak (bounty extraction). */

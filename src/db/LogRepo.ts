@@ -12,6 +12,10 @@ export interface LogFilter {
   readonly search?: string | undefined
   readonly startTime?: Date | undefined
   readonly endTime?: Date | undefined
+  /** Exact matches on columns (the CLI's --decky / --service / --event). */
+  readonly decky?: string | undefined
+  readonly service?: string | undefined
+  readonly eventType?: string | undefined
 }
 
 // Bound the number of bind parameters per INSERT (SQLite caps them at 32766).
@@ -64,6 +68,9 @@ export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
           )
         }
       }
+      if (filter.decky !== undefined) conds.push(sql`${sql("decky")} = ${filter.decky}`)
+      if (filter.service !== undefined) conds.push(sql`${sql("service")} = ${filter.service}`)
+      if (filter.eventType !== undefined) conds.push(sql`${sql("event_type")} = ${filter.eventType}`)
       if (filter.startTime !== undefined)
         conds.push(sql`${sql("timestamp")} >= ${formatUtc(filter.startTime)}`)
       if (filter.endTime !== undefined) conds.push(sql`${sql("timestamp")} <= ${formatUtc(filter.endTime)}`)

@@ -33,7 +33,10 @@ export interface DeckyRuntimeService {
    * Run one decky with its services, replacing what runs under its name (a mutation is an `up` with new
    * services). Returns where its services listen. A failure leaves nothing of this decky behind.
    */
-  readonly up: (decky: Decky, deployment: Deployment) => Effect.Effect<ReadonlyArray<BoundPort>, DeckyRuntimeError>
+  readonly up: (
+    decky: Decky,
+    deployment: Deployment
+  ) => Effect.Effect<ReadonlyArray<BoundPort>, DeckyRuntimeError>
   /** Stop and remove one decky; an absent one is already down. */
   readonly down: (name: string) => Effect.Effect<void, DeckyRuntimeError>
   /** Undo `prepare`, once every decky is down. */

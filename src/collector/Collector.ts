@@ -1,0 +1,175 @@
+/**
+ * The collector's core (spec fleet §7, workers §4.5): one raw line from a container, or one typed event
+ * from an in-process decky, in. The raw line always goes to `.log` (the forensic record); a parsed event
+ * that is not from a dropped APP-NAME and not a repeat inside the rate-limit window goes to `.json` as an
+ * EvidenceRecord (what the ingester reads), then to the bus as `system.log`, then to the session
+ * aggregator. Files before the bus: the bus only carries hints.
+ */
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Bus } from "../bus/Bus.js"
+import { publishSafelyOn } from "../bus/Helpers.js"
+import { T } from "../bus/Topics.js"
+import { DecnetConfig } from "../config/DecnetConfig.js"
+import { encodeEventLine, HoneypotEvent, SystemLogPayload } from "../logging/HoneypotEvent.js"
+import { parseEventLine } from "../logging/Parser.js"
+import type { EvidenceRecord, EvidenceSource } from "./Record.js"
+import { makeSessionAggregator, SessionEndedPayload } from "./Sessions.js"
+import { EvidenceWriter, type EvidenceWriteError } from "./Writer.js"
+
+/** What became of one input. */
+export type AcceptOutcome =
+  /** Empty after trimming: nothing written. */
+  | "blank"
+  /** Not an RFC 5424 event line: `.log` only. */
+  | "unparsed"
+  /** APP-NAME in DECNET_COLLECTOR_DROP_APPS: `.log` only. */
+  | "dropped"
+  /** A repeat of the same (ip, decky, service, type) inside the window: `.log` only. */
+  | "deduped"
+  /** Written to `.log` and `.json`, published. */
+  | "kept"
+
+export interface CollectorStats {
+  readonly lines: number
+  readonly kept: number
+  readonly unparsed: number
+  readonly dropped: number
+  readonly deduped: number
+  readonly sessions: number
+}
+
+export interface CollectorService {
+  /**
+   * One raw line of a container's stdout (trailing whitespace ignored). `source` goes into the record:
+   * the container and the engine's timestamp of the line. Fails only when the files cannot be written,
+   * so a source can keep its position and retry.
+   */
+  readonly accept: (line: string, source: EvidenceSource) => Effect.Effect<AcceptOutcome, EvidenceWriteError>
+  /**
+   * One typed event from an in-process decky: not re-parsed; its raw line is `encodeEventLine(event)`.
+   * `source` defaults to `{ container: "inprocess" }`.
+   */
+  readonly acceptEvent: (
+    event: HoneypotEvent,
+    source?: EvidenceSource
+  ) => Effect.Effect<AcceptOutcome, EvidenceWriteError>
+  readonly stats: Effect.Effect<CollectorStats>
+}
+
+export class Collector extends Context.Tag("decnet/Collector")<Collector, CollectorService>() {}
+
+/** The dedupe table holds at most this many keys; the least recently kept are forgotten first. */
+export const MAX_DEDUPE_KEYS = 10_000
+
+export const IN_PROCESS_SOURCE: EvidenceSource = { container: "inprocess" }
+
+/**
+ * The rate limiter of connection-lifecycle events: a port scan makes one `connect` per port, and each
+ * would be a row. Keyed by (attacker_ip, decky, service, event_type); `check` says whether an event may
+ * pass, `mark` records one that was written (only then, so a failed write is not deduplicated on retry).
+ */
+export const makeDeduper = (windowSec: number, eventTypes: ReadonlyArray<string>) => {
+  const windowMs = windowSec * 1000
+  const types = new Set(eventTypes)
+  // Map order = least recently kept first.
+  const last = new Map<string, number>()
+  const keyOf = (e: HoneypotEvent) =>
+    windowMs > 0 && types.has(e.event_type)
+      ? JSON.stringify([e.attacker_ip, e.decky, e.service, e.event_type])
+      : undefined
+  return {
+    check: (e: HoneypotEvent, now: number): boolean => {
+      const key = keyOf(e)
+      if (key === undefined) return true
+      const at = last.get(key)
+      return at === undefined || now - at >= windowMs
+    },
+    mark: (e: HoneypotEvent, now: number): void => {
+      const key = keyOf(e)
+      if (key === undefined) return
+      last.delete(key)
+      last.set(key, now)
+      while (last.size > MAX_DEDUPE_KEYS) {
+        const oldest = last.keys().next()
+        if (oldest.done === true) break
+        last.delete(oldest.value)
+      }
+    },
+    size: () => last.size
+  }
+}
+
+const isEvent = Schema.is(HoneypotEvent)
+const encodeSystemLog = Schema.encodeSync(SystemLogPayload)
+const encodeSessionEnded = Schema.encodeSync(SessionEndedPayload)
+
+/** The core over the `Bus`, the `EvidenceWriter` and the pipeline settings. */
+export const makeCollector: Effect.Effect<CollectorService, never, Bus | EvidenceWriter | DecnetConfig> =
+  Effect.gen(function* () {
+    const bus = yield* Bus
+    const writer = yield* EvidenceWriter
+    const { pipeline } = yield* DecnetConfig
+    const dropApps = new Set(pipeline.dropApps)
+    const dedupe = makeDeduper(pipeline.rlWindowSec, pipeline.rlEventTypes)
+    const sessions = makeSessionAggregator(pipeline.sessionAggTtlSec)
+    const counts = { lines: 0, kept: 0, unparsed: 0, dropped: 0, deduped: 0, sessions: 0 }
+
+    const ingest = (
+      raw: string,
+      event: HoneypotEvent | undefined,
+      source: EvidenceSource,
+      now: number
+    ): Effect.Effect<AcceptOutcome, EvidenceWriteError> => {
+      counts.lines++
+      if (event === undefined) {
+        counts.unparsed++
+        return Effect.as(writer.write(raw), "unparsed")
+      }
+      if (dropApps.has(event.service)) {
+        counts.dropped++
+        return Effect.as(writer.write(raw), "dropped")
+      }
+      if (!dedupe.check(event, now)) {
+        counts.deduped++
+        return Effect.as(writer.write(raw), "deduped")
+      }
+      const record: EvidenceRecord = { ...event, raw_line: raw, source }
+      return Effect.gen(function* () {
+        yield* writer.write(raw, record)
+        dedupe.mark(event, now)
+        counts.kept++
+        yield* publishSafelyOn(bus, T.systemLog, { ...encodeSystemLog(event) }, event.event_type)
+        const ended = sessions.add(event, now)
+        if (ended !== undefined) {
+          counts.sessions++
+          yield* publishSafelyOn(
+            bus,
+            T.attackerSessionEnded,
+            { ...encodeSessionEnded(ended) },
+            "session.ended"
+          )
+        }
+        return "kept" as const
+      })
+    }
+
+    return {
+      accept: (line, source) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          // trimEnd, not a `\s+$` regex: that backtracks quadratically on a long run of inner spaces.
+          const raw = line.trimEnd()
+          if (raw === "") return Effect.succeed("blank" as const)
+          // A foreign line whose timestamp is not ISO-8601 takes the time it was read.
+          const parsed = parseEventLine(raw, new Date(now))
+          return ingest(raw, parsed !== undefined && isEvent(parsed) ? parsed : undefined, source, now)
+        }),
+      acceptEvent: (event, source = IN_PROCESS_SOURCE) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => ingest(encodeEventLine(event), event, source, now)),
+      stats: Effect.sync(() => ({ ...counts }))
+    }
+  })
+
+export const CollectorLive: Layer.Layer<Collector, never, Bus | EvidenceWriter | DecnetConfig> = Layer.effect(
+  Collector,
+  makeCollector
+)

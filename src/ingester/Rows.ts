@@ -1,0 +1,116 @@
+/**
+ * The ingester's hot path, one record per line: JSON line → EvidenceRecord → `logs` row. Both directions
+ * have a direct form beside the Schema, because a Schema decode and encode cost ~30 µs a row, several
+ * times the insert itself. Each direct form accepts only what its Schema accepts and produces exactly what
+ * its Schema produces (test/ingester/rows.test.ts holds them to it, hostile input included); anything
+ * the direct decode does not accept goes through the Schema, which says why.
+ */
+import { Either, type ParseResult, Schema } from "effect"
+import { type EvidenceRecord, EvidenceRecordJson } from "../collector/Record.js"
+import { formatUtc } from "../db/Columns.js"
+import type { SqlValue } from "../db/Upsert.js"
+import type { EventFields, HoneypotEvent } from "../logging/HoneypotEvent.js"
+import { isFieldName } from "../logging/Rfc5424.js"
+
+const MIN_TIME = Date.UTC(1970, 0, 1)
+const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+// HoneypotEvent's header tokens: printable ASCII without space (each one UTF-16 unit), bounded.
+const TOKEN = /^[\x21-\x7e]+$/
+const token = (v: unknown, max: number): v is string =>
+  typeof v === "string" && v.length >= 1 && v.length <= max && TOKEN.test(v)
+
+const isSeverity = (v: unknown): v is HoneypotEvent["severity"] =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 7
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+
+const fieldsOf = (v: unknown): EventFields | undefined => {
+  if (!isObject(v)) return undefined
+  for (const key of Object.keys(v)) if (!isFieldName(key) || typeof v[key] !== "string") return undefined
+  // Every value is a string under a field name: what EventFields decodes to (a copy, as the Schema makes).
+  const fields: Record<string, string> = {}
+  for (const key of Object.keys(v)) {
+    const value = v[key]
+    if (typeof value === "string") fields[key] = value
+  }
+  return fields
+}
+
+const sourceOf = (v: unknown): EvidenceRecord["source"] | null => {
+  if (!isObject(v) || typeof v.container !== "string") return null
+  if (v.ts === undefined)
+    return "ts" in v ? { container: v.container, ts: undefined } : { container: v.container }
+  return typeof v.ts === "string" ? { container: v.container, ts: v.ts } : null
+}
+
+/** The record in a parsed JSON value, when it is one without doubt; undefined leaves it to the Schema. */
+export const directRecord = (v: unknown): EvidenceRecord | undefined => {
+  if (!isObject(v)) return undefined
+  const { timestamp, attacker_port: port, severity } = v
+  if (typeof timestamp !== "string") return undefined
+  const time = new Date(timestamp)
+  const ms = time.getTime()
+  if (!(ms >= MIN_TIME && ms <= MAX_TIME)) return undefined
+  if (!token(v.decky, 255) || !token(v.service, 48) || !token(v.event_type, 32)) return undefined
+  if (typeof v.attacker_ip !== "string" || v.attacker_ip === "") return undefined
+  if (
+    port !== null &&
+    !(Number.isSafeInteger(port) && typeof port === "number" && port >= 0 && port <= 65535)
+  )
+    return undefined
+  if (typeof v.msg !== "string" || typeof v.raw_line !== "string") return undefined
+  if (!isSeverity(severity)) return undefined
+  const fields = fieldsOf(v.fields)
+  if (fields === undefined) return undefined
+  const base = {
+    timestamp: time,
+    decky: v.decky,
+    service: v.service,
+    event_type: v.event_type,
+    attacker_ip: v.attacker_ip,
+    attacker_port: port,
+    fields,
+    msg: v.msg,
+    severity,
+    raw_line: v.raw_line
+  }
+  if (!("source" in v)) return base
+  const source = sourceOf(v.source)
+  if (source === null) return undefined
+  return { ...base, source }
+}
+
+const decodeJson = Schema.decodeUnknownEither(EvidenceRecordJson)
+
+/** One line of the `.json` file as a record; the Schema's error when it is not one. */
+export const decodeRecordLine = (line: string): Either.Either<EvidenceRecord, ParseResult.ParseError> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(line)
+  } catch {
+    return decodeJson(line)
+  }
+  const direct = directRecord(parsed)
+  return direct === undefined ? decodeJson(line) : Either.right(direct)
+}
+
+/**
+ * A record as its `logs` row, in LogEntry's column order and encodings (db/Rows.ts): naive-UTC time,
+ * fields as JSON text, NULL for no message, no trace ids.
+ */
+export const logRow = (r: EvidenceRecord): Readonly<Record<string, SqlValue>> => ({
+  timestamp: formatUtc(r.timestamp),
+  decky: r.decky,
+  service: r.service,
+  event_type: r.event_type,
+  attacker_ip: r.attacker_ip,
+  attacker_port: r.attacker_port,
+  fields: JSON.stringify(r.fields),
+  msg: r.msg === "" ? null : r.msg,
+  severity: r.severity,
+  raw_line: r.raw_line,
+  trace_id: null,
+  span_id: null
+})
