@@ -10,7 +10,7 @@ import { emitDeckyMutated } from "../mutator/Events.js"
 import { HostNetwork } from "./HostNetwork.js"
 import { type Decky, Deployment, type DeploymentState } from "./Model.js"
 import { formatIpv4, parseSubnet } from "./Plan.js"
-import { DeckyRuntime, type DeckyRuntimeError } from "./Runtime.js"
+import { DeckyRuntime, type DeckyRuntimeError, type DeckyStatus } from "./Runtime.js"
 import { FleetStore } from "./Store.js"
 
 export class FleetError extends Schema.TaggedError<FleetError>()("FleetError", { message: Schema.String }) {}
@@ -136,46 +136,55 @@ export const teardown = (
     return victims.map((d) => d.name)
   }).pipe(Effect.withSpan("Fleet.teardown"))
 
-const sameServices = (a: Decky, b: Decky) =>
-  a.ip === b.ip && a.services.length === b.services.length && a.services.every((s, i) => b.services[i] === s)
+/** What runs is what the record wants: the same services (in any order) on the decky's own address. */
+const runsAsWanted = (status: DeckyStatus, decky: Decky) =>
+  status.state === "running" &&
+  status.services.length === decky.services.length &&
+  decky.services.every((s) => status.services.some((r) => r.service === s && r.state === "running")) &&
+  status.ports.every((p) => p.host === decky.ip)
 
 /**
  * Bring the runtime to the stored deployment: start what is missing or changed, stop what is gone.
- * `decnet up` runs it on a schedule so a `deploy` / `teardown` / `mutate` made by another process
- * takes effect on its in-process fleet. Returns how many deckies it started and stopped.
+ * `decnet up` runs it on a schedule so a `deploy` / `teardown` / `mutate` made by another process takes
+ * effect on its in-process fleet. What runs is read from the runtime itself, so a mutation this process
+ * made (the runtime already swapped the services) is not applied twice. Returns how many deckies it
+ * started and stopped; a decky that cannot start is marked failed and tried again on the next pass.
  */
-export const syncRuntime = (
-  running: Map<string, Decky>
-): Effect.Effect<{ readonly started: number; readonly stopped: number }, never, FleetStore | DeckyRuntime> =>
-  Effect.gen(function* () {
-    const store = yield* FleetStore
-    const runtime = yield* DeckyRuntime
-    const current = yield* store.load()
-    const wanted = Option.match(current, { onNone: () => [], onSome: (c) => [...c.config.deckies] })
-    let started = 0
-    let stopped = 0
-    for (const [name] of running)
-      if (!wanted.some((d) => d.name === name)) {
-        yield* Effect.ignoreLogged(runtime.down(name))
-        running.delete(name)
-        stopped++
-      }
-    if (Option.isNone(current)) return { started, stopped }
-    for (const decky of wanted) {
-      const now = running.get(decky.name)
-      if (now !== undefined && sameServices(now, decky)) continue
-      const up = yield* Effect.either(runtime.up(decky, current.value.config))
-      if (up._tag === "Left") {
-        yield* Effect.logWarning(`decky ${decky.name}: ${up.left.message}`)
-        yield* store.setState(decky.name, "failed", up.left.message)
-        continue
-      }
-      running.set(decky.name, decky)
-      yield* store.updateDecky(decky, up.right)
-      started++
-    }
-    return { started, stopped }
+export const syncRuntime: Effect.Effect<
+  { readonly started: number; readonly stopped: number },
+  never,
+  FleetStore | DeckyRuntime
+> = Effect.gen(function* () {
+  const store = yield* FleetStore
+  const runtime = yield* DeckyRuntime
+  const current = yield* store.load()
+  const statuses = yield* runtime.status.pipe(Effect.orElseSucceed((): ReadonlyArray<DeckyStatus> => []))
+  const wanted = Option.match(current, {
+    onNone: (): ReadonlyArray<Decky> => [],
+    onSome: (c) => (c.config.runtime === runtime.kind ? c.config.deckies : [])
   })
+  let started = 0
+  let stopped = 0
+  for (const status of statuses)
+    if (!wanted.some((d) => d.name === status.name)) {
+      yield* Effect.ignoreLogged(runtime.down(status.name))
+      stopped++
+    }
+  if (Option.isNone(current)) return { started, stopped }
+  for (const decky of wanted) {
+    const now = statuses.find((s) => s.name === decky.name)
+    if (now !== undefined && runsAsWanted(now, decky)) continue
+    const up = yield* Effect.either(runtime.up(decky, current.value.config))
+    if (up._tag === "Left") {
+      yield* Effect.logWarning(`decky ${decky.name}: ${up.left.message}`)
+      yield* store.setState(decky.name, "failed", up.left.message)
+      continue
+    }
+    yield* store.updateDecky(decky, up.right)
+    started++
+  }
+  return { started, stopped }
+}).pipe(Effect.withSpan("Fleet.syncRuntime"))
 
 /** The host's LAN as `ip` reports it: the default route's interface and gateway, and the interface's address. */
 export interface HostLan {

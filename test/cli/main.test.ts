@@ -10,9 +10,16 @@ import { spawnAsync } from "../support/spawn.js"
 // /etc/decnet/decnet.ini never leaks into these runs.
 const noIni = join(mkdtempSync(join(tmpdir(), "decnet-cli-")), "absent.ini")
 
+// Each run gets its own HOME: `up --once` starts the embedded default under ~/.decnet.
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   spawnAsync(process.execPath, [...DECNET, ...args], {
-    env: { ...process.env, DECNET_MODE: "master", DECNET_CONFIG: noIni, ...env },
+    env: {
+      ...process.env,
+      HOME: mkdtempSync(join(tmpdir(), "decnet-cli-home-")),
+      DECNET_MODE: "master",
+      DECNET_CONFIG: noIni,
+      ...env
+    },
     timeout: 60_000
   })
 
@@ -34,10 +41,12 @@ describe("decnet cli", () => {
     expect(r.stdout).toContain("0.2.0")
   })
 
-  it("up --once prints status and exits 0", async () => {
+  it("up --once starts the embedded default, prints where to connect, stops and exits 0", async () => {
     const r = await run(["up", "--once"], { DECNET_MODE: "agent" })
-    expect(r.status).toBe(0)
-    expect(r.stdout).toContain("mode: agent")
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toContain("DECNET embedded default (mode agent, new fleet)")
+    expect(r.stdout).toMatch(/^DECKY +IP +ARCHETYPE +SERVICE +ADDRESS$/m)
+    expect(r.stdout).toMatch(/^decky-01 +127\.77\.0\.2 +linux-server +ssh +127\.77\.0\.2:\d+$/m)
   })
 
   it("an unknown subcommand exits 1 with one usage message and no stack trace", async () => {
@@ -111,7 +120,7 @@ describe("mode gating", () => {
       run(["--help"], { DECNET_MODE: "agent", DECNET_DISALLOW_MASTER: "0" })
     ])
     expect(upAgent.status).toBe(0)
-    expect(upAgent.stdout).toContain("mode: agent")
+    expect(upAgent.stdout).toContain("(mode agent,")
     expect(refused.status).toBe(1)
     expect(refused.stderr).toContain(refusalMessage("services"))
     expect(dual.status).toBe(0)
@@ -136,7 +145,8 @@ describe("mode gating", () => {
     writeFileSync(ini, "[bus]\nnope = 1\n")
     const r = await run(["up", "--once"], { DECNET_CONFIG: ini })
     expect(r.status).toBe(0)
-    expect(r.stdout).toBe("mode: master\nbus: disabled\ndeckies: none yet\n")
+    expect(r.stdout).toMatch(/^DECNET embedded default \(mode master, new fleet\)\n/)
+    expect(r.stdout).not.toContain("<13")
     expect(r.stderr).toMatch(/^<132>1 \S+ \S+ decnet \d+ decnet\.decnet - .*\[bus\] nope: unknown key/m)
   })
 })

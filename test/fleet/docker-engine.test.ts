@@ -3,7 +3,6 @@
 // veth pair this file creates (decnet_vp0/decnet_vp1) and a /24 that exists only there; the host reaches
 // its deckies through the hairpin helper, with the real redis-cli and ssh. afterAll removes every
 // container, the network, the helper interfaces and the veth pair whatever happened.
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
@@ -16,8 +15,8 @@ import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { Docker } from "../../src/docker/Docker.js"
 import { DockerLive } from "../../src/docker/DockerLive.js"
 import {
-  deckyMac,
   DockerRuntime,
+  deckyMac,
   IPVLAN_HELPER,
   LABEL_DECKY,
   LABEL_SERVICE,
@@ -30,14 +29,19 @@ import { BASE_IMAGE, buildImages, deckyImage, LABEL_HASH } from "../../src/fleet
 import { Decky, Deployment } from "../../src/fleet/Model.js"
 import { DeckyRuntime } from "../../src/fleet/Runtime.js"
 import { spawnAsync } from "../support/spawn.js"
+import {
+  acquireFleetLock,
+  buildDeckyBundle,
+  DOCKER_SKIP_REASON,
+  dockerEnabled,
+  ip,
+  removeDockerLeftovers,
+  requireRoot,
+  vethLan
+} from "./dockerSupport.js"
 
-const enabled = process.env.DECNET_TEST_DOCKER === "1"
-const root = path.resolve(import.meta.dirname, "../..")
-
-const PARENT = "decnet_vp0"
-const PEER = "decnet_vp1"
-const NET = "10.213.77"
-const HOST_IP = `${NET}.254`
+const lan = vethLan("decnet_vp0", "decnet_vp1", "10.213.77")
+const { parent: PARENT, net: NET, hostIp: HOST_IP } = lan
 
 const decky = (
   name: string,
@@ -93,8 +97,6 @@ const deployment = (
   })
 }
 
-const ip = (...args: Array<string>) => spawnSync("ip", args, { encoding: "utf8" })
-
 /** The reply TTL of one ICMP echo, read from the reply's IP header on a raw socket (root). */
 const PING_TTL = `
 import os, socket, struct, sys, time
@@ -139,9 +141,9 @@ const testLayer = DockerRuntime({ readyTimeout: "60 seconds" }).pipe(
   Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
 )
 
-if (!enabled) {
+if (!dockerEnabled) {
   describe("[docker] Docker runtime and images", () => {
-    it.skip("runs only with DECNET_TEST_DOCKER=1, a running dockerd, debootstrap and root (see docs/fleet.md)", () => {})
+    it.skip(DOCKER_SKIP_REASON, () => {})
   })
 } else {
   const rt = ManagedRuntime.make(testLayer)
@@ -152,38 +154,18 @@ if (!enabled) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "decnet-docker-fleet-"))
   const allNames = [...FLEET.map((d) => d.name), "decnet-it-bad", "decnet-it-live"]
 
+  let release: (() => void) | undefined
   const cleanup = async () => {
-    await run(
-      Effect.gen(function* () {
-        const docker = yield* Docker
-        for (const name of allNames) yield* docker.removeContainer(name, { force: true }).pipe(Effect.ignore)
-        yield* docker.removeNetwork(LAN_NETWORK).pipe(Effect.ignore)
-      })
-    ).catch(() => {})
-    for (const link of [MACVLAN_HELPER, IPVLAN_HELPER, PARENT]) ip("link", "del", "dev", link)
+    await run(removeDockerLeftovers(allNames)).catch(() => {})
+    lan.remove()
   }
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0)
-      throw new Error("the [docker] fleet tests need root (veth pair, macvlan helper)")
+    requireRoot("the [docker] fleet tests")
+    release = await acquireFleetLock()
     await cleanup()
-    const made = ip("link", "add", PARENT, "type", "veth", "peer", "name", PEER)
-    if (made.status !== 0) throw new Error(`ip link add ${PARENT}: ${made.stderr}`)
-    ip("link", "set", "dev", PARENT, "up")
-    ip("link", "set", "dev", PEER, "up")
-    // The host's own address on the LAN: the helper takes it too (spec §2: host IP = the parent's first inet).
-    ip("addr", "add", `${HOST_IP}/24`, "dev", PARENT)
-    // The decky bundle fresh from src/ (the same bytes `npm run build` ships, so CI's prebuilt images match).
-    const bundle = path.join(tmp, "decky.js")
-    const built = await spawnAsync(
-      process.execPath,
-      [path.join(root, "scripts", "build-decky.mjs"), bundle],
-      {
-        cwd: root,
-        timeout: 120_000
-      }
-    )
-    if (built.status !== 0) throw new Error(`scripts/build-decky.mjs failed:\n${built.stderr}`)
+    lan.create()
+    const bundle = await buildDeckyBundle(tmp)
     const progress: Array<string> = []
     const images = await run(
       buildImages({
@@ -194,12 +176,13 @@ if (!enabled) {
     )
     process.stdout.write(`[docker] images: ${progress.join(" | ")}\n`)
     expect(images.map((i) => i.image)).toEqual([BASE_IMAGE, deckyImage("debian")])
-  }, 600_000)
+  }, 900_000)
 
   afterAll(async () => {
     await cleanup()
     await rt.dispose()
     fs.rmSync(tmp, { recursive: true, force: true })
+    release?.()
   }, 120_000)
 
   describe("[docker] Docker runtime and images", () => {
