@@ -267,7 +267,7 @@ const readyText = (state: DeploymentState, where: Where, mode: string) => {
     table(["DECKY", "IP", "ARCHETYPE", "SERVICE", "ADDRESS"], rows),
     offset,
     `Touch a decky (e.g. \`${example(state)}\`), then see the events:`,
-    "  decnet logs --follow          (--json, --decky NAME, --service ssh, --event login_attempt)",
+    "  decnet logs --follow          (--json, --decky NAME, --service ssh, --event auth_attempt)",
     "  decnet status                 the fleet; decnet deploy --runtime inprocess changes it while this runs",
     "Ctrl-C stops; the next `decnet up` resumes this fleet and database."
   ].join("\n")
