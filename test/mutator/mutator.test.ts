@@ -1,7 +1,7 @@
-// mutateDecky / mutateAll (spec/topology.md §9) on a real SQLite FleetStore and a fake runtime: the
+// mutateDecky / mutateAll (spec/topology.md §9) on a real FleetStore (SQLite and MariaDB) and a fake runtime: the
 // database is written before the runtime is touched, a runtime failure emits nothing, the trigger is
 // derived from how the pass was asked for, and mutateAll reports when the next decky is due.
-import { describe, expect, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Chunk, Effect, Option, Queue, Ref, Schema, TestClock } from "effect"
 import { HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
 import {
@@ -11,14 +11,12 @@ import {
   mutateDecky,
   mutateDeckyOutcome
 } from "../../src/mutator/Mutator.js"
-import { sqliteBackend } from "../db/backends.js"
+import { onBothBackends } from "../db/backends.js"
 import { fleetLayer, makeDecky, makeDeployment, portsOf } from "../fleet/fakeRuntime.js"
 import { makeWorld, stored } from "./support.js"
 
 const NOW = 1_800_000_000 // epoch seconds
-const { backend } = sqliteBackend()
-
-describe("mutator", () => {
+onBothBackends("mutator", (backend) => {
   layer(fleetLayer(backend), { timeout: "60 seconds" })((it) => {
     it.scoped("mutateDecky saves the new set before the runtime runs it, then emits decky_mutated", () =>
       Effect.gen(function* () {
