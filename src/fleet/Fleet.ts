@@ -3,7 +3,7 @@
  * down, converge a running runtime to what the database says, and discover the host's network. The CLI
  * (`deploy`, `teardown`, `status`), `decnet up` and later the API all go through these.
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import type { Bus } from "../bus/Bus.js"
 import type { EvidenceWriter } from "../collector/Writer.js"
 import { emitDeckyMutated } from "../mutator/Events.js"
@@ -33,6 +33,9 @@ const create = (decky: Decky) =>
     trigger: "creation"
   })
 
+/** How many deckies `deploy` brings up at once. */
+const UP_CONCURRENCY = 4
+
 /**
  * Run `deployment` and record it. Deckies of an earlier deployment it no longer has are retired and
  * stopped; new ones are announced (`decky_mutated` trigger creation). If a decky fails to come up,
@@ -49,18 +52,26 @@ export const deploy = (
     const wanted = new Set(deployment.deckies.map((d) => d.name))
     const running = new Set((yield* runtime.status).map((s) => s.name))
     yield* runtime.prepare(deployment)
-    const started: Array<string> = []
-    const ports: Record<string, DeploymentState["ports"][string]> = {}
-    for (const decky of deployment.deckies) {
-      ports[decky.name] = yield* runtime
-        .up(decky, deployment)
-        .pipe(
-          Effect.tapError(() =>
-            Effect.forEach(started, (name) => Effect.ignore(runtime.down(name)), { discard: true })
-          )
-        )
-      if (!running.has(decky.name)) started.push(decky.name)
+    // Deckies come up side by side (a Docker decky spends most of its start waiting for its services).
+    const results = yield* Effect.forEach(
+      deployment.deckies,
+      (decky) => Effect.either(runtime.up(decky, deployment)),
+      { concurrency: UP_CONCURRENCY }
+    )
+    const failure = results.find(Either.isLeft)
+    if (failure !== undefined) {
+      const started = deployment.deckies.filter((d, i) => {
+        const r = results[i]
+        return r !== undefined && Either.isRight(r) && !running.has(d.name)
+      })
+      yield* Effect.forEach(started, (d) => Effect.ignore(runtime.down(d.name)), { discard: true })
+      return yield* Effect.fail(failure.left)
     }
+    const ports: Record<string, DeploymentState["ports"][string]> = {}
+    deployment.deckies.forEach((d, i) => {
+      const r = results[i]
+      if (r !== undefined && Either.isRight(r)) ports[d.name] = r.right
+    })
     for (const old of before)
       if (!wanted.has(old.name)) {
         yield* retire(old)
