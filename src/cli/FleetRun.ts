@@ -13,6 +13,7 @@ import { DeckyRuntime, type DeckyRuntimeService } from "../fleet/Runtime.js"
 import { FleetStore } from "../fleet/Store.js"
 import { DockerDeckyRuntimeLive, FleetStoreLive, optionalBus } from "../fleet/WorkerLayers.js"
 import { isHoneypotSlug } from "../honeypots/Registry.js"
+import { plainTable } from "./Table.js"
 
 export class FleetCliError extends Data.TaggedError("FleetCliError")<{ readonly message: string }> {}
 
@@ -54,16 +55,6 @@ const plainLayers = (logBase: string, client: string) =>
   Layer.mergeAll(FleetStoreLive, EvidenceWriterLive(logBase), optionalBus(client))
 
 const deckyRow = (d: Decky) => [d.name, d.ip, d.services.join(","), d.distro, d.hostname, d.archetype ?? "-"]
-
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd()
-  return [line(head), ...rows.map(line)].join("\n")
-}
 
 const encodeState = Schema.encodeSync(DeploymentState)
 
@@ -156,7 +147,7 @@ const printPlan = (deployment: Deployment, json: boolean, note: string) =>
   json
     ? Console.log(JSON.stringify(encodeState({ config: deployment, ports: {} }), null, 2))
     : Console.log(
-        `${table(["DECKY", "IP", "SERVICES", "DISTRO", "HOSTNAME", "ARCHETYPE"], deployment.deckies.map(deckyRow))}\n${note}`
+        `${plainTable(["DECKY", "IP", "SERVICES", "DISTRO", "HOSTNAME", "ARCHETYPE"], deployment.deckies.map(deckyRow))}\n${note}`
       )
 
 export const runDeploy = (o: DeployOptions) =>
@@ -179,7 +170,10 @@ export const runDeploy = (o: DeployOptions) =>
     )
     if (o.json) return yield* Console.log(JSON.stringify(encodeState(state), null, 2))
     yield* Console.log(
-      table(["DECKY", "IP", "SERVICES", "DISTRO", "HOSTNAME", "ARCHETYPE"], deployment.deckies.map(deckyRow))
+      plainTable(
+        ["DECKY", "IP", "SERVICES", "DISTRO", "HOSTNAME", "ARCHETYPE"],
+        deployment.deckies.map(deckyRow)
+      )
     )
     yield* Console.log(
       `\n${deployment.deckies.length} deckies up on ${deployment.interface} (${deployment.subnet}).`
@@ -258,7 +252,7 @@ export const runStatus = (o: { readonly json: boolean }) =>
         d.hostname
       ]
     })
-    yield* Console.log(table(["DECKY", "IP", "STATE", "SERVICES", "LISTENING", "HOSTNAME"], body))
+    yield* Console.log(plainTable(["DECKY", "IP", "STATE", "SERVICES", "LISTENING", "HOSTNAME"], body))
     yield* Console.log(
       `\nruntime ${config.runtime}, ${config.deckies.length} deckies on ${config.interface} (${config.subnet})`
     )
@@ -306,7 +300,7 @@ export const runRedeploy = (o: { readonly json: boolean }) =>
     }
     if (o.json) return yield* Console.log(JSON.stringify(rows))
     yield* Console.log(
-      table(
+      plainTable(
         ["WORKER", "STATE", "ACTION"],
         rows.map((r) => [r.worker, r.state, r.action])
       )

@@ -42,6 +42,7 @@ import { ingesterOptions, runIngester } from "../ingester/Ingester.js"
 import { IngestStore } from "../ingester/Store.js"
 import { runWatchLoop } from "../mutator/Watch.js"
 import { evidenceBase, LOOPBACK_LAN } from "./FleetRun.js"
+import { plainTable } from "./Table.js"
 
 export class UpError extends Data.TaggedError("UpError")<{ readonly message: string }> {}
 
@@ -199,16 +200,6 @@ export interface Endpoint {
 const endpointsOf = (ports: ReadonlyArray<BoundPort>): ReadonlyArray<Endpoint> =>
   ports.map((p) => ({ service: p.service, port: p.port, proto: p.proto, address: `${p.host}:${p.port}` }))
 
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd()
-  return [line(head), ...rows.map(line)].join("\n")
-}
-
 interface Where {
   readonly db: string
   readonly bus: string
@@ -264,7 +255,7 @@ const readyText = (state: DeploymentState, where: Where, mode: string) => {
     `  bus       ${where.bus}`,
     `  evidence  ${where.log} (+ ${evidencePaths(where.log).json})`,
     "",
-    table(["DECKY", "IP", "ARCHETYPE", "SERVICE", "ADDRESS"], rows),
+    plainTable(["DECKY", "IP", "ARCHETYPE", "SERVICE", "ADDRESS"], rows),
     offset,
     `Touch a decky (e.g. \`${example(state)}\`), then see the events:`,
     "  decnet logs --follow          (--json, --decky NAME, --service ssh, --event auth_attempt)",
