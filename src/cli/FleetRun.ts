@@ -254,7 +254,7 @@ export const runStatus = (o: { readonly json: boolean }) =>
     })
     yield* Console.log(plainTable(["DECKY", "IP", "STATE", "SERVICES", "LISTENING", "HOSTNAME"], body))
     yield* Console.log(
-      `\nruntime ${config.runtime}, ${config.deckies.length} deckies on ${config.interface} (${config.subnet})`
+      `\nruntime ${config.runtime}, ${config.deckies.length} ${config.deckies.length === 1 ? "decky" : "deckies"} on ${config.interface} (${config.subnet})`
     )
     const errors = rows.filter((r) => r.last_error !== null)
     for (const r of errors) yield* Console.log(`${r.name}: ${r.last_error}`)

@@ -52,6 +52,13 @@ export const runLogs = (options: LogsRunOptions) =>
     const rows = [...newest].reverse()
     if (options.json && !options.follow) yield* Console.log(safeJson(rows.map((r) => encodeRow(r))))
     else for (const row of rows) yield* Console.log(options.json ? safeJson(encodeRow(row)) : formatRow(row))
+    // Text mode says why there is nothing (on stderr: stdout stays the rows).
+    if (rows.length === 0 && !options.json)
+      yield* Console.error(
+        options.follow
+          ? "decnet: no events stored yet; waiting for new ones (Ctrl-C stops)"
+          : "decnet: no events match (touch a decky, or widen --since/--decky/--service/--event)"
+      )
     if (!options.follow) return
     let last = rows.at(-1)?.id ?? (yield* repo.getMaxLogId())
     const drain = Effect.gen(function* () {

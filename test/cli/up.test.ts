@@ -7,97 +7,24 @@
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync } from "node:fs"
-import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import Database from "better-sqlite3"
 import { afterAll, describe, expect, it } from "vitest"
-import { DECNET } from "../support/cli.js"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
-import { spawnAsync } from "../support/spawn.js"
+import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import {
+  cli,
+  type Endpoint,
+  endpoint,
+  hostPort,
+  query,
+  type Ready,
+  redisAuth,
+  refuses,
+  startUp
+} from "./upSupport.js"
 
 const run = promisify(execFile)
-
-interface Endpoint {
-  readonly service: string
-  readonly port: number
-  readonly proto: string
-  readonly address: string
-}
-interface Ready {
-  readonly ready: true
-  readonly db: string
-  readonly bus: string
-  readonly log: string
-  readonly resumed: boolean
-  readonly deckies: ReadonlyArray<{
-    readonly name: string
-    readonly ip: string
-    readonly archetype: string | null
-    readonly services: ReadonlyArray<Endpoint>
-  }>
-}
-
-const isReady = (v: unknown): v is Ready => typeof v === "object" && v !== null && "ready" in v
-
-const readyOf = (p: Proc): Ready | undefined => {
-  const line = p.stdout().split("\n")[0] ?? ""
-  if (!line.endsWith("}")) return undefined
-  const v: unknown = JSON.parse(line)
-  return isReady(v) ? v : undefined
-}
-
-const startUp = async (env: NodeJS.ProcessEnv): Promise<{ proc: Proc; ready: Ready }> => {
-  const proc = decnet(["up", "--json"], env)
-  const ready = await waitUntil(
-    () => readyOf(proc) ?? (proc.child.exitCode !== null ? false : undefined),
-    60_000
-  )
-  if (!ready) throw new Error(`decnet up did not become ready:\n${proc.stdout()}\n${proc.stderr()}`)
-  return { proc, ready }
-}
-
-const endpoint = (ready: Ready, decky: string, service: string): Endpoint => {
-  const d = ready.deckies.find((x) => x.name === decky)
-  const e = d?.services.find((s) => s.service === service)
-  if (d === undefined || e === undefined)
-    throw new Error(`${decky} has no ${service}: ${JSON.stringify(ready)}`)
-  return e
-}
-
-const hostPort = (e: Endpoint) => {
-  const [host = "", port = ""] = e.address.split(":")
-  return { host, port }
-}
-
-const cli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
-  spawnAsync(process.execPath, [...DECNET, ...args], { env, timeout: 60_000 })
-
-const refuses = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(false)
-    })
-    s.once("error", () => resolve(true))
-  })
-
-/** Rows of the live database, read as another process would (read-only, WAL). */
-const query = <T>(db: string, sql: string, ...params: ReadonlyArray<string | number>): ReadonlyArray<T> => {
-  const conn = new Database(db, { readonly: true, fileMustExist: true })
-  try {
-    return conn.prepare(sql).all(...params) as ReadonlyArray<T>
-  } finally {
-    conn.close()
-  }
-}
-
-const redisAuth = (e: Endpoint, user: string, pass: string) => {
-  const { host, port } = hostPort(e)
-  return run("redis-cli", ["-h", host, "-p", port, "AUTH", user, pass], { timeout: 10_000 })
-}
 
 const sshPassword = (e: Endpoint, user: string, pass: string) => {
   const { host, port } = hostPort(e)
