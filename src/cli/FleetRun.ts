@@ -242,11 +242,16 @@ export const runStatus = (o: { readonly json: boolean }) =>
       )
     const body = config.deckies.map((d) => {
       const row = stateOf(d.name)
-      const listen = (ports[d.name] ?? []).map((p) => `${p.service}:${p.port}`).join(",")
+      const state = row?.state ?? "pending"
+      // The stored ports are where it listens while it runs (and where it will listen again).
+      const listen =
+        state === "running" || state === "degraded"
+          ? (ports[d.name] ?? []).map((p) => `${p.service}:${p.port}`).join(",")
+          : ""
       return [
         d.name,
         d.ip,
-        row?.state ?? "pending",
+        state,
         d.services.join(","),
         listen === "" ? "-" : listen,
         d.hostname

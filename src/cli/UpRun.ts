@@ -324,7 +324,19 @@ export const runUp = (o: UpOptions) =>
         )
         return yield* Effect.never
       })
-      return yield* program.pipe(
+      // When up stops, what it served is no longer running: `decnet status` says so until the next up.
+      const markStopped = Effect.gen(function* () {
+        const store = yield* FleetStore
+        const state = yield* store.load()
+        if (Option.isNone(state)) return
+        for (const d of state.value.config.deckies)
+          yield* store.setState(d.name, "pending", "decnet up is not running")
+      }).pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning("could not record the fleet as stopped", cause))
+      )
+      return yield* Effect.scoped(program).pipe(
+        // The workers (forked in program's scope) stop first, then the states are written, then the layer goes.
+        Effect.ensuring(markStopped),
         Effect.provide(fleet),
         Effect.catchTags({
           DbConfigError: (e) => new UpError({ message: e.message }),

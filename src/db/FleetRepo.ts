@@ -50,18 +50,18 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
       return Option.fromNullable(rows[0])
     })
 
+    // No read-then-write transaction here: on SQLite (WAL) a deferred transaction that has read cannot
+    // take the write lock while another connection writes; it fails at once, without the busy wait. A
+    // single statement waits (busy_timeout), and a lost race (the row went in between) is harmless.
+
     /** true when a row was deleted. */
     const remove = Effect.fn("FleetRepo.delete")(function* (name: string, hostUuid: string = LOCAL_HOST) {
-      return yield* sql
-        .withTransaction(
-          Effect.gen(function* () {
-            const found = yield* get(name, hostUuid)
-            if (Option.isNone(found)) return false
-            yield* sql`DELETE FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`
-            return true
-          })
-        )
-        .pipe(Effect.orDie)
+      const found = yield* get(name, hostUuid)
+      if (Option.isNone(found)) return false
+      yield* sql`DELETE FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`.pipe(
+        Effect.orDie
+      )
+      return true
     })
 
     /** true when the decky exists (and now has the state). */
@@ -71,20 +71,12 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
       options: { readonly hostUuid?: string; readonly lastError?: string | null } = {}
     ) {
       const hostUuid = options.hostUuid ?? LOCAL_HOST
-      return yield* sql
-        .withTransaction(
-          Effect.gen(function* () {
-            const found = yield* get(name, hostUuid)
-            if (Option.isNone(found)) return false
-            yield* sql`UPDATE ${sql("fleet_deckies")} SET ${sql.update({
-              state,
-              last_error: options.lastError ?? null,
-              updated_at: formatUtc(new Date())
-            })} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`
-            return true
-          })
-        )
-        .pipe(Effect.orDie)
+      yield* sql`UPDATE ${sql("fleet_deckies")} SET ${sql.update({
+        state,
+        last_error: options.lastError ?? null,
+        updated_at: formatUtc(new Date())
+      })} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`.pipe(Effect.orDie)
+      return Option.isSome(yield* get(name, hostUuid))
     })
 
     return { upsert: upsertDecky, list, get, delete: remove, setState } as const

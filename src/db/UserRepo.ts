@@ -1,9 +1,10 @@
 // Dashboard/API users (`users` table). Passwords live only as bcrypt hashes; ensureAdmin is the
 // admin bootstrap of spec §5.2 step 2, re-syncing the hash while the admin has not chosen one.
+
+import { randomUUID } from "node:crypto"
 import { SqlClient } from "@effect/sql"
 import bcrypt from "bcryptjs"
 import { Effect, Option, Redacted, Schema } from "effect"
-import { randomUUID } from "node:crypto"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { formatUtc } from "./Columns.js"
 import { narrowConstraint } from "./DbError.js"
@@ -87,16 +88,11 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
 
     /** true when a row was deleted. */
     const remove = Effect.fn("UserRepo.delete")(function* (uuid: string) {
-      return yield* sql
-        .withTransaction(
-          Effect.gen(function* () {
-            const before = yield* selectWhere("uuid", uuid)
-            if (Option.isNone(before)) return false
-            yield* sql`DELETE FROM ${sql("users")} WHERE ${sql("uuid")} = ${uuid}`
-            return true
-          })
-        )
-        .pipe(Effect.orDie)
+      // Read, then one DELETE (no read-then-write transaction: see FleetRepo.delete).
+      const before = yield* selectWhere("uuid", uuid)
+      if (Option.isNone(before)) return false
+      yield* sql`DELETE FROM ${sql("users")} WHERE ${sql("uuid")} = ${uuid}`.pipe(Effect.orDie)
+      return true
     })
 
     /**

@@ -2,7 +2,7 @@
 // ~/.decnet): `deploy --dry-run` plans without storing, bad input gets the spec's error texts, a deployment
 // recorded by `deploy --runtime inprocess` is what `decnet up` serves, a deploy while `up` runs is applied
 // by it, `logs` filters what it prints, and `teardown --all` stops the deckies.
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -33,6 +33,18 @@ interface Row {
 const freshEnv = () => {
   const home = mkdtempSync(join(tmpdir(), "decnet-fleet-cli-"))
   return cleanEnv({ HOME: home, DECNET_CONFIG: join(home, "absent.ini") })
+}
+
+/**
+ * A deployment INI of `n` redis deckies. Deckies from an INI start their mutate interval now; deckies
+ * planned from flags start it at 0 (spec: the mutator's first pass finds them due), so `up`'s mutator
+ * would rotate their services while the test talks to them.
+ */
+const redisFleet = (env: NodeJS.ProcessEnv, n: number) => {
+  const file = join(env.HOME ?? "", `fleet-${n}.ini`)
+  const sections = Array.from({ length: n }, (_, i) => `[decky-0${i + 1}]\nservices=redis\n`)
+  writeFileSync(file, sections.join("\n"))
+  return file
 }
 
 afterAll(stopAll)
@@ -114,7 +126,7 @@ describe("decnet deploy / status / teardown (in-process runtime)", () => {
   it("up serves what deploy recorded, applies a deploy made while it runs, logs filters, teardown --all stops it", async () => {
     const env = freshEnv()
     const deployed = await cli(
-      ["deploy", "-n", "2", "--services", "redis", "--runtime", "inprocess", "--json"],
+      ["deploy", "--config", redisFleet(env, 2), "--runtime", "inprocess", "--json"],
       env
     )
     expect(deployed.status, deployed.stderr).toBe(0)
@@ -162,20 +174,21 @@ describe("decnet deploy / status / teardown (in-process runtime)", () => {
     expect(none.stderr).toContain("no events match")
 
     // A deploy while up runs: up brings the runtime to what the database says within seconds.
-    const redeployed = await cli(["deploy", "-n", "3", "--services", "redis", "--runtime", "inprocess"], env)
+    const redeployed = await cli(["deploy", "--config", redisFleet(env, 3), "--runtime", "inprocess"], env)
     expect(redeployed.status, redeployed.stderr).toBe(0)
     expect(redeployed.stdout).toContain("a running one picks them up within seconds")
     const third = await waitUntil(
       async () => {
         const s = JSON.parse((await cli(["status", "--json"], env)).stdout) as Status
-        return s.states["decky-03"] === "running" ? s : undefined
+        // Running (the reconciler's view) and its ports stored (the sync's): two writers, either first.
+        return s.states["decky-03"] === "running" && s.ports["decky-03"] !== undefined ? s : undefined
       },
       30_000,
       500
     )
     if (!third) throw new Error(`decky-03 never ran:\n${proc.stderr()}`)
     const port03 = third.ports["decky-03"]?.find((p) => p.service === "redis")?.port
-    expect(port03).toBeDefined()
+    expect(port03, `${JSON.stringify(third.ports)}\n${proc.stderr()}`).toBeDefined()
     const redis03 = { service: "redis", port: port03 ?? 0, proto: "tcp", address: `127.77.0.4:${port03}` }
     expect((await redisAuth(redis03, "third", "pw")).stderr).toBe("")
 
