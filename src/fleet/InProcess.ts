@@ -19,7 +19,7 @@ import {
 } from "../honeypots/runtime/index.js"
 import { resolveIdentity } from "./Decky.js"
 import type { BoundPort, Decky, Deployment } from "./Model.js"
-import { DeckyRuntime, DeckyRuntimeError, DeckyStatus, type DeckyRuntimeService } from "./Runtime.js"
+import { DeckyRuntime, DeckyRuntimeError, type DeckyRuntimeService, DeckyStatus } from "./Runtime.js"
 
 /** Where an unprivileged process moves well-known ports. */
 export const PORT_OFFSET = 10_000
@@ -59,6 +59,15 @@ export const makeInProcessRuntime = (
     const sinkContext = yield* Effect.context<EventSink>()
     const privileged = options.privileged ?? process.getuid?.() === 0
     const deckies = yield* Ref.make(new Map<string, RunningDecky>())
+    /** Deckies whose last start failed, with why: the runtime reports them `failed` until they run or go. */
+    const failures = yield* Ref.make(new Map<string, { readonly decky: Decky; readonly error: string }>())
+    const forgetFailure = (name: string) =>
+      Ref.update(failures, (m) => {
+        if (!m.has(name)) return m
+        const next = new Map(m)
+        next.delete(name)
+        return next
+      })
 
     /** Start one service, walking its ports' candidates past the ones another program holds. */
     const startService = (decky: Decky, honeypot: Honeypot, scope: Scope.Scope) =>
@@ -104,6 +113,7 @@ export const makeInProcessRuntime = (
 
     const down = (name: string) =>
       Effect.gen(function* () {
+        yield* forgetFailure(name)
         const running = (yield* Ref.get(deckies)).get(name)
         if (running === undefined) return
         yield* Ref.update(deckies, (m) => {
@@ -146,10 +156,15 @@ export const makeInProcessRuntime = (
           `decky ${decky.name} up on ${decky.ip}: ${flat.map((p) => `${p.service} ${p.port}/${p.proto}`).join(", ")}`
         )
         return flat
-      })
+      }).pipe(
+        Effect.tap(() => forgetFailure(decky.name)),
+        Effect.tapError((e) =>
+          Ref.update(failures, (m) => new Map(m).set(decky.name, { decky, error: e.message }))
+        )
+      )
 
-    const status = Effect.map(Ref.get(deckies), (m) =>
-      [...m.values()].map(
+    const status = Effect.map(Effect.all([Ref.get(deckies), Ref.get(failures)]), ([running, failed]) => [
+      ...[...running.values()].map(
         (r) =>
           new DeckyStatus({
             name: r.decky.name,
@@ -158,8 +173,20 @@ export const makeInProcessRuntime = (
             ports: r.ports,
             error: null
           })
-      )
-    )
+      ),
+      ...[...failed.values()]
+        .filter((f) => !running.has(f.decky.name))
+        .map(
+          (f) =>
+            new DeckyStatus({
+              name: f.decky.name,
+              state: "failed",
+              services: f.decky.services.map((service) => ({ service, state: "stopped" as const })),
+              ports: [],
+              error: f.error
+            })
+        )
+    ])
 
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(Ref.get(deckies), (m) => Effect.forEach([...m.keys()], down, { discard: true }))

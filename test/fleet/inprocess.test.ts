@@ -137,6 +137,33 @@ describe("InProcessRuntime", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.scopedLive("a decky whose start fails is reported failed with the reason until it runs or goes", () =>
+    Effect.gen(function* () {
+      const runtime = yield* DeckyRuntime
+      // ftp's passive range with min > max: nothing could ever bind, so the start fails (not a busy port).
+      const broken = new Decky({
+        ...decky("decky-f", "127.77.0.41", ["ftp"]),
+        service_config: { ftp: { pasv_min_port: 40010, pasv_max_port: 40000 } }
+      })
+      const failed = yield* Effect.either(runtime.up(broken, deployment(broken)))
+      expect(failed._tag).toBe("Left")
+      const [status] = yield* runtime.status
+      expect(status?.name).toBe("decky-f")
+      expect(status?.state).toBe("failed")
+      expect(status?.error).toMatch(/^decky-f: /)
+      expect(status?.services).toEqual([{ service: "ftp", state: "stopped" }])
+      // Fixed and started again: running, the failure forgotten.
+      const fixed = decky("decky-f", "127.77.0.41", ["ftp"])
+      yield* runtime.up(fixed, deployment(fixed))
+      expect((yield* runtime.status).map((s) => [s.name, s.state])).toEqual([["decky-f", "running"]])
+      yield* runtime.down("decky-f")
+      // A failed decky that is taken down is no longer reported.
+      yield* Effect.either(runtime.up(broken, deployment(broken)))
+      yield* runtime.down("decky-f")
+      expect(yield* runtime.status).toEqual([])
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.scopedLive("a mutation swaps the services; down leaves nothing listening", () =>
     Effect.gen(function* () {
       const runtime = yield* DeckyRuntime
