@@ -18,9 +18,13 @@ export const bundleFile = async (entry: string, name: string, outdir: string): P
   const pkg: { dependencies?: Record<string, string> } = JSON.parse(
     readFileSync(new URL("../package.json", import.meta.url), "utf8")
   )
-  const external = Object.keys(pkg.dependencies ?? {}).filter(
-    (n) => n !== "effect" && !n.startsWith("@effect/")
-  )
+  // better-sqlite3 (a native addon whose loader needs CommonJS `__filename`) and mysql2 come in through
+  // the @effect/sql drivers, not our dependencies: they load from node_modules, as in the shipped CLI.
+  const external = [
+    ...Object.keys(pkg.dependencies ?? {}).filter((n) => n !== "effect" && !n.startsWith("@effect/")),
+    "better-sqlite3",
+    "mysql2"
+  ]
   await build({
     entryPoints: { [name]: entry },
     outdir,

@@ -10,11 +10,11 @@ import { Bus } from "../bus/Bus.js"
 import { publishSafelyOn } from "../bus/Helpers.js"
 import { T } from "../bus/Topics.js"
 import { DecnetConfig } from "../config/DecnetConfig.js"
-import { encodeEventLine, HoneypotEvent, SystemLogPayload } from "../logging/HoneypotEvent.js"
+import { encodeEventLine, type HoneypotEvent, type SystemLogPayload } from "../logging/HoneypotEvent.js"
 import { parseEventLine } from "../logging/Parser.js"
-import type { EvidenceRecord, EvidenceSource } from "./Record.js"
+import { type EvidenceRecord, type EvidenceSource, isHoneypotEvent } from "./Record.js"
 import { makeSessionAggregator, SessionEndedPayload } from "./Sessions.js"
-import { EvidenceWriter, type EvidenceWriteError } from "./Writer.js"
+import { type EvidenceWriteError, EvidenceWriter } from "./Writer.js"
 
 /** What became of one input. */
 export type AcceptOutcome =
@@ -99,8 +99,17 @@ export const makeDeduper = (windowSec: number, eventTypes: ReadonlyArray<string>
   }
 }
 
-const isEvent = Schema.is(HoneypotEvent)
-const encodeSystemLog = Schema.encodeSync(SystemLogPayload)
+/**
+ * `Schema.encodeSync(SystemLogPayload)` of a valid event, built directly (key for key, in the Schema's
+ * order; test/collector/record.test.ts holds them equal): it runs for every kept event.
+ */
+export const systemLogPayload = (e: HoneypotEvent): { [K in keyof SystemLogPayload]: string } => ({
+  timestamp: e.timestamp.toISOString(),
+  decky: e.decky,
+  service: e.service,
+  event_type: e.event_type,
+  attacker_ip: e.attacker_ip
+})
 const encodeSessionEnded = Schema.encodeSync(SessionEndedPayload)
 
 /** The core over the `Bus`, the `EvidenceWriter` and the pipeline settings. */
@@ -138,7 +147,7 @@ export const makeCollector: Effect.Effect<CollectorService, never, Bus | Evidenc
         yield* writer.write(raw, record)
         dedupe.mark(event, now)
         counts.kept++
-        yield* publishSafelyOn(bus, T.systemLog, { ...encodeSystemLog(event) }, event.event_type)
+        yield* publishSafelyOn(bus, T.systemLog, systemLogPayload(event), event.event_type)
         const ended = sessions.add(event, now)
         if (ended !== undefined) {
           counts.sessions++
@@ -161,7 +170,7 @@ export const makeCollector: Effect.Effect<CollectorService, never, Bus | Evidenc
           if (raw === "") return Effect.succeed("blank" as const)
           // A foreign line whose timestamp is not ISO-8601 takes the time it was read.
           const parsed = parseEventLine(raw, new Date(now))
-          return ingest(raw, parsed !== undefined && isEvent(parsed) ? parsed : undefined, source, now)
+          return ingest(raw, isHoneypotEvent(parsed) ? parsed : undefined, source, now)
         }),
       acceptEvent: (event, source = IN_PROCESS_SOURCE) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => ingest(encodeEventLine(event), event, source, now)),

@@ -10,9 +10,9 @@
  * (docs/pipeline.md "Collector" says what that guarantee covers).
  */
 import { Clock, Duration, Effect, FiberMap, Schedule, type Scope, Stream } from "effect"
+import type { LogLine } from "../docker/Demux.js"
 import { Docker } from "../docker/Docker.js"
 import { DockerError, isNotFound } from "../docker/DockerError.js"
-import type { LogLine } from "../docker/Demux.js"
 import { type ContainerSummary, containerName } from "../docker/Model.js"
 import { Collector } from "./Collector.js"
 import { type CursorStoreService, resumeFilter, sinceSeconds, splitTimestamped } from "./Cursor.js"

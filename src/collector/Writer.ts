@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Clock, Context, Data, Effect, Layer, Schema, type Scope } from "effect"
-import { type EvidenceRecord, EvidenceRecordJson, evidencePaths } from "./Record.js"
+import { Clock, Context, Data, Effect, Layer, type Scope } from "effect"
+import { type EvidenceRecord, evidencePaths, recordJson } from "./Record.js"
 
 export class EvidenceWriteError extends Data.TaggedError("EvidenceWriteError")<{
   readonly path: string
@@ -26,8 +26,6 @@ export class EvidenceWriter extends Context.Tag("decnet/EvidenceWriter")<
   EvidenceWriter,
   EvidenceWriterService
 >() {}
-
-const encodeRecord = Schema.encodeSync(EvidenceRecordJson)
 
 /** How often (ms) a writer checks that its file is still the one at its path. */
 const REOPEN_CHECK_MS = 1_000
@@ -106,7 +104,7 @@ export const makeEvidenceWriter = (
             attempt(paths.log, () => log.append(`${raw}\n`, now)),
             record === undefined
               ? Effect.void
-              : attempt(paths.json, () => json.append(`${encodeRecord(record)}\n`, now))
+              : attempt(paths.json, () => json.append(`${recordJson(record)}\n`, now))
           )
         )
     }

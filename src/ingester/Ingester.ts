@@ -11,6 +11,8 @@
  * is drained and has stayed quiet for ROTATE_GRACE_MS (a writer reopens within a second); a file
  * shorter than the stored position or size (truncation) restarts at 0. Either reset is persisted.
  */
+
+import * as NodePath from "node:path"
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import {
@@ -27,7 +29,6 @@ import {
   Scope,
   Stream
 } from "effect"
-import * as NodePath from "node:path"
 import type { Bus } from "../bus/Bus.js"
 import { untilStopRequested } from "../bus/Control.js"
 import { runHealthHeartbeat } from "../bus/Heartbeat.js"
@@ -36,7 +37,7 @@ import { T } from "../bus/Topics.js"
 import { type EvidenceRecord, evidencePaths } from "../collector/Record.js"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import type { BatchCommitted, CapturedCredential, CredentialCaptured, NewBounty } from "./Bounty.js"
-import { type IngestCursor, START, reconcile } from "./Cursor.js"
+import { type IngestCursor, reconcile, START } from "./Cursor.js"
 import { makeExtractor } from "./Extract.js"
 import { MAX_LINE_BYTES, splitLines } from "./Lines.js"
 import { decodeRecordLine } from "./Rows.js"
@@ -48,6 +49,12 @@ export const INGESTER_WORKER = "ingester"
 export const MISSING_FILE_RETRY = Duration.seconds(2)
 export const IDLE_POLL = Duration.seconds(1)
 export const ERROR_BACKOFF = Duration.seconds(5)
+/**
+ * The first read of each window: small enough that a window's lines and records stay in the CPU caches
+ * next to SQLite's pages; grown (×4, up to MAX_LINE_BYTES) only when it holds no complete line.
+ */
+export const READ_WINDOW_BYTES = 256 * 1024
+
 /** How long a rotated-away file must stay quiet before the ingester moves to the new one. */
 export const ROTATE_GRACE_MS = 2_000
 
@@ -233,6 +240,7 @@ const makeSession = (options: IngesterOptions) =>
       const x = extractor.extract(record)
       if (x.credential !== undefined) batch.credentials.push(x.credential)
       for (const b of x.bounties) batch.bounties.push(b)
+      if (x.problems.length === 0) return undefined
       const fresh = x.problems.filter((p) => !reported.has(p))
       if (fresh.length === 0) return undefined
       if (reported.size > 1000) reported.clear()
@@ -246,9 +254,10 @@ const makeSession = (options: IngesterOptions) =>
         const from = cursor.position
         let readPos = from
         let batch = pending()
+        let window = READ_WINDOW_BYTES
         while (readPos < size) {
           yield* file.seek(readPos, "start")
-          const chunk = yield* file.readAlloc(Math.min(size - readPos, MAX_LINE_BYTES))
+          const chunk = yield* file.readAlloc(Math.min(size - readPos, window))
           if (Option.isNone(chunk)) break
           const split = splitLines(chunk.value, readPos, skipping)
           skipping = split.skipping
@@ -270,7 +279,16 @@ const makeSession = (options: IngesterOptions) =>
           // Inside an over-long line the offset is mid-line: never commit it (the collector cuts an
           // unterminated tail at start-up, which would then look like a truncation). A restart re-skips it.
           if (!split.skipping) batch.end = Math.max(batch.end, split.next)
-          if (split.next === readPos) break // a partial line: the rest is not written yet
+          if (split.next === readPos) {
+            // No newline in a window cut short by `window`: read a larger one from the same place, up to
+            // MAX_LINE_BYTES, where an over-long line is recognised as before.
+            if (window < MAX_LINE_BYTES && size - readPos > window) {
+              window = Math.min(window * 4, MAX_LINE_BYTES)
+              continue
+            }
+            break // a partial line: the rest is not written yet
+          }
+          window = READ_WINDOW_BYTES
           readPos = split.next
         }
         if (batch.end > cursor.position) yield* commit(batch)

@@ -28,12 +28,13 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const fieldsOf = (v: unknown): EventFields | undefined => {
   if (!isObject(v)) return undefined
-  for (const key of Object.keys(v)) if (!isFieldName(key) || typeof v[key] !== "string") return undefined
-  // Every value is a string under a field name: what EventFields decodes to (a copy, as the Schema makes).
+  // Every value a string under a field name: what EventFields decodes to (a copy, as the Schema makes).
+  // Each key is checked before it is assigned, so `__proto__` never reaches the copy.
   const fields: Record<string, string> = {}
   for (const key of Object.keys(v)) {
     const value = v[key]
-    if (typeof value === "string") fields[key] = value
+    if (typeof value !== "string" || !isFieldName(key)) return undefined
+    fields[key] = value
   }
   return fields
 }
@@ -96,6 +97,22 @@ export const decodeRecordLine = (line: string): Either.Either<EvidenceRecord, Pa
   return direct === undefined ? decodeJson(line) : Either.right(direct)
 }
 
+/** The `logs` columns `logRow` fills, in its order (LogEntry's). */
+export const LOG_ROW_COLUMNS = [
+  "timestamp",
+  "decky",
+  "service",
+  "event_type",
+  "attacker_ip",
+  "attacker_port",
+  "fields",
+  "msg",
+  "severity",
+  "raw_line",
+  "trace_id",
+  "span_id"
+] as const
+
 /**
  * A record as its `logs` row, in LogEntry's column order and encodings (db/Rows.ts): naive-UTC time,
  * fields as JSON text, NULL for no message, no trace ids.
@@ -114,3 +131,24 @@ export const logRow = (r: EvidenceRecord): Readonly<Record<string, SqlValue>> =>
   trace_id: null,
   span_id: null
 })
+
+/**
+ * `logRow(r)`'s values in LOG_ROW_COLUMNS order, appended to `out`: the ingester's INSERT binds them as
+ * they are, without a row object per record (test/ingester/rows.test.ts holds the two equal).
+ */
+export const pushLogRowValues = (r: EvidenceRecord, out: Array<SqlValue>): void => {
+  out.push(
+    formatUtc(r.timestamp),
+    r.decky,
+    r.service,
+    r.event_type,
+    r.attacker_ip,
+    r.attacker_port,
+    JSON.stringify(r.fields),
+    r.msg === "" ? null : r.msg,
+    r.severity,
+    r.raw_line,
+    null,
+    null
+  )
+}

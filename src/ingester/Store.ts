@@ -9,14 +9,14 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Data, Effect, Option, Schema } from "effect"
+import type { EvidenceRecord } from "../collector/Record.js"
 import { formatUtc } from "../db/Columns.js"
 import { Dialect } from "../db/Dialect.js"
-import type { EvidenceRecord } from "../collector/Record.js"
 import { quoteIdent } from "../db/TableDef.js"
-import { upsert } from "../db/Upsert.js"
+import { type SqlValue, upsert } from "../db/Upsert.js"
 import type { CapturedCredential, NewBounty } from "./Bounty.js"
 import { INGEST_STATE_KEY, IngestCursor, samePlace } from "./Cursor.js"
-import { logRow } from "./Rows.js"
+import { LOG_ROW_COLUMNS, pushLogRowValues } from "./Rows.js"
 
 /** Someone else moved the cursor since this ingester last wrote it. */
 export class IngestCursorConflict extends Data.TaggedError("IngestCursorConflict")<{
@@ -147,11 +147,28 @@ export class IngestStore extends Effect.Service<IngestStore>()("decnet/IngestSto
             "credentials"
           )}.${q("outcome")})`
 
-    // LogRepo.addLogs's insert, with the rows rendered directly (Rows.ts): this is the ingester's hot path.
+    // LogRepo.addLogs's insert, the rows' values bound directly (Rows.ts): this is the ingester's hot path.
+    // The statement text depends only on the row count, so it is built once per count and the driver's
+    // prepared-statement cache finds it again (sql.insert would build and hash a new one per batch).
+    const logsHead = `INSERT INTO ${q("logs")} (${LOG_ROW_COLUMNS.map(q).join(", ")}) VALUES `
+    const logsTuple = `(${LOG_ROW_COLUMNS.map(() => "?").join(", ")})`
+    const logsText = new Map<number, string>()
+    const logsInsert = (rows: number) => {
+      let text = logsText.get(rows)
+      if (text === undefined) {
+        text = logsHead + Array.from({ length: rows }, () => logsTuple).join(", ")
+        logsText.set(rows, text)
+      }
+      return text
+    }
     const insertLogs = (records: ReadonlyArray<EvidenceRecord>) =>
       Effect.forEach(
         chunks(records, LOG_CHUNK),
-        (chunk) => sql`INSERT INTO ${sql("logs")} ${sql.insert(chunk.map(logRow))}`,
+        (chunk) => {
+          const values: Array<SqlValue> = []
+          for (const r of chunk) pushLogRowValues(r, values)
+          return sql.unsafe(logsInsert(chunk.length), values)
+        },
         { discard: true }
       )
 

@@ -15,16 +15,16 @@ export {
   ERROR_BACKOFF,
   IDLE_POLL,
   INGESTER_WORKER,
-  type IngesterOptions,
   IngesterLive,
+  type IngesterOptions,
   type IngestStats,
-  ingestFileToEnd,
   ingesterOptions,
+  ingestFileToEnd,
   MISSING_FILE_RETRY,
   ROTATE_GRACE_MS,
   runIngester
 } from "./Ingester.js"
 export { MAX_LINE_BYTES, splitLines } from "./Lines.js"
-export { decodeRecordLine, directRecord, logRow } from "./Rows.js"
 export { categorize, classifyProxyClaim, PROXY_HEADERS, trustedProxies } from "./ProxyHeaders.js"
+export { decodeRecordLine, directRecord, logRow } from "./Rows.js"
 export { type IngestBatch, type IngestCommitted, IngestCursorConflict, IngestStore } from "./Store.js"

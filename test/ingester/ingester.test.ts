@@ -7,8 +7,9 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Fiber, Option, Schema } from "effect"
 import { expect, it } from "vitest"
 import { requestStop } from "../../src/bus/Control.js"
-import { IngestCursor, INGEST_STATE_KEY } from "../../src/ingester/Cursor.js"
-import { ingestFileToEnd, runIngester } from "../../src/ingester/Ingester.js"
+import { INGEST_STATE_KEY, IngestCursor } from "../../src/ingester/Cursor.js"
+import { ingestFileToEnd, READ_WINDOW_BYTES, runIngester } from "../../src/ingester/Ingester.js"
+import { MAX_LINE_BYTES } from "../../src/ingester/Lines.js"
 import { IngestStore } from "../../src/ingester/Store.js"
 import { onBothBackends } from "../db/backends.js"
 import {
@@ -133,6 +134,37 @@ onBothBackends("ingester", (backend) => {
     const second = await run(ingestFileToEnd(options(file)))
     expect(second.rows).toBe(2)
     expect(await run(storedNumbers)).toEqual(range(0, 5))
+  })
+
+  it("reads lines longer than its first read window, drops one over MAX_LINE_BYTES, and waits on a long partial tail", async () => {
+    const file = freshFile(dir)
+    // Undecodable, so that no backend has to store them: each needs the read window grown (×4, ×16).
+    const long = (bytes: number) => `${JSON.stringify({ junk: "j".repeat(bytes) })}\n`
+    const tail = "t".repeat(2 * READ_WINDOW_BYTES)
+    append(
+      file,
+      [
+        jsonLine(numbered(0)),
+        long(READ_WINDOW_BYTES + 10),
+        long(5 * READ_WINDOW_BYTES),
+        jsonLine(numbered(1)),
+        `${"x".repeat(MAX_LINE_BYTES + 10)}\n`,
+        jsonLine(numbered(2)),
+        tail
+      ].join("")
+    )
+    const stats = await run(ingestFileToEnd(options(file)))
+    expect(stats).toMatchObject({
+      rows: 3,
+      badLines: 2,
+      oversized: 1,
+      position: fs.statSync(file).size - tail.length
+    })
+    expect(await run(storedNumbers)).toEqual([0, 1, 2])
+    append(file, `\n${jsonLine(numbered(3))}`)
+    const again = await run(ingestFileToEnd(options(file)))
+    expect(again).toMatchObject({ rows: 1, badLines: 1, position: fs.statSync(file).size })
+    expect(await run(storedNumbers)).toEqual([0, 1, 2, 3])
   })
 
   it("logs and skips undecodable lines, moving the position past them", async () => {

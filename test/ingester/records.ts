@@ -9,7 +9,7 @@ import { credentialFields } from "../../src/honeypots/runtime/Credentials.js"
 import { smtpEvents } from "../../src/honeypots/smtp/Events.js"
 import { sshEvents } from "../../src/honeypots/ssh/Events.js"
 import { vncEvents } from "../../src/honeypots/vnc/Events.js"
-import { encodeEventLine, type EventFields, type HoneypotEvent } from "../../src/logging/HoneypotEvent.js"
+import { type EventFields, encodeEventLine, type HoneypotEvent } from "../../src/logging/HoneypotEvent.js"
 
 export const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, 0) + s * 1000)
 

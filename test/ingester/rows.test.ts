@@ -6,7 +6,14 @@ import { Either, Schema } from "effect"
 import fc from "fast-check"
 import { EvidenceRecord, EvidenceRecordJson } from "../../src/collector/Record.js"
 import { LogEntry } from "../../src/db/Rows.js"
-import { decodeRecordLine, directRecord, logRow } from "../../src/ingester/Rows.js"
+import type { SqlValue } from "../../src/db/Upsert.js"
+import {
+  decodeRecordLine,
+  directRecord,
+  LOG_ROW_COLUMNS,
+  logRow,
+  pushLogRowValues
+} from "../../src/ingester/Rows.js"
 import { arbitraryRecord, nearRecord } from "./arbitraries.js"
 import { jsonLine, record } from "./records.js"
 
@@ -59,6 +66,22 @@ describe("log row", () => {
         const row = logRow(r)
         expect(row).toEqual(expected)
         expect(Object.keys(row)).toEqual(Object.keys(expected))
+      }),
+      RUNS
+    )
+  })
+
+  it("binds logRow's values in LOG_ROW_COLUMNS order, which is logRow's key order", () => {
+    fc.assert(
+      fc.property(fc.array(arbitraryRecord, { maxLength: 4 }), (records) => {
+        const values: Array<SqlValue> = []
+        for (const r of records) pushLogRowValues(r, values)
+        const expected = records.flatMap((r) => {
+          const row = logRow(r)
+          expect(Object.keys(row)).toEqual([...LOG_ROW_COLUMNS])
+          return LOG_ROW_COLUMNS.map((c) => row[c])
+        })
+        expect(values).toEqual(expected)
       }),
       RUNS
     )

@@ -1,12 +1,13 @@
 // The ingester tests' harness: temporary files, options, and a runtime over a migrated backend with a fake
 // bus. Every test starts from empty `logs`, `bounty` and `credentials` tables and no cursor.
+
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import type { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, ManagedRuntime, Ref, Schema, type Scope, Stream } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach } from "vitest"
 import { Bus, type BusEvent } from "../../src/bus/Bus.js"
 import { FakeBusLive } from "../../src/bus/FakeBus.js"
