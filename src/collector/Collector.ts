@@ -46,6 +46,14 @@ export interface CollectorService {
    */
   readonly accept: (line: string, source: EvidenceSource) => Effect.Effect<AcceptOutcome, EvidenceWriteError>
   /**
+   * `accept` for a chunk of lines, in order, with the same outcomes (a repeat inside the chunk is
+   * deduplicated like one in a later call), written with one append per file. Fails as a whole when the
+   * files cannot be written: nothing of the chunk counts as handled, and a source retries it.
+   */
+  readonly acceptMany: (
+    lines: ReadonlyArray<{ readonly line: string; readonly source: EvidenceSource }>
+  ) => Effect.Effect<ReadonlyArray<AcceptOutcome>, EvidenceWriteError>
+  /**
    * One typed event from an in-process decky: not re-parsed; its raw line is `encodeEventLine(event)`.
    * `source` defaults to `{ container: "inprocess" }`.
    */
@@ -78,6 +86,8 @@ export const makeDeduper = (windowSec: number, eventTypes: ReadonlyArray<string>
       ? JSON.stringify([e.attacker_ip, e.decky, e.service, e.event_type])
       : undefined
   return {
+    /** The event's rate-limit key, or undefined when it is not rate-limited. */
+    key: keyOf,
     check: (e: HoneypotEvent, now: number): boolean => {
       const key = keyOf(e)
       if (key === undefined) return true
@@ -123,28 +133,46 @@ export const makeCollector: Effect.Effect<CollectorService, never, Bus | Evidenc
     const sessions = makeSessionAggregator(pipeline.sessionAggTtlSec)
     const counts = { lines: 0, kept: 0, unparsed: 0, dropped: 0, deduped: 0, sessions: 0 }
 
-    const ingest = (
+    /** One input's fate, decided before anything is written. */
+    interface Decided {
+      readonly outcome: AcceptOutcome
+      readonly raw: string
+      readonly event?: HoneypotEvent | undefined
+      readonly record?: EvidenceRecord | undefined
+    }
+
+    /**
+     * Decide one input. `pending` holds the rate-limit keys kept earlier in the same chunk (marked in the
+     * deduper only once their records are written, so a failed write is never taken for a duplicate).
+     */
+    const decide = (
       raw: string,
       event: HoneypotEvent | undefined,
       source: EvidenceSource,
-      now: number
-    ): Effect.Effect<AcceptOutcome, EvidenceWriteError> => {
+      now: number,
+      pending: Set<string>
+    ): Decided => {
       counts.lines++
       if (event === undefined) {
         counts.unparsed++
-        return Effect.as(writer.write(raw), "unparsed")
+        return { outcome: "unparsed", raw }
       }
       if (dropApps.has(event.service)) {
         counts.dropped++
-        return Effect.as(writer.write(raw), "dropped")
+        return { outcome: "dropped", raw }
       }
-      if (!dedupe.check(event, now)) {
+      const key = dedupe.key(event)
+      if (!dedupe.check(event, now) || (key !== undefined && pending.has(key))) {
         counts.deduped++
-        return Effect.as(writer.write(raw), "deduped")
+        return { outcome: "deduped", raw }
       }
-      const record: EvidenceRecord = { ...event, raw_line: raw, source }
-      return Effect.gen(function* () {
-        yield* writer.write(raw, record)
+      if (key !== undefined) pending.add(key)
+      return { outcome: "kept", raw, event, record: { ...event, raw_line: raw, source } }
+    }
+
+    /** After its record was written: the rate limiter, the bus, the session aggregator. */
+    const kept = (event: HoneypotEvent, now: number) =>
+      Effect.gen(function* () {
         dedupe.mark(event, now)
         counts.kept++
         yield* publishSafelyOn(bus, T.systemLog, systemLogPayload(event), event.event_type)
@@ -158,22 +186,49 @@ export const makeCollector: Effect.Effect<CollectorService, never, Bus | Evidenc
             "session.ended"
           )
         }
-        return "kept" as const
       })
+
+    /** Write what was decided (one append per file), then follow up the kept events in order. */
+    const commit = (decided: ReadonlyArray<Decided>, now: number) =>
+      Effect.gen(function* () {
+        const written = decided.filter((d) => d.outcome !== "blank")
+        if (written.length > 0) yield* writer.writeMany(written)
+        for (const d of written)
+          if (d.event !== undefined && d.record !== undefined) yield* kept(d.event, now)
+        return decided.map((d) => d.outcome)
+      })
+
+    /** A raw line: trimmed, parsed (a foreign line whose timestamp is not ISO-8601 takes `now`). */
+    const decideLine = (line: string, source: EvidenceSource, now: number, pending: Set<string>): Decided => {
+      // trimEnd, not a `\s+$` regex: that backtracks quadratically on a long run of inner spaces.
+      const raw = line.trimEnd()
+      if (raw === "") return { outcome: "blank", raw }
+      const parsed = parseEventLine(raw, new Date(now))
+      return decide(raw, isHoneypotEvent(parsed) ? parsed : undefined, source, now, pending)
     }
+
+    const acceptMany = (lines: ReadonlyArray<{ readonly line: string; readonly source: EvidenceSource }>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const pending = new Set<string>()
+        return commit(
+          lines.map((l) => decideLine(l.line, l.source, now, pending)),
+          now
+        )
+      })
 
     return {
       accept: (line, source) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          // trimEnd, not a `\s+$` regex: that backtracks quadratically on a long run of inner spaces.
-          const raw = line.trimEnd()
-          if (raw === "") return Effect.succeed("blank" as const)
-          // A foreign line whose timestamp is not ISO-8601 takes the time it was read.
-          const parsed = parseEventLine(raw, new Date(now))
-          return ingest(raw, isHoneypotEvent(parsed) ? parsed : undefined, source, now)
-        }),
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.map(commit([decideLine(line, source, now, new Set())], now), (o) => o[0] ?? "blank")
+        ),
+      acceptMany,
       acceptEvent: (event, source = IN_PROCESS_SOURCE) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => ingest(encodeEventLine(event), event, source, now)),
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.map(
+            commit([decide(encodeEventLine(event), event, source, now, new Set())], now),
+            (o) => o[0] ?? "blank"
+          )
+        ),
       stats: Effect.sync(() => ({ ...counts }))
     }
   })

@@ -9,13 +9,14 @@
  * skipping what was already handled, so a restarted collector neither loses nor repeats a `.json` record
  * (docs/pipeline.md "Collector" says what that guarantee covers).
  */
-import { Clock, Duration, Effect, FiberMap, Schedule, type Scope, Stream } from "effect"
+import { type Chunk, Clock, Duration, Effect, FiberMap, Schedule, type Scope, Stream } from "effect"
 import type { LogLine } from "../docker/Demux.js"
 import { Docker } from "../docker/Docker.js"
 import { DockerError, isNotFound } from "../docker/DockerError.js"
 import { type ContainerSummary, containerName } from "../docker/Model.js"
 import { Collector } from "./Collector.js"
 import { type CursorStoreService, resumeFilter, sinceSeconds, splitTimestamped } from "./Cursor.js"
+import type { EvidenceSource } from "./Record.js"
 import type { EvidenceWriteError } from "./Writer.js"
 
 /** Either label marks a container whose stdout is evidence (fleet deckies, MazeNET topology deckies). */
@@ -73,16 +74,32 @@ export const startDockerSource = (
         // A line cut into 64 KiB pieces carries the timestamp on its first piece only; the rest inherit
         // it and count as further lines at that time, the same way on every replay.
         let last = from === undefined ? undefined : { ts: from.ts, nanos: from.nanos }
-        const onLine = (l: LogLine) => {
-          const split = splitTimestamped(l.line)
-          const stamped = split ?? (last === undefined ? undefined : { ...last, text: l.line })
-          if (stamped === undefined) return collector.accept(l.line, { container: id })
-          last = { ts: stamped.ts, nanos: stamped.nanos }
-          if (!isNew(stamped.nanos)) return Effect.void
+        // A chunk of the engine's stream (many lines when it is busy) is handled as one: its lines are
+        // written with one append per file, then their positions move, under the cursor lock.
+        const onChunk = (chunk: Chunk.Chunk<LogLine>) => {
+          const lines: Array<{ readonly line: string; readonly source: EvidenceSource }> = []
+          const moves: Array<{ readonly ts: string; readonly nanos: bigint }> = []
+          for (const l of chunk) {
+            const split = splitTimestamped(l.line)
+            const stamped = split ?? (last === undefined ? undefined : { ...last, text: l.line })
+            if (stamped === undefined) {
+              lines.push({ line: l.line, source: { container: id } })
+              continue
+            }
+            last = { ts: stamped.ts, nanos: stamped.nanos }
+            if (!isNew(stamped.nanos)) continue
+            lines.push({ line: stamped.text, source: { container: id, ts: stamped.ts } })
+            moves.push({ ts: stamped.ts, nanos: stamped.nanos })
+          }
+          if (lines.length === 0) return Effect.void
           return cursors.withLock(
-            collector
-              .accept(stamped.text, { container: id, ts: stamped.ts })
-              .pipe(Effect.zipRight(Effect.sync(() => cursors.advance(id, stamped.ts, stamped.nanos))))
+            collector.acceptMany(lines).pipe(
+              Effect.zipRight(
+                Effect.sync(() => {
+                  for (const m of moves) cursors.advance(id, m.ts, m.nanos)
+                })
+              )
+            )
           )
         }
         return docker
@@ -93,7 +110,7 @@ export const startDockerSource = (
             timestamps: true,
             ...(from === undefined || from.nanos === 0n ? {} : { since: sinceSeconds(from.nanos) })
           })
-          .pipe(Stream.runForEach(onLine))
+          .pipe(Stream.runForEachChunk(onChunk))
       })
 
     const running = (id: string) =>

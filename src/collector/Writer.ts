@@ -1,8 +1,9 @@
 /**
  * The evidence files (spec/logging-and-config.md §1.3): every raw line appended to `<base>.log`, every
- * kept event as one JSON record appended to `<base>.json`, which the ingester tails. Each line is one
- * O_APPEND write, so several writers (the collector, the mutator's `decky_mutated` lines) can share the
- * files, and a line written is in the file even if the process is killed a moment later. A file that
+ * kept event as one JSON record appended to `<base>.json`, which the ingester tails. Each call is one
+ * O_APPEND write per file (of one line, or of a chunk's lines), so several writers (the collector, the
+ * mutator's `decky_mutated` lines) can share the files without cutting each other's lines, and a line
+ * written is in the file even if the process is killed a moment later. A file that
  * is rotated or deleted under us is reopened (checked at most once a second, by inode).
  */
 import * as fs from "node:fs"
@@ -20,6 +21,18 @@ export interface EvidenceWriterService {
   readonly paths: { readonly log: string; readonly json: string }
   /** Append `raw` to the `.log` file and, when given, `record` to the `.json` file. */
   readonly write: (raw: string, record?: EvidenceRecord) => Effect.Effect<void, EvidenceWriteError>
+  /**
+   * `write` for several lines at once, in order: one append to each file (a source that reads a chunk of
+   * lines pays two system calls for the chunk, not two per line). Either file's lines land whole or, on
+   * a failure, the call fails and the caller retries the chunk.
+   */
+  readonly writeMany: (entries: ReadonlyArray<WriteEntry>) => Effect.Effect<void, EvidenceWriteError>
+}
+
+/** One line for `writeMany`: the raw line, and its record when the event is kept. */
+export interface WriteEntry {
+  readonly raw: string
+  readonly record?: EvidenceRecord | undefined
 }
 
 export class EvidenceWriter extends Context.Tag("decnet/EvidenceWriter")<
@@ -96,17 +109,23 @@ export const makeEvidenceWriter = (
         json.close()
       })
     )
+    const writeMany = (entries: ReadonlyArray<WriteEntry>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        let raws = ""
+        let records = ""
+        for (const e of entries) {
+          raws += `${e.raw}\n`
+          if (e.record !== undefined) records += `${recordJson(e.record)}\n`
+        }
+        return Effect.zipRight(
+          raws === "" ? Effect.void : attempt(paths.log, () => log.append(raws, now)),
+          records === "" ? Effect.void : attempt(paths.json, () => json.append(records, now))
+        )
+      })
     return {
       paths,
-      write: (raw, record) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.zipRight(
-            attempt(paths.log, () => log.append(`${raw}\n`, now)),
-            record === undefined
-              ? Effect.void
-              : attempt(paths.json, () => json.append(`${recordJson(record)}\n`, now))
-          )
-        )
+      write: (raw, record) => writeMany([{ raw, record }]),
+      writeMany
     }
   })
 

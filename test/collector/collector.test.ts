@@ -3,13 +3,14 @@
 // sessions; and the session aggregator and dedupe table on their own.
 import * as fs from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Effect, FastCheck as fc, TestClock } from "effect"
 import { MAX_DEDUPE_KEYS, makeDeduper } from "../../src/collector/Collector.js"
 import { makeSessionAggregator, parseCmdMessage } from "../../src/collector/Sessions.js"
 import { encodeEventLine } from "../../src/logging/HoneypotEvent.js"
 import { event, harness, linesOf } from "./support.js"
 
 const T0 = Date.UTC(2026, 3, 21, 12, 0, 0)
+const textOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")
 const SOURCE = { container: "c0ffee", ts: "2026-04-21T12:00:00.5Z" }
 
 describe("collector core", () => {
@@ -170,6 +171,61 @@ describe("collector core", () => {
         expect(h.records().filter((r) => r.event_type === "connect")).toHaveLength(5)
         expect(yield* h.collector.stats).toMatchObject({ lines: 10, kept: 8, deduped: 2 })
       })
+  )
+
+  it.scoped(
+    "acceptMany over any cutting into chunks = accept line by line: outcomes, .log, .json, bus (property)",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0)
+        const ours = (type: string, ip: string, msg: string) =>
+          encodeEventLine(event({ event_type: type, attacker_ip: ip, msg }))
+        const line = fc.oneof(
+          // Lifecycle events of few keys (deduplicated inside the window), and kept ones.
+          fc
+            .tuple(
+              fc.constantFrom("connect", "close", "auth"),
+              fc.constantFrom("198.51.100.7", "198.51.100.8"),
+              fc.string({ maxLength: 8 })
+            )
+            .map(([t, ip, m]) => ours(t, ip, m)),
+          // A dropped APP-NAME, a foreign line, junk, blank and whitespace-padded lines.
+          fc.constant(
+            "<86>1 2026-04-21T12:00:00Z host sshd 77 - - Accepted password for root from 203.0.113.9 port 4242 ssh2"
+          ),
+          fc.constant("<13>1 2026-04-21T12:00:00Z host myapp 1 - - user=alice src=203.0.113.5 login"),
+          fc.string({ maxLength: 20 }),
+          fc.constantFrom("", "   ", "\t")
+        )
+        const cases = fc.sample(
+          fc.record({
+            lines: fc.array(line, { maxLength: 40 }),
+            cuts: fc.array(fc.nat(40), { maxLength: 6 })
+          }),
+          { numRuns: 150, seed: 11 }
+        )
+        for (const c of cases) {
+          const one = yield* harness()
+          const many = yield* harness()
+          const items = c.lines.map((l) => ({ line: l, source: SOURCE }))
+          const singly: Array<string> = []
+          for (const i of items) singly.push(yield* one.collector.accept(i.line, i.source))
+          const bounds = [...new Set([0, ...c.cuts.filter((k) => k <= items.length), items.length])].sort(
+            (a, b) => a - b
+          )
+          const chunked: Array<string> = []
+          for (let k = 0; k + 1 < bounds.length; k++)
+            chunked.push(...(yield* many.collector.acceptMany(items.slice(bounds[k], bounds[k + 1]))))
+          expect(chunked).toEqual(singly)
+          expect(textOf(many.log)).toBe(textOf(one.log))
+          expect(linesOf(many.json)).toEqual(linesOf(one.json))
+          const payloads = (h: typeof one) =>
+            Effect.map(h.published("system.log"), (es) => es.map((e) => e.payload))
+          expect(yield* payloads(many)).toEqual(yield* payloads(one))
+          expect(yield* many.collector.stats).toEqual(yield* one.collector.stats)
+        }
+      }),
+    120_000
   )
 
   it.scoped("a window of 0 turns deduplication off", () =>
