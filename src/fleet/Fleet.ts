@@ -8,7 +8,7 @@ import type { Bus } from "../bus/Bus.js"
 import type { EvidenceWriter } from "../collector/Writer.js"
 import { emitDeckyMutated } from "../mutator/Events.js"
 import { HostNetwork } from "./HostNetwork.js"
-import { type Decky, Deployment, type DeploymentState } from "./Model.js"
+import { Decky, Deployment, type DeploymentState } from "./Model.js"
 import { formatIpv4, parseSubnet } from "./Plan.js"
 import { DeckyRuntime, type DeckyRuntimeError, type DeckyStatus } from "./Runtime.js"
 import { FleetStore } from "./Store.js"
@@ -84,6 +84,10 @@ export const deploy = (
     return state
   }).pipe(Effect.withSpan("Fleet.deploy"))
 
+const encodeDecky = Schema.encodeSync(Decky)
+/** A decky's stored form as text: two deckies with the same text run the same way. */
+const deckyText = (d: Decky) => JSON.stringify(encodeDecky(d))
+
 /**
  * Record a deployment for the in-process runtime without running it here: `decnet up` serves it (its
  * sync loop brings the runtime to what the database says).
@@ -95,10 +99,20 @@ export const recordDeployment = (deployment: Deployment) =>
     const before = Option.match(previous, { onNone: () => [], onSome: (p) => [...p.config.deckies] })
     const wanted = new Set(deployment.deckies.map((d) => d.name))
     for (const old of before) if (!wanted.has(old.name)) yield* retire(old)
-    yield* store.save({
-      config: deployment,
-      ports: Option.match(previous, { onNone: () => ({}), onSome: (p) => p.ports })
+    // Where each decky listens is kept only for deckies this deployment leaves as they were: a removed or
+    // changed decky's ports are whatever `decnet up` binds next.
+    const unchanged = (d: Decky) => before.some((b) => b.name === d.name && deckyText(b) === deckyText(d))
+    const ports = Option.match(previous, {
+      onNone: (): DeploymentState["ports"] => ({}),
+      onSome: (p) =>
+        Object.fromEntries(
+          deployment.deckies.filter(unchanged).flatMap((d) => {
+            const bound = p.ports[d.name]
+            return bound === undefined ? [] : [[d.name, bound] as const]
+          })
+        )
     })
+    yield* store.save({ config: deployment, ports })
     const known = new Set(before.map((d) => d.name))
     for (const decky of deployment.deckies) if (!known.has(decky.name)) yield* create(decky)
   })
@@ -184,7 +198,11 @@ export const syncRuntime: Effect.Effect<
   if (Option.isNone(current)) return { started, stopped }
   for (const decky of wanted) {
     const now = statuses.find((s) => s.name === decky.name)
-    if (now !== undefined && runsAsWanted(now, decky)) continue
+    if (now !== undefined && runsAsWanted(now, decky)) {
+      // Running as wanted, but a deploy recorded it again (the record forgets a changed decky's ports).
+      if (current.value.ports[decky.name] === undefined) yield* store.updateDecky(decky, now.ports)
+      continue
+    }
     const up = yield* Effect.either(runtime.up(decky, current.value.config))
     if (up._tag === "Left") {
       yield* Effect.logWarning(`decky ${decky.name}: ${up.left.message}`)

@@ -6,8 +6,8 @@ import { FleetRepo, MigrationsLive, StateRepo } from "../../src/db/index.js"
 import {
   type BoundPort,
   Decky,
-  Deployment,
   type DeckyState,
+  Deployment,
   type DeploymentState,
   type RuntimeKind
 } from "../../src/fleet/Model.js"
@@ -107,7 +107,19 @@ export const makeFakeRuntime = (
           const failure = yield* Ref.get(upFails)
           if (Option.isSome(failure))
             return yield* new DeckyRuntimeError({ decky: decky.name, message: failure.value })
-          yield* setStatus(decky.name, "running")
+          // Reported as the real runtimes do: every service running, on the ports it bound.
+          yield* Ref.update(statuses, (m) =>
+            new Map(m).set(
+              decky.name,
+              new DeckyStatus({
+                name: decky.name,
+                state: "running",
+                services: decky.services.map((service) => ({ service, state: "running" as const })),
+                ports: portsOf(decky),
+                error: null
+              })
+            )
+          )
           return portsOf(decky)
         }),
       down: (name) =>
