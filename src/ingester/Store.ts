@@ -123,6 +123,20 @@ export class IngestStore extends Effect.Service<IngestStore>()("decnet/IngestSto
     const writeCursor = (cursor: IngestCursor) =>
       upsert(sql, dialect, "state", { key: INGEST_STATE_KEY, value: encodeCursor(cursor) }, ["key"])
 
+    /**
+     * SQLite: move the cursor from `expected` to `next` in one statement when the stored text is exactly
+     * the one this ingester wrote (true), instead of a read and a write per batch. Anything else (no row,
+     * another ingester's cursor, a text written some other way) returns false and the caller takes the
+     * read-compare-write path, which decides as before.
+     */
+    const swapCursor = (expected: IngestCursor, next: IngestCursor) =>
+      dialect === "sqlite"
+        ? Effect.map(
+            sql`UPDATE ${sql("state")} SET ${sql("value")} = ${encodeCursor(next)} WHERE ${sql("key")} = ${INGEST_STATE_KEY} AND ${sql("value")} = ${encodeCursor(expected)} RETURNING ${sql("key")}`,
+            (rows) => rows.length === 1
+          )
+        : Effect.succeed(false)
+
     const credentialConflict =
       dialect === "mysql"
         ? `ON DUPLICATE KEY UPDATE ${q("attempt_count")} = ${q("attempt_count")} + VALUES(${q(
@@ -260,16 +274,19 @@ export class IngestStore extends Effect.Service<IngestStore>()("decnet/IngestSto
             // The rows first: on SQLite the first write takes the write lock, so the cursor read below
             // sees the latest commit of any other process.
             if (batch.logs.length > 0) yield* insertLogs(batch.logs)
-            const found = Option.getOrUndefined(yield* readCursor(true))
-            const same =
-              found === undefined || batch.expected === undefined
-                ? found === batch.expected
-                : samePlace(found, batch.expected)
-            if (!same) return yield* new IngestCursorConflict({ expected: batch.expected, found })
+            const swapped = batch.expected !== undefined && (yield* swapCursor(batch.expected, batch.next))
+            if (!swapped) {
+              const found = Option.getOrUndefined(yield* readCursor(true))
+              const same =
+                found === undefined || batch.expected === undefined
+                  ? found === batch.expected
+                  : samePlace(found, batch.expected)
+              if (!same) return yield* new IngestCursorConflict({ expected: batch.expected, found })
+            }
             const groups = groupCredentials(batch.credentials)
             if (groups.length > 0) yield* upsertCredentials(groups)
             const bounties = batch.bounties.length > 0 ? yield* insertBounties(batch.bounties) : 0
-            yield* writeCursor(batch.next)
+            if (!swapped) yield* writeCursor(batch.next)
             return { credentials: groups.map((g) => g.first), bounties } satisfies IngestCommitted
           })
         )
