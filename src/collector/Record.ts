@@ -37,28 +37,26 @@ const MIN_TIME = Date.UTC(1970, 0, 1)
 const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 // HoneypotEvent's header tokens: printable ASCII without space, bounded.
 const TOKEN = /^[\x21-\x7e]+$/
-const token = (v: unknown, max: number): boolean =>
+const token = (v: unknown, max: number): v is string =>
   typeof v === "string" && v.length >= 1 && v.length <= max && TOKEN.test(v)
 
-const isObject = (v: unknown): v is Readonly<Record<string, unknown>> =>
+export const isPlainObject = (v: unknown): v is Readonly<Record<string, unknown>> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** EventFields' check: an object whose every own key is a field name holding a string. */
 const isFields = (v: unknown): v is Readonly<Record<string, string>> => {
-  if (!isObject(v)) return false
+  if (!isPlainObject(v)) return false
   for (const [key, value] of Object.entries(v))
     if (!isFieldName(key) || typeof value !== "string") return false
   return true
 }
 
 /**
- * `Schema.is(HoneypotEvent)` without the Schema: the collector's check of every parsed line, ~20× cheaper.
- * test/collector/record.test.ts holds it to the Schema, hostile values included.
+ * HoneypotEvent's checks on everything but `timestamp` (given as its epoch ms) and `fields`: what the
+ * collector's `isHoneypotEvent` and the ingester's direct decode (ingester/Rows.ts) both need.
  */
-export const isHoneypotEvent = (e: unknown): e is HoneypotEvent => {
-  if (!isObject(e)) return false
-  const { timestamp, attacker_port: port, severity, attacker_ip } = e
-  const ms = timestamp instanceof Date ? timestamp.getTime() : Number.NaN
+export const isEventHeader = (e: Readonly<Record<string, unknown>>, ms: number): boolean => {
+  const { attacker_port: port, severity, attacker_ip } = e
   return (
     ms >= MIN_TIME &&
     ms <= MAX_TIME &&
@@ -68,7 +66,6 @@ export const isHoneypotEvent = (e: unknown): e is HoneypotEvent => {
     typeof attacker_ip === "string" &&
     attacker_ip !== "" &&
     (port === null || (typeof port === "number" && Number.isInteger(port) && port >= 0 && port <= 65535)) &&
-    isFields(e.fields) &&
     typeof e.msg === "string" &&
     typeof severity === "number" &&
     Number.isInteger(severity) &&
@@ -76,6 +73,15 @@ export const isHoneypotEvent = (e: unknown): e is HoneypotEvent => {
     severity <= 7
   )
 }
+
+/**
+ * `Schema.is(HoneypotEvent)` without the Schema: the collector's check of every parsed line, ~20× cheaper.
+ * test/collector/record.test.ts holds it to the Schema, hostile values included.
+ */
+export const isHoneypotEvent = (e: unknown): e is HoneypotEvent =>
+  isPlainObject(e) &&
+  isEventHeader(e, e.timestamp instanceof Date ? e.timestamp.getTime() : Number.NaN) &&
+  isFields(e.fields)
 
 const encodeRecordJson = Schema.encodeSync(EvidenceRecordJson)
 
@@ -93,7 +99,7 @@ export const recordJson = (r: EvidenceRecord): string => {
     !isHoneypotEvent(r) ||
     typeof r.raw_line !== "string" ||
     (source !== undefined &&
-      (!isObject(source) ||
+      (!isPlainObject(source) ||
         typeof source.container !== "string" ||
         (source.ts !== undefined && typeof source.ts !== "string")))
   )

@@ -6,25 +6,17 @@
  * the direct decode does not accept goes through the Schema, which says why.
  */
 import { Either, type ParseResult, Schema } from "effect"
-import { type EvidenceRecord, EvidenceRecordJson } from "../collector/Record.js"
+import { type EvidenceRecord, EvidenceRecordJson, isEventHeader } from "../collector/Record.js"
 import { formatUtc } from "../db/Columns.js"
 import type { SqlValue } from "../db/Upsert.js"
 import type { EventFields, HoneypotEvent } from "../logging/HoneypotEvent.js"
 import { isFieldName } from "../logging/Rfc5424.js"
 
-const MIN_TIME = Date.UTC(1970, 0, 1)
-const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
-
-// HoneypotEvent's header tokens: printable ASCII without space (each one UTF-16 unit), bounded.
-const TOKEN = /^[\x21-\x7e]+$/
-const token = (v: unknown, max: number): v is string =>
-  typeof v === "string" && v.length >= 1 && v.length <= max && TOKEN.test(v)
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
 
 const isSeverity = (v: unknown): v is HoneypotEvent["severity"] =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 7
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v)
 
 const fieldsOf = (v: unknown): EventFields | undefined => {
   if (!isObject(v)) return undefined
@@ -52,28 +44,31 @@ export const directRecord = (v: unknown): EvidenceRecord | undefined => {
   const { timestamp, attacker_port: port, severity } = v
   if (typeof timestamp !== "string") return undefined
   const time = new Date(timestamp)
-  const ms = time.getTime()
-  if (!(ms >= MIN_TIME && ms <= MAX_TIME)) return undefined
-  if (!token(v.decky, 255) || !token(v.service, 48) || !token(v.event_type, 32)) return undefined
-  if (typeof v.attacker_ip !== "string" || v.attacker_ip === "") return undefined
+  // The header as HoneypotEvent checks it (shared with the collector's isHoneypotEvent).
+  if (!isEventHeader(v, time.getTime())) return undefined
+  if (typeof v.raw_line !== "string") return undefined
+  const { decky, service, event_type, attacker_ip, msg } = v
   if (
-    port !== null &&
-    !(Number.isSafeInteger(port) && typeof port === "number" && port >= 0 && port <= 65535)
+    typeof decky !== "string" ||
+    typeof service !== "string" ||
+    typeof event_type !== "string" ||
+    typeof attacker_ip !== "string" ||
+    typeof msg !== "string" ||
+    (port !== null && typeof port !== "number") ||
+    !isSeverity(severity)
   )
     return undefined
-  if (typeof v.msg !== "string" || typeof v.raw_line !== "string") return undefined
-  if (!isSeverity(severity)) return undefined
   const fields = fieldsOf(v.fields)
   if (fields === undefined) return undefined
   const base = {
     timestamp: time,
-    decky: v.decky,
-    service: v.service,
-    event_type: v.event_type,
-    attacker_ip: v.attacker_ip,
+    decky,
+    service,
+    event_type,
+    attacker_ip,
     attacker_port: port,
     fields,
-    msg: v.msg,
+    msg,
     severity,
     raw_line: v.raw_line
   }
