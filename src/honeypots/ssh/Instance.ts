@@ -4,7 +4,7 @@
  * deckies in one process share nothing.
  */
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import ssh2 from "ssh2"
 import {
   type Connection,
@@ -63,7 +63,7 @@ const generateKey = (type: "rsa" | "ed25519"): Effect.Effect<string> =>
  */
 const hostKeys = (ctx: HoneypotContextService): Effect.Effect<ReadonlyArray<ssh2.ParsedKey>> =>
   ctx.hostKeys
-    .get("ssh:rsa-2048+ed25519", Effect.all([generateKey("rsa"), generateKey("ed25519")], { concurrency: 2 }))
+    .get("ssh:rsa-2048+ed25519", Effect.all([usableKey("rsa"), usableKey("ed25519")], { concurrency: 2 }))
     .pipe(
       Effect.flatMap((pems) =>
         Effect.forEach(pems, (pem) => {
@@ -72,6 +72,23 @@ const hostKeys = (ctx: HoneypotContextService): Effect.Effect<ReadonlyArray<ssh2
         })
       )
     )
+
+class UnusableKey extends Data.TaggedError("UnusableKey")<{ readonly type: string }> {}
+
+/**
+ * A generated key that ssh2 can also parse. ssh2's generator strips leading zero bytes from an Ed25519
+ * public key, so about one key in 256 comes out malformed (mscdex/ssh2#1390, #1513); such a key is
+ * thrown away and another generated (eight misses in a row: ~1e-19).
+ */
+const usableKey = (type: "rsa" | "ed25519"): Effect.Effect<string> =>
+  generateKey(type).pipe(
+    Effect.filterOrFail(
+      (pem) => !(ssh2.utils.parseKey(pem) instanceof Error),
+      () => new UnusableKey({ type })
+    ),
+    Effect.retry({ times: 7 }),
+    Effect.orDie
+  )
 
 export const makeSshInstance = (config: SshConfig): Effect.Effect<SshInstance, never, HoneypotContext> =>
   Effect.gen(function* () {
