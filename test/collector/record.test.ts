@@ -13,7 +13,7 @@ import {
   recordJson
 } from "../../src/collector/Record.js"
 import { HoneypotEvent, SystemLogPayload } from "../../src/logging/HoneypotEvent.js"
-import { arbitraryRecord, hostileText } from "../ingester/arbitraries.js"
+import { arbitraryRecord, editedRecord, hostileText } from "../ingester/arbitraries.js"
 
 const RUNS = { numRuns: 3_000 }
 const isEvent = Schema.is(HoneypotEvent)
@@ -82,35 +82,8 @@ const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(hostileText, fc.integer()), { maxKeys: 3 })
 )
 
-const KEYS = [
-  "timestamp",
-  "decky",
-  "service",
-  "event_type",
-  "attacker_ip",
-  "attacker_port",
-  "fields",
-  "msg",
-  "severity",
-  "raw_line",
-  "source",
-  "extra"
-] as const
-
 /** A valid record with one to three keys replaced by odd values or removed. */
-const nearRecord: fc.Arbitrary<Record<string, unknown>> = fc
-  .tuple(
-    arbitraryRecord,
-    fc.array(fc.tuple(fc.constantFrom(...KEYS), fc.boolean(), oddValue), { minLength: 1, maxLength: 3 })
-  )
-  .map(([record, edits]) => {
-    const value: Record<string, unknown> = { ...record, fields: { ...record.fields } }
-    for (const [key, remove, v] of edits) {
-      if (remove) delete value[key]
-      else value[key] = v
-    }
-    return value
-  })
+const nearRecord = editedRecord((r) => ({ ...r, fields: { ...r.fields } }), oddValue)
 
 /** The encoding the Schema gives, or "fails" where it throws. */
 const viaSchema = (r: unknown) => {

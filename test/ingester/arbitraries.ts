@@ -92,7 +92,8 @@ const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.integer()
 )
 
-const KEYS = [
+/** The record's keys, and one it does not have: what the near-record arbitraries edit. */
+export const RECORD_KEYS = [
   "timestamp",
   "decky",
   "service",
@@ -107,20 +108,27 @@ const KEYS = [
   "extra"
 ] as const
 
-/** A valid record's JSON value with one to three keys replaced, removed or added. */
-export const nearRecord: fc.Arbitrary<unknown> = fc
-  .tuple(
-    arbitraryRecord,
-    fc.array(fc.tuple(fc.constantFrom(...KEYS), fc.option(oddValue, { nil: undefined })), {
-      minLength: 1,
-      maxLength: 3
+/** A valid record (as `toValue` copies it) with one to three keys set to `odd` values or removed. */
+export const editedRecord = (
+  toValue: (r: EvidenceRecord) => Record<string, unknown>,
+  odd: fc.Arbitrary<unknown>
+): fc.Arbitrary<Record<string, unknown>> =>
+  fc
+    .tuple(
+      arbitraryRecord,
+      fc.array(fc.tuple(fc.constantFrom(...RECORD_KEYS), fc.option(odd, { nil: undefined })), {
+        minLength: 1,
+        maxLength: 3
+      })
+    )
+    .map(([record, edits]) => {
+      const value = toValue(record)
+      for (const [key, v] of edits) {
+        if (v === undefined) delete value[key]
+        else value[key] = v
+      }
+      return value
     })
-  )
-  .map(([record, edits]) => {
-    const value: Record<string, unknown> = JSON.parse(JSON.stringify(record))
-    for (const [key, v] of edits) {
-      if (v === undefined) delete value[key]
-      else value[key] = v
-    }
-    return value
-  })
+
+/** A valid record's JSON value with one to three keys replaced, removed or added. */
+export const nearRecord: fc.Arbitrary<unknown> = editedRecord((r) => JSON.parse(JSON.stringify(r)), oddValue)
