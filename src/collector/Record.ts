@@ -44,10 +44,9 @@ export const isPlainObject = (v: unknown): v is Readonly<Record<string, unknown>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** EventFields' check: an object whose every own key is a field name holding a string. */
-const isFields = (v: unknown): v is Readonly<Record<string, string>> => {
+export const isFields = (v: unknown): v is Readonly<Record<string, string>> => {
   if (!isPlainObject(v)) return false
-  for (const [key, value] of Object.entries(v))
-    if (!isFieldName(key) || typeof value !== "string") return false
+  for (const key of Object.keys(v)) if (!isFieldName(key) || typeof v[key] !== "string") return false
   return true
 }
 

@@ -6,33 +6,22 @@
  * the direct decode does not accept goes through the Schema, which says why.
  */
 import { Either, type ParseResult, Schema } from "effect"
-import { type EvidenceRecord, EvidenceRecordJson, isEventHeader } from "../collector/Record.js"
+import {
+  type EvidenceRecord,
+  EvidenceRecordJson,
+  isEventHeader,
+  isFields,
+  isPlainObject
+} from "../collector/Record.js"
 import { formatUtc } from "../db/Columns.js"
 import type { SqlValue } from "../db/Upsert.js"
-import type { EventFields, HoneypotEvent } from "../logging/HoneypotEvent.js"
-import { isFieldName } from "../logging/Rfc5424.js"
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v)
+import type { HoneypotEvent } from "../logging/HoneypotEvent.js"
 
 const isSeverity = (v: unknown): v is HoneypotEvent["severity"] =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 7
 
-const fieldsOf = (v: unknown): EventFields | undefined => {
-  if (!isObject(v)) return undefined
-  // Every value a string under a field name: what EventFields decodes to (a copy, as the Schema makes).
-  // Each key is checked before it is assigned, so `__proto__` never reaches the copy.
-  const fields: Record<string, string> = {}
-  for (const key of Object.keys(v)) {
-    const value = v[key]
-    if (typeof value !== "string" || !isFieldName(key)) return undefined
-    fields[key] = value
-  }
-  return fields
-}
-
 const sourceOf = (v: unknown): EvidenceRecord["source"] | null => {
-  if (!isObject(v) || typeof v.container !== "string") return null
+  if (!isPlainObject(v) || typeof v.container !== "string") return null
   if (v.ts === undefined)
     return "ts" in v ? { container: v.container, ts: undefined } : { container: v.container }
   return typeof v.ts === "string" ? { container: v.container, ts: v.ts } : null
@@ -40,7 +29,7 @@ const sourceOf = (v: unknown): EvidenceRecord["source"] | null => {
 
 /** The record in a parsed JSON value, when it is one without doubt; undefined leaves it to the Schema. */
 export const directRecord = (v: unknown): EvidenceRecord | undefined => {
-  if (!isObject(v)) return undefined
+  if (!isPlainObject(v)) return undefined
   const { timestamp, attacker_port: port, severity } = v
   if (typeof timestamp !== "string") return undefined
   const time = new Date(timestamp)
@@ -58,9 +47,27 @@ export const directRecord = (v: unknown): EvidenceRecord | undefined => {
     !isSeverity(severity)
   )
     return undefined
-  const fields = fieldsOf(v.fields)
-  if (fields === undefined) return undefined
-  const base = {
+  // EventFields as the Schema decodes them. The parsed object is used as it is, not copied (JSON.parse
+  // made it and nothing else holds it); an own `__proto__` key, which JSON.parse can make, is not a field
+  // name, so such a line goes to the Schema.
+  const fields = v.fields
+  if (!isFields(fields)) return undefined
+  if (!("source" in v))
+    return {
+      timestamp: time,
+      decky,
+      service,
+      event_type,
+      attacker_ip,
+      attacker_port: port,
+      fields,
+      msg,
+      severity,
+      raw_line: v.raw_line
+    }
+  const source = sourceOf(v.source)
+  if (source === null) return undefined
+  return {
     timestamp: time,
     decky,
     service,
@@ -70,12 +77,9 @@ export const directRecord = (v: unknown): EvidenceRecord | undefined => {
     fields,
     msg,
     severity,
-    raw_line: v.raw_line
+    raw_line: v.raw_line,
+    source
   }
-  if (!("source" in v)) return base
-  const source = sourceOf(v.source)
-  if (source === null) return undefined
-  return { ...base, source }
 }
 
 const decodeJson = Schema.decodeUnknownEither(EvidenceRecordJson)

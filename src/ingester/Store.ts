@@ -49,7 +49,17 @@ export interface IngestCommitted {
 
 const CursorRows = Schema.Array(Schema.Struct({ value: Schema.parseJson(IngestCursor) }))
 const decodeCursorRows = Schema.decodeUnknown(CursorRows)
-const encodeCursor = Schema.encodeSync(Schema.parseJson(IngestCursor))
+const encodeCursorText = Schema.encodeSync(Schema.parseJson(IngestCursor))
+// A batch's `next` is the following batch's `expected`: each cursor is encoded once, not twice per batch.
+const cursorTexts = new WeakMap<IngestCursor, string>()
+const encodeCursor = (cursor: IngestCursor): string => {
+  let text = cursorTexts.get(cursor)
+  if (text === undefined) {
+    text = encodeCursorText(cursor)
+    cursorTexts.set(cursor, text)
+  }
+  return text
+}
 const PayloadRows = Schema.Array(
   Schema.Struct({ bounty_type: Schema.String, attacker_ip: Schema.String, payload: Schema.String })
 )
@@ -129,10 +139,12 @@ export class IngestStore extends Effect.Service<IngestStore>()("decnet/IngestSto
      * another ingester's cursor, a text written some other way) returns false and the caller takes the
      * read-compare-write path, which decides as before.
      */
+    // Its text built once: a template statement is compiled again on every call, once a batch.
+    const swapText = `UPDATE ${q("state")} SET ${q("value")} = ? WHERE ${q("key")} = ? AND ${q("value")} = ? RETURNING ${q("key")}`
     const swapCursor = (expected: IngestCursor, next: IngestCursor) =>
       dialect === "sqlite"
         ? Effect.map(
-            sql`UPDATE ${sql("state")} SET ${sql("value")} = ${encodeCursor(next)} WHERE ${sql("key")} = ${INGEST_STATE_KEY} AND ${sql("value")} = ${encodeCursor(expected)} RETURNING ${sql("key")}`,
+            sql.unsafe(swapText, [encodeCursor(next), INGEST_STATE_KEY, encodeCursor(expected)]),
             (rows) => rows.length === 1
           )
         : Effect.succeed(false)
@@ -266,37 +278,38 @@ export class IngestStore extends Effect.Service<IngestStore>()("decnet/IngestSto
       return yield* readCursor(false).pipe(Effect.orDie)
     })
 
-    /** Write one batch and its cursor, atomically. */
-    const commit = Effect.fn("IngestStore.commit")(function* (batch: IngestBatch) {
-      return yield* sql
-        .withTransaction(
-          Effect.gen(function* () {
-            // The rows first: on SQLite the first write takes the write lock, so the cursor read below
-            // sees the latest commit of any other process.
-            if (batch.logs.length > 0) yield* insertLogs(batch.logs)
-            const swapped = batch.expected !== undefined && (yield* swapCursor(batch.expected, batch.next))
-            if (!swapped) {
-              const found = Option.getOrUndefined(yield* readCursor(true))
-              const same =
-                found === undefined || batch.expected === undefined
-                  ? found === batch.expected
-                  : samePlace(found, batch.expected)
-              if (!same) return yield* new IngestCursorConflict({ expected: batch.expected, found })
-            }
-            const groups = groupCredentials(batch.credentials)
-            if (groups.length > 0) yield* upsertCredentials(groups)
-            const bounties = batch.bounties.length > 0 ? yield* insertBounties(batch.bounties) : 0
-            if (!swapped) yield* writeCursor(batch.next)
-            return { credentials: groups.map((g) => g.first), bounties } satisfies IngestCommitted
-          })
-        )
-        .pipe(
-          Effect.catchTags({
-            SqlError: (e: SqlError) => Effect.die(e),
-            ParseError: (e) => Effect.die(e)
-          })
-        )
-    })
+    const commitBatch = (batch: IngestBatch) =>
+      Effect.gen(function* () {
+        // The rows first: on SQLite the first write takes the write lock, so the cursor read below
+        // sees the latest commit of any other process.
+        if (batch.logs.length > 0) yield* insertLogs(batch.logs)
+        const swapped = batch.expected !== undefined && (yield* swapCursor(batch.expected, batch.next))
+        if (!swapped) {
+          const found = Option.getOrUndefined(yield* readCursor(true))
+          const same =
+            found === undefined || batch.expected === undefined
+              ? found === batch.expected
+              : samePlace(found, batch.expected)
+          if (!same) return yield* new IngestCursorConflict({ expected: batch.expected, found })
+        }
+        const groups = groupCredentials(batch.credentials)
+        if (groups.length > 0) yield* upsertCredentials(groups)
+        const bounties = batch.bounties.length > 0 ? yield* insertBounties(batch.bounties) : 0
+        if (!swapped) yield* writeCursor(batch.next)
+        return { credentials: groups.map((g) => g.first), bounties } satisfies IngestCommitted
+      })
+
+    /**
+     * Write one batch and its cursor, atomically. No span of its own: it runs once a batch on the hot path,
+     * inside the caller's (`Ingester.commit`), and the transaction has its `sql.transaction` span.
+     */
+    const commit = (batch: IngestBatch): Effect.Effect<IngestCommitted, IngestCursorConflict> =>
+      sql.withTransaction(commitBatch(batch)).pipe(
+        Effect.catchTags({
+          SqlError: (e: SqlError) => Effect.die(e),
+          ParseError: (e) => Effect.die(e)
+        })
+      )
 
     return { load, commit } as const
   })
