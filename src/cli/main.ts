@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs"
 import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
+import { api } from "./api.js"
 import { bus } from "./bus.js"
 import { archetypes, distros, services } from "./catalog.js"
 import { collect } from "./collect.js"
@@ -42,6 +43,7 @@ const optional = [
   entry(distros),
   entry(archetypes),
   entry(bus),
+  entry(api),
   entry(collect),
   entry(ingest),
   entry(logs),

@@ -172,7 +172,14 @@ export const decnetConfig = Config.all({
   testing: bool("DECNET_TESTING", false),
   api: Config.all({
     host: str("DECNET_API_HOST", "127.0.0.1"),
-    port: port("DECNET_API_PORT").pipe(Config.withDefault(8000))
+    port: port("DECNET_API_PORT").pipe(Config.withDefault(8000)),
+    /** `/docs` and `/openapi.json`; only `false` turns them off. */
+    docs: bool("DECNET_API_DOCS", true),
+    /** Rate limits (login, change-password); only `false` turns them off. */
+    limiterEnabled: bool("DECNET_LIMITER_ENABLED", true),
+    sseMaxPerUser: positiveInt("DECNET_SSE_MAX_PER_USER").pipe(Config.withDefault(5)),
+    /** Skip the background deploy/mutate work (the contract tests of spec api §7.12). */
+    contractTest: bool("DECNET_CONTRACT_TEST", false)
   }),
   web: Config.all({
     host: str("DECNET_WEB_HOST", "127.0.0.1"),

@@ -141,6 +141,44 @@ export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
       ])} ORDER BY ${sql("id")} ASC LIMIT ${lim}`.pipe(Effect.flatMap(decodeLogs), Effect.orDie)
     })
 
-    return { addLog, addLogs, getLogs, getTotalLogs, getMaxLogId, getLogsAfterId } as const
+    /**
+     * Non-empty buckets of `intervalMinutes`, oldest first (spec api §7.2): bucket start =
+     * floor(epoch / (interval·60)) · interval·60, as `YYYY-MM-DD HH:MM:SS` (naive UTC).
+     */
+    const histogram = Effect.fn("LogRepo.histogram")(function* (filter: LogFilter, intervalMinutes: number) {
+      const width = Math.max(1, Math.trunc(intervalMinutes)) * 60
+      // Integer division of the epoch seconds (timestamps are after 1970, so it floors).
+      const bucket =
+        dialect === "mysql"
+          ? sql`TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ${sql("timestamp")}) DIV ${width}`
+          : sql`CAST(strftime('%s', ${sql("timestamp")}) AS INTEGER) / ${width}`
+      const rows = yield* sql`SELECT ${bucket} AS b, COUNT(*) AS n FROM ${sql("logs")} ${where(
+        conditions(filter)
+      )} GROUP BY b ORDER BY b`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ b: SqlCount, n: SqlCount })))),
+        Effect.orDie
+      )
+      return rows.map((r) => ({ time: formatUtc(new Date(r.b * width * 1000)).slice(0, 19), count: r.n }))
+    })
+
+    /** Distinct attacker addresses in `logs` (the stats' unique_attackers). */
+    const countAttackers = Effect.fn("LogRepo.countAttackers")(function* () {
+      const rows = yield* sql`SELECT COUNT(DISTINCT ${sql("attacker_ip")}) AS n FROM ${sql("logs")}`.pipe(
+        Effect.flatMap(decodeCount),
+        Effect.orDie
+      )
+      return rows[0]?.n ?? 0
+    })
+
+    return {
+      addLog,
+      addLogs,
+      getLogs,
+      getTotalLogs,
+      getMaxLogId,
+      getLogsAfterId,
+      histogram,
+      countAttackers
+    } as const
   })
 }) {}

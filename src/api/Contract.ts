@@ -1,0 +1,408 @@
+/**
+ * The master HTTP API's one contract (spec api.md): an `HttpApi` under `/api/v1`, one group per area.
+ * The server implements it (Server.ts and handlers/), the OpenAPI document at `/openapi.json` is generated
+ * from it, and tests and CLI commands derive typed clients from it with `HttpApiClient`. Request and
+ * response Schemas are the database rows' own where a route returns rows (LogRow, User…).
+ *
+ * A later area (attackers, topologies, swarm…) is one more `HttpApiGroup` added here and one more handler
+ * layer in Server.ts.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { WorkerRow as RegistryWorkerRow } from "../bus/Registry.js"
+import { LogRow } from "../db/Rows.js"
+import {
+  BadGatewayWire,
+  BadRequestWire,
+  ConflictWire,
+  ForbiddenWire,
+  NotFoundWire,
+  ServiceUnavailableWire,
+  TOO_SHORT,
+  TooManyRequestsWire,
+  UnauthorizedWire,
+  UnprocessableWire
+} from "./Errors.js"
+import { Admin, AnyUser, Role, StreamViewer, Viewer } from "./Security.js"
+
+// ---- shared pieces ------------------------------------------------------------------------------------
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8")
+
+/** A string of at least `min` characters; shorter is structural (400), like pydantic's string_too_short. */
+const atLeast = (min: number) =>
+  Schema.String.pipe(Schema.minLength(min, { message: () => `${TOO_SHORT}: at least ${min} characters` }))
+
+/** A new password (spec §4.1): 12–72 characters and at most 72 UTF-8 bytes. */
+export const NewPassword = atLeast(12).pipe(
+  Schema.maxLength(72),
+  Schema.filter((s) => utf8Bytes(s) <= 72 || "password is longer than 72 UTF-8 bytes")
+)
+
+/** A query integer in [min, max] with a default. */
+const queryInt = (min: number, max: number, fallback: number) =>
+  Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max)), {
+    default: () => fallback
+  })
+
+/** An optional query string (the handlers treat `null`, `NULL`, `undefined` and "" as absent, §6). */
+const queryText = (max?: number) =>
+  Schema.optional(max === undefined ? Schema.String : Schema.String.pipe(Schema.maxLength(max)))
+
+const Pagination = {
+  limit: queryInt(1, 1000, 50),
+  offset: queryInt(0, 2_147_483_647, 0)
+}
+
+/** The shared list envelope: `{total, limit, offset, data}`. */
+export const Page = <A, I, R>(row: Schema.Schema<A, I, R>) =>
+  Schema.Struct({ total: Schema.Number, limit: Schema.Number, offset: Schema.Number, data: Schema.Array(row) })
+
+export const Message = Schema.Struct({ message: Schema.String })
+
+/** Bodies are strict: an unknown field is a structural error (400). */
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+
+// ---- auth (§4, §5.1) ----------------------------------------------------------------------------------
+
+export const LoginRequest = Schema.Struct({
+  username: Schema.String,
+  password: Schema.String.pipe(Schema.maxLength(72))
+}).annotations(strict)
+
+export const TokenResponse = Schema.Struct({
+  access_token: Schema.String,
+  token_type: Schema.Literal("bearer"),
+  must_change_password: Schema.Boolean
+})
+
+export const ChangePasswordRequest = Schema.Struct({
+  old_password: Schema.String.pipe(Schema.maxLength(72)),
+  new_password: NewPassword
+}).annotations(strict)
+
+export const SseTicket = Schema.Struct({ ticket: Schema.String, expires_in: Schema.Number })
+
+export class AuthGroup extends HttpApiGroup.make("auth")
+  .add(
+    HttpApiEndpoint.post("login", "/auth/login")
+      .setPayload(LoginRequest)
+      .addSuccess(TokenResponse)
+      .addError(UnauthorizedWire)
+      .addError(TooManyRequestsWire)
+  )
+  .add(
+    HttpApiEndpoint.post("changePassword", "/auth/change-password")
+      .setPayload(ChangePasswordRequest)
+      .addSuccess(Message)
+      .addError(TooManyRequestsWire)
+      .middleware(AnyUser)
+  )
+  .add(HttpApiEndpoint.post("logout", "/auth/logout").addSuccess(Message).middleware(AnyUser))
+  .add(HttpApiEndpoint.post("sseTicket", "/auth/sse-ticket").addSuccess(SseTicket).middleware(Viewer))
+  .annotate(OpenApi.Description, "Login, logout, password change and SSE tickets (spec api §4, §5.1)") {}
+
+// ---- logs, stats, stream (§7.2, §7.5, §7.6) ------------------------------------------------------------
+
+export const LogsQuery = Schema.Struct({
+  ...Pagination,
+  search: queryText(512),
+  start_time: queryText(),
+  end_time: queryText()
+})
+
+export const HistogramQuery = Schema.Struct({
+  search: queryText(512),
+  start_time: queryText(),
+  end_time: queryText(),
+  interval_minutes: queryInt(1, 525_600, 15)
+})
+
+export const HistogramBucket = Schema.Struct({ time: Schema.String, count: Schema.Number })
+
+export const Stats = Schema.Struct({
+  total_logs: Schema.Number,
+  unique_attackers: Schema.Number,
+  active_deckies: Schema.Number,
+  deployed_deckies: Schema.Number
+})
+
+export const StreamQuery = Schema.Struct({
+  lastEventId: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()), {
+    default: () => 0
+  }),
+  search: queryText(512),
+  start_time: queryText(),
+  end_time: queryText(),
+  maxOutput: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.positive())),
+  ticket: Schema.optional(Schema.String)
+})
+
+export class LogsGroup extends HttpApiGroup.make("logs")
+  .add(
+    HttpApiEndpoint.get("logs", "/logs").setUrlParams(LogsQuery).addSuccess(Page(LogRow)).middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.get("histogram", "/logs/histogram")
+      .setUrlParams(HistogramQuery)
+      .addSuccess(Schema.Array(HistogramBucket))
+      .middleware(Viewer)
+  )
+  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats).middleware(Viewer))
+  .add(
+    HttpApiEndpoint.get("stream", "/stream")
+      .setUrlParams(StreamQuery)
+      .addSuccess(Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" })))
+      .addError(TooManyRequestsWire)
+      .middleware(StreamViewer)
+      .annotate(
+        OpenApi.Description,
+        "Server-Sent Events: stats, histogram and new log rows (spec api §7.6). Authenticate with a bearer header or ?ticket= from POST /auth/sse-ticket."
+      )
+  ) {}
+
+// ---- bounty, credentials (§7.3, §7.4) -----------------------------------------------------------------
+
+export const BountyRow = Schema.Struct({
+  id: Schema.Number,
+  timestamp: Schema.String,
+  decky: Schema.String,
+  service: Schema.String,
+  attacker_ip: Schema.String,
+  bounty_type: Schema.String,
+  payload: Schema.Unknown
+})
+
+export const BountyQuery = Schema.Struct({
+  ...Pagination,
+  bounty_type: queryText(),
+  search: queryText(512)
+})
+
+export const CredentialRow = Schema.Struct({
+  id: Schema.Number,
+  attacker_ip: Schema.String,
+  attacker_uuid: Schema.NullOr(Schema.String),
+  decky_name: Schema.String,
+  service: Schema.String,
+  principal: Schema.NullOr(Schema.String),
+  principal_key: Schema.String,
+  secret_kind: Schema.String,
+  secret_sha256: Schema.String,
+  secret_b64: Schema.NullOr(Schema.String),
+  secret_printable: Schema.NullOr(Schema.String),
+  outcome: Schema.NullOr(Schema.String),
+  fields: Schema.Unknown,
+  first_seen: Schema.String,
+  last_seen: Schema.String,
+  attempt_count: Schema.Number
+})
+
+export const CredentialsQuery = Schema.Struct({
+  ...Pagination,
+  search: queryText(512),
+  service: queryText(),
+  attacker_ip: queryText()
+})
+
+export class EvidenceGroup extends HttpApiGroup.make("evidence")
+  .add(
+    HttpApiEndpoint.get("bounty", "/bounty")
+      .setUrlParams(BountyQuery)
+      .addSuccess(Page(BountyRow))
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.get("credentials", "/credentials")
+      .setUrlParams(CredentialsQuery)
+      .addSuccess(Page(CredentialRow))
+      .middleware(Viewer)
+  ) {}
+
+// ---- health (§7.7) ------------------------------------------------------------------------------------
+
+export const Component = Schema.Struct({
+  status: Schema.Literal("ok", "failing"),
+  detail: Schema.NullOr(Schema.String)
+})
+
+export const Health = Schema.Struct({
+  status: Schema.Literal("healthy", "degraded", "unhealthy"),
+  components: Schema.Record({ key: Schema.String, value: Component })
+})
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(
+    HttpApiEndpoint.get("health", "/health")
+      .addSuccess(Health)
+      .addError(Health, { status: 503 })
+      .middleware(Viewer)
+  ) {}
+
+// ---- config and users (§4.9, §7.14) -------------------------------------------------------------------
+
+export const UserSummary = Schema.Struct({
+  uuid: Schema.String,
+  username: Schema.String,
+  role: Role,
+  must_change_password: Schema.Boolean
+})
+
+export const ConfigResponse = Schema.Struct({
+  role: Role,
+  deployment_limit: Schema.Number,
+  global_mutation_interval: Schema.String,
+  users: Schema.optional(Schema.Array(UserSummary)),
+  developer_mode: Schema.optional(Schema.Boolean)
+})
+
+/** `^[1-9]\d*[mdMyY]$`: minutes, days, 30-day months, 365-day years (no hours or seconds). */
+export const MutationInterval = Schema.String.pipe(Schema.pattern(/^[1-9]\d*[mdMyY]$/))
+
+export const CreateUserRequest = Schema.Struct({
+  username: atLeast(1).pipe(Schema.maxLength(64)),
+  password: NewPassword,
+  role: Schema.optionalWith(Role, { default: () => "viewer" as const })
+}).annotations(strict)
+
+const UserPath = Schema.Struct({ user_uuid: Schema.String })
+
+export class ConfigGroup extends HttpApiGroup.make("config")
+  .add(HttpApiEndpoint.get("config", "/config").addSuccess(ConfigResponse).middleware(Viewer))
+  .add(
+    HttpApiEndpoint.put("deploymentLimit", "/config/deployment-limit")
+      .setPayload(
+        Schema.Struct({ deployment_limit: Schema.Number.pipe(Schema.int(), Schema.between(1, 500)) }).annotations(
+          strict
+        )
+      )
+      .addSuccess(Message)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.put("globalMutationInterval", "/config/global-mutation-interval")
+      .setPayload(Schema.Struct({ global_mutation_interval: MutationInterval }).annotations(strict))
+      .addSuccess(Message)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("createUser", "/config/users")
+      .setPayload(CreateUserRequest)
+      .addSuccess(UserSummary)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("deleteUser", "/config/users/:user_uuid")
+      .setPath(UserPath)
+      .addSuccess(Message)
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.put("updateRole", "/config/users/:user_uuid/role")
+      .setPath(UserPath)
+      .setPayload(Schema.Struct({ role: Role }).annotations(strict))
+      .addSuccess(Message)
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.put("resetPassword", "/config/users/:user_uuid/reset-password")
+      .setPath(UserPath)
+      .setPayload(Schema.Struct({ new_password: NewPassword }).annotations(strict))
+      .addSuccess(Message)
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("reinit", "/config/reinit")
+      .addSuccess(
+        Schema.Struct({
+          message: Schema.String,
+          deleted: Schema.Struct({
+            logs: Schema.Number,
+            bounties: Schema.Number,
+            credentials: Schema.Number,
+            attackers: Schema.Number
+          })
+        })
+      )
+      .middleware(Admin)
+  ) {}
+
+// ---- workers (§7.15) and the system (§7.20) -----------------------------------------------------------
+
+/** The registry's row (bus/Registry.ts) plus whether `decnet-<name>.service` is installed. */
+export const WorkerRow = Schema.Struct({ ...RegistryWorkerRow.fields, installed: Schema.Boolean })
+
+export const WorkersResponse = Schema.Struct({
+  workers: Schema.Array(WorkerRow),
+  generated_at: Schema.Number,
+  bus_connected: Schema.Boolean
+})
+
+export const WorkerAction = Schema.Struct({
+  accepted: Schema.Literal(true),
+  worker: Schema.String,
+  action: Schema.Literal("stop", "start")
+})
+
+export const StartAll = Schema.Struct({
+  started: Schema.Array(Schema.String),
+  already_running: Schema.Array(Schema.String),
+  failed: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String }))
+})
+
+const WorkerPath = Schema.Struct({ name: Schema.String })
+
+export const DeploymentMode = Schema.Struct({
+  mode: Schema.Literal("swarm", "unihost"),
+  role: Schema.Literal("master", "agent"),
+  swarm_host_count: Schema.Number
+})
+
+export class WorkersGroup extends HttpApiGroup.make("workers")
+  .add(HttpApiEndpoint.get("workers", "/workers").addSuccess(WorkersResponse).middleware(Viewer))
+  .add(
+    HttpApiEndpoint.post("stop", "/workers/:name/stop")
+      .setPath(WorkerPath)
+      .addSuccess(WorkerAction, { status: 202 })
+      .addError(NotFoundWire)
+      .addError(ServiceUnavailableWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("start", "/workers/:name/start")
+      .setPath(WorkerPath)
+      .addSuccess(WorkerAction, { status: 202 })
+      .addError(NotFoundWire)
+      .addError(ServiceUnavailableWire)
+      .addError(BadGatewayWire)
+      .middleware(Admin)
+  )
+  .add(HttpApiEndpoint.post("startAll", "/workers/start-all").addSuccess(StartAll).middleware(Admin))
+  .add(
+    HttpApiEndpoint.get("deploymentMode", "/system/deployment-mode")
+      .addSuccess(DeploymentMode)
+      .middleware(Viewer)
+  ) {}
+
+/** Every group's shared failures: the envelope's 400/401/403/404/422 (spec §3). */
+export class DecnetApi extends HttpApi.make("decnet")
+  .add(AuthGroup)
+  .add(LogsGroup)
+  .add(EvidenceGroup)
+  .add(HealthGroup)
+  .add(ConfigGroup)
+  .add(WorkersGroup)
+  .addError(BadRequestWire)
+  .addError(UnauthorizedWire)
+  .addError(ForbiddenWire)
+  .addError(UnprocessableWire)
+  .prefix("/api/v1")
+  .annotate(OpenApi.Title, "DECNET master API")
+  .annotate(
+    OpenApi.Description,
+    "The DECNET master API (docs/api.md). Authenticate with POST /api/v1/auth/login and send `Authorization: Bearer <access_token>`."
+  ) {}

@@ -1,0 +1,97 @@
+/**
+ * The API server as layers: the contract's handlers, the auth middlewares, the envelope, the docs, and a
+ * node HTTP server. `ApiServerLive` serves; it needs the database, the bus pieces and the API secrets
+ * from its caller (`decnet api` in Main.ts, `decnet up`, the tests).
+ */
+import { createServer } from "node:http"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer, Redacted } from "effect"
+import { EvidenceRepo } from "../db/EvidenceRepo.js"
+import { FleetRepo } from "../db/FleetRepo.js"
+import { LogRepo } from "../db/LogRepo.js"
+import { StateRepo } from "../db/StateRepo.js"
+import { UserRepo } from "../db/UserRepo.js"
+import { ApiAuth, type Gate } from "./Auth.js"
+import { DecnetApi } from "./Contract.js"
+import { envelope, routesOf } from "./Envelope.js"
+import { AuthHandlers } from "./handlers/Auth.js"
+import { ConfigHandlers } from "./handlers/Config.js"
+import { EvidenceHandlers } from "./handlers/Evidence.js"
+import { HealthHandlers } from "./handlers/Health.js"
+import { LogsHandlers } from "./handlers/Logs.js"
+import { WorkersHandlers } from "./handlers/Workers.js"
+import { Admin, AnyUser, StreamViewer, Viewer } from "./Security.js"
+
+const bearerGate = (gate: Gate) =>
+  Effect.map(ApiAuth, (auth) => ({
+    bearer: (token: Redacted.Redacted<string>) => auth.authenticate(Redacted.value(token), gate)
+  }))
+
+const SecurityLive = Layer.mergeAll(
+  Layer.effect(AnyUser, bearerGate("any")),
+  Layer.effect(Viewer, bearerGate("viewer")),
+  Layer.effect(Admin, bearerGate("admin")),
+  Layer.effect(
+    StreamViewer,
+    Effect.map(ApiAuth, (auth) => ({
+      // Both schemes read the request themselves: a bearer header wins, else the ticket (§5.2).
+      bearer: () => auth.authenticateStream("viewer"),
+      ticket: () => auth.authenticateStream("viewer")
+    }))
+  )
+)
+
+const HandlersLive = Layer.mergeAll(
+  AuthHandlers,
+  LogsHandlers,
+  EvidenceHandlers,
+  HealthHandlers,
+  ConfigHandlers,
+  WorkersHandlers
+)
+
+/** The repositories the handlers read, over the caller's SqlClient. */
+export const ApiDataLive = Layer.mergeAll(
+  LogRepo.Default,
+  FleetRepo.Default,
+  EvidenceRepo.Default,
+  StateRepo.Default,
+  UserRepo.Default
+)
+
+/** The implemented contract (handlers + middlewares), before it is served. */
+export const ApiLive = HttpApiBuilder.api(DecnetApi).pipe(
+  Layer.provide(HandlersLive),
+  Layer.provide(SecurityLive),
+  Layer.provide(ApiAuth.Default)
+)
+
+export interface ApiServeOptions {
+  readonly host: string
+  readonly port: number
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly developer: boolean
+  /** `/docs` and `/openapi.json` (DECNET_API_DOCS). */
+  readonly docs: boolean
+}
+
+/** Every route of the contract as (method, path): the envelope's 405 and the tests' enumeration. */
+export const API_ROUTES = routesOf(DecnetApi)
+
+/** Serve the API on `host:port` (port 0: any free port; HttpServer.addressWith tells which). */
+export const ApiServerLive = (options: ApiServeOptions) => {
+  const docs = options.docs
+    ? Layer.mergeAll(
+        HttpApiSwagger.layer({ path: "/docs" }),
+        HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
+      )
+    : Layer.empty
+  return HttpApiBuilder.serve().pipe(
+    Layer.provide(docs),
+    Layer.provide(envelope(API_ROUTES, { corsOrigins: options.corsOrigins, developer: options.developer })),
+    Layer.provide(ApiLive),
+    HttpServer.withLogAddress,
+    Layer.provide(NodeHttpServer.layer(() => createServer(), { host: options.host, port: options.port }))
+  )
+}

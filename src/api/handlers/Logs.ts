@@ -1,0 +1,140 @@
+/**
+ * The `logs` group (spec api §7.2, §7.5, §7.6): `/logs`, `/logs/histogram`, `/stats` and the `/stream`
+ * SSE feed, with the TTL caches of §6 (the stream reads around them).
+ */
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Effect, Exit, Schedule, Schema, Scope, Stream } from "effect"
+import { DecnetConfig } from "../../config/DecnetConfig.js"
+import { FleetRepo } from "../../db/FleetRepo.js"
+import { type LogFilter, LogRepo } from "../../db/LogRepo.js"
+import { LogRow } from "../../db/Rows.js"
+import { ApiAuth } from "../Auth.js"
+import { DecnetApi } from "../Contract.js"
+import { logFilter, unfiltered } from "../Query.js"
+import { CurrentUser } from "../Security.js"
+import { makeTtlValue } from "../TtlCache.js"
+
+/** Rows per `logs` frame and the stream's poll period (§7.6). */
+export const STREAM_BATCH = 50
+export const STREAM_TICK = "1 second"
+/** Stats and histogram are re-sent every this many idle iterations (~10 s). */
+export const STREAM_REFRESH_EVERY = 10
+
+const encodeRows = Schema.encodeSync(Schema.Array(LogRow))
+
+const encoder = new TextEncoder()
+/** One SSE frame: `event: <name>\ndata: <compact JSON>\n\n`. */
+export const sseFrame = (event: string, data: unknown) =>
+  encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+export const sseComment = (text: string) => encoder.encode(`: ${text}\n\n`)
+
+export const SSE_HEADERS = {
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no"
+} as const
+
+/** The four counters of `/stats` (spec logging-and-config §5.6, over `fleet_deckies`). */
+export const readStats = Effect.gen(function* () {
+  const logs = yield* LogRepo
+  const fleet = yield* FleetRepo
+  const deckies = yield* fleet.list()
+  return {
+    total_logs: yield* logs.getTotalLogs(),
+    unique_attackers: yield* logs.countAttackers(),
+    active_deckies: deckies.filter((d) => d.state === "running").length,
+    deployed_deckies: deckies.length
+  }
+})
+
+export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =>
+  Effect.gen(function* () {
+    const logs = yield* LogRepo
+    const fleet = yield* FleetRepo
+    const auth = yield* ApiAuth
+    const config = yield* DecnetConfig
+    const stats = readStats.pipe(Effect.provideService(LogRepo, logs), Effect.provideService(FleetRepo, fleet))
+    const statsCache = yield* makeTtlValue(stats, "5 seconds")
+    const totalCache = yield* makeTtlValue(logs.getTotalLogs(), "2 seconds")
+    const histogramCache = yield* makeTtlValue(logs.histogram({}, 15), "5 seconds")
+
+    /** The `/stream` body: frames until the client goes, an error frame on failure (§7.6). */
+    const streamBody = (
+      filter: LogFilter,
+      startId: number,
+      maxOutput: number | undefined
+    ): Stream.Stream<Uint8Array> => {
+      let lastId = startId
+      const snapshot = Effect.gen(function* () {
+        const s = yield* stats
+        const h = yield* logs.histogram(filter, 15)
+        return [
+          sseFrame("message", { type: "stats", data: s }),
+          sseFrame("message", { type: "histogram", data: h })
+        ]
+      })
+      const iteration = (i: number) =>
+        Effect.gen(function* () {
+          const rows = yield* logs.getLogsAfterId(lastId, STREAM_BATCH, filter)
+          const frames: Array<Uint8Array> = []
+          const newest = rows[rows.length - 1]
+          if (newest !== undefined) {
+            lastId = newest.id
+            frames.push(sseFrame("message", { type: "logs", data: encodeRows(rows) }))
+          }
+          if (newest !== undefined || (i + 1) % STREAM_REFRESH_EVERY === 0) frames.push(...(yield* snapshot))
+          return frames
+        })
+      const ticks = Stream.iterate(0, (i) => i + 1).pipe(
+        Stream.schedule(Schedule.spaced(STREAM_TICK)),
+        maxOutput === undefined ? (s) => s : Stream.take(maxOutput)
+      )
+      const loop = ticks.pipe(Stream.mapEffect(iteration), Stream.flattenIterables)
+      return Stream.concat(Stream.make(sseComment("keepalive")), Stream.fromIterableEffect(snapshot)).pipe(
+        Stream.concat(loop),
+        Stream.catchAllCause((cause) =>
+          Stream.fromEffect(
+            Effect.as(
+              Effect.logError("SSE /stream interrupted", cause),
+              sseFrame("error", { type: "error", message: "Stream interrupted" })
+            )
+          )
+        )
+      )
+    }
+
+    return handlers
+      .handle("logs", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const filter = yield* logFilter(urlParams)
+          const data = yield* logs.getLogs({ ...filter, limit: urlParams.limit, offset: urlParams.offset })
+          const total = unfiltered(filter) ? yield* totalCache.get : yield* logs.getTotalLogs(filter)
+          return { total, limit: urlParams.limit, offset: urlParams.offset, data }
+        })
+      )
+      .handle("histogram", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const filter = yield* logFilter(urlParams)
+          return unfiltered(filter) && urlParams.interval_minutes === 15
+            ? yield* histogramCache.get
+            : yield* logs.histogram(filter, urlParams.interval_minutes)
+        })
+      )
+      .handle("stats", () => statsCache.get)
+      .handle("stream", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const user = yield* CurrentUser
+          const filter = yield* logFilter(urlParams)
+          // The slot is taken before any byte is sent, so a full cap is a real 429 (spec §5.3 fix).
+          const scope = yield* Scope.make()
+          yield* Scope.extend(auth.acquireStreamSlot(user.uuid), scope)
+          const startId = yield* (urlParams.lastEventId !== 0
+            ? Effect.succeed(urlParams.lastEventId)
+            : logs.getMaxLogId()
+          ).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
+          const maxOutput = config.developer ? urlParams.maxOutput : undefined
+          const body = streamBody(filter, startId, maxOutput).pipe(Stream.ensuring(Scope.close(scope, Exit.void)))
+          return HttpServerResponse.stream(body, { contentType: "text/event-stream", headers: SSE_HEADERS })
+        })
+      )
+  })
+)
