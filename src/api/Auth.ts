@@ -169,7 +169,8 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
         const user = yield* byUuid.get(claims.uuid)
         if (Option.isNone(user)) return yield* unauthorized()
         const validFrom = user.value.tokens_valid_from
-        if (validFrom !== null && claims.iat < Math.floor(validFrom.getTime() / 1000)) return yield* unauthorized()
+        if (validFrom !== null && claims.iat < Math.floor(validFrom.getTime() / 1000))
+          return yield* unauthorized()
         if (yield* revoked.get(claims.jti)) return yield* unauthorized()
         const principal = principalOf(user.value)
         if (principal === undefined) return yield* unauthorized()

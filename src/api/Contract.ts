@@ -56,7 +56,12 @@ const Pagination = {
 
 /** The shared list envelope: `{total, limit, offset, data}`. */
 export const Page = <A, I, R>(row: Schema.Schema<A, I, R>) =>
-  Schema.Struct({ total: Schema.Number, limit: Schema.Number, offset: Schema.Number, data: Schema.Array(row) })
+  Schema.Struct({
+    total: Schema.Number,
+    limit: Schema.Number,
+    offset: Schema.Number,
+    data: Schema.Array(row)
+  })
 
 export const Message = Schema.Struct({ message: Schema.String })
 
@@ -152,7 +157,9 @@ export class LogsGroup extends HttpApiGroup.make("logs")
   .add(
     HttpApiEndpoint.get("stream", "/stream")
       .setUrlParams(StreamQuery)
-      .addSuccess(Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" })))
+      .addSuccess(
+        Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }))
+      )
       .addError(TooManyRequestsWire)
       .middleware(StreamViewer)
       .annotate(
@@ -231,13 +238,12 @@ export const Health = Schema.Struct({
   components: Schema.Record({ key: Schema.String, value: Component })
 })
 
-export class HealthGroup extends HttpApiGroup.make("health")
-  .add(
-    HttpApiEndpoint.get("health", "/health")
-      .addSuccess(Health)
-      .addError(Health, { status: 503 })
-      .middleware(Viewer)
-  ) {}
+export class HealthGroup extends HttpApiGroup.make("health").add(
+  HttpApiEndpoint.get("health", "/health")
+    .addSuccess(Health)
+    .addError(Health, { status: 503 })
+    .middleware(Viewer)
+) {}
 
 // ---- config and users (§4.9, §7.14) -------------------------------------------------------------------
 
@@ -272,9 +278,9 @@ export class ConfigGroup extends HttpApiGroup.make("config")
   .add(
     HttpApiEndpoint.put("deploymentLimit", "/config/deployment-limit")
       .setPayload(
-        Schema.Struct({ deployment_limit: Schema.Number.pipe(Schema.int(), Schema.between(1, 500)) }).annotations(
-          strict
-        )
+        Schema.Struct({
+          deployment_limit: Schema.Number.pipe(Schema.int(), Schema.between(1, 500))
+        }).annotations(strict)
       )
       .addSuccess(Message)
       .middleware(Admin)

@@ -76,7 +76,9 @@ export const routesOf = <Id extends string, Groups extends HttpApiGroup.HttpApiG
 }
 
 const routePattern = (path: string) =>
-  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\:[A-Za-z0-9_]+|:[A-Za-z0-9_]+/g, "[^/]+")}$`)
+  new RegExp(
+    `^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\:[A-Za-z0-9_]+|:[A-Za-z0-9_]+/g, "[^/]+")}$`
+  )
 
 const hasBody = (request: HttpServerRequest.HttpServerRequest) => {
   const length = request.headers["content-length"]
@@ -102,7 +104,11 @@ export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions)
       const allowed = origin !== undefined && origins.has(origin)
 
       // CORS preflight: answered here, for listed origins only.
-      if (request.method === "OPTIONS" && origin !== undefined && request.headers["access-control-request-method"]) {
+      if (
+        request.method === "OPTIONS" &&
+        origin !== undefined &&
+        request.headers["access-control-request-method"]
+      ) {
         if (!allowed) return HttpServerResponse.text("Disallowed CORS origin", { status: 400 })
         return HttpServerResponse.empty({
           status: 200,
@@ -132,7 +138,9 @@ export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions)
           // A body that is not JSON: the platform raises its RequestError as a defect.
           const squashed: unknown = Cause.squash(cause)
           if (squashed instanceof HttpServerError.RequestError && squashed.reason === "Decode")
-            return Effect.succeed(detail(422, path.includes("/deckies/deploy") ? Texts.invalidIni : Texts.invalid))
+            return Effect.succeed(
+              detail(422, path.includes("/deckies/deploy") ? Texts.invalidIni : Texts.invalid)
+            )
           if (Option.isNone(failure)) {
             const errorId = randomBytes(16).toString("hex")
             return Effect.as(
@@ -150,9 +158,12 @@ export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions)
           const e: unknown = failure.value
           if (e instanceof HttpApiError.HttpApiDecodeError) {
             if (isStructural(e.issues)) return Effect.succeed(detail(400, Texts.structural))
-            return Effect.succeed(detail(422, path.includes("/deckies/deploy") ? Texts.invalidIni : Texts.invalid))
+            return Effect.succeed(
+              detail(422, path.includes("/deckies/deploy") ? Texts.invalidIni : Texts.invalid)
+            )
           }
-          if (e instanceof Unauthorized) return Effect.succeed(detail(401, e.detail, { "www-authenticate": "Bearer" }))
+          if (e instanceof Unauthorized)
+            return Effect.succeed(detail(401, e.detail, { "www-authenticate": "Bearer" }))
           if (e instanceof HttpServerError.RouteNotFound) {
             const known = patterns.some((p) => p.test(path))
             return Effect.succeed(known ? detail(405, Texts.methodNotAllowed) : detail(404, Texts.notFound))

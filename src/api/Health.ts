@@ -4,7 +4,7 @@
  * heartbeats for the workers that run as their own processes, and a Docker ping when the deployment runs
  * on Docker. The in-process fleet of `decnet up` needs no Docker, so there it has no `docker` component.
  */
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import { Context, Effect, Layer, type Option, Ref } from "effect"
 
 export type TaskState = "running" | "cancelled" | "exited unexpectedly" | "exited with error"
 
@@ -15,7 +15,10 @@ export interface HealthProbesService {
   readonly docker: Option.Option<Effect.Effect<boolean>>
 }
 
-export class HealthProbes extends Context.Tag("decnet/api/HealthProbes")<HealthProbes, HealthProbesService>() {
+export class HealthProbes extends Context.Tag("decnet/api/HealthProbes")<
+  HealthProbes,
+  HealthProbesService
+>() {
   /** No background tasks; Docker pinged with `ping` when given. */
   static readonly make = (docker: Option.Option<Effect.Effect<boolean>>) =>
     Layer.effect(

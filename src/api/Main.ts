@@ -16,7 +16,7 @@ import { MigrationsLive } from "../db/Migrations.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { JwtSecret } from "./Auth.js"
 import { HealthProbes } from "./Health.js"
-import { ApiDataLive, ApiServerLive } from "./Server.js"
+import { ApiDataLive, type ApiServeOptions, ApiServerLive } from "./Server.js"
 
 export class ApiStartupError extends Data.TaggedError("ApiStartupError")<{ readonly message: string }> {}
 
@@ -24,7 +24,9 @@ const WEAK = new Set(["fallback-secret-key-change-me", "admin", "secret", "passw
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1"])
 
 /** DECNET_CORS_ORIGINS as a list; a wildcard is refused (§1 step 3). */
-export const corsOrigins = (config: DecnetSettings): Effect.Effect<ReadonlyArray<string>, ApiStartupError> => {
+export const corsOrigins = (
+  config: DecnetSettings
+): Effect.Effect<ReadonlyArray<string>, ApiStartupError> => {
   const list = Option.match(config.web.corsOrigins, {
     onNone: (): ReadonlyArray<string> => [],
     onSome: (raw) =>
@@ -61,7 +63,8 @@ const strongSecret = (
   return Effect.succeed(value.value)
 }
 
-export const jwtSecretFrom = (config: DecnetSettings) => strongSecret(config, "DECNET_JWT_SECRET", config.jwt.secret, 32)
+export const jwtSecretFrom = (config: DecnetSettings) =>
+  strongSecret(config, "DECNET_JWT_SECRET", config.jwt.secret, 32)
 export const adminPasswordFrom = (config: DecnetSettings) =>
   strongSecret(config, "DECNET_ADMIN_PASSWORD", config.admin.password, 12)
 
@@ -77,16 +80,22 @@ export const validatePublicBinding = (config: DecnetSettings, host: string, orig
         })
     }
     if (!config.api.limiterEnabled)
-      yield* Effect.logError(`the API binds ${host} with DECNET_LIMITER_ENABLED=false: login is not rate limited`)
+      yield* Effect.logError(
+        `the API binds ${host} with DECNET_LIMITER_ENABLED=false: login is not rate limited`
+      )
   })
 
 /** Warn when the soft open-file limit is below 4096 (§1 step 1): 1,500 connections need descriptors. */
 export const checkOpenFiles = Effect.gen(function* () {
-  const limits = yield* Effect.sync(() => Option.liftThrowable(() => NodeFs.readFileSync("/proc/self/limits", "utf8"))())
+  const limits = yield* Effect.sync(() =>
+    Option.liftThrowable(() => NodeFs.readFileSync("/proc/self/limits", "utf8"))()
+  )
   if (Option.isNone(limits)) return
   const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits.value)?.[1]
   if (soft !== undefined && soft !== "unlimited" && Number(soft) < 4096)
-    yield* Effect.logWarning(`the soft open-file limit is ${soft}; raise it to 4096 or more (ulimit -n) for many clients`)
+    yield* Effect.logWarning(
+      `the soft open-file limit is ${soft}; raise it to 4096 or more (ulimit -n) for many clients`
+    )
 })
 
 /** Migrations have run; create or re-sync the bootstrap admin (5 tries, 0.5 s apart, then carry on). */
@@ -135,36 +144,47 @@ export const runApiMain = (options: ApiMainOptions) =>
     yield* validatePublicBinding(config, host, origins)
     if (config.mode === "agent" && config.disallowMaster)
       return yield* new ApiStartupError({
-        message: "this host is an agent (DECNET_MODE=agent) and DECNET_DISALLOW_MASTER is true: the master API does not run here"
+        message:
+          "this host is an agent (DECNET_MODE=agent) and DECNET_DISALLOW_MASTER is true: the master API does not run here"
       })
     const secret = yield* jwtSecretFrom(config)
     const adminPassword = yield* adminPasswordFrom(config)
 
     const data = Layer.mergeAll(ApiDataLive, MigrationsLive).pipe(Layer.provideMerge(DbLive))
     const bus = WorkerRegistryLive.pipe(Layer.provideMerge(AppBusFromConfig({ clientName: "api" })))
-    const startup = Layer.scopedDiscard(
-      Effect.gen(function* () {
-        yield* bootstrapAdmin(config.admin.user, adminPassword)
-        yield* failStaleLifecycle
-        yield* apiHeartbeat
-      })
-    )
     const docker = yield* dockerPing
-    const server = ApiServerLive({
-      host,
-      port,
-      corsOrigins: origins,
-      developer: config.developer,
-      docs: config.api.docs
-    }).pipe(
-      Layer.provide(startup),
-      Layer.provide(HealthProbes.make(docker)),
-      Layer.provide(Layer.succeed(JwtSecret, secret)),
-      Layer.provideMerge(bus),
-      Layer.provideMerge(data)
-    )
+    const server = ApiProcessLive({
+      serve: { host, port, corsOrigins: origins, developer: config.developer, docs: config.api.docs },
+      secret,
+      admin: { username: config.admin.user, password: adminPassword }
+    }).pipe(Layer.provide(HealthProbes.make(docker)), Layer.provideMerge(bus), Layer.provideMerge(data))
     return yield* Layer.launch(server)
   })
+
+export interface ApiProcessOptions {
+  readonly serve: ApiServeOptions
+  readonly secret: Redacted.Redacted<string>
+  readonly admin: { readonly username: string; readonly password: Redacted.Redacted<string> }
+}
+
+/**
+ * The API of one process over the caller's database (migrated, with the repositories) and app bus: the
+ * bootstrap admin, stale lifecycle rows, the heartbeat, then the server (`decnet api`, `decnet up`, tests).
+ * The caller provides HealthProbes: what this process runs in the background and whether it needs Docker.
+ */
+export const ApiProcessLive = (options: ApiProcessOptions) => {
+  const startup = Layer.scopedDiscard(
+    Effect.gen(function* () {
+      yield* bootstrapAdmin(options.admin.username, options.admin.password)
+      yield* failStaleLifecycle
+      yield* apiHeartbeat
+    })
+  )
+  return ApiServerLive(options.serve).pipe(
+    Layer.provide(startup),
+    Layer.provide(Layer.succeed(JwtSecret, options.secret))
+  )
+}
 
 /** The Docker ping of `/health` (the engine the fleet runs on); loaded on first use. */
 const dockerPing = Effect.gen(function* () {

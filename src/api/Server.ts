@@ -92,6 +92,7 @@ export const ApiServerLive = (options: ApiServeOptions) => {
     Layer.provide(envelope(API_ROUTES, { corsOrigins: options.corsOrigins, developer: options.developer })),
     Layer.provide(ApiLive),
     HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layer(() => createServer(), { host: options.host, port: options.port }))
+    // Merged, not only provided: the caller can read the bound address (port 0 in tests).
+    Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: options.host, port: options.port }))
   )
 }

@@ -61,7 +61,8 @@ export class EvidenceRepo extends Effect.Service<EvidenceRepo>()("decnet/Evidenc
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
-    const where = (conds: ReadonlyArray<Fragment>) => (conds.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(conds)}`)
+    const where = (conds: ReadonlyArray<Fragment>) =>
+      conds.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(conds)}`
     const like = (columns: ReadonlyArray<string>, text: string) => {
       const pattern = `%${text}%`
       return sql.or(columns.map((c) => sql`${sql(c)} LIKE ${pattern}`))
@@ -86,9 +87,10 @@ export class EvidenceRepo extends Effect.Service<EvidenceRepo>()("decnet/Evidenc
 
     const bounties = Effect.fn("EvidenceRepo.bounties")(function* (f: BountyFilter, page: PageOptions) {
       const conds = bountyConds(f)
-      const rows = yield* sql`SELECT * FROM ${sql("bounty")} ${where(conds)} ORDER BY ${sql("timestamp")} DESC, ${sql(
-        "id"
-      )} DESC LIMIT ${page.limit} OFFSET ${page.offset}`.pipe(Effect.flatMap(decodeBounties), Effect.orDie)
+      const rows =
+        yield* sql`SELECT * FROM ${sql("bounty")} ${where(conds)} ORDER BY ${sql("timestamp")} DESC, ${sql(
+          "id"
+        )} DESC LIMIT ${page.limit} OFFSET ${page.offset}`.pipe(Effect.flatMap(decodeBounties), Effect.orDie)
       const total = yield* sql`SELECT COUNT(*) AS n FROM ${sql("bounty")} ${where(conds)}`.pipe(
         Effect.flatMap(decodeCount),
         Effect.map(count),
@@ -97,7 +99,10 @@ export class EvidenceRepo extends Effect.Service<EvidenceRepo>()("decnet/Evidenc
       return { total, rows }
     })
 
-    const credentials = Effect.fn("EvidenceRepo.credentials")(function* (f: CredentialFilter, page: PageOptions) {
+    const credentials = Effect.fn("EvidenceRepo.credentials")(function* (
+      f: CredentialFilter,
+      page: PageOptions
+    ) {
       const conds = credentialConds(f)
       const rows = yield* sql`SELECT * FROM ${sql("credentials")} ${where(conds)} ORDER BY ${sql(
         "last_seen"

@@ -15,7 +15,9 @@ export const AuthHandlers = HttpApiBuilder.group(DecnetApi, "auth", (handlers) =
   Effect.gen(function* () {
     const auth = yield* ApiAuth
     return handlers
-      .handle("login", ({ payload, request }) => auth.login(payload.username, payload.password, peerOf(request)))
+      .handle("login", ({ payload, request }) =>
+        auth.login(payload.username, payload.password, peerOf(request))
+      )
       .handle("changePassword", ({ payload, request }) =>
         Effect.gen(function* () {
           const user = yield* CurrentUser

@@ -32,7 +32,10 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
       const limits = Schema.decodeUnknownOption(Limits)(yield* state.get(LIMITS_KEY))
       const globals = Schema.decodeUnknownOption(Globals)(yield* state.get(GLOBALS_KEY))
       return {
-        deployment_limit: Option.match(limits, { onNone: () => DEFAULT_DEPLOYMENT_LIMIT, onSome: (l) => l.deployment_limit }),
+        deployment_limit: Option.match(limits, {
+          onNone: () => DEFAULT_DEPLOYMENT_LIMIT,
+          onSome: (l) => l.deployment_limit
+        }),
         global_mutation_interval: Option.match(globals, {
           onNone: () => DEFAULT_MUTATION_INTERVAL,
           onSome: (g) => g.global_mutation_interval
@@ -43,7 +46,14 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
     const userList = Effect.map(users.list(), (rows) =>
       rows.flatMap((u) =>
         isRole(u.role)
-          ? [{ uuid: u.uuid, username: u.username, role: u.role, must_change_password: u.must_change_password }]
+          ? [
+              {
+                uuid: u.uuid,
+                username: u.username,
+                role: u.role,
+                must_change_password: u.must_change_password
+              }
+            ]
           : []
       )
     )
@@ -52,10 +62,13 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
     const usersChanged = (uuid: string) => Effect.zipRight(usersCache.invalidate, auth.userChanged(uuid))
 
     const target = (uuid: string) =>
-      Effect.flatMap(users.getByUuid(uuid), Option.match({
-        onNone: () => Effect.fail(new NotFound({ detail: "User not found" })),
-        onSome: Effect.succeed
-      }))
+      Effect.flatMap(
+        users.getByUuid(uuid),
+        Option.match({
+          onNone: () => Effect.fail(new NotFound({ detail: "User not found" })),
+          onSome: Effect.succeed
+        })
+      )
 
     return handlers
       .handle("config", () =>
@@ -90,8 +103,17 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
         Effect.gen(function* () {
           const hash = yield* users.hashPassword(Redacted.make(payload.password))
           const uuid = yield* users
-            .create({ username: payload.username, passwordHash: hash, role: payload.role, mustChangePassword: true })
-            .pipe(Effect.catchTag("DbConstraintError", () => Effect.fail(new Conflict({ detail: "Username already exists" }))))
+            .create({
+              username: payload.username,
+              passwordHash: hash,
+              role: payload.role,
+              mustChangePassword: true
+            })
+            .pipe(
+              Effect.catchTag("DbConstraintError", () =>
+                Effect.fail(new Conflict({ detail: "Username already exists" }))
+              )
+            )
           yield* usersChanged(uuid)
           return { uuid, username: payload.username, role: payload.role, must_change_password: true }
         })
@@ -99,7 +121,8 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
       .handle("deleteUser", ({ path }) =>
         Effect.gen(function* () {
           const me = yield* CurrentUser
-          if (path.user_uuid === me.uuid) return yield* new Forbidden({ detail: "Cannot delete your own account" })
+          if (path.user_uuid === me.uuid)
+            return yield* new Forbidden({ detail: "Cannot delete your own account" })
           if (!(yield* users.delete(path.user_uuid))) return yield* new NotFound({ detail: "User not found" })
           yield* usersChanged(path.user_uuid)
           return { message: "User deleted" }
@@ -108,7 +131,8 @@ export const ConfigHandlers = HttpApiBuilder.group(DecnetApi, "config", (handler
       .handle("updateRole", ({ path, payload }) =>
         Effect.gen(function* () {
           const me = yield* CurrentUser
-          if (path.user_uuid === me.uuid) return yield* new Forbidden({ detail: "Cannot change your own role" })
+          if (path.user_uuid === me.uuid)
+            return yield* new Forbidden({ detail: "Cannot change your own role" })
           yield* target(path.user_uuid)
           yield* users.updateRole(path.user_uuid, payload.role)
           yield* auth.revokeAll(path.user_uuid)

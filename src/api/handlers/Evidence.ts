@@ -21,12 +21,21 @@ export const EvidenceHandlers = HttpApiBuilder.group(DecnetApi, "evidence", (han
     const repo = yield* EvidenceRepo
     const DEFAULT_PAGE = { limit: 50, offset: 0 }
 
-    const bountyPage = (bountyType: string | undefined, search: string | undefined, limit: number, offset: number) =>
+    const bountyPage = (
+      bountyType: string | undefined,
+      search: string | undefined,
+      limit: number,
+      offset: number
+    ) =>
       Effect.map(repo.bounties({ bountyType, search }, { limit, offset }), ({ total, rows }) => ({
         total,
         limit,
         offset,
-        data: rows.map((r) => ({ ...r, timestamp: formatUtc(r.timestamp), payload: decodePayload(r.payload) }))
+        data: rows.map((r) => ({
+          ...r,
+          timestamp: formatUtc(r.timestamp),
+          payload: decodePayload(r.payload)
+        }))
       }))
     const credentialPage = (
       f: { search: string | undefined; service: string | undefined; attackerIp: string | undefined },
@@ -37,7 +46,11 @@ export const EvidenceHandlers = HttpApiBuilder.group(DecnetApi, "evidence", (han
         total,
         limit,
         offset,
-        data: rows.map((r) => ({ ...r, first_seen: formatUtc(r.first_seen), last_seen: formatUtc(r.last_seen) }))
+        data: rows.map((r) => ({
+          ...r,
+          first_seen: formatUtc(r.first_seen),
+          last_seen: formatUtc(r.last_seen)
+        }))
       }))
 
     const bountyDefault = yield* makeTtlValue(bountyPage(undefined, undefined, 50, 0), "5 seconds")
@@ -50,12 +63,19 @@ export const EvidenceHandlers = HttpApiBuilder.group(DecnetApi, "evidence", (han
       .handle("bounty", ({ urlParams: q }) => {
         const bountyType = present(q.bounty_type)
         const search = present(q.search)
-        return bountyType === undefined && search === undefined && q.limit === DEFAULT_PAGE.limit && q.offset === 0
+        return bountyType === undefined &&
+          search === undefined &&
+          q.limit === DEFAULT_PAGE.limit &&
+          q.offset === 0
           ? bountyDefault.get
           : bountyPage(bountyType, search, q.limit, q.offset)
       })
       .handle("credentials", ({ urlParams: q }) => {
-        const f = { search: present(q.search), service: present(q.service), attackerIp: present(q.attacker_ip) }
+        const f = {
+          search: present(q.search),
+          service: present(q.service),
+          attackerIp: present(q.attacker_ip)
+        }
         return f.search === undefined &&
           f.service === undefined &&
           f.attackerIp === undefined &&

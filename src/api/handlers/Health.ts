@@ -35,7 +35,9 @@ export const HealthHandlers = HttpApiBuilder.group(DecnetApi, "health", (handler
       ),
       "1 second"
     )
-    const docker = Option.isSome(probes.docker) ? Option.some(yield* makeTtlValue(probes.docker.value, "5 seconds")) : Option.none()
+    const docker = Option.isSome(probes.docker)
+      ? Option.some(yield* makeTtlValue(probes.docker.value, "5 seconds"))
+      : Option.none()
 
     const report = Effect.gen(function* () {
       const components: Record<string, Component> = {}
@@ -51,12 +53,18 @@ export const HealthHandlers = HttpApiBuilder.group(DecnetApi, "health", (handler
         components.docker = (yield* docker.value.get) ? ok : failing("docker daemon unavailable")
       const entries = Object.entries(components)
       const critical = entries.some(([name, c]) => CRITICAL.has(name) && c.status === "failing")
-      const status = critical ? "unhealthy" : entries.some(([, c]) => c.status === "failing") ? "degraded" : "healthy"
+      const status = critical
+        ? "unhealthy"
+        : entries.some(([, c]) => c.status === "failing")
+          ? "degraded"
+          : "healthy"
       return { status, components } as const
     })
 
     return handlers.handle("health", () =>
-      Effect.flatMap(report, (body) => (body.status === "unhealthy" ? Effect.fail(body) : Effect.succeed(body)))
+      Effect.flatMap(report, (body) =>
+        body.status === "unhealthy" ? Effect.fail(body) : Effect.succeed(body)
+      )
     )
   })
 )

@@ -52,7 +52,10 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
     const fleet = yield* FleetRepo
     const auth = yield* ApiAuth
     const config = yield* DecnetConfig
-    const stats = readStats.pipe(Effect.provideService(LogRepo, logs), Effect.provideService(FleetRepo, fleet))
+    const stats = readStats.pipe(
+      Effect.provideService(LogRepo, logs),
+      Effect.provideService(FleetRepo, fleet)
+    )
     const statsCache = yield* makeTtlValue(stats, "5 seconds")
     const totalCache = yield* makeTtlValue(logs.getTotalLogs(), "2 seconds")
     const histogramCache = yield* makeTtlValue(logs.histogram({}, 15), "5 seconds")
@@ -127,12 +130,13 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
           // The slot is taken before any byte is sent, so a full cap is a real 429 (spec §5.3 fix).
           const scope = yield* Scope.make()
           yield* Scope.extend(auth.acquireStreamSlot(user.uuid), scope)
-          const startId = yield* (urlParams.lastEventId !== 0
-            ? Effect.succeed(urlParams.lastEventId)
-            : logs.getMaxLogId()
+          const startId = yield* (
+            urlParams.lastEventId !== 0 ? Effect.succeed(urlParams.lastEventId) : logs.getMaxLogId()
           ).pipe(Effect.onError(() => Scope.close(scope, Exit.void)))
           const maxOutput = config.developer ? urlParams.maxOutput : undefined
-          const body = streamBody(filter, startId, maxOutput).pipe(Stream.ensuring(Scope.close(scope, Exit.void)))
+          const body = streamBody(filter, startId, maxOutput).pipe(
+            Stream.ensuring(Scope.close(scope, Exit.void))
+          )
           return HttpServerResponse.stream(body, { contentType: "text/event-stream", headers: SSE_HEADERS })
         })
       )

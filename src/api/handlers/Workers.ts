@@ -60,7 +60,9 @@ export const WorkersHandlers = HttpApiBuilder.group(DecnetApi, "workers", (handl
     const installed = yield* makeTtlValue(installedNow, "30 seconds")
 
     const known = (name: string) =>
-      isWorker(name) ? Effect.succeed(name) : Effect.fail(new NotFound({ detail: `Unknown worker: '${name}'` }))
+      isWorker(name)
+        ? Effect.succeed(name)
+        : Effect.fail(new NotFound({ detail: `Unknown worker: '${name}'` }))
 
     /** `systemctl <verb> <unit>`: exit code and the first stderr line. */
     const systemctl = (...args: Array<string>) =>
@@ -80,16 +82,18 @@ export const WorkersHandlers = HttpApiBuilder.group(DecnetApi, "workers", (handl
         if (!(yield* installed.get).has(name))
           return yield* new ServiceUnavailable({ detail: `unit file not installed: ${unitOf(name)}` })
         const r = yield* systemctl("start", unitOf(name))
-        if (r.code !== 0) return yield* new BadGateway({ detail: r.stderr === "" ? `systemctl exited ${r.code}` : r.stderr })
+        if (r.code !== 0)
+          return yield* new BadGateway({ detail: r.stderr === "" ? `systemctl exited ${r.code}` : r.stderr })
       })
 
-    const swarmHosts = sql`SELECT COUNT(*) AS n FROM ${sql("swarm_hosts")} WHERE ${sql("status")} IN ('active', 'enrolled') AND ${sql(
-      "address"
-    )} IS NOT NULL AND ${sql("address")} <> ''`.pipe(
-      Effect.flatMap(decodeCount),
-      Effect.map((rows) => rows[0]?.n ?? 0),
-      Effect.orDie
-    )
+    const swarmHosts =
+      sql`SELECT COUNT(*) AS n FROM ${sql("swarm_hosts")} WHERE ${sql("status")} IN ('active', 'enrolled') AND ${sql(
+        "address"
+      )} IS NOT NULL AND ${sql("address")} <> ''`.pipe(
+        Effect.flatMap(decodeCount),
+        Effect.map((rows) => rows[0]?.n ?? 0),
+        Effect.orDie
+      )
 
     return handlers
       .handle("workers", () =>

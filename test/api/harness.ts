@@ -1,0 +1,151 @@
+// A real API server for one describe block: the process layer of `decnet api` over a test backend
+// (SQLite file or a scratch MariaDB database), on 127.0.0.1 with a free port, a disabled app bus, and
+// typed clients derived from the contract. bcrypt cost 4 keeps logins quick (production: 12).
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { DecnetApi } from "../../src/api/Contract.js"
+import { HealthProbes } from "../../src/api/Health.js"
+import { ApiProcessLive } from "../../src/api/Main.js"
+import { ApiDataLive } from "../../src/api/Server.js"
+import { AppBus, disabledAppBus } from "../../src/bus/AppBus.js"
+import { WorkerRegistry } from "../../src/bus/Registry.js"
+import { DecnetConfig } from "../../src/config/DecnetConfig.js"
+import { MigrationsLive } from "../../src/db/Migrations.js"
+import type { Backend } from "../db/backends.js"
+
+export const JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+export const ADMIN = { username: "admin", password: "admin-password-1" } as const
+
+const serverLayer = (backend: Backend, env: Record<string, string>) => {
+  const config = DecnetConfig.fromMap({
+    DECNET_BCRYPT_ROUNDS: "4",
+    DECNET_TESTING: "true",
+    DECNET_BUS_ENABLED: "false",
+    ...env
+  })
+  const data = Layer.mergeAll(ApiDataLive, MigrationsLive).pipe(Layer.provideMerge(backend.layer))
+  return ApiProcessLive({
+    serve: {
+      host: "127.0.0.1",
+      port: 0,
+      corsOrigins: ["http://dashboard.test"],
+      developer: false,
+      docs: true
+    },
+    secret: Redacted.make(JWT_SECRET),
+    admin: { username: ADMIN.username, password: Redacted.make(ADMIN.password) }
+  }).pipe(
+    Layer.provide(HealthProbes.make(Option.none())),
+    Layer.provide(WorkerRegistry.Default),
+    Layer.provide(Layer.succeed(AppBus, disabledAppBus)),
+    Layer.provideMerge(data),
+    Layer.provideMerge(config),
+    Layer.provideMerge(NodeContext.layer)
+  )
+}
+
+type ServerLayer = ReturnType<typeof serverLayer>
+
+export interface ApiHarness {
+  readonly baseUrl: string
+  /** The server's own services (repositories, SqlClient, config): to seed rows in tests. */
+  readonly runtime: ManagedRuntime.ManagedRuntime<
+    Layer.Layer.Success<ServerLayer>,
+    Layer.Layer.Error<ServerLayer>
+  >
+}
+
+/** Start the API for this describe block; the getter returns it once `beforeAll` ran. */
+export const useApi = (backend: Backend, env: Record<string, string> = {}) => {
+  let harness: ApiHarness | undefined
+  beforeAll(async () => {
+    const runtime = ManagedRuntime.make(serverLayer(backend, env))
+    const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address))
+    if (address._tag !== "TcpAddress") throw new Error("the API did not bind a TCP port")
+    harness = { baseUrl: `http://127.0.0.1:${address.port}`, runtime }
+  })
+  afterAll(async () => {
+    await harness?.runtime.dispose()
+  })
+  return (): ApiHarness => {
+    if (harness === undefined) throw new Error("the API is not started yet")
+    return harness
+  }
+}
+
+/** A typed client of the contract, with this bearer token (or none). */
+export const client = (baseUrl: string, token?: string) =>
+  HttpApiClient.make(DecnetApi, {
+    baseUrl,
+    transformClient:
+      token === undefined ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+  })
+
+/** Run an effect needing a client of the contract. */
+export const call = <A, E>(
+  baseUrl: string,
+  token: string | undefined,
+  f: (c: Effect.Effect.Success<ReturnType<typeof client>>) => Effect.Effect<A, E>
+): Promise<A> =>
+  Effect.runPromise(Effect.flatMap(client(baseUrl, token), f).pipe(Effect.provide(FetchHttpClient.layer)))
+
+/** `call`, but the failure is the result (to assert on error bodies and statuses). */
+export const callFlip = <A, E>(
+  baseUrl: string,
+  token: string | undefined,
+  f: (c: Effect.Effect.Success<ReturnType<typeof client>>) => Effect.Effect<A, E>
+): Promise<E> =>
+  Effect.runPromise(
+    Effect.flatMap(client(baseUrl, token), (c) => Effect.flip(f(c))).pipe(
+      Effect.provide(FetchHttpClient.layer)
+    )
+  )
+
+/** A raw request: status, headers and body text. */
+export const raw = async (
+  baseUrl: string,
+  path: string,
+  init: RequestInit & { token?: string } = {}
+): Promise<{ status: number; headers: Headers; body: string; json: () => unknown }> => {
+  const headers = new Headers(init.headers)
+  if (init.token !== undefined) headers.set("authorization", `Bearer ${init.token}`)
+  const res = await fetch(`${baseUrl}${path}`, { ...init, headers })
+  const body = await res.text()
+  return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body) }
+}
+
+/** Log in through the API; the token. */
+export const login = async (baseUrl: string, username: string, password: string) => {
+  const r = await raw(baseUrl, "/api/v1/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password })
+  })
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${r.body}`)
+  const body = r.json()
+  if (
+    typeof body !== "object" ||
+    body === null ||
+    !("access_token" in body) ||
+    typeof body.access_token !== "string"
+  )
+    throw new Error(`login ${username}: no token in ${r.body}`)
+  return body.access_token
+}
+
+/** The admin's token after the forced password change; `password` is the admin's new password. */
+export const adminToken = async (baseUrl: string, password = "admin-password-2") => {
+  const first = await login(baseUrl, ADMIN.username, ADMIN.password).catch(() => undefined)
+  if (first !== undefined) {
+    const r = await raw(baseUrl, "/api/v1/auth/change-password", {
+      method: "POST",
+      token: first,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ old_password: ADMIN.password, new_password: password })
+    })
+    if (r.status !== 200) throw new Error(`change-password: ${r.status} ${r.body}`)
+  }
+  return login(baseUrl, ADMIN.username, password)
+}
