@@ -147,11 +147,13 @@ export class LogRepo extends Effect.Service<LogRepo>()("decnet/LogRepo", {
      */
     const histogram = Effect.fn("LogRepo.histogram")(function* (filter: LogFilter, intervalMinutes: number) {
       const width = Math.max(1, Math.trunc(intervalMinutes)) * 60
-      // Integer division of the epoch seconds (timestamps are after 1970, so it floors).
+      // Integer division of the epoch seconds (timestamps are after 1970, so it floors). The width is
+      // written into the text: SQLite binds a JS number as REAL, which would divide without flooring.
+      const by = sql.literal(String(width))
       const bucket =
         dialect === "mysql"
-          ? sql`TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ${sql("timestamp")}) DIV ${width}`
-          : sql`CAST(strftime('%s', ${sql("timestamp")}) AS INTEGER) / ${width}`
+          ? sql`TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ${sql("timestamp")}) DIV ${by}`
+          : sql`CAST(strftime('%s', ${sql("timestamp")}) AS INTEGER) / ${by}`
       const rows = yield* sql`SELECT ${bucket} AS b, COUNT(*) AS n FROM ${sql("logs")} ${where(
         conditions(filter)
       )} GROUP BY b ORDER BY b`.pipe(
