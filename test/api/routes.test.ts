@@ -19,7 +19,11 @@ onBothBackends("API routes", (backend) => {
     await runtime.runPromise(
       Effect.flatMap(LogRepo, (logs) =>
         logs.addLogs([
-          record({ timestamp: at("2026-01-01T12:00:00Z"), attacker_ip: "203.0.113.7", fields: { user: "root" } }),
+          record({
+            timestamp: at("2026-01-01T12:00:00Z"),
+            attacker_ip: "203.0.113.7",
+            fields: { user: "root" }
+          }),
           record({ timestamp: at("2026-01-01T12:05:00Z"), attacker_ip: "203.0.113.8", service: "ssh" }),
           record({ timestamp: at("2026-01-01T12:20:00Z"), attacker_ip: "203.0.113.7", decky: "decky-02" })
         ])
@@ -77,7 +81,9 @@ onBothBackends("API routes", (backend) => {
   it("GET /bounty and /credentials answer empty pages with the envelope", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
-    const bounty = await call(baseUrl, token, (c) => c.evidence.bounty({ urlParams: { limit: 50, offset: 0 } }))
+    const bounty = await call(baseUrl, token, (c) =>
+      c.evidence.bounty({ urlParams: { limit: 50, offset: 0 } })
+    )
     expect(bounty).toEqual({ total: 0, limit: 50, offset: 0, data: [] })
     const creds = await call(baseUrl, token, (c) =>
       c.evidence.credentials({ urlParams: { limit: 10, offset: 5, service: "ssh" } })
@@ -89,7 +95,10 @@ onBothBackends("API routes", (backend) => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
     const r = await raw(baseUrl, "/api/v1/health", { token })
-    const body = r.json() as { status: string; components: Record<string, { status: string; detail: string | null }> }
+    const body = r.json() as {
+      status: string
+      components: Record<string, { status: string; detail: string | null }>
+    }
     expect(body.components.database).toEqual({ status: "ok", detail: null })
     // no ingester runs next to this server: critical, so 503 with the same body
     expect(body.components.ingestion_worker).toEqual({ status: "failing", detail: "not started" })
@@ -152,7 +161,9 @@ onBothBackends("API routes", (backend) => {
       c.config.updateRole({ path: { user_uuid: "no-such-user" }, payload: { role: "viewer" } })
     )
     expect(missing).toMatchObject({ _tag: "NotFound", detail: "User not found" })
-    const me = (await call(baseUrl, token, (c) => c.config.config())).users?.find((u) => u.username === "admin")
+    const me = (await call(baseUrl, token, (c) => c.config.config())).users?.find(
+      (u) => u.username === "admin"
+    )
     if (me === undefined) throw new Error("admin missing from /config")
     expect(
       await callFlip(baseUrl, token, (c) => c.config.deleteUser({ path: { user_uuid: me.uuid } }))
@@ -162,7 +173,9 @@ onBothBackends("API routes", (backend) => {
         c.config.updateRole({ path: { user_uuid: me.uuid }, payload: { role: "viewer" } })
       )
     ).toMatchObject({ _tag: "Forbidden", detail: "Cannot change your own role" })
-    expect(await call(baseUrl, token, (c) => c.config.deleteUser({ path: { user_uuid: created.uuid } }))).toEqual({
+    expect(
+      await call(baseUrl, token, (c) => c.config.deleteUser({ path: { user_uuid: created.uuid } }))
+    ).toEqual({
       message: "User deleted"
     })
     expect(
@@ -177,9 +190,10 @@ onBothBackends("API routes", (backend) => {
     expect(workers.bus_connected).toBe(false)
     expect(workers.workers.map((w) => w.name)).toContain("ingester")
     expect(workers.workers.every((w) => w.status === "unknown")).toBe(true)
-    expect(
-      await callFlip(baseUrl, token, (c) => c.workers.stop({ path: { name: "nope" } }))
-    ).toMatchObject({ _tag: "NotFound", detail: "Unknown worker: 'nope'" })
+    expect(await callFlip(baseUrl, token, (c) => c.workers.stop({ path: { name: "nope" } }))).toMatchObject({
+      _tag: "NotFound",
+      detail: "Unknown worker: 'nope'"
+    })
     expect(
       await callFlip(baseUrl, token, (c) => c.workers.stop({ path: { name: "ingester" } }))
     ).toMatchObject({ _tag: "ServiceUnavailable", detail: "bus unavailable" })
@@ -218,7 +232,11 @@ onBothBackends("API routes", (backend) => {
     })
     expect(form.status).toBe(415)
     expect(form.body).toBe("Unsupported Media Type — Content-Type must be application/json")
-    const malformed = await raw(baseUrl, "/api/v1/auth/login", { method: "POST", headers: json, body: "{bad" })
+    const malformed = await raw(baseUrl, "/api/v1/auth/login", {
+      method: "POST",
+      headers: json,
+      body: "{bad"
+    })
     expect(malformed.status).toBe(422)
     expect(malformed.json()).toEqual({ detail: "Invalid request parameters" })
     const preflight = await raw(baseUrl, "/api/v1/stats", {
