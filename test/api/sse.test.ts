@@ -76,13 +76,23 @@ const typeOf = (f: Frame) =>
   typeof f.data === "object" && f.data !== null && "type" in f.data ? String(f.data.type) : undefined
 
 describe("[sqlite] API /stream", () => {
-  const api = useApi(sqliteBackend().backend, { DECNET_LIMITER_ENABLED: "false", DECNET_SSE_MAX_PER_USER: "5" })
+  const api = useApi(sqliteBackend().backend, {
+    DECNET_LIMITER_ENABLED: "false",
+    DECNET_SSE_MAX_PER_USER: "5"
+  })
 
   it("sends keepalive, stats, histogram in order to curl -N", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
     const out = await new Promise<string>((resolve, reject) => {
-      const curl = spawn("curl", ["-sN", "--max-time", "2", "-H", `Authorization: Bearer ${token}`, `${baseUrl}/api/v1/stream`])
+      const curl = spawn("curl", [
+        "-sN",
+        "--max-time",
+        "2",
+        "-H",
+        `Authorization: Bearer ${token}`,
+        `${baseUrl}/api/v1/stream`
+      ])
       let text = ""
       curl.stdout.on("data", (d: Buffer) => {
         text += d.toString("utf8")
@@ -128,7 +138,9 @@ describe("[sqlite] API /stream", () => {
   it("answers the 6th concurrent stream of a user with 429 before any body; a disconnect frees a slot", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
-    const open = await Promise.all(Array.from({ length: 5 }, () => openStream(`${baseUrl}/api/v1/stream`, token)))
+    const open = await Promise.all(
+      Array.from({ length: 5 }, () => openStream(`${baseUrl}/api/v1/stream`, token))
+    )
     try {
       expect(open.map((s) => s.status)).toEqual([200, 200, 200, 200, 200])
       const sixth = await raw(baseUrl, "/api/v1/stream", { token })
