@@ -156,7 +156,7 @@ export const runApiMain = (options: ApiMainOptions) =>
     const server = ApiProcessLive({
       serve: { host, port, corsOrigins: origins, developer: config.developer, docs: config.api.docs },
       secret,
-      admin: { username: config.admin.user, password: adminPassword }
+      admin: Option.some({ username: config.admin.user, password: adminPassword })
     }).pipe(Layer.provide(HealthProbes.make(docker)), Layer.provideMerge(bus), Layer.provideMerge(data))
     return yield* Layer.launch(server)
   })
@@ -164,7 +164,8 @@ export const runApiMain = (options: ApiMainOptions) =>
 export interface ApiProcessOptions {
   readonly serve: ApiServeOptions
   readonly secret: Redacted.Redacted<string>
-  readonly admin: { readonly username: string; readonly password: Redacted.Redacted<string> }
+  /** The bootstrap admin to create or re-sync (§4.8); none: leave the users as they are. */
+  readonly admin: Option.Option<{ readonly username: string; readonly password: Redacted.Redacted<string> }>
 }
 
 /**
@@ -175,7 +176,8 @@ export interface ApiProcessOptions {
 export const ApiProcessLive = (options: ApiProcessOptions) => {
   const startup = Layer.scopedDiscard(
     Effect.gen(function* () {
-      yield* bootstrapAdmin(options.admin.username, options.admin.password)
+      if (Option.isSome(options.admin))
+        yield* bootstrapAdmin(options.admin.value.username, options.admin.value.password)
       yield* failStaleLifecycle
       yield* apiHeartbeat
     })

@@ -248,14 +248,7 @@ export const runStatus = (o: { readonly json: boolean }) =>
         state === "running" || state === "degraded"
           ? (ports[d.name] ?? []).map((p) => `${p.service}:${p.port}`).join(",")
           : ""
-      return [
-        d.name,
-        d.ip,
-        state,
-        d.services.join(","),
-        listen === "" ? "-" : listen,
-        d.hostname
-      ]
+      return [d.name, d.ip, state, d.services.join(","), listen === "" ? "-" : listen, d.hostname]
     })
     yield* Console.log(plainTable(["DECKY", "IP", "STATE", "SERVICES", "LISTENING", "HOSTNAME"], body))
     yield* Console.log(

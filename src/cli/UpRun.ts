@@ -17,7 +17,9 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
 import { connect } from "node:net"
 import { dirname, join } from "node:path"
-import { Console, Data, Effect, Layer, Option, Schedule } from "effect"
+import { Console, Data, Effect, Either, Layer, Option, Ref, Schedule } from "effect"
+import { type EmbeddedApi, type EmbeddedApiFailure, serveEmbeddedApi } from "../api/Embedded.js"
+import { HealthProbes, superviseTask, type TaskState } from "../api/Health.js"
 import { serveBroker } from "../bus/Broker.js"
 import { resolveSocketPath } from "../bus/SocketPath.js"
 import { CollectorLive } from "../collector/Collector.js"
@@ -206,6 +208,35 @@ interface Where {
   readonly log: string
   readonly fresh: boolean
   readonly privileged: boolean
+  /** The embedded API: where it listens, or why it does not (none with --once). */
+  readonly api: Option.Option<Either.Either<EmbeddedApi, EmbeddedApiFailure>>
+}
+
+const apiJson = (api: Either.Either<EmbeddedApi, EmbeddedApiFailure>) =>
+  Either.match(api, {
+    onRight: (a) => ({
+      url: a.url,
+      admin: a.admin,
+      ...Option.match(a.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+    }),
+    onLeft: (f) => ({
+      error: f.reason,
+      admin: f.admin,
+      ...Option.match(f.password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+    })
+  })
+
+const apiLines = (api: Either.Either<EmbeddedApi, EmbeddedApiFailure>): ReadonlyArray<string> => {
+  const password = Option.match(Either.isRight(api) ? api.right.password : api.left.password, {
+    onNone: () => [],
+    onSome: (p) => [
+      `            first start: user ${Either.isRight(api) ? api.right.admin : api.left.admin}, password ${p} (shown once; change it at the first login)`
+    ]
+  })
+  return Either.match(api, {
+    onRight: (a) => [`  api       ${a.url}/api/v1 (docs ${a.url}/docs), admin user ${a.admin}`, ...password],
+    onLeft: (f) => [`  api       not serving: ${f.reason}`, ...password]
+  })
 }
 
 const readyJson = (state: DeploymentState, where: Where) =>
@@ -216,6 +247,7 @@ const readyJson = (state: DeploymentState, where: Where) =>
     log: where.log,
     runtime: state.config.runtime,
     resumed: !where.fresh,
+    ...Option.match(where.api, { onNone: () => ({}), onSome: (api) => ({ api: apiJson(api) }) }),
     deckies: state.config.deckies.map((d: Decky) => ({
       name: d.name,
       ip: d.ip,
@@ -254,6 +286,7 @@ const readyText = (state: DeploymentState, where: Where, mode: string) => {
     `  database  ${where.db}`,
     `  bus       ${where.bus}`,
     `  evidence  ${where.log} (+ ${evidencePaths(where.log).json})`,
+    ...Option.match(where.api, { onNone: () => [], onSome: apiLines }),
     "",
     plainTable(["DECKY", "IP", "ARCHETYPE", "SERVICE", "ADDRESS"], rows),
     offset,
@@ -300,7 +333,14 @@ export const runUp = (o: UpOptions) =>
         const state = yield* store.load()
         if (Option.isNone(state))
           return yield* new UpError({ message: "the deployment vanished while starting" })
-        const where: Where = { db, bus, log: logBase, fresh, privileged }
+        const probes = Layer.succeed(HealthProbes, {
+          tasks: yield* Ref.make<ReadonlyMap<string, TaskState>>(new Map([["collector", "running"]])),
+          docker: Option.none()
+        })
+        const api = o.once
+          ? Option.none()
+          : Option.some(yield* Effect.either(Effect.provide(serveEmbeddedApi, probes)))
+        const where: Where = { db, bus, log: logBase, fresh, privileged, api }
         yield* Console.log(
           o.json ? readyJson(state.value, where) : readyText(state.value, where, settings.mode)
         )
@@ -309,7 +349,9 @@ export const runUp = (o: UpOptions) =>
             "no decky could start: see the warnings above (`decnet status` shows the errors)"
           )
         if (o.once) return
-        yield* Effect.forkScoped(Effect.flatMap(ingesterOptions(logBase), runIngester))
+        yield* superviseTask("ingester", Effect.flatMap(ingesterOptions(logBase), runIngester)).pipe(
+          Effect.provide(probes)
+        )
         yield* Effect.forkScoped(runWatchLoop())
         yield* Effect.forkScoped(runReconcileLoop({ intervalSeconds: RECONCILE_SECONDS }))
         yield* Effect.forkScoped(

@@ -35,7 +35,7 @@ const serverLayer = (backend: Backend, env: Record<string, string>) => {
       docs: true
     },
     secret: Redacted.make(JWT_SECRET),
-    admin: { username: ADMIN.username, password: Redacted.make(ADMIN.password) }
+    admin: Option.some({ username: ADMIN.username, password: Redacted.make(ADMIN.password) })
   }).pipe(
     Layer.provide(HealthProbes.make(Option.none())),
     Layer.provide(WorkerRegistry.Default),
