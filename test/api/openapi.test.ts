@@ -131,7 +131,7 @@ describe("[sqlite] API from its OpenAPI document", () => {
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
         const params = new URLSearchParams()
-        if (r.useDeclared) r.op.query.forEach((name, i) => params.set(name, r.declared[i] ?? ""))
+        if (r.useDeclared) for (const [i, name] of r.op.query.entries()) params.set(name, r.declared[i] ?? "")
         for (const [k, v] of Object.entries(r.query)) params.append(k, v)
         let body: string | undefined
         if (r.op.hasBody) {

@@ -123,12 +123,12 @@ describe("[sqlite] API /stream", () => {
       expect(await stream.waitFor((f) => typeOf(f) === "histogram", 2000)).toBeDefined()
       await addLog("198.51.100.2")
       const logs = await stream.waitFor((f) => typeOf(f) === "logs", 2000)
-      expect(logs).toBeDefined()
-      const rows = (logs?.data as { data: Array<{ attacker_ip: string; fields: unknown }> }).data
+      if (logs === undefined) throw new Error("no logs frame within 2 s")
+      const rows = (logs.data as { data: Array<{ attacker_ip: string; fields: unknown }> }).data
       expect(rows.map((r) => r.attacker_ip)).toEqual(["198.51.100.2"])
       expect(typeof rows[0]?.fields).toBe("string")
       // the row's frame is followed by fresh stats in the same iteration
-      const after = stream.frames.slice(stream.frames.indexOf(logs as Frame))
+      const after = stream.frames.slice(stream.frames.indexOf(logs))
       expect(after.some((f) => typeOf(f) === "stats")).toBe(true)
     } finally {
       await stream.close()
