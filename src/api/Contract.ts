@@ -10,7 +10,9 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { WorkerRow as RegistryWorkerRow } from "../bus/Registry.js"
+import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { LogRow } from "../db/Rows.js"
+import { Decky } from "../fleet/Model.js"
 import {
   BadGatewayWire,
   BadRequestWire,
@@ -394,6 +396,69 @@ export class WorkersGroup extends HttpApiGroup.make("workers")
       .middleware(Viewer)
   ) {}
 
+// ---- fleet (§7.12) ------------------------------------------------------------------------------------
+
+export const DeployRequest = Schema.Struct({
+  ini_content: Schema.String.pipe(Schema.maxLength(512 * 1024)),
+  replace_fleet: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}).annotations(strict)
+
+export const DeployAccepted = Schema.Struct({
+  message: Schema.String,
+  mode: Schema.Literal("unihost", "swarm"),
+  lifecycle_ids: Schema.Array(Schema.String)
+})
+
+export const LifecycleQuery = Schema.Struct({
+  ids: Schema.Array(Schema.String).pipe(Schema.minItems(1), Schema.maxItems(200))
+})
+
+/** A decky name in a route (spec §7.12): `^[a-z0-9\-]{1,64}$`, else 422. */
+const DeckyPath = Schema.Struct({ decky_name: Schema.String.pipe(Schema.pattern(/^[a-z0-9-]{1,64}$/)) })
+
+export class FleetGroup extends HttpApiGroup.make("fleet")
+  .add(HttpApiEndpoint.get("deckies", "/deckies").addSuccess(Schema.Array(Decky)).middleware(Viewer))
+  .add(
+    HttpApiEndpoint.post("deploy", "/deckies/deploy")
+      .setPayload(DeployRequest)
+      .addSuccess(DeployAccepted, { status: 202 })
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("lifecycle", "/deckies/lifecycle")
+      .setUrlParams(LifecycleQuery)
+      .addSuccess(Schema.Struct({ rows: Schema.Array(LifecycleRow) }))
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.post("mutate", "/deckies/:decky_name/mutate")
+      .setPath(DeckyPath)
+      .addSuccess(Schema.Struct({ lifecycle_ids: Schema.Array(Schema.String) }), { status: 202 })
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.put("mutateInterval", "/deckies/:decky_name/mutate-interval")
+      .setPath(DeckyPath)
+      .setPayload(
+        Schema.Struct({
+          mutate_interval: Schema.optionalWith(Schema.NullOr(MutationInterval), { default: () => null })
+        }).annotations(strict)
+      )
+      .addSuccess(Message)
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/deckies/:decky_name")
+      .setPath(DeckyPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  ) {}
+
 /** Every group's shared failures: the envelope's 400/401/403/404/422 (spec §3). */
 export class DecnetApi extends HttpApi.make("decnet")
   .add(AuthGroup)
@@ -402,6 +467,7 @@ export class DecnetApi extends HttpApi.make("decnet")
   .add(HealthGroup)
   .add(ConfigGroup)
   .add(WorkersGroup)
+  .add(FleetGroup)
   .addError(BadRequestWire)
   .addError(UnauthorizedWire)
   .addError(ForbiddenWire)

@@ -18,6 +18,8 @@ import { Bus } from "../bus/Bus.js"
 import { WorkerRegistryLive } from "../bus/Registry.js"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { UserRepo } from "../db/UserRepo.js"
+import { LOOPBACK_LAN } from "../fleet/Fleet.js"
+import { FleetControl } from "./FleetControl.js"
 import { ApiProcessLive, bootstrapAdmin, corsOrigins } from "./Main.js"
 import { ApiDataLive } from "./Server.js"
 
@@ -53,8 +55,9 @@ const embeddedSecret = (home: string) =>
   })
 
 /**
- * Serve the API in this scope. Needs up's database (SqlClient, Dialect) and bus; provides its own app bus
- * over that bus, the worker registry, and the repositories. Success: where it listens; failure: why not.
+ * Serve the API in this scope. Needs up's database (SqlClient, Dialect), bus and in-process fleet
+ * (FleetStore, DeckyRuntime, EvidenceWriter); provides its own app bus over that bus, the worker
+ * registry, the repositories, and FleetControl over up's runtime. Success: where it listens; failure: why not.
  */
 export const serveEmbeddedApi = Effect.gen(function* () {
   const config = yield* DecnetConfig
@@ -93,7 +96,12 @@ export const serveEmbeddedApi = Effect.gen(function* () {
     },
     secret,
     admin: Option.none()
-  }).pipe(Layer.provide(WorkerRegistryLive), Layer.provide(appBus), Layer.provideMerge(ApiDataLive))
+  }).pipe(
+    Layer.provide(WorkerRegistryLive),
+    Layer.provide(appBus),
+    Layer.provide(FleetControl.inProcess(LOOPBACK_LAN)),
+    Layer.provideMerge(ApiDataLive)
+  )
   const context = yield* Layer.build(layer).pipe(
     Effect.catchAllCause((cause) =>
       Effect.fail({

@@ -9,12 +9,16 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Data, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { AppBus, AppBusFromConfig } from "../bus/AppBus.js"
 import { WorkerRegistryLive } from "../bus/Registry.js"
+import { EvidenceWriterLive } from "../collector/Writer.js"
 import { DecnetConfig, type DecnetSettings } from "../config/DecnetConfig.js"
 import { DbLive } from "../db/Client.js"
 import { formatUtc } from "../db/Columns.js"
 import { MigrationsLive } from "../db/Migrations.js"
 import { UserRepo } from "../db/UserRepo.js"
+import { FleetStore } from "../fleet/Store.js"
+import { optionalBus } from "../fleet/WorkerLayers.js"
 import { JwtSecret } from "./Auth.js"
+import { FleetControl } from "./FleetControl.js"
 import { HealthProbes } from "./Health.js"
 import { ApiDataLive, type ApiServeOptions, ApiServerLive } from "./Server.js"
 
@@ -150,14 +154,27 @@ export const runApiMain = (options: ApiMainOptions) =>
     const secret = yield* jwtSecretFrom(config)
     const adminPassword = yield* adminPasswordFrom(config)
 
-    const data = Layer.mergeAll(ApiDataLive, MigrationsLive).pipe(Layer.provideMerge(DbLive))
+    const data = Layer.mergeAll(FleetStore.Default, MigrationsLive).pipe(
+      Layer.provideMerge(ApiDataLive),
+      Layer.provideMerge(DbLive)
+    )
     const bus = WorkerRegistryLive.pipe(Layer.provideMerge(AppBusFromConfig({ clientName: "api" })))
+    // Deploys and mutations on Docker (or recorded for a `decnet up` that runs an in-process fleet); their
+    // `decky_mutated` lines go where the ingester reads.
+    const fleet = FleetControl.standalone.pipe(
+      Layer.provide(Layer.merge(EvidenceWriterLive(config.logs.ingestLogFile), optionalBus("api")))
+    )
     const docker = yield* dockerPing
     const server = ApiProcessLive({
       serve: { host, port, corsOrigins: origins, developer: config.developer, docs: config.api.docs },
       secret,
       admin: Option.some({ username: config.admin.user, password: adminPassword })
-    }).pipe(Layer.provide(HealthProbes.make(docker)), Layer.provideMerge(bus), Layer.provideMerge(data))
+    }).pipe(
+      Layer.provide(HealthProbes.make(docker)),
+      Layer.provide(fleet),
+      Layer.provideMerge(bus),
+      Layer.provideMerge(data)
+    )
     return yield* Layer.launch(server)
   })
 

@@ -9,6 +9,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import { EvidenceRepo } from "../db/EvidenceRepo.js"
 import { FleetRepo } from "../db/FleetRepo.js"
+import { LifecycleRepo } from "../db/LifecycleRepo.js"
 import { LogRepo } from "../db/LogRepo.js"
 import { StateRepo } from "../db/StateRepo.js"
 import { UserRepo } from "../db/UserRepo.js"
@@ -18,6 +19,7 @@ import { envelope, routesOf } from "./Envelope.js"
 import { AuthHandlers } from "./handlers/Auth.js"
 import { ConfigHandlers } from "./handlers/Config.js"
 import { EvidenceHandlers } from "./handlers/Evidence.js"
+import { FleetHandlers } from "./handlers/Fleet.js"
 import { HealthHandlers } from "./handlers/Health.js"
 import { LogsHandlers } from "./handlers/Logs.js"
 import { WorkersHandlers } from "./handlers/Workers.js"
@@ -48,11 +50,13 @@ const HandlersLive = Layer.mergeAll(
   EvidenceHandlers,
   HealthHandlers,
   ConfigHandlers,
-  WorkersHandlers
+  WorkersHandlers,
+  FleetHandlers
 )
 
 /** The repositories the handlers read, over the caller's SqlClient. */
 export const ApiDataLive = Layer.mergeAll(
+  LifecycleRepo.Default,
   LogRepo.Default,
   FleetRepo.Default,
   EvidenceRepo.Default,

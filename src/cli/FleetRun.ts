@@ -4,7 +4,7 @@ import { Console, Data, Effect, Layer, Option, Schema } from "effect"
 import { EvidenceWriterLive } from "../collector/Writer.js"
 import { DecnetConfig, type DecnetSettings } from "../config/DecnetConfig.js"
 import { FleetRepo } from "../db/FleetRepo.js"
-import { deploy, discoverLan, type HostLan, recordDeployment, teardown } from "../fleet/Fleet.js"
+import { deploy, discoverLan, LOOPBACK_LAN, recordDeployment, teardown } from "../fleet/Fleet.js"
 import { HostNetworkLive } from "../fleet/HostNetwork.js"
 import { loadIniFile } from "../fleet/Ini.js"
 import { type Decky, type Deployment, DeploymentState } from "../fleet/Model.js"
@@ -17,13 +17,7 @@ import { plainTable } from "./Table.js"
 
 export class FleetCliError extends Data.TaggedError("FleetCliError")<{ readonly message: string }> {}
 
-/** The loopback LAN of the in-process runtime: every decky its own 127.77.0.x. */
-export const LOOPBACK_LAN: HostLan = {
-  interface: "lo",
-  subnet: "127.77.0.0/24",
-  gateway: "127.77.0.1",
-  hostIp: "127.77.0.1"
-}
+export { LOOPBACK_LAN }
 
 const DEFAULT_INGEST_LOG = "/var/log/decnet/decnet.log"
 

@@ -1,11 +1,12 @@
 // The SqlClient layer, chosen by DecnetConfig: SQLite file (embedded default) or MySQL/MariaDB.
 // Each layer also provides the Dialect service so SQL that differs between engines can branch.
+
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { SqlClient } from "@effect/sql"
 import { MysqlClient } from "@effect/sql-mysql2"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Effect, Layer, Option, Redacted } from "effect"
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { DbConfigError, DbConnectionError } from "./DbError.js"
 import { Dialect } from "./Dialect.js"

@@ -1,7 +1,8 @@
 // Typed database failures that callers are expected to handle. Everything else a driver can throw
 // (lost connection, syntax error) is an infrastructure fault and becomes a defect at the repo boundary.
-import { Effect, Schema } from "effect"
+
 import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Schema } from "effect"
 
 /** A UNIQUE or PRIMARY KEY constraint rejected the write. */
 export class DbConstraintError extends Schema.TaggedError<DbConstraintError>()("DbConstraintError", {

@@ -10,15 +10,16 @@ import { loadHoneypots, type UnknownHoneypot } from "../honeypots/Registry.js"
 import { describeServices, modulePorts, type PortPlan, portOf, type RunningService } from "./Ports.js"
 
 export type { PortPlan, RunningService } from "./Ports.js"
+
 import {
   type EventSink,
   type Honeypot,
   type HoneypotConfigError,
   HoneypotContext,
   HoneypotContextLive,
-  makeHoneypotContext,
   type HoneypotLimits,
   type HoneypotListenError,
+  makeHoneypotContext,
   type UnknownConfigKeys
 } from "../honeypots/runtime/index.js"
 

@@ -11,8 +11,8 @@ import { createHash } from "node:crypto"
 import { Clock, Duration, Effect, Exit, Layer, Option, Ref, Schema, Stream } from "effect"
 import { findService, osSysctls } from "../catalog/index.js"
 import type { LogLine } from "../docker/Demux.js"
-import { Docker } from "../docker/Docker.js"
 import type { ContainerSpec, NetworkSpec } from "../docker/Docker.js"
+import { Docker } from "../docker/Docker.js"
 import { type DockerError, isNotFound } from "../docker/DockerError.js"
 import {
   type ContainerDetails,

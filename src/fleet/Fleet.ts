@@ -215,6 +215,14 @@ export const syncRuntime: Effect.Effect<
   return { started, stopped }
 }).pipe(Effect.withSpan("Fleet.syncRuntime"))
 
+/** The loopback LAN of the in-process runtime: every decky its own 127.77.0.x. */
+export const LOOPBACK_LAN: HostLan = {
+  interface: "lo",
+  subnet: "127.77.0.0/24",
+  gateway: "127.77.0.1",
+  hostIp: "127.77.0.1"
+}
+
 /** The host's LAN as `ip` reports it: the default route's interface and gateway, and the interface's address. */
 export interface HostLan {
   readonly interface: string

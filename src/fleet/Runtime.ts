@@ -4,7 +4,7 @@
  * on its own loopback address. The fleet commands, the mutator and the reconciler only see this tag.
  */
 import { Context, type Effect, Schema } from "effect"
-import { BoundPort, type Decky, type Deployment, DeckyState, type RuntimeKind } from "./Model.js"
+import { BoundPort, type Decky, DeckyState, type Deployment, type RuntimeKind } from "./Model.js"
 
 export class DeckyRuntimeError extends Schema.TaggedError<DeckyRuntimeError>()("DeckyRuntimeError", {
   /** The decky concerned, when there is one. */

@@ -1,18 +1,30 @@
 // A real API server for one describe block: the process layer of `decnet api` over a test backend
 // (SQLite file or a scratch MariaDB database), on 127.0.0.1 with a free port, a disabled app bus, and
 // typed clients derived from the contract. bcrypt cost 4 keeps logins quick (production: 12).
+
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import { DecnetApi } from "../../src/api/Contract.js"
+import { FleetControl } from "../../src/api/FleetControl.js"
 import { HealthProbes } from "../../src/api/Health.js"
 import { ApiProcessLive } from "../../src/api/Main.js"
 import { ApiDataLive } from "../../src/api/Server.js"
 import { AppBus, disabledAppBus } from "../../src/bus/AppBus.js"
+import { NullBusLive } from "../../src/bus/NullBus.js"
 import { WorkerRegistry } from "../../src/bus/Registry.js"
+import { CollectorLive } from "../../src/collector/Collector.js"
+import { InProcessSinkLive } from "../../src/collector/InProcessSink.js"
+import { EvidenceWriterLive } from "../../src/collector/Writer.js"
 import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { MigrationsLive } from "../../src/db/Migrations.js"
+import { LOOPBACK_LAN } from "../../src/fleet/Fleet.js"
+import { InProcessRuntime } from "../../src/fleet/InProcess.js"
+import { FleetStore } from "../../src/fleet/Store.js"
 import type { Backend } from "../db/backends.js"
 
 export const JWT_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -25,7 +37,19 @@ const serverLayer = (backend: Backend, env: Record<string, string>) => {
     DECNET_BUS_ENABLED: "false",
     ...env
   })
-  const data = Layer.mergeAll(ApiDataLive, MigrationsLive).pipe(Layer.provideMerge(backend.layer))
+  const data = Layer.mergeAll(FleetStore.Default, MigrationsLive).pipe(
+    Layer.provideMerge(ApiDataLive),
+    Layer.provideMerge(backend.layer)
+  )
+  // A real in-process fleet behind the fleet routes, as in `decnet up` (no root: ports offset by 10000).
+  const evidence = join(mkdtempSync(join(tmpdir(), "decnet-api-")), "decnet.log")
+  const fleet = FleetControl.inProcess(LOOPBACK_LAN).pipe(
+    Layer.provideMerge(InProcessRuntime({ privileged: false })),
+    Layer.provideMerge(InProcessSinkLive),
+    Layer.provideMerge(CollectorLive),
+    Layer.provideMerge(EvidenceWriterLive(evidence)),
+    Layer.provideMerge(NullBusLive)
+  )
   return ApiProcessLive({
     serve: {
       host: "127.0.0.1",
@@ -38,6 +62,7 @@ const serverLayer = (backend: Backend, env: Record<string, string>) => {
     admin: Option.some({ username: ADMIN.username, password: Redacted.make(ADMIN.password) })
   }).pipe(
     Layer.provide(HealthProbes.make(Option.none())),
+    Layer.provide(fleet),
     Layer.provide(WorkerRegistry.Default),
     Layer.provide(Layer.succeed(AppBus, disabledAppBus)),
     Layer.provideMerge(data),
