@@ -10,6 +10,8 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { WorkerRow as RegistryWorkerRow } from "../bus/Registry.js"
+import { Archetype } from "../catalog/Archetype.js"
+import { ServiceConfigField, ServicePorts } from "../catalog/Service.js"
 import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { LogRow } from "../db/Rows.js"
 import { Decky } from "../fleet/Model.js"
@@ -459,6 +461,38 @@ export class FleetGroup extends HttpApiGroup.make("fleet")
       .middleware(Admin)
   ) {}
 
+// ---- the catalog the fleet page needs (topology.md §10) ----------------------------------------------
+
+export const ServicesList = Schema.Struct({
+  /** Sorted, per-decky services this build can run. */
+  services: Schema.Array(Schema.String),
+  fleet_singletons: Schema.Array(Schema.String),
+  /** In the catalog but without an emulator yet: a deploy naming one is refused. */
+  not_runnable: Schema.Array(Schema.String)
+})
+
+export const ServiceSchema = Schema.Struct({
+  name: Schema.String,
+  ports: ServicePorts,
+  fleet_singleton: Schema.Boolean,
+  fields: Schema.Array(ServiceConfigField)
+})
+
+export class CatalogGroup extends HttpApiGroup.make("catalog")
+  .add(HttpApiEndpoint.get("services", "/topologies/services").addSuccess(ServicesList).middleware(Viewer))
+  .add(
+    HttpApiEndpoint.get("serviceSchema", "/topologies/services/:service_name/schema")
+      .setPath(Schema.Struct({ service_name: Schema.String }))
+      .addSuccess(ServiceSchema)
+      .addError(NotFoundWire)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.get("archetypes", "/topologies/archetypes")
+      .addSuccess(Schema.Struct({ archetypes: Schema.Array(Archetype) }))
+      .middleware(Viewer)
+  ) {}
+
 /** Every group's shared failures: the envelope's 400/401/403/404/422 (spec §3). */
 export class DecnetApi extends HttpApi.make("decnet")
   .add(AuthGroup)
@@ -468,6 +502,7 @@ export class DecnetApi extends HttpApi.make("decnet")
   .add(ConfigGroup)
   .add(WorkersGroup)
   .add(FleetGroup)
+  .add(CatalogGroup)
   .addError(BadRequestWire)
   .addError(UnauthorizedWire)
   .addError(ForbiddenWire)

@@ -17,6 +17,7 @@ import { ApiAuth, type Gate } from "./Auth.js"
 import { DecnetApi } from "./Contract.js"
 import { envelope, routesOf } from "./Envelope.js"
 import { AuthHandlers } from "./handlers/Auth.js"
+import { CatalogHandlers } from "./handlers/Catalog.js"
 import { ConfigHandlers } from "./handlers/Config.js"
 import { EvidenceHandlers } from "./handlers/Evidence.js"
 import { FleetHandlers } from "./handlers/Fleet.js"
@@ -51,7 +52,8 @@ const HandlersLive = Layer.mergeAll(
   HealthHandlers,
   ConfigHandlers,
   WorkersHandlers,
-  FleetHandlers
+  FleetHandlers,
+  CatalogHandlers
 )
 
 /** The repositories the handlers read, over the caller's SqlClient. */

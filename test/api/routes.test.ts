@@ -204,6 +204,34 @@ onBothBackends("API routes", (backend) => {
     })
   })
 
+  it("the catalog: services, a service's config schema, archetypes", async () => {
+    const { baseUrl } = api()
+    const token = await adminToken(baseUrl)
+    const services = await call(baseUrl, token, (c) => c.catalog.services())
+    expect(services.services).toContain("ssh")
+    expect(services.services).toEqual([...services.services].sort())
+    expect(services.fleet_singletons).toEqual(["sniffer"])
+    expect(services.services).not.toContain("sniffer")
+    const ssh = await call(baseUrl, token, (c) => c.catalog.serviceSchema({ path: { service_name: "ssh" } }))
+    expect(ssh.name).toBe("ssh")
+    expect(ssh.ports.tcp).toContain(22)
+    expect(ssh.fleet_singleton).toBe(false)
+    expect(ssh.fields.length).toBeGreaterThan(0)
+    const rawSchema = await raw(baseUrl, "/api/v1/topologies/services/ssh/schema", { token })
+    const field = (rawSchema.json() as { fields: Array<Record<string, unknown>> }).fields[0]
+    expect(Object.keys(field ?? {})).toEqual(
+      expect.arrayContaining(["key", "label", "type", "default", "secret", "help", "placeholder"])
+    )
+    expect(
+      await callFlip(baseUrl, token, (c) => c.catalog.serviceSchema({ path: { service_name: "gopher" } }))
+    ).toMatchObject({ _tag: "NotFound", detail: "Unknown service 'gopher'" })
+    const { archetypes } = await call(baseUrl, token, (c) => c.catalog.archetypes())
+    expect(archetypes.map((a) => a.slug)).toContain("linux-server")
+    expect(Object.keys(archetypes[0] ?? {}).sort()).toEqual(
+      ["description", "display_name", "nmap_os", "preferred_distros", "services", "slug"].sort()
+    )
+  })
+
   it("DELETE /config/reinit purges in developer mode", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
