@@ -11,7 +11,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { WorkerRow as RegistryWorkerRow } from "../bus/Registry.js"
 import { Archetype } from "../catalog/Archetype.js"
-import { ServiceConfigField, ServicePorts } from "../catalog/Service.js"
+import { Port, ServiceConfigField, ServicePorts } from "../catalog/Service.js"
 import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { LogRow } from "../db/Rows.js"
 import { Decky } from "../fleet/Model.js"
@@ -21,6 +21,7 @@ import {
   ConflictWire,
   ForbiddenWire,
   NotFoundWire,
+  NotImplementedWire,
   ServiceUnavailableWire,
   TOO_SHORT,
   TooManyRequestsWire,
@@ -461,6 +462,98 @@ export class FleetGroup extends HttpApiGroup.make("fleet")
       .middleware(Admin)
   ) {}
 
+// ---- live decky services and the tarpit (§7.13) ---------------------------------------------------------
+
+const ServicePath = Schema.Struct({
+  decky_name: Schema.String.pipe(Schema.pattern(/^[a-z0-9-]{1,64}$/)),
+  service_name: Schema.String.pipe(Schema.pattern(/^[a-z0-9_-]{1,64}$/))
+})
+
+const ServiceConfigBody = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+export const DeckyServices = Schema.Struct({
+  decky_name: Schema.String,
+  topology_id: Schema.Null,
+  services: Schema.Array(Schema.String)
+})
+
+export const ServiceConfigResult = Schema.Struct({
+  decky_name: Schema.String,
+  service_name: Schema.String,
+  topology_id: Schema.Null,
+  config: ServiceConfigBody,
+  recreated: Schema.Boolean
+})
+
+export const TarpitRequest = Schema.Struct({
+  ports: Schema.Array(Port).pipe(Schema.minItems(1)),
+  delay_ms: Schema.Number.pipe(Schema.int(), Schema.between(100, 300_000))
+}).annotations(strict)
+
+export class DeckyServicesGroup extends HttpApiGroup.make("deckies")
+  .add(
+    HttpApiEndpoint.post("addService", "/deckies/:decky_name/services")
+      .setPath(DeckyPath)
+      .setPayload(
+        Schema.Struct({
+          name: atLeast(1),
+          config: Schema.optionalWith(ServiceConfigBody, { default: () => ({}) })
+        }).annotations(strict)
+      )
+      .addSuccess(DeckyServices, { status: 201 })
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.put("serviceConfig", "/deckies/:decky_name/services/:service_name/config")
+      .setPath(ServicePath)
+      .setPayload(Schema.Struct({ config: ServiceConfigBody }).annotations(strict))
+      .addSuccess(ServiceConfigResult)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("applyService", "/deckies/:decky_name/services/:service_name/apply")
+      .setPath(ServicePath)
+      .setPayload(Schema.Struct({ config: Schema.optional(ServiceConfigBody) }).annotations(strict))
+      .addSuccess(ServiceConfigResult, { status: 201 })
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("removeService", "/deckies/:decky_name/services/:service_name")
+      .setPath(ServicePath)
+      .addSuccess(DeckyServices)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("tarpitOn", "/deckies/:decky_name/tarpit")
+      .setPath(DeckyPath)
+      .setPayload(TarpitRequest)
+      .addSuccess(Message, { status: 201 })
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("tarpit", "/deckies/:decky_name/tarpit")
+      .setPath(DeckyPath)
+      .addSuccess(Schema.Struct({ rule: Schema.Unknown, active_connections: Schema.Array(Schema.Unknown) }))
+      .addError(NotImplementedWire)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.del("tarpitOff", "/deckies/:decky_name/tarpit")
+      .setPath(DeckyPath)
+      .addSuccess(Message)
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+  ) {}
+
 // ---- the catalog the fleet page needs (topology.md §10) ----------------------------------------------
 
 export const ServicesList = Schema.Struct({
@@ -503,6 +596,7 @@ export class DecnetApi extends HttpApi.make("decnet")
   .add(WorkersGroup)
   .add(FleetGroup)
   .add(CatalogGroup)
+  .add(DeckyServicesGroup)
   .addError(BadRequestWire)
   .addError(UnauthorizedWire)
   .addError(ForbiddenWire)

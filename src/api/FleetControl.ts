@@ -15,7 +15,7 @@ import type { DecnetConfig } from "../config/DecnetConfig.js"
 import { FleetRepo } from "../db/FleetRepo.js"
 import { deploy, discoverLan, type HostLan, recordDeployment, syncRuntime, teardown } from "../fleet/Fleet.js"
 import { HostNetworkLive } from "../fleet/HostNetwork.js"
-import type { Deployment, RuntimeKind } from "../fleet/Model.js"
+import type { Decky, Deployment, RuntimeKind } from "../fleet/Model.js"
 import { DeckyRuntime } from "../fleet/Runtime.js"
 import { FleetStore } from "../fleet/Store.js"
 import { describeOutcome, mutateDeckyOutcome } from "../mutator/Mutator.js"
@@ -34,7 +34,25 @@ export interface FleetControlService {
   readonly mutate: (name: string, actor: string) => Effect.Effect<void, string>
   /** Stop and forget one decky. */
   readonly remove: (name: string) => Effect.Effect<void, string>
+  /**
+   * Store a changed decky (services, their config); with `recreate`, run it again now so the change takes
+   * effect (a service added or removed always does).
+   */
+  readonly update: (decky: Decky, recreate: boolean) => Effect.Effect<void, string>
 }
+
+/** Save `decky` and, when asked, run it again on `runtime` (the new ports are saved with it). */
+const saveAndRun = (decky: Decky, recreate: boolean) =>
+  Effect.gen(function* () {
+    const store = yield* FleetStore
+    if (!(yield* store.updateDecky(decky))) return yield* Effect.fail("No active deployment")
+    if (!recreate) return
+    const runtime = yield* DeckyRuntime
+    const current = yield* store.load()
+    if (Option.isNone(current)) return yield* Effect.fail("No active deployment")
+    const ports = yield* runtime.up(decky, current.value.config).pipe(Effect.mapError((e) => e.message))
+    yield* store.updateDecky(decky, ports)
+  })
 
 export class FleetControl extends Context.Tag("decnet/api/FleetControl")<
   FleetControl,
@@ -75,7 +93,8 @@ export class FleetControl extends Context.Tag("decnet/api/FleetControl")<
               Effect.asVoid,
               Effect.mapError((e) => e.message),
               Effect.provide(context)
-            )
+            ),
+          update: (decky, recreate) => saveAndRun(decky, recreate).pipe(Effect.provide(context))
         } satisfies FleetControlService
       })
     )
@@ -153,6 +172,14 @@ export class FleetControl extends Context.Tag("decnet/api/FleetControl")<
                 Effect.mapError((e) => e.message)
               )
             )
+          }).pipe(Effect.provide(context)),
+        update: (decky, recreate) =>
+          Effect.gen(function* () {
+            const current = yield* stored
+            // An in-process fleet runs inside `decnet up`: record it; up's sync starts what changed.
+            if (Option.isSome(current) && current.value.config.runtime === "inprocess")
+              return yield* saveAndRun(decky, false).pipe(Effect.provideService(DeckyRuntime, RECORD_ONLY))
+            return yield* onDocker(saveAndRun(decky, recreate))
           }).pipe(Effect.provide(context))
       } satisfies FleetControlService
     })

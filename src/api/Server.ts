@@ -19,8 +19,9 @@ import { envelope, routesOf } from "./Envelope.js"
 import { AuthHandlers } from "./handlers/Auth.js"
 import { CatalogHandlers } from "./handlers/Catalog.js"
 import { ConfigHandlers } from "./handlers/Config.js"
+import { DeckyServicesHandlers } from "./handlers/DeckyServices.js"
 import { EvidenceHandlers } from "./handlers/Evidence.js"
-import { FleetHandlers } from "./handlers/Fleet.js"
+import { DeckiesCache, FleetHandlers } from "./handlers/Fleet.js"
 import { HealthHandlers } from "./handlers/Health.js"
 import { LogsHandlers } from "./handlers/Logs.js"
 import { WorkersHandlers } from "./handlers/Workers.js"
@@ -53,7 +54,8 @@ const HandlersLive = Layer.mergeAll(
   ConfigHandlers,
   WorkersHandlers,
   FleetHandlers,
-  CatalogHandlers
+  CatalogHandlers,
+  DeckyServicesHandlers
 )
 
 /** The repositories the handlers read, over the caller's SqlClient. */
@@ -69,6 +71,7 @@ export const ApiDataLive = Layer.mergeAll(
 /** The implemented contract (handlers + middlewares), before it is served. */
 export const ApiLive = HttpApiBuilder.api(DecnetApi).pipe(
   Layer.provide(HandlersLive),
+  Layer.provide(DeckiesCache.Default),
   Layer.provide(SecurityLive),
   Layer.provide(ApiAuth.Default)
 )

@@ -91,6 +91,94 @@ onBothBackends("API fleet routes", (backend) => {
     })
   })
 
+  it("adds, configures, applies and removes a service of a running decky; the tarpit is 501", async () => {
+    const { baseUrl } = api()
+    const token = await adminToken(baseUrl)
+    const added = await call(baseUrl, token, (c) =>
+      c.deckies.addService({ path: { decky_name: "api-redis-1" }, payload: { name: "pop3", config: {} } })
+    )
+    expect(added).toEqual({ decky_name: "api-redis-1", topology_id: null, services: ["redis", "pop3"] })
+    const decky = (await call(baseUrl, token, (c) => c.fleet.deckies())).find((d) => d.name === "api-redis-1")
+    let greeting: string | undefined
+    for (const port of [10110, 20110, 30110]) {
+      greeting = await ping(decky?.ip ?? "", port).catch(() => undefined)
+      if (greeting !== undefined) break
+    }
+    expect(greeting).toMatch(/^\+OK/)
+    const again = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services", {
+      method: "POST",
+      token,
+      headers: json,
+      body: JSON.stringify({ name: "pop3" })
+    })
+    expect(again.status).toBe(409)
+    expect(again.json()).toEqual({ detail: "Service 'pop3' is already on decky 'api-redis-1'" })
+    for (const [name, status] of [
+      ["gopher", 422],
+      ["sniffer", 422],
+      ["", 400]
+    ] as const) {
+      const r = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services", {
+        method: "POST",
+        token,
+        headers: json,
+        body: JSON.stringify({ name })
+      })
+      expect(r.status, name).toBe(status)
+    }
+    const badConfig = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services/redis/config", {
+      method: "PUT",
+      token,
+      headers: json,
+      body: JSON.stringify({ config: { password: 12 } })
+    })
+    expect(badConfig.status).toBe(400)
+    const unknownKey = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services/redis/config", {
+      method: "PUT",
+      token,
+      headers: json,
+      body: JSON.stringify({ config: { no_such_knob: "x" } })
+    })
+    expect(unknownKey.status).toBe(400)
+    const configured = await call(baseUrl, token, (c) =>
+      c.deckies.serviceConfig({
+        path: { decky_name: "api-redis-1", service_name: "redis" },
+        payload: { config: { password: "s3cret-pass" } }
+      })
+    )
+    expect(configured).toMatchObject({
+      service_name: "redis",
+      recreated: false,
+      config: { password: "s3cret-pass" }
+    })
+    const applied = await call(baseUrl, token, (c) =>
+      c.deckies.applyService({ path: { decky_name: "api-redis-1", service_name: "redis" }, payload: {} })
+    )
+    expect(applied.recreated).toBe(true)
+    const stored = (await call(baseUrl, token, (c) => c.fleet.deckies())).find(
+      (d) => d.name === "api-redis-1"
+    )
+    expect(stored?.service_config.redis).toEqual({ password: "s3cret-pass" })
+    const notThere = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services/ssh/config", {
+      method: "PUT",
+      token,
+      headers: json,
+      body: JSON.stringify({ config: {} })
+    })
+    expect(notThere.status).toBe(409)
+    const removed = await call(baseUrl, token, (c) =>
+      c.deckies.removeService({ path: { decky_name: "api-redis-1", service_name: "pop3" } })
+    )
+    expect(removed.services).toEqual(["redis"])
+    const last = await raw(baseUrl, "/api/v1/deckies/api-redis-1/services/redis", { method: "DELETE", token })
+    expect(last.status).toBe(409)
+    const ghost = await raw(baseUrl, "/api/v1/deckies/ghost/services/redis", { method: "DELETE", token })
+    expect(ghost.status).toBe(404)
+    const tarpit = await raw(baseUrl, "/api/v1/deckies/api-redis-1/tarpit", { token })
+    expect(tarpit.status).toBe(501)
+    expect((tarpit.json() as { detail: string }).detail).toContain("tarpit")
+  })
+
   it("answers bad INI with the spec's 409 texts, and a too-large fleet with the limit's", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)

@@ -43,20 +43,28 @@ const iniConflict = (message: string) => {
   return message
 }
 
+/** `GET /deckies`, cached 5 s (§6); every route that changes a decky invalidates it. */
+export class DeckiesCache extends Effect.Service<DeckiesCache>()("decnet/api/DeckiesCache", {
+  effect: Effect.gen(function* () {
+    const rows = yield* FleetRepo
+    return yield* makeTtlValue(
+      Effect.map(rows.list(), (list) => list.flatMap((r) => Option.toArray(decodeDecky(r.decky_config)))),
+      "5 seconds"
+    )
+  }),
+  dependencies: [FleetRepo.Default]
+}) {}
+
 export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers) =>
   Effect.gen(function* () {
     const store = yield* FleetStore
-    const fleetRows = yield* FleetRepo
     const lifecycle = yield* LifecycleRepo
     const state = yield* StateRepo
     const control = yield* FleetControl
     const config = yield* DecnetConfig
     const background = yield* FiberSet.make()
 
-    const deckiesNow = Effect.map(fleetRows.list(), (rows) =>
-      rows.flatMap((r) => Option.toArray(decodeDecky(r.decky_config)))
-    )
-    const deckiesCache = yield* makeTtlValue(deckiesNow, "5 seconds")
+    const deckiesCache = yield* DeckiesCache
 
     const limit = Effect.map(state.get(LIMITS_KEY), (raw) =>
       Option.match(Schema.decodeUnknownOption(Limits)(raw), {

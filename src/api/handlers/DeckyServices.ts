@@ -1,0 +1,146 @@
+/**
+ * The `deckies` group (spec api §7.13): add, configure, apply and remove one service of a running decky,
+ * each config checked by the service's own Schema first; and the tarpit, which answers 501 until the
+ * Docker runtime manages a decky's veth (it shapes traffic there with tc).
+ */
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Option } from "effect"
+import { findService } from "../../catalog/index.js"
+import { Decky } from "../../fleet/Model.js"
+import { FleetStore } from "../../fleet/Store.js"
+import { isHoneypotSlug, loadHoneypot } from "../../honeypots/Registry.js"
+import { DecnetApi } from "../Contract.js"
+import { BadRequest, Conflict, NotFound, NotImplemented, Unprocessable } from "../Errors.js"
+import { FleetControl } from "../FleetControl.js"
+import { DeckiesCache } from "./Fleet.js"
+
+const TARPIT =
+  "the tarpit shapes a decky's traffic with tc on its Docker veth, which this build does not manage yet; it is not available"
+
+export const DeckyServicesHandlers = HttpApiBuilder.group(DecnetApi, "deckies", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* FleetStore
+    const control = yield* FleetControl
+
+    const deckyOf = (name: string) =>
+      Effect.gen(function* () {
+        const current = yield* store.load()
+        const decky = Option.flatMap(current, (c) =>
+          Option.fromNullable(c.config.deckies.find((d) => d.name === name))
+        )
+        if (Option.isNone(decky)) return yield* new NotFound({ detail: `Decky ${name} not found` })
+        return decky.value
+      })
+
+    /** A service a decky can run: known, not a fleet singleton, with an emulator in this build. */
+    const runnable = (service: string) =>
+      Effect.gen(function* () {
+        const spec = findService(service)
+        if (Option.isNone(spec)) return yield* new Unprocessable({ detail: `Unknown service '${service}'` })
+        if (spec.value.fleet_singleton)
+          return yield* new Unprocessable({ detail: `'${service}' runs once per fleet, not on a decky` })
+        if (!isHoneypotSlug(service))
+          return yield* new Unprocessable({ detail: `'${service}' has no emulator in this build yet` })
+        return spec.value.slug
+      })
+
+    /** The config as the service's Schema takes it, refused with its message (400). */
+    const checkConfig = (service: string, config: Readonly<Record<string, unknown>>) =>
+      Effect.gen(function* () {
+        const module = yield* loadHoneypot(service).pipe(
+          Effect.mapError(() => new Unprocessable({ detail: `Unknown service '${service}'` }))
+        )
+        yield* module
+          .validateConfig(config, "error")
+          .pipe(Effect.mapError((e) => new BadRequest({ detail: e.message })))
+      })
+
+    const onDecky = (decky: Decky, service: string) =>
+      decky.services.some((s) => s === service)
+        ? Effect.void
+        : Effect.fail(new Conflict({ detail: `Service '${service}' is not on decky '${decky.name}'` }))
+
+    const deckies = yield* DeckiesCache
+    const apply = (decky: Decky, recreate: boolean) =>
+      control.update(decky, recreate).pipe(
+        Effect.mapError((detail) => new Conflict({ detail })),
+        Effect.zipRight(deckies.invalidate)
+      )
+
+    return handlers
+      .handle("addService", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const slug = yield* runnable(payload.name)
+          const decky = yield* deckyOf(path.decky_name)
+          if (decky.services.some((s) => s === slug))
+            return yield* new Conflict({ detail: `Service '${slug}' is already on decky '${decky.name}'` })
+          yield* checkConfig(slug, payload.config)
+          const updated = new Decky({
+            ...decky,
+            services: [...decky.services, slug],
+            service_config: { ...decky.service_config, [slug]: payload.config }
+          })
+          yield* apply(updated, true)
+          return { decky_name: decky.name, topology_id: null, services: updated.services }
+        })
+      )
+      .handle("serviceConfig", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const decky = yield* deckyOf(path.decky_name)
+          yield* onDecky(decky, path.service_name)
+          yield* checkConfig(path.service_name, payload.config)
+          yield* apply(
+            new Decky({
+              ...decky,
+              service_config: { ...decky.service_config, [path.service_name]: payload.config }
+            }),
+            false
+          )
+          return {
+            decky_name: decky.name,
+            service_name: path.service_name,
+            topology_id: null,
+            config: payload.config,
+            recreated: false
+          }
+        })
+      )
+      .handle("applyService", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const decky = yield* deckyOf(path.decky_name)
+          yield* onDecky(decky, path.service_name)
+          const config = payload.config ?? decky.service_config[path.service_name] ?? {}
+          yield* checkConfig(path.service_name, config)
+          yield* apply(
+            new Decky({ ...decky, service_config: { ...decky.service_config, [path.service_name]: config } }),
+            true
+          )
+          return {
+            decky_name: decky.name,
+            service_name: path.service_name,
+            topology_id: null,
+            config,
+            recreated: true
+          }
+        })
+      )
+      .handle("removeService", ({ path }) =>
+        Effect.gen(function* () {
+          const decky = yield* deckyOf(path.decky_name)
+          yield* onDecky(decky, path.service_name)
+          const [first, ...rest] = decky.services.filter((s) => s !== path.service_name)
+          if (first === undefined)
+            return yield* new Conflict({
+              detail: `'${path.service_name}' is the last service of decky '${decky.name}'; remove the decky instead`
+            })
+          const { [path.service_name]: _removed, ...config } = decky.service_config
+          const updated = new Decky({ ...decky, services: [first, ...rest], service_config: config })
+          yield* apply(updated, true)
+          return { decky_name: decky.name, topology_id: null, services: updated.services }
+        })
+      )
+      .handle("tarpitOn", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
+      .handle("tarpit", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
+      .handle("tarpitOff", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
+  })
+)
