@@ -554,6 +554,48 @@ export class DeckyServicesGroup extends HttpApiGroup.make("deckies")
       .middleware(Admin)
   ) {}
 
+// ---- artifacts and transcripts (§7.16) ---------------------------------------------------------------
+
+export const Transcript = Schema.Struct({
+  sid: Schema.String,
+  service: Schema.String,
+  header: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  events: Schema.Array(Schema.Tuple(Schema.Number, Schema.String, Schema.String)),
+  offset: Schema.Number,
+  limit: Schema.Number,
+  total: Schema.Number,
+  has_more: Schema.Boolean,
+  truncated: Schema.Boolean
+})
+
+export class EvidenceFilesGroup extends HttpApiGroup.make("files")
+  .add(
+    HttpApiEndpoint.get("artifact", "/artifacts/:decky/:stored_as")
+      .setPath(Schema.Struct({ decky: Schema.String, stored_as: Schema.String }))
+      .setUrlParams(
+        Schema.Struct({
+          service: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[a-z]{1,16}$/)), {
+            default: () => "ssh"
+          })
+        })
+      )
+      .addSuccess(
+        Schema.Uint8ArrayFromSelf.pipe(
+          HttpApiSchema.withEncoding({ kind: "Uint8Array", contentType: "application/octet-stream" })
+        )
+      )
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("transcript", "/transcripts/:decky/:sid")
+      .setPath(Schema.Struct({ decky: Schema.String, sid: Schema.String }))
+      .setUrlParams(Schema.Struct({ offset: queryInt(0, 2_147_483_647, 0), limit: queryInt(1, 5000, 500) }))
+      .addSuccess(Transcript)
+      .addError(NotFoundWire)
+      .middleware(Admin)
+  ) {}
+
 // ---- the catalog the fleet page needs (topology.md §10) ----------------------------------------------
 
 export const ServicesList = Schema.Struct({
@@ -597,6 +639,7 @@ export class DecnetApi extends HttpApi.make("decnet")
   .add(FleetGroup)
   .add(CatalogGroup)
   .add(DeckyServicesGroup)
+  .add(EvidenceFilesGroup)
   .addError(BadRequestWire)
   .addError(UnauthorizedWire)
   .addError(ForbiddenWire)

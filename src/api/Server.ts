@@ -22,6 +22,7 @@ import { ConfigHandlers } from "./handlers/Config.js"
 import { DeckyServicesHandlers } from "./handlers/DeckyServices.js"
 import { EvidenceHandlers } from "./handlers/Evidence.js"
 import { DeckiesCache, FleetHandlers } from "./handlers/Fleet.js"
+import { FilesHandlers } from "./handlers/Files.js"
 import { HealthHandlers } from "./handlers/Health.js"
 import { LogsHandlers } from "./handlers/Logs.js"
 import { WorkersHandlers } from "./handlers/Workers.js"
@@ -55,7 +56,8 @@ const HandlersLive = Layer.mergeAll(
   WorkersHandlers,
   FleetHandlers,
   CatalogHandlers,
-  DeckyServicesHandlers
+  DeckyServicesHandlers,
+  FilesHandlers
 )
 
 /** The repositories the handlers read, over the caller's SqlClient. */
