@@ -12,6 +12,7 @@ import { FleetRepo } from "../db/FleetRepo.js"
 import { LifecycleRepo } from "../db/LifecycleRepo.js"
 import { LogRepo } from "../db/LogRepo.js"
 import { StateRepo } from "../db/StateRepo.js"
+import { PasswordHasher } from "../db/Passwords.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { ApiAuth, type Gate } from "./Auth.js"
 import { DecnetApi } from "./Contract.js"
@@ -67,7 +68,8 @@ export const ApiDataLive = Layer.mergeAll(
   FleetRepo.Default,
   EvidenceRepo.Default,
   StateRepo.Default,
-  UserRepo.Default
+  // bcrypt on worker threads: a burst of logins must not stall the other requests (spec §4.1).
+  UserRepo.Default.pipe(Layer.provide(PasswordHasher.workers()))
 )
 
 /** The implemented contract (handlers + middlewares), before it is served. */

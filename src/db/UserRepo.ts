@@ -3,11 +3,11 @@
 
 import { randomUUID } from "node:crypto"
 import { SqlClient } from "@effect/sql"
-import bcrypt from "bcryptjs"
 import { Effect, Option, Redacted, Schema } from "effect"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { formatUtc } from "./Columns.js"
 import { narrowConstraint } from "./DbError.js"
+import { inThreadHasher, PasswordHasher } from "./Passwords.js"
 import { User } from "./Rows.js"
 
 export interface NewUser {
@@ -25,11 +25,13 @@ export class UserRepo extends Effect.Service<UserRepo>()("decnet/UserRepo", {
     const sql = yield* SqlClient.SqlClient
     const { bcryptRounds: rounds } = yield* DecnetConfig
 
+    // Worker threads when the process provides them (the API), else bcryptjs's async form in-thread.
+    const hasher = Option.getOrElse(yield* Effect.serviceOption(PasswordHasher), () => inThreadHasher)
     const hashPassword = Effect.fn("UserRepo.hashPassword")((password: Redacted.Redacted) =>
-      Effect.promise(() => bcrypt.hash(Redacted.value(password), rounds))
+      hasher.hash(password, rounds)
     )
     const verifyPassword = Effect.fn("UserRepo.verifyPassword")((password: Redacted.Redacted, hash: string) =>
-      Effect.promise(() => bcrypt.compare(Redacted.value(password), hash))
+      hasher.verify(password, hash)
     )
 
     const selectWhere = (column: "username" | "uuid", value: string) =>
