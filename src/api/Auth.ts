@@ -80,7 +80,16 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
     const users = yield* UserRepo
     const sql = yield* SqlClient.SqlClient
     const secret = yield* JwtSecret
-    const key = new TextEncoder().encode(Redacted.value(secret))
+    // Imported once: given raw bytes, jose would import a new CryptoKey on every call.
+    const key = yield* Effect.promise(() =>
+      crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(Redacted.value(secret)),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign", "verify"]
+      )
+    )
     const expSeconds = config.jwt.expMinutes * 60
     const limiterOn = config.api.limiterEnabled
 
@@ -131,8 +140,32 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
       readonly exp: number
     }
 
+    /**
+     * Tokens whose signature and claims were checked, until their `exp`: the same text verifies the same
+     * way, and WebCrypto's HMAC runs on the libuv pool (a round trip per request otherwise). Revocation,
+     * `tokens_valid_from` and the user are still checked on every request.
+     */
+    const verified = new Map<string, Claims>()
+    const VERIFIED_MAX = 10_000
+
     /** Signature, expiry and the required claims; anything else is 401. */
     const verifyToken = (token: string): Effect.Effect<Claims, Unauthorized> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const hit = verified.get(token)
+        if (hit !== undefined) {
+          if (hit.exp * 1000 > now) return Effect.succeed(hit)
+          verified.delete(token)
+          return Effect.fail(unauthorized())
+        }
+        return Effect.tap(verifySignature(token), (claims) =>
+          Effect.sync(() => {
+            if (verified.size >= VERIFIED_MAX) verified.clear()
+            verified.set(token, claims)
+          })
+        )
+      })
+
+    const verifySignature = (token: string): Effect.Effect<Claims, Unauthorized> =>
       Effect.tryPromise({
         try: () =>
           jwtVerify(token, key, {
@@ -162,6 +195,34 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
       )
 
     /** The full check of a bearer token (§4.3), then the gate. */
+    /**
+     * Callers that passed every check of `authenticate` within the last 10 s (the user and denylist caches'
+     * window), for the edge cache's synchronous check (EdgeCache.ts). A write to the user (userChanged)
+     * or a logout drops their entries at once.
+     */
+    const recent = new Map<
+      string,
+      { readonly principal: Principal; readonly jti: string; readonly until: number }
+    >()
+    const RECENT_MAX = 10_000
+    const forget = (pred: (e: { readonly principal: Principal; readonly jti: string }) => boolean) => {
+      for (const [token, e] of recent) if (pred(e)) recent.delete(token)
+    }
+
+    /** The caller of `token` if it passed `authenticate` recently and passes `gate`; else undefined. */
+    const authenticateRecent = (token: string, gate: Gate, now: number): Principal | undefined => {
+      const e = recent.get(token)
+      if (e === undefined) return undefined
+      if (e.until <= now) {
+        recent.delete(token)
+        return undefined
+      }
+      const p = e.principal
+      if (gate !== "any" && (p.mustChangePassword || (gate === "admin" && p.role !== "admin")))
+        return undefined
+      return p
+    }
+
     const authenticate = (token: string, gate: Gate) =>
       Effect.gen(function* () {
         if (token === "") return yield* unauthorized()
@@ -174,6 +235,9 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
         if (yield* revoked.get(claims.jti)) return yield* unauthorized()
         const principal = principalOf(user.value)
         if (principal === undefined) return yield* unauthorized()
+        const now = yield* Clock.currentTimeMillis
+        if (recent.size >= RECENT_MAX) recent.clear()
+        recent.set(token, { principal, jti: claims.jti, until: Math.min(now + 10_000, claims.exp * 1000) })
         return yield* checkGate(principal, gate)
       })
 
@@ -199,7 +263,11 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
       })
 
     /** Any write to a user: drop its cached row and the whole login cache (§4.6). */
-    const userChanged = (uuid: string) => Effect.zipRight(byUuid.invalidate(uuid), byUsername.invalidateAll)
+    const userChanged = (uuid: string) =>
+      Effect.zipRight(
+        Effect.sync(() => forget((e) => e.principal.uuid === uuid)),
+        Effect.zipRight(byUuid.invalidate(uuid), byUsername.invalidateAll)
+      )
 
     /** Revoke every token issued before now for this user (password change, reset, role change). */
     const revokeAll = (uuid: string) =>
@@ -226,6 +294,7 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
           Effect.catchAll(() => Effect.void) // already revoked: the same outcome
         )
         yield* revoked.invalidate(claims.jti)
+        forget((e) => e.jti === claims.jti)
       })
 
     /** POST /auth/change-password (5/min per IP). */
@@ -302,6 +371,7 @@ export class ApiAuth extends Effect.Service<ApiAuth>()("decnet/api/ApiAuth", {
     return {
       issue,
       authenticate,
+      authenticateRecent,
       authenticateStream,
       login,
       logout,

@@ -14,11 +14,15 @@ import {
   HttpApiBuilder,
   HttpApiError,
   type HttpApiGroup,
+  type HttpApp,
+  type HttpRouter,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, Option, Predicate } from "effect"
+import { Cause, Clock, Effect, Option, Predicate } from "effect"
+import { ApiAuth } from "./Auth.js"
+import { bearerOf, EdgeCache } from "./EdgeCache.js"
 import { Texts, TOO_SHORT, Unauthorized } from "./Errors.js"
 
 export interface EnvelopeOptions {
@@ -86,7 +90,17 @@ const hasBody = (request: HttpServerRequest.HttpServerRequest) => {
   return (request.headers["transfer-encoding"] ?? "").toLowerCase().includes("chunked")
 }
 
-export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions) => {
+export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions) =>
+  HttpApiBuilder.middleware(
+    Effect.map(Effect.all([EdgeCache, ApiAuth]), ([edge, auth]) => envelopeWith(routes, options, edge, auth))
+  )
+
+const envelopeWith = (
+  routes: ReadonlyArray<Route>,
+  options: EnvelopeOptions,
+  edge: EdgeCache,
+  auth: ApiAuth
+) => {
   const patterns = routes.map((r) => routePattern(r.path))
   const origins = new Set(options.corsOrigins)
 
@@ -95,7 +109,7 @@ export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions)
     vary: "Origin"
   })
 
-  return HttpApiBuilder.middleware((app) =>
+  return (app: HttpApp.Default): HttpApp.Default<never, HttpRouter.HttpRouter.Provided> =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = new URL(request.url, "http://localhost")
@@ -172,7 +186,14 @@ export const envelope = (routes: ReadonlyArray<Route>, options: EnvelopeOptions)
           return Effect.failCause(cause)
         })
       )
+      // The edge cache: a write clears it; a cacheable 200 is kept for its caller's role.
+      if (request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS") edge.clear()
+      else if (request.method === "GET" && response.status === 200 && response.body._tag === "Uint8Array") {
+        const now = yield* Clock.currentTimeMillis
+        const principal = auth.authenticateRecent(bearerOf(request.headers.authorization), "viewer", now)
+        if (principal !== undefined)
+          edge.store(principal.role, request.url, response.body.body, response.body.contentType, now)
+      }
       return allowed ? HttpServerResponse.setHeaders(response, corsHeaders(origin)) : response
     })
-  )
 }

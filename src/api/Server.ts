@@ -3,7 +3,8 @@
  * node HTTP server. `ApiServerLive` serves; it needs the database, the bus pieces and the API secrets
  * from its caller (`decnet api` in Main.ts, `decnet up`, the tests).
  */
-import { createServer } from "node:http"
+import { EventEmitter } from "node:events"
+import { createServer, IncomingMessage, ServerResponse } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
@@ -16,6 +17,7 @@ import { PasswordHasher } from "../db/Passwords.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { ApiAuth, type Gate } from "./Auth.js"
 import { DecnetApi } from "./Contract.js"
+import { EdgeCache, serveFromEdge } from "./EdgeCache.js"
 import { envelope, routesOf } from "./Envelope.js"
 import { AuthHandlers } from "./handlers/Auth.js"
 import { CatalogHandlers } from "./handlers/Catalog.js"
@@ -76,9 +78,29 @@ export const ApiDataLive = Layer.mergeAll(
 export const ApiLive = HttpApiBuilder.api(DecnetApi).pipe(
   Layer.provide(HandlersLive),
   Layer.provide(DeckiesCache.Default),
-  Layer.provide(SecurityLive),
-  Layer.provide(ApiAuth.Default)
+  Layer.provide(SecurityLive)
 )
+
+/**
+ * node's server with the edge cache in front (EdgeCache.ts): a request it answers never reaches the
+ * Effect app's listener. A boundary adapter: node:http dispatches through `emit("request", …)`.
+ */
+const edgeServer = (edge: EdgeCache, auth: ApiAuth) => {
+  const server = createServer()
+  const recent = (token: string, now: number) => auth.authenticateRecent(token, "viewer", now)
+  server.emit = (event: string | symbol, ...args: Array<unknown>): boolean => {
+    const [req, res] = args
+    if (
+      event === "request" &&
+      req instanceof IncomingMessage &&
+      res instanceof ServerResponse &&
+      serveFromEdge(edge, recent, req, res)
+    )
+      return true
+    return EventEmitter.prototype.emit.call(server, event, ...args)
+  }
+  return server
+}
 
 export interface ApiServeOptions {
   readonly host: string
@@ -100,12 +122,19 @@ export const ApiServerLive = (options: ApiServeOptions) => {
         HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
       )
     : Layer.empty
+  const node = Layer.unwrapEffect(
+    Effect.map(Effect.all([EdgeCache, ApiAuth]), ([edge, auth]) =>
+      NodeHttpServer.layer(() => edgeServer(edge, auth), { host: options.host, port: options.port })
+    )
+  )
   return HttpApiBuilder.serve().pipe(
     Layer.provide(docs),
     Layer.provide(envelope(API_ROUTES, { corsOrigins: options.corsOrigins, developer: options.developer })),
     Layer.provide(ApiLive),
     HttpServer.withLogAddress,
     // Merged, not only provided: the caller can read the bound address (port 0 in tests).
-    Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { host: options.host, port: options.port }))
+    Layer.provideMerge(node),
+    // One ApiAuth and one edge cache for the handlers, the envelope and the node server.
+    Layer.provide(Layer.merge(ApiAuth.Default, EdgeCache.Default))
   )
 }
