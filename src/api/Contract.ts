@@ -160,6 +160,19 @@ export class LogsGroup extends HttpApiGroup.make("logs")
   )
   .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats).middleware(Viewer))
   .add(
+    HttpApiEndpoint.get("events", "/events")
+      .setUrlParams(Schema.Struct({ ticket: Schema.optional(Schema.String) }))
+      .addSuccess(
+        Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }))
+      )
+      .addError(TooManyRequestsWire)
+      .middleware(StreamViewer)
+      .annotate(
+        OpenApi.Description,
+        "Server-Sent Events relayed from the bus: worker heartbeats (system.*.health) and fleet events (decky.>), after a snapshot of the workers and deckies (spec api §5.4)."
+      )
+  )
+  .add(
     HttpApiEndpoint.get("stream", "/stream")
       .setUrlParams(StreamQuery)
       .addSuccess(

@@ -5,9 +5,11 @@
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Either, FiberSet, Option, Schema } from "effect"
+import { AppBus } from "../../bus/AppBus.js"
+import { decky as deckyTopic } from "../../bus/Topics.js"
 import { DecnetConfig } from "../../config/DecnetConfig.js"
 import { FleetRepo } from "../../db/FleetRepo.js"
-import { LifecycleRepo } from "../../db/LifecycleRepo.js"
+import { LifecycleRepo, type LifecycleStatus } from "../../db/LifecycleRepo.js"
 import { StateRepo } from "../../db/StateRepo.js"
 import { LOOPBACK_LAN } from "../../fleet/Fleet.js"
 import { loadIniFromString } from "../../fleet/Ini.js"
@@ -63,6 +65,31 @@ export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers)
     const control = yield* FleetControl
     const config = yield* DecnetConfig
     const background = yield* FiberSet.make()
+    const appBus = yield* AppBus
+
+    /** Move lifecycle rows on and tell the bus (`decky.<name>.lifecycle`, relayed by `/events`). */
+    const progress = (
+      rows: ReadonlyArray<{ readonly id: string; readonly decky: string }>,
+      operation: string,
+      status: LifecycleStatus,
+      error: string | null = null
+    ) =>
+      Effect.gen(function* () {
+        yield* lifecycle.update(
+          rows.map((r) => r.id),
+          status,
+          error
+        )
+        for (const r of rows) {
+          const topic = deckyTopic(r.decky, "lifecycle")
+          if (topic._tag === "Right")
+            yield* appBus.publish(
+              topic.right,
+              { id: r.id, decky: r.decky, operation, status, error },
+              "lifecycle"
+            )
+        }
+      })
 
     const deckiesCache = yield* DeckiesCache
 
@@ -74,25 +101,26 @@ export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers)
     )
 
     /** Run the deployment in the background; its rows end `succeeded` or `failed`. */
-    const runDeploy = (deployment: Deployment, ids: ReadonlyMap<string, string>) =>
-      Effect.gen(function* () {
-        const all = [...ids.values()]
-        yield* lifecycle.update(all, "running")
+    const runDeploy = (deployment: Deployment, ids: ReadonlyMap<string, string>) => {
+      const all = [...ids].map(([decky, id]) => ({ decky, id }))
+      return Effect.gen(function* () {
+        yield* progress(all, "deploy", "running")
         const outcome = yield* Effect.either(control.apply(deployment))
-        if (Either.isLeft(outcome)) return yield* lifecycle.update(all, "failed", outcome.left)
-        for (const [name, id] of ids) {
-          const error = outcome.right.get(name)
-          yield* lifecycle.update([id], error === undefined ? "succeeded" : "failed", error ?? null)
-        }
         yield* deckiesCache.invalidate
+        if (Either.isLeft(outcome)) return yield* progress(all, "deploy", "failed", outcome.left)
+        for (const row of all) {
+          const error = outcome.right.get(row.decky)
+          yield* progress([row], "deploy", error === undefined ? "succeeded" : "failed", error ?? null)
+        }
       }).pipe(
         Effect.catchAllCause((cause) =>
           Effect.zipRight(
             Effect.logError("background deploy failed", cause),
-            lifecycle.update([...ids.values()], "failed", "internal error (see the API log)")
+            progress(all, "deploy", "failed", "internal error (see the API log)")
           )
         )
       )
+    }
 
     return handlers
       .handle("deckies", () => deckiesCache.get)
@@ -194,14 +222,16 @@ export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers)
           yield* FiberSet.run(
             background,
             Effect.gen(function* () {
-              yield* lifecycle.update(ids, "running")
+              const rows = ids.map((id) => ({ id, decky: decky.name }))
+              yield* progress(rows, "mutate", "running")
               const done = yield* Effect.either(control.mutate(decky.name, me.username))
-              yield* lifecycle.update(
-                ids,
+              yield* deckiesCache.invalidate
+              yield* progress(
+                rows,
+                "mutate",
                 Either.isRight(done) ? "succeeded" : "failed",
                 Either.isLeft(done) ? done.left : null
               )
-              yield* deckiesCache.invalidate
             })
           )
           return { lifecycle_ids: ids }

@@ -3,16 +3,20 @@
  * SSE feed, with the TTL caches of §6 (the stream reads around them).
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Exit, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, Option, Schedule, Schema, Scope, Stream } from "effect"
+import { AppBus } from "../../bus/AppBus.js"
+import { WorkerRegistry } from "../../bus/Registry.js"
 import { DecnetConfig } from "../../config/DecnetConfig.js"
 import { FleetRepo } from "../../db/FleetRepo.js"
 import { type LogFilter, LogRepo } from "../../db/LogRepo.js"
 import { LogRow } from "../../db/Rows.js"
+import { Decky } from "../../fleet/Model.js"
 import { ApiAuth } from "../Auth.js"
 import { DecnetApi } from "../Contract.js"
 import { logFilter, unfiltered } from "../Query.js"
 import { CurrentUser } from "../Security.js"
 import { makeTtlValue } from "../TtlCache.js"
+import { DeckiesCache } from "./Fleet.js"
 
 /** Rows per `logs` frame and the stream's poll period (§7.6). */
 export const STREAM_BATCH = 50
@@ -27,6 +31,12 @@ const encoder = new TextEncoder()
 export const sseFrame = (event: string, data: unknown) =>
   encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
 export const sseComment = (text: string) => encoder.encode(`: ${text}\n\n`)
+
+/** The bus patterns `/events` relays: worker heartbeats and the fleet's events. */
+export const RELAYED = ["system.*.health", "decky.>"] as const
+const RELAY_QUEUE = 256
+const KEEPALIVE = Duration.seconds(15)
+const encodeDeckies = Schema.encodeSync(Schema.Array(Decky))
 
 export const SSE_HEADERS = {
   "cache-control": "no-cache",
@@ -52,6 +62,9 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
     const fleet = yield* FleetRepo
     const auth = yield* ApiAuth
     const config = yield* DecnetConfig
+    const registry = yield* WorkerRegistry
+    const appBus = yield* AppBus
+    const deckiesCache = yield* DeckiesCache
     const stats = readStats.pipe(
       Effect.provideService(LogRepo, logs),
       Effect.provideService(FleetRepo, fleet)
@@ -105,7 +118,69 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
       )
     }
 
+    /** `/events`: a snapshot, then the relayed bus frames; keepalive after 15 s of silence (§5.4). */
+    const relay = (): Stream.Stream<Uint8Array> => {
+      const snapshot = Effect.gen(function* () {
+        const workers = yield* registry.snapshot
+        const deckies = yield* deckiesCache.get
+        return sseFrame("snapshot", { workers, deckies: encodeDeckies(deckies) })
+      })
+      const events = Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const bus = yield* appBus.get
+          if (Option.isNone(bus)) return Stream.never
+          const streams = yield* Effect.forEach(RELAYED, (pattern) => bus.value.subscribe(pattern))
+          return Stream.mergeAll(streams, { concurrency: "unbounded" })
+        }).pipe(
+          Effect.catchAll((e) =>
+            Effect.as(Effect.logWarning(`SSE /events: no bus (${e.message})`), Stream.never)
+          )
+        )
+      ).pipe(
+        // A slow client loses events, never the bus: the per-stream queue drops on overflow.
+        Stream.buffer({ capacity: RELAY_QUEUE, strategy: "dropping" }),
+        Stream.map((e) => sseFrame(e.topic, { topic: e.topic, type: e.type, ts: e.ts, payload: e.payload }))
+      )
+      // A keepalive only after KEEPALIVE without an event: ticks that follow a recent frame are dropped.
+      let last = 0
+      const ticks = Stream.repeatEffectWithSchedule(Clock.currentTimeMillis, Schedule.spaced(KEEPALIVE)).pipe(
+        Stream.drop(1),
+        Stream.filter((now) => now - last >= Duration.toMillis(KEEPALIVE) - 50),
+        Stream.as(sseComment("keepalive"))
+      )
+      const live = Stream.merge(
+        events.pipe(
+          Stream.tap(() =>
+            Effect.map(Clock.currentTimeMillis, (now) => {
+              last = now
+            })
+          )
+        ),
+        ticks
+      )
+      return Stream.concat(Stream.make(sseComment("keepalive")), Stream.fromEffect(snapshot)).pipe(
+        Stream.concat(live),
+        Stream.catchAllCause((cause) =>
+          Stream.fromEffect(
+            Effect.as(
+              Effect.logError("SSE /events interrupted", cause),
+              sseFrame("error", { type: "error", message: "Stream interrupted" })
+            )
+          )
+        )
+      )
+    }
+
     return handlers
+      .handle("events", () =>
+        Effect.gen(function* () {
+          const user = yield* CurrentUser
+          const scope = yield* Scope.make()
+          yield* Scope.extend(auth.acquireStreamSlot(user.uuid), scope)
+          const body = relay().pipe(Stream.ensuring(Scope.close(scope, Exit.void)))
+          return HttpServerResponse.stream(body, { contentType: "text/event-stream", headers: SSE_HEADERS })
+        })
+      )
       .handle("logs", ({ urlParams }) =>
         Effect.gen(function* () {
           const filter = yield* logFilter(urlParams)
