@@ -14,9 +14,11 @@ import { FleetControl } from "../../src/api/FleetControl.js"
 import { HealthProbes } from "../../src/api/Health.js"
 import { ApiProcessLive } from "../../src/api/Main.js"
 import { ApiDataLive } from "../../src/api/Server.js"
-import { AppBus, disabledAppBus } from "../../src/bus/AppBus.js"
+import { AppBus, disabledAppBus, makeAppBus } from "../../src/bus/AppBus.js"
+import { Bus } from "../../src/bus/Bus.js"
+import { FakeBusLive } from "../../src/bus/FakeBus.js"
 import { NullBusLive } from "../../src/bus/NullBus.js"
-import { WorkerRegistry } from "../../src/bus/Registry.js"
+import { WorkerRegistry, WorkerRegistryLive } from "../../src/bus/Registry.js"
 import { CollectorLive } from "../../src/collector/Collector.js"
 import { InProcessSinkLive } from "../../src/collector/InProcessSink.js"
 import { EvidenceWriterLive } from "../../src/collector/Writer.js"
@@ -30,7 +32,21 @@ import type { Backend } from "../db/backends.js"
 export const JWT_SECRET = "test-secret-0123456789abcdef0123456789"
 export const ADMIN = { username: "admin", password: "admin-password-1" } as const
 
-const serverLayer = (backend: Backend, env: Record<string, string>) => {
+export interface ApiOptions {
+  /** An in-process bus (FakeBus) for the fleet and the app bus, instead of none. */
+  readonly bus?: "fake" | "none"
+}
+
+const serverLayer = (backend: Backend, env: Record<string, string>, options: ApiOptions = {}) => {
+  const bus = options.bus === "fake" ? FakeBusLive() : NullBusLive
+  const appBus =
+    options.bus === "fake"
+      ? Layer.scoped(
+          AppBus,
+          Effect.flatMap(Bus, (b) => makeAppBus(Effect.succeed(b)))
+        )
+      : Layer.succeed(AppBus, disabledAppBus)
+  const registry = options.bus === "fake" ? WorkerRegistryLive : WorkerRegistry.Default
   const config = DecnetConfig.fromMap({
     DECNET_BCRYPT_ROUNDS: "4",
     DECNET_TESTING: "true",
@@ -48,7 +64,7 @@ const serverLayer = (backend: Backend, env: Record<string, string>) => {
     Layer.provideMerge(InProcessSinkLive),
     Layer.provideMerge(CollectorLive),
     Layer.provideMerge(EvidenceWriterLive(evidence)),
-    Layer.provideMerge(NullBusLive)
+    Layer.provideMerge(bus)
   )
   return ApiProcessLive({
     serve: {
@@ -63,8 +79,8 @@ const serverLayer = (backend: Backend, env: Record<string, string>) => {
   }).pipe(
     Layer.provide(HealthProbes.make(Option.none())),
     Layer.provide(fleet),
-    Layer.provide(WorkerRegistry.Default),
-    Layer.provide(Layer.succeed(AppBus, disabledAppBus)),
+    Layer.provide(registry),
+    Layer.provideMerge(appBus.pipe(Layer.provideMerge(bus))),
     Layer.provideMerge(data),
     Layer.provideMerge(config),
     Layer.provideMerge(NodeContext.layer)
@@ -83,10 +99,10 @@ export interface ApiHarness {
 }
 
 /** Start the API for this describe block; the getter returns it once `beforeAll` ran. */
-export const useApi = (backend: Backend, env: Record<string, string> = {}) => {
+export const useApi = (backend: Backend, env: Record<string, string> = {}, options: ApiOptions = {}) => {
   let harness: ApiHarness | undefined
   beforeAll(async () => {
-    const runtime = ManagedRuntime.make(serverLayer(backend, env))
+    const runtime = ManagedRuntime.make(serverLayer(backend, env, options))
     const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address))
     if (address._tag !== "TcpAddress") throw new Error("the API did not bind a TCP port")
     harness = { baseUrl: `http://127.0.0.1:${address.port}`, runtime }
