@@ -12,6 +12,7 @@ import { Schema } from "effect"
 import { WorkerRow as RegistryWorkerRow } from "../bus/Registry.js"
 import { Archetype } from "../catalog/Archetype.js"
 import { Port, ServiceConfigField, ServicePorts } from "../catalog/Service.js"
+import { BountyRecord, CredentialRecord } from "../db/EvidenceRepo.js"
 import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { LogRow } from "../db/Rows.js"
 import { Decky } from "../fleet/Model.js"
@@ -188,15 +189,8 @@ export class LogsGroup extends HttpApiGroup.make("logs")
 
 // ---- bounty, credentials (§7.3, §7.4) -----------------------------------------------------------------
 
-export const BountyRow = Schema.Struct({
-  id: Schema.Number,
-  timestamp: Schema.String,
-  decky: Schema.String,
-  service: Schema.String,
-  attacker_ip: Schema.String,
-  bounty_type: Schema.String,
-  payload: Schema.Unknown
-})
+/** A `bounty` row with `payload` decoded when it is JSON (§7.3): the repository's row, one column re-typed. */
+export const BountyRow = Schema.Struct({ ...BountyRecord.fields, payload: Schema.Unknown })
 
 export const BountyQuery = Schema.Struct({
   ...Pagination,
@@ -204,24 +198,8 @@ export const BountyQuery = Schema.Struct({
   search: queryText(512)
 })
 
-export const CredentialRow = Schema.Struct({
-  id: Schema.Number,
-  attacker_ip: Schema.String,
-  attacker_uuid: Schema.NullOr(Schema.String),
-  decky_name: Schema.String,
-  service: Schema.String,
-  principal: Schema.NullOr(Schema.String),
-  principal_key: Schema.String,
-  secret_kind: Schema.String,
-  secret_sha256: Schema.String,
-  secret_b64: Schema.NullOr(Schema.String),
-  secret_printable: Schema.NullOr(Schema.String),
-  outcome: Schema.NullOr(Schema.String),
-  fields: Schema.Unknown,
-  first_seen: Schema.String,
-  last_seen: Schema.String,
-  attempt_count: Schema.Number
-})
+/** A `credentials` row with `fields` decoded (§7.4): the repository's row, one column re-typed. */
+export const CredentialRow = Schema.Struct({ ...CredentialRecord.fields, fields: Schema.Unknown })
 
 export const CredentialsQuery = Schema.Struct({
   ...Pagination,

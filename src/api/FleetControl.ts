@@ -13,7 +13,15 @@ import { decky as deckyTopic } from "../bus/Topics.js"
 import type { EvidenceWriter } from "../collector/Writer.js"
 import type { DecnetConfig } from "../config/DecnetConfig.js"
 import { FleetRepo } from "../db/FleetRepo.js"
-import { deploy, discoverLan, type HostLan, recordDeployment, syncRuntime, teardown } from "../fleet/Fleet.js"
+import {
+  deploy,
+  discoverLan,
+  type HostLan,
+  recordDeployment,
+  recordOnlyRuntime,
+  syncRuntime,
+  teardown
+} from "../fleet/Fleet.js"
 import { HostNetworkLive } from "../fleet/HostNetwork.js"
 import type { Decky, Deployment, RuntimeKind } from "../fleet/Model.js"
 import { DeckyRuntime } from "../fleet/Runtime.js"
@@ -163,7 +171,7 @@ export class FleetControl extends Context.Tag("decnet/api/FleetControl")<
             if (local)
               return yield* teardown({ _tag: "One", name }, { apply: false }).pipe(
                 Effect.asVoid,
-                Effect.provideService(DeckyRuntime, RECORD_ONLY),
+                Effect.provideService(DeckyRuntime, recordOnlyRuntime),
                 Effect.mapError((e) => e.message)
               )
             return yield* onDocker(
@@ -178,7 +186,9 @@ export class FleetControl extends Context.Tag("decnet/api/FleetControl")<
             const current = yield* stored
             // An in-process fleet runs inside `decnet up`: record it; up's sync starts what changed.
             if (Option.isSome(current) && current.value.config.runtime === "inprocess")
-              return yield* saveAndRun(decky, false).pipe(Effect.provideService(DeckyRuntime, RECORD_ONLY))
+              return yield* saveAndRun(decky, false).pipe(
+                Effect.provideService(DeckyRuntime, recordOnlyRuntime)
+              )
             return yield* onDocker(saveAndRun(decky, recreate))
           }).pipe(Effect.provide(context))
       } satisfies FleetControlService
@@ -193,14 +203,4 @@ const messageOf = (cause: Cause.Cause<unknown>): string => {
   if (Predicate.hasProperty(e, "message") && typeof e.message === "string" && e.message !== "")
     return e.message
   return Cause.pretty(cause).split("\n")[0] ?? "failed"
-}
-
-/** The in-process fleet seen from another process: only the record changes; `decnet up` applies it. */
-const RECORD_ONLY: Context.Tag.Service<DeckyRuntime> = {
-  kind: "inprocess",
-  prepare: () => Effect.void,
-  up: () => Effect.succeed([]),
-  down: () => Effect.void,
-  release: () => Effect.void,
-  status: Effect.succeed([])
 }

@@ -4,12 +4,19 @@ import { Console, Data, Effect, Layer, Option, Schema } from "effect"
 import { EvidenceWriterLive } from "../collector/Writer.js"
 import { DecnetConfig, type DecnetSettings } from "../config/DecnetConfig.js"
 import { FleetRepo } from "../db/FleetRepo.js"
-import { deploy, discoverLan, LOOPBACK_LAN, recordDeployment, teardown } from "../fleet/Fleet.js"
+import {
+  deploy,
+  discoverLan,
+  LOOPBACK_LAN,
+  recordDeployment,
+  recordOnlyRuntime,
+  teardown
+} from "../fleet/Fleet.js"
 import { HostNetworkLive } from "../fleet/HostNetwork.js"
 import { loadIniFile } from "../fleet/Ini.js"
 import { type Decky, type Deployment, DeploymentState } from "../fleet/Model.js"
 import { allocateIps, makeDeployment, type PlanNetwork, planFromIni, planFromOptions } from "../fleet/Plan.js"
-import { DeckyRuntime, type DeckyRuntimeService } from "../fleet/Runtime.js"
+import { DeckyRuntime } from "../fleet/Runtime.js"
 import { FleetStore } from "../fleet/Store.js"
 import { DockerDeckyRuntimeLive, FleetStoreLive, optionalBus } from "../fleet/WorkerLayers.js"
 import { isHoneypotSlug } from "../honeypots/Registry.js"
@@ -34,16 +41,6 @@ export const evidenceBase = (
   (runtime === "inprocess" && settings.logs.ingestLogFile === DEFAULT_INGEST_LOG
     ? `${settings.system.home.replace(/\/+$/, "")}/.decnet/decnet.log`
     : settings.logs.ingestLogFile)
-
-/** The in-process fleet runs inside `decnet up`: from any other process a deployment is only recorded. */
-const recordOnlyRuntime: DeckyRuntimeService = {
-  kind: "inprocess",
-  prepare: () => Effect.void,
-  up: () => Effect.succeed([]),
-  down: () => Effect.void,
-  release: () => Effect.void,
-  status: Effect.succeed([])
-}
 
 const plainLayers = (logBase: string, client: string) =>
   Layer.mergeAll(FleetStoreLive, EvidenceWriterLive(logBase), optionalBus(client))

@@ -10,7 +10,12 @@ import { emitDeckyMutated } from "../mutator/Events.js"
 import { HostNetwork } from "./HostNetwork.js"
 import { Decky, Deployment, type DeploymentState } from "./Model.js"
 import { formatIpv4, parseSubnet } from "./Plan.js"
-import { DeckyRuntime, type DeckyRuntimeError, type DeckyStatus } from "./Runtime.js"
+import {
+  DeckyRuntime,
+  type DeckyRuntimeError,
+  type DeckyRuntimeService,
+  type DeckyStatus
+} from "./Runtime.js"
 import { FleetStore } from "./Store.js"
 
 export class FleetError extends Schema.TaggedError<FleetError>()("FleetError", { message: Schema.String }) {}
@@ -214,6 +219,19 @@ export const syncRuntime: Effect.Effect<
   }
   return { started, stopped }
 }).pipe(Effect.withSpan("Fleet.syncRuntime"))
+
+/**
+ * The in-process runtime seen from another process (`decnet deploy | teardown`, `decnet api` alone): it
+ * runs nothing, so only the record changes and the `decnet up` that runs the fleet applies it.
+ */
+export const recordOnlyRuntime: DeckyRuntimeService = {
+  kind: "inprocess",
+  prepare: () => Effect.void,
+  up: () => Effect.succeed([]),
+  down: () => Effect.void,
+  release: () => Effect.void,
+  status: Effect.succeed([])
+}
 
 /** The loopback LAN of the in-process runtime: every decky its own 127.77.0.x. */
 export const LOOPBACK_LAN: HostLan = {

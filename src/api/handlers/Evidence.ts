@@ -1,7 +1,6 @@
 // The `evidence` group (spec api §7.3, §7.4): bounty and credential pages, the default page cached 5 s.
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { formatUtc } from "../../db/Columns.js"
 import { EvidenceRepo } from "../../db/EvidenceRepo.js"
 import { DecnetApi } from "../Contract.js"
 import { present } from "../Query.js"
@@ -31,11 +30,7 @@ export const EvidenceHandlers = HttpApiBuilder.group(DecnetApi, "evidence", (han
         total,
         limit,
         offset,
-        data: rows.map((r) => ({
-          ...r,
-          timestamp: formatUtc(r.timestamp),
-          payload: decodePayload(r.payload)
-        }))
+        data: rows.map((r) => ({ ...r, payload: decodePayload(r.payload) }))
       }))
     const credentialPage = (
       f: { search: string | undefined; service: string | undefined; attackerIp: string | undefined },
@@ -46,11 +41,7 @@ export const EvidenceHandlers = HttpApiBuilder.group(DecnetApi, "evidence", (han
         total,
         limit,
         offset,
-        data: rows.map((r) => ({
-          ...r,
-          first_seen: formatUtc(r.first_seen),
-          last_seen: formatUtc(r.last_seen)
-        }))
+        data: rows
       }))
 
     const bountyDefault = yield* makeTtlValue(bountyPage(undefined, undefined, 50, 0), "5 seconds")

@@ -38,6 +38,19 @@ const RELAY_QUEUE = 256
 const KEEPALIVE = Duration.seconds(15)
 const encodeDeckies = Schema.encodeSync(Schema.Array(Decky))
 
+/** On an internal error a stream logs it, sends one `event: error` frame and ends (§5.4). */
+const endWithError =
+  (route: string) =>
+  <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array> =>
+    Stream.catchAllCause(stream, (cause) =>
+      Stream.fromEffect(
+        Effect.as(
+          Effect.logError(`SSE ${route} interrupted`, cause),
+          sseFrame("error", { type: "error", message: "Stream interrupted" })
+        )
+      )
+    )
+
 export const SSE_HEADERS = {
   "cache-control": "no-cache",
   "x-accel-buffering": "no"
@@ -107,14 +120,7 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
       const loop = ticks.pipe(Stream.mapEffect(iteration), Stream.flattenIterables)
       return Stream.concat(Stream.make(sseComment("keepalive")), Stream.fromIterableEffect(snapshot)).pipe(
         Stream.concat(loop),
-        Stream.catchAllCause((cause) =>
-          Stream.fromEffect(
-            Effect.as(
-              Effect.logError("SSE /stream interrupted", cause),
-              sseFrame("error", { type: "error", message: "Stream interrupted" })
-            )
-          )
-        )
+        endWithError("/stream")
       )
     }
 
@@ -160,14 +166,7 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
       )
       return Stream.concat(Stream.make(sseComment("keepalive")), Stream.fromEffect(snapshot)).pipe(
         Stream.concat(live),
-        Stream.catchAllCause((cause) =>
-          Stream.fromEffect(
-            Effect.as(
-              Effect.logError("SSE /events interrupted", cause),
-              sseFrame("error", { type: "error", message: "Stream interrupted" })
-            )
-          )
-        )
+        endWithError("/events")
       )
     }
 
