@@ -3,7 +3,7 @@
 
 import { randomUUID } from "node:crypto"
 import { SqlClient } from "@effect/sql"
-import { Effect, Option, Redacted, Schema } from "effect"
+import { Effect, Option, type Redacted, Schema } from "effect"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { formatUtc } from "./Columns.js"
 import { narrowConstraint } from "./DbError.js"
