@@ -1,14 +1,14 @@
 // The edge cache in front of the Effect app (src/api/EdgeCache.ts): a hit answers the same bytes as the
 // Effect path, per role; a logout, a deleted user or a role change is refused at once, not after the
 // cache window; a must-change token is never served from it; a write clears it.
-import { describe, expect, it } from "vitest"
-import { sqliteBackend } from "../db/backends.js"
+import { expect, it } from "vitest"
+import { onBothBackends } from "../db/backends.js"
 import { adminToken, login, raw, useApi } from "./harness.js"
 
 const json = { "content-type": "application/json" }
 
-describe("[sqlite] API edge cache", () => {
-  const api = useApi(sqliteBackend().backend, { DECNET_LIMITER_ENABLED: "false" })
+onBothBackends("API edge cache", (backend) => {
+  const api = useApi(backend, { DECNET_LIMITER_ENABLED: "false" })
 
   const viewer = async (baseUrl: string, admin: string, username: string) => {
     const created = await raw(baseUrl, "/api/v1/config/users", {

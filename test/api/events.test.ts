@@ -2,9 +2,9 @@
 // snapshot first, then a worker heartbeat and the lifecycle of a deploy made through the API, as bus
 // frames `{topic, type, ts, payload}` in the order they happened.
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { Bus } from "../../src/bus/Bus.js"
-import { sqliteBackend } from "../db/backends.js"
+import { onBothBackends } from "../db/backends.js"
 import { adminToken, raw, useApi } from "./harness.js"
 
 interface Frame {
@@ -19,8 +19,8 @@ const parse = (block: string): Frame | undefined => {
   return event === undefined || data === undefined ? undefined : { event, data: JSON.parse(data) }
 }
 
-describe("[sqlite] API /events", () => {
-  const api = useApi(sqliteBackend().backend, { DECNET_LIMITER_ENABLED: "false" }, { bus: "fake" })
+onBothBackends("API /events", (backend) => {
+  const api = useApi(backend, { DECNET_LIMITER_ENABLED: "false" }, { bus: "fake" })
 
   it("relays a snapshot, worker heartbeats and a deploy's lifecycle from the bus", async () => {
     const { baseUrl, runtime } = api()

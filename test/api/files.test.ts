@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { LogRepo } from "../../src/db/LogRepo.js"
-import { sqliteBackend } from "../db/backends.js"
+import { onBothBackends } from "../db/backends.js"
 import { record } from "../ingester/records.js"
 import { adminToken, raw, useApi } from "./harness.js"
 
@@ -35,8 +35,8 @@ writeFileSync(
   ].join("\n")
 )
 
-describe("[sqlite] API artifacts and transcripts", () => {
-  const api = useApi(sqliteBackend().backend, {
+onBothBackends("API artifacts and transcripts", (backend) => {
+  const api = useApi(backend, {
     DECNET_LIMITER_ENABLED: "false",
     DECNET_ARTIFACTS_ROOT: root
   })

@@ -3,9 +3,9 @@
 // before any body, and a disconnect freeing its slot.
 import { spawn } from "node:child_process"
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { LogRepo } from "../../src/db/LogRepo.js"
-import { sqliteBackend } from "../db/backends.js"
+import { onBothBackends } from "../db/backends.js"
 import { record } from "../ingester/records.js"
 import { adminToken, raw, useApi } from "./harness.js"
 
@@ -75,8 +75,8 @@ const openStream = async (url: string, token: string) => {
 const typeOf = (f: Frame) =>
   typeof f.data === "object" && f.data !== null && "type" in f.data ? String(f.data.type) : undefined
 
-describe("[sqlite] API /stream", () => {
-  const api = useApi(sqliteBackend().backend, {
+onBothBackends("API /stream", (backend) => {
+  const api = useApi(backend, {
     DECNET_LIMITER_ENABLED: "false",
     DECNET_SSE_MAX_PER_USER: "5"
   })

@@ -128,7 +128,14 @@ describe("DecnetConfig", () => {
   it("defaults", () => {
     const cfg = Either.getOrThrow(load({}))
     expect(cfg.mode).toBe("master")
-    expect(cfg.api).toEqual({ host: "127.0.0.1", port: 8000 })
+    expect(cfg.api).toEqual({
+      host: "127.0.0.1",
+      port: 8000,
+      docs: true,
+      limiterEnabled: true,
+      sseMaxPerUser: 5,
+      contractTest: false
+    })
     expect(cfg.db.type).toBe("sqlite")
     expect(cfg.bus.enabled).toBe(true)
     expect(Option.isNone(cfg.bus.socket)).toBe(true)
@@ -146,6 +153,22 @@ describe("DecnetConfig", () => {
       const r = load({ DECNET_WEB_PORT: bad })
       expect(Either.isLeft(r) && String(r.left).includes("DECNET_WEB_PORT")).toBe(true)
     }
+  })
+
+  it("the API's switches and the SSE cap", () => {
+    const cfg = Either.getOrThrow(
+      load({
+        DECNET_API_DOCS: "false",
+        DECNET_LIMITER_ENABLED: "off",
+        DECNET_SSE_MAX_PER_USER: "2",
+        DECNET_CONTRACT_TEST: "true"
+      })
+    )
+    expect(cfg.api).toMatchObject({ docs: false, limiterEnabled: false, sseMaxPerUser: 2, contractTest: true })
+    const zero = load({ DECNET_SSE_MAX_PER_USER: "0" })
+    expect(Either.isLeft(zero) && String(zero.left).includes("DECNET_SSE_MAX_PER_USER")).toBe(true)
+    const typo = load({ DECNET_LIMITER_ENABLED: "nope" })
+    expect(Either.isLeft(typo) && String(typo.left).includes("DECNET_LIMITER_ENABLED")).toBe(true)
   })
 
   it("mode must be master or agent", () => {
