@@ -481,7 +481,41 @@ export const TarpitRequest = Schema.Struct({
   delay_ms: Schema.Number.pipe(Schema.int(), Schema.between(100, 300_000))
 }).annotations(strict)
 
+export const PlantFileRequest = Schema.Struct({
+  decky_name: atLeast(1),
+  topology_id: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  path: atLeast(1),
+  content_b64: Schema.String,
+  mode: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.between(0, 0o7777)), {
+    default: () => 0o644
+  }),
+  /** Seconds added to now for the file's mtime; 0 leaves the persona's default date. */
+  mtime_offset: Schema.optionalWith(Schema.Number.pipe(Schema.int()), { default: () => 0 })
+}).annotations(strict)
+
+export const RemoveFileRequest = Schema.Struct({
+  decky_name: atLeast(1),
+  topology_id: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  path: atLeast(1)
+}).annotations(strict)
+
 export class DeckyServicesGroup extends HttpApiGroup.make("deckies")
+  .add(
+    HttpApiEndpoint.post("plantFile", "/deckies/files")
+      .setPayload(PlantFileRequest)
+      .addSuccess(Message, { status: 201 })
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("removeFile", "/deckies/files")
+      .setPayload(RemoveFileRequest)
+      .addSuccess(Message)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
+      .middleware(Admin)
+  )
   .add(
     HttpApiEndpoint.post("addService", "/deckies/:decky_name/services")
       .setPath(DeckyPath)

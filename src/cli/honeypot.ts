@@ -6,6 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Logger, Option, Predicate, Schema } from "effect"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import type { IdentityOverrides, RunningDecky } from "../fleet/Decky.js"
+import { PlantedFile as PlantedFileSpec } from "../fleet/Model.js"
 import {
   describeServices,
   hostPort,
@@ -64,12 +65,12 @@ const portOffset = Options.integer("port-offset").pipe(
 const checkHost = (value: string) =>
   net.isIP(value) === 0 ? fail(`--host must be an IP address, got '${value}'`) : Effect.succeed(value)
 
-const parseJson = (raw: string): Effect.Effect<unknown, HoneypotCliError> =>
+const parseJson = (raw: string, flag = "--config"): Effect.Effect<unknown, HoneypotCliError> =>
   Effect.try({
     try: (): unknown => JSON.parse(raw),
     catch: (e) =>
       new HoneypotCliError({
-        message: `--config is not valid JSON: ${e instanceof Error ? e.message : String(e)}`
+        message: `${flag} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`
       })
   })
 
@@ -87,6 +88,8 @@ const explainListen = (hint: string) => (e: HoneypotListenError) =>
 
 interface ServeOptions {
   readonly identity: IdentityOverrides
+  /** `--files`: files planted on the decky (the fleet's PlantedFile list, JSON). */
+  readonly files?: ReadonlyArray<PlantedFileSpec> | undefined
   readonly host: string
   readonly slugs: ReadonlyArray<string>
   readonly configs: Readonly<Record<string, unknown>>
@@ -118,7 +121,8 @@ const serve = (options: ServeOptions) =>
       configs: options.configs,
       ports: yield* options.ports(modules),
       limits: settings.honeypot,
-      unknownConfigKeys: options.unknownConfigKeys
+      unknownConfigKeys: options.unknownConfigKeys,
+      plantedFiles: fleet.plantedFilesOf(options.files ?? [])
     })
     const announce = (running: RunningDecky) =>
       Effect.sync(() => void process.stderr.write(`${options.notice(running)}\n`))
@@ -309,11 +313,22 @@ export const decky = Command.make(
     name,
     hostname,
     instanceId,
-    artifactsDir
+    artifactsDir,
+    files: Options.text("files").pipe(
+      Options.optional,
+      Options.withDescription("files planted on the decky, a JSON list of {path, content_b64, mode, mtime}")
+    )
   },
   (o) =>
     Effect.gen(function* () {
       const slugs = splitServices(o.services)
+      const files = Option.isSome(o.files)
+        ? yield* Effect.flatMap(parseJson(o.files.value, "--files"), (v) =>
+            Schema.decodeUnknown(Schema.Array(PlantedFileSpec))(v).pipe(
+              Effect.mapError((e) => new HoneypotCliError({ message: `--files: ${e.message}` }))
+            )
+          )
+        : []
       if (slugs.length === 0)
         return yield* fail(
           `--services is empty; give e.g. --services ssh,http (${HONEYPOT_SLUGS.join(", ")})`
@@ -325,6 +340,7 @@ export const decky = Command.make(
       const overrides = yield* Effect.forEach(o.port, parseOverride)
       return yield* serve({
         identity: o,
+        files,
         host: bindHost,
         slugs,
         configs: raw,

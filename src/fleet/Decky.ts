@@ -20,6 +20,7 @@ import {
   type HoneypotLimits,
   type HoneypotListenError,
   makeHoneypotContext,
+  type PlantedFile,
   type UnknownConfigKeys
 } from "../honeypots/runtime/index.js"
 
@@ -114,6 +115,8 @@ export interface DeckyPlan {
   readonly ports: PortPlan
   readonly limits: HoneypotLimits
   readonly unknownConfigKeys: UnknownConfigKeys
+  /** Files planted on the decky (`--files`), shown by its fake shell. */
+  readonly plantedFiles: ReadonlyArray<PlantedFile>
 }
 
 export interface DeckyRequest {
@@ -125,7 +128,24 @@ export interface DeckyRequest {
   readonly ports?: PortPlan | undefined
   readonly limits: HoneypotLimits
   readonly unknownConfigKeys?: UnknownConfigKeys | undefined
+  readonly plantedFiles?: ReadonlyArray<PlantedFile> | undefined
 }
+
+/** The fleet's planted files (base64 bodies) as the honeypot runtime shows them (UTF-8 text). */
+export const plantedFilesOf = (
+  files: ReadonlyArray<{
+    readonly path: string
+    readonly content_b64: string
+    readonly mode: number
+    readonly mtime: number | null
+  }>
+): ReadonlyArray<PlantedFile> =>
+  files.map((f) => ({
+    path: f.path,
+    content: Buffer.from(f.content_b64, "base64").toString("utf8"),
+    mode: f.mode,
+    mtime: f.mtime
+  }))
 
 /** Load the modules (one typo fails before anything loads), pair them with their configs, check ports. */
 export const planDecky = (
@@ -150,7 +170,8 @@ export const planDecky = (
       services: modules.map((honeypot): DeckyServiceSpec => ({ honeypot, config: configs[honeypot.slug] })),
       ports,
       limits: request.limits,
-      unknownConfigKeys: request.unknownConfigKeys ?? "warn"
+      unknownConfigKeys: request.unknownConfigKeys ?? "warn",
+      plantedFiles: request.plantedFiles ?? []
     }
   })
 
@@ -160,12 +181,15 @@ export interface RunningDecky {
   readonly services: ReadonlyArray<RunningService>
 }
 
-const contextOptions = (plan: Pick<DeckyPlan, "identity" | "limits">) => ({
+const contextOptions = (
+  plan: Pick<DeckyPlan, "identity" | "limits"> & { readonly plantedFiles?: ReadonlyArray<PlantedFile> }
+) => ({
   decky: plan.identity.name,
   hostname: plan.identity.hostname,
   instanceId: plan.identity.instanceId,
   artifactsDir: plan.identity.artifactsDir,
-  limits: plan.limits
+  limits: plan.limits,
+  plantedFiles: plan.plantedFiles ?? []
 })
 
 /** The decky's HoneypotContext as a layer: its identity and limits, events into the given sink. */

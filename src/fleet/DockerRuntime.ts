@@ -159,7 +159,8 @@ export const deckyContainerSpec = (
       "--config",
       JSON.stringify(configs),
       "--instance-id",
-      deckyInstanceId(decky, d)
+      deckyInstanceId(decky, d),
+      ...(decky.files.length > 0 ? ["--files", JSON.stringify(decky.files)] : [])
     ],
     env: { NODE_NAME: decky.name },
     labels: { [LABEL_SERVICE]: "true", [LABEL_DECKY]: decky.name, [LABEL_SERVICES]: csv },

@@ -17,7 +17,7 @@ import {
   type Listener,
   makeHoneypotContext
 } from "../honeypots/runtime/index.js"
-import { resolveIdentity } from "./Decky.js"
+import { plantedFilesOf, resolveIdentity } from "./Decky.js"
 import type { BoundPort, Decky, Deployment } from "./Model.js"
 import { DeckyRuntime, DeckyRuntimeError, type DeckyRuntimeService, DeckyStatus } from "./Runtime.js"
 
@@ -142,7 +142,8 @@ export const makeInProcessRuntime = (
           hostname: identity.hostname,
           instanceId: identity.instanceId,
           artifactsDir: identity.artifactsDir,
-          limits: settings.honeypot
+          limits: settings.honeypot,
+          plantedFiles: plantedFilesOf(decky.files)
         }).pipe(Effect.provide(sinkContext))
         const scope = yield* Scope.make()
         const ports = yield* Effect.forEach(modules, (m) => startService(decky, m, scope)).pipe(

@@ -25,6 +25,22 @@ export const ServiceConfigs = Schema.Record({
   value: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 })
 
+/** A file planted on a decky (`POST /deckies/files`): its fake filesystems show it. */
+export const PlantedFile = Schema.Struct({
+  /** Absolute and normalised: no `.`/`..` segments, no empty ones, no NUL. */
+  path: Schema.String.pipe(
+    Schema.pattern(/^(\/[^/\u0000]+)+$/),
+    Schema.filter((p) => p.split("/").every((s) => s !== "." && s !== "..") || "no . or .. segments"),
+    Schema.maxLength(4096)
+  ),
+  content_b64: Schema.String,
+  /** Permission bits, 0o644 = 420. */
+  mode: Schema.Int.pipe(Schema.between(0, 0o7777)),
+  /** Epoch seconds; null: the persona's default date. */
+  mtime: Schema.NullOr(Schema.Number)
+})
+export type PlantedFile = typeof PlantedFile.Type
+
 export class Decky extends Schema.Class<Decky>("Decky")({
   name: DeckyName,
   /** Its own address: on the LAN (docker runtime) or on loopback 127.77.0.x (in-process runtime). */
@@ -46,7 +62,9 @@ export class Decky extends Schema.Class<Decky>("Decky")({
   last_mutated: Schema.Number,
   last_login_attempt: Schema.Number,
   /** The swarm worker that runs it (null: this host). */
-  host_uuid: Schema.NullOr(Schema.String)
+  host_uuid: Schema.NullOr(Schema.String),
+  /** Files planted on it; absent in records written before they existed. */
+  files: Schema.optionalWith(Schema.Array(PlantedFile), { default: () => [] })
 }) {}
 
 export const RuntimeKind = Schema.Literal("docker", "inprocess")

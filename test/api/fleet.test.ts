@@ -1,12 +1,29 @@
 // The fleet routes against a real server whose fleet is a real in-process runtime (as inside `decnet up`):
 // deploy by INI through the typed client, poll the lifecycle, and see the decky answer on its own
 // loopback address; the INI and conflict errors of spec §3/§7.12; mutate, the interval, and removal.
+import { execFile } from "node:child_process"
 import { connect } from "node:net"
+import { promisify } from "node:util"
 import { expect, it } from "vitest"
 import { onBothBackends } from "../db/backends.js"
 import { adminToken, call, callFlip, raw, useApi } from "./harness.js"
 
 const json = { "content-type": "application/json" }
+const run = promisify(execFile)
+const SSH_OPTIONS = [
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "PreferredAuthentications=password",
+  "-o",
+  "PubkeyAuthentication=no",
+  "-o",
+  "ConnectTimeout=10",
+  "-o",
+  "LogLevel=ERROR"
+]
 
 /** The greeting a TCP service sends first (redis sends none: PING it). */
 const ping = (host: string, port: number) =>
@@ -177,6 +194,86 @@ onBothBackends("API fleet routes", (backend) => {
     const tarpit = await raw(baseUrl, "/api/v1/deckies/api-redis-1/tarpit", { token })
     expect(tarpit.status).toBe(501)
     expect((tarpit.json() as { detail: string }).detail).toContain("tarpit")
+  })
+
+  it("plants a file that OpenSSH then reads from the decky's shell, and removes it", async () => {
+    const { baseUrl } = api()
+    const token = await adminToken(baseUrl)
+    const accepted = await call(baseUrl, token, (c) =>
+      c.fleet.deploy({ payload: { ini_content: "[api-ssh-1]\nservices=ssh\n", replace_fleet: false } })
+    )
+    const [row] = await waitLifecycle(baseUrl, token, accepted.lifecycle_ids)
+    expect(row?.status).toBe("succeeded")
+    const decky = (await call(baseUrl, token, (c) => c.fleet.deckies())).find((d) => d.name === "api-ssh-1")
+    const ip = decky?.ip ?? ""
+    const canary = `canary-${Date.now().toString(36)}\n`
+    const planted = await raw(baseUrl, "/api/v1/deckies/files", {
+      method: "POST",
+      token,
+      headers: json,
+      body: JSON.stringify({
+        decky_name: "api-ssh-1",
+        path: "/root/.aws/credentials",
+        content_b64: Buffer.from(canary).toString("base64"),
+        mode: 0o600,
+        mtime_offset: -86_400
+      })
+    })
+    expect(planted.status).toBe(201)
+    expect(planted.json()).toEqual({ message: "ok" })
+    const ssh = async (command: string) => {
+      for (const port of [10022, 20022, 30022]) {
+        const r = await run(
+          "sshpass",
+          ["-p", "admin", "ssh", ...SSH_OPTIONS, "-p", String(port), `root@${ip}`, command],
+          { timeout: 20_000 }
+        ).catch((e: { stdout?: string; code?: number }) => e)
+        if (typeof r.stdout === "string" && r.stdout !== "") return r.stdout
+      }
+      return ""
+    }
+    expect(await ssh("cat /root/.aws/credentials")).toBe(canary)
+    expect(await ssh("ls -l /root/.aws")).toMatch(/-rw------- .* credentials/)
+    const removed = await raw(baseUrl, "/api/v1/deckies/files", {
+      method: "DELETE",
+      token,
+      headers: json,
+      body: JSON.stringify({ decky_name: "api-ssh-1", path: "/root/.aws/credentials" })
+    })
+    expect(removed.status).toBe(200)
+    expect(await ssh("cat /root/.aws/credentials; echo end")).not.toContain("canary")
+    // already absent is success; the errors the spec names
+    const again = await raw(baseUrl, "/api/v1/deckies/files", {
+      method: "DELETE",
+      token,
+      headers: json,
+      body: JSON.stringify({ decky_name: "api-ssh-1", path: "/root/.aws/credentials" })
+    })
+    expect(again.status).toBe(200)
+    for (const [body, status, detail] of [
+      [
+        { decky_name: "api-ssh-1", path: "/x", content_b64: "not base64!" },
+        400,
+        "content_b64 is not valid base64"
+      ],
+      [{ decky_name: "ghost", path: "/x", content_b64: "eA==" }, 422, "decky 'ghost' not found"],
+      [{ decky_name: "api-ssh-1", path: "relative/x", content_b64: "eA==" }, 422, undefined],
+      [{ decky_name: "api-ssh-1", path: "/a/../etc/passwd", content_b64: "eA==" }, 422, undefined],
+      [
+        { decky_name: "api-ssh-1", topology_id: "t-1", path: "/x", content_b64: "eA==" },
+        404,
+        "Topology not found"
+      ]
+    ] as const) {
+      const r = await raw(baseUrl, "/api/v1/deckies/files", {
+        method: "POST",
+        token,
+        headers: json,
+        body: JSON.stringify(body)
+      })
+      expect(r.status, JSON.stringify(body)).toBe(status)
+      if (detail !== undefined) expect(r.json()).toEqual({ detail })
+    }
   })
 
   it("answers bad INI with the spec's 409 texts, and a too-large fleet with the limit's", async () => {

@@ -173,6 +173,21 @@ describe("planning", () => {
     ])
     expect(JSON.parse(cmd[cmd.indexOf("--config") + 1] ?? "")).toEqual({ ssh: { password: "hunter2" } })
     expect(cmd[cmd.indexOf("--instance-id") + 1]).toMatch(/^[0-9a-f]{16}$/)
+    // No planted files: no --files; with some, the list goes to the container as JSON.
+    expect(cmd).not.toContain("--files")
+    const planted = new Decky({
+      ...withConfig,
+      files: [{ path: "/root/notes.txt", content_b64: "aGk=", mode: 420, mtime: null }]
+    })
+    const withFiles = deckyContainerSpec(planted, deployment([planted]), {
+      ref: deckyImage("debian"),
+      id: "sha256:1"
+    })
+    const fcmd = withFiles.spec.cmd ?? []
+    expect(JSON.parse(fcmd[fcmd.indexOf("--files") + 1] ?? "")).toEqual([
+      { path: "/root/notes.txt", content_b64: "aGk=", mode: 420, mtime: null }
+    ])
+    expect(withFiles.hash).not.toBe(hash)
     // The same decky and image → the same hash; other services or another image → another.
     const image = { ref: deckyImage("debian"), id: "sha256:1" }
     expect(deckyContainerSpec(withConfig, deployment([withConfig]), image).hash).toBe(hash)

@@ -254,6 +254,59 @@ describe("decnet honeypot <slug>", () => {
 })
 
 describe("decnet decky", () => {
+  it("shows the files given with --files in its ssh shell (what the Docker runtime passes)", async () => {
+    const files = [
+      {
+        path: "/opt/app/.env",
+        content_b64: Buffer.from("API_KEY=canary-123\n").toString("base64"),
+        mode: 0o640,
+        mtime: null
+      }
+    ]
+    const cli = start([
+      "decky",
+      "--services",
+      "ssh",
+      "--ephemeral",
+      "--name",
+      "decky-files",
+      "--files",
+      JSON.stringify(files)
+    ])
+    const notice = await until(
+      "the listening notice",
+      () => /^decky decky-files listening on .*$/m.exec(cli.stderr())?.[0],
+      cli
+    )
+    const port = listeners(notice).get("ssh:22")
+    const r = await client("sshpass", [
+      "-p",
+      "admin",
+      "ssh",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "PreferredAuthentications=password",
+      "-o",
+      "PubkeyAuthentication=no",
+      "-o",
+      "LogLevel=ERROR",
+      "-p",
+      String(port),
+      "root@127.0.0.1",
+      "cat /opt/app/.env; ls -la /opt/app"
+    ])
+    expect(r.stdout).toContain("API_KEY=canary-123")
+    expect(r.stdout).toMatch(/-rw-r----- .* \.env/)
+    const bad = await spawnAsync(process.execPath, [...BIN, "decky", "--services", "ssh", "--files", "[{"], {
+      timeout: 60_000
+    })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain("--files is not valid JSON")
+  })
+
   it("runs redis and http in one process, driven by redis-cli and curl", async () => {
     const cli = start(["decky", "--services", "redis,http", "--ephemeral", "--name", "decky-two"])
     const notice = await until(

@@ -4,15 +4,19 @@
  * Docker runtime manages a decky's veth (it shapes traffic there with tc).
  */
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import { findService } from "../../catalog/index.js"
-import { Decky } from "../../fleet/Model.js"
+import { Decky, PlantedFile } from "../../fleet/Model.js"
 import { FleetStore } from "../../fleet/Store.js"
 import { isHoneypotSlug, loadHoneypot } from "../../honeypots/Registry.js"
 import { DecnetApi } from "../Contract.js"
 import { BadRequest, Conflict, NotFound, NotImplemented, Unprocessable } from "../Errors.js"
 import { FleetControl } from "../FleetControl.js"
 import { DeckiesCache } from "./Fleet.js"
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+const MAX_PLANTED_BYTES = 1024 * 1024
+const isPlantedPath = Schema.is(PlantedFile.fields.path)
 
 const TARPIT =
   "the tarpit shapes a decky's traffic with tc on its Docker veth, which this build does not manage yet; it is not available"
@@ -67,7 +71,62 @@ export const DeckyServicesHandlers = HttpApiBuilder.group(DecnetApi, "deckies", 
         Effect.zipRight(deckies.invalidate)
       )
 
+    /** The decky a file goes to (§7.13: an unknown one is 422, a topology 404 until MazeNET exists). */
+    const fileTarget = (name: string, topology: string | null) =>
+      Effect.gen(function* () {
+        if (topology !== null) return yield* new NotFound({ detail: "Topology not found" })
+        const current = yield* store.load()
+        const decky = Option.flatMap(current, (c) =>
+          Option.fromNullable(c.config.deckies.find((d) => d.name === name))
+        )
+        if (Option.isNone(decky)) return yield* new Unprocessable({ detail: `decky '${name}' not found` })
+        return decky.value
+      })
+
+    const checkPath = (path: string) =>
+      isPlantedPath(path)
+        ? Effect.void
+        : Effect.fail(
+            new Unprocessable({
+              detail:
+                "path must be absolute and normalised (e.g. /root/notes.txt): no . or .. segments, at most 4096 characters"
+            })
+          )
+
     return handlers
+      .handle("plantFile", ({ payload }) =>
+        Effect.gen(function* () {
+          if (!BASE64.test(payload.content_b64) || payload.content_b64.length % 4 !== 0)
+            return yield* new BadRequest({ detail: "content_b64 is not valid base64" })
+          const decky = yield* fileTarget(payload.decky_name, payload.topology_id)
+          yield* checkPath(payload.path)
+          if (Buffer.byteLength(payload.content_b64, "base64") > MAX_PLANTED_BYTES)
+            return yield* new Unprocessable({ detail: "a planted file is at most 1 MiB" })
+          const now = yield* Clock.currentTimeMillis
+          const file = {
+            path: payload.path,
+            content_b64: payload.content_b64,
+            mode: payload.mode,
+            mtime: payload.mtime_offset === 0 ? null : Math.floor(now / 1000) + payload.mtime_offset
+          }
+          const files = [...decky.files.filter((f) => f.path !== payload.path), file]
+          yield* apply(new Decky({ ...decky, files }), true)
+          return { message: "ok" }
+        })
+      )
+      .handle("removeFile", ({ payload }) =>
+        Effect.gen(function* () {
+          const decky = yield* fileTarget(payload.decky_name, payload.topology_id)
+          yield* checkPath(payload.path)
+          // Already absent is success (§7.13).
+          if (!decky.files.some((f) => f.path === payload.path)) return { message: "ok" }
+          yield* apply(
+            new Decky({ ...decky, files: decky.files.filter((f) => f.path !== payload.path) }),
+            true
+          )
+          return { message: "ok" }
+        })
+      )
       .handle("addService", ({ path, payload }) =>
         Effect.gen(function* () {
           const slug = yield* runnable(payload.name)

@@ -22,6 +22,8 @@ export interface HoneypotContextService {
   readonly limits: HoneypotLimits
   /** Root for captured files, sessions and mail (per decky). */
   readonly artifactsDir: string
+  /** Files an operator planted (`POST /deckies/files`): the fake shell shows them. */
+  readonly plantedFiles: ReadonlyArray<PlantedFile>
   /** Self-signed certificates, one per common name (RSA generation costs ~100 ms). */
   readonly certificates: Memo<TlsMaterial, TlsError>
   /** SSH host keys (PEM), generated once per decky and process. */
@@ -35,8 +37,20 @@ export class HoneypotContext extends Context.Tag("decnet/honeypots/HoneypotConte
   HoneypotContextService
 >() {}
 
+/** A file an operator planted on the decky (a canary, a lure): what its fake filesystems show. */
+export interface PlantedFile {
+  /** Absolute, normalised. */
+  readonly path: string
+  readonly content: string
+  /** Permission bits (0o644 = 420). */
+  readonly mode: number
+  /** Epoch seconds; null: the persona's default. */
+  readonly mtime: number | null
+}
+
 export interface HoneypotContextOptions {
   readonly decky: string
+  readonly plantedFiles?: ReadonlyArray<PlantedFile> | undefined
   readonly hostname?: string | undefined
   readonly instanceId?: string | undefined
   readonly limits?: Partial<HoneypotLimits> | undefined
@@ -60,6 +74,7 @@ export const makeHoneypotContext = (
       seed: new InstanceSeed(decky, options.instanceId ?? ""),
       limits: { ...defaultLimits, ...options.limits },
       artifactsDir: options.artifactsDir ?? `/var/lib/decnet/artifacts/${decky}`,
+      plantedFiles: options.plantedFiles ?? [],
       certificates: makeMemo(MATERIAL_CAPACITY),
       hostKeys: makeMemo(MATERIAL_CAPACITY),
       emitter: (events, peer) => makeEmitter(sink, decky, events, peer)

@@ -8,6 +8,13 @@ export type Node =
   | { readonly kind: "dir"; readonly children: Map<string, Node>; mode: string; mtime: string }
 
 export interface FsPersona {
+  /** Files an operator planted on the decky, laid over the persona's tree. */
+  readonly planted?: ReadonlyArray<{
+    readonly path: string
+    readonly content: string
+    readonly mode: number
+    readonly mtime: number | null
+  }>
   readonly hostname: string
   readonly user: string
   readonly issue: string
@@ -118,7 +125,7 @@ flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse
 bogomips\t: 4999.99
 address sizes\t: 46 bits physical, 48 bits virtual
 `
-  return dir({
+  const root = dir({
     bin: dir(),
     boot: dir(),
     dev: dir({ null: file("", "crw-rw-rw-"), shm: dir({}, "drwxrwxrwt") }),
@@ -208,6 +215,38 @@ address sizes\t: 46 bits physical, 48 bits virtual
       www: dir({ html: dir({ "index.html": file("<html><body><h1>It works!</h1></body></html>\n") }) })
     })
   })
+  for (const f of p.planted ?? []) plant(root, f)
+  return root
+}
+
+/** `ls -l` permission text of a regular file with these mode bits. */
+const modeText = (mode: number): string => {
+  const bits = "rwxrwxrwx"
+  return `-${Array.from(bits, (c, i) => ((mode >> (8 - i)) & 1 ? c : "-")).join("")}`
+}
+
+/** Lay a planted file over the tree: missing parent directories are created. */
+const plant = (root: Node, f: NonNullable<FsPersona["planted"]>[number]) => {
+  const parts = f.path.split("/").filter((x) => x !== "")
+  const name = parts.pop()
+  if (name === undefined) return
+  let node = root
+  for (const part of parts) {
+    if (node.kind !== "dir") return
+    let next = node.children.get(part)
+    if (next === undefined) {
+      next = dir()
+      node.children.set(part, next)
+    }
+    node = next
+  }
+  if (node.kind !== "dir") return
+  node.children.set(name, {
+    kind: "file",
+    content: f.content,
+    mode: modeText(f.mode),
+    mtime: f.mtime === null ? MTIME : stampOf(new Date(f.mtime * 1000))
+  })
 }
 
 export class Filesystem {
@@ -269,8 +308,8 @@ export class Filesystem {
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const
-const nowStamp = (): string => {
-  const d = new Date()
+const nowStamp = (): string => stampOf(new Date())
+const stampOf = (d: Date): string => {
   const hh = String(d.getUTCHours()).padStart(2, "0")
   const mm = String(d.getUTCMinutes()).padStart(2, "0")
   return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ${hh}:${mm}`

@@ -42,7 +42,8 @@ export const shellPersona = (
     cpuModel: cpu,
     localIp: options.localIp === "" || options.localIp === "::1" ? "127.0.0.1" : options.localIp,
     srcIp: options.srcIp,
-    uptimeSeconds: () => ctx.seed.uptimeSeconds()
+    uptimeSeconds: () => ctx.seed.uptimeSeconds(),
+    planted: ctx.plantedFiles
   }
 }
 

@@ -20,9 +20,12 @@ const agrees = <A, I extends string>(codec: Schema.Schema<A, I>, others: fc.Arbi
   const render = renderer(codec)
   const encode = Schema.encodeUnknownEither(codec)
   fc.assert(
-    fc.property(Arbitrary.make(Schema.typeSchema(codec)).filter((v) => !ownProto(v)), (v) => {
-      expect(render(v)).toBe(Either.getOrThrow(encode(v)))
-    }),
+    fc.property(
+      Arbitrary.make(Schema.typeSchema(codec)).filter((v) => !ownProto(v)),
+      (v) => {
+        expect(render(v)).toBe(Either.getOrThrow(encode(v)))
+      }
+    ),
     { numRuns: 2_000 }
   )
   fc.assert(
