@@ -6,24 +6,11 @@ import { connect } from "node:net"
 import { promisify } from "node:util"
 import { expect, it } from "vitest"
 import { onBothBackends } from "../db/backends.js"
+import { CLIENT_OPTIONS } from "../honeypots/sshClient.js"
 import { adminToken, call, callFlip, raw, useApi } from "./harness.js"
 
 const json = { "content-type": "application/json" }
 const run = promisify(execFile)
-const SSH_OPTIONS = [
-  "-o",
-  "StrictHostKeyChecking=no",
-  "-o",
-  "UserKnownHostsFile=/dev/null",
-  "-o",
-  "PreferredAuthentications=password",
-  "-o",
-  "PubkeyAuthentication=no",
-  "-o",
-  "ConnectTimeout=10",
-  "-o",
-  "LogLevel=ERROR"
-]
 
 /** The greeting a TCP service sends first (redis sends none: PING it). */
 const ping = (host: string, port: number) =>
@@ -225,7 +212,18 @@ onBothBackends("API fleet routes", (backend) => {
       for (const port of [10022, 20022, 30022]) {
         const r = await run(
           "sshpass",
-          ["-p", "admin", "ssh", ...SSH_OPTIONS, "-p", String(port), `root@${ip}`, command],
+          [
+            "-p",
+            "admin",
+            "ssh",
+            ...CLIENT_OPTIONS,
+            "-o",
+            "ConnectTimeout=10",
+            "-p",
+            String(port),
+            `root@${ip}`,
+            command
+          ],
           { timeout: 20_000 }
         ).catch((e: { stdout?: string; code?: number }) => e)
         if (typeof r.stdout === "string" && r.stdout !== "") return r.stdout

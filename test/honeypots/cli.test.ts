@@ -2,12 +2,13 @@
 // bundle, driven by real clients, with its stdout parsed as RFC 5424 by the project's parser.
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
 import { Either, Schema } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
 import { type HoneypotEvent, HoneypotEventLine } from "../../src/logging/HoneypotEvent.js"
 import { DECNET } from "../support/cli.js"
 import { freePort } from "../support/ports.js"
 import { spawnAsync } from "../support/spawn.js"
+import { CLIENT_OPTIONS } from "./sshClient.js"
 
 interface Cli {
   readonly child: ChildProcess
@@ -283,16 +284,7 @@ describe("decnet decky", () => {
       "-p",
       "admin",
       "ssh",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "PreferredAuthentications=password",
-      "-o",
-      "PubkeyAuthentication=no",
-      "-o",
-      "LogLevel=ERROR",
+      ...CLIENT_OPTIONS,
       "-p",
       String(port),
       "root@127.0.0.1",
