@@ -14,8 +14,8 @@ import { Archetype } from "../catalog/Archetype.js"
 import { Port, ServiceConfigField, ServicePorts } from "../catalog/Service.js"
 import { BountyRecord, CredentialRecord } from "../db/EvidenceRepo.js"
 import { LifecycleRow } from "../db/LifecycleRepo.js"
-import { LogRow } from "../db/Rows.js"
-import { Decky } from "../fleet/Model.js"
+import { FleetDecky, LogRow } from "../db/Rows.js"
+import { BoundPort, Decky, RuntimeKind } from "../fleet/Model.js"
 import {
   BadGatewayWire,
   BadRequestWire,
@@ -410,8 +410,24 @@ export const LifecycleQuery = Schema.Struct({
 /** A decky name in a route (spec §7.12): `^[a-z0-9\-]{1,64}$`, else 422. */
 const DeckyPath = Schema.Struct({ decky_name: Schema.String.pipe(Schema.pattern(/^[a-z0-9-]{1,64}$/)) })
 
+/**
+ * One decky as its runtime last saw it: the `fleet_deckies` row's state columns and the listeners the
+ * deployment bound (in-process deckies offset well-known ports by 10,000 without root). Not in the spec:
+ * the dashboard's fleet page and its "touch a decky" hint read it.
+ */
+export const DeckyStatus = Schema.Struct({
+  ...Schema.Struct(FleetDecky.fields).pick("name", "state", "last_error", "last_seen").fields,
+  ports: Schema.Array(BoundPort)
+})
+export const FleetStatus = Schema.Struct({
+  /** The runtime of the current deployment; null with none. */
+  runtime: Schema.NullOr(RuntimeKind),
+  deckies: Schema.Array(DeckyStatus)
+})
+
 export class FleetGroup extends HttpApiGroup.make("fleet")
   .add(HttpApiEndpoint.get("deckies", "/deckies").addSuccess(Schema.Array(Decky)).middleware(Viewer))
+  .add(HttpApiEndpoint.get("status", "/deckies/status").addSuccess(FleetStatus).middleware(Viewer))
   .add(
     HttpApiEndpoint.post("deploy", "/deckies/deploy")
       .setPayload(DeployRequest)

@@ -1,6 +1,6 @@
 /**
  * The API server as layers: the contract's handlers, the auth middlewares, the envelope, the docs, and a
- * node HTTP server. `ApiServerLive` serves; it needs the database, the bus pieces and the API secrets
+ * node HTTP server that also serves the web dashboard at `/` (WebAssets.ts). `ApiServerLive` serves; it needs the database, the bus pieces and the API secrets
  * from its caller (`decnet api` in Main.ts, `decnet up`, the tests).
  */
 import { EventEmitter } from "node:events"
@@ -19,6 +19,7 @@ import { ApiAuth, type Gate } from "./Auth.js"
 import { DecnetApi } from "./Contract.js"
 import { EdgeCache, serveFromEdge } from "./EdgeCache.js"
 import { envelope, routesOf } from "./Envelope.js"
+import { loadWebAssets, serveWeb, type WebAssets } from "./WebAssets.js"
 import { AuthHandlers } from "./handlers/Auth.js"
 import { CatalogHandlers } from "./handlers/Catalog.js"
 import { ConfigHandlers } from "./handlers/Config.js"
@@ -85,7 +86,7 @@ export const ApiLive = HttpApiBuilder.api(DecnetApi).pipe(
  * node's server with the edge cache in front (EdgeCache.ts): a request it answers never reaches the
  * Effect app's listener. A boundary adapter: node:http dispatches through `emit("request", …)`.
  */
-const edgeServer = (edge: EdgeCache, auth: ApiAuth) => {
+const edgeServer = (edge: EdgeCache, auth: ApiAuth, web: WebAssets) => {
   const server = createServer()
   const recent = (token: string, now: number) => auth.authenticateRecent(token, "viewer", now)
   server.emit = (event: string | symbol, ...args: Array<unknown>): boolean => {
@@ -94,7 +95,7 @@ const edgeServer = (edge: EdgeCache, auth: ApiAuth) => {
       event === "request" &&
       req instanceof IncomingMessage &&
       res instanceof ServerResponse &&
-      serveFromEdge(edge, recent, req, res)
+      (serveFromEdge(edge, recent, req, res) || serveWeb(web, req, res))
     )
       return true
     return EventEmitter.prototype.emit.call(server, event, ...args)
@@ -123,8 +124,8 @@ export const ApiServerLive = (options: ApiServeOptions) => {
       )
     : Layer.empty
   const node = Layer.unwrapEffect(
-    Effect.map(Effect.all([EdgeCache, ApiAuth]), ([edge, auth]) =>
-      NodeHttpServer.layer(() => edgeServer(edge, auth), { host: options.host, port: options.port })
+    Effect.map(Effect.all([EdgeCache, ApiAuth, loadWebAssets]), ([edge, auth, web]) =>
+      NodeHttpServer.layer(() => edgeServer(edge, auth, web), { host: options.host, port: options.port })
     )
   )
   return HttpApiBuilder.serve().pipe(

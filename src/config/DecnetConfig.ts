@@ -184,7 +184,9 @@ export const decnetConfig = Config.all({
   web: Config.all({
     host: str("DECNET_WEB_HOST", "127.0.0.1"),
     port: port("DECNET_WEB_PORT").pipe(Config.withDefault(8080)),
-    corsOrigins: optionalStr("DECNET_CORS_ORIGINS")
+    corsOrigins: optionalStr("DECNET_CORS_ORIGINS"),
+    /** The built dashboard the API serves at `/`; unset: dist/web of the decnet package. */
+    dir: optionalStr("DECNET_WEB_DIR")
   }),
   admin: Config.all({
     user: str("DECNET_ADMIN_USER", "admin"),

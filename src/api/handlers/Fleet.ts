@@ -66,6 +66,7 @@ export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers)
     const config = yield* DecnetConfig
     const background = yield* FiberSet.make()
     const appBus = yield* AppBus
+    const fleetRows = yield* FleetRepo
 
     /** Move lifecycle rows on and tell the bus (`decky.<name>.lifecycle`, relayed by `/events`). */
     const progress = (
@@ -124,6 +125,22 @@ export const FleetHandlers = HttpApiBuilder.group(DecnetApi, "fleet", (handlers)
 
     return handlers
       .handle("deckies", () => deckiesCache.get)
+      .handle("status", () =>
+        Effect.gen(function* () {
+          const current = yield* store.load()
+          const rows = yield* fleetRows.list()
+          return {
+            runtime: Option.match(current, { onNone: () => null, onSome: (c) => c.config.runtime }),
+            deckies: rows.map((r) => ({
+              name: r.name,
+              state: r.state,
+              last_error: r.last_error,
+              last_seen: r.last_seen,
+              ports: Option.match(current, { onNone: () => [], onSome: (c) => c.ports[r.name] ?? [] })
+            }))
+          }
+        }).pipe(Effect.orDie)
+      )
       .handle("lifecycle", ({ urlParams }) => Effect.map(lifecycle.get(urlParams.ids), (rows) => ({ rows })))
       .handle("deploy", ({ payload }) =>
         Effect.gen(function* () {

@@ -1,0 +1,61 @@
+/** Events over time: the histogram buckets (`{time: "YYYY-MM-DD HH:MM:SS" UTC, count}`) as uPlot bars. */
+import { useEffect, useRef } from "react"
+import uPlot from "uplot"
+import "uplot/dist/uPlot.min.css"
+import type { Histogram } from "../api/client"
+
+const epochOf = (time: string) => Date.parse(`${time.replace(" ", "T")}Z`) / 1000
+
+const cssVar = (name: string, fallback: string) =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback
+
+export const EventsChart = ({ data, height = 200, label }: { data: Histogram; height?: number; label: string }) => {
+  const host = useRef<HTMLDivElement>(null)
+  const plot = useRef<uPlot | undefined>(undefined)
+
+  useEffect(() => {
+    const el = host.current
+    if (el === null) return
+    const accent = cssVar("--accent", "#4cc38a")
+    const muted = cssVar("--muted", "#8b98a5")
+    const grid = cssVar("--border", "#2a3541")
+    const axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } }
+    const u = new uPlot(
+      {
+        width: Math.max(300, el.clientWidth),
+        height,
+        legend: { show: false },
+        cursor: { y: false },
+        scales: { x: { time: true } },
+        axes: [axis, { ...axis, size: 50 }],
+        series: [
+          {},
+          {
+            label: "events",
+            stroke: accent,
+            fill: `${accent}55`,
+            paths: uPlot.paths.bars?.({ size: [0.8, 40] }),
+            points: { show: false }
+          }
+        ]
+      },
+      [[], []],
+      el
+    )
+    plot.current = u
+    const ro = new ResizeObserver(() => u.setSize({ width: Math.max(300, el.clientWidth), height }))
+    ro.observe(el)
+    return () => {
+      ro.disconnect()
+      u.destroy()
+      plot.current = undefined
+    }
+  }, [height])
+
+  useEffect(() => {
+    const rows = [...data].sort((a, b) => (a.time < b.time ? -1 : 1))
+    plot.current?.setData([rows.map((r) => epochOf(r.time)), rows.map((r) => r.count)])
+  }, [data])
+
+  return <div ref={host} role="img" aria-label={label} className="chart" />
+}

@@ -1,0 +1,82 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query"
+import { type ReactNode, StrictMode } from "react"
+import { createRoot } from "react-dom/client"
+import { createBrowserRouter, Navigate, RouterProvider, useLocation } from "react-router"
+import { ApiError } from "./api/client"
+import { LiveProvider } from "./api/stream"
+import { AuthProvider, useAuth } from "./auth"
+import { ErrorBoundary } from "./components/ErrorBoundary"
+import { Layout, useTheme } from "./components/Layout"
+import { BountyPage } from "./pages/Bounty"
+import { ConfigPage } from "./pages/Config"
+import { CredentialsPage } from "./pages/Credentials"
+import { FleetPage } from "./pages/Fleet"
+import { LoginPage } from "./pages/Login"
+import { LogsPage } from "./pages/Logs"
+import { NotFoundPage } from "./pages/NotFound"
+import { OverviewPage } from "./pages/Overview"
+import { WorkersPage } from "./pages/Workers"
+import "./app.css"
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // A 4xx will not get better by asking again; a network blip might.
+      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+      refetchOnWindowFocus: false
+    }
+  }
+})
+
+/** Pages need a session; a user who must change the password goes to the form first. */
+const RequireAuth = ({ children }: { children: ReactNode }) => {
+  const { token, mustChange } = useAuth()
+  const location = useLocation()
+  if (token === null || mustChange)
+    return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />
+  return children
+}
+
+const Shell = () => {
+  const { token, mustChange } = useAuth()
+  useTheme()
+  return (
+    <LiveProvider enabled={token !== null && !mustChange}>
+      <RequireAuth>
+        <Layout />
+      </RequireAuth>
+    </LiveProvider>
+  )
+}
+
+const page = (name: string, element: ReactNode) => <ErrorBoundary page={name}>{element}</ErrorBoundary>
+
+const router = createBrowserRouter([
+  { path: "/login", element: page("login", <LoginPage />) },
+  {
+    path: "/",
+    element: <Shell />,
+    children: [
+      { index: true, element: page("overview", <OverviewPage />) },
+      { path: "logs", element: page("live logs", <LogsPage />) },
+      { path: "fleet", element: page("fleet", <FleetPage />) },
+      { path: "credentials", element: page("credentials", <CredentialsPage />) },
+      { path: "bounty", element: page("bounty", <BountyPage />) },
+      { path: "workers", element: page("workers", <WorkersPage />) },
+      { path: "config", element: page("config", <ConfigPage />) },
+      { path: "*", element: page("not found", <NotFoundPage />) }
+    ]
+  }
+])
+
+const root = document.getElementById("root")
+if (root !== null)
+  createRoot(root).render(
+    <StrictMode>
+      <QueryClientProvider client={queryClient}>
+        <AuthProvider>
+          <RouterProvider router={router} />
+        </AuthProvider>
+      </QueryClientProvider>
+    </StrictMode>
+  )
