@@ -5,7 +5,7 @@
  * logs in again with the new password (§4.7 revokes the old token).
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query"
-import { createContext, type ReactNode, useContext, useEffect, useState } from "react"
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useState } from "react"
 import { api, call, onForcedLogout, readToken, writeToken } from "./api/client"
 
 const MUST_CHANGE_KEY = "must_change_password"
@@ -33,13 +33,13 @@ export const AuthProvider = ({ children }: { children: ReactNode }) => {
   const [mustChange, setMustChange] = useState(() => localStorage.getItem(MUST_CHANGE_KEY) === "true")
   const [expired, setExpired] = useState(false)
 
-  const clear = () => {
+  const clear = useCallback(() => {
     writeToken(null)
     localStorage.removeItem(MUST_CHANGE_KEY)
     setToken(null)
     setMustChange(false)
     queryClient.clear()
-  }
+  }, [queryClient])
 
   useEffect(
     () =>
@@ -47,8 +47,7 @@ export const AuthProvider = ({ children }: { children: ReactNode }) => {
         clear()
         setExpired(true)
       }),
-    // biome-ignore lint/correctness/useExhaustiveDependencies: registered once; clear only touches stable setters
-    []
+    [clear]
   )
 
   const config = useQuery({
@@ -73,7 +72,9 @@ export const AuthProvider = ({ children }: { children: ReactNode }) => {
 
   const changePassword = async (oldPassword: string, newPassword: string) => {
     await call(
-      api.POST("/api/v1/auth/change-password", { body: { old_password: oldPassword, new_password: newPassword } })
+      api.POST("/api/v1/auth/change-password", {
+        body: { old_password: oldPassword, new_password: newPassword }
+      })
     )
     // The change revoked every token of this user, this one too: log in again with the new password.
     await login(username ?? "", newPassword)

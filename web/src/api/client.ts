@@ -63,7 +63,9 @@ export const detailOf = (status: number, body: unknown): string => {
     typeof raw === "string"
       ? raw
       : Array.isArray(raw)
-        ? raw.map((e) => (typeof e === "object" && e !== null && "msg" in e ? String(e.msg) : String(e))).join("; ")
+        ? raw
+            .map((e) => (typeof e === "object" && e !== null && "msg" in e ? String(e.msg) : String(e)))
+            .join("; ")
         : `HTTP ${status}`
   return status === 403 && text === "Insufficient permissions" ? ADMIN_REQUIRED : text
 }
@@ -107,9 +109,7 @@ export const api = createClient<paths>({ baseUrl: window.location.origin })
 api.use(auth)
 
 /** Await an openapi-fetch call: its data, or an ApiError with the server's detail. */
-export const call = async <T>(
-  p: Promise<{ data?: T; error?: unknown; response: Response }>
-): Promise<T> => {
+export const call = async <T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> => {
   const r = await p
   if (!r.response.ok) throw new ApiError(r.response.status, detailOf(r.response.status, r.error))
   return r.data as T

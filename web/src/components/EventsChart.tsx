@@ -9,7 +9,15 @@ const epochOf = (time: string) => Date.parse(`${time.replace(" ", "T")}Z`) / 100
 const cssVar = (name: string, fallback: string) =>
   getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback
 
-export const EventsChart = ({ data, height = 200, label }: { data: Histogram; height?: number; label: string }) => {
+export const EventsChart = ({
+  data,
+  height = 200,
+  label
+}: {
+  data: Histogram
+  height?: number
+  label: string
+}) => {
   const host = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | undefined>(undefined)
 

@@ -31,7 +31,11 @@ const LiveIndicator = () => {
   const { state } = useLive()
   const text = state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Offline"
   return (
-    <output className={`live live-${state}`} aria-live="polite" title="The live event stream (/api/v1/stream)">
+    <output
+      className={`live live-${state}`}
+      aria-live="polite"
+      title="The live event stream (/api/v1/stream)"
+    >
       <span className="dot" aria-hidden="true" />
       {text}
     </output>

@@ -4,7 +4,8 @@ import { ApiError } from "../api/client"
 /** An error as a person reads it: the server's `detail` when there is one. */
 export const ErrorText = ({ error }: { error: unknown }) => {
   if (error === null || error === undefined) return null
-  const text = error instanceof ApiError ? error.detail : error instanceof Error ? error.message : String(error)
+  const text =
+    error instanceof ApiError ? error.detail : error instanceof Error ? error.message : String(error)
   return (
     <p className="error" role="alert">
       {text}

@@ -117,7 +117,6 @@ export const LoginPage = () => {
             value={username}
             onChange={(e) => setUsername(e.target.value)}
             required
-            autoFocus
           />
         </label>
         <label>

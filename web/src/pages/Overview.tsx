@@ -20,7 +20,15 @@ const top = (rows: ReadonlyArray<LogRow>, key: (r: LogRow) => string | null | un
   return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
 }
 
-const Bars = ({ title, rows, empty }: { title: string; rows: ReadonlyArray<[string, number]>; empty: string }) => {
+const Bars = ({
+  title,
+  rows,
+  empty
+}: {
+  title: string
+  rows: ReadonlyArray<[string, number]>
+  empty: string
+}) => {
   const max = Math.max(1, ...rows.map((r) => r[1]))
   return (
     <section className="card bars" aria-label={title}>
@@ -142,7 +150,11 @@ export const OverviewPage = () => {
       ) : (
         <div className="grid grid-3" style={{ marginTop: 14 }}>
           <Bars title="Top attacker IPs" rows={top(window, (r) => r.attacker_ip)} empty="No attackers yet." />
-          <Bars title="Deckies under attack" rows={top(window, (r) => r.decky)} empty="No decky touched yet." />
+          <Bars
+            title="Deckies under attack"
+            rows={top(window, (r) => r.decky)}
+            empty="No decky touched yet."
+          />
           <Bars title="Events by service" rows={top(window, (r) => r.service)} empty="No events yet." />
         </div>
       )}

@@ -36,7 +36,8 @@ export const TouchHint = () => {
     queryFn: () => call(api.GET("/api/v1/deckies/status"))
   })
   const ports = (status.data?.deckies ?? []).flatMap((d) => d.ports.filter((p) => p.proto === "tcp"))
-  const pick = PREFERRED.map((s) => ports.find((p) => p.service === s)).find((p) => p !== undefined) ?? ports[0]
+  const pick =
+    PREFERRED.map((s) => ports.find((p) => p.service === s)).find((p) => p !== undefined) ?? ports[0]
   if (status.data !== undefined && status.data.deckies.length === 0)
     return (
       <p className="muted">
