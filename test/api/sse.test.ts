@@ -135,6 +135,32 @@ onBothBackends("API /stream", (backend) => {
     }
   })
 
+  it("catches up with a burst of 120 rows in one tick: frames of at most 50 rows, in id order", async () => {
+    const { baseUrl, runtime } = api()
+    const token = await adminToken(baseUrl)
+    const stream = await openStream(`${baseUrl}/api/v1/stream`, token)
+    try {
+      expect(await stream.waitFor((f) => typeOf(f) === "histogram", 2000)).toBeDefined()
+      const burst = Array.from({ length: 120 }, (_, i) => record({ attacker_ip: `198.51.100.${i + 1}` }))
+      await runtime.runPromise(Effect.flatMap(LogRepo, (logs) => logs.addLogs(burst)))
+      const rowsOf = () =>
+        stream.frames
+          .filter((f) => typeOf(f) === "logs")
+          .map((f) => (f.data as { data: Array<{ id: number; attacker_ip: string }> }).data)
+      const deadline = Date.now() + 2500
+      while (rowsOf().flat().length < 120 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      const frames = rowsOf()
+      // the original's one batch a second would have sent 50 here and needed 3 s for the rest
+      expect(frames.flat().map((r) => r.attacker_ip)).toEqual(burst.map((r) => r.attacker_ip))
+      expect(frames.map((f) => f.length)).toEqual([50, 50, 20])
+      const ids = frames.flat().map((r) => r.id)
+      expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    } finally {
+      await stream.close()
+    }
+  })
+
   it("answers the 6th concurrent stream of a user with 429 before any body; a disconnect frees a slot", async () => {
     const { baseUrl } = api()
     const token = await adminToken(baseUrl)
