@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query"
-import { type ReactNode, StrictMode } from "react"
+import { lazy, type ReactNode, StrictMode, Suspense } from "react"
 import { createRoot } from "react-dom/client"
 import { createBrowserRouter, Navigate, RouterProvider, useLocation } from "react-router"
 import { ApiError } from "./api/client"
@@ -7,16 +7,21 @@ import { LiveProvider } from "./api/stream"
 import { AuthProvider, useAuth } from "./auth"
 import { ErrorBoundary } from "./components/ErrorBoundary"
 import { Layout, useTheme } from "./components/Layout"
-import { BountyPage } from "./pages/Bounty"
-import { ConfigPage } from "./pages/Config"
-import { CredentialsPage } from "./pages/Credentials"
-import { FleetPage } from "./pages/Fleet"
+import { Loading } from "./components/ui"
 import { LoginPage } from "./pages/Login"
-import { LogsPage } from "./pages/Logs"
 import { NotFoundPage } from "./pages/NotFound"
 import { OverviewPage } from "./pages/Overview"
-import { WorkersPage } from "./pages/Workers"
 import "./app.css"
+
+// The pages past the overview load on first visit: the first paint needs only the login and overview.
+const BountyPage = lazy(() => import("./pages/Bounty").then((m) => ({ default: m.BountyPage })))
+const ConfigPage = lazy(() => import("./pages/Config").then((m) => ({ default: m.ConfigPage })))
+const CredentialsPage = lazy(() =>
+  import("./pages/Credentials").then((m) => ({ default: m.CredentialsPage }))
+)
+const FleetPage = lazy(() => import("./pages/Fleet").then((m) => ({ default: m.FleetPage })))
+const LogsPage = lazy(() => import("./pages/Logs").then((m) => ({ default: m.LogsPage })))
+const WorkersPage = lazy(() => import("./pages/Workers").then((m) => ({ default: m.WorkersPage })))
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -49,7 +54,11 @@ const Shell = () => {
   )
 }
 
-const page = (name: string, element: ReactNode) => <ErrorBoundary page={name}>{element}</ErrorBoundary>
+const page = (name: string, element: ReactNode) => (
+  <ErrorBoundary page={name}>
+    <Suspense fallback={<Loading what={`the ${name} page`} />}>{element}</Suspense>
+  </ErrorBoundary>
+)
 
 const router = createBrowserRouter([
   { path: "/login", element: page("login", <LoginPage />) },

@@ -53,7 +53,7 @@ const Bars = ({
 }
 
 export const FeedLine = ({ row }: { row: LogRow }) => (
-  <li data-testid="feed-row">
+  <li data-testid="feed-row" data-id={row.id} data-ts={row.timestamp}>
     <span className="muted mono">{row.timestamp.slice(11, 19)}</span>{" "}
     <span className="tag">{row.service}</span> <strong>{row.event_type}</strong>{" "}
     <span className="mono">{row.attacker_ip}</span> → <span className="mono">{row.decky}</span>

@@ -1,0 +1,286 @@
+// The web dashboard end to end (issue 13): `decnet up` as a child process, Debian's chromium through
+// playwright-core. The first login forces a password change; a redis-cli touch shows in the live feed
+// within 2 s without a reload; every page loads with no console error and no failed request (a screenshot
+// of each goes to test-results/dashboard, or DECNET_SCREENSHOTS); a decky deployed from the fleet page's
+// INI editor appears and answers redis-cli; a viewer sees no admin control; a bad response on one page
+// leaves the navigation working; a 403 reads "admin role required"; a 401 logs the user out.
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { endpoint, type Ready, redisAuth, run, startUp } from "../cli/upSupport.js"
+import { cleanEnv, type Proc, stopAll } from "../support/proc.js"
+import { freePort } from "../support/ports.js"
+import { type Browser, hasChromium, launch, SCREENSHOTS, screenshot, type Watched, watch } from "./browser.js"
+
+const onCi = process.env.CI !== undefined && process.env.CI !== ""
+const NEW_PASSWORD = "dashboard-admin-pass-1"
+const ADMIN_ACTIONS =
+  /^(Deploy|Mutate|Remove|Stop|Start|Start all|Create user|Delete|Reset password|Add service|Set interval|Save)\b/
+
+const suite = hasChromium || onCi ? describe : describe.skip
+
+suite("the web dashboard in chromium, against decnet up", () => {
+  let up: { proc: Proc; ready: Ready } | undefined
+  let url = ""
+  let password = ""
+  let browser: Browser | undefined
+  let admin: Watched | undefined
+
+  const page = (): Page => {
+    if (admin === undefined) throw new Error("no admin page")
+    return admin.page
+  }
+  const apiLogin = async (username: string, pass: string) => {
+    const res = await fetch(`${url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password: pass })
+    })
+    const body = (await res.json()) as { access_token: string }
+    return body.access_token
+  }
+  const apiCall = async (token: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return { status: res.status, json: (await res.json()) as unknown }
+  }
+  const heading = (p: Page, name: string) =>
+    p.getByRole("heading", { level: 1, name }).waitFor({ timeout: 10_000 })
+  /** Until nothing on the page says it is loading, then a little more for late requests. */
+  const settle = async (p: Page) => {
+    await p.waitForFunction(`document.querySelector('[aria-busy="true"]') === null`, undefined, {
+      timeout: 10_000
+    })
+    await p.waitForTimeout(600)
+  }
+
+  beforeAll(async () => {
+    const home = mkdtempSync(join(tmpdir(), "decnet-web-e2e-"))
+    const port = await freePort()
+    up = await startUp(
+      cleanEnv({ HOME: home, DECNET_CONFIG: join(home, "absent.ini"), DECNET_API_PORT: String(port) })
+    )
+    const info = (up.ready as unknown as { api: { url: string; password?: string } }).api
+    url = info.url
+    password = info.password ?? ""
+    browser = await launch()
+    admin = watch(await browser.context.newPage())
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    up?.proc.child.kill("SIGINT")
+    await stopAll()
+    if (onCi || process.env.DECNET_SCREENSHOTS !== undefined)
+      console.log(`dashboard screenshots: ${SCREENSHOTS}`)
+  })
+
+  it("forces a password change at the first login, then shows the overview", async () => {
+    const p = page()
+    await p.goto(`${url}/`)
+    await p.waitForURL(/\/login/)
+    await screenshot(p, "01-login")
+    await p.getByLabel("User name").fill("admin")
+    await p.getByLabel("Password").fill(password)
+    await p.getByRole("button", { name: "Log in" }).click()
+    await heading(p, "Choose a new password")
+    await screenshot(p, "02-change-password")
+    await p.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD)
+    await p.getByLabel("Repeat the new password").fill(NEW_PASSWORD)
+    await p.getByRole("button", { name: "Change password" }).click()
+    await heading(p, "Overview")
+    expect(new URL(p.url()).pathname).toBe("/")
+    // the bootstrap password no longer works; the new one does
+    expect(
+      (
+        await fetch(`${url}/api/v1/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "admin", password })
+        })
+      ).status
+    ).toBe(401)
+    expect(admin?.problems).toEqual([])
+  })
+
+  it("shows a redis-cli touch in the live feed within 2 s, without a reload", async () => {
+    const p = page()
+    await p.getByText("Live", { exact: true }).waitFor({ timeout: 10_000 })
+    await p.evaluate("window.decnetMarker = 42")
+    if (up === undefined) throw new Error("no up")
+    await redisAuth(endpoint(up.ready, "decky-02", "redis"), "web-user", "web-pass")
+    const touched = Date.now()
+    await p
+      .getByTestId("feed-row")
+      .filter({ hasText: "decky-02" })
+      .filter({ hasText: "redis" })
+      .first()
+      .waitFor({ timeout: 2_000 })
+    const elapsed = Date.now() - touched
+    expect(elapsed).toBeLessThanOrEqual(2_000)
+    expect(await p.evaluate("window.decnetMarker")).toBe(42)
+    await settle(p)
+    await screenshot(p, "03-overview")
+    expect(admin?.problems).toEqual([])
+  })
+
+  it("loads every page with no console error and no failed request, by menu and by deep link", async () => {
+    const p = page()
+    const pages = [
+      ["Live logs", "Live logs", "/logs"],
+      ["Fleet", "Fleet", "/fleet"],
+      ["Credentials", "Credentials", "/credentials"],
+      ["Bounty", "Bounty", "/bounty"],
+      ["Workers", "Workers", "/workers"],
+      ["Config", "Config", "/config"],
+      ["Overview", "Overview", "/"]
+    ] as const
+    let n = 4
+    for (const [link, title, path] of pages) {
+      await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link }).click()
+      await heading(p, title)
+      expect(new URL(p.url()).pathname).toBe(path)
+      await settle(p)
+      await screenshot(p, `${String(n++).padStart(2, "0")}-${title.toLowerCase().replace(/\s+/g, "-")}`)
+    }
+    // a deep link loads the app at that page (the server's SPA fallback)
+    await p.goto(`${url}/credentials?search=web-user`)
+    await heading(p, "Credentials")
+    await settle(p)
+    await p.getByText("web-user").first().waitFor({ timeout: 5_000 })
+    // light theme
+    await p.getByRole("button", { name: /Switch to the light theme/ }).click()
+    expect(await p.evaluate("document.documentElement.dataset.theme")).toBe("light")
+    await screenshot(p, `${String(n++).padStart(2, "0")}-credentials-light`)
+    await p.getByRole("button", { name: /Switch to the dark theme/ }).click()
+    expect(admin?.problems).toEqual([])
+  })
+
+  it("deploys a decky from the fleet page's INI editor; it appears and answers redis-cli", async () => {
+    const p = page()
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Fleet" }).click()
+    await heading(p, "Fleet")
+    await p.getByRole("button", { name: "Deploy", exact: true }).first().click()
+    const editor = p.getByLabel("INI", { exact: true })
+    await editor.fill("[decky-web]\nservices=redis\n")
+    await p.getByRole("dialog").getByRole("button", { name: "Deploy", exact: true }).click()
+    await p.getByText("succeeded").first().waitFor({ timeout: 30_000 })
+    await p.getByRole("cell", { name: "decky-web", exact: true }).first().waitFor({ timeout: 15_000 })
+    await screenshot(p, "11-fleet-deployed")
+    const token = await apiLogin("admin", NEW_PASSWORD)
+    const status = (await apiCall(token, "GET", "/deckies/status")).json as {
+      deckies: Array<{ name: string; ports: Array<{ service: string; host: string; port: number }> }>
+    }
+    const redis = status.deckies.find((d) => d.name === "decky-web")?.ports.find((x) => x.service === "redis")
+    expect(redis).toBeDefined()
+    if (redis === undefined) return
+    const out = await run(
+      "redis-cli",
+      ["-h", redis.host, "-p", String(redis.port), "AUTH", "deployed", "pw"],
+      {
+        timeout: 10_000
+      }
+    )
+    expect(out.stdout.trim()).not.toBe("")
+    expect(admin?.problems).toEqual([])
+  })
+
+  it("shows a viewer no admin control", async () => {
+    const token = await apiLogin("admin", NEW_PASSWORD)
+    const created = await apiCall(token, "POST", "/config/users", {
+      username: "watcher",
+      password: "viewer-password-1",
+      role: "viewer"
+    })
+    expect(created.status).toBe(200)
+    const first = await apiLogin("watcher", "viewer-password-1")
+    const changed = await apiCall(first, "POST", "/auth/change-password", {
+      old_password: "viewer-password-1",
+      new_password: "viewer-password-2"
+    })
+    expect(changed.status).toBe(200)
+    const viewerBrowser = await launch()
+    try {
+      const v = watch(await viewerBrowser.context.newPage())
+      await v.page.goto(`${url}/login`)
+      await v.page.getByLabel("User name").fill("watcher")
+      await v.page.getByLabel("Password").fill("viewer-password-2")
+      await v.page.getByRole("button", { name: "Log in" }).click()
+      await heading(v.page, "Overview")
+      await v.page.getByText("viewer", { exact: true }).waitFor()
+      for (const [link, title] of [
+        ["Fleet", "Fleet"],
+        ["Workers", "Workers"],
+        ["Config", "Config"],
+        ["Live logs", "Live logs"],
+        ["Credentials", "Credentials"]
+      ] as const) {
+        await v.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link }).click()
+        await heading(v.page, title)
+        await settle(v.page)
+        const buttons = await v.page.getByRole("button").allInnerTexts()
+        expect(
+          buttons.filter((b) => ADMIN_ACTIONS.test(b.trim())),
+          `${title} as a viewer`
+        ).toEqual([])
+        if (title === "Fleet")
+          await v.page.getByRole("cell", { name: "decky-web", exact: true }).first().waitFor()
+        if (title === "Config") await screenshot(v.page, "12-viewer-config")
+      }
+      expect(v.problems).toEqual([])
+    } finally {
+      await viewerBrowser.close()
+    }
+  })
+
+  it("keeps the navigation working when one page gets a bad response; a 403 reads 'admin role required'", async () => {
+    const p = page()
+    await p.route("**/api/v1/workers", (r) =>
+      r.fulfill({
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify({ surprise: [1, 2, 3] })
+      })
+    )
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workers" }).click()
+    await p.getByRole("alert").first().waitFor({ timeout: 10_000 })
+    await screenshot(p, "13-bad-response")
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click()
+    await heading(p, "Overview")
+    await p.getByRole("region", { name: "Events" }).waitFor()
+    await p.unroute("**/api/v1/workers")
+
+    await p.route("**/api/v1/bounty?*", (r) =>
+      r.fulfill({
+        status: 403,
+        contentType: "application/json",
+        body: JSON.stringify({ detail: "Insufficient permissions" })
+      })
+    )
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Bounty" }).click()
+    await p.getByText("admin role required").first().waitFor({ timeout: 10_000 })
+    await p.unroute("**/api/v1/bounty?*")
+    admin?.reset()
+  })
+
+  it("logs the user out on a 401", async () => {
+    const p = page()
+    await p.route("**/api/v1/credentials?*", (r) =>
+      r.fulfill({
+        status: 401,
+        contentType: "application/json",
+        body: JSON.stringify({ detail: "Could not validate credentials" })
+      })
+    )
+    await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Credentials" }).click()
+    await p.waitForURL(/\/login/, { timeout: 10_000 })
+    await p.getByText("Your session ended").waitFor()
+    expect(await p.evaluate(`localStorage.getItem("token")`)).toBeNull()
+    await p.unroute("**/api/v1/credentials?*")
+  })
+})
