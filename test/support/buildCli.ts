@@ -24,6 +24,7 @@ export default function setup(): void {
   const index = join(root, "dist", "web", "index.html")
   const sources = [
     join(root, "web", "src"),
+    join(root, "web", "public"),
     join(root, "web", "index.html"),
     join(root, "src", "api", "Contract.ts")
   ]

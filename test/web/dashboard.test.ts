@@ -53,9 +53,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     p.getByRole("heading", { level: 1, name }).waitFor({ timeout: 10_000 })
   /** Until nothing on the page says it is loading, then a little more for late requests. */
   const settle = async (p: Page) => {
-    await p.waitForFunction(`document.querySelector('[aria-busy="true"]') === null`, undefined, {
-      timeout: 10_000
-    })
+    await p.locator('[aria-busy="true"]').first().waitFor({ state: "detached", timeout: 10_000 })
     await p.waitForTimeout(600)
   }
 
@@ -252,7 +250,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     await screenshot(p, "13-bad-response")
     await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click()
     await heading(p, "Overview")
-    await p.getByRole("region", { name: "Events" }).waitFor()
+    await p.getByRole("region", { name: "Events", exact: true }).waitFor()
     await p.unroute("**/api/v1/workers")
 
     await p.route("**/api/v1/bounty?*", (r) =>

@@ -55,7 +55,7 @@ const Shell = () => {
 }
 
 const page = (name: string, element: ReactNode) => (
-  <ErrorBoundary page={name}>
+  <ErrorBoundary key={name} page={name}>
     <Suspense fallback={<Loading what={`the ${name} page`} />}>{element}</Suspense>
   </ErrorBoundary>
 )

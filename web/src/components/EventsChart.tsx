@@ -34,7 +34,19 @@ export const EventsChart = ({
         height,
         legend: { show: false },
         cursor: { y: false },
-        scales: { x: { time: true } },
+        // Bars start at 0, and times read in UTC as the API stores them.
+        // A few buckets still get a readable window (at least 2 h) instead of uPlot's years-wide default.
+        scales: {
+          x: {
+            time: true,
+            range: (_u, min, max) => {
+              const pad = Math.max(3600 - (max - min) / 2, (max - min) * 0.04, 60)
+              return [min - pad, max + pad]
+            }
+          },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] }
+        },
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         axes: [axis, { ...axis, size: 50 }],
         series: [
           {},

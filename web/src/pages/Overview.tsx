@@ -8,6 +8,8 @@ import { Empty, ErrorText, Loading, PageHeader } from "../components/ui"
 import { TouchHint } from "./TouchHint"
 
 const FEED_MAX = 200
+/** Rows of DECNET's own (a mutation, a lifecycle step) carry no attacker. */
+const NOT_ATTACKERS = new Set(["Unknown", "0.0.0.0", ""])
 const RECENT = 1000
 
 const top = (rows: ReadonlyArray<LogRow>, key: (r: LogRow) => string | null | undefined, n = 8) => {
@@ -149,7 +151,11 @@ export const OverviewPage = () => {
         <Loading what="recent events" />
       ) : (
         <div className="grid grid-3" style={{ marginTop: 14 }}>
-          <Bars title="Top attacker IPs" rows={top(window, (r) => r.attacker_ip)} empty="No attackers yet." />
+          <Bars
+            title="Top attacker IPs"
+            rows={top(window, (r) => (NOT_ATTACKERS.has(r.attacker_ip) ? null : r.attacker_ip))}
+            empty="No attackers yet."
+          />
           <Bars
             title="Deckies under attack"
             rows={top(window, (r) => r.decky)}
