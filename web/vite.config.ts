@@ -14,7 +14,7 @@ export default defineConfig({
     assetsDir: "assets",
     sourcemap: false,
     target: "es2022",
-    chunkSizeWarningLimit: 400
+    chunkSizeWarningLimit: 512
   },
   // `vite` in web/ (development only): the API on :8000 behind the dev server.
   server: { proxy: { "/api": "http://127.0.0.1:8000" } }

@@ -234,7 +234,11 @@ const apiLines = (api: Either.Either<EmbeddedApi, EmbeddedApiFailure>): Readonly
     ]
   })
   return Either.match(api, {
-    onRight: (a) => [`  api       ${a.url}/api/v1 (docs ${a.url}/docs), admin user ${a.admin}`, ...password],
+    onRight: (a) => [
+      `  dashboard ${a.url}/ (log in as ${a.admin})`,
+      `  api       ${a.url}/api/v1 (docs ${a.url}/docs), admin user ${a.admin}`,
+      ...password
+    ],
     onLeft: (f) => [`  api       not serving: ${f.reason}`, ...password]
   })
 }

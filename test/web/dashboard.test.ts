@@ -169,7 +169,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     await p.getByRole("dialog").getByRole("button", { name: "Deploy", exact: true }).click()
     await p.getByText("succeeded").first().waitFor({ timeout: 30_000 })
     await p.getByRole("cell", { name: "decky-web", exact: true }).first().waitFor({ timeout: 15_000 })
-    await screenshot(p, "11-fleet-deployed")
+    await screenshot(p, "12-fleet-deployed")
     const token = await apiLogin("admin", NEW_PASSWORD)
     const status = (await apiCall(token, "GET", "/deckies/status")).json as {
       deckies: Array<{ name: string; ports: Array<{ service: string; host: string; port: number }> }>
@@ -228,7 +228,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
         ).toEqual([])
         if (title === "Fleet")
           await v.page.getByRole("cell", { name: "decky-web", exact: true }).first().waitFor()
-        if (title === "Config") await screenshot(v.page, "12-viewer-config")
+        if (title === "Config") await screenshot(v.page, "13-viewer-config")
       }
       expect(v.problems).toEqual([])
     } finally {
@@ -247,7 +247,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     )
     await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Workers" }).click()
     await p.getByRole("alert").first().waitFor({ timeout: 10_000 })
-    await screenshot(p, "13-bad-response")
+    await screenshot(p, "14-bad-response")
     await p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click()
     await heading(p, "Overview")
     await p.getByRole("region", { name: "Events", exact: true }).waitFor()

@@ -16,14 +16,18 @@ export type Frame =
 const RECONNECT_MS = 3_000
 
 type Listener = (f: Frame) => void
+/** The newest rows the stream delivered since the app started, newest first (the overview's feed). */
+export const RECENT_MAX = 200
+
 interface Live {
   readonly state: LiveState
+  readonly recent: ReadonlyArray<LogRow>
   readonly subscribe: (l: Listener) => () => void
   /** Times the stream was (re)opened: each one used a new ticket. */
   readonly connects: number
 }
 
-const LiveContext = createContext<Live>({ state: "off", subscribe: () => () => {}, connects: 0 })
+const LiveContext = createContext<Live>({ state: "off", recent: [], subscribe: () => () => {}, connects: 0 })
 
 const isFrame = (v: unknown): v is Frame =>
   typeof v === "object" &&
@@ -35,11 +39,13 @@ const isFrame = (v: unknown): v is Frame =>
 export const LiveProvider = ({ enabled, children }: { enabled: boolean; children: ReactNode }) => {
   const [state, setState] = useState<LiveState>("off")
   const [connects, setConnects] = useState(0)
+  const [recent, setRecent] = useState<ReadonlyArray<LogRow>>([])
   const listeners = useRef(new Set<Listener>())
 
   useEffect(() => {
     if (!enabled) {
       setState("off")
+      setRecent([])
       return
     }
     let closed = false
@@ -69,7 +75,13 @@ export const LiveProvider = ({ enabled, children }: { enabled: boolean; children
             } catch {
               return
             }
-            if (isFrame(frame)) for (const l of listeners.current) l(frame)
+            if (!isFrame(frame)) return
+            if (frame.type === "logs") {
+              // The server sends rows in ascending id order; the feed shows the newest first.
+              const rows = [...frame.data].reverse()
+              setRecent((old) => [...rows, ...old].slice(0, RECENT_MAX))
+            }
+            for (const l of listeners.current) l(frame)
           }
           es.onerror = () => {
             es.close()
@@ -93,7 +105,9 @@ export const LiveProvider = ({ enabled, children }: { enabled: boolean; children
       listeners.current.delete(l)
     }
   }, [])
-  return <LiveContext.Provider value={{ state, subscribe, connects }}>{children}</LiveContext.Provider>
+  return (
+    <LiveContext.Provider value={{ state, recent, subscribe, connects }}>{children}</LiveContext.Provider>
+  )
 }
 
 export const useLive = () => useContext(LiveContext)

@@ -37,13 +37,7 @@ export const EventsChart = ({
         // Bars start at 0, and times read in UTC as the API stores them.
         // A few buckets still get a readable window (at least 2 h) instead of uPlot's years-wide default.
         scales: {
-          x: {
-            time: true,
-            range: (_u, min, max) => {
-              const pad = Math.max(3600 - (max - min) / 2, (max - min) * 0.04, 60)
-              return [min - pad, max + pad]
-            }
-          },
+          x: { time: true },
           y: { range: (_u, _min, max) => [0, Math.max(1, max)] }
         },
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
@@ -74,7 +68,15 @@ export const EventsChart = ({
 
   useEffect(() => {
     const rows = [...data].sort((a, b) => (a.time < b.time ? -1 : 1))
-    plot.current?.setData([rows.map((r) => epochOf(r.time)), rows.map((r) => r.count)])
+    const xs = rows.map((r) => epochOf(r.time))
+    const u = plot.current
+    if (u === undefined) return
+    u.setData([xs, rows.map((r) => r.count)])
+    const min = xs[0]
+    const max = xs[xs.length - 1]
+    if (min === undefined || max === undefined) return
+    const pad = Math.max(3600 - (max - min) / 2, (max - min) * 0.04, 60)
+    u.setScale("x", { min: min - pad, max: max + pad })
   }, [data])
 
   return <div ref={host} role="img" aria-label={label} className="chart" />

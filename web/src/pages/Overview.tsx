@@ -2,12 +2,11 @@ import { useQuery } from "@tanstack/react-query"
 import { useMemo, useState } from "react"
 import { Link } from "react-router"
 import { api, call, type Histogram, type LogRow, type Stats } from "../api/client"
-import { useFrames } from "../api/stream"
+import { useFrames, useLive } from "../api/stream"
 import { EventsChart } from "../components/EventsChart"
 import { Empty, ErrorText, Loading, PageHeader } from "../components/ui"
 import { TouchHint } from "./TouchHint"
 
-const FEED_MAX = 200
 /** Rows of DECNET's own (a mutation, a lifecycle step) carry no attacker. */
 const NOT_ATTACKERS = new Set(["Unknown", "0.0.0.0", ""])
 const RECENT = 1000
@@ -74,13 +73,11 @@ export const OverviewPage = () => {
   })
   const [liveStats, setLiveStats] = useState<Stats | undefined>(undefined)
   const [liveHistogram, setLiveHistogram] = useState<Histogram | undefined>(undefined)
-  const [feed, setFeed] = useState<ReadonlyArray<LogRow>>([])
+  const feed = useLive().recent
 
   useFrames((f) => {
     if (f.type === "stats") setLiveStats(f.data)
     else if (f.type === "histogram") setLiveHistogram(f.data)
-    // The server sends rows in ascending id order; the feed shows the newest first.
-    else setFeed((old) => [...[...f.data].reverse(), ...old].slice(0, FEED_MAX))
   })
 
   const s = liveStats ?? stats.data
