@@ -186,6 +186,13 @@ export const WorkersPage = () => {
           </table>
         </div>
       )}
+      {data !== undefined && data.workers.every((w) => w.status === "unknown") && (
+        <p className="notice" data-testid="no-heartbeats">
+          No worker has sent a heartbeat yet. Under <code>npx decnet up</code> the collector, the ingester and
+          the mutator run inside that one process and need no heartbeat; workers installed as systemd units (
+          <code>decnet-&lt;name&gt;.service</code>) show up here once they run.
+        </p>
+      )}
       <p className="muted small">
         Refreshed every 5 s. A worker is ok within 90 s of its last heartbeat (one every 30 s), stale after,
         and unknown when none was heard since the API started.
