@@ -186,7 +186,7 @@ export const WorkersPage = () => {
           </table>
         </div>
       )}
-      {data !== undefined && data.workers.every((w) => w.status === "unknown") && (
+      {data?.workers.every((w) => w.status === "unknown") && (
         <p className="notice" data-testid="no-heartbeats">
           No worker has sent a heartbeat yet. Under <code>npx decnet up</code> the collector, the ingester and
           the mutator run inside that one process and need no heartbeat; workers installed as systemd units (
