@@ -1,10 +1,12 @@
 // The web dashboard end to end (issue 13): `decnet up` as a child process, Debian's chromium through
 // playwright-core. The first login forces a password change; a redis-cli touch shows in the live feed
-// within 2 s without a reload; every page loads with no console error and no failed request (a screenshot
+// within 2 s without a reload; a recorded ssh session replays from its log row and downloads as a .cast;
+// every page loads with no console error and no failed request (a screenshot
 // of each goes to test-results/dashboard, or DECNET_SCREENSHOTS); a decky deployed from the fleet page's
 // INI editor appears and answers redis-cli; a viewer sees no admin control; a bad response on one page
 // leaves the navigation working; a 403 reads "admin role required"; a 401 logs the user out.
-import { mkdtempSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
@@ -124,6 +126,64 @@ suite("the web dashboard in chromium, against decnet up", () => {
     expect(await p.evaluate("window.decnetMarker")).toBe(42)
     await settle(p)
     await screenshot(p, "03-overview")
+    expect(admin?.problems).toEqual([])
+  })
+
+  it("replays a recorded ssh session from the log row and downloads it as an asciinema .cast", async () => {
+    if (up === undefined) throw new Error("no up")
+    const ssh = endpoint(up.ready, "decky-01", "ssh")
+    const [host = "", port = ""] = ssh.address.split(":")
+    // OpenSSH with a pty (-tt) typing two commands: the fake shell records the session as an asciicast.
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        "sshpass",
+        [
+          "-p",
+          "admin",
+          "ssh",
+          "-tt",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "PreferredAuthentications=password",
+          "-o",
+          "ConnectTimeout=10",
+          "-p",
+          port,
+          `root@${host}`
+        ],
+        { stdio: ["pipe", "ignore", "ignore"] }
+      )
+      child.stdin.write("echo replay-marker-$((6*7))\n")
+      setTimeout(() => child.stdin.end("exit\n"), 1500)
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+      child.once("error", reject)
+      child.once("exit", () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    const p = page()
+    await p.goto(`${url}/logs?q=${encodeURIComponent("event_type:session_recorded")}`)
+    await heading(p, "Live logs")
+    const row = p.getByTestId("log-row").filter({ hasText: "session_recorded" }).first()
+    await row.waitFor({ timeout: 10_000 })
+    await row.click()
+    await p.getByRole("button", { name: "Replay session" }).click()
+    await p.getByRole("button", { name: /skip to (the )?end/i }).click()
+    await p.getByLabel("Session replay").getByText("replay-marker-42").first().waitFor({ timeout: 10_000 })
+    await screenshot(p, "03b-session-replay")
+    const [download] = await Promise.all([
+      p.waitForEvent("download"),
+      p.getByRole("button", { name: "Download .cast" }).click()
+    ])
+    const file = await download.path()
+    const lines = readFileSync(file, "utf8").trim().split("\n")
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ version: 2 })
+    expect(lines.slice(1).some((l) => l.includes("replay-marker-42"))).toBe(true)
+    await p.keyboard.press("Escape")
     expect(admin?.problems).toEqual([])
   })
 

@@ -6,6 +6,8 @@
  */
 
 const MAX_LINES = 5_000
+/** The widest line kept: a recorded `ESC[999999999C` must not make a gigabyte of spaces. */
+export const MAX_COLS = 1_000
 
 // CSI with its parameters and final byte, OSC up to BEL/ST, charset selection, other 2-byte escapes,
 // a single control character, or a run of printable text.
@@ -28,9 +30,11 @@ export class Screen {
   }
 
   private write(text: string): void {
+    if (this.col >= MAX_COLS) return
+    const fit = text.slice(0, MAX_COLS - this.col)
     const line = (this.lines[this.row] ?? "").padEnd(this.col)
-    this.lines[this.row] = line.slice(0, this.col) + text + line.slice(this.col + text.length)
-    this.col += text.length
+    this.lines[this.row] = line.slice(0, this.col) + fit + line.slice(this.col + fit.length)
+    this.col += fit.length
   }
 
   private newline(): void {
@@ -57,7 +61,7 @@ export class Screen {
         if (params === "2" || params === "3") this.reset()
         break
       case "C":
-        this.col += n
+        this.col = Math.min(MAX_COLS, this.col + n)
         break
       case "D":
         this.col = Math.max(0, this.col - n)
