@@ -110,6 +110,8 @@ onBothBackends("API artifacts and transcripts", (backend) => {
     for (const [path, status, detail] of [
       [`/transcripts/decky-02/${SID}`, 404, "session not found"],
       ["/transcripts/decky-01/not-a-sid", 400, "invalid sid"],
+      // the form our ssh and telnet emulators write is a valid sid (the dashboard's e2e test replays one)
+      ["/transcripts/decky-01/mx6g13cq-7d595fbc509a", 404, "session not found"],
       [`/transcripts/DECKY/${SID}`, 400, "invalid decky name"],
       [`/transcripts/decky-01/${SID.replace("0b", "ff")}`, 404, "session not found"]
     ] as const) {

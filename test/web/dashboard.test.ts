@@ -156,7 +156,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
         ],
         { stdio: ["pipe", "ignore", "ignore"] }
       )
-      child.stdin.write("echo replay-marker-$((6*7))\n")
+      child.stdin.write("echo replay-marker-42\n")
       setTimeout(() => child.stdin.end("exit\n"), 1500)
       const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
       child.once("error", reject)
@@ -166,7 +166,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
       })
     })
     const p = page()
-    await p.goto(`${url}/logs?q=${encodeURIComponent("event_type:session_recorded")}`)
+    await p.goto(`${url}/logs?q=${encodeURIComponent("event:session_recorded")}`)
     await heading(p, "Live logs")
     const row = p.getByTestId("log-row").filter({ hasText: "session_recorded" }).first()
     await row.waitFor({ timeout: 10_000 })

@@ -17,7 +17,8 @@ import { BadRequest, NotFound } from "../Errors.js"
 const DECKY = /^[a-z0-9][a-z0-9-]{0,62}$/
 /** The spec's extended form, and the compact one our captures are named with (`20260101T120000Z_…`). */
 const STORED_AS = /^(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z|\d{8}T\d{6}Z)_[a-f0-9]{12}_[A-Za-z0-9._-]{1,255}$/
-const SID = /^[a-f0-9-]{36}$/
+/** The spec's uuid form, or the form our ssh and telnet emulators write: base-36 ms time, `-`, 12 hex. */
+const SID = /^(?:[a-f0-9-]{36}|[0-9a-z]{6,12}-[a-f0-9]{12})$/
 /** Services that quarantine what attackers hand over. */
 const CAPTURING = new Set(["ssh", "ftp", "smtp"])
 
