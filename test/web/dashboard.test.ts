@@ -59,6 +59,15 @@ suite("the web dashboard in chromium, against decnet up", () => {
     await p.waitForTimeout(600)
   }
 
+  /** Visible inputs, selects, textareas and buttons with no accessible name (label, aria-*, or text). */
+  const unlabelled = async (p: Page) =>
+    (await p.evaluate(`[...document.querySelectorAll("input, select, textarea, button")]
+      .filter((el) => el.offsetParent !== null && el.type !== "hidden")
+      .filter((el) => !(el.labels && el.labels.length > 0) && !el.getAttribute("aria-label")
+        && !el.getAttribute("aria-labelledby") && !(el.tagName === "BUTTON" && el.textContent.trim() !== "")
+        && !el.getAttribute("title"))
+      .map((el) => el.outerHTML.slice(0, 120))`)) as Array<string>
+
   beforeAll(async () => {
     const home = mkdtempSync(join(tmpdir(), "decnet-web-e2e-"))
     const port = await freePort()
@@ -205,7 +214,20 @@ suite("the web dashboard in chromium, against decnet up", () => {
       expect(new URL(p.url()).pathname).toBe(path)
       await settle(p)
       await screenshot(p, `${String(n++).padStart(2, "0")}-${title.toLowerCase().replace(/\s+/g, "-")}`)
+      expect(await unlabelled(p), `${title}: controls without an accessible name`).toEqual([])
     }
+    // from the keyboard: the first Tab stop is "Skip to content"; a log row opens with Enter
+    await p.goto(`${url}/logs`)
+    await heading(p, "Live logs")
+    await p.keyboard.press("Tab")
+    expect(await p.evaluate("document.activeElement && document.activeElement.textContent")).toBe(
+      "Skip to content"
+    )
+    await p.getByTestId("log-row").first().focus()
+    await p.keyboard.press("Enter")
+    await p.getByRole("dialog").waitFor({ timeout: 5_000 })
+    await p.keyboard.press("Escape")
+    await p.getByRole("dialog").waitFor({ state: "hidden", timeout: 5_000 })
     // a deep link loads the app at that page (the server's SPA fallback)
     await p.goto(`${url}/credentials?search=web-user`)
     await heading(p, "Credentials")
