@@ -766,9 +766,9 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       field({
         key: "reply_delay_ms",
         label: "Reply delay (ms)",
-        default: "2,40",
+        default: "0,0",
         placeholder: "min,max",
-        help: "Each reply waits a random delay in this range, like a loaded server; 0,0 answers at once."
+        help: "Each reply waits a random delay in this range; 0,0 (the default) answers at once, as Redis does."
       })
     ]
   ),

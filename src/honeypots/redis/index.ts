@@ -45,7 +45,7 @@ export const RedisConfig = Schema.Struct({
   version: Schema.optional(Schema.String),
   os_string: Schema.optional(Schema.String),
   /** Every reply waits a random [min, max] ms, like a loaded server (spec: 2–40 ms). */
-  reply_delay_ms: Schema.optionalWith(ReplyDelay, { default: () => [2, 40] as const })
+  reply_delay_ms: Schema.optionalWith(ReplyDelay, { default: () => [0, 0] as const })
 })
 export type RedisConfig = typeof RedisConfig.Type
 
@@ -314,9 +314,20 @@ const session = (
         yield* emit({ _tag: "command", cmd: cmd.slice(0, 64), args: shown })
       } else suppressed++
 
+      // As Redis 7's processCommand: an unknown command, then the arity, are answered before NOAUTH.
+      const arity = ARITY[cmd.toLowerCase()]
+      if (arity === undefined) {
+        yield* reply(error(unknownCommand(request[0]!.toString("latin1"), args)))
+        continue
+      }
+      if (arity > 0 ? request.length !== arity : request.length < -arity) {
+        yield* wrongArgs(cmd)
+        continue
+      }
+
       if (cmd === "AUTH") {
-        if (args.length < 1 || args.length > 2) {
-          yield* wrongArgs(cmd)
+        if (args.length > 2) {
+          yield* reply(error("ERR syntax error"))
           continue
         }
         const user = args.length === 2 ? args[0]! : undefined
@@ -358,7 +369,7 @@ const session = (
             error(
               authed
                 ? "NOPROTO unsupported protocol version"
-                : "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+                : "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
             )
           )
           break
@@ -450,11 +461,126 @@ const session = (
           break
         }
         default:
-          yield* reply(error(`ERR unknown command '${cmd.toLowerCase().slice(0, 128)}'`))
+          yield* reply(error(unknownCommand(request[0]!.toString("latin1"), args)))
       }
     }
     yield* conn.end(error("ERR max number of commands per connection reached"))
   }).pipe(Effect.scoped)
+
+/**
+ * Redis 7.0's arity of the commands a scanner or a bot sends (positive: exactly that many words with the
+ * command; negative: at least). A command not listed is answered as unknown, as Redis answers one.
+ */
+const ARITY: Readonly<Record<string, number>> = {
+  acl: -2,
+  append: 3,
+  auth: -2,
+  bgrewriteaof: 1,
+  bgsave: -1,
+  client: -2,
+  cluster: -2,
+  command: -1,
+  config: -2,
+  dbsize: 1,
+  debug: -2,
+  decr: 2,
+  decrby: 3,
+  del: -2,
+  discard: 1,
+  dump: 2,
+  echo: 2,
+  eval: -3,
+  evalsha: -3,
+  exec: 1,
+  exists: -2,
+  expire: -3,
+  expireat: -3,
+  flushall: -1,
+  flushdb: -1,
+  get: 2,
+  getset: 3,
+  hdel: -3,
+  hello: -1,
+  hget: 3,
+  hgetall: 2,
+  hkeys: 2,
+  hset: -4,
+  incr: 2,
+  incrby: 3,
+  info: -1,
+  keys: 2,
+  lastsave: 1,
+  latency: -2,
+  llen: 2,
+  lpop: -2,
+  lpush: -3,
+  lrange: 4,
+  memory: -2,
+  mget: -2,
+  migrate: -6,
+  module: -2,
+  monitor: 1,
+  move: 3,
+  mset: -3,
+  multi: 1,
+  object: -2,
+  persist: 2,
+  pexpire: -3,
+  ping: -1,
+  psubscribe: -2,
+  pttl: 2,
+  publish: 3,
+  quit: -1,
+  randomkey: 1,
+  readonly: 1,
+  rename: 3,
+  replicaof: 3,
+  restore: -4,
+  role: 1,
+  rpop: -2,
+  rpush: -3,
+  sadd: -3,
+  save: 1,
+  scan: -2,
+  scard: 2,
+  select: 2,
+  set: -3,
+  setex: 4,
+  setnx: 3,
+  shutdown: -1,
+  slaveof: 3,
+  slowlog: -2,
+  smembers: 2,
+  sort: -2,
+  srem: -3,
+  strlen: 2,
+  subscribe: -2,
+  swapdb: 3,
+  time: 1,
+  ttl: 2,
+  type: 2,
+  unlink: -2,
+  wait: 3,
+  watch: -2,
+  zadd: -4,
+  zcard: 2,
+  zrange: -4,
+  zscore: 3
+}
+
+/** Redis 7's text for an unknown command: the name as sent, then up to 128 characters of its arguments. */
+const unknownCommand = (name: string, args: ReadonlyArray<string>): string => {
+  let tail = ""
+  for (const a of args) {
+    if (tail.length >= 128) break
+    tail += `'${a.slice(0, 128 - tail.length)}' `
+  }
+  // An error line never carries CR or LF (Redis replaces them with spaces).
+  return `ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${tail}`.replace(
+    /[\r\n]/g,
+    " "
+  )
+}
 
 export const redisHoneypot = defineHoneypot({
   slug: "redis",

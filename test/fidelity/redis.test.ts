@@ -1,0 +1,129 @@
+// Differential fidelity, redis (issue 14): Debian's redis-server and the redis emulator, both on loopback
+// with a password, get the same probes: nmap's own service probes for port 6379 (read from the installed
+// nmap-service-probes), Redis's error cases (unknown command, arity, AUTH forms, HELLO, protocol errors)
+// and a pipelined burst. What a scanner can observe must match: the reply bytes, and whether the
+// connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted.ts.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
+import { freePort } from "../support/ports.js"
+import { ACCEPTED } from "./accepted.js"
+import { nmapProbes, probe } from "./probe.js"
+
+const onCi = process.env.CI !== undefined && process.env.CI !== ""
+const REDIS = "/usr/bin/redis-server"
+const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
+const PASSWORD = "fidelity-s3cret"
+const ready = existsSync(REDIS) && existsSync(PROBES_FILE)
+const suite = ready || onCi ? describe : describe.skip
+
+const OUR_PROBES = [
+  "GET / HTTP/1.0\r\n\r\n",
+  "PING\r\n",
+  "PING a b\r\n",
+  "ECHO\r\n",
+  "FOO bar\r\n",
+  `foo ${"x".repeat(200)} y\r\n`,
+  "GET\r\n",
+  "GET a\r\n",
+  "SET a\r\n",
+  "INFO\r\n",
+  "AUTH\r\n",
+  "AUTH wrong\r\n",
+  "AUTH a b\r\n",
+  "AUTH a b c\r\n",
+  "HELLO 3\r\n",
+  "QUIT\r\n",
+  "\r\n",
+  "*1\r\n$4\r\nPING\r\n",
+  "*2\r\n$3\r\nGET\r\n",
+  "*x\r\n",
+  "*1\r\n$-5\r\n",
+  "PING\r\n".repeat(100)
+]
+
+suite("redis: the emulator answers probes as Debian's redis-server does", () => {
+  let real: ChildProcess | undefined
+  let fake: Proc | undefined
+  let realPort = 0
+  let fakePort = 0
+  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-redis-"))
+
+  beforeAll(async () => {
+    realPort = await freePort()
+    real = spawn(
+      REDIS,
+      ["--port", String(realPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].concat([
+        "--requirepass",
+        PASSWORD,
+        "--dir",
+        dir,
+        "--daemonize",
+        "no"
+      ]),
+      { stdio: "ignore", detached: true }
+    )
+    fakePort = await freePort()
+    fake = decnet(
+      [
+        "honeypot",
+        "redis",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(fakePort),
+        "--config",
+        JSON.stringify({ password: PASSWORD })
+      ],
+      cleanEnv({ HOME: dir })
+    )
+    const up = await waitUntil(async () => {
+      const [a, b] = await Promise.all([
+        probe("127.0.0.1", realPort, Buffer.from("PING\r\n"), 100).catch(() => undefined),
+        probe("127.0.0.1", fakePort, Buffer.from("PING\r\n"), 100).catch(() => undefined)
+      ])
+      return a !== undefined && a.reply.length > 0 && b !== undefined && b.reply.length > 0
+    }, 30_000)
+    if (!up) throw new Error(`the servers did not answer:\n${fake.stderr()}`)
+  })
+
+  afterAll(async () => {
+    if (real?.pid !== undefined) process.kill(-real.pid, "SIGKILL")
+    await stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("is the Redis version the emulator's INFO claims is plausible for (the real one is 7.x)", () => {
+    const v = spawnSync(REDIS, ["--version"], { encoding: "utf8" }).stdout
+    expect(v).toMatch(/Redis server v=7\./)
+  })
+
+  it("answers nmap's probes for 6379 and Redis's error cases with the same bytes and the same ending", async () => {
+    const corpus = [
+      ...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 6379),
+      ...OUR_PROBES.map((p) => ({
+        name: JSON.stringify(p.length > 60 ? `${p.slice(0, 57)}…` : p),
+        bytes: Buffer.from(p)
+      }))
+    ]
+    expect(corpus.map((c) => c.name)).toContain("redis-server")
+    const accepted = new Set((ACCEPTED.redis ?? []).map((a) => a.probe))
+    const differences: Array<string> = []
+    for (const p of corpus) {
+      const [a, b] = await Promise.all([
+        probe("127.0.0.1", realPort, p.bytes),
+        probe("127.0.0.1", fakePort, p.bytes)
+      ])
+      if (a.reply.equals(b.reply) && a.ending === b.ending) continue
+      if (accepted.has(p.name)) continue
+      differences.push(
+        `${p.name}\n  redis-server: ${JSON.stringify(a.reply.toString("latin1").slice(0, 240))} (${a.ending})` +
+          `\n  emulator:     ${JSON.stringify(b.reply.toString("latin1").slice(0, 240))} (${b.ending})`
+      )
+    }
+    expect(differences, differences.join("\n")).toEqual([])
+  })
+})
