@@ -55,10 +55,7 @@ const ADMIN_REQUIRED = "admin role required"
 
 /** The text a person should read for an error body. */
 export const detailOf = (status: number, body: unknown): string => {
-  const raw =
-    typeof body === "object" && body !== null && "detail" in body
-      ? (body as { detail: unknown }).detail
-      : undefined
+  const raw = typeof body === "object" && body !== null && "detail" in body ? body.detail : undefined
   const text =
     typeof raw === "string"
       ? raw
@@ -112,6 +109,7 @@ api.use(auth)
 export const call = async <T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> => {
   const r = await p
   if (!r.response.ok) throw new ApiError(r.response.status, detailOf(r.response.status, r.error))
+  // A 2xx without a body (204) has no data: the caller's type says so (void routes).
   return r.data as T
 }
 
