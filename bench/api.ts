@@ -199,7 +199,8 @@ const serveBare = async (bodiesFile: string) => {
     }
     res.writeHead(200, { "content-type": "application/json", "content-length": body.length }).end(body)
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", 511, resolve))
+  // The API's own listen backlog (src/api/Server.ts LISTEN_BACKLOG), so that both queue the same.
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", 4096, resolve))
   const address = server.address()
   if (address === null || typeof address === "string") throw new Error("no TCP address")
   ready(address.port)

@@ -112,6 +112,9 @@ export interface ApiServeOptions {
   readonly docs: boolean
 }
 
+/** The listen backlog of the API's socket. */
+export const LISTEN_BACKLOG = 4096
+
 /** Every route of the contract as (method, path): the envelope's 405 and the tests' enumeration. */
 export const API_ROUTES = routesOf(DecnetApi)
 
@@ -125,7 +128,13 @@ export const ApiServerLive = (options: ApiServeOptions) => {
     : Layer.empty
   const node = Layer.unwrapEffect(
     Effect.map(Effect.all([EdgeCache, ApiAuth, loadWebAssets]), ([edge, auth, web]) =>
-      NodeHttpServer.layer(() => edgeServer(edge, auth, web), { host: options.host, port: options.port })
+      NodeHttpServer.layer(() => edgeServer(edge, auth, web), {
+        host: options.host,
+        port: options.port,
+        // A burst of new connections (1,500 at once in bench/api.ts) overflowed node's default 511 and
+        // the kernel dropped handshakes (nstat ListenOverflows); the kernel caps it at net.core.somaxconn.
+        backlog: LISTEN_BACKLOG
+      })
     )
   )
   return HttpApiBuilder.serve().pipe(
