@@ -61,7 +61,7 @@ export const nmapProbes = (text: string, port: number): Array<{ name: string; by
     const m = /^Probe TCP (\S+) q\|(.*)\|/.exec(line)
     if (m !== null) {
       flush()
-      current = { name: m[1] ?? "", bytes: unescape(m[2] ?? ""), ports: false }
+      current = { name: m[1] ?? "", bytes: unescapeProbe(m[2] ?? ""), ports: false }
       continue
     }
     const p = /^(?:ports|sslports) (.*)$/.exec(line)
@@ -78,7 +78,7 @@ const inPorts = (list: string, port: number) =>
   })
 
 /** nmap's probe string escapes: \r \n \t \0 \xHH \\ and the rest literal. */
-const unescape = (s: string): Buffer => {
+const unescapeProbe = (s: string): Buffer => {
   const bytes: Array<number> = []
   for (let i = 0; i < s.length; i++) {
     const c = s[i] ?? ""
