@@ -23,21 +23,13 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { chromium } from "playwright-core"
+import { CHROMIUM, CHROMIUM_FLAGS } from "../test/web/browser.js"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
 const RATE = Number(process.env.BENCH_RATE ?? 500)
 const DURATION = Number(process.env.BENCH_DURATION ?? 20)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 25)
 const TARGET_JS_KB = 250
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
 const PASSWORD = "bench-admin-password-1"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -164,7 +156,7 @@ const main = async () => {
   const userData = mkdtempSync(join(os.tmpdir(), "decnet-bench-chromium-"))
   const { child, ready } = await startUp(home, await freePort())
   const context = await chromium.launchPersistentContext(userData, {
-    executablePath: "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_FLAGS,
     viewport: { width: 1440, height: 900 }

@@ -248,14 +248,15 @@ describe("decnet up with the bus down", () => {
     broker.signal("SIGKILL")
     await broker.exited
     await redisAuth(redis, "while-down", "pw1")
-    const stored = await waitUntil(
-      () =>
-        query<{ n: number }>(
-          ready.db,
-          "SELECT COUNT(*) AS n FROM credentials WHERE principal = 'while-down'"
-        )[0]?.n,
-      2_000
-    )
+    // Until the row is there: a count of 0 is "not yet", not an answer (redis-cli returns as soon as the
+    // emulator replies, which can be before the event is stored).
+    const stored = await waitUntil(() => {
+      const n = query<{ n: number }>(
+        ready.db,
+        "SELECT COUNT(*) AS n FROM credentials WHERE principal = 'while-down'"
+      )[0]?.n
+      return n === undefined || n === 0 ? undefined : n
+    }, 2_000)
     expect(stored).toBe(1)
     expect(proc.child.exitCode).toBeNull()
 

@@ -125,7 +125,12 @@ export const download = async (path: string, filename: string) => {
     }
     throw new ApiError(res.status, detailOf(res.status, body))
   }
-  const url = URL.createObjectURL(await res.blob())
+  saveBlob(await res.blob(), filename)
+}
+
+/** Save `blob` as `filename` through a temporary blob URL. */
+export const saveBlob = (blob: Blob, filename: string) => {
+  const url = URL.createObjectURL(blob)
   const a = document.createElement("a")
   a.href = url
   a.download = filename

@@ -5,7 +5,7 @@
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query"
 import { useCallback, useEffect, useRef, useState } from "react"
-import { api, call, type Ok } from "../../api/client"
+import { api, call, type Ok, saveBlob } from "../../api/client"
 import { ErrorText, Loading } from "../../components/ui"
 import { Screen } from "./terminal"
 
@@ -56,14 +56,7 @@ const castKey = (decky: string, sid: string) => ["transcript", decky, sid] as co
 /** asciicast v2: the header line, then one JSON array per event. */
 const saveCast = (cast: Cast, filename: string) => {
   const text = [JSON.stringify(cast.header), ...cast.events.map((e) => JSON.stringify(e))].join("\n") + "\n"
-  const url = URL.createObjectURL(new Blob([text], { type: "application/x-asciicast" }))
-  const a = document.createElement("a")
-  a.href = url
-  a.download = filename
-  document.body.append(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  saveBlob(new Blob([text], { type: "application/x-asciicast" }), filename)
 }
 
 const idleCapOf = (header: TranscriptPage["header"]) => {
