@@ -13,7 +13,9 @@ const external = [...Object.keys(pkg.dependencies ?? {}).filter((name) => !bundl
 
 await build({
   entryPoints: { decnet: "src/cli/bin.ts" },
-  outdir: "dist/bin",
+  // DECNET_CLI_OUTDIR: a second bundle inside the repository (so node_modules still resolves), for a
+  // developer who runs CLI tests while another build is in progress; tests take it from DECNET_TEST_CLI_BUNDLE.
+  outdir: process.env.DECNET_CLI_OUTDIR ?? "dist/bin",
   bundle: true,
   splitting: true,
   format: "esm",

@@ -2,7 +2,7 @@
 // with a password, get the same probes: nmap's own service probes for port 6379 (read from the installed
 // nmap-service-probes), Redis's error cases (unknown command, arity, AUTH forms, HELLO, protocol errors)
 // and a pipelined burst. What a scanner can observe must match: the reply bytes, and whether the
-// connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted.ts.
+// connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted/redis.ts.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -10,7 +10,8 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
-import { ACCEPTED } from "./accepted.js"
+import { accepted } from "./accepted/redis.js"
+import { differences, named } from "./diff.js"
 import { nmapProbes, probe } from "./probe.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
@@ -102,28 +103,15 @@ suite("redis: the emulator answers probes as Debian's redis-server does", () => 
   })
 
   it("answers nmap's probes for 6379 and Redis's error cases with the same bytes and the same ending", async () => {
-    const corpus = [
-      ...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 6379),
-      ...OUR_PROBES.map((p) => ({
-        name: JSON.stringify(p.length > 60 ? `${p.slice(0, 57)}…` : p),
-        bytes: Buffer.from(p)
-      }))
-    ]
+    const corpus = [...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 6379), ...named(OUR_PROBES)]
     expect(corpus.map((c) => c.name)).toContain("redis-server")
-    const accepted = new Set((ACCEPTED.redis ?? []).map((a) => a.probe))
-    const differences: Array<string> = []
-    for (const p of corpus) {
-      const [a, b] = await Promise.all([
-        probe("127.0.0.1", realPort, p.bytes),
-        probe("127.0.0.1", fakePort, p.bytes)
-      ])
-      if (a.reply.equals(b.reply) && a.ending === b.ending) continue
-      if (accepted.has(p.name)) continue
-      differences.push(
-        `${p.name}\n  redis-server: ${JSON.stringify(a.reply.toString("latin1").slice(0, 240))} (${a.ending})` +
-          `\n  emulator:     ${JSON.stringify(b.reply.toString("latin1").slice(0, 240))} (${b.ending})`
-      )
-    }
-    expect(differences, differences.join("\n")).toEqual([])
+    const found = await differences(
+      { host: "127.0.0.1", port: realPort },
+      { host: "127.0.0.1", port: fakePort },
+      corpus,
+      accepted,
+      { realName: "redis-server" }
+    )
+    expect(found, found.join("\n")).toEqual([])
   })
 })

@@ -1,0 +1,58 @@
+// The differential comparison shared by the fidelity tests: each probe of a corpus goes, on a fresh
+// connection each, to the real server and to the emulator at once; the reply bytes (after an optional
+// normalisation of what legitimately differs) and the ending (closed, reset, open) must match unless the
+// probe is in the emulator's accepted list.
+import type { Accepted } from "./accepted.js"
+import { type Observation, probe } from "./probe.js"
+
+export interface Endpoint {
+  readonly host: string
+  readonly port: number
+}
+
+export interface CorpusProbe {
+  readonly name: string
+  readonly bytes: Buffer
+}
+
+export interface DiffOptions {
+  /** Rewrites the fields that legitimately differ (hostnames, versions, times, random ids) in both replies. */
+  readonly normalise?: (reply: Buffer) => string
+  /** Milliseconds of silence that end a reply (default 300). */
+  readonly quietMs?: number
+  readonly realName?: string
+}
+
+const show = (o: Observation, text: string) => `${JSON.stringify(text.slice(0, 240))} (${o.ending})`
+
+/** The probe names as our own probes are named: the JSON text of the bytes, cut at 60 characters. */
+export const named = (probes: ReadonlyArray<string>): Array<CorpusProbe> =>
+  probes.map((p) => ({
+    name: JSON.stringify(p.length > 60 ? `${p.slice(0, 57)}…` : p),
+    bytes: Buffer.from(p)
+  }))
+
+/** Every difference not accepted, one readable paragraph each; [] when the emulator matches. */
+export const differences = async (
+  real: Endpoint,
+  fake: Endpoint,
+  corpus: ReadonlyArray<CorpusProbe>,
+  accepted: ReadonlyArray<Accepted>,
+  options: DiffOptions = {}
+): Promise<Array<string>> => {
+  const normalise = options.normalise ?? ((b: Buffer) => b.toString("latin1"))
+  const ok = new Set(accepted.map((a) => a.probe))
+  const out: Array<string> = []
+  for (const p of corpus) {
+    const [a, b] = await Promise.all([
+      probe(real.host, real.port, p.bytes, options.quietMs),
+      probe(fake.host, fake.port, p.bytes, options.quietMs)
+    ])
+    const ra = normalise(a.reply)
+    const rb = normalise(b.reply)
+    if (ra === rb && a.ending === b.ending) continue
+    if (ok.has(p.name)) continue
+    out.push(`${p.name}\n  ${options.realName ?? "real"}: ${show(a, ra)}\n  emulator: ${show(b, rb)}`)
+  }
+  return out
+}
