@@ -2,6 +2,9 @@
 // connection each, to the real server and to the emulator at once; the reply bytes (after an optional
 // normalisation of what legitimately differs) and the ending (closed, reset, open) must match unless the
 // probe is in the emulator's accepted list.
+import { appendFileSync } from "node:fs"
+import { basename } from "node:path"
+import { expect } from "vitest"
 import type { Accepted } from "./accepted.js"
 import { type Observation, probe } from "./probe.js"
 
@@ -43,6 +46,7 @@ export const differences = async (
   const normalise = options.normalise ?? ((b: Buffer) => b.toString("latin1"))
   const ok = new Set(accepted.map((a) => a.probe))
   const out: Array<string> = []
+  let differing = 0
   for (const p of corpus) {
     const [a, b] = await Promise.all([
       probe(real.host, real.port, p.bytes, options.quietMs),
@@ -51,8 +55,26 @@ export const differences = async (
     const ra = normalise(a.reply)
     const rb = normalise(b.reply)
     if (ra === rb && a.ending === b.ending) continue
+    differing++
     if (ok.has(p.name)) continue
     out.push(`${p.name}\n  ${options.realName ?? "real"}: ${show(a, ra)}\n  emulator: ${show(b, rb)}`)
   }
+  record({ probes: corpus.length, differing, accepted: accepted.length, unexplained: out.length })
   return out
+}
+
+/**
+ * The fidelity report (npm run fidelity, bench/fidelity.ts) runs the differential tests with
+ * DECNET_FIDELITY_REPORT naming a file: each comparison appends one JSON line of counts to it.
+ */
+const record = (counts: {
+  readonly probes: number
+  readonly differing: number
+  readonly accepted: number
+  readonly unexplained: number
+}) => {
+  const file = process.env.DECNET_FIDELITY_REPORT
+  if (file === undefined || file === "") return
+  const test = basename(expect.getState().testPath ?? "unknown")
+  appendFileSync(file, `${JSON.stringify({ test, ...counts })}\n`)
 }

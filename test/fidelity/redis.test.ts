@@ -3,7 +3,7 @@
 // nmap-service-probes), Redis's error cases (unknown command, arity, AUTH forms, HELLO, protocol errors)
 // and a pipelined burst. What a scanner can observe must match: the reply bytes, and whether the
 // connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted/redis.ts.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,11 +13,11 @@ import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/redis.js"
 import { differences, named } from "./diff.js"
 import { nmapProbes, probe } from "./probe.js"
+import { emulatorConfig, REDIS, start } from "./servers/redis.js"
+import type { RealServer } from "./servers/types.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
-const REDIS = "/usr/bin/redis-server"
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
-const PASSWORD = "fidelity-s3cret"
 const ready = existsSync(REDIS) && existsSync(PROBES_FILE)
 const suite = ready || onCi ? describe : describe.skip
 
@@ -47,26 +47,13 @@ const OUR_PROBES = [
 ]
 
 suite("redis: the emulator answers probes as Debian's redis-server does", () => {
-  let real: ChildProcess | undefined
+  let real: RealServer | undefined
   let fake: Proc | undefined
-  let realPort = 0
   let fakePort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-redis-"))
 
   beforeAll(async () => {
-    realPort = await freePort()
-    real = spawn(
-      REDIS,
-      ["--port", String(realPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].concat([
-        "--requirepass",
-        PASSWORD,
-        "--dir",
-        dir,
-        "--daemonize",
-        "no"
-      ]),
-      { stdio: "ignore", detached: true }
-    )
+    real = await start({ host: "127.0.0.1", port: await freePort() })
     fakePort = await freePort()
     fake = decnet(
       [
@@ -77,22 +64,19 @@ suite("redis: the emulator answers probes as Debian's redis-server does", () => 
         "--port",
         String(fakePort),
         "--config",
-        JSON.stringify({ password: PASSWORD })
+        JSON.stringify(emulatorConfig)
       ],
       cleanEnv({ HOME: dir })
     )
     const up = await waitUntil(async () => {
-      const [a, b] = await Promise.all([
-        probe("127.0.0.1", realPort, Buffer.from("PING\r\n"), 100).catch(() => undefined),
-        probe("127.0.0.1", fakePort, Buffer.from("PING\r\n"), 100).catch(() => undefined)
-      ])
-      return a !== undefined && a.reply.length > 0 && b !== undefined && b.reply.length > 0
+      const b = await probe("127.0.0.1", fakePort, Buffer.from("PING\r\n"), 100).catch(() => undefined)
+      return b !== undefined && b.reply.length > 0
     }, 30_000)
-    if (!up) throw new Error(`the servers did not answer:\n${fake.stderr()}`)
+    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
   })
 
   afterAll(async () => {
-    if (real?.pid !== undefined) process.kill(-real.pid, "SIGKILL")
+    await real?.stop()
     await stopAll()
     rmSync(dir, { recursive: true, force: true })
   })
@@ -106,7 +90,7 @@ suite("redis: the emulator answers probes as Debian's redis-server does", () => 
     const corpus = [...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 6379), ...named(OUR_PROBES)]
     expect(corpus.map((c) => c.name)).toContain("redis-server")
     const found = await differences(
-      { host: "127.0.0.1", port: realPort },
+      { host: "127.0.0.1", port: real?.port ?? 0 },
       { host: "127.0.0.1", port: fakePort },
       corpus,
       accepted,
