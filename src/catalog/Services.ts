@@ -262,8 +262,12 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       field({
         key: "version",
         label: "SSH version string",
+        type: "enum",
+        enum: ["OpenSSH_8.9p1 Ubuntu-3ubuntu0.4", "OpenSSH_9.2p1 Debian-2+deb12u10"],
         default: "OpenSSH_8.9p1 Ubuntu-3ubuntu0.4",
-        help: "Software version sent after `SSH-2.0-` in the identification line (what nmap -sV reports)."
+        help:
+          "OpenSSH release the decky claims after `SSH-2.0-` (what nmap -sV reports); its key exchange lists and " +
+          "extensions are that release's defaults, so ssh-audit and HASSH see the same server."
       }),
       field({
         key: "banner",
@@ -280,6 +284,15 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         help:
           "Offer keyboard-interactive besides password (sshd KbdInteractiveAuthentication); more clients " +
           "then reveal a password."
+      }),
+      field({
+        key: "auth_failure_delay_ms",
+        label: "Failed login delay (ms)",
+        default: "2000,3000",
+        placeholder: "min,max",
+        help:
+          "A refused password waits a random delay in this range before the answer, like sshd with PAM " +
+          "(pam_unix's 2 s failure delay). Held without CPU."
       }),
       field({
         key: "accept_any_after",
@@ -701,7 +714,7 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
   ),
   service(
     "postgres",
-    "PostgreSQL startup, AuthenticationMD5Password, hash capture, then an error",
+    "PostgreSQL 15 startup, AuthenticationMD5Password, hash capture, then an error",
     tcp(5432),
     ["connect", "startup_message", "auth", "error", "disconnect"],
     [
@@ -714,7 +727,22 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         help:
           "md5: AuthenticationMD5Password, the salted hash is logged with its salt (crackable offline). " +
           "cleartext: AuthenticationCleartextPassword, the password itself is captured."
-      })
+      }),
+      field({
+        key: "ssl",
+        label: "TLS (ssl = on)",
+        type: "bool",
+        default: false,
+        help: "Answer SSLRequest with 'S' and a TLS handshake (Debian's packaged default); off answers 'N'."
+      }),
+      field({
+        key: "tls_cn",
+        label: "TLS certificate CN",
+        placeholder: "db01.corp.local",
+        help: "Common Name of the self-signed certificate when no cert/key is given; default: the decky hostname."
+      }),
+      field({ key: "tls_cert", label: "TLS certificate (PEM)", type: "textarea", secret: true }),
+      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true })
     ]
   ),
   service("mssql", "Microsoft SQL Server TDS PRELOGIN + LOGIN7, then login failed", tcp(1433), [

@@ -77,20 +77,45 @@ describe("postgres honeypot", () => {
     }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
-  it.live("an unknown database gets FATAL 3D000 before any password prompt", () =>
+  // PostgreSQL authenticates before it looks the database up: an unknown database gets the password
+  // prompt and the same 28P01 (the old pre-auth 3D000 let anyone list databases without a password).
+  it.live("an unknown database still gets the password challenge, then 28P01", () =>
     Effect.gen(function* () {
       const [l] = yield* postgresHoneypot.start({ host: "127.0.0.1", port: () => 0 })
       const r = yield* Effect.promise(() =>
         psql(`host=127.0.0.1 port=${l!.port} user=alice dbname=prod sslmode=disable`, "x")
       )
-      expect(r.out).toContain('FATAL:  database "prod" does not exist')
+      expect(r.out).toContain('FATAL:  password authentication failed for user "alice"')
+      expect(r.out).not.toContain("does not exist")
       expect((yield* events("startup_message"))[0]).toMatchObject({
         username: "alice",
         database: "prod"
       })
-      expect(yield* events("auth")).toHaveLength(0)
+      expect((yield* events("auth"))[0]).toMatchObject({ principal: "alice", database: "prod" })
       // The service's own `startup` (no peer) is the only event of that name.
       expect((yield* events("startup")).every((e) => e.src_ip === undefined)).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+
+  it.live("ssl: true answers 'S' and psql sslmode=require completes TLS before the challenge", () =>
+    Effect.gen(function* () {
+      const [l] = yield* postgresHoneypot.start({
+        host: "127.0.0.1",
+        port: () => 0,
+        config: { ssl: true, auth_method: "cleartext" }
+      })
+      const r = yield* Effect.promise(() =>
+        psql(`host=127.0.0.1 port=${l!.port} user=carol dbname=postgres sslmode=require`, "TlsPw")
+      )
+      expect(r.out).toContain('FATAL:  password authentication failed for user "carol"')
+      const [auth] = yield* events("auth")
+      expect(auth).toMatchObject({ principal: "carol", secret_printable: "TlsPw" })
+      const refused = yield* Effect.promise(() =>
+        psql(`host=127.0.0.1 port=${l!.port} user=carol sslmode=disable replication=true`, "x")
+      )
+      expect(refused.out).toContain(
+        'no pg_hba.conf entry for replication connection from host "127.0.0.1", user "carol", no encryption'
+      )
     }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 

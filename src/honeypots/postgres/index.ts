@@ -1,155 +1,197 @@
 /**
- * postgres (spec/honeypots.md §16): PostgreSQL v3 startup. SSLRequest/GSSENCRequest get 'N', the
- * StartupMessage is logged, unknown databases get 3D000, known ones an MD5 (default) or cleartext
- * password challenge whose answer is logged, then FATAL 28P01.
+ * postgres (spec/honeypots.md §16, issue 14): the startup phase of a PostgreSQL 15 server (Debian
+ * bookworm's 15.20) configured with `md5` (or `password`) authentication for every database. Every
+ * packet a scanner can send before authentication gets the real server's answer, byte for byte
+ * (Wire.ts): SSLRequest 'N' (or 'S' and TLS with `ssl: true`), GSSENCRequest 'G', the FATAL texts,
+ * SQLSTATEs and source positions of ProcessStartupPacket and recv_password_packet, silent closes where
+ * the server only logs. The password answer is logged, then refused at once (the server has no delay).
  */
 import { randomBytes } from "node:crypto"
-import { Effect, Either, Random, Schema } from "effect"
+import type * as tls from "node:tls"
+import { Effect, Either, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
   credentialFields,
   defineHoneypot,
   type Emitter,
-  HoneypotContext,
-  ProtocolViolation,
-  serveTcp
+  serveTcp,
+  serviceTls,
+  TlsConfigFields
 } from "../runtime/index.js"
 import { type PostgresEvent, postgresEvents } from "./Events.js"
+import {
+  authRequest,
+  errorResponse,
+  GSS_TOKEN_MAX,
+  negotiateProtocolVersion,
+  PASSWORD_LENGTH_MAX,
+  parseStartup,
+  SITES,
+  STARTUP_LENGTH_MAX,
+  STARTUP_LENGTH_MIN,
+  truncateName,
+  unsupportedProtocol
+} from "./Wire.js"
+
+export { parseStartup } from "./Wire.js"
 
 export const PostgresConfig = Schema.Struct({
   /**
-   * `md5` (the spec's AuthenticationMD5Password; the hash is crackable with the logged salt) or
-   * `cleartext` (AuthenticationCleartextPassword; captures the password itself).
+   * `md5` (AuthenticationMD5Password; the hash is crackable with the logged salt) or `cleartext`
+   * (AuthenticationCleartextPassword, pg_hba's `password`; captures the password itself).
    */
-  auth_method: Schema.optionalWith(Schema.Literal("md5", "cleartext"), { default: () => "md5" as const })
+  auth_method: Schema.optionalWith(Schema.Literal("md5", "cleartext"), { default: () => "md5" as const }),
+  /**
+   * `ssl = on` (Debian's packaged default, with the snakeoil certificate): SSLRequest gets 'S' and a
+   * TLS handshake with the decky's certificate. Off (the default, as the Docker image): 'N'.
+   */
+  ssl: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  ...TlsConfigFields
 })
 export type PostgresConfig = typeof PostgresConfig.Type
 
-/** Seeded application database sets (spec §16); the system databases always exist. */
-const DB_SETS: readonly [ReadonlyArray<string>, ...Array<ReadonlyArray<string>>] = [
-  ["app", "app_prod"],
-  ["webapp", "sessions"],
-  ["erp", "erp_hist"],
-  ["django", "django_cache"],
-  ["rails_production"],
-  ["wordpress"],
-  ["gitlabhq_production"],
-  ["metrics", "grafana"]
-]
-const SYSTEM_DBS = ["postgres", "template0", "template1"]
+/** authentication_timeout (60 s): a client that has not authenticated by then is dropped silently. */
+const AUTHENTICATION_TIMEOUT_MS = 60_000
 
-// Protocol codes (PostgreSQL docs, "Message Formats").
-const PROTOCOL_3 = 196608
-const SSL_REQUEST = 80877103
-const GSSENC_REQUEST = 80877104
-const CANCEL_REQUEST = 80877102
-const STARTUP_MIN = 8
-const STARTUP_MAX = 10000
-const PASSWORD_MAX = 10000
-/** SSLRequest/GSSENCRequest may precede the StartupMessage; more than this is a scanner loop. */
-const MAX_PREAMBLES = 4
+/** The bytes of a latin1-held wire string read as the UTF-8 the client meant (for the events). */
+const utf8 = (wire: string): string => Buffer.from(wire, "latin1").toString("utf8")
 
-export type Startup =
-  | { readonly _tag: "SslRequest" }
-  | { readonly _tag: "GssEncRequest" }
-  | { readonly _tag: "Cancel" }
-  | { readonly _tag: "Startup"; readonly params: Readonly<Record<string, string>> }
+/**
+ * The server stops reading the socket as it expects (a TLS or GSSAPI handshake read below the buffer
+ * it already filled): the client's pipelined bytes are never answered, until authentication_timeout.
+ */
+const stall = (conn: Connection): Effect.Effect<never, ConnectionError> => Effect.forever(conn.readChunk())
 
-/** Decode the body after the length word of a startup-phase packet. */
-export const parseStartup = (body: Buffer): Either.Either<Startup, ProtocolViolation> => {
-  if (body.length < 4) return Either.left(new ProtocolViolation({ reason: "startup packet too short" }))
-  const code = body.readUInt32BE(0)
-  if (code === SSL_REQUEST) return Either.right({ _tag: "SslRequest" })
-  if (code === GSSENC_REQUEST) return Either.right({ _tag: "GssEncRequest" })
-  if (code === CANCEL_REQUEST) return Either.right({ _tag: "Cancel" })
-  if (code !== PROTOCOL_3)
-    return Either.left(
-      new ProtocolViolation({ reason: `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}` })
-    )
-  const params: Record<string, string> = {}
-  let pos = 4
-  for (let i = 0; i < 64 && pos < body.length; i++) {
-    const kEnd = body.indexOf(0, pos)
-    if (kEnd < 0) return Either.left(new ProtocolViolation({ reason: "unterminated startup parameter" }))
-    if (kEnd === pos) break
-    const vEnd = body.indexOf(0, kEnd + 1)
-    if (vEnd < 0) return Either.left(new ProtocolViolation({ reason: "unterminated startup value" }))
-    params[body.toString("utf8", pos, kEnd)] = body.toString("utf8", kEnd + 1, vEnd)
-    pos = vEnd + 1
-  }
-  return Either.right({ _tag: "Startup", params })
+interface Instance {
+  readonly config: PostgresConfig
+  readonly tls: tls.SecureContext | undefined
 }
 
-const message = (type: string, body: Buffer): Buffer => {
-  const h = Buffer.alloc(5)
-  h.write(type, 0, "latin1")
-  h.writeUInt32BE(body.length + 4, 1)
-  return Buffer.concat([h, body])
-}
+/** Startup packets until a StartupMessage; undefined when the connection ends before one. */
+const negotiate = (instance: Instance, conn: Connection, emit: Emitter<PostgresEvent>["emit"]) =>
+  Effect.gen(function* () {
+    let sslDone = false
+    let gssDone = false
+    for (;;) {
+      // The length word counts itself; outside 8…10004 the server logs "invalid length of startup
+      // packet" and closes without a word.
+      const length = (yield* conn.readBytes(4)).readUInt32BE(0)
+      if (length < STARTUP_LENGTH_MIN || length > STARTUP_LENGTH_MAX) return undefined
+      const body = yield* conn.readBytes(length - 4)
+      const parsed = parseStartup(body)
+      if (Either.isLeft(parsed)) {
+        const e = parsed.left
+        yield* emit({ _tag: "error" }, { msg: e._tag === "StartupRefused" ? e.text : e.reason, severity: 4 })
+        if (e._tag === "StartupRefused")
+          yield* conn.end(errorResponse(e.code, e.text, e.site, { hint: e.hint }))
+        return undefined
+      }
+      const s = parsed.right
+      if (s._tag === "Cancel") return undefined
+      if (s._tag === "SslRequest" && !sslDone) {
+        if (instance.tls !== undefined) {
+          yield* conn.write("S")
+          if (conn.buffered() > 0) return yield* stall(conn)
+          yield* conn.startTls(instance.tls)
+          sslDone = true
+          gssDone = true
+          continue
+        }
+        yield* conn.write("N")
+        // Bytes sent before the answer was read could have been injected (CVE-2021-23214).
+        if (conn.buffered() > 0)
+          return yield* conn.end(
+            errorResponse("08P01", "received unencrypted data after SSL request", SITES.unencryptedAfterSsl, {
+              detail:
+                "This could be either a client-software bug or evidence of an attempted man-in-the-middle attack."
+            })
+          )
+        sslDone = true
+        continue
+      }
+      if (s._tag === "GssEncRequest" && !gssDone) {
+        // Debian builds with GSSAPI: 'G', then the security context fails (no keytab), logged only.
+        yield* conn.write("G")
+        if (conn.buffered() > 0) return yield* stall(conn)
+        const tokenLength = (yield* conn.readBytes(4)).readUInt32BE(0)
+        if (tokenLength <= GSS_TOKEN_MAX) yield* conn.readBytes(tokenLength)
+        return undefined
+      }
+      if (s._tag !== "Startup") {
+        // A second SSL/GSS request is read as a protocol version (1234.5679 / 1234.5680).
+        const code = body.readUInt32BE(0)
+        const major = s._tag === "Unsupported" ? s.major : code >>> 16
+        const minor = s._tag === "Unsupported" ? s.minor : code & 0xffff
+        yield* emit(
+          { _tag: "error" },
+          { msg: `unsupported frontend protocol ${major}.${minor}`, severity: 4 }
+        )
+        return yield* conn.end(unsupportedProtocol(major, minor))
+      }
+      return s
+    }
+  })
 
-/** ErrorResponse ('E') with S/V/C/M fields, as a 9.6+ server sends them. */
-export const errorResponse = (code: string, text: string): Buffer =>
-  message("E", Buffer.concat([Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${text}\0`, "utf8"), Buffer.from([0])]))
-
-const authRequest = (method: "md5" | "cleartext", salt: Buffer): Buffer => {
-  const b = Buffer.alloc(method === "md5" ? 8 : 4)
-  b.writeUInt32BE(method === "md5" ? 5 : 3, 0)
-  if (method === "md5") salt.copy(b, 4)
-  return message("R", b)
-}
-
-/** Reply delay in [minMs, maxMs) from the instance's seeded generator. */
-const jitter = (minMs: number, maxMs: number) =>
-  Effect.flatMap(Random.nextIntBetween(minMs, maxMs), (ms) => Effect.sleep(ms))
-
-/** Every password is refused, so a connection is never logged in (the pre-login grace caps it). */
+/** Every password is refused, so a connection is never logged in (authentication_timeout caps it). */
 const session = (
-  config: PostgresConfig,
-  databases: ReadonlyArray<string>,
+  instance: Instance,
   conn: Connection,
   events: Emitter<PostgresEvent>
 ): Effect.Effect<void, ConnectionError> =>
   Effect.gen(function* () {
     const emit = events.emit
     yield* emit({ _tag: "connect" })
-    let params: Readonly<Record<string, string>> | undefined
-    for (let i = 0; i <= MAX_PREAMBLES && params === undefined; i++) {
-      const length = (yield* conn.readBytes(4)).readUInt32BE(0)
-      if (length < STARTUP_MIN || length > STARTUP_MAX) return
-      const parsed = parseStartup(yield* conn.readBytes(length - 4))
-      if (Either.isLeft(parsed))
-        return yield* emit({ _tag: "error" }, { msg: parsed.left.reason, severity: 4 })
-      const s = parsed.right
-      if (s._tag === "Cancel") return
-      if (s._tag === "Startup") params = s.params
-      else yield* conn.write("N")
-    }
-    if (params === undefined) return
-    const username = params.user ?? ""
-    const database = params.database ?? username
+    conn.within(AUTHENTICATION_TIMEOUT_MS)
+    const startup = yield* negotiate(instance, conn, emit)
+    if (startup === undefined) return
+    if (startup.minor > 0 || startup.protocolOptions.length > 0)
+      yield* conn.write(negotiateProtocolVersion(startup.protocolOptions))
+    const user = truncateName(startup.params.user ?? "")
+    if (user === "")
+      return yield* conn.end(
+        errorResponse("28000", "no PostgreSQL user name specified in startup packet", SITES.noUser)
+      )
+    const database = truncateName(startup.params.database || user)
+    const username = utf8(user)
     yield* emit({
       _tag: "startup_message",
       username,
-      database,
-      application_name: params.application_name ?? ""
+      database: utf8(database),
+      application_name: utf8(startup.params.application_name ?? "")
     })
-    if (!databases.includes(database))
-      return yield* conn.end(errorResponse("3D000", `database "${database}" does not exist`))
+
+    // pg_hba's `host all all … md5` lines do not cover physical replication connections.
+    if (startup.physicalReplication)
+      return yield* conn.end(
+        errorResponse(
+          "28000",
+          `no pg_hba.conf entry for replication connection from host "${conn.remoteAddress}", user "${user}", ${conn.isTls() ? "SSL encryption" : "no encryption"}`,
+          SITES.noHbaEntry
+        )
+      )
 
     const salt = randomBytes(4)
-    yield* conn.write(authRequest(config.auth_method, salt))
-    const head = yield* conn.readBytes(5)
-    const length = head.readUInt32BE(1)
-    if (head[0] !== 0x70 || length < 5 || length > PASSWORD_MAX) return
+    yield* conn.write(authRequest(instance.config.auth_method, salt))
+    const type = (yield* conn.readBytes(1))[0] ?? 0
+    if (type !== 0x70)
+      return yield* conn.end(
+        errorResponse("08P01", `expected password response, got message type ${type}`, SITES.notPassword)
+      )
+    const length = (yield* conn.readBytes(4)).readInt32BE(0)
+    if (length < 4 || length > PASSWORD_LENGTH_MAX) return
     const body = yield* conn.readBytes(length - 4)
-    const nul = body.indexOf(0)
-    const pw = body.toString("utf8", 0, nul < 0 ? body.length : nul)
+    // The packet must hold exactly one NUL-terminated string.
+    if (body.length === 0 || body.indexOf(0) !== body.length - 1)
+      return yield* conn.end(errorResponse("08P01", "invalid password packet size", SITES.badPasswordSize))
+    if (body.length === 1)
+      return yield* conn.end(errorResponse("28P01", "empty password returned by client", SITES.emptyPassword))
+    const pw = body.toString("utf8", 0, body.length - 1)
     const md5 = /^md5[0-9a-f]{32}$/.test(pw)
     yield* emit({
       _tag: "auth",
       username,
-      database,
+      database: utf8(database),
       ...(md5
         ? {
             pw_hash: pw,
@@ -160,24 +202,35 @@ const session = (
           }
         : { ...credentialFields(username, pw), secret_kind: "plaintext" as const })
     })
-    yield* jitter(20, 90)
-    yield* conn.end(errorResponse("28P01", `password authentication failed for user "${username}"`))
+    yield* conn.end(
+      errorResponse("28P01", `password authentication failed for user "${user}"`, SITES.authFailed)
+    )
   }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
 
 export const postgresHoneypot = defineHoneypot({
   slug: "postgres",
-  description: "PostgreSQL server: startup logging, MD5/cleartext password capture, FATAL 28P01",
+  description: "PostgreSQL 15 server: startup, MD5/cleartext password capture, FATAL 28P01",
   ports: { tcp: [5432], udp: [] },
   config: PostgresConfig,
   events: postgresEvents,
   run: (options) =>
     Effect.gen(function* () {
-      const ctx = yield* HoneypotContext
-      const databases = [...SYSTEM_DBS, ...ctx.seed.pick(DB_SETS)]
+      const address = options.address()
+      const instance: Instance = {
+        config: options.config,
+        tls: options.config.ssl
+          ? (yield* serviceTls({
+              service: "postgres",
+              host: address.host,
+              port: address.port,
+              config: options.config
+            })).context
+          : undefined
+      }
       const listener = yield* serveTcp({
-        ...options.address(),
+        ...address,
         events: postgresEvents,
-        handler: (conn, events) => session(options.config, databases, conn, events)
+        handler: (conn, events) => session(instance, conn, events)
       })
       return [listener]
     })
