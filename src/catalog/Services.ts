@@ -415,7 +415,18 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         label: "Login success rate",
         default: "0.9",
         placeholder: "0.9",
-        help: "Probability (0-1) that a PASS succeeds when the login outcome is probabilistic."
+        help:
+          "Share (0-1) of user/password pairs a PASS accepts when the login outcome is probabilistic; " +
+          "the same pair always gets the same answer on one decky."
+      }),
+      field({
+        key: "anonymous_enable",
+        label: "Anonymous login",
+        type: "bool",
+        default: true,
+        help:
+          "vsFTPd persona: USER anonymous or ftp logs in with any password, whatever the login outcome " +
+          "(vsftpd's anonymous_enable). Other personas ignore it."
       }),
       field({
         key: "max_upload_bytes",

@@ -12,6 +12,7 @@ import {
   nmapServiceXml,
   rawExchange,
   run,
+  scripted,
   TestLayer,
   waitForEvents
 } from "./support.js"
@@ -117,6 +118,68 @@ describe("ftp honeypot", () => {
         ])
         expect((yield* eventsOf("connection"))[0]!.fields.src_ip).toBe("127.0.0.1")
       }).pipe(Effect.provide(TestLayer()))
+  )
+
+  it.scopedLive(
+    "probabilistic logins are a function of decky, user and password: the same pair gets the same answer on every connection",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ login_success_rate: 0.5, banner: "220 (vsFTPd 3.0.3)" })
+        const pairs = Array.from({ length: 8 }, (_, i) => [`user${i}`, `pass${i}`] as const)
+        const attempt = ([u, p]: readonly [string, string]) =>
+          Effect.map(
+            rawExchange(port, `USER ${u}\r\nPASS ${p}\r\n`, { untilIncludes: "\r\n2", timeoutMs: 6000 }),
+            (r) => (r.text.includes("230 Login successful.") ? "ok" : "no")
+          )
+        // Each pair twice, all at once: a refused one answers after the PAM-like delay, not at once.
+        const outcomes = yield* Effect.forEach([...pairs, ...pairs], attempt, { concurrency: "unbounded" })
+        expect(outcomes.slice(0, 8)).toEqual(outcomes.slice(8))
+        expect(new Set(outcomes)).toEqual(new Set(["ok", "no"]))
+        const auth = yield* eventsOf("auth_attempt")
+        expect(auth.length).toBe(16)
+      }).pipe(Effect.provide(TestLayer())),
+    30_000
+  )
+
+  it.scopedLive(
+    "a refused PASS answers after PAM's delay (held on the connection), and the third failure closes the connection",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ login_mode: "never", banner: "220 (vsFTPd 3.0.3)" })
+        const r = yield* scripted(port, [
+          "USER a\r\nPASS b\r\n",
+          2000,
+          "USER a\r\nPASS c\r\nUSER a\r\nPASS d\r\nNOOP\r\n",
+          9000
+        ])
+        expect(r.text).toBe(
+          "220 (vsFTPd 3.0.3)\r\n" + "331 Please specify the password.\r\n530 Login incorrect.\r\n".repeat(3)
+        )
+        expect(r.closed).toBe(true)
+      }).pipe(Effect.provide(TestLayer())),
+    30_000
+  )
+
+  it.scopedLive("vsftpd persona: anonymous logs in with any password even under login_mode never", () =>
+    Effect.gen(function* () {
+      const port = yield* start({ login_mode: "never", banner: "220 (vsFTPd 3.0.3)" })
+      const r = yield* rawExchange(port, "USER anonymous\r\nPASS\r\nSTAT\r\nUSER bob\r\nQUIT\r\n", {
+        untilIncludes: "221 "
+      })
+      expect(r.text).toContain("230 Login successful.\r\n211-FTP server status:\r\n")
+      expect(r.text).toContain("     Logged in as ftp\r\n")
+      expect(r.text).toContain("     vsFTPd 3.0.3 - secure, fast, stable\r\n211 End of status\r\n")
+      expect(r.text).toContain("530 Can't change from guest user.\r\n221 Goodbye.\r\n")
+      const off = yield* start({
+        login_mode: "always",
+        anonymous_enable: false,
+        banner: "220 (vsFTPd 3.0.3)"
+      })
+      const o = yield* rawExchange(off, "USER anonymous\r\nPASS x\r\nSTAT\r\nQUIT\r\n", {
+        untilIncludes: "221 "
+      })
+      expect(o.text).toContain("     Logged in as anonymous\r\n")
+    }).pipe(Effect.provide(TestLayer()))
   )
 
   it.scopedLive("login_mode never: 530 Login incorrect and an auth_attempt with outcome failure", () =>
@@ -365,7 +428,8 @@ describe("ftp honeypot", () => {
           "425 Use PORT or PASV first.",
           "500 Illegal EPRT command.",
           "425 Use PORT or PASV first.",
-          "500 Illegal EPRT command.",
+          // An IPv6 address on an IPv4 control connection: vsftpd checks the protocol first.
+          "500 Bad EPRT protocol.",
           "500 Illegal EPRT command.",
           "500 Illegal PORT command.",
           "221 Goodbye.",

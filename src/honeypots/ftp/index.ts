@@ -55,8 +55,16 @@ export const FtpConfig = Schema.Struct({
   login_mode: Schema.optionalWith(Schema.Literal("never", "always", "probabilistic"), {
     default: () => "probabilistic" as const
   }),
-  /** Chance a PASS succeeds in `probabilistic` mode (drawn from the instance's seeded `Random`). */
+  /**
+   * Share of user/password pairs a PASS accepts in `probabilistic` mode. The outcome is a function of
+   * the decky, the user and the password (the same pair always gets the same answer on one decky).
+   */
   login_success_rate: Schema.optionalWith(Rate, { default: () => 0.9 }),
+  /**
+   * vsftpd persona: `USER anonymous` / `USER ftp` log in with any password, whatever `login_mode`
+   * says (vsftpd's `anonymous_enable=YES`). Other personas ignore it.
+   */
+  anonymous_enable: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /**
    * Largest upload kept, in bytes; a bigger one is cut off, discarded and logged as `file_skipped`.
    * `0` makes the server read-only (every STOR/STOU/APPE answered `550 Permission denied.`).
@@ -115,6 +123,60 @@ interface Persona {
   readonly flavor: Flavor
   /** The greeting lines, each sent as-is with CRLF. */
   readonly greeting: ReadonlyArray<string>
+}
+
+/** The vsftpd release a vsftpd persona's STAT names: the greeting's, else Debian bookworm's. */
+const vsftpdVersion = (persona: Persona): string =>
+  /vsFTPd ([0-9][0-9A-Za-z.-]*)/i.exec(persona.greeting.join("\n"))?.[1] ?? "3.0.3"
+
+/**
+ * vsftpd's limits and delays (its defaults, and Debian's PAM stack): a command line is at most
+ * VSFTP_MAX_COMMAND_LINE (4096) bytes with its LF; `max_login_fails=3` closes the connection after
+ * the third failed PASS; a failed PASS answers after `delay_failed_login=1` s plus pam_unix's 2 s
+ * failure delay, which Linux-PAM randomises by up to ±25 % (measured on vsftpd 3.0.3: 2.6–3.7 s).
+ */
+const MAX_COMMAND_LINE = 4095
+const MAX_LOGIN_FAILS = 3
+const FAILED_LOGIN_DELAY_MS = 1000
+const PAM_DELAY_MS = 2000
+const PAM_OVERHEAD_MS = 100
+
+/** The commands vsftpd answers before a login; anything else is `530 Please login with USER and PASS.` */
+const VSFTPD_PRELOGIN = new Set(["USER", "PASS", "QUIT", "FEAT", "OPTS"])
+
+/** vsftpd 3.0.3's HELP, line for line (postlogin.c handle_help). */
+const VSFTPD_HELP =
+  "214-The following commands are recognized.\r\n" +
+  " ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MKD\r\n" +
+  " MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD  RNFR\r\n" +
+  " RNTO SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD\r\n" +
+  " XPWD XRMD\r\n214 Help OK."
+
+/** vsftpd's FEAT without `utf8_filesystem` (the Debian and Ubuntu default). */
+const VSFTPD_FEAT =
+  "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End"
+
+/** C's atoi: optional blanks and sign, then leading digits; 0 when there are none. */
+const atoi = (s: string): number => {
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s)
+  return m === null ? 0 : Number.parseInt(m[1] ?? "0", 10)
+}
+
+/** REST's argument as vsftpd reads it: digits only, else 0 (a negative or malformed offset). */
+const restOffset = (arg: string): string => {
+  if (!/^\d+$/.test(arg)) return "0"
+  const n = BigInt(arg)
+  return n > 9_223_372_036_854_775_807n ? "0" : n.toString()
+}
+
+/** Why vsftpd refuses an EPRT argument, before the address check (postlogin.c handle_eprt). */
+const eprtSyntax = (arg: string, ipv6: boolean): "protocol" | "command" | undefined => {
+  const bar = arg.indexOf("|")
+  if (bar > 0 || (bar < 0 && arg !== "")) return "command"
+  const rest = bar < 0 ? "" : arg.slice(bar + 1)
+  const proto = atoi(rest.split("|")[0] ?? "")
+  if (proto < 1 || proto > 2 || (!ipv6 && proto === 2)) return "protocol"
+  return parseEprt(arg) === undefined ? "command" : undefined
 }
 
 const PERSONAS: readonly [Persona, ...Array<Persona>] = [
@@ -193,6 +255,12 @@ interface Upload {
 interface Session {
   user: string | undefined
   loggedIn: boolean
+  /** Logged in as vsftpd's anonymous user (`ftp`). */
+  anonymous: boolean
+  /** `EPSV ALL` was sent: PASV and PORT are refused from now on (RFC 2428 §4). */
+  epsvAll: boolean
+  /** Failed PASS commands so far (vsftpd closes at `max_login_fails`). */
+  loginFails: number
   cwd: string
   binary: boolean
   data: DataChannel | undefined
@@ -200,6 +268,13 @@ interface Session {
   /** Against the per-session upload budgets. */
   readonly usage: Usage
 }
+
+/**
+ * Whether walking `arg` from `cwd` stays in directories that exist: only `/` does, so any named
+ * component fails, even one a later `..` leaves again (`/a/..`), as chdir(2) does.
+ */
+const passesOnlyRoot = (cwd: string, arg: string): boolean =>
+  (arg.startsWith("/") ? arg : `${cwd}/${arg}`).split("/").every((p) => p === "" || p === "." || p === "..")
 
 const resolvePath = (cwd: string, arg: string): string => {
   const parts = (arg.startsWith("/") ? arg : `${cwd}/${arg}`).split("/")
@@ -251,6 +326,13 @@ interface Instance {
   readonly disk: DiskFloor
   /** Stored by this instance, counted from what the quarantine already held at start. */
   readonly usage: Usage
+  /**
+   * A number in [0, 1) fixed by the decky, the user and the password: the probabilistic login's
+   * draw, so the same credentials get the same answer on every connection.
+   */
+  readonly loginDraw: (user: string, password: string) => number
+  /** Control connections open right now (vsftpd's STAT reports the count at session start). */
+  readonly clients: { count: number }
 }
 
 const handleConnection = (
@@ -264,10 +346,17 @@ const handleConnection = (
     const emit = events.emit
     const peerIp = conn.remoteAddress
     const words = WORDING[persona.flavor]
+    const vsftpd = persona.flavor === "vsftpd"
+    instance.clients.count++
+    const clientsAtStart = instance.clients.count
+    yield* Effect.addFinalizer(() => Effect.sync(() => instance.clients.count--))
     const reply = (text: string) => conn.write(`${text}\r\n`)
     const session: Session = {
       user: undefined,
       loggedIn: false,
+      anonymous: false,
+      epsvAll: false,
+      loginFails: 0,
       cwd: "/",
       binary: false,
       data: undefined,
@@ -556,20 +645,62 @@ const handleConnection = (
       for (let n = 1; ; n++) if (!taken(`${base}.${n}`)) return `${base}.${n}`
     }
 
+    /** A refused PASS: PAM's delay, then 530; the third failure closes the connection (vsftpd). */
+    const loginFailed = Effect.gen(function* () {
+      const jitter = yield* Random.nextRange(0.75, 1.25)
+      yield* Effect.sleep(Duration.millis(FAILED_LOGIN_DELAY_MS + PAM_DELAY_MS * jitter + PAM_OVERHEAD_MS))
+      session.user = undefined
+      session.loginFails++
+      if (session.loginFails < MAX_LOGIN_FAILS) {
+        yield* reply(words.loginFailed)
+        return false
+      }
+      yield* conn.end(`${words.loginFailed}\r\n`)
+      return true
+    })
+
     for (let i = 0; i < MAX_COMMANDS; i++) {
-      const line = yield* conn.readLine()
+      const read = yield* Effect.either(conn.readLine(vsftpd ? MAX_COMMAND_LINE : undefined))
+      if (read._tag === "Left") {
+        // vsftpd answers an over-long line and exits (ftpcmdio.c ftp_getline).
+        if (vsftpd && read.left._tag === "LimitExceeded")
+          return yield* conn.end("500 Input line too long.\r\n")
+        return yield* read.left
+      }
+      // vsftpd: trailing CRs go, NULs stand for LF (RFC 959's TELNET end of line), and an empty line is
+      // ignored (as ProFTPD does, for NAT devices); the verb is everything before the first space.
+      const line = vsftpd ? read.right.replace(/\r+$/, "").replace(/\0/g, "\n") : read.right
+      if (vsftpd && line === "") continue
       const sp = line.indexOf(" ")
-      const verb = (sp < 0 ? line : line.slice(0, sp)).trim().toUpperCase()
+      const head = sp < 0 ? line : line.slice(0, sp)
+      const upper = (vsftpd ? head : head.trim()).toUpperCase()
+      // vsftpd's alias for PASV (a firewall mangling it, postlogin.c).
+      const verb = vsftpd && upper === "P@SW" ? "PASV" : upper
       const arg = sp < 0 ? "" : line.slice(sp + 1)
       const needLogin = () => reply(words.needLogin)
+
+      if (vsftpd && !session.loggedIn && !VSFTPD_PRELOGIN.has(verb)) {
+        if (!/^[A-Z]{3,4}$/.test(verb)) unknown++
+        yield* needLogin()
+        continue
+      }
 
       switch (verb) {
         case "USER": {
           if (session.loggedIn) {
-            yield* reply("530 Can't change to another user.")
+            yield* reply(
+              !vsftpd
+                ? "530 Can't change to another user."
+                : session.anonymous
+                  ? "530 Can't change from guest user."
+                  : arg === session.user
+                    ? "331 Any password will do."
+                    : "530 Can't change to another user."
+            )
             break
           }
-          session.user = arg
+          // vsftpd keeps the name as given; an empty one is no user (PASS then answers 503).
+          session.user = arg === "" && vsftpd ? undefined : arg
           yield* emit({ _tag: "user", username: arg })
           yield* reply(words.userOk(printable(arg)))
           break
@@ -583,12 +714,14 @@ const handleConnection = (
             yield* reply("503 Login with USER first.")
             break
           }
+          const anonymous = vsftpd && config.anonymous_enable && /^(anonymous|ftp)$/i.test(session.user)
           const success =
-            config.login_mode === "always"
+            anonymous ||
+            (config.login_mode === "always"
               ? true
               : config.login_mode === "never"
                 ? false
-                : (yield* Random.next) < config.login_success_rate
+                : instance.loginDraw(session.user, arg) < config.login_success_rate)
           yield* emit(
             {
               _tag: "auth_attempt",
@@ -601,46 +734,53 @@ const handleConnection = (
           )
           if (success) {
             session.loggedIn = true
+            session.anonymous = anonymous
+            // vsftpd names an anonymous session after its ftp_username.
+            if (anonymous) session.user = "ftp"
             // Anonymous or not, an accepted login: the session cap applies from here, not the grace.
             conn.loggedIn()
             yield* reply(words.loggedIn(printable(session.user)))
-          } else {
-            session.user = undefined
-            yield* reply(words.loginFailed)
-          }
+          } else if (yield* loginFailed) return
           break
         }
         case "QUIT":
           yield* conn.end(`${words.goodbye}\r\n`)
           return
+        case "FEAT":
+          yield* reply(
+            vsftpd
+              ? VSFTPD_FEAT
+              : "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End"
+          )
+          break
+        case "OPTS":
+          yield* reply(
+            /^utf8 on$/i.test(vsftpd ? arg : arg.trim())
+              ? "200 Always in UTF8 mode."
+              : "501 Option not understood."
+          )
+          break
         case "NOOP":
           yield* reply("200 NOOP ok.")
           break
         case "SYST":
           yield* reply("215 UNIX Type: L8")
           break
-        case "FEAT":
-          yield* reply(
-            "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End"
-          )
-          break
-        case "OPTS":
-          yield* reply(
-            /^utf8 on$/i.test(arg.trim()) ? "200 Always in UTF8 mode." : "501 Option not understood."
-          )
-          break
         case "HELP":
-          yield* reply(
-            "214-The following commands are recognized.\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM MKD\r\n" +
-              " MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD  RNFR RNTO\r\n" +
-              " SITE SIZE SMNT STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD\r\n214 Help OK."
-          )
+          yield* reply(VSFTPD_HELP)
           break
         case "AUTH":
         case "PBSZ":
         case "PROT":
-          // What vsftpd without ssl_enable answers; clients then carry on in clear text.
-          yield* reply(words.needLogin)
+          // What vsftpd without ssl_enable answers (logged in: AUTH is unknown, PBSZ/PROT are refused);
+          // clients then carry on in clear text.
+          yield* reply(
+            !vsftpd || !session.loggedIn
+              ? words.needLogin
+              : verb === "AUTH"
+                ? "500 Unknown command."
+                : "550 Permission denied."
+          )
           break
         default: {
           if (!session.loggedIn) {
@@ -659,7 +799,9 @@ const handleConnection = (
             case "CWD":
             case "XCWD": {
               const target = resolvePath(session.cwd, arg.trim() === "" ? "/" : arg.trim())
-              if (target === "/") {
+              // chdir(2) fails on "" and on any path through a directory that does not exist.
+              const missing = vsftpd && (arg === "" || !passesOnlyRoot(session.cwd, arg))
+              if (target === "/" && !missing) {
                 session.cwd = "/"
                 yield* reply("250 Directory successfully changed.")
               } else yield* reply("550 Failed to change directory.")
@@ -691,6 +833,22 @@ const handleConnection = (
               break
             case "PASV":
             case "EPSV": {
+              if (vsftpd && verb === "PASV" && session.epsvAll) {
+                yield* reply("550 Permission denied.")
+                break
+              }
+              if (vsftpd && verb === "EPSV" && arg !== "") {
+                if (arg.toUpperCase() === "ALL") {
+                  session.epsvAll = true
+                  yield* reply("200 EPSV ALL ok.")
+                  break
+                }
+                const family = atoi(arg)
+                if (family < 1 || family > 2 || (family === 2 && !net.isIPv6(conn.localAddress))) {
+                  yield* reply("522 Bad network protocol.")
+                  break
+                }
+              }
               yield* dropData
               const host = conn.localAddress
               const isV6 = net.isIPv6(host)
@@ -717,9 +875,33 @@ const handleConnection = (
               break
             }
             case "PORT":
-            case "EPRT":
+            case "EPRT": {
+              if (vsftpd && verb === "PORT" && session.epsvAll) {
+                yield* reply("550 Permission denied.")
+                break
+              }
+              const bad =
+                vsftpd && verb === "EPRT" ? eprtSyntax(arg, net.isIPv6(conn.localAddress)) : undefined
+              if (bad !== undefined) {
+                // Refused for its form (an IPv6 address on an IPv4 connection), still a bounce attempt.
+                const target = parseEprt(arg)
+                if (
+                  target !== undefined &&
+                  !allowedActiveTarget({ host: target.host, port: 65535 }, conn.remoteAddress)
+                )
+                  yield* emit({
+                    _tag: "bounce_attempt",
+                    command: "EPRT",
+                    target_ip: target.host,
+                    target_port: target.port
+                  })
+                yield* dropData
+                yield* reply(bad === "protocol" ? "500 Bad EPRT protocol." : "500 Bad EPRT command.")
+                break
+              }
               yield* active(verb, arg)
               break
+            }
             case "LIST":
             case "NLST":
               yield* transfer(
@@ -733,6 +915,11 @@ const handleConnection = (
               // An own upload is write-only (vsftpd's anon_world_readable_only): listed, not readable.
               const f = session.uploads.has(p) ? undefined : fileAt(arg)
               yield* emit({ _tag: "download_attempt", path: p, found: f !== undefined })
+              // vsftpd asks for the data connection before it opens the file.
+              if (vsftpd && session.data === undefined) {
+                yield* reply("425 Use PORT or PASV first.")
+                break
+              }
               if (f === undefined) {
                 yield* dropData
                 yield* reply("550 Failed to open file.")
@@ -758,16 +945,37 @@ const handleConnection = (
               break
             }
             case "REST":
-              yield* reply(`350 Restart position accepted (${Number.parseInt(arg, 10) || 0}).`)
+              yield* reply(`350 Restart position accepted (${restOffset(arg)}).`)
               break
             case "ABOR":
+            // Telnet IP and Synch before ABOR (RFC 959 §4.1.3), as a client sends it without urgent data.
+            case "\uFFFD\uFFFD\uFFFD\uFFFDABOR":
               yield* dropData
               yield* reply("225 No transfer to ABOR.")
               break
+            case "ALLO":
+              yield* reply("202 ALLO command ignored.")
+              break
+            case "REIN":
+            case "ACCT":
+            case "SMNT":
+              yield* reply(`502 ${verb} not implemented.`)
+              break
             case "STAT":
+              if (arg !== "") {
+                // STAT <path>: a listing over the control connection (postlogin.c handle_stat_file).
+                const lines = listing(`-a ${arg}`, false).toString("utf8")
+                yield* reply(`213-Status follows:\r\n${lines}213 End of status`)
+                break
+              }
+              // The remote peer's address, like vsftpd's remote_ip_str; the client count at login time.
               yield* reply(
-                `211-FTP server status:\r\n     Connected to ${conn.localAddress}\r\n     Logged in as ${printable(session.user ?? "")}\r\n` +
-                  `     TYPE: ${session.binary ? "BINARY" : "ASCII"}\r\n211 End of status`
+                `211-FTP server status:\r\n     Connected to ${conn.remoteAddress}\r\n     Logged in as ${printable(session.user ?? "")}\r\n` +
+                  `     TYPE: ${session.binary ? "BINARY" : "ASCII"}\r\n` +
+                  "     No session bandwidth limit\r\n     Session timeout in seconds is 300\r\n" +
+                  "     Control connection is plain text\r\n     Data connections will be plain text\r\n" +
+                  `     At session startup, client count was ${clientsAtStart}\r\n` +
+                  `     vsFTPd ${vsftpdVersion(persona)} - secure, fast, stable\r\n211 End of status`
               )
               break
             case "STOR":
@@ -855,7 +1063,14 @@ export const ftpHoneypot = defineHoneypot({
         warn: rateLimitedWarning(60_000),
         quota,
         disk: { minFreeBytes: config.min_free_disk_bytes, minFreePercent: config.min_free_disk_percent },
-        usage
+        usage,
+        // SHA-256 of the decky, the instance and the pair: stable across connections and restarts.
+        loginDraw: (user, password) =>
+          ctx.seed
+            .bytes(6, `ftp-login:${ctx.seed.instanceId}:${JSON.stringify([user, password])}`)
+            .readUIntBE(0, 6) /
+          2 ** 48,
+        clients: { count: 0 }
       }
       const listener = yield* serveTcp({
         ...address,
