@@ -3,10 +3,11 @@ import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import * as fc from "fast-check"
-import { decodeMessage } from "../../src/honeypots/ldap/Ldap.js"
 import { ldapHoneypot } from "../../src/honeypots/ldap/index.js"
+import { decodeMessage } from "../../src/honeypots/ldap/Ldap.js"
+import { children, readTlv } from "../../src/honeypots/ntlm/Der.js"
 import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
-import { eventsOf, events as allEvents } from "./support.js"
+import { events as allEvents, eventsOf } from "./support.js"
 
 const TestLayer = () =>
   HoneypotContextLive({ decky: "decky-01", hostname: "dc01.corp.local" }).pipe(
@@ -296,8 +297,9 @@ const bindThenSearch = (port: number, bind: Buffer, search: Buffer, waitMs: numb
     }
     s.on("data", (d) => {
       if (!searched) {
-        // 30 len 02 01 id 61 len 0a 01 <resultCode>: short-form lengths in our replies.
-        bindResult = d[9] ?? -1
+        // LDAPMessage { messageID, BindResponse { resultCode ENUMERATED, … } }: AD's 4-byte lengths.
+        const op = children(readTlv(d)?.value ?? Buffer.alloc(0))?.[1]
+        bindResult = children(op?.value ?? Buffer.alloc(0))?.[0]?.value[0] ?? -1
         searched = true
         setTimeout(() => {
           if (!s.destroyed) s.write(search)

@@ -4,18 +4,7 @@
  * we send back. Decoding failures are typed, never thrown.
  */
 import { Either } from "effect"
-import {
-  children,
-  derEnumerated,
-  derInteger,
-  derOctets,
-  derSequence,
-  derSet,
-  readTlv,
-  readUnsigned,
-  type Tlv,
-  tlv
-} from "../ntlm/Der.js"
+import { children, readTlv, readUnsigned, type Tlv } from "../ntlm/Der.js"
 import { ProtocolViolation } from "../runtime/index.js"
 
 // RFC 4511 §4.2–§4.14 protocolOp tags ([APPLICATION n], constructed unless noted).
@@ -40,12 +29,17 @@ export const ResultCode = {
   success: 0,
   operationsError: 1,
   protocolError: 2,
+  authMethodNotSupported: 7,
   invalidDNSyntax: 34,
   invalidCredentials: 49,
   unwillingToPerform: 53
 } as const
 
 export const STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
+/** RFC 4511 §4.4.1 Notice of Disconnection. */
+export const NOTICE_OF_DISCONNECTION_OID = "1.3.6.1.4.1.1466.20036"
+/** RFC 4532 "Who am I?", which AD answers since Windows Server 2008. */
+export const WHOAMI_OID = "1.3.6.1.4.1.4203.1.11.3"
 
 export type Request =
   | {
@@ -65,6 +59,8 @@ export type Request =
   | { readonly _tag: "Unbind" }
   | { readonly _tag: "Abandon" }
   | { readonly _tag: "Extended"; readonly oid: string }
+  /** A protocolOp RFC 4511 does not define: a Notice of Disconnection (§4.4.1), then close. */
+  | { readonly _tag: "Unknown"; readonly tag: number }
   /** Any other operation: answered with `responseTag` (request tag + 1, RFC 4511 §4.6–§4.10). */
   | { readonly _tag: "Other"; readonly tag: number; readonly responseTag: number }
 
@@ -184,11 +180,51 @@ export const decodeMessage = (frame: Buffer): Either.Either<Message, ProtocolVio
     case Op.delRequest:
       return Either.right({ id, request: { _tag: "Other", tag: op.tag, responseTag: 0x6b } })
     default:
-      return bad(`unsupported protocolOp 0x${op.tag.toString(16)}`)
+      return Either.right({ id, request: { _tag: "Unknown", tag: op.tag } })
   }
 }
 
-const envelope = (id: number, op: Buffer): Buffer => derSequence(derInteger(id), op)
+/**
+ * Active Directory's BER: every constructed element (SEQUENCE, SET, [APPLICATION n]) carries its length
+ * in the 4-byte long form (0x84 + 4 octets), every primitive one in the shortest form. Scanners key on
+ * it (nmap's AD signatures start `0\x84\0\0..\x02\x01`), and it is what `wldap32`/`ntdsai` have sent
+ * since Windows 2000; OpenLDAP would send the shortest form everywhere.
+ */
+const adLength = (tag: number, n: number): Buffer => {
+  if ((tag & 0x20) !== 0) {
+    const b = Buffer.alloc(5)
+    b[0] = 0x84
+    b.writeUInt32BE(n, 1)
+    return b
+  }
+  if (n < 0x80) return Buffer.from([n])
+  const bytes: Array<number> = []
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff)
+  return Buffer.from([0x80 | bytes.length, ...bytes])
+}
+
+/** One TLV in AD's encoding. */
+export const adTlv = (tag: number, ...parts: ReadonlyArray<Uint8Array>): Buffer => {
+  const value = Buffer.concat(parts)
+  return Buffer.concat([Buffer.from([tag]), adLength(tag, value.length), value])
+}
+
+const intContent = (n: number): Buffer => {
+  const bytes: Array<number> = []
+  let v = n
+  do {
+    bytes.unshift(v & 0xff)
+    v = Math.floor(v / 256)
+  } while (v > 0)
+  if ((bytes[0]! & 0x80) !== 0) bytes.unshift(0)
+  return Buffer.from(bytes)
+}
+const adInteger = (n: number) => adTlv(0x02, intContent(n))
+const adEnumerated = (n: number) => adTlv(0x0a, intContent(n))
+const adOctets = (value: string | Uint8Array, tag = 0x04) =>
+  adTlv(tag, typeof value === "string" ? Buffer.from(value, "utf8") : value)
+
+const envelope = (id: number, op: Buffer): Buffer => adTlv(0x30, adInteger(id), op)
 
 /** LDAPResult-shaped response (RFC 4511 §4.1.9) under the given [APPLICATION n] tag. */
 export const result = (
@@ -197,7 +233,20 @@ export const result = (
   code: number,
   diagnostic = "",
   extra: ReadonlyArray<Buffer> = []
-): Buffer => envelope(id, tlv(tag, derEnumerated(code), derOctets(""), derOctets(diagnostic), ...extra))
+): Buffer => envelope(id, adTlv(tag, adEnumerated(code), adOctets(""), adOctets(diagnostic), ...extra))
+
+/** ExtendedResponse (RFC 4511 §4.12) with an optional responseName [10] and responseValue [11]. */
+export const extendedResponse = (
+  id: number,
+  code: number,
+  diagnostic: string,
+  responseName: string | undefined,
+  responseValue: string | undefined
+): Buffer =>
+  result(id, Op.extendedResponse, code, diagnostic, [
+    ...(responseName === undefined ? [] : [adOctets(responseName, 0x8a)]),
+    ...(responseValue === undefined ? [] : [adOctets(responseValue, 0x8b)])
+  ])
 
 /** SearchResultEntry (RFC 4511 §4.5.2). */
 export const searchEntry = (
@@ -207,12 +256,13 @@ export const searchEntry = (
 ): Buffer =>
   envelope(
     id,
-    tlv(
+    adTlv(
       Op.searchResEntry,
-      derOctets(dn),
-      derSequence(
+      adOctets(dn),
+      adTlv(
+        0x30,
         ...attributes.map(([name, values]) =>
-          derSequence(derOctets(name), derSet(...values.map((v) => derOctets(v))))
+          adTlv(0x30, adOctets(name), adTlv(0x31, ...values.map((v) => adOctets(v))))
         )
       )
     )
