@@ -4,7 +4,7 @@
  * before the greeting (RFC 8314 §3.3).
  */
 import type * as tls from "node:tls"
-import { Effect, type Ref, type Scope } from "effect"
+import { Clock, Effect, type Ref, type Scope } from "effect"
 import {
   type BindAddress,
   type Connection,
@@ -22,6 +22,7 @@ import {
   type TlsConfig
 } from "../runtime/index.js"
 import { parseUsers } from "./Accounts.js"
+import { type AuthPenalty, makeAuthPenalty } from "./AuthPenalty.js"
 import { mailDomain, seedMailbox } from "./Mailbox.js"
 
 /** The mailbox knobs imap and pop3 share (`MailboxConfigFields`). */
@@ -39,6 +40,12 @@ export interface MailInstance<C> {
   readonly domain: string
   readonly tls: tls.SecureContext
   readonly seeds: Ref.Ref<ReadonlyArray<Buffer>>
+  /** Dovecot's failed-login delays and per-IP penalty (imap and pop3). */
+  readonly penalty: AuthPenalty
+  /** The mailboxes' UIDVALIDITY: a creation time, stable per decky (imap SELECT, pop3 UIDL). */
+  readonly uidValidity: number
+  /** The bait's dates count back from here (the instance's start): a mailbox does not change per login. */
+  readonly mailboxTime: Date
 }
 
 /**
@@ -71,7 +78,10 @@ export const serveMailbox = <C extends MailboxConfig, Ev extends TaggedEvent, R>
       users: parseUsers(config.users),
       domain: mailDomain(ctx.hostname),
       tls: context,
-      seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan)
+      seeds: yield* seedMailbox(config.email_seed, config.email_seed_rescan),
+      penalty: makeAuthPenalty(),
+      uidValidity: 1_600_000_000 + (ctx.seed.bytes(4, "mail-uidvalidity").readUInt32BE(0) % 120_000_000),
+      mailboxTime: new Date(yield* Clock.currentTimeMillis)
     }
     return yield* servePlainAndTls({
       events: options.events,

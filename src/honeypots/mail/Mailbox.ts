@@ -223,9 +223,10 @@ export const seedMailbox = (
 export const fullMailbox = (
   recipient: string,
   domain: string,
-  seeds: ReadonlyArray<Buffer>
+  seeds: ReadonlyArray<Buffer>,
+  now: Date = new Date()
 ): ReadonlyArray<BaitMessage> => {
-  const base = baitMailbox(recipient, domain)
+  const base = baitMailbox(recipient, domain, now)
   return [...base, ...seeds.map((raw, i) => seedMessage(raw, base.length + 1 + i, `${recipient}@${domain}`))]
 }
 
