@@ -38,9 +38,10 @@ describe("http fuzz", () => {
           `http://127.0.0.1:${port}/still-alive`
         ])
         expect(ok.stdout).toBe("403")
-        // About half the cases are unparsable and end their pipelined connection with a 400, so
-        // roughly one request per connection reaches the app; well above that proves the handler ran.
-        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
+        // Most cases end their pipelined connection with an Apache 400 (unparsable, or HTTP/1.1 without
+        // a Host header, which Apache refuses), so well under one request per connection reaches the
+        // app; a fifth of the connections is still far above zero and proves the handler ran.
+        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 5)
         const by = eventsBySrcPort(all)
         // The kernel reuses source ports across 2,000 short connections: bounds are per connection
         // that used the port.
@@ -53,12 +54,12 @@ describe("http fuzz", () => {
           expect(es.every((e) => kinds.has(e.type))).toBe(true)
           const count = (t: string) => es.filter((e) => e.type === t).length
           // Each request the app saw was fingerprinted first; at most one access record follows it,
-          // plus one for a parser error reply (400/408/431), which ends the connection.
+          // plus one for an error reply of the HTTP/1 engine (400/408/414), which ends the connection.
           expect(count("request")).toBeLessThanOrEqual(10 * connections)
           expect(count("http_request_fingerprint")).toBe(count("request"))
           expect(count("http_access")).toBeLessThanOrEqual(count("request") + connections)
           for (const e of es.filter((e) => e.type === "http_access" && e.fields.method === ""))
-            expect(["400", "408", "431"]).toContain(e.fields.status)
+            expect(["400", "408", "414"]).toContain(e.fields.status)
           for (const e of es)
             expect(Buffer.byteLength(e.fields.body ?? "", "utf8")).toBeLessThanOrEqual(512 * 3)
           for (const e of es.filter((e) => e.type === "http_request_fingerprint"))

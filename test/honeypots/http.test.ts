@@ -31,15 +31,16 @@ const start = (config: unknown = {}) =>
 
 describe("http honeypot", () => {
   it.scopedLive(
-    "serves the default 403 page with a seeded Apache/nginx Server header and logs the request",
+    "serves Apache's 403 page as Debian's Apache (the default persona) and logs the request",
     () =>
       Effect.gen(function* () {
         const port = yield* start()
         const r = yield* run("curl", ["-s", "-i", "-A", "probe/1.0", `http://127.0.0.1:${port}/admin?x=1`])
         expect(r.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
         const server = /\r\nServer: ([^\r]+)\r\n/.exec(r.stdout)?.[1] ?? ""
-        expect(server).toMatch(/^(Apache\/2\.4\.\d+ \((Ubuntu|Debian)\)|nginx\/1\.\d+\.\d+( \(Ubuntu\))?)$/)
-        expect(r.stdout).toContain(`<address>${server} Server at decky-01 Port 80</address>`)
+        expect(server).toBe("Apache/2.4.71 (Debian)")
+        // UseCanonicalName Off: the footer names the host and port of the request's Host header.
+        expect(r.stdout).toContain(`<address>${server} Server at 127.0.0.1 Port ${port}</address>`)
         expect(r.stdout).toContain("<h1>Forbidden</h1><p>".replace("</h1><p>", "</h1>\n<p>"))
         const es = yield* waitForEvents((es) => es.some((e) => e.type === "request"))
         const req = es.find((e) => e.type === "request")!
@@ -370,7 +371,8 @@ describe("http honeypot", () => {
           "%{http_code}",
           `http://127.0.0.1:${port}${path}`
         ])
-        expect(r.stdout).toBe("403")
+        // Apache: a path climbing above / is 400; an encoded slash is 404 (AllowEncodedSlashes Off).
+        expect(r.stdout).toBe(path === "/..%2fsecret.txt" ? "404" : "400")
       }
     }).pipe(Effect.provide(TestLayer()))
   )
@@ -406,8 +408,16 @@ describe("http honeypot", () => {
         Effect.sync(() => hostileTrickler(socket, "connect")),
         (c) => Effect.sync(c.stop)
       )
-      expect(yield* realTimeUntil(() => client.text().includes("\r\n\r\n"))).toBe(true)
+      // The header deadline runs on Effect's Clock: move it on until the 408 comes.
+      const answered = () => client.text().includes("\r\n\r\n")
+      for (let i = 0; i < 40 && !answered(); i++) {
+        yield* TestClock.adjust(250)
+        yield* realTimeUntil(answered, 200)
+      }
+      expect(answered()).toBe(true)
       expect(client.text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+      const page = client.text().slice(client.text().indexOf("\r\n\r\n") + 4)
+      expect(page).toContain("<p>Server timeout waiting for the HTTP request from the client.</p>")
       const localPort = String(socket.localPort)
       // The 408 half-closed the socket; the client keeps its side, and so, for now, its slot.
       expect(yield* sleepScheduledWithin(ERROR_LINGER_MS)).toBe(true)
@@ -434,37 +444,44 @@ describe("http honeypot", () => {
         path: "",
         proto: "h1",
         status: "408",
-        bytes: "0",
+        bytes: String(Buffer.byteLength(page, "latin1")),
         src_ip: "127.0.0.1",
         src_port: localPort
       })
     }).pipe(Effect.provide(TestLayer()))
   )
 
-  it.scopedLive("oversized header block → 431, garbage → 400, both with the persona's Server header", () =>
-    Effect.gen(function* () {
-      const port = yield* start({ server_header: "Apache/2.4.41 (Ubuntu)" })
-      const big = yield* rawExchange(
-        port,
-        `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`
-      )
-      expect(big.text).toBe(
-        "HTTP/1.1 431 Request Header Fields Too Large\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-      )
-      const junk = yield* rawExchange(port, "\x16\x03\x01garbage\r\n\r\n")
-      expect(junk.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\n/)
-      // No request reached the app; each error reply is still an access record, as in Apache's log.
-      expect(yield* eventsOf("request")).toEqual([])
-      expect(yield* eventsOf("http_request_fingerprint")).toEqual([])
-      const access = yield* waitForEvents((es) => es.filter((e) => e.type === "http_access").length >= 2)
-      expect(
-        access
-          .filter((e) => e.type === "http_access")
-          .map((e) => [e.fields.status, e.fields.method, e.fields.path, e.fields.proto, e.fields.bytes])
-      ).toEqual([
-        ["431", "", "", "h1", "0"],
-        ["400", "", "", "h1", "0"]
-      ])
-    }).pipe(Effect.provide(TestLayer()))
+  it.scopedLive(
+    "oversized header line and garbage → Apache's 400 pages, with the persona's Server header",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* start({ server_header: "Apache/2.4.41 (Ubuntu)" })
+        const big = yield* rawExchange(
+          port,
+          `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`
+        )
+        // Apache has no 431: a field over LimitRequestFieldSize (8190) is a 400 with its note.
+        expect(big.text).toMatch(
+          /^HTTP\/1\.1 400 Bad Request\r\nDate: [^\r]+ GMT\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\nContent-Length: \d+\r\nConnection: close\r\nContent-Type: text\/html; charset=iso-8859-1\r\n\r\n/
+        )
+        expect(big.text).toContain("<br />\nSize of a request header field exceeds server limit.</p>")
+        const junk = yield* rawExchange(port, "\x16\x03\x01garbage\r\n\r\n")
+        expect(junk.text).toMatch(
+          /^HTTP\/1\.1 400 Bad Request\r\nDate: [^\r]+\r\nServer: Apache\/2\.4\.41 \(Ubuntu\)\r\n/
+        )
+        expect(junk.text).toContain("<address>Apache/2.4.41 (Ubuntu) Server at decky-01 Port 80</address>")
+        // No request reached the app; each error reply is still an access record, as in Apache's log.
+        expect(yield* eventsOf("request")).toEqual([])
+        expect(yield* eventsOf("http_request_fingerprint")).toEqual([])
+        const access = yield* waitForEvents((es) => es.filter((e) => e.type === "http_access").length >= 2)
+        expect(
+          access
+            .filter((e) => e.type === "http_access")
+            .map((e) => [e.fields.status, e.fields.method, e.fields.path, e.fields.proto, e.fields.bytes])
+        ).toEqual([
+          ["400", "GET", "/", "h1", String(Buffer.byteLength(big.text.split("\r\n\r\n")[1] ?? "", "latin1"))],
+          ["400", "", "", "h1", String(Buffer.byteLength(junk.text.split("\r\n\r\n")[1] ?? "", "latin1"))]
+        ])
+      }).pipe(Effect.provide(TestLayer()))
   )
 })

@@ -1,18 +1,18 @@
 /**
- * The web persona shared by http and https (spec/honeypots.md §3–4): every method and path is
- * answered with a file, the custom body, a fake app page or the 403 page, and every request is
- * logged as one `request` event with any credentials it carried. node:http / node:http2 parse the
- * wire; the harness's serveTcp still owns accept, per-IP limits, deadlines and the peer of every
- * event (each connection's emitter reaches node's callbacks through a `ConnectionRegistry`).
+ * The web persona shared by http and https (spec/honeypots.md §3–4), answering as Debian's Apache 2.4
+ * does (issue 14; Apache.ts, Site.ts): HTTP/1.x on our own engine (H1.ts), h2 and h2c on node:http2.
+ * Every request is logged as `http_request_fingerprint` (as its header block is parsed), `request`
+ * (with any credentials it carried) and `http_access` (once answered); an error reply of the HTTP/1
+ * engine before any request (400, 408, 414) is logged as `http_access` alone. The harness's serveTcp
+ * owns accept, per-IP limits, deadlines and the peer of every event.
  */
 import { readFile, realpath, stat } from "node:fs/promises"
-import * as http from "node:http"
 import * as http2 from "node:http2"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { Duplex } from "node:stream"
 import * as tls from "node:tls"
-import { Effect, Option, Runtime, Schema } from "effect"
+import { Clock, Effect, Option, Runtime, Schema } from "effect"
 import {
   type Connection,
   type Emitter,
@@ -21,24 +21,34 @@ import {
   type Peer,
   type ServiceEvents
 } from "../runtime/index.js"
+import { ALLOW_STATIC, parseHost, parseTarget, type Signature } from "./Apache.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
 import type { HttpEvent } from "./Events.js"
+import { type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
 import { SettingsTap } from "./H2Settings.js"
 import { ja4h } from "./Ja4h.js"
-import { FAKE_APPS, type FakeApp, fakeAppPage, forbiddenPage, serverHeaderCandidates } from "./Pages.js"
+import {
+  DEFAULT_SERVER_HEADER,
+  FAKE_APPS,
+  type FakeApp,
+  fakeAppPage,
+  serverHeaderCandidates
+} from "./Pages.js"
+import { httpDate, respond, type Site, type SiteRequest, type SiteResponse, type StaticFile } from "./Site.js"
 
 /** Bytes of a request body we read; at most `BODY_LOG_BYTES` of them reach the event. */
 export const BODY_READ_BYTES = 4096
 export const BODY_LOG_BYTES = 512
-/** Request header block limit (node's default is 16 KiB; Apache's is 8 KiB per line, 100 lines). */
+/** h2 header block limit. */
 export const MAX_HEADER_BYTES = 16 * 1024
 /** Slowloris guard: the whole header block must arrive within this many ms (`header_timeout_ms`). */
 export const HEADERS_TIMEOUT_MS = 20_000
-/** node's bound on a whole request; the header timeout may not exceed it (node refuses to start). */
+/** The longest header timeout an operator may set. */
 export const REQUEST_TIMEOUT_MS = 60_000
 /**
- * After an error reply (400/408/431) the server half-closes; a client that ignores that FIN loses the
- * socket, and its per-IP slot, this long after (as serveTcp's own END_LINGER_MS).
+ * After the last response (an error, HTTP/1.0, Connection: close) the server half-closes, as Apache's
+ * lingering close does; a client that ignores that FIN loses the socket, and its per-IP slot, this
+ * long after (on Effect's Clock).
  */
 export const ERROR_LINGER_MS = 1_000
 
@@ -48,17 +58,18 @@ const HeaderMap = Schema.Record({ key: Schema.String, value: Schema.String })
 
 /** Config keys shared by http and https (spec §3). */
 export const webConfigFields = {
+  /** Omitted: Debian's Apache (`Apache/2.4.71 (Debian)`), or a seeded nginx / IIS string for those apps. */
   server_header: Schema.optional(Schema.String),
   /**
-   * Status of every response. Omitted, it follows the body: 403 with the built-in Forbidden page,
-   * 200 with a fake_app page, custom_body or a served file (see `statusFor`). The schema and the
-   * runtime share that one rule (the original's schema said 200 while its runtime sent 403).
+   * Status of every response the site decides (not of protocol errors). Omitted: Apache's own,
+   * 403 everywhere with fake_app none (Require all denied), 200/404/405/501 for apache_default's
+   * static site, 200 for a fake_app page or custom_body.
    */
   response_code: Schema.optional(Schema.Int.pipe(Schema.between(200, 599))),
   fake_app: Schema.optionalWith(Schema.Literal(...FAKE_APPS), { default: () => "none" as const }),
   /**
-   * Headers added to every response: a map, or its JSON text, which is what the catalog's textarea
-   * and an INI value carry (the original passed a string through as-is and a dict as JSON).
+   * Headers added to every response, right after Server: a map, or its JSON text, which is what the
+   * catalog's textarea and an INI value carry.
    */
   extra_headers: Schema.optionalWith(Schema.Union(HeaderMap, Schema.parseJson(HeaderMap)), {
     default: () => ({})
@@ -68,8 +79,7 @@ export const webConfigFields = {
   files: Schema.optional(Schema.String),
   /**
    * Slowloris guard: a request's header block must be complete this many ms after it began, else
-   * `408` (Apache's mod_reqtimeout `header=20`). node enforces it on its own timers, not Effect's
-   * Clock, so tests shorten it here rather than with TestClock.
+   * `408` (Apache's mod_reqtimeout `header=20`), on Effect's Clock.
    */
   header_timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.between(1_000, REQUEST_TIMEOUT_MS)), {
     default: () => HEADERS_TIMEOUT_MS
@@ -86,14 +96,9 @@ export interface WebConfig {
   readonly header_timeout_ms: number
 }
 
-export type BodySource = "file" | "custom" | "fake_app" | "forbidden"
-
-/** The one place the default status is decided. */
-export const statusFor = (config: WebConfig, source: BodySource): number =>
-  config.response_code ?? (source === "forbidden" ? 403 : 200)
-
 export interface WebPersona {
   readonly service: string
+  /** The default port of the service (80, 443): the port Apache's footer names without a Host port. */
   readonly port: number
   readonly serverHeader: string
 }
@@ -103,25 +108,129 @@ export const choosePersona = (
   config: WebConfig,
   service: string,
   port: number
-) => ({
+): WebPersona => ({
   service,
   port,
   serverHeader:
     config.server_header !== undefined && config.server_header !== ""
       ? config.server_header
-      : ctx.seed.pick(serverHeaderCandidates(config.fake_app))
+      : config.fake_app === "nginx_default" || config.fake_app === "iis_default"
+        ? ctx.seed.pick(serverHeaderCandidates(config.fake_app))
+        : DEFAULT_SERVER_HEADER
 })
 
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * The index page's modification time, stable per decky (its ETag and Last-Modified do not change
+ * across restarts): a day of 2024–2025 drawn from the decky's seed, with microseconds.
+ */
+const indexMtimeUs = (ctx: HoneypotContextService): number => {
+  const b = ctx.seed.bytes(8, "http:index-mtime")
+  const base = Date.UTC(2024, 0, 1) * 1000
+  return base + (b.readUInt32BE(0) % (700 * 86_400)) * 1_000_000 + (b.readUInt32BE(4) % 1_000_000)
+}
+
+/** A permutation of Apache's static Allow list, fixed per decky. */
+const allowOrder = (ctx: HoneypotContextService): string => {
+  const left: Array<string> = [...ALLOW_STATIC]
+  const out: Array<string> = []
+  const b = ctx.seed.bytes(left.length, "http:allow-order")
+  for (let i = 0; left.length > 0; i++) out.push(...left.splice((b[i] ?? 0) % left.length, 1))
+  return out.join(",")
+}
+
+/** The persona's site (Site.ts): what every path answers. */
+export const makeSite = (ctx: HoneypotContextService, config: WebConfig, persona: WebPersona): Site => {
+  const extraHeaders = Object.entries(config.extra_headers).filter(([k]) => TOKEN.test(k))
+  const allow = allowOrder(ctx)
+  const page = (text: string, contentType: string): StaticFile => ({
+    body: Buffer.from(text, "utf8"),
+    contentType,
+    mtimeUs: indexMtimeUs(ctx)
+  })
+  if (config.custom_body !== undefined)
+    return {
+      kind: "app",
+      allow,
+      page: page(config.custom_body, "text/html; charset=UTF-8"),
+      status: config.response_code,
+      extraHeaders,
+      source: "custom"
+    }
+  const fake = fakeAppPage(config.fake_app, persona.serverHeader, ctx.hostname)
+  if (fake === undefined)
+    return {
+      kind: "denied",
+      allow,
+      page: undefined,
+      status: config.response_code,
+      extraHeaders,
+      source: "forbidden"
+    }
+  if (config.fake_app === "apache_default")
+    return {
+      kind: "static",
+      allow,
+      page: page(fake, "text/html"),
+      status: config.response_code,
+      extraHeaders,
+      source: "fake_app"
+    }
+  return {
+    kind: "app",
+    allow,
+    page: page(fake, "text/html; charset=UTF-8"),
+    status: config.response_code,
+    extraHeaders,
+    source: "fake_app"
+  }
+}
+
+const MIME: Readonly<Record<string, string>> = {
+  ".html": "text/html",
+  ".htm": "text/html",
+  ".txt": "text/plain",
+  ".css": "text/css",
+  ".js": "text/javascript",
+  ".json": "application/json",
+  ".xml": "application/xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".ico": "image/vnd.microsoft.icon",
+  ".svg": "image/svg+xml",
+  ".pdf": "application/pdf",
+  ".zip": "application/zip",
+  ".gz": "application/gzip"
+}
+
+/** A regular file under the files dir by decoded path (realpath-checked, ≤16 MiB). */
+const fileFor = (root: string, urlPath: string): Effect.Effect<Option.Option<StaticFile>> =>
+  Effect.gen(function* () {
+    const base = yield* Effect.tryPromise(() => realpath(root))
+    const target = yield* Effect.tryPromise(() => realpath(path.join(base, path.normalize(`/${urlPath}`))))
+    if (target !== base && !target.startsWith(base + path.sep)) return Option.none()
+    const st = yield* Effect.tryPromise(() => stat(target))
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return Option.none()
+    const body = yield* Effect.tryPromise(() => readFile(target))
+    return Option.some({
+      body,
+      contentType: MIME[path.extname(target).toLowerCase()] ?? "application/octet-stream",
+      mtimeUs: Math.floor(st.mtimeMs * 1000)
+    })
+  }).pipe(Effect.orElseSucceed(() => Option.none()))
+
+type AnyRequest = http2.Http2ServerRequest
+type AnyResponse = http2.Http2ServerResponse
 
 /** A connection's emitter: http's or https's events (one type), the TCP peer already filled in. */
 export type WebEmitter = Emitter<HttpEvent>
 
-/** What node's callbacks need of the serveTcp connection a request or a parser error belongs to. */
+/** What node's h2 callbacks need of the serveTcp connection a request belongs to. */
 export interface ConnectionLink {
   readonly emitter: WebEmitter
-  /** An error reply was sent and the socket half-closed: close it soon if the client does not. */
-  readonly closeSoon: () => void
 }
 
 /**
@@ -165,22 +274,108 @@ export class ConnectionRegistry {
     return session === undefined ? undefined : this.links.get(session)
   }
 }
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse
 
-/** Resolve a URL path inside the files dir; `undefined` unless it is a regular file under it. */
-const fileFor = (root: string, urlPath: string): Effect.Effect<Option.Option<Buffer>> =>
-  Effect.gen(function* () {
-    const rel = yield* Effect.try(() => decodeURIComponent(urlPath.split("?")[0] ?? "/"))
-    const base = yield* Effect.tryPromise(() => realpath(root))
-    const target = yield* Effect.tryPromise(() => realpath(path.join(base, path.normalize(`/${rel}`))))
-    if (target !== base && !target.startsWith(base + path.sep)) return Option.none()
-    const st = yield* Effect.tryPromise(() => stat(target))
-    if (!st.isFile() || st.size > 16 * 1024 * 1024) return Option.none()
-    return Option.some(yield* Effect.tryPromise(() => readFile(target)))
-  }).pipe(Effect.orElseSucceed(() => Option.none()))
+/**
+ * The peer as Go's `RemoteAddr` spells it (`1.2.3.4:80`, `[::1]:443`): the `remote_addr` of the
+ * original's Caddy module events, derived from the emitter's peer so it cannot disagree with it.
+ */
+const remoteAddr = (peer: Peer | undefined): string => {
+  if (peer === undefined) return ""
+  const host = peer.ip.includes(":") ? `[${peer.ip}]` : peer.ip
+  return peer.port === null ? host : `${host}:${peer.port}`
+}
 
-/** Read at most BODY_READ_BYTES of the body; the rest is discarded by node as it arrives. */
-const readBody = (req: AnyRequest): Effect.Effect<{ body: Buffer; truncated: boolean }> =>
+/** One request as both protocols hand it to the persona. */
+interface Incoming {
+  readonly method: string
+  /** The request target as sent. */
+  readonly target: string
+  /** `0.9`, `1.0`, `1.1`, `2.0`. */
+  readonly httpVersion: string
+  readonly rawHeaders: ReadonlyArray<string>
+  /** Lower-case names, pseudo-headers dropped. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly site: SiteRequest
+  readonly proto: "h1" | "h2"
+}
+
+/** The persona's request path: log the head, read the body, log the request, decide the answer. */
+export const makeResponder = (
+  config: WebConfig,
+  site: Site,
+  emitter: WebEmitter
+): ((
+  req: Incoming,
+  readBody: Effect.Effect<{ readonly body: Buffer; readonly truncated: boolean }>
+) => Effect.Effect<SiteResponse>) => {
+  const remote_addr = remoteAddr(emitter.peer)
+  return (req, readBody) =>
+    Effect.gen(function* () {
+      const fp = ja4h({ method: req.method, httpVersion: req.httpVersion, rawHeaders: [...req.rawHeaders] })
+      yield* emitter.emit({
+        _tag: "http_request_fingerprint",
+        remote_addr,
+        proto: req.proto,
+        method: req.method,
+        path: req.target,
+        ja4h: fp.ja4h,
+        headers_ordered: fp.headersOrdered,
+        cookie: fp.cookie,
+        accept_language: fp.acceptLanguage
+      })
+      const { body } = yield* readBody
+      const bodyText = body.toString("utf8")
+      const creds =
+        classifyAuthorization(req.headers.authorization) ??
+        extractFormCredentials(bodyText, req.headers["content-type"])
+      yield* emitter.emit({
+        _tag: "request",
+        method: req.method,
+        path: req.target,
+        headers: { ...req.headers },
+        body: body.subarray(0, BODY_LOG_BYTES).toString("utf8"),
+        user_agent: req.headers["user-agent"] ?? "",
+        ...(creds ?? {})
+      })
+      const file =
+        config.files === undefined || req.site.path === undefined
+          ? Option.none()
+          : yield* fileFor(config.files, req.site.path)
+      return respond(site, req.site, Option.getOrUndefined(file))
+    })
+}
+
+/** The HTTP/1 engine's view of the persona, for one connection. */
+export const h1Handler = (
+  config: WebConfig,
+  persona: WebPersona,
+  site: Site,
+  hostname: string,
+  emitter: WebEmitter
+): H1Handler => {
+  const responder = makeResponder(config, site, emitter)
+  const remote_addr = remoteAddr(emitter.peer)
+  const access = (method: string, target: string, status: number, bytes: number) =>
+    emitter.emit({ _tag: "http_access", remote_addr, method, path: target, proto: "h1", status, bytes })
+  return {
+    serverHeader: persona.serverHeader,
+    hostname,
+    defaultPort: persona.port,
+    headerTimeoutMs: config.header_timeout_ms,
+    lingerMs: ERROR_LINGER_MS,
+    extraHeaders: site.extraHeaders,
+    onRequest: (req: H1Request, readBody) =>
+      responder({ ...req, httpVersion: req.version, proto: "h1" }, readBody),
+    onError: (status, method, target, bytes) => access(method, target, status, bytes),
+    onAccess: (req, status, bytes) => access(req.method, req.target, status, bytes)
+  }
+}
+
+const headerValue = (v: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof v === "string" ? v : v === undefined ? undefined : v.join(", ")
+
+/** Read at most BODY_READ_BYTES of an h2 body; the rest is discarded by node as it arrives. */
+const readH2Body = (req: AnyRequest): Effect.Effect<{ body: Buffer; truncated: boolean }> =>
   Effect.async((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -200,39 +395,16 @@ const readBody = (req: AnyRequest): Effect.Effect<{ body: Buffer; truncated: boo
     req.on("close", () => finish(false))
   })
 
-const headerValue = (v: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof v === "string" ? v : v === undefined ? undefined : v.join(", ")
+/** Hop-by-hop headers h2 forbids. */
+const H2_DROPPED = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade"])
 
-/** Request headers as an object; pseudo-headers (`:path`, …) of h2 are dropped. */
-const headerMap = (req: AnyRequest): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (k.startsWith(":")) continue
-    const value = headerValue(v)
-    if (value !== undefined) out[k] = value
-  }
-  return out
-}
-
-/**
- * The peer as Go's `RemoteAddr` spells it (`1.2.3.4:80`, `[::1]:443`): the `remote_addr` of the
- * original's Caddy module events, derived from the emitter's peer so it cannot disagree with it.
- */
-const remoteAddr = (peer: Peer | undefined): string => {
-  if (peer === undefined) return ""
-  const host = peer.ip.includes(":") ? `[${peer.ip}]` : peer.ip
-  return peer.port === null ? host : `${host}:${peer.port}`
-}
-
-/** The protocol tag of the original's Caddy module: `h1` for HTTP/1.x, `h2` for h2 and h2c. */
-const protoTag = (req: AnyRequest): "h1" | "h2" => (req.httpVersionMajor >= 2 ? "h2" : "h1")
-
-/** Build the node request listener for one listener of the persona. */
-export const makeRequestHandler = (
+/** The node:http2 request listener of a persona (h2c on 80, h2 after TLS). */
+export const makeH2RequestHandler = (
   ctx: HoneypotContextService,
   runtime: Runtime.Runtime<never>,
   config: WebConfig,
   persona: WebPersona,
+  site: Site,
   links: ConnectionRegistry,
   events: ServiceEvents<HttpEvent>
 ) => {
@@ -244,75 +416,63 @@ export const makeRequestHandler = (
     ctx.emitter(events, { ip: normalizeIp(req.socket?.remoteAddress), port: req.socket?.remotePort ?? 0 })
   const program = (req: AnyRequest, res: AnyResponse) =>
     Effect.gen(function* () {
-      const method = req.method ?? ""
-      const urlPath = req.url ?? "/"
       const emitter = emitterOf(req)
-      const remote_addr = remoteAddr(emitter.peer)
-      const proto = protoTag(req)
-      // Emitted as the header block arrives, before the body is read (the original's listener tap
-      // saw the wire before its upstream app did).
-      const fp = ja4h({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders })
-      yield* emitter.emit({
-        _tag: "http_request_fingerprint",
-        remote_addr,
-        proto,
-        method,
-        path: urlPath,
-        ja4h: fp.ja4h,
-        headers_ordered: fp.headersOrdered,
-        cookie: fp.cookie,
-        accept_language: fp.acceptLanguage
-      })
-      const { body, truncated } = yield* readBody(req)
-      const bodyText = body.toString("utf8")
-      const creds =
-        classifyAuthorization(headerValue(req.headers.authorization)) ??
-        extractFormCredentials(bodyText, headerValue(req.headers["content-type"]))
-      yield* emitter.emit({
-        _tag: "request",
-        method,
-        path: urlPath,
-        headers: headerMap(req),
-        body: body.subarray(0, BODY_LOG_BYTES).toString("utf8"),
-        user_agent: headerValue(req.headers["user-agent"]) ?? "",
-        ...(creds ?? {})
-      })
-
-      const file = config.files === undefined ? Option.none() : yield* fileFor(config.files, urlPath)
-      const fake = fakeAppPage(config.fake_app, persona.serverHeader, ctx.hostname)
-      const [source, payload]: readonly [BodySource, string | Buffer] = Option.isSome(file)
-        ? ["file", file.value]
-        : config.custom_body !== undefined
-          ? ["custom", config.custom_body]
-          : fake !== undefined
-            ? ["fake_app", fake]
-            : ["forbidden", forbiddenPage(persona.serverHeader, ctx.hostname, persona.port)]
-      const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
-      if (res.headersSent || res.destroyed) return
-      res.statusCode = statusFor(config, source)
-      res.setHeader(
-        "Content-Type",
-        source === "file" ? "application/octet-stream" : "text/html; charset=UTF-8"
-      )
-      for (const [k, v] of Object.entries(config.extra_headers)) {
-        if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) res.setHeader(k, v)
+      const method = req.method ?? ""
+      const target = req.url ?? "/"
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(req.headers)) {
+        const value = headerValue(v)
+        if (!k.startsWith(":") && value !== undefined) headers[k] = value
       }
-      // Forced last so extra_headers cannot reveal a second identity.
+      const authority = headerValue(req.headers[":authority"]) ?? headers.host
+      const host = authority === undefined ? undefined : parseHost(authority)
+      const t = parseTarget(target, method)
+      const sig: Signature = {
+        serverHeader: persona.serverHeader,
+        host: host === undefined || host.host === "" ? ctx.hostname : host.host,
+        port: host?.port ?? persona.port
+      }
+      const siteReq: SiteRequest = {
+        method,
+        path: t._tag === "Path" ? t.path : t._tag === "Asterisk" ? undefined : "",
+        headers,
+        head: method === "HEAD",
+        sig
+      }
+      const out = yield* makeResponder(
+        config,
+        site,
+        emitter
+      )(
+        {
+          method,
+          target,
+          httpVersion: req.httpVersion,
+          rawHeaders: req.rawHeaders,
+          headers,
+          site: siteReq,
+          proto: "h2"
+        },
+        readH2Body(req)
+      )
+      if (res.headersSent || res.destroyed) return
+      const now = yield* Clock.currentTimeMillis
+      res.statusCode = out.status
+      res.setHeader("Date", httpDate(now))
       res.setHeader("Server", persona.serverHeader)
-      res.setHeader("Content-Length", String(bytes.length))
-      if (truncated && req.httpVersionMajor < 2) res.setHeader("Connection", "close")
-      const sent = method === "HEAD" ? 0 : bytes.length
+      for (const [k, v] of [...site.extraHeaders, ...out.headers])
+        if (!H2_DROPPED.has(k.toLowerCase())) res.setHeader(k, v)
+      if (out.contentType !== undefined) res.setHeader("Content-Type", out.contentType)
       if (method === "HEAD") res.end()
-      else res.end(bytes)
-      // `bytes` counts body bytes only, like the original's response writer (and curl's size_download).
+      else res.end(out.body)
       yield* emitter.emit({
         _tag: "http_access",
-        remote_addr,
+        remote_addr: remoteAddr(emitter.peer),
         method,
-        path: urlPath,
-        proto,
-        status: res.statusCode,
-        bytes: sent
+        path: target,
+        proto: "h2",
+        status: out.status,
+        bytes: method === "HEAD" ? 0 : out.body.length
       })
     }).pipe(
       Effect.catchAllDefect((d) =>
@@ -423,8 +583,7 @@ class ReplayedSocket extends Duplex {
 
 /**
  * Keep the connection's fiber (and so the harness's accounting, deadlines and shutdown) until its
- * socket closes; interrupting it destroys the socket. One callback, no racing fibers: this runs for
- * every request a scanner sends.
+ * socket closes; interrupting it destroys the socket.
  */
 const untilClosed = (socket: net.Socket | tls.TLSSocket): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
@@ -433,55 +592,53 @@ const untilClosed = (socket: net.Socket | tls.TLSSocket): Effect.Effect<void> =>
     return Effect.sync(() => socket.destroy())
   })
 
-/**
- * After an error reply the server has only half-closed: a client that ignores that FIN loses the
- * socket ERROR_LINGER_MS later, on Effect's Clock, not at the runtime's 120 s grace. Only error
- * replies pay for the timer.
- */
-const linkOf = (
-  emitter: WebEmitter,
-  socket: net.Socket | tls.TLSSocket,
-  runFork: (effect: Effect.Effect<void>) => void
-): ConnectionLink => {
-  let lingering = false
-  return {
-    emitter,
-    closeSoon: () => {
-      if (lingering || socket.closed) return
-      lingering = true
-      runFork(
-        Effect.zipRight(
-          Effect.sleep(ERROR_LINGER_MS),
-          Effect.sync(() => socket.destroy())
-        )
-      )
-    }
-  }
+/** What a listener needs to serve one connection of a persona. */
+export interface WebStack {
+  readonly config: WebConfig
+  readonly persona: WebPersona
+  readonly site: Site
+  readonly hostname: string
+  readonly links: ConnectionRegistry
+  readonly h2: http2.Http2Server | undefined
+  readonly tap: (emitter: WebEmitter) => ChunkTap
 }
 
 /**
- * serveTcp handler body: hand the accepted socket to a node server and keep the connection fiber
- * alive until the socket closes. When bytes were already read (`head`, or buffered before we got
- * here) the server gets a replay. There is no login: the connection never calls `conn.loggedIn()`,
- * so the runtime's pre-login grace caps its life (keep-alive included), as the slowloris guard of a
- * service whose every request is anonymous.
+ * serveTcp handler body for HTTP/1: take the socket off the connection and run the HTTP/1 engine
+ * on it (`head`: bytes already read, the peeked h2c preface check). There is no login: the
+ * connection never calls `conn.loggedIn()`, so the runtime's pre-login grace caps its life,
+ * keep-alive included.
  */
-export const handOff = (
+export const serveH1Connection = (
   conn: Connection,
-  server: { emit: (event: "connection", socket: unknown) => boolean },
-  links: ConnectionRegistry,
+  stack: WebStack,
   emitter: WebEmitter,
-  head: Buffer = Buffer.alloc(0),
-  tap?: (emitter: WebEmitter) => ChunkTap
+  head: Buffer = Buffer.alloc(0)
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    // Detach and give the socket to its new owner in the same tick (Connection.detach).
+    const socket = yield* Effect.sync(() => conn.detach())
+    const wire = new Wire(socket, head)
+    yield* serveH1(
+      wire,
+      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter),
+      BODY_READ_BYTES
+    )
+  }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))
+
+/** serveTcp handler body for h2c: hand the socket, with the peeked preface, to node:http2. */
+export const handOffH2 = (
+  conn: Connection,
+  server: http2.Http2Server,
+  links: ConnectionRegistry,
+  emitter: WebEmitter,
+  head: Buffer,
+  tap: (emitter: WebEmitter) => ChunkTap
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
     const socket = yield* Effect.sync(() => {
-      const replay = head.length > 0 || conn.buffered() > 0 || tap !== undefined
       const socket = conn.detach()
-      const handed = replay ? new ReplayedSocket(socket, head, tap?.(emitter)) : socket
-      links.during(handed, linkOf(emitter, socket, runFork), () => {
+      const handed = new ReplayedSocket(socket, head, tap(emitter))
+      links.during(handed, { emitter }, () => {
         server.emit("connection", handed)
       })
       return socket
@@ -489,132 +646,62 @@ export const handOff = (
     yield* untilClosed(socket)
   })
 
-/** How the https listener terminates TLS and routes by ALPN (see `handOffTls`). */
-export interface TlsRoute {
-  readonly secureContext: tls.SecureContext
-  /** ALPN protocols offered, in preference order (`h2`, `http/1.1`). */
-  readonly alpn: ReadonlyArray<string>
-  readonly handshakeTimeoutMs: number
-  readonly h1: http.Server | undefined
-  readonly h2: http2.Http2Server | undefined
-  readonly tap: (emitter: WebEmitter) => ChunkTap
-}
-
 /**
- * serveTcp handler body for https: terminate TLS here, then hand the decrypted stream to the h1 or
- * h2 server by ALPN. node's secure http2 server reads TLS off the native handle, where no tap can
- * see the client's SETTINGS; an h2 session over our replay Duplex can. A client that negotiates
- * nothing we serve is closed, as node's own server does; one that never finishes the handshake is
- * closed `handshakeTimeoutMs` after the hand-off (by the runtime, reason `handshake`).
+ * serveTcp handler body for https: terminate TLS here, then serve the decrypted stream with the
+ * HTTP/1 engine, or hand it to node:http2 when ALPN chose h2 (through a replay Duplex, so the
+ * SETTINGS tap sees the client's frames). One that never finishes the handshake is closed
+ * `handshakeTimeoutMs` after the hand-off (by the runtime, reason `handshake`).
  */
-export const handOffTls = (
+export const serveTls = (
   conn: Connection,
-  route: TlsRoute,
-  links: ConnectionRegistry,
+  stack: WebStack,
+  secureContext: tls.SecureContext,
+  alpn: ReadonlyArray<string>,
+  handshakeTimeoutMs: number,
   emitter: WebEmitter
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<never>()
-    const runFork = Runtime.runFork(runtime)
     const { socket, secure } = yield* Effect.sync(() => {
       const replay = conn.buffered() > 0
       const socket = conn.detach()
       const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
       const secure = new tls.TLSSocket(transport, {
         isServer: true,
-        secureContext: route.secureContext,
-        ALPNProtocols: [...route.alpn]
+        secureContext,
+        ALPNProtocols: [...alpn]
       })
       secure.on("error", () => secure.destroy())
       secure.once("close", () => socket.destroy())
       return { socket, secure }
     })
-    // The runtime's sweeper closes the connection if the handshake is not done in time.
-    const handshaken = conn.within(route.handshakeTimeoutMs)
-    secure.once("secure", () => {
-      handshaken()
-      const link = linkOf(emitter, socket, runFork)
-      const h2 = route.h2
-      if (secure.alpnProtocol === "h2" && h2 !== undefined) {
-        const tapped = new ReplayedSocket(secure, Buffer.alloc(0), route.tap(emitter))
-        links.during(tapped, link, () => h2.emit("connection", tapped))
-      } else if (route.h1 !== undefined) {
-        const h1 = route.h1
-        links.during(secure, link, () => h1.emit("connection", secure))
-      } else secure.destroy()
-    })
-    yield* untilClosed(socket)
-  })
-
-/** The reply line of each parser failure: the status Apache sends (mod_reqtimeout 408, 431, else 400). */
-const clientErrorStatus = (err: NodeJS.ErrnoException): readonly [number, string] =>
-  err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-    ? [408, "Request Timeout"]
-    : err.code === "HPE_HEADER_OVERFLOW"
-      ? [431, "Request Header Fields Too Large"]
-      : [400, "Bad Request"]
-
-/**
- * The HTTP/1.x server of a persona (http on 80, https after TLS). It is fed by serveTcp and never
- * listens itself. Its errors are answered the way Apache answers them, logged as `http_access` (as
- * Apache's access log records its 400/408 lines), and the half-closed socket is destroyed soon
- * after if the client keeps it.
- */
-export const makeH1Server = (
-  persona: WebPersona,
-  config: WebConfig,
-  links: ConnectionRegistry,
-  runtime: Runtime.Runtime<never>,
-  onRequest: http.RequestListener
-): http.Server => {
-  const runFork = Runtime.runFork(runtime)
-  const h1 = http.createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: config.header_timeout_ms,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      // node sweeps for stalled header blocks on this interval: a slow one is cut within the header
-      // timeout plus a quarter of it (2 s at most).
-      connectionsCheckingInterval: Math.min(2_000, Math.ceil(config.header_timeout_ms / 4)),
-      // Scanners often omit Host; a honeypot wants those requests logged, not 400'd by the parser.
-      requireHostHeader: false
-    },
-    onRequest
-  )
-  // node only runs its headersTimeout/requestTimeout sweep (the slowloris guard) once the server
-  // has emitted `listening`; this server is fed by serveTcp and never listens itself.
-  h1.emit("listening")
-  h1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) {
-      socket.destroy()
-      return
-    }
-    const [status, reason] = clientErrorStatus(err)
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nServer: ${persona.serverHeader}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
-    )
-    const link = links.ofStream(socket)
-    // Every stream this server is given comes with a link (handOff); without one, nothing would
-    // bound the half-closed socket, so it goes at once.
-    if (link === undefined) {
-      socket.destroy()
-      return
-    }
-    runFork(
-      link.emitter.emit({
-        _tag: "http_access",
-        remote_addr: remoteAddr(link.emitter.peer),
-        method: "",
-        path: "",
-        proto: "h1",
-        status,
-        bytes: 0
+    const handshaken = conn.within(handshakeTimeoutMs)
+    const ok = yield* Effect.async<boolean>((resume) => {
+      const onSecure = () => resume(Effect.succeed(true))
+      const onClose = () => resume(Effect.succeed(false))
+      secure.once("secure", onSecure)
+      secure.once("close", onClose)
+      return Effect.sync(() => {
+        secure.off("secure", onSecure)
+        secure.off("close", onClose)
+        socket.destroy()
       })
+    })
+    handshaken()
+    if (!ok) return
+    const h2 = stack.h2
+    if (secure.alpnProtocol === "h2" && h2 !== undefined) {
+      const tapped = new ReplayedSocket(secure, Buffer.alloc(0), stack.tap(emitter))
+      stack.links.during(tapped, { emitter }, () => h2.emit("connection", tapped))
+      return yield* untilClosed(socket)
+    }
+    if (secure.alpnProtocol !== false && secure.alpnProtocol !== "http/1.1")
+      return yield* Effect.sync(() => secure.destroy())
+    yield* serveH1(
+      new Wire(secure, Buffer.alloc(0)),
+      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter),
+      BODY_READ_BYTES
     )
-    link.closeSoon()
-  })
-  return h1
-}
+  }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))
 
 /** The HTTP/2 server of a persona (h2c on 80, h2 after TLS), with the limits both share. */
 export const makeH2Server = (

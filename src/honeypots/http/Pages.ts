@@ -1,6 +1,6 @@
 /**
- * Response bodies an attacker sees: the default 403 page (spec/honeypots.md §3, Apache's wording)
- * and the fake application pages selected by `fake_app`.
+ * Response bodies an attacker sees: the fake application pages selected by `fake_app` (Apache's own
+ * error pages are in Apache.ts).
  */
 import { Array as Arr } from "effect"
 
@@ -15,6 +15,9 @@ export const FAKE_APPS = [
   "jenkins"
 ] as const
 export type FakeApp = (typeof FAKE_APPS)[number]
+
+/** The Apache of Debian's apache2 package (bookworm, 2.4.71-1~deb12u1): the default persona. */
+export const DEFAULT_SERVER_HEADER = "Apache/2.4.71 (Debian)"
 
 export const SERVER_HEADERS = [
   "Apache/2.4.41 (Ubuntu)",
@@ -35,19 +38,6 @@ const escapeHtml = (s: string): string =>
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c
   )
-
-/** The default page: Apache's 403, with the persona's Server string and the decky name. */
-export const forbiddenPage = (serverHeader: string, host: string, port: number): string =>
-  `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
-<html><head>
-<title>403 Forbidden</title>
-</head><body>
-<h1>Forbidden</h1>
-<p>You don't have permission to access this resource.</p>
-<hr>
-<address>${escapeHtml(serverHeader)} Server at ${escapeHtml(host)} Port ${port}</address>
-</body></html>
-`
 
 const apacheDefault = (
   os: string

@@ -1,6 +1,7 @@
 /**
- * http honeypot (spec/honeypots.md §3): a web server persona on port 80. HTTP/1.1 always; with
- * `http/2` in `http_versions`, prior-knowledge h2c connections (RFC 9113 §3.3) are served too.
+ * http honeypot (spec/honeypots.md §3): a web server persona on port 80, Debian's Apache 2.4 by
+ * default (issue 14). HTTP/1.x always (our Apache-like engine); with `http/2` in `http_versions`,
+ * prior-knowledge h2c connections (RFC 9113 §3.3) are served too (node:http2).
  */
 import { Effect, Schema } from "effect"
 import { defineHoneypot, HoneypotContext, serveTcp } from "../runtime/index.js"
@@ -8,11 +9,13 @@ import {
   ConnectionRegistry,
   choosePersona,
   HttpVersion,
-  handOff,
-  makeH1Server,
+  handOffH2,
+  makeH2RequestHandler,
   makeH2Server,
-  makeRequestHandler,
+  makeSite,
+  serveH1Connection,
   settingsTap,
+  type WebStack,
   webConfigFields
 } from "./App.js"
 import { httpEvents } from "./Events.js"
@@ -38,30 +41,26 @@ export const httpHoneypot = defineHoneypot({
       const address = options.address()
       const persona = choosePersona(ctx, config, "http", address.defaultPort)
       const links = new ConnectionRegistry()
-      const onRequest = makeRequestHandler(ctx, runtime, config, persona, links, httpEvents)
-      const h1 = makeH1Server(persona, config, links, runtime, onRequest)
-      const h2 = config.http_versions.includes("http/2") ? makeH2Server(onRequest, links) : undefined
+      const site = makeSite(ctx, config, persona)
+      const h2 = config.http_versions.includes("http/2")
+        ? makeH2Server(makeH2RequestHandler(ctx, runtime, config, persona, site, links, httpEvents), links)
+        : undefined
       const tap = settingsTap(runtime)
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          h1.closeAllConnections()
-          h1.close()
-          h2?.close()
-        })
-      )
+      const stack: WebStack = { config, persona, site, hostname: ctx.hostname, links, h2, tap }
+      yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))
       const listener = yield* serveTcp({
         ...address,
         events: httpEvents,
         handler: (conn, events) =>
           Effect.gen(function* () {
-            if (h2 === undefined) return yield* handOff(conn, h1, links, events)
+            if (h2 === undefined) return yield* serveH1Connection(conn, stack, events)
             // Peek enough bytes to tell an h2c preface from an HTTP/1 request line.
             const head = yield* conn.readChunk(H2_PREFACE.length)
             const n = Math.min(head.length, H2_PREFACE.length)
             const isH2 = n >= 4 && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))
             return yield* isH2
-              ? handOff(conn, h2, links, events, head, tap)
-              : handOff(conn, h1, links, events, head)
+              ? handOffH2(conn, h2, links, events, head, tap)
+              : serveH1Connection(conn, stack, events, head)
           })
       })
       return [listener]

@@ -8,12 +8,12 @@ import {
   ConnectionRegistry,
   choosePersona,
   HttpVersion,
-  handOffTls,
-  makeH1Server,
+  makeH2RequestHandler,
   makeH2Server,
-  makeRequestHandler,
+  makeSite,
+  serveTls,
   settingsTap,
-  type TlsRoute,
+  type WebStack,
   webConfigFields
 } from "../http/App.js"
 import { defineHoneypot, HoneypotContext, serveTcp, serviceTls, TlsConfigFields } from "../runtime/index.js"
@@ -54,30 +54,24 @@ export const httpsHoneypot = defineHoneypot({
           : [])
       ]
       const links = new ConnectionRegistry()
-      const onRequest = makeRequestHandler(ctx, runtime, config, persona, links, httpsEvents)
-      const h1 = alpn.includes("http/1.1")
-        ? makeH1Server(persona, config, links, runtime, onRequest)
+      const site = makeSite(ctx, config, persona)
+      const h2 = alpn.includes("h2")
+        ? makeH2Server(makeH2RequestHandler(ctx, runtime, config, persona, site, links, httpsEvents), links)
         : undefined
-      const h2 = alpn.includes("h2") ? makeH2Server(onRequest, links) : undefined
-      const route: TlsRoute = {
-        secureContext: context,
-        alpn,
-        handshakeTimeoutMs: 15_000,
-        h1,
+      const stack: WebStack = {
+        config,
+        persona,
+        site,
+        hostname: ctx.hostname,
+        links,
         h2,
         tap: settingsTap(runtime)
       }
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          h1?.closeAllConnections()
-          h1?.close()
-          h2?.close()
-        })
-      )
+      yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))
       const listener = yield* serveTcp({
         ...address,
         events: httpsEvents,
-        handler: (conn, events) => handOffTls(conn, route, links, events)
+        handler: (conn, events) => serveTls(conn, stack, context, alpn, 15_000, events)
       })
       return [listener]
     })

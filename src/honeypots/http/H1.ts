@@ -1,0 +1,457 @@
+/**
+ * HTTP/1.x (and 0.9) as Debian's Apache speaks it (issue 14), on a plain or TLS stream: blank lines
+ * before a request skipped, Strict request-line and header checks with Apache's limits and error
+ * pages, HTTP/0.9 answered with a bare body, keep-alive as KeepAlive On / KeepAliveTimeout 5 /
+ * MaxKeepAliveRequests 100, the header deadline of mod_reqtimeout (408 once part of a request came,
+ * a silent close when nothing did), and a lingering close after the last response. node:http is not
+ * used: its parser refuses, and answers differently, much of what Apache accepts.
+ */
+import type { Duplex } from "node:stream"
+import { Clock, Effect, Option } from "effect"
+import {
+  type BadRequestNote,
+  dropsConnection,
+  KEEPALIVE_TIMEOUT_S,
+  LIMIT_FIELD_SIZE,
+  LIMIT_FIELDS,
+  LIMIT_REQUEST_LINE,
+  MAX_KEEPALIVE_REQUESTS,
+  parseHeaderLine,
+  parseHost,
+  parseRequestLine,
+  parseTarget,
+  reasonOf,
+  type Signature
+} from "./Apache.js"
+import { errorResponse, httpDate, type SiteRequest, type SiteResponse } from "./Site.js"
+
+/** Bytes of a request body kept for the event; the rest is read and dropped up to BODY_DRAIN_BYTES. */
+export const BODY_DRAIN_BYTES = 1024 * 1024
+
+type Line = { readonly _tag: "Line"; readonly text: string; readonly bareLf: boolean }
+type LineResult = Line | { readonly _tag: "TooLong" } | { readonly _tag: "Closed" }
+
+/**
+ * A byte reader over a stream (a socket, a TLS socket, a replay): lines and counted reads as Effects,
+ * the stream paused while more than `highWater` bytes wait unread, writes that wait for `drain`.
+ */
+export class Wire {
+  private chunks: Array<Buffer> = []
+  private length = 0
+  private ended = false
+  private waiter: (() => void) | undefined
+  /** Bytes received so far (for "did part of a request arrive?"). */
+  received = 0
+  private readonly highWater = 64 * 1024
+
+  constructor(
+    readonly stream: Duplex,
+    head: Buffer
+  ) {
+    if (head.length > 0) this.push(head)
+    stream.on("data", (chunk: Buffer) => this.push(chunk))
+    const end = () => {
+      this.ended = true
+      this.notify()
+    }
+    stream.on("end", end)
+    stream.on("close", end)
+    stream.on("error", end)
+  }
+
+  private push(chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.length += chunk.length
+    this.received += chunk.length
+    if (this.length > this.highWater) this.stream.pause()
+    this.notify()
+  }
+
+  private notify(): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.()
+  }
+
+  private flat(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)]
+    return this.chunks[0] ?? Buffer.alloc(0)
+  }
+
+  private take(n: number): Buffer {
+    const all = this.flat()
+    const out = all.subarray(0, n)
+    const rest = all.subarray(n)
+    this.chunks = rest.length > 0 ? [rest] : []
+    this.length = rest.length
+    if (this.length <= this.highWater) this.stream.resume()
+    return out
+  }
+
+  private waitFor(ready: () => boolean): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const check = () => {
+        if (this.ended || ready()) resume(Effect.void)
+        else {
+          this.waiter = check
+          if (this.length <= this.highWater) this.stream.resume()
+        }
+      }
+      check()
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  }
+
+  /** Some byte is buffered (or the stream ended). */
+  readonly available: Effect.Effect<boolean> = Effect.suspend(() => this.waitFor(() => this.length > 0)).pipe(
+    Effect.map(() => this.length > 0)
+  )
+
+  readLine(max: number): Effect.Effect<LineResult> {
+    return Effect.gen(this, function* () {
+      yield* this.waitFor(() => this.flat().indexOf(0x0a) >= 0 || this.length > max)
+      const nl = this.flat()
+        .subarray(0, max + 1)
+        .indexOf(0x0a)
+      if (nl < 0) return this.length > max ? { _tag: "TooLong" as const } : { _tag: "Closed" as const }
+      const raw = this.take(nl + 1)
+      const crlf = nl > 0 && raw[nl - 1] === 0x0d
+      return { _tag: "Line" as const, text: raw.toString("latin1", 0, crlf ? nl - 1 : nl), bareLf: !crlf }
+    })
+  }
+
+  /** Up to `n` bytes (fewer only if the stream ended). */
+  readBytes(n: number): Effect.Effect<Buffer> {
+    return Effect.gen(this, function* () {
+      yield* this.waitFor(() => this.length >= n)
+      return this.take(Math.min(n, this.length))
+    })
+  }
+
+  write(data: Buffer): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const s = this.stream
+      if (s.destroyed || !s.writable) return resume(Effect.void)
+      if (s.write(data)) return resume(Effect.void)
+      const done = () => {
+        s.off("drain", done)
+        s.off("close", done)
+        resume(Effect.void)
+      }
+      s.on("drain", done)
+      s.on("close", done)
+    })
+  }
+
+  /** Resolves once the stream has closed. */
+  readonly closed: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.stream.destroyed) return resume(Effect.void)
+    const done = () => resume(Effect.void)
+    this.stream.once("close", done)
+    return Effect.sync(() => {
+      this.stream.off("close", done)
+    })
+  })
+
+  /** Flush and half-close (FIN). */
+  readonly end: Effect.Effect<void> = Effect.sync(() => {
+    if (!this.stream.destroyed) this.stream.end()
+  })
+}
+
+/** A request as the engine parsed it, before its body. */
+export interface H1Request {
+  readonly method: string
+  readonly target: string
+  /** `0.9`, `1.0`, `1.1`. */
+  readonly version: string
+  /** Header names and values as sent, alternating (node's `rawHeaders` shape, for JA4H). */
+  readonly rawHeaders: ReadonlyArray<string>
+  /** Lower-case names; repeated fields joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly site: SiteRequest
+}
+
+/** What the engine needs of the persona. */
+export interface H1Handler {
+  readonly serverHeader: string
+  readonly hostname: string
+  readonly defaultPort: number
+  readonly headerTimeoutMs: number
+  readonly lingerMs: number
+  readonly extraHeaders: ReadonlyArray<readonly [string, string]>
+  /** A request whose head parsed: log it, read its body with `readBody`, answer it. */
+  readonly onRequest: (
+    req: H1Request,
+    readBody: Effect.Effect<{
+      readonly body: Buffer
+      readonly truncated: boolean
+      readonly complete: boolean
+    }>
+  ) => Effect.Effect<SiteResponse>
+  /** An error reply the engine sent before a request reached `onRequest` (Apache logs those too). */
+  readonly onError: (status: number, method: string, path: string, bytes: number) => Effect.Effect<void>
+  /** After a response was written. */
+  readonly onAccess: (req: H1Request, status: number, bytes: number) => Effect.Effect<void>
+}
+
+type Head =
+  | { readonly _tag: "Request"; readonly req: H1Request; readonly minor: 0 | 1 | 9 }
+  | {
+      readonly _tag: "Error"
+      readonly status: number
+      readonly note: BadRequestNote
+      readonly method: string
+      readonly path: string
+      readonly head: boolean
+    }
+  | { readonly _tag: "Closed" }
+
+const serverSig = (h: H1Handler): Signature => ({
+  serverHeader: h.serverHeader,
+  host: h.hostname,
+  port: h.defaultPort
+})
+
+const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
+  Effect.gen(function* () {
+    let line: LineResult
+    // Apache skips empty lines before a request line.
+    for (;;) {
+      line = yield* wire.readLine(LIMIT_REQUEST_LINE + 1)
+      if (line._tag !== "Line" || line.text !== "") break
+    }
+    const bad = (
+      status: number,
+      note: BadRequestNote = "none",
+      method = "",
+      path = "",
+      head = false
+    ): Head => ({
+      _tag: "Error",
+      status,
+      note,
+      method,
+      path,
+      head
+    })
+    if (line._tag === "Closed") return { _tag: "Closed" }
+    if (line._tag === "TooLong") return bad(414)
+    if (line.bareLf) return bad(400)
+    const parsed = parseRequestLine(line.text)
+    if (parsed._tag === "Bad") return bad(400)
+    const { method, target } = parsed
+    if (parsed._tag === "Http09") {
+      if (method !== "GET") return bad(400, "none", method, target, method === "HEAD")
+      const t = parseTarget(target)
+      const site: SiteRequest = {
+        method,
+        path: t._tag === "Path" ? t.path : undefined,
+        headers: {},
+        head: false,
+        sig: serverSig(h)
+      }
+      if (t._tag === "Bad" || t._tag === "Asterisk") return bad(400, "none", method, target)
+      if (t._tag === "NotFound") return bad(404, "none", method, target)
+      return {
+        _tag: "Request",
+        minor: 9,
+        req: { method, target, version: "0.9", rawHeaders: [], headers: {}, site }
+      }
+    }
+    const rawHeaders: Array<string> = []
+    const headers: Record<string, string> = {}
+    for (let count = 0; ; count++) {
+      const l = yield* wire.readLine(LIMIT_FIELD_SIZE + 1)
+      if (l._tag === "Closed") return { _tag: "Closed" }
+      if (l._tag === "TooLong") return bad(400, "field_size", method, target)
+      if (l.bareLf) return bad(400, "none", method, target)
+      if (l.text === "") break
+      if (count >= LIMIT_FIELDS) return bad(400, "field_count", method, target)
+      const field = parseHeaderLine(l.text)
+      if (field === undefined) return bad(400, "none", method, target)
+      rawHeaders.push(field.name, field.value)
+      const key = field.name.toLowerCase()
+      headers[key] = headers[key] === undefined ? field.value : `${headers[key]}, ${field.value}`
+    }
+    const head = method === "HEAD"
+    const hostValue = headers.host
+    const host = hostValue === undefined ? undefined : parseHost(hostValue)
+    if ((parsed.minor === 1 && hostValue === undefined) || (hostValue !== undefined && host === undefined))
+      return bad(400, "none", method, target, head)
+    const cl = headers["content-length"]
+    if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return bad(400, "none", method, target, head)
+    const te = headers["transfer-encoding"]
+    if (te !== undefined && te.toLowerCase() !== "chunked") return bad(400, "none", method, target, head)
+    const t = parseTarget(target, method)
+    if (t._tag === "Bad" || (t._tag === "Asterisk" && method !== "OPTIONS"))
+      return bad(400, "none", method, target, head)
+    const sigHost = t._tag === "Path" && t.host !== undefined ? { host: t.host, port: t.port } : host
+    const sig: Signature = {
+      serverHeader: h.serverHeader,
+      host: sigHost === undefined || sigHost.host === "" ? h.hostname : sigHost.host,
+      port: sigHost?.port ?? h.defaultPort
+    }
+    if (t._tag === "NotFound") return { ...bad(404, "none", method, target, head) }
+    const site: SiteRequest = { method, path: t._tag === "Path" ? t.path : undefined, headers, head, sig }
+    return {
+      _tag: "Request",
+      minor: parsed.minor,
+      req: { method, target, version: `1.${parsed.minor}`, rawHeaders, headers, site }
+    }
+  })
+
+/** Read a request body (Content-Length or chunked): the first `keep` bytes kept, the rest dropped. */
+const readBody = (wire: Wire, headers: Readonly<Record<string, string>>, keep: number) =>
+  Effect.gen(function* () {
+    const kept: Array<Buffer> = []
+    let size = 0
+    const take = (b: Buffer) => {
+      if (size < keep) kept.push(b.subarray(0, keep - size))
+      size += b.length
+    }
+    let complete = true
+    if (headers["transfer-encoding"] !== undefined) {
+      for (;;) {
+        const l = yield* wire.readLine(1024)
+        if (l._tag !== "Line") {
+          complete = false
+          break
+        }
+        const n = Number.parseInt(l.text.split(";")[0] ?? "", 16)
+        if (!Number.isFinite(n) || n < 0 || size + n > BODY_DRAIN_BYTES) {
+          complete = false
+          break
+        }
+        if (n === 0) {
+          // Trailers, up to the blank line.
+          for (;;) {
+            const t = yield* wire.readLine(LIMIT_FIELD_SIZE + 1)
+            if (t._tag !== "Line" || t.text === "") break
+          }
+          break
+        }
+        const chunk = yield* wire.readBytes(n)
+        take(chunk)
+        yield* wire.readLine(2)
+        if (chunk.length < n) {
+          complete = false
+          break
+        }
+      }
+    } else {
+      let left = Number(headers["content-length"] ?? "0")
+      if (left > BODY_DRAIN_BYTES) complete = false
+      while (left > 0 && size < BODY_DRAIN_BYTES) {
+        const chunk = yield* wire.readBytes(Math.min(left, 64 * 1024))
+        if (chunk.length === 0) {
+          complete = false
+          break
+        }
+        take(chunk)
+        left -= chunk.length
+      }
+    }
+    return { body: Buffer.concat(kept), truncated: size > keep, complete }
+  })
+
+const wantsKeepAlive = (minor: 0 | 1, headers: Readonly<Record<string, string>>) => {
+  const tokens = (headers.connection ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((t) => t.trim())
+  if (tokens.includes("close")) return false
+  return minor === 1 || tokens.includes("keep-alive")
+}
+
+/** The status line and headers, in Apache's order. */
+const responseHead = (
+  h: H1Handler,
+  res: SiteResponse,
+  now: number,
+  connection: ReadonlyArray<readonly [string, string]>
+): Buffer => {
+  const lines = [
+    `HTTP/1.1 ${res.status} ${reasonOf(res.status)}`,
+    `Date: ${httpDate(now)}`,
+    `Server: ${h.serverHeader}`,
+    ...h.extraHeaders.map(([k, v]) => `${k}: ${v}`),
+    ...res.headers.map(([k, v]) => `${k}: ${v}`),
+    ...connection.map(([k, v]) => `${k}: ${v}`),
+    ...(res.contentType === undefined ? [] : [`Content-Type: ${res.contentType}`])
+  ]
+  return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1")
+}
+
+/** Half-close, then drop the socket `lingerMs` later if the client keeps its side open. */
+const closeLingering = (wire: Wire, h: H1Handler) =>
+  Effect.gen(function* () {
+    yield* wire.end
+    yield* Effect.race(Effect.sleep(h.lingerMs), wire.closed)
+    wire.stream.destroy()
+  })
+
+/** Serve one connection until it closes. */
+export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let served = 0; ; served++) {
+      if (served > 0) {
+        const more = yield* Effect.timeoutOption(wire.available, `${KEEPALIVE_TIMEOUT_S} seconds`)
+        if (Option.isNone(more) || !more.value) return yield* closeLingering(wire, h)
+      }
+      const before = wire.received
+      const head = yield* Effect.timeoutOption(readHead(wire, h), h.headerTimeoutMs)
+      const now = yield* Clock.currentTimeMillis
+      if (Option.isNone(head)) {
+        // mod_reqtimeout: 408 once part of a request came, else a silent close.
+        if (wire.received === before) return yield* closeLingering(wire, h)
+        const res = errorResponse(408, { method: "", path: "/", headers: {}, head: false, sig: serverSig(h) })
+        yield* wire.write(Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body]))
+        yield* h.onError(408, "", "", res.body.length)
+        return yield* closeLingering(wire, h)
+      }
+      const v = head.value
+      if (v._tag === "Closed") return yield* closeLingering(wire, h)
+      if (v._tag === "Error") {
+        const res = errorResponse(
+          v.status,
+          { method: v.method, path: "/", headers: {}, head: v.head, sig: serverSig(h) },
+          v.note
+        )
+        yield* wire.write(Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body]))
+        yield* h.onError(v.status, v.method, v.path, res.body.length)
+        return yield* closeLingering(wire, h)
+      }
+      const { req, minor } = v
+      let bodyComplete = true
+      const body = readBody(wire, req.headers, keepBytes).pipe(
+        Effect.tap((b) =>
+          Effect.sync(() => {
+            bodyComplete = b.complete
+          })
+        )
+      )
+      const res = yield* h.onRequest(req, body)
+      if (minor === 9) {
+        yield* wire.write(res.body)
+        yield* h.onAccess(req, res.status, res.body.length)
+        return yield* closeLingering(wire, h)
+      }
+      const last = served + 1 >= MAX_KEEPALIVE_REQUESTS
+      const keep = wantsKeepAlive(minor, req.headers) && !dropsConnection(res.status) && !last && bodyComplete
+      const asked = (req.headers.connection ?? "").toLowerCase().includes("keep-alive")
+      const connection: ReadonlyArray<readonly [string, string]> = !keep
+        ? [["Connection", "close"]]
+        : asked
+          ? [
+              ["Keep-Alive", `timeout=${KEEPALIVE_TIMEOUT_S}, max=${MAX_KEEPALIVE_REQUESTS - served}`],
+              ["Connection", "Keep-Alive"]
+            ]
+          : []
+      yield* wire.write(Buffer.concat([responseHead(h, res, now, connection), res.body]))
+      yield* h.onAccess(req, res.status, res.body.length)
+      if (!keep) return yield* closeLingering(wire, h)
+    }
+  })
