@@ -13,37 +13,57 @@ import type { SshEvent } from "./Events.js"
 import type { SshConnection, SshInstance } from "./Instance.js"
 import { serveSession } from "./Session.js"
 
-// OpenSSH 8.9's default proposal, restricted to what ssh2 implements, in OpenSSH's order.
-const ALGORITHMS: ssh2.Algorithms = {
-  kex: [
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256"
-  ],
-  cipher: [
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com"
-  ],
-  serverHostKey: ["rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519"],
-  hmac: [
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha1-etm@openssh.com",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1"
-  ],
-  compress: ["none", "zlib@openssh.com"]
+/** sshd's SSH_MAX_BANNER_LEN: a longer identification line is invalid. */
+const MAX_IDENT_LINE = 8192
+
+/**
+ * sshd's answer (kex.c, kex_exchange_identification) to the client's identification line `line`
+ * (without its CR LF), or undefined when sshd accepts it. sshd reads it byte by byte; a server accepts
+ * no line before the `SSH-` one.
+ */
+export const identificationReply = (line: string): string | undefined => {
+  if (line.length <= 4 || !line.startsWith("SSH-")) return "Invalid SSH identification string."
+  // sscanf(line, "SSH-%d.%d-%[^\n]\n", ...): %d skips white space and takes a sign; %[ needs a byte.
+  const m = /^SSH-[ \t\v\f]*([+-]?\d+)\.[ \t\v\f]*([+-]?\d+)-[\s\S]/.exec(line)
+  if (m === null) return "Invalid SSH identification string."
+  const major = Number(m[1])
+  const minor = Number(m[2])
+  return major === 2 || (major === 1 && minor === 99) ? undefined : "Protocol major versions differ."
+}
+
+/**
+ * Watch the client's first line as sshd reads it: CR only before LF, no NUL, at most 8192 bytes. On a
+ * line sshd would refuse, send sshd's one-line error and close (ssh2, fed the same bytes, would close
+ * without a word). Returns the listener to attach before ssh2's own.
+ */
+const identificationGuard = (socket: net.Socket): ((chunk: Buffer) => void) => {
+  let line = ""
+  let expectNewline = false
+  const refuse = (reply: string) => {
+    socket.removeListener("data", onData)
+    if (socket.writable) socket.end(`${reply}\r\n`)
+  }
+  const onData = (chunk: Buffer): void => {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]!
+      if (c === 0x0d) {
+        expectNewline = true
+        continue
+      }
+      if (c === 0x0a) {
+        socket.removeListener("data", onData)
+        const reply = identificationReply(line)
+        if (reply !== undefined) refuse(reply)
+        return
+      }
+      line += String.fromCharCode(c)
+      if (c === 0 || expectNewline || line.length > MAX_IDENT_LINE) {
+        refuse("Invalid SSH identification string.")
+        return
+      }
+    }
+  }
+  return onData
 }
 
 const reportFailure = (cause: Cause.Cause<never>): Effect.Effect<void> =>
@@ -67,15 +87,19 @@ export const handleConnection = (
       },
       user: "",
       tries: 0,
+      failures: 0,
       commandEvents: 0
     }
+    const { persona } = instance
     const server = yield* Effect.acquireRelease(
       Effect.sync(
         () =>
           new ssh2.Server({
             hostKeys: instance.hostKeys.map((key) => ({ key })),
-            ident: config.version,
-            algorithms: ALGORITHMS,
+            ident: persona.version,
+            algorithms: persona.algorithms,
+            strictKex: persona.strictKex,
+            extInfo: persona.extInfo,
             ...(config.banner === undefined ? {} : { banner: config.banner })
           })
       ),
@@ -96,6 +120,7 @@ export const handleConnection = (
     yield* Effect.async<void>((resume) => {
       if (socket.destroyed) return resume(Effect.void)
       socket.once("close", () => resume(Effect.void))
+      socket.on("data", identificationGuard(socket))
       server.injectSocket(socket)
     })
     // The client is gone and ssh2 has closed its channels: let what they started finish (store an

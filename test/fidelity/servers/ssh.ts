@@ -1,0 +1,104 @@
+// Debian's sshd (openssh-server 1:9.2p1-2+deb12u10), on loopback with its own sshd_config and host keys
+// (RSA-3072, ECDSA P-256, Ed25519, as a fresh install generates them) in a temp folder.
+//
+// sshd started as root insists on its privilege-separation folder /run/sshd, which belongs to the
+// machine's own (never started) ssh service; so as root it runs as `nobody`, keeping only the right to
+// bind a low port. Nothing a client sees before authentication depends on that. `UsePAM no` (Debian's
+// default is yes): PAM only acts once a password is checked, which the comparison never does on the real
+// side. KbdInteractiveAuthentication no as in Debian's sshd_config.
+import { spawn, spawnSync } from "node:child_process"
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { createConnection } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { waitUntil } from "../../support/proc.js"
+import type { StartReal } from "./types.js"
+
+export const SSHD = "/usr/sbin/sshd"
+export const SSH_KEYGEN = "/usr/bin/ssh-keygen"
+
+/** The persona that claims this sshd. */
+export const emulatorConfig: Record<string, unknown> = {
+  version: "OpenSSH_9.2p1 Debian-2+deb12u10",
+  keyboard_interactive: false
+}
+
+/** What nmap -sV must show for the emulator: the product and version the real one gets. */
+export const nmapExpect = /OpenSSH 9\.2p1 Debian 2\+deb12u10/
+
+const HOST_KEYS = [
+  ["ssh_host_rsa_key", "rsa", "3072"],
+  ["ssh_host_ecdsa_key", "ecdsa", "256"],
+  ["ssh_host_ed25519_key", "ed25519", "256"]
+] as const
+
+const banner = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createConnection({ host, port })
+    s.once("data", (d) => {
+      s.destroy()
+      resolve(d.toString("latin1").startsWith("SSH-2.0-"))
+    })
+    s.once("error", () => resolve(false))
+  })
+
+export const start: StartReal = async ({ host, port }) => {
+  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-"))
+  for (const [file, type, bits] of HOST_KEYS) {
+    const r = spawnSync(SSH_KEYGEN, ["-q", "-t", type, "-b", bits, "-N", "", "-C", "", "-f", join(dir, file)])
+    if (r.status !== 0) throw new Error(`ssh-keygen ${type}: ${r.stderr}`)
+  }
+  const config = join(dir, "sshd_config")
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      `ListenAddress ${host}`,
+      ...HOST_KEYS.map(([file]) => `HostKey ${join(dir, file)}`),
+      `PidFile ${join(dir, "sshd.pid")}`,
+      "UsePAM no",
+      "KbdInteractiveAuthentication no",
+      "X11Forwarding yes",
+      "PrintMotd no",
+      "AcceptEnv LANG LC_*",
+      "Subsystem sftp /usr/lib/openssh/sftp-server",
+      ""
+    ].join("\n")
+  )
+  const root = process.getuid?.() === 0
+  if (root) {
+    // nobody must own what sshd reads (it refuses host keys others can read, and a config others can write)
+    const nobody = 65534
+    chownSync(dir, nobody, nobody)
+    for (const f of readdirSync(dir)) chownSync(join(dir, f), nobody, nobody)
+  }
+  chmodSync(dir, 0o700)
+  const argv = [SSHD, "-D", "-e", "-f", config]
+  const child = root
+    ? spawn(
+        "setpriv",
+        [
+          "--reuid=nobody",
+          "--regid=nogroup",
+          "--clear-groups",
+          "--inh-caps=+net_bind_service",
+          "--ambient-caps=+net_bind_service",
+          ...argv
+        ],
+        { stdio: "ignore", detached: true }
+      )
+    : spawn(argv[0] ?? SSHD, argv.slice(1), { stdio: "ignore", detached: true })
+  const stop = async () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r))
+      process.kill(-child.pid, "SIGKILL")
+      await exited
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  if ((await waitUntil(() => banner(host, port), 20_000, 50)) !== true) {
+    await stop()
+    throw new Error(`sshd did not answer on ${host}:${port}`)
+  }
+  return { host, port, stop }
+}
