@@ -96,7 +96,7 @@ describe("smtp honeypot", () => {
         )
         expect(raw.text).toContain("250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n")
         expect(raw.text).toContain(
-          "554 5.7.1 <c@d.org>: Relay access denied\r\n503 5.5.1 Error: need RCPT command\r\n221 2.0.0 Bye\r\n"
+          "454 4.7.1 <c@d.org>: Relay access denied\r\n554 5.5.1 Error: no valid recipients\r\n221 2.0.0 Bye\r\n"
         )
         expect((yield* eventsOf("rcpt_denied"))[0]!.fields).toMatchObject({
           src_ip: "127.0.0.1",

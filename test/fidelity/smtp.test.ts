@@ -1,0 +1,98 @@
+// Differential fidelity, smtp (issue 14): Debian's Postfix 3.7 (configured as a fresh Ubuntu install with
+// STARTTLS and SMTP AUTH whose logins all fail, test/fidelity/servers/smtp.ts) and the smtp emulator in its
+// default harvester mode, both on loopback and claiming the same hostname, get the same probes: nmap's own
+// service probes for port 25 (read from the installed nmap-service-probes), Postfix's error cases (unknown
+// and forbidden commands, syntax, sequence, parameters, the error limit), AUTH, and scripted client
+// sessions. What a scanner can observe must match: the reply bytes (queue ids normalised), and whether the
+// connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted/smtp.ts.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../support/ports.js"
+import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { accepted } from "./accepted/smtp.js"
+import { differences, named } from "./diff.js"
+import { nmapProbes, probe } from "./probe.js"
+import { ERRORS, normalise, PROBES, SLOW_PROBES } from "./smtpCorpus.js"
+import type { RealServer } from "./servers/types.js"
+import { emulatorConfig, HOSTNAME, MASTER, SASL_PLUGINS, start } from "./servers/smtp.js"
+
+const onCi = process.env.CI !== undefined && process.env.CI !== ""
+const root = process.getuid?.() === 0
+const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
+const ready =
+  root && existsSync(MASTER) && SASL_PLUGINS.every((f) => existsSync(f)) && existsSync(PROBES_FILE)
+const suite = ready || onCi ? describe : describe.skip
+const HOST = "127.0.0.1"
+
+suite("smtp: the emulator answers probes as Debian's Postfix does", () => {
+  let real: RealServer | undefined
+  let fakePort = 0
+  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-smtp-"))
+
+  beforeAll(async () => {
+    const realPort = await freePort()
+    fakePort = await freePort()
+    const fake = decnet(
+      [
+        "honeypot",
+        "smtp",
+        "--host",
+        HOST,
+        "--port",
+        String(fakePort),
+        "--hostname",
+        HOSTNAME,
+        "--config",
+        JSON.stringify(emulatorConfig)
+      ],
+      cleanEnv({ HOME: dir })
+    )
+    real = await start({ host: HOST, port: realPort })
+    const up = await waitUntil(async () => {
+      const b = await probe(HOST, fakePort, Buffer.alloc(0), 100).catch(() => undefined)
+      return b !== undefined && b.reply.length > 0
+    }, 30_000)
+    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+  }, 60_000)
+
+  afterAll(async () => {
+    await real?.stop()
+    await stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("answers nmap's probes for 25 and Postfix's error cases with the same bytes and the same ending", async () => {
+    const corpus = [...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 25), ...named(PROBES)]
+    expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining(["NULL", "Hello", "Help"]))
+    const found = await differences(
+      { host: HOST, port: real?.port ?? 0 },
+      { host: HOST, port: fakePort },
+      corpus,
+      accepted,
+      { realName: "postfix", normalise }
+    )
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
+
+  it("delays failed logins and the replies past the 10th error, and closes after the 20th, as Postfix does", async () => {
+    const found = await differences(
+      { host: HOST, port: real?.port ?? 0 },
+      { host: HOST, port: fakePort },
+      named(SLOW_PROBES),
+      accepted,
+      { realName: "postfix", normalise, quietMs: 3_500 }
+    )
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
+
+  it("closes after Postfix's hard error limit with the same replies", async () => {
+    const [a, b] = await Promise.all(
+      [real?.port ?? 0, fakePort].map((port) => probe(HOST, port, Buffer.from(ERRORS), 1_500, 20_000))
+    )
+    expect(normalise(b!.reply)).toEqual(normalise(a!.reply))
+    expect(b!.ending).toEqual(a!.ending)
+    expect(a!.reply.toString("latin1")).toContain(`421 4.7.0 ${HOSTNAME} Error: too many errors\r\n`)
+  }, 30_000)
+})
