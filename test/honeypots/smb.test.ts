@@ -6,6 +6,7 @@ import * as fc from "fast-check"
 import { parseAuthenticate, verifyNtlmv2 } from "../../src/honeypots/ntlm/index.js"
 import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
 import { smbHoneypot } from "../../src/honeypots/smb/index.js"
+import { encodeName } from "../../src/honeypots/smb/Nbss.js"
 import { events as checkedEvents } from "./support.js"
 
 const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "fs01" }).pipe(
@@ -125,25 +126,75 @@ describe("smb honeypot", () => {
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
-  it.live("port 139 answers the NetBIOS session request, then speaks SMB2", () =>
+  it.live("port 139 is NetBIOS as on Windows: *SMBSERVER or our name first, else a negative response", () =>
     Effect.gen(function* () {
       const [, l139] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+      const port = l139!.port
+      // RFC 1002 §4.3.2: a session request for *SMBSERVER, then SMB2 on the established session.
+      const ok = yield* Effect.promise(() =>
+        rawExchange(port, [sessionRequest("*SMBSERVER"), smb2Negotiate()])
+      )
+      expect(ok.reply.subarray(0, 4).toString("hex")).toBe("82000000")
+      expect(ok.reply.subarray(8, 12).toString("hex")).toBe("fe534d42")
+      const own = yield* Effect.promise(() => rawExchange(port, [sessionRequest("FS01")]))
+      expect(own.reply.toString("hex")).toBe("82000000")
+      // A name that is not ours: NEGATIVE SESSION RESPONSE, "called name not present", then close.
+      const wrong = yield* Effect.promise(() => rawExchange(port, [sessionRequest("OTHERHOST")]))
+      expect(wrong).toEqual({ reply: Buffer.from("8300000182", "hex"), closed: true })
+      // SMB straight away (nmap's SMBProgNeg): NEGATIVE, "unspecified error" (nmap: Microsoft Windows netbios-ssn).
+      const direct = yield* Effect.promise(() => rawExchange(port, [smb2Negotiate()]))
+      expect(direct).toEqual({ reply: Buffer.from("830000018f", "hex"), closed: true })
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  // smbclient sends the NetBIOS session request only when the port is 139 itself.
+  it.live.skipIf(process.getuid?.() !== 0)(
+    "smbclient on port 139 (*SMBSERVER session request) reaches the NTLM capture",
+    () =>
+      Effect.gen(function* () {
+        yield* smbHoneypot.start({ host: "127.14.7.5", port: (p) => (p === 139 ? 139 : 0) })
+        const r = yield* Effect.promise(() =>
+          run("smbclient", ["-L", "//127.14.7.5", "-p", "139", "-U", "CORP\\carol%Winter2024", "-m", "SMB3"])
+        )
+        expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
+        const auth = events(yield* logged, "auth_attempt")
+        expect(auth[0]!.principal).toBe("CORP\\carol")
+        expect(verifyHashcat(auth[0]!.hashcat!, "Winter2024")).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.live("SMB1 (NT LM 0.12, extended security) gets Windows' SMB1 NEGOTIATE and the NTLM capture", () =>
+    Effect.gen(function* () {
+      const [l445] = yield* smbHoneypot.start({ host: "127.0.0.1", port: () => 0 })
       const r = yield* Effect.promise(() =>
         run("smbclient", [
           "-L",
           "//127.0.0.1",
           "-p",
-          String(l139!.port),
+          String(l445!.port),
           "-U",
-          "CORP\\carol%Winter2024",
+          "CORP\\dave%Summer2025",
           "-m",
-          "SMB3"
+          "NT1",
+          "--option=client min protocol=NT1"
         ])
       )
       expect(r.out).toContain("NT_STATUS_LOGON_FAILURE")
       const auth = events(yield* logged, "auth_attempt")
-      expect(auth[0]!.principal).toBe("CORP\\carol")
-      expect(verifyHashcat(auth[0]!.hashcat!, "Winter2024")).toBe(true)
+      expect(auth[0]).toMatchObject({ principal: "CORP\\dave", dialect: "NT LM 0.12" })
+      expect(verifyHashcat(auth[0]!.hashcat!, "Summer2025")).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.live("with smb1 off, an SMB1-only NEGOTIATE is reset (Windows Server 2019's default)", () =>
+    Effect.gen(function* () {
+      const [l445] = yield* smbHoneypot.start({
+        host: "127.0.0.1",
+        port: () => 0,
+        config: { domain: "WORKGROUP", dns_domain: "", smb1: false }
+      })
+      const r = yield* Effect.promise(() => rawExchange(l445!.port, [smb1NegotiateNtlm012()]))
+      expect(r).toEqual({ reply: Buffer.alloc(0), closed: true, reset: true })
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
@@ -314,7 +365,10 @@ const fuzz = async (port: number, cases: ReadonlyArray<Buffer>, parallel: number
   return { hung }
 }
 
-/** A real SMB2 NEGOTIATE request framed in NBSS (dialects 2.02–3.11). */
+/**
+ * A real SMB2 NEGOTIATE request framed in NBSS (dialects 2.02–3.11), with the preauth-integrity and
+ * encryption contexts a 3.1.1 client must send (MS-SMB2 §2.2.3.1).
+ */
 const smb2Negotiate = (): Buffer => {
   const h = Buffer.alloc(64)
   Buffer.from([0xfe, 0x53, 0x4d, 0x42]).copy(h)
@@ -324,5 +378,58 @@ const smb2Negotiate = (): Buffer => {
   body.writeUInt16LE(36, 0)
   body.writeUInt16LE(dialects.length, 2)
   for (const [i, d] of dialects.entries()) body.writeUInt16LE(d, 36 + i * 2)
-  return nbssFrame(Buffer.concat([h, body]))
+  // Contexts start 8-aligned from the header: 64 + 36 + 10 = 110 → 112.
+  const preauth = Buffer.from("0100260000000000" + "01002000" + "0100" + "11".repeat(32), "hex")
+  const encryption = Buffer.from("0200060000000000" + "0200" + "0200" + "0100", "hex")
+  body.writeUInt32LE(112, 28)
+  body.writeUInt16LE(2, 32)
+  return nbssFrame(Buffer.concat([h, body, Buffer.alloc(2), preauth, Buffer.alloc(2), encryption]))
 }
+
+/** RFC 1002 §4.3.2 SESSION REQUEST from NMAP to `called` (suffix 0x20, the server service). */
+const sessionRequest = (called: string): Buffer => {
+  const body = Buffer.concat([encodeName(called), encodeName("NMAP", 0x00)])
+  return Buffer.concat([Buffer.from([0x81, 0, 0, body.length]), body])
+}
+
+/** nmap's SMBProgNeg shape: an SMB1 NEGOTIATE offering only SMB1 dialects, "NT LM 0.12" last. */
+const smb1NegotiateNtlm012 = (): Buffer => {
+  const dialects = Buffer.from("\x02LANMAN1.0\0\x02NT LM 0.12\0", "latin1")
+  const h = Buffer.alloc(35)
+  Buffer.from([0xff, 0x53, 0x4d, 0x42, 0x72]).copy(h)
+  h[9] = 0x08
+  h.writeUInt16LE(0x4001, 10)
+  h.writeUInt16LE(dialects.length, 33)
+  return nbssFrame(Buffer.concat([h, dialects]))
+}
+
+/** Send each frame (the next once a reply arrived, or after 300 ms); the bytes until close or 500 ms of quiet. */
+const rawExchange = (port: number, frames: ReadonlyArray<Buffer>) =>
+  new Promise<{ reply: Buffer; closed: boolean; reset?: boolean }>((resolve) => {
+    const s = net.connect(port, "127.0.0.1")
+    let reply = Buffer.alloc(0)
+    let next = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let reset = false
+    const done = (closed: boolean) => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(reset ? { reply, closed, reset } : { reply, closed })
+    }
+    const step = () => {
+      clearTimeout(timer)
+      if (next < frames.length) {
+        s.write(frames[next++]!)
+        timer = setTimeout(step, 300)
+      } else timer = setTimeout(() => done(false), 500)
+    }
+    s.on("connect", step)
+    s.on("data", (d) => {
+      reply = Buffer.concat([reply, d])
+      step()
+    })
+    s.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ECONNRESET") reset = true
+    })
+    s.on("close", () => done(true))
+  })
