@@ -524,6 +524,15 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         label: "DNS domain",
         placeholder: "e.g. corp.local",
         help: "DNS domain in the NTLM challenge (AV pairs 4/5). Empty: the lower-cased NetBIOS domain."
+      }),
+      field({
+        key: "smb1",
+        label: "SMB1 installed",
+        type: "bool",
+        default: true,
+        help:
+          "Answer an SMB1 (NT LM 0.12) NEGOTIATE as Windows with the SMB1 feature does (nmap names the Windows " +
+          "version). Off: reset it, as a default Windows Server 2019 does."
       })
     ]
   ),
