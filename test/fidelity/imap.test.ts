@@ -14,7 +14,7 @@ import { freePort } from "../support/ports.js"
 import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/imap.js"
 import { differences, named } from "./diff.js"
-import { differencesFrom, sessionDifferences, sortRuns } from "./imapPop3.js"
+import { appendBait, differencesFrom, sessionDifferences, sortRuns } from "./imapPop3.js"
 import { nmapProbes, probe } from "./probe.js"
 import { DOVECOT, emulatorConfig, start } from "./servers/imap.js"
 import type { RealServer } from "./servers/types.js"
@@ -206,24 +206,6 @@ const readBait = async (port: number) => {
   return out
 }
 
-/** APPEND the bait to the real INBOX (LITERAL+), then open it once so no message stays \Recent. */
-const appendBait = async (
-  port: number,
-  bait: ReadonlyArray<{ flags: string; date: string; body: string }>
-) => {
-  const cmds = bait.map(
-    (m, i) =>
-      `a${i} APPEND INBOX (${m.flags}) "${m.date}" {${Buffer.byteLength(m.body, "latin1")}+}\r\n${m.body}\r\n`
-  )
-  const o = await probe(
-    HOST,
-    port,
-    Buffer.from(`${LOGIN}${cmds.join("")}s SELECT INBOX\r\nz LOGOUT\r\n`, "latin1"),
-    500
-  )
-  return o.reply.toString("latin1")
-}
-
 suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => {
   let real: RealServer | undefined
   let fakePort = 0
@@ -258,7 +240,7 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
     if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
     const bait = await readBait(fakePort)
     if (bait.length !== 10) throw new Error(`the emulator's INBOX has ${bait.length} messages`)
-    const appended = await appendBait(realPort, bait)
+    const appended = await appendBait(HOST, realPort, bait)
     if ((appended.match(/ OK \[APPENDUID /g) ?? []).length !== bait.length)
       throw new Error(`dovecot refused the bait:\n${appended}`)
   }, 60_000)

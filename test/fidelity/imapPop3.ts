@@ -4,7 +4,7 @@
 import { createConnection } from "node:net"
 import type { Accepted } from "./accepted.js"
 import type { CorpusProbe } from "./diff.js"
-import type { Ending, Observation } from "./probe.js"
+import { type Ending, type Observation, probe } from "./probe.js"
 
 /** Like probe.ts's probe, with the client bound to `localAddress`. */
 export const probeFrom = (
@@ -178,4 +178,26 @@ export const sortRuns = (text: string, prefix: string): string => {
   }
   out.push(...run.sort())
   return out.join("\r\n")
+}
+
+/**
+ * APPEND the bait to a real Dovecot's INBOX for admin over IMAP (LITERAL+, with each message's flags
+ * and date), then open it once so no message stays \\Recent. Returns the server's replies.
+ */
+export const appendBait = async (
+  host: string,
+  port: number,
+  bait: ReadonlyArray<{ flags: string; date?: string; body: string }>
+) => {
+  const cmds = bait.map(
+    (m, i) =>
+      `a${i} APPEND INBOX (${m.flags})${m.date === undefined ? "" : ` "${m.date}"`} {${Buffer.byteLength(m.body, "latin1")}+}\r\n${m.body}\r\n`
+  )
+  const o = await probe(
+    host,
+    port,
+    Buffer.from(`a LOGIN admin admin123\r\n${cmds.join("")}s SELECT INBOX\r\nz LOGOUT\r\n`, "latin1"),
+    500
+  )
+  return o.reply.toString("latin1")
 }

@@ -1,9 +1,11 @@
+// The pop3 honeypot: Dovecot 2.3 as Debian ships it, in its two halves. Before login the client talks to
+// pop3-login (eight commands; three unknown ones in a row and out); after login to pop3 (twenty-one bad
+// commands and out). Texts, limits and the failed-login timing are Dovecot's (docs/honeypots/pop3.md).
 import { Effect, Ref, Schema } from "effect"
 import {
   acceptsLogin,
   type BaitMessage,
   decodeBase64,
-  decodePlain,
   fullMailbox,
   MailboxConfigFields,
   type MailInstance,
@@ -21,8 +23,8 @@ import {
 import { type Pop3Event, pop3Events } from "./Events.js"
 
 export const Pop3Config = Schema.Struct({
-  /** Greeting; `+OK ` is prepended when missing. nmap knows Dovecot by `+OK Dovecot ready.` */
-  banner: Schema.optionalWith(Schema.String, { default: () => "+OK Dovecot ready." }),
+  /** Greeting; `+OK ` is prepended when missing. Debian's Dovecot says `+OK Dovecot (Debian) ready.` */
+  banner: Schema.optionalWith(Schema.String, { default: () => "+OK Dovecot (Debian) ready." }),
   ...MailboxConfigFields,
   ...TlsConfigFields
 })
@@ -32,8 +34,10 @@ type Instance = MailInstance<Pop3Config>
 
 const MAX_COMMANDS = 10_000
 const MAX_COMMAND_EVENTS = 500
-/** Dovecot drops a client after this many bad commands (mail_max_userip… style). */
-const MAX_BAD_COMMANDS = 20
+/** pop3-login-client.c CLIENT_MAX_BAD_COMMANDS: unknown commands in a row before login. */
+const LOGIN_MAX_BAD = 3
+/** pop3's CLIENT_MAX_BAD_COMMANDS: failed commands in a row after login (the 21st closes). */
+const MAX_BAD = 20
 
 /** RFC 1939 §3: a line starting with "." is byte-stuffed in a multi-line response. */
 const dotStuff = (data: Buffer): string => {
@@ -41,6 +45,10 @@ const dotStuff = (data: Buffer): string => {
   const lines = text.endsWith("\r\n") ? text.slice(0, -2).split("\r\n") : text.split("\r\n")
   return lines.map((l) => (l.startsWith(".") ? `.${l}` : l)).join("\r\n")
 }
+
+/** Dovecot's default pop3_uidl_format `%08Xu%08Xv`: the IMAP UID and the mailbox's UIDVALIDITY, in lowercase hex (as Dovecot writes it). */
+const uidl = (uid: number, uidValidity: number): string =>
+  `${uid.toString(16).padStart(8, "0")}${uidValidity.toString(16).padStart(8, "0")}`
 
 const session = (
   instance: Instance,
@@ -58,12 +66,20 @@ const session = (
     let commandEvents = 0
     let suppressed = 0
     let bad = 0
+    let closed = false
 
     yield* emit({ _tag: "connect" })
     yield* Effect.addFinalizer(() => emit({ _tag: "disconnect", commands_suppressed: suppressed }))
     yield* send(config.banner.startsWith("+OK") ? config.banner : `+OK ${config.banner}`)
 
-    const login = (username: string, password: Buffer, mechanism: "USER" | "PLAIN" | "LOGIN") =>
+    const close = (text: string) =>
+      Effect.gen(function* () {
+        closed = true
+        yield* conn.end(`${text}\r\n`)
+      })
+
+    /** Check credentials with Dovecot's timing: the IP's penalty first, the failure delay after. */
+    const login = (username: string, password: Buffer, mechanism: "USER" | "PLAIN" | "LOGIN", had: number) =>
       Effect.gen(function* () {
         const ok = acceptsLogin(instance.users, username, password)
         yield* emit(
@@ -76,206 +92,243 @@ const session = (
           },
           ok ? undefined : { severity: 4 }
         )
-        pendingUser = undefined
-        if (!ok) return yield* send("-ERR Authentication failed.")
+        if (!ok) {
+          yield* instance.penalty.failed(conn.remoteAddress, had, username, password)
+          return yield* send("-ERR [AUTH] Authentication failed.")
+        }
+        yield* instance.penalty.succeeded(conn.remoteAddress)
         conn.loggedIn()
         st.state = "transaction"
-        messages = fullMailbox(username, instance.domain, yield* Ref.get(seeds))
+        bad = 0
+        messages = fullMailbox(username, instance.domain, yield* Ref.get(seeds), instance.mailboxTime)
         yield* send("+OK Logged in.")
       })
 
-    /** `msg` argument → the live message, or an error reply (RFC 1939 §5). */
-    const pick = (arg: string | undefined): { n: number; m: BaitMessage } | string => {
-      const n = Number.parseInt(arg ?? "", 10)
-      if (!Number.isInteger(n) || !/^\d+$/.test(arg ?? ""))
-        return "-ERR Invalid message number: " + (arg ?? "")
-      const m = messages[n - 1]
-      if (m === undefined || deleted.has(n)) return "-ERR There's no message " + n + "."
-      return { n, m }
+    /** One SASL continuation: `undefined` when the client aborted with `*`. */
+    const saslLine = (prompt: string) =>
+      Effect.gen(function* () {
+        yield* send(`+ ${prompt}`)
+        const line = (yield* conn.readLine()).trim()
+        return line === "*" ? undefined : line
+      })
+
+    /** AUTH (RFC 5034) with Dovecot's replies. */
+    const auth = (args: string) =>
+      Effect.gen(function* () {
+        const [mechArg = "", ir] = args.split(" ")
+        const mech = mechArg.toUpperCase()
+        if (mech === "") return yield* send("+OK\r\nPLAIN\r\nLOGIN\r\n.")
+        if (mech !== "PLAIN" && mech !== "LOGIN")
+          return yield* send("-ERR [AUTH] Unsupported authentication mechanism.")
+        const initial = ir === undefined ? undefined : ir === "=" ? Buffer.alloc(0) : decodeBase64(ir)
+        if (ir !== undefined && initial === undefined)
+          return yield* send("-ERR [AUTH] Invalid base64 data in initial response")
+        const had = yield* instance.penalty.before(conn.remoteAddress)
+        const aborted = send("-ERR Authentication aborted by client.")
+        const invalid = send("-ERR [AUTH] Invalid base64 in response")
+        const step = (prompt: string, given: Buffer | undefined) =>
+          Effect.gen(function* () {
+            if (given !== undefined) return { _tag: "data" as const, data: given }
+            const line = yield* saslLine(prompt)
+            if (line === undefined) return { _tag: "aborted" as const }
+            const data = decodeBase64(line)
+            return data === undefined ? { _tag: "invalid" as const } : { _tag: "data" as const, data }
+          })
+        if (mech === "PLAIN") {
+          const r = yield* step("", initial)
+          if (r._tag === "aborted") return yield* aborted
+          if (r._tag === "invalid") return yield* invalid
+          // RFC 4616: [authzid] NUL authcid NUL passwd; anything else is a failed login.
+          const parts = r.data.toString("latin1").split("\0")
+          const username = parts.length === 3 ? Buffer.from(parts[1] ?? "", "latin1").toString("utf8") : ""
+          const password = parts.length === 3 ? Buffer.from(parts[2] ?? "", "latin1") : r.data
+          return yield* login(username, password, "PLAIN", had)
+        }
+        const u = yield* step("VXNlcm5hbWU6", initial)
+        if (u._tag === "aborted") return yield* aborted
+        if (u._tag === "invalid") return yield* invalid
+        const p = yield* step("UGFzc3dvcmQ6", undefined)
+        if (p._tag === "aborted") return yield* aborted
+        if (p._tag === "invalid") return yield* invalid
+        return yield* login(u.data.toString("utf8"), p.data, "LOGIN", had)
+      })
+
+    /** One command before login (pop3-login's client_command_execute); false: unknown. */
+    const preLogin = (cmd: string, args: string): Effect.Effect<boolean, ConnectionError> =>
+      Effect.gen(function* () {
+        switch (cmd) {
+          case "CAPA":
+            yield* send(
+              [
+                "+OK",
+                "CAPA",
+                "TOP",
+                "UIDL",
+                "RESP-CODES",
+                "PIPELINING",
+                "AUTH-RESP-CODE",
+                ...(conn.isTls() ? [] : ["STLS"]),
+                "USER",
+                "SASL PLAIN LOGIN",
+                "."
+              ].join("\r\n")
+            )
+            return true
+          case "USER":
+            pendingUser = args
+            yield* send("+OK")
+            return true
+          case "PASS": {
+            if (pendingUser === undefined) {
+              yield* send("-ERR No username given.")
+              return true
+            }
+            // The user name is used once: a second PASS needs a new USER.
+            const user = pendingUser
+            pendingUser = undefined
+            const had = yield* instance.penalty.before(conn.remoteAddress)
+            yield* login(user, Buffer.from(args, "utf8"), "USER", had)
+            return true
+          }
+          case "AUTH":
+            yield* auth(args)
+            return true
+          case "APOP":
+            yield* send("-ERR APOP not enabled.")
+            return true
+          case "STLS":
+            if (conn.isTls()) yield* send("-ERR TLS is already active.")
+            else {
+              yield* send("+OK Begin TLS negotiation now.")
+              yield* conn.startTls(instance.tls)
+            }
+            return true
+          case "QUIT":
+            yield* close("+OK Logging out")
+            return true
+          case "XCLIENT":
+          case "XOIP":
+            yield* send("+OK You are not from trusted IP - ignoring")
+            return true
+          default:
+            yield* send("-ERR Unknown command.")
+            return false
+        }
+      })
+
+    /**
+     * pop3-commands.c get_msgnum: a message number, then (for TOP) a space, else an error line. The
+     * rest of the arguments comes back with the number.
+     */
+    const msgnum = (
+      args: string,
+      thenSpace: boolean
+    ): { n: number; m: BaitMessage; rest: string } | string => {
+      const m = /^(\d+)(.*)$/s.exec(args)
+      if (m === null) return `-ERR Invalid message number: ${args}`
+      const after = m[2] ?? ""
+      if (thenSpace ? !after.startsWith(" ") : after !== "")
+        return `-ERR Noise after message number: ${after}`
+      const n = Number(m[1])
+      const msg = messages[n - 1]
+      if (n === 0 || msg === undefined) return `-ERR There's no message ${n}.`
+      if (deleted.has(n)) return "-ERR Message is deleted."
+      return { n, m: msg, rest: after.trimStart() }
     }
     const live = () => messages.map((m, i) => ({ n: i + 1, m })).filter(({ n }) => !deleted.has(n))
 
-    for (let i = 0; i < MAX_COMMANDS; i++) {
+    /** One command after login (pop3-commands.c); false: it failed (counted as bad). */
+    const transaction = (cmd: string, args: string): Effect.Effect<boolean, ConnectionError> =>
+      Effect.gen(function* () {
+        const fail = (text: string) => Effect.as(send(text), false)
+        switch (cmd) {
+          case "CAPA":
+            yield* send(
+              ["+OK", "CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "."].join("\r\n")
+            )
+            return true
+          case "NOOP":
+          case "RSET":
+            if (cmd === "RSET") deleted.clear()
+            yield* send("+OK")
+            return true
+          case "QUIT":
+            for (const n of deleted) yield* emit({ _tag: "delete", message_num: n })
+            yield* close(deleted.size > 0 ? "+OK Logging out, messages deleted." : "+OK Logging out.")
+            return true
+          case "STAT": {
+            const l = live()
+            yield* send(`+OK ${l.length} ${l.reduce((s, { m }) => s + m.raw.length, 0)}`)
+            return true
+          }
+          case "LIST":
+          case "UIDL": {
+            const render = ({ n, m }: { n: number; m: BaitMessage }) =>
+              cmd === "LIST" ? `${n} ${m.raw.length}` : `${n} ${uidl(m.uid, instance.uidValidity)}`
+            if (args !== "") {
+              const p = msgnum(args, false)
+              if (typeof p === "string") return yield* fail(p)
+              yield* send(`+OK ${render(p)}`)
+              return true
+            }
+            const l = live()
+            yield* send(
+              [cmd === "LIST" ? `+OK ${l.length} messages:` : "+OK", ...l.map(render), "."].join("\r\n")
+            )
+            return true
+          }
+          case "RETR": {
+            const p = msgnum(args, false)
+            if (typeof p === "string") return yield* fail(p)
+            yield* emit({ _tag: "retr", message_num: p.n })
+            yield* send(`+OK ${p.m.raw.length} octets\r\n${dotStuff(p.m.raw)}\r\n.`)
+            return true
+          }
+          case "TOP": {
+            const p = msgnum(args, true)
+            if (typeof p === "string") return yield* fail(p)
+            const k = /^\d+$/.test(p.rest) ? Number(p.rest) : undefined
+            if (k === undefined) return yield* fail(`-ERR Invalid size: ${p.rest}`)
+            const { header, text } = splitMessage(p.m.raw)
+            const body = text.toString("latin1").split("\r\n").slice(0, k).join("\r\n")
+            yield* send(`+OK\r\n${dotStuff(Buffer.concat([header, Buffer.from(body, "latin1")]))}\r\n.`)
+            return true
+          }
+          case "DELE": {
+            const p = msgnum(args, false)
+            if (typeof p === "string") return yield* fail(p)
+            deleted.add(p.n)
+            yield* send("+OK Marked to be deleted.")
+            return true
+          }
+          default:
+            return yield* fail(`-ERR Unknown command: ${cmd}`)
+        }
+      })
+
+    for (let i = 0; i < MAX_COMMANDS && !closed; i++) {
       const line = yield* conn.readLine()
-      const parts = line.trim().split(/\s+/)
-      const cmd = (parts[0] ?? "").toUpperCase()
-      const args = parts.slice(1)
+      // pop3-login reads the name up to a space, CR or LF; the arguments are the rest of the line.
+      const sp = line.search(/[ \r]/)
+      const cmd = (sp < 0 ? line : line.slice(0, sp)).toUpperCase()
+      const args = sp < 0 ? "" : line.slice(sp + 1)
       if (commandEvents < MAX_COMMAND_EVENTS) {
         commandEvents++
         // The PASS argument is a secret: it reaches the log only through the `auth` event.
         yield* emit({
           _tag: "command",
           cmd: cmd.slice(0, 32),
-          args: cmd === "PASS" ? "" : args.join(" ").slice(0, 256),
+          args: cmd === "PASS" ? "" : args.trim().slice(0, 256),
           state: st.state
         })
       } else suppressed++
-      const authorized = st.state === "transaction"
-      switch (cmd) {
-        case "CAPA":
-          yield* send(
-            [
-              "+OK",
-              "TOP",
-              "USER",
-              "UIDL",
-              "RESP-CODES",
-              "AUTH-RESP-CODE",
-              "SASL PLAIN LOGIN",
-              ...(conn.isTls() || authorized ? [] : ["STLS"]),
-              "."
-            ].join("\r\n")
-          )
-          continue
-        case "QUIT":
-          if (authorized) {
-            for (const n of deleted) yield* emit({ _tag: "delete", message_num: n })
-          }
-          yield* conn.end("+OK Logging out.\r\n")
-          return
-        case "NOOP":
-          yield* send("+OK")
-          continue
-        case "STLS":
-          if (authorized || conn.isTls()) yield* send("-ERR TLS is already active.")
-          else {
-            yield* send("+OK Begin TLS negotiation now.")
-            yield* conn.startTls(instance.tls)
-          }
-          continue
-        case "USER":
-          if (authorized) yield* send("-ERR Unknown command: USER")
-          else {
-            pendingUser = line.trim().slice(4).trim()
-            yield* send("+OK User name accepted, password please")
-          }
-          continue
-        case "PASS":
-          if (authorized) yield* send("-ERR Unknown command: PASS")
-          else if (pendingUser === undefined) yield* send("-ERR USER required first")
-          else yield* login(pendingUser, Buffer.from(line.trim().slice(4).replace(/^ /, ""), "utf8"), "USER")
-          continue
-        case "AUTH": {
-          if (authorized) {
-            yield* send("-ERR Unknown command: AUTH")
-            continue
-          }
-          const mech = (args[0] ?? "").toUpperCase()
-          if (mech === "") {
-            yield* send("+OK\r\nPLAIN\r\nLOGIN\r\n.")
-          } else if (mech === "PLAIN") {
-            let resp = args[1]
-            if (resp === undefined) {
-              yield* send("+ ")
-              resp = (yield* conn.readLine()).trim()
-            }
-            const creds = resp === "*" ? undefined : decodePlain(resp)
-            if (creds === undefined)
-              yield* send(
-                resp === "*"
-                  ? "-ERR Authentication aborted by client."
-                  : "-ERR Invalid base64 data in continued response"
-              )
-            else yield* login(creds.username, creds.password, "PLAIN")
-          } else if (mech === "LOGIN") {
-            let u = args[1]
-            if (u === undefined) {
-              yield* send("+ VXNlcm5hbWU6")
-              u = (yield* conn.readLine()).trim()
-            }
-            const user = decodeBase64(u)
-            if (user === undefined) {
-              yield* send("-ERR Invalid base64 data in continued response")
-              continue
-            }
-            yield* send("+ UGFzc3dvcmQ6")
-            const pass = decodeBase64(yield* conn.readLine())
-            if (pass === undefined) yield* send("-ERR Invalid base64 data in continued response")
-            else yield* login(user.toString("utf8"), pass, "LOGIN")
-          } else yield* send("-ERR Unsupported authentication mechanism.")
-          continue
-        }
-      }
-      if (!authorized) {
-        const known = /^(STAT|LIST|RETR|DELE|RSET|TOP|UIDL|LAST)$/.test(cmd)
-        bad++
-        yield* send(known ? "-ERR Not authenticated" : "-ERR Command not recognized")
-        if (bad >= MAX_BAD_COMMANDS) {
-          yield* conn.end("-ERR Too many bad commands.\r\n")
-          return
-        }
-        continue
-      }
-      switch (cmd) {
-        case "STAT": {
-          const l = live()
-          yield* send(`+OK ${l.length} ${l.reduce((s, { m }) => s + m.raw.length, 0)}`)
-          break
-        }
-        case "LIST":
-        case "UIDL": {
-          const render = ({ n, m }: { n: number; m: BaitMessage }) =>
-            cmd === "LIST" ? `${n} ${m.raw.length}` : `${n} msg-${m.uid}`
-          if (args[0] !== undefined) {
-            const p = pick(args[0])
-            yield* send(typeof p === "string" ? p : `+OK ${render(p)}`)
-          } else {
-            const l = live()
-            yield* send(
-              [cmd === "LIST" ? `+OK ${l.length} messages:` : "+OK", ...l.map(render), "."].join("\r\n")
-            )
-          }
-          break
-        }
-        case "RETR": {
-          const p = pick(args[0])
-          if (typeof p === "string") {
-            yield* send(p)
-            break
-          }
-          yield* emit({ _tag: "retr", message_num: p.n })
-          yield* send(`+OK ${p.m.raw.length} octets\r\n${dotStuff(p.m.raw)}\r\n.`)
-          break
-        }
-        case "TOP": {
-          const p = pick(args[0])
-          const k = Number.parseInt(args[1] ?? "", 10)
-          if (typeof p === "string") yield* send(p)
-          else if (!Number.isInteger(k) || k < 0)
-            yield* send("-ERR Invalid number of lines: " + (args[1] ?? ""))
-          else {
-            const { header, text } = splitMessage(p.m.raw)
-            const body = text.toString("latin1").split("\r\n").slice(0, k).join("\r\n")
-            yield* send(`+OK\r\n${dotStuff(Buffer.concat([header, Buffer.from(body, "latin1")]))}\r\n.`)
-          }
-          break
-        }
-        case "DELE": {
-          const p = pick(args[0])
-          if (typeof p === "string") yield* send(p)
-          else {
-            deleted.add(p.n)
-            yield* send("+OK Marked to be deleted.")
-          }
-          break
-        }
-        case "RSET":
-          deleted.clear()
-          yield* send(`+OK`)
-          break
-        case "LAST":
-          yield* send(`+OK 0`)
-          break
-        default:
-          bad++
-          yield* send("-ERR Command not recognized")
-          if (bad >= MAX_BAD_COMMANDS) {
-            yield* conn.end("-ERR Too many bad commands.\r\n")
-            return
-          }
-      }
+      if (st.state === "authorization") {
+        if (yield* preLogin(cmd, args)) bad = 0
+        else if (++bad >= LOGIN_MAX_BAD) yield* close("-ERR Too many invalid bad commands.")
+      } else if (yield* transaction(cmd, args)) bad = 0
+      else if (++bad > MAX_BAD) yield* close("-ERR Too many bad commands.")
     }
-    yield* conn.end("-ERR Too many commands.\r\n")
+    if (!closed) yield* conn.end("-ERR Too many commands.\r\n")
   }).pipe(Effect.scoped)
 
 export const pop3Honeypot = defineHoneypot({

@@ -36,17 +36,18 @@ const greets = (host: string, port: number) =>
     s.once("error", () => resolve(false))
   })
 
-const config = (dir: string, protocol: "imap" | "pop3", host: string, port: number) => {
+const config = (dir: string, protocol: "imap" | "pop3", host: string, port: number, imapPort?: number) => {
+  const portOf = (p: "imap" | "pop3") => (p === protocol ? port : p === "imap" ? imapPort : undefined)
   const listener = (p: "imap" | "pop3") =>
-    p === protocol
-      ? `service ${p}-login {\n  inet_listener ${p} {\n    address = ${host}\n    port = ${port}\n  }\n  inet_listener ${p}s {\n    port = 0\n  }\n}\n`
-      : ""
+    portOf(p) === undefined
+      ? ""
+      : `service ${p}-login {\n  inet_listener ${p} {\n    address = ${host}\n    port = ${portOf(p)}\n  }\n  inet_listener ${p}s {\n    port = 0\n  }\n}\n`
   return `base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 instance_name = decnet-fidelity-${protocol}-${port}
 listen = ${host}
-protocols = ${protocol}
+protocols = ${protocol}${imapPort !== undefined && protocol !== "imap" ? " imap" : ""}
 ssl = yes
 ssl_cert = <${dir}/cert.pem
 ssl_key = <${dir}/key.pem
@@ -85,10 +86,11 @@ namespace inbox {
 ${listener("imap")}${listener("pop3")}`
 }
 
-/** Start Dovecot serving `protocol` only, on host:port. */
+/** Start Dovecot serving `protocol` on host:port (and IMAP on `imapPort`, to fill a mailbox for pop3). */
 export const startDovecot = async (
   protocol: "imap" | "pop3",
-  { host, port }: { host: string; port: number }
+  { host, port }: { host: string; port: number },
+  imapPort?: number
 ): Promise<RealServer> => {
   const dir = mkdtempSync(join(tmpdir(), `decnet-fidelity-${protocol}-`))
   // The login and mail processes run as other users: they must reach the folder.
@@ -121,7 +123,7 @@ export const startDovecot = async (
   spawnSync("chown", ["-R", `${MAIL_UID}:${MAIL_GID}`, join(dir, "home")])
   chownSync(dir, 0, 0)
   const conf = join(dir, "dovecot.conf")
-  writeFileSync(conf, config(dir, protocol, host, port))
+  writeFileSync(conf, config(dir, protocol, host, port, imapPort))
   const child = spawn(DOVECOT, ["-F", "-c", conf], { stdio: "ignore", detached: true })
   const stop = async () => {
     if (child.pid !== undefined && child.exitCode === null) {
