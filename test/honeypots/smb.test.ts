@@ -5,8 +5,9 @@ import { Effect, Either, Layer } from "effect"
 import * as fc from "fast-check"
 import { parseAuthenticate, verifyNtlmv2 } from "../../src/honeypots/ntlm/index.js"
 import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
-import { smbHoneypot } from "../../src/honeypots/smb/index.js"
-import { encodeName } from "../../src/honeypots/smb/Nbss.js"
+import { negotiateContexts, smbHoneypot } from "../../src/honeypots/smb/index.js"
+import { calledName, encodeName } from "../../src/honeypots/smb/Nbss.js"
+import { sessionSetupBlob, smb1Dialects, smb1Header } from "../../src/honeypots/smb/Smb1.js"
 import { events as checkedEvents } from "./support.js"
 
 const TestLayer = HoneypotContextLive({ decky: "decky-01", hostname: "fs01" }).pipe(
@@ -207,6 +208,29 @@ describe("smb honeypot", () => {
       }),
       { numRuns: 2000 }
     )
+  })
+
+  it("the NetBIOS, SMB1 and negotiate-context parsers never throw and stay in bounds", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (bytes, smbHead) => {
+        const b = Buffer.from(bytes)
+        const called = calledName(b)
+        expect(called === undefined || (called.name.length <= 15 && called.suffix <= 255)).toBe(true)
+        // An SMB1 message: the magic first, so the header and word parsers are exercised.
+        const m = smbHead ? Buffer.concat([Buffer.from([0xff, 0x53, 0x4d, 0x42, 0x72]), b]) : b
+        expect(smb1Dialects(m).length).toBeLessThanOrEqual(64)
+        const blob = sessionSetupBlob(m)
+        expect(blob === undefined || blob.length <= m.length).toBe(true)
+        const h = smb1Header(m)
+        expect(h === undefined || h.command === m[4]).toBe(true)
+        const s2 = Buffer.concat([Buffer.from([0xfe, 0x53, 0x4d, 0x42]), b])
+        expect(negotiateContexts(s2).length).toBeLessThanOrEqual(16)
+      }),
+      { numRuns: 5000 }
+    )
+    // Round trip: a client's encoding of our name decodes to it.
+    expect(calledName(encodeName("FS01"))).toEqual({ name: "FS01", suffix: 0x20 })
+    expect(calledName(encodeName("*SMBSERVER"))).toEqual({ name: "*SMBSERVER", suffix: 0x20 })
   })
 
   it.live(
