@@ -110,22 +110,25 @@ const readDer = (s: tls.TLSSocket) =>
   })
 
 describe("rdp honeypot", () => {
-  it.live("X.224 CR with Cookie: mstshash=attacker → rdp_cookie event, CC selecting PROTOCOL_RDP", () =>
-    Effect.gen(function* () {
-      const [l] = yield* rdpHoneypot.start({ host: "127.0.0.1", port: () => 0 })
-      const { cc, socket } = yield* Effect.promise(() => connect(l!.port, "attacker", 0x0b))
-      socket.destroy()
-      expect(cc.toString("hex")).toBe("030000130ed000001234000200080000000000")
-      const lines = yield* logged
-      expect(events(lines, "rdp_cookie")[0]).toEqual({
-        src_ip: "127.0.0.1",
-        src_port: expect.any(String),
-        requested_protocols: "11",
-        username: "attacker",
-        principal: "attacker"
-      })
-      expect(events(lines, "connection")[0]!.src_ip).toBe("127.0.0.1")
-    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  it.live(
+    "X.224 CR with Cookie: mstshash=attacker → rdp_cookie event, CC selecting HYBRID_EX as Windows does",
+    () =>
+      Effect.gen(function* () {
+        const [l] = yield* rdpHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const { cc, socket } = yield* Effect.promise(() => connect(l!.port, "attacker", 0x0b))
+        socket.destroy()
+        // mstsc offers SSL|HYBRID|HYBRID_EX (0x0b): Windows picks HYBRID_EX, flags 0x1f (was PROTOCOL_RDP, flags 0).
+        expect(cc.toString("hex")).toBe("030000130ed00000123400021f080008000000")
+        const lines = yield* logged
+        expect(events(lines, "rdp_cookie")[0]).toEqual({
+          src_ip: "127.0.0.1",
+          src_port: expect.any(String),
+          requested_protocols: "11",
+          username: "attacker",
+          principal: "attacker"
+        })
+        expect(events(lines, "connection")[0]!.src_ip).toBe("127.0.0.1")
+      }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
   it.live("a CR without a cookie logs connection_request", () =>

@@ -1,11 +1,12 @@
 /**
  * mongodb (spec/honeypots.md §18): a MongoDB server as an unauthenticated client sees it. OP_MSG and
- * legacy OP_QUERY are decoded; hello/isMaster, buildInfo and listDatabases answer with a seeded
- * release; SCRAM (saslStart/saslContinue, also speculative) is played far enough to capture the
+ * legacy OP_QUERY are decoded (from 5.1 on, OP_QUERY only for hello/isMaster, as mongod); hello/isMaster,
+ * buildInfo, serverStatus and listDatabases answer with a seeded release, as an auth-less mongod does;
+ * an HTTP GET gets mongod's "native driver port" page; SCRAM (saslStart/saslContinue, also speculative) is played far enough to capture the
  * client proof with everything needed to test a password against it, then "Authentication failed.".
  */
 import { randomBytes } from "node:crypto"
-import { Effect, Either, Schema } from "effect"
+import { Clock, Effect, Either, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -56,6 +57,9 @@ const MAX_MESSAGES = 256
 export interface Persona {
   readonly version: string
   readonly maxWireVersion: number
+  /** The host:port serverStatus reports (mongod's own hostname and port). */
+  readonly host: string
+  readonly pid: number
   readonly gitVersion: string
   readonly replSet: string
   readonly databases: ReadonlyArray<readonly [string, number]>
@@ -154,6 +158,41 @@ const buildInfo = (p: Persona) => {
   ])
 }
 
+/** serverStatus's opening fields (an auth-less mongod answers it to anyone; nmap reads `version`). */
+const serverStatus = (p: Persona, uptimeSeconds: number, now: Date) =>
+  doc([
+    ["host", p.host],
+    ["version", p.version],
+    ["process", "mongod"],
+    ["pid", BigInt(p.pid)],
+    ["uptime", new BsonDouble(Math.floor(uptimeSeconds))],
+    ["uptimeMillis", BigInt(Math.floor(uptimeSeconds * 1000))],
+    ["uptimeEstimate", BigInt(Math.floor(uptimeSeconds))],
+    ["localTime", now],
+    [
+      "connections",
+      doc([
+        ["current", 1],
+        ["available", 838859],
+        ["totalCreated", 1]
+      ])
+    ],
+    ["ok", new BsonDouble(1)]
+  ])
+
+/** mongod 5.1 (wire version 14) dropped OP_QUERY for every command but hello/isMaster. */
+const LEGACY_OP_QUERY_REMOVED = 14
+const unsupportedOpQuery = (name: string) =>
+  failure(
+    352,
+    "UnsupportedOpQueryCommand",
+    `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal`
+  )
+
+/** mongod's answer to an HTTP GET on the driver port (transport layer's checkForHTTPRequest). */
+export const HTTP_ON_DRIVER_PORT =
+  "HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 84\r\n\r\nIt looks like you are trying to access MongoDB over HTTP on the native driver port.\n"
+
 const listDatabases = (p: Persona) =>
   doc([
     [
@@ -227,6 +266,8 @@ const replyTo = (opcode: number, requestId: number, responseTo: number, reply: B
 interface Instance {
   readonly seed: InstanceSeed
   readonly persona: Persona
+  /** When this mongod "started" (ms since the epoch): the process start less the seeded uptime. */
+  readonly bootMillis: number
   /** The next hello `connectionId` (counts up from a seeded base, like mongod's). */
   nextConnectionId: number
 }
@@ -280,6 +321,10 @@ const session = (
           }
           case "buildinfo":
             return buildInfo(persona)
+          case "serverstatus": {
+            const now = yield* Clock.currentTimeMillis
+            return serverStatus(persona, (now - instance.bootMillis) / 1000, new Date(now))
+          }
           case "listdatabases":
             return listDatabases(persona)
           case "ping":
@@ -316,6 +361,8 @@ const session = (
 
     for (let i = 0; i < MAX_MESSAGES; i++) {
       const head = yield* conn.readBytes(16)
+      if (i === 0 && head.subarray(0, 4).toString("latin1") === "GET ")
+        return yield* conn.end(HTTP_ON_DRIVER_PORT)
       const length = head.readInt32LE(0)
       if (length < MIN_MESSAGE || length > MAX_MESSAGE) return
       const requestId = head.readInt32LE(4)
@@ -323,8 +370,17 @@ const session = (
       const body = yield* conn.readBytes(length - 16)
       yield* emit({ _tag: "message", opcode, length })
       const cmd = commandOf(opcode, body)
+      const legacyOnly =
+        opcode === OP_QUERY &&
+        persona.maxWireVersion >= LEGACY_OP_QUERY_REMOVED &&
+        cmd !== undefined &&
+        !["hello", "ismaster"].includes(cmd.name.toLowerCase())
       const reply =
-        cmd === undefined ? helloDoc(persona, doc([]), connectionId, []) : yield* dispatch(cmd.body, cmd.name)
+        cmd === undefined
+          ? helloDoc(persona, doc([]), connectionId, [])
+          : legacyOnly
+            ? unsupportedOpQuery(cmd.name)
+            : yield* dispatch(cmd.body, cmd.name)
       yield* conn.write(replyTo(opcode === OP_MSG ? OP_MSG : OP_REPLY, requestCounter++, requestId, reply))
     }
   }).pipe(Effect.ensuring(events.emit({ _tag: "disconnect" })))
@@ -349,6 +405,8 @@ export const mongodbHoneypot = defineHoneypot({
       const persona: Persona = {
         version,
         maxWireVersion,
+        host: `${ctx.hostname.split(".")[0]}:${options.address().port}`,
+        pid: ctx.seed.int(700, 4000),
         gitVersion: ctx.seed.hex(20, "mongodb_git_version"),
         replSet: options.config.repl_set,
         databases: [
@@ -358,7 +416,13 @@ export const mongodbHoneypot = defineHoneypot({
           ...bait.map((name, i) => [name, ctx.seed.int(1, 400) * 1048576 + i * 8192] as const)
         ]
       }
-      const instance: Instance = { seed: ctx.seed, persona, nextConnectionId: ctx.seed.int(1, 500) }
+      const startedAt = yield* Clock.currentTimeMillis
+      const instance: Instance = {
+        seed: ctx.seed,
+        persona,
+        bootMillis: startedAt - ctx.seed.uptimeSeconds(startedAt) * 1000,
+        nextConnectionId: ctx.seed.int(1, 500)
+      }
       const listener = yield* serveTcp({
         ...options.address(),
         events: mongodbEvents,

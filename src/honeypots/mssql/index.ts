@@ -1,6 +1,6 @@
 /**
- * mssql (spec/honeypots.md §17): Microsoft SQL Server over TDS. PRELOGIN gets a seeded release and
- * ENCRYPT_NOT_SUP (so clients log in in the clear), LOGIN7 is decoded (the password obfuscation is
+ * mssql (spec/honeypots.md §17): Microsoft SQL Server over TDS. PRELOGIN gets SQL Server's reply
+ * layout with a seeded release and ENCRYPT_NOT_SUP (so clients log in in the clear), LOGIN7 is decoded (the password obfuscation is
  * reversible), logged, and refused with error 18456 like a real server.
  */
 import { Effect, Either, Schema } from "effect"
@@ -18,8 +18,12 @@ import { type MssqlEvent, mssqlEvents } from "./Events.js"
 
 export const MssqlConfig = Schema.Struct({})
 
-/** Seeded releases (spec §17): [label, major, minor, build, subbuild]. */
-type Release = readonly [string, number, number, number, number]
+/**
+ * Seeded releases (spec §17): [label, major, minor, build, subbuild]. nmap names 2016–2019 with their
+ * build ("Microsoft SQL Server 2019 15.00.4335"); it has no 2022 signature and, as for a real 2022,
+ * falls back to its "Microsoft SQL Server" softmatch.
+ */
+export type Release = readonly [string, number, number, number, number]
 const RELEASES: readonly [Release, ...Array<Release>] = [
   ["2016", 13, 0, 6419, 1],
   ["2017", 14, 0, 2000, 0],
@@ -36,14 +40,18 @@ const TDS_LOGIN7 = 0x10
 const TDS_PRELOGIN = 0x12
 const STATUS_EOM = 0x01
 const HEADER = 8
+/** The message types a client opens with: SQL batch, RPC, attention, LOGIN7, SSPI, PRELOGIN, federated auth. */
+const CLIENT_TYPES: ReadonlySet<number> = new Set([0x01, 0x02, 0x03, 0x06, 0x07, 0x0e, 0x10, 0x11, 0x12])
+/** The largest negotiable TDS packet (MS-TDS §2.2.6.4 packet size 32,767). */
+const MAX_PACKET = 32_767
 /** A LOGIN7 message is a few hundred bytes; anything far larger is not a login. */
 const MAX_MESSAGE = 64 * 1024
 const MAX_MESSAGES = 8
 
-/** Read one TDS message (all packets up to EOM) as [type, payload]. */
+/** Read one TDS message (all packets up to EOM) as [type, payload]; [type, undefined] for a bad header. */
 const readMessage = (
   conn: Connection
-): Effect.Effect<readonly [number, Buffer] | undefined, ConnectionError> =>
+): Effect.Effect<readonly [number, Buffer | undefined] | undefined, ConnectionError> =>
   Effect.gen(function* () {
     const parts: Array<Buffer> = []
     let size = 0
@@ -51,7 +59,10 @@ const readMessage = (
     for (;;) {
       const h = yield* conn.readBytes(HEADER)
       const length = h.readUInt16BE(2)
-      if (length < HEADER) return type < 0 ? ([h[0]!, Buffer.alloc(0)] as const) : undefined
+      // SQL Server drops a connection whose first packet is not a client message or whose length
+      // is impossible, without waiting for a body that will never come.
+      if (!CLIENT_TYPES.has(h[0]!) || length < HEADER || length > MAX_PACKET)
+        return type < 0 ? ([h[0]!, undefined] as const) : undefined
       if (type >= 0 && h[0] !== type) return undefined
       type = h[0]!
       const body = yield* conn.readBytes(length - HEADER)
@@ -72,26 +83,57 @@ const packet = (type: number, payload: Buffer, spid: number): Buffer => {
   return Buffer.concat([h, payload])
 }
 
-/** MS-TDS §2.2.6.5 PRELOGIN response: VERSION, ENCRYPTION (NOT_SUP), INSTOPT, THREADID, MARS. */
-export const preloginResponse = (
-  release: readonly [string, number, number, number, number],
-  threadId: number
-): Buffer => {
+// MS-TDS §2.2.6.5 PRELOGIN option tokens.
+const PL_VERSION = 0x00
+const PL_ENCRYPTION = 0x01
+const PL_INSTOPT = 0x02
+const PL_THREADID = 0x03
+const PL_MARS = 0x04
+const PL_FEDAUTHREQUIRED = 0x06
+const PL_TERMINATOR = 0xff
+/** ENCRYPT_NOT_SUP: the login then comes in the clear, so the password can be read (see docs). */
+const ENCRYPT_NOT_SUP = 0x02
+/** A PRELOGIN lists a handful of options; a table longer than this is not one. */
+const MAX_PRELOGIN_OPTIONS = 16
+
+/** The options of a client PRELOGIN: token → its data (MS-TDS §2.2.6.5); undefined if malformed. */
+export const parsePrelogin = (p: Buffer): ReadonlyMap<number, Buffer> | undefined => {
+  const out = new Map<number, Buffer>()
+  for (let at = 0; at < p.length; at += 5) {
+    if (p[at] === PL_TERMINATOR) return out
+    if (out.size >= MAX_PRELOGIN_OPTIONS || at + 5 > p.length) return undefined
+    const offset = p.readUInt16BE(at + 1)
+    const length = p.readUInt16BE(at + 3)
+    if (offset + length > p.length) return undefined
+    out.set(p[at]!, p.subarray(offset, offset + length))
+  }
+  return undefined
+}
+
+/**
+ * MS-TDS §2.2.6.5 PRELOGIN response, laid out as SQL Server lays it out: VERSION (the release's
+ * major, minor, build big-endian, sub-build), ENCRYPTION, INSTOPT (0 when the client named the default
+ * instance or none), THREADID with no data (a server sends none), then MARS and FEDAUTHREQUIRED only
+ * when the client sent them. Offsets count from the start of the option table. nmap's ms-sql-s
+ * signatures match this byte for byte for a VERSION/ENCRYPTION/INSTOPT/THREADID request.
+ */
+export const preloginResponse = (release: Release, client: ReadonlyMap<number, Buffer>): Buffer => {
   const [, major, minor, build, sub] = release
   const version = Buffer.alloc(6)
   version[0] = major
   version[1] = minor
   version.writeUInt16BE(build, 2)
   version.writeUInt16BE(sub, 4)
-  const thread = Buffer.alloc(4)
-  thread.writeUInt32BE(threadId)
-  const options: ReadonlyArray<readonly [number, Buffer]> = [
-    [0x00, version],
-    [0x01, Buffer.from([0x02])],
-    [0x02, Buffer.from([0x00])],
-    [0x03, thread],
-    [0x04, Buffer.from([0x00])]
+  const instance = (client.get(PL_INSTOPT) ?? Buffer.alloc(0)).toString("latin1").replace(/\0.*$/s, "")
+  const defaultInstance = instance === "" || instance.toUpperCase() === "MSSQLSERVER"
+  const options: Array<readonly [number, Buffer]> = [
+    [PL_VERSION, version],
+    [PL_ENCRYPTION, Buffer.from([ENCRYPT_NOT_SUP])],
+    [PL_INSTOPT, Buffer.from([defaultInstance ? 0 : 1])],
+    [PL_THREADID, Buffer.alloc(0)]
   ]
+  if (client.has(PL_MARS)) options.push([PL_MARS, Buffer.from([0])])
+  if (client.has(PL_FEDAUTHREQUIRED)) options.push([PL_FEDAUTHREQUIRED, Buffer.from([0])])
   const table = Buffer.alloc(options.length * 5 + 1)
   let offset = table.length
   options.forEach(([token, data], i) => {
@@ -100,7 +142,7 @@ export const preloginResponse = (
     table.writeUInt16BE(data.length, i * 5 + 3)
     offset += data.length
   })
-  table[table.length - 1] = 0xff
+  table[table.length - 1] = PL_TERMINATOR
   return Buffer.concat([table, ...options.map(([, d]) => d)])
 }
 
@@ -184,7 +226,6 @@ export const loginFailed = (user: string, serverName: string, tdsVersion: number
 /** What one running mssql instance shares between its connections. */
 interface Instance {
   readonly release: Release
-  readonly threadId: number
   /** NetBIOS-style server name in the login error (the decky's short hostname, upper-cased). */
   readonly serverName: string
   /** The next SPID in reply headers (counts up from a seeded base, like a server's sessions). */
@@ -205,10 +246,13 @@ const session = (
       const msg = yield* readMessage(conn)
       if (msg === undefined) return
       const [type, payload] = msg
+      if (payload === undefined)
+        return yield* emit({ _tag: "unknown_packet", pkt_type: `0x${type.toString(16).padStart(2, "0")}` })
       if (type === TDS_PRELOGIN) {
-        yield* conn.write(
-          packet(TDS_TABULAR_RESULT, preloginResponse(instance.release, instance.threadId), 0)
-        )
+        const options = parsePrelogin(payload)
+        if (options === undefined)
+          return yield* emit({ _tag: "error" }, { msg: "malformed PRELOGIN", severity: 4 })
+        yield* conn.write(packet(TDS_TABULAR_RESULT, preloginResponse(instance.release, options), 0))
         continue
       }
       if (type !== TDS_LOGIN7)
@@ -246,7 +290,6 @@ export const mssqlHoneypot = defineHoneypot({
       const ctx = yield* HoneypotContext
       const instance: Instance = {
         release: ctx.seed.pick(RELEASES),
-        threadId: ctx.seed.int(100, 9000),
         serverName: ctx.hostname.split(".")[0]!.toUpperCase(),
         nextSpid: ctx.seed.int(51, 120)
       }

@@ -1,8 +1,9 @@
 /**
  * rdp (spec/honeypots.md §8): the first RDP exchange. The X.224 Connection Request's `mstshash`
- * cookie (the username mstsc and most brute-forcers send) is logged, the Connection Confirm selects
- * standard RDP, or with `nla` on, CredSSP over TLS (MS-CSSP) far enough to capture the NTLMSSP
- * AUTHENTICATE as a crackable NTLMv2 hash.
+ * cookie (the username mstsc and most brute-forcers send) is logged, and the Connection Confirm
+ * negotiates as Windows does: CredSSP over TLS (MS-CSSP) whenever the client offers it, played far
+ * enough to capture the NTLMSSP AUTHENTICATE as a crackable NTLMv2 hash; TLS or standard RDP security
+ * otherwise, or with `nla` on (NLA required), RDP_NEG_FAILURE.
  */
 import type * as tls from "node:tls"
 import { Clock, Duration, Effect, Either, Option, Schema } from "effect"
@@ -30,11 +31,15 @@ import {
 import { type RdpEvent, rdpEvents } from "./Events.js"
 
 export const RdpConfig = Schema.Struct({
-  /** Offer PROTOCOL_HYBRID (NLA/CredSSP) to clients that ask for it (env RDP_ENABLE_NLA). */
+  /**
+   * Require NLA (env RDP_ENABLE_NLA), as Windows 10 / Server 2016 and later do by default: a client
+   * that does not offer CredSSP gets RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER. Off, such a client
+   * gets TLS or standard RDP security. A client offering CredSSP gets it (and its NTLM captured) either way.
+   */
   nla: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** NetBIOS domain announced in the NLA CHALLENGE. */
   domain: Schema.optionalWith(Schema.String, { default: () => "WORKGROUP" }),
-  /** The certificate of the NLA path's TLS (used only with `nla` on). */
+  /** The certificate of the TLS and CredSSP paths. */
   ...TlsConfigFields
 })
 export type RdpConfig = typeof RdpConfig.Type
@@ -44,7 +49,17 @@ const TPKT_MIN = 7
 const TPKT_MAX = 8192
 const X224_CR = 0xe0
 const PROTOCOL_RDP = 0
+const PROTOCOL_SSL = 1
 const PROTOCOL_HYBRID = 2
+const PROTOCOL_HYBRID_EX = 8
+/**
+ * RDP_NEG_RSP flags as Windows 10 / Server 2016+ set them (nmap's "Windows 10" signature):
+ * EXTENDED_CLIENT_DATA_SUPPORTED | DYNVC_GFX_PROTOCOL_SUPPORTED | NEGRSP_FLAG_RESERVED |
+ * RESTRICTED_ADMIN_MODE_SUPPORTED | REDIRECTED_AUTHENTICATION_MODE_SUPPORTED.
+ */
+const NEG_RSP_FLAGS = 0x1f
+/** RDP_NEG_FAILURE failureCode (MS-RDPBCGR §2.2.1.2.2). */
+const HYBRID_REQUIRED_BY_SERVER = 5
 const FIRST_PDU_TIMEOUT = Duration.seconds(5)
 const TSREQUEST_TIMEOUT = Duration.seconds(10)
 const TSREQUEST_MAX = 32 * 1024
@@ -70,11 +85,48 @@ export const parseConnectionRequest = (x224: Buffer): ConnectionRequest | undefi
   return { cookie: cookie?.[1], routingToken: token?.[1], requestedProtocols }
 }
 
-/** X.224 Connection Confirm with RDP_NEG_RSP (MS-RDPBCGR §2.2.1.2). */
-export const connectionConfirm = (selected: number): Buffer => {
-  const b = Buffer.from("030000130ed000001234000200080000000000", "hex")
-  b.writeUInt32LE(selected, 15)
+/** X.224 Connection Confirm TPDU (X.224 §13.4): DST-REF 0, SRC-REF 0x1234 (Windows' own), class 0. */
+const confirm = (negotiation: Buffer): Buffer => {
+  const b = Buffer.from("0300000006d00000123400", "hex")
+  b.writeUInt16BE(11 + negotiation.length, 2)
+  b[4] = 6 + negotiation.length
+  return Buffer.concat([b, negotiation])
+}
+
+/** RDP_NEG_RSP (MS-RDPBCGR §2.2.1.2.1) or RDP_NEG_FAILURE (§2.2.1.2.2): type, flags, length 8, a u32. */
+const negotiation = (type: number, flags: number, value: number): Buffer => {
+  const b = Buffer.from([type, flags, 0x08, 0x00, 0, 0, 0, 0])
+  b.writeUInt32LE(value, 4)
   return b
+}
+
+/** X.224 Connection Confirm with RDP_NEG_RSP selecting `selected` (MS-RDPBCGR §2.2.1.2). */
+export const connectionConfirm = (selected: number): Buffer =>
+  confirm(negotiation(0x02, NEG_RSP_FLAGS, selected))
+
+/** X.224 Connection Confirm with RDP_NEG_FAILURE (MS-RDPBCGR §2.2.1.2.2). */
+export const negotiationFailure = (code: number): Buffer => confirm(negotiation(0x03, 0x00, code))
+
+export type Negotiated =
+  | { readonly _tag: "selected"; readonly protocol: number }
+  | { readonly _tag: "failure"; readonly code: number }
+  | { readonly _tag: "legacy" }
+
+/**
+ * What Windows answers a Connection Request (MS-RDPBCGR §3.3.5.3.1): CredSSP whenever the client offers
+ * it (HYBRID_EX when offered with it), else TLS when offered, else standard RDP security; with NLA
+ * required, a client offering no CredSSP gets HYBRID_REQUIRED_BY_SERVER. A request without RDP_NEG_REQ
+ * (a pre-Vista client) gets a bare Connection Confirm, or the same failure under NLA.
+ */
+export const negotiate = (requested: number | undefined, nlaRequired: boolean): Negotiated => {
+  if ((requested ?? 0) & PROTOCOL_HYBRID)
+    return {
+      _tag: "selected",
+      protocol: (requested ?? 0) & PROTOCOL_HYBRID_EX ? PROTOCOL_HYBRID_EX : PROTOCOL_HYBRID
+    }
+  if (nlaRequired) return { _tag: "failure", code: HYBRID_REQUIRED_BY_SERVER }
+  if (requested === undefined) return { _tag: "legacy" }
+  return { _tag: "selected", protocol: requested & PROTOCOL_SSL ? PROTOCOL_SSL : PROTOCOL_RDP }
 }
 
 const u32be = (n: number): Buffer => {
@@ -140,8 +192,9 @@ const identityFor = (ctx: HoneypotContextService, domain: string): ServerIdentit
 interface Instance {
   /** The names the NLA CHALLENGE announces. */
   readonly identity: ServerIdentity
-  /** The NLA path's TLS; undefined when `nla` is off. */
-  readonly tls: tls.SecureContext | undefined
+  /** The TLS of the SSL and CredSSP paths. */
+  readonly tls: tls.SecureContext
+  readonly nlaRequired: boolean
 }
 
 const session =
@@ -178,13 +231,23 @@ const session =
           ...(cr.routingToken === undefined ? {} : { routing_token: cr.routingToken })
         })
 
-      const tlsContext = instance.tls
-      const nla = tlsContext !== undefined && (requested & PROTOCOL_HYBRID) !== 0
-      yield* conn.write(connectionConfirm(nla ? PROTOCOL_HYBRID : PROTOCOL_RDP))
-      if (!nla || tlsContext === undefined) return
+      const outcome = negotiate(cr.requestedProtocols, instance.nlaRequired)
+      if (outcome._tag === "failure") return yield* conn.end(negotiationFailure(outcome.code))
+      if (outcome._tag === "legacy") {
+        // Standard RDP security: the client's MCS Connect Initial comes next; it is not played.
+        yield* conn.write(confirm(Buffer.alloc(0)))
+        return yield* Effect.asVoid(conn.readChunk())
+      }
+      yield* conn.write(connectionConfirm(outcome.protocol))
+      if (outcome.protocol === PROTOCOL_RDP) return yield* Effect.asVoid(conn.readChunk())
+      if (outcome.protocol === PROTOCOL_SSL) {
+        // TLS, then the client's MCS Connect Initial (not played).
+        yield* conn.startTls(instance.tls)
+        return yield* Effect.asVoid(conn.readChunk())
+      }
 
       // CredSSP (MS-CSSP §3.1.5): TLS, then SPNEGO-less NTLM tokens inside TSRequests.
-      yield* conn.startTls(tlsContext)
+      yield* conn.startTls(instance.tls)
       let challenge: Buffer | undefined
       for (let i = 0; i < MAX_TSREQUESTS; i++) {
         const frame = yield* readTsRequest(conn).pipe(
@@ -231,11 +294,18 @@ export const rdpHoneypot = defineHoneypot({
       const ctx = yield* HoneypotContext
       const config = options.config
       const address = options.address()
-      // A certificate is minted or loaded only for NLA; a bad supplied pair fails the start.
-      const tlsContext = config.nla
-        ? (yield* serviceTls({ service: "rdp", host: address.host, port: address.port, config })).context
-        : undefined
-      const instance: Instance = { identity: identityFor(ctx, config.domain), tls: tlsContext }
+      // Windows always holds a certificate (self-signed by default); a bad supplied pair fails the start.
+      const tlsContext = (yield* serviceTls({
+        service: "rdp",
+        host: address.host,
+        port: address.port,
+        config
+      })).context
+      const instance: Instance = {
+        identity: identityFor(ctx, config.domain),
+        tls: tlsContext,
+        nlaRequired: config.nla
+      }
       const listener = yield* serveTcp({ ...address, events: rdpEvents, handler: session(instance) })
       return [listener]
     })
