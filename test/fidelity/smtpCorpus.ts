@@ -144,7 +144,7 @@ export const SLOW_PROBES = [
   "NOOP\r\n".repeat(112)
 ]
 
-/** 22 unknown commands at once: 10 answered at once, 10 a second apart, then 421 and the close. */
+/** 22 unknown commands at once (Postfix's hard error limit is 20). */
 export const ERRORS = Array.from({ length: 22 }, (_, i) => `FOO${i}\r\n`).join("")
 
 /** Postfix's queue ids (and the emulator's) are random: only their place in the reply is compared. */

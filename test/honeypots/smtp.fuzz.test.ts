@@ -3,6 +3,16 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import fc from "fast-check"
+import {
+  isForbidden,
+  LINE_LIMIT,
+  mailParamFault,
+  parseBdat,
+  parseLine,
+  parsePath,
+  rcptParamFault
+} from "../../src/honeypots/smtp/Command.js"
 import { smtpRelayHoneypot } from "../../src/honeypots/smtp/index.js"
 import { events, eventsBySrcPort, lineCases, rawExchange, runFuzz, TestLayer } from "./support.js"
 
@@ -37,6 +47,42 @@ const VALID = [
 ]
 
 describe("smtp fuzz", () => {
+  it("property: Postfix's command-line parsers never throw and stay within their limits", () => {
+    const line = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 3000 }),
+      fc.constantFrom(...VALID).chain((v) => fc.string({ maxLength: 40 }).map((tail) => `${v}${tail}`))
+    )
+    fc.assert(
+      fc.property(line, (raw) => {
+        const c = parseLine(raw)
+        expect(c.verb).toBe(c.verb.toUpperCase())
+        expect(c.verb.length + c.rest.length).toBeLessThanOrEqual(LINE_LIMIT)
+        expect(c.verb.includes("\u0000") || c.rest.includes("\u0000")).toBe(false)
+        if (c.verb === "") expect(c.args).toEqual([])
+        else expect(typeof isForbidden(c.verb)).toBe("boolean")
+        for (const keyword of ["FROM", "TO"] as const) {
+          const path = parsePath(c.rest, keyword)
+          if (path._tag !== "Ok") continue
+          expect(path.address).not.toMatch(/[ \t<]/)
+          mailParamFault(path.params, 10_240_000)
+          rcptParamFault(path.params)
+        }
+        const bdat = parseBdat(c.args)
+        if (bdat !== undefined) expect(Number.isSafeInteger(bdat.size)).toBe(true)
+      }),
+      { numRuns: 5000 }
+    )
+    expect(parsePath("FROM:<a@b.org> SIZE=99999999", "FROM")).toEqual({
+      _tag: "Ok",
+      address: "a@b.org",
+      params: ["SIZE=99999999"]
+    })
+    expect(mailParamFault(["SIZE=99999999"], 10_240_000)).toEqual({ _tag: "TooBig" })
+    expect(isForbidden("GET")).toBe(true)
+    expect(isForbidden("\u0016\u0003\u0001")).toBe(true)
+    expect(isForbidden("HELP")).toBe(false)
+  })
+
   it.scopedLive(
     "20,000 mutated commands and random bytes (relay mode, capture on): no crash, bounded logging",
     () => {

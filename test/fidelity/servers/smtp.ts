@@ -24,6 +24,7 @@ import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const POSTFIX = "/usr/sbin/postfix"
 export const MASTER = "/usr/lib/postfix/sbin/master"
+export const POSTCONF = "/usr/sbin/postconf"
 /** Cyrus SASL's PLAIN and LOGIN plugins (libsasl2-modules): without them Postfix offers no AUTH. */
 export const SASL_PLUGINS = [
   "/usr/lib/x86_64-linux-gnu/sasl2/libplain.so",
@@ -201,7 +202,7 @@ export const startPostfix = async (
   while (Date.now() < until) {
     if (child.exitCode !== null) break
     if (await greets(options.host, options.port)) {
-      const warm = await Promise.all(Array.from({ length: 4 }, () => greets(options.host, options.port)))
+      const warm = await Promise.all(Array.from({ length: 6 }, () => greets(options.host, options.port)))
       if (warm.every((ok) => ok)) return { host: options.host, port: options.port, stop, log }
     }
     await new Promise((r) => setTimeout(r, 100))
