@@ -177,8 +177,10 @@ const mtaFields = [
     key: "max_body_bytes",
     label: "Max message size (bytes)",
     type: "int",
-    default: 10 * 1024 * 1024,
-    help: "Advertised as EHLO SIZE; bytes past it are dropped and the message is marked truncated (1 KiB–64 MiB)."
+    default: 10_240_000,
+    help:
+      "Advertised as EHLO SIZE (default Postfix's message_size_limit); bytes past it are dropped and the message " +
+      "is marked truncated (1 KiB–64 MiB)."
   }),
   field({
     key: "data_buffer_mb",
