@@ -722,7 +722,7 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
   service("llmnr", "LLMNR and mDNS listener (Responder detector)", udp(5355, 5353), ["query", "raw_packet"]),
   service(
     "mysql",
-    "MySQL 5.7-style handshake (protocol v10), then Access denied",
+    "MySQL 8.0 handshake (caching_sha2_password, TLS), password capture, then Access denied",
     tcp(3306),
     ["connect", "auth", "error", "disconnect"],
     [
@@ -730,8 +730,16 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         key: "version",
         label: "Advertised MySQL version",
         placeholder: "8.0.36",
-        help: "Sets the version banner the fake MySQL handshake reports."
-      })
+        help: "Sets the version banner the fake MySQL handshake reports (default: a seeded MySQL 8.0 release)."
+      }),
+      field({
+        key: "tls_cn",
+        label: "TLS certificate CN",
+        placeholder: "MySQL_Server_8.0.36_Auto_Generated_Server_Certificate",
+        help: "Common Name of the self-signed certificate when no cert/key is given; default: mysqld's auto-generated name."
+      }),
+      field({ key: "tls_cert", label: "TLS certificate (PEM)", type: "textarea", secret: true }),
+      field({ key: "tls_key", label: "TLS private key (PEM)", type: "textarea", secret: true })
     ]
   ),
   service(

@@ -27,8 +27,11 @@ const nativeScramble = async (password: string, scramble: Buffer): Promise<Buffe
 }
 
 describe("mysql honeypot", () => {
+  // The greeting offers caching_sha2_password (MySQL 8.0's default): the mariadb client answers with it,
+  // and the "full authentication" an unknown account gets makes it send the password itself, RSA-encrypted
+  // to the decky's key without TLS (the old test expected the 20-byte native scramble: MySQL 5.7's flow).
   it.live(
-    "mariadb client: auth event with a scramble response that matches the password, exact ERR 1045",
+    "mariadb client without TLS: caching_sha2_password full auth captures the password, exact ERR 1045",
     () =>
       Effect.gen(function* () {
         const [l] = yield* mysqlHoneypot.start({
@@ -60,20 +63,92 @@ describe("mysql honeypot", () => {
         expect(auth).toBeDefined()
         expect(auth!.src_ip).toBe("127.0.0.1")
         expect(auth!.src).toBeUndefined()
-        expect(auth!.principal).toBe("root")
-        expect(auth!.username).toBe("root")
-        expect(auth!.secret_kind).toBe("mysql_native_password")
-        expect(auth!.database).toBe("shop")
-        expect(auth!.client_plugin).toBe("mysql_native_password")
-        const expected = yield* Effect.promise(() =>
-          nativeScramble("Secret123", Buffer.from(auth!.scramble!, "hex"))
-        )
-        expect(auth!.secret_printable).toBe(expected.toString("hex"))
-        expect(Buffer.from(auth!.secret_b64!, "base64").equals(expected)).toBe(true)
+        expect(auth).toMatchObject({
+          principal: "root",
+          username: "root",
+          secret_kind: "plaintext",
+          secret_printable: "Secret123",
+          database: "shop",
+          client_plugin: "caching_sha2_password",
+          tls: "false"
+        })
+        expect(Buffer.from(auth!.secret_b64!, "base64").toString()).toBe("Secret123")
         const [connect] = yield* events("connect")
         expect(connect!.connection_id).toBe(auth!.connection_id)
         const [disconnect] = yield* events("disconnect")
         expect(disconnect).toMatchObject({ src_ip: "127.0.0.1", src_port: auth!.src_port })
+      }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+
+  it.live("mariadb client with TLS: the password arrives inside TLS", () =>
+    Effect.gen(function* () {
+      const [l] = yield* mysqlHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+      const r = yield* Effect.promise(() =>
+        run("mariadb", [
+          "-h",
+          "127.0.0.1",
+          "-P",
+          String(l!.port),
+          "-u",
+          "dba",
+          "-pTls-Pw!",
+          "--ssl",
+          "-e",
+          "select 1"
+        ])
+      )
+      expect(r.out).toContain(
+        "ERROR 1045 (28000): Access denied for user 'dba'@'127.0.0.1' (using password: YES)"
+      )
+      const [auth] = yield* events("auth")
+      expect(auth).toMatchObject({
+        principal: "dba",
+        secret_kind: "plaintext",
+        secret_printable: "Tls-Pw!",
+        tls: "true"
+      })
+    }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+
+  it.live(
+    "a native answer is switched to caching_sha2_password; a client that leaves then is logged by its scramble",
+    () =>
+      Effect.gen(function* () {
+        const [l] = yield* mysqlHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const switched = yield* Effect.promise(
+          () =>
+            new Promise<Buffer>((resolve) => {
+              const s = net.connect(l!.port, "127.0.0.1")
+              let greeted = false
+              s.on("data", (d) => {
+                if (!greeted) {
+                  greeted = true
+                  const g = d.subarray(4)
+                  const v = g.indexOf(0, 1)
+                  const salt = Buffer.concat([g.subarray(v + 5, v + 13), g.subarray(v + 32, v + 44)])
+                  void nativeScramble("Native1", salt).then((r) => s.write(handshakeResponse("svc", r)))
+                } else {
+                  s.destroy()
+                  resolve(d)
+                }
+              })
+            })
+        )
+        expect(switched.subarray(4).toString("latin1")).toMatch(/^\xfecaching_sha2_password\0[\s\S]{20}\0$/)
+        expect(switched[3]).toBe(2)
+        const auth = yield* Effect.gen(function* () {
+          for (;;) {
+            const [a] = yield* events("auth")
+            if (a !== undefined) return a
+            yield* Effect.sleep("20 millis")
+          }
+        })
+        expect(auth).toMatchObject({ principal: "svc", secret_kind: "mysql_native_password" })
+        const expected = yield* Effect.promise(() =>
+          nativeScramble("Native1", Buffer.from(auth.scramble!, "hex"))
+        )
+        expect(auth.native_response).toBe(expected.toString("hex"))
+        expect(auth.secret_printable).toBe(expected.toString("hex"))
       }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
