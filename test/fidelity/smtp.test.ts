@@ -15,9 +15,9 @@ import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/smtp.js"
 import { differences, named } from "./diff.js"
 import { nmapProbes, probe } from "./probe.js"
-import { ERRORS, normalise, PROBES, SLOW_PROBES } from "./smtpCorpus.js"
+import { ERRORS, normalise, PROBES, RELAY_PROBES, SLOW_PROBES } from "./smtpCorpus.js"
 import type { RealServer } from "./servers/types.js"
-import { emulatorConfig, HOSTNAME, MASTER, POSTCONF, SASL_PLUGINS, start } from "./servers/smtp.js"
+import { emulatorConfig, HOSTNAME, MASTER, POSTCONF, SASL_PLUGINS, startPostfix } from "./servers/smtp.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const root = process.getuid?.() === 0
@@ -30,32 +30,38 @@ const HOST = "127.0.0.1"
 suite("smtp: the emulator answers probes as Debian's Postfix does", () => {
   let real: RealServer | undefined
   let fakePort = 0
+  let relayPort = 0
+  let fakeRelayPort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-smtp-"))
+
+  const emulator = (slug: string, port: number, config: Record<string, unknown>) =>
+    decnet(
+      ["honeypot", slug, "--host", HOST, "--port", String(port), "--hostname", HOSTNAME].concat([
+        "--config",
+        JSON.stringify(config)
+      ]),
+      cleanEnv({ HOME: dir })
+    )
 
   beforeAll(async () => {
     const realPort = await freePort()
+    relayPort = await freePort()
     fakePort = await freePort()
-    const fake = decnet(
-      [
-        "honeypot",
-        "smtp",
-        "--host",
-        HOST,
-        "--port",
-        String(fakePort),
-        "--hostname",
-        HOSTNAME,
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    real = await start({ host: HOST, port: realPort })
+    fakeRelayPort = await freePort()
+    const fakes = [
+      emulator("smtp", fakePort, emulatorConfig),
+      emulator("smtp_relay", fakeRelayPort, { rcpt_drop_rate: 0, quarantine: false })
+    ]
+    real = await startPostfix({ host: HOST, port: realPort, hostname: HOSTNAME, relayPort })
     const up = await waitUntil(async () => {
-      const b = await probe(HOST, fakePort, Buffer.alloc(0), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
+      const greetings = await Promise.all(
+        [fakePort, fakeRelayPort].map((port) =>
+          probe(HOST, port, Buffer.alloc(0), 100).catch(() => undefined)
+        )
+      )
+      return greetings.every((b) => b !== undefined && b.reply.length > 0)
     }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    if (!up) throw new Error(`the emulators did not answer:\n${fakes.map((f) => f.stderr()).join("\n")}`)
   }, 60_000)
 
   afterAll(async () => {
@@ -108,6 +114,17 @@ suite("smtp: the emulator answers probes as Debian's Postfix does", () => {
     expect(b?.ending).toEqual(a?.ending)
     expect(a?.reply.toString("latin1")).toContain(`421 4.7.0 ${HOSTNAME} Error: too many errors\r\n`)
     const found = (await slow).flat()
+    expect(found, found.join("\n")).toEqual([])
+  }, 60_000)
+
+  it("as smtp_relay, takes a spam run's message as Postfix relaying for the client does", async () => {
+    const found = await differences(
+      { host: HOST, port: relayPort },
+      { host: HOST, port: fakeRelayPort },
+      named(RELAY_PROBES),
+      accepted,
+      { realName: "postfix (relay)", normalise, quietMs: 600 }
+    )
     expect(found, found.join("\n")).toEqual([])
   }, 60_000)
 })

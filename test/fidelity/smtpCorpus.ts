@@ -150,3 +150,19 @@ export const ERRORS = Array.from({ length: 22 }, (_, i) => `FOO${i}\r\n`).join("
 /** Postfix's queue ids (and the emulator's) are random: only their place in the reply is compared. */
 export const normalise = (reply: Buffer) =>
   reply.toString("latin1").replace(/queued as [0-9A-Za-z]+/g, "queued as QUEUEID")
+
+/**
+ * An open relay's sessions (smtp_relay, rcpt_drop_rate 0, against Postfix relaying for its loopback
+ * client): spam runs that hand over a message for other domains, and the checks around them.
+ */
+export const RELAY_PROBES = [
+  `${TXN}RCPT TO:<victim@target.org>\r\n`,
+  `${TXN}RCPT TO:<victim@target.org>\r\nRCPT TO:<boss@target.org>\r\nDATA\r\nFrom: a@sender.org\r\nSubject: invoice\r\n\r\nPay here.\r\n.\r\nQUIT\r\n`,
+  `${TXN}RCPT TO:<victim@target.org>\r\nBDAT 12 LAST\r\nSubject: x\r\n`,
+  `${TXN}RCPT TO:<nobody-here@${HOSTNAME}>\r\nRCPT TO:<victim@target.org> NOTIFY=NEVER\r\n`,
+  `${TXN}RCPT TO:<c@d.org\r\nRCPT TO:<>\r\n`,
+  `${EHLO}VRFY victim@target.org\r\nVRFY nobody-here\r\nVRFY root\r\n`,
+  `${EHLO}MAIL FROM:<>\r\nRCPT TO:<victim@target.org>\r\nDATA\r\n..\r\n.\r\nRSET\r\n`,
+  "MAIL FROM:<a@sender.org>\r\nRCPT TO:<victim@target.org>\r\nDATA\r\nhi\r\n.\r\n",
+  "MAIL FROM:<a@sender.org>\r\nRCPT TO:<victim@host.example>\r\n"
+]

@@ -80,9 +80,13 @@ const mainCf = (dir: string, hostname: string) =>
     ""
   ].join("\n")
 
-const masterCf = (host: string, port: number) =>
+const masterCf = (host: string, port: number, relayPort: number | undefined) =>
   [
     `${host}:${port} inet n - n - - smtpd`,
+    // An open relay for the smtp_relay emulator's reference: the loopback client is trusted.
+    ...(relayPort === undefined
+      ? []
+      : [`${host}:${relayPort} inet n - n - - smtpd -o mynetworks=127.0.0.0/8`]),
     "pickup unix n - n 60 1 pickup",
     "cleanup unix n - n - 0 cleanup",
     "qmgr unix n - n 300 1 qmgr",
@@ -150,7 +154,11 @@ export interface Postfix extends RealServer {
 }
 
 export const startPostfix = async (
-  options: RealServerOptions & { readonly hostname: string }
+  options: RealServerOptions & {
+    readonly hostname: string
+    /** A second smtpd on this port that relays for loopback clients (smtp_relay's reference). */
+    readonly relayPort?: number
+  }
 ): Promise<Postfix> => {
   for (const file of [POSTFIX, MASTER, ...SASL_PLUGINS])
     if (!existsSync(file)) throw new Error(`${file} is not installed`)
@@ -161,7 +169,7 @@ export const startPostfix = async (
   for (const sub of ["conf", "conf/sasl", "queue", "data"]) mkdirSync(join(dir, sub))
   chownSync(join(dir, "data"), postfixUid(), -1)
   writeFileSync(join(conf, "main.cf"), mainCf(dir, options.hostname))
-  writeFileSync(join(conf, "master.cf"), masterCf(options.host, options.port))
+  writeFileSync(join(conf, "master.cf"), masterCf(options.host, options.port, options.relayPort))
   writeFileSync(join(conf, "sasl", "smtpd.conf"), saslConf(dir))
   const cert = spawnSync(
     "openssl",
@@ -202,7 +210,10 @@ export const startPostfix = async (
   while (Date.now() < until) {
     if (child.exitCode !== null) break
     if (await greets(options.host, options.port)) {
-      const warm = await Promise.all(Array.from({ length: 6 }, () => greets(options.host, options.port)))
+      const ports = [options.port, ...(options.relayPort === undefined ? [] : [options.relayPort])]
+      const warm = await Promise.all(
+        ports.flatMap((port) => Array.from({ length: 5 }, () => greets(options.host, port)))
+      )
       if (warm.every((ok) => ok)) return { host: options.host, port: options.port, stop, log }
     }
     await new Promise((r) => setTimeout(r, 100))
