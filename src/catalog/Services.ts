@@ -540,7 +540,7 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
   ),
   service(
     "rdp",
-    "RDP X.224 Connection Request parser (mstshash cookie); optional TLS + CredSSP/NLA",
+    "RDP X.224 Connection Request (mstshash cookie), negotiated as Windows; TLS + CredSSP/NLA NTLMv2 capture",
     tcp(3389),
     [
       "connection",
@@ -558,8 +558,8 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         type: "bool",
         default: false,
         help:
-          "Off by default: basic X.224 cookie capture is enough for most attacker traffic and avoids the " +
-          "certificate generation at start."
+          "Off by default. On, NLA is required as on Windows 10 / Server 2016+: a client not offering " +
+          "CredSSP is refused (HYBRID_REQUIRED_BY_SERVER). CredSSP is offered to clients that ask either way."
       }),
       field({
         key: "domain",
@@ -571,32 +571,46 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
         key: "tls_cn",
         label: "TLS certificate CN",
         placeholder: "ws01.corp.local",
-        help: "NLA only. Common Name baked into the self-signed cert if no cert/key provided (default: the decky hostname)."
+        help: "Common Name baked into the self-signed cert if no cert/key provided (default: the decky hostname)."
       }),
       field({
         key: "tls_cert",
         label: "TLS certificate (PEM)",
         type: "textarea",
         secret: true,
-        help: "NLA only. PEM text or a file path; with the key, replaces the self-signed certificate."
+        help: "PEM text or a file path; with the key, replaces the self-signed certificate."
       }),
       field({
         key: "tls_key",
         label: "TLS private key (PEM)",
         type: "textarea",
         secret: true,
-        help: "NLA only."
+        help: "The private key of tls_cert."
       })
     ]
   ),
-  service("vnc", "VNC server (RFB 3.8, VNC Authentication challenge/response)", tcp(5900), [
-    "connect",
-    "version",
-    "security_choice",
-    "auth_response",
-    "error",
-    "disconnect"
-  ]),
+  service(
+    "vnc",
+    "VNC server as TigerVNC 1.12 (RFB 3.8, VNC Authentication challenge/response, blacklist)",
+    tcp(5900),
+    ["connect", "version", "security_choice", "auth_response", "error", "disconnect"],
+    [
+      field({
+        key: "blacklist_threshold",
+        label: "Blacklist threshold",
+        type: "int",
+        default: 5,
+        help: "TigerVNC's BlacklistThreshold: connections from one address before it is turned away."
+      }),
+      field({
+        key: "blacklist_timeout",
+        label: "Blacklist timeout (s)",
+        type: "int",
+        default: 10,
+        help: "TigerVNC's BlacklistTimeout: the first block; each later one doubles."
+      })
+    ]
+  ),
   service(
     "smtp",
     "Postfix ESMTP persona harvesting AUTH credentials; with open_relay it accepts and quarantines mail",
