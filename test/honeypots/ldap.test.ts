@@ -115,6 +115,34 @@ describe("ldap honeypot", () => {
   )
 
   it.live(
+    "a single-label domain in the hostname becomes <label>.local (AD names have two labels or more)",
+    () =>
+      Effect.gen(function* () {
+        const [l389] = yield* ldapHoneypot.start({ host: "127.0.0.1", port: () => 0 })
+        const root = yield* Effect.promise(() =>
+          ldapsearch([
+            "-x",
+            "-H",
+            `ldap://127.0.0.1:${l389!.port}`,
+            "-b",
+            "",
+            "-s",
+            "base",
+            "defaultNamingContext"
+          ])
+        )
+        expect(root.out).toContain("defaultNamingContext: DC=lan,DC=local")
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          HoneypotContextLive({ decky: "decky-02", hostname: "dc02.lan" }).pipe(
+            Layer.provideMerge(EventSinkMemory)
+          )
+        )
+      )
+  )
+
+  it.live(
     "an anonymous bind is a login: the pre-login grace no longer applies, while a refused bind keeps it",
     () =>
       Effect.gen(function* () {

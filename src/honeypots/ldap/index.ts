@@ -164,9 +164,10 @@ const SUPPORTED_CAPABILITIES = [
 
 export const directoryFor = (ctx: HoneypotContextService, config: LdapConfig): Directory => {
   const [host, ...rest] = ctx.hostname.split(".")
-  const domain = (
-    config.domain !== "" ? config.domain : rest.length > 0 ? rest.join(".") : "corp.local"
-  ).toLowerCase()
+  // A single-label domain ("dc01.lan") is no AD DNS name (and nmap's AD signatures want 2 or 3 DC=
+  // parts): such a hostname's domain becomes `<label>.local`.
+  const fromHost = rest.length > 1 ? rest.join(".") : rest.length === 1 ? `${rest[0]}.local` : "corp.local"
+  const domain = (config.domain !== "" ? config.domain : fromHost).toLowerCase()
   const base = domain
     .split(".")
     .map((p) => `DC=${p}`)

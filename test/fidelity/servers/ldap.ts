@@ -20,7 +20,7 @@ export const DOMAIN = "corp.local"
 export const HOSTNAME = "dc01.corp.local"
 
 /** The emulator's --config (the domain comes from the decky hostname). */
-export const emulatorConfig: Record<string, unknown> = {}
+export const emulatorConfig: Record<string, unknown> = { domain: DOMAIN }
 /** What nmap -sV must print for the emulator on 389: AD, with the domain and site of a real DC. */
 export const nmapExpect =
   /ldap\s+Microsoft Windows Active Directory LDAP \(Domain: corp\.local, Site: Default-First-Site-Name\)/
