@@ -3,7 +3,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import * as fc from "fast-check"
 import { Connection } from "tedious"
-import { mssqlHoneypot, parseLogin7 } from "../../src/honeypots/mssql/index.js"
+import {
+  mssqlHoneypot,
+  parseLogin7,
+  parsePrelogin,
+  preloginResponse
+} from "../../src/honeypots/mssql/index.js"
 import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
 import { eventsOf, events as allEvents } from "./support.js"
 
@@ -88,6 +93,20 @@ describe("mssql honeypot", () => {
       fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
         const r = parseLogin7(Buffer.from(b))
         expect(Either.isLeft(r) || typeof r.right.username === "string").toBe(true)
+      }),
+      { numRuns: 3000 }
+    )
+  })
+
+  it("parsePrelogin never throws, and a parsed table always yields a well-formed response", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (b) => {
+        const options = parsePrelogin(Buffer.from(b))
+        if (options === undefined) return
+        const r = preloginResponse(["2019", 15, 0, 4335, 1], options)
+        // Every option's offset and length stay inside the response.
+        for (let at = 0; r[at] !== 0xff; at += 5)
+          expect(r.readUInt16BE(at + 1) + r.readUInt16BE(at + 3)).toBeLessThanOrEqual(r.length)
       }),
       { numRuns: 3000 }
     )
