@@ -701,8 +701,8 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
       field({
         key: "banner",
         label: "POP3 greeting",
-        default: "+OK Dovecot ready.",
-        help: "Greeting line; +OK is prepended when missing. nmap recognises Dovecot by the default."
+        default: "+OK Dovecot (Debian) ready.",
+        help: "Greeting line; +OK is prepended when missing. The default is Debian's Dovecot 2.3 (nmap: Dovecot pop3d)."
       }),
       ...mailboxFields
     ]
