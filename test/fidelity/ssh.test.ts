@@ -329,10 +329,17 @@ suite("ssh: the Debian persona answers as Debian's sshd 9.2p1 does", () => {
       if (bytes === undefined) continue
       expect(sshdStopsAt(bytes), name).toBeLessThan(bytes.length)
       const [a, b] = await Promise.all([probe(HOST, real?.port ?? 0, bytes), probe(HOST, fakePort, bytes)])
-      expect(normalise(b.reply), name).toBe(normalise(a.reply))
-      expect(normalise(a.reply), name).toContain("Invalid SSH identification string.\r\n")
+      const banner = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n"
+      expect(b.reply.toString("latin1"), name).toBe(`${banner}Invalid SSH identification string.\r\n`)
+      expect(b.ending, name).toBe("closed")
       expect(["closed", "reset"], name).toContain(a.ending)
-      expect(["closed", "reset"], name).toContain(b.ending)
+      // On a reset the client may lose what had not been read yet (sshd writes the text and its CR LF
+      // separately): then the real reply is a prefix of the emulator's, never anything else.
+      if (a.ending === "closed") expect(a.reply.toString("latin1"), name).toBe(b.reply.toString("latin1"))
+      else {
+        expect(b.reply.toString("latin1").startsWith(a.reply.toString("latin1")), name).toBe(true)
+        expect(a.reply.toString("latin1").startsWith(banner), name).toBe(true)
+      }
     }
   })
 

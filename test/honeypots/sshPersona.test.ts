@@ -79,7 +79,7 @@ describe("ssh personas", () => {
   )
 
   it.live(
-    "a real OpenSSH client logs in over sntrup761x25519 (the 9.2 client's first choice) and group exchange",
+    "a real OpenSSH client logs in over sntrup761x25519 (the 9.2 client's first choice), group exchange and UMAC",
     () =>
       Effect.gen(function* () {
         const port = yield* start({ version: DEBIAN_12.version })
@@ -107,6 +107,36 @@ describe("ssh personas", () => {
           ])
           expect(r.stderr).toContain(`kex: algorithm: ${kex}`)
           expect(r.stdout).toContain("logged-in")
+        }
+        // The umac MACs OpenSSH lists (taken with a CTR cipher); the reply spans packets over 1 KiB.
+        for (const mac of [
+          "umac-64-etm@openssh.com",
+          "umac-128-etm@openssh.com",
+          "umac-64@openssh.com",
+          "umac-128@openssh.com"
+        ]) {
+          const r = yield* run("sshpass", [
+            "-p",
+            "admin",
+            "ssh",
+            ...[
+              "StrictHostKeyChecking=no",
+              "UserKnownHostsFile=/dev/null",
+              "PubkeyAuthentication=no"
+            ].flatMap((o) => ["-o", o]),
+            "-c",
+            "aes128-ctr",
+            "-m",
+            mac,
+            "-v",
+            "-p",
+            String(port),
+            "root@127.0.0.1",
+            "cat /proc/cpuinfo /proc/cpuinfo; echo logged-in"
+          ])
+          expect(r.stderr).toContain(`server->client cipher: aes128-ctr MAC: ${mac}`)
+          expect(r.stdout).toContain("logged-in")
+          expect(r.stdout.length).toBeGreaterThan(2048)
         }
       }).pipe(Effect.provide(TestLayer({ artifactsDir: path.join(root, "kex") })), Effect.scoped)
   )

@@ -12,9 +12,8 @@
  *   marker; OpenSSH 8.9's myproposal.h (sntrup761 after the ECDH methods) and 8.9's key-type table for
  *   server-sig-algs.
  *
- * The MAC lists name the four `umac-*` MACs as OpenSSH does; the transport (ssh2) does not implement
- * UMAC, so a client that picks one (only possible with a CTR cipher and a MAC list that puts umac first)
- * gets a key-exchange failure. See docs/honeypots/ssh.md.
+ * Every listed algorithm can be negotiated: the ssh2 patch (patches/) adds sntrup761x25519, server-side
+ * group exchange and UMAC to what ssh2 implements. See docs/dependencies.md.
  */
 import type ssh2 from "ssh2"
 
