@@ -116,3 +116,38 @@ export const corpus = (port: number): Array<CorpusProbe> => [
   ...named(HTTP_PROBES),
   { name: "browser GET", bytes: Buffer.from(BROWSER) }
 ]
+
+/**
+ * A TLS server flight with what differs by nature masked: the ServerHello's random and session id,
+ * and the Certificate message (another key, serial and dates); every other byte (versions, the
+ * chosen suite, extensions, record and message framing) is kept. Anything that is not a TLS
+ * handshake goes through `normalise`.
+ */
+export const normaliseTls = (b: Buffer): string => {
+  if (b.length < 5 || b[0] !== 0x16) return normalise(b)
+  const out: Array<string> = []
+  let handshake = Buffer.alloc(0)
+  for (let i = 0; i + 5 <= b.length; ) {
+    const type = b[i] ?? 0
+    const len = b.readUInt16BE(i + 3)
+    const body = b.subarray(i + 5, i + 5 + len)
+    out.push(`record ${type} ${b.subarray(i + 1, i + 3).toString("hex")}`)
+    if (type === 0x16) handshake = Buffer.concat([handshake, body])
+    else out.push(body.toString("hex"))
+    i += 5 + len
+  }
+  for (let j = 0; j + 4 <= handshake.length; ) {
+    const type = handshake[j] ?? 0
+    const len = handshake.readUIntBE(j + 1, 3)
+    const msg = Buffer.from(handshake.subarray(j + 4, j + 4 + len))
+    if (type === 2 && msg.length >= 35) {
+      msg.fill(0, 2, 34)
+      const sid = msg[34] ?? 0
+      msg.fill(0, 35, 35 + sid)
+      out.push(`ServerHello ${msg.toString("hex")}`)
+    } else if (type === 11) out.push("Certificate <masked>")
+    else out.push(`handshake ${type} ${msg.toString("hex")}`)
+    j += 4 + len
+  }
+  return out.join("\n")
+}

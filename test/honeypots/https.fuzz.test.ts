@@ -34,7 +34,9 @@ describe("https fuzz", () => {
           `https://127.0.0.1:${port}/still-alive`
         ])
         expect(ok.stdout).toBe("403")
-        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 2)
+        // Most cases end their connection with an Apache 400 (unparsable, or HTTP/1.1 without Host,
+        // which Apache refuses), so a fifth of the connections reaching the app proves it ran.
+        expect(all.filter((e) => e.type === "request").length).toBeGreaterThan(report.connections / 5)
         const by = eventsBySrcPort(all)
         // The kernel reuses source ports across short connections: bounds are per connection that
         // used the port.

@@ -87,13 +87,22 @@ export const escapeHtml = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c)
 
 /** The notes Apache appends to a 400 page for its header limits. */
-export type BadRequestNote = "field_size" | "field_count" | "none"
+export type BadRequestNote = "field_size" | "field_count" | "plain_http" | "none"
 
 const NOTES: Readonly<Record<BadRequestNote, string>> = {
   none: "",
   field_size: "Size of a request header field exceeds server limit.",
-  field_count: "The number of request header fields exceeds this server's limit."
+  field_count: "The number of request header fields exceeds this server's limit.",
+  plain_http:
+    "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n"
 }
+
+/**
+ * The first bytes OpenSSL's record layer takes for plain HTTP on a TLS port (SSL_R_HTTP_REQUEST),
+ * which mod_ssl answers with a plain-text 400.
+ */
+export const looksLikePlainHttp = (head: Buffer): boolean =>
+  /^(GET |POST |HEAD |PUT )/.test(head.toString("latin1", 0, 5))
 
 /** The body of ap_send_error_response's canned page for `status` (get_canned_error_string). */
 const cannedMessage = (status: number, method: string, note: BadRequestNote): string => {

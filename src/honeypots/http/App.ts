@@ -21,10 +21,10 @@ import {
   type Peer,
   type ServiceEvents
 } from "../runtime/index.js"
-import { ALLOW_STATIC, parseHost, parseTarget, type Signature } from "./Apache.js"
+import { ALLOW_STATIC, looksLikePlainHttp, parseHost, parseTarget, type Signature } from "./Apache.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
 import type { HttpEvent } from "./Events.js"
-import { type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
+import { errorReply, type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
 import { SettingsTap } from "./H2Settings.js"
 import { ja4h } from "./Ja4h.js"
 import {
@@ -351,7 +351,8 @@ export const h1Handler = (
   persona: WebPersona,
   site: Site,
   hostname: string,
-  emitter: WebEmitter
+  emitter: WebEmitter,
+  tls: { readonly upgrade: string | undefined; readonly sni: string | undefined }
 ): H1Handler => {
   const responder = makeResponder(config, site, emitter)
   const remote_addr = remoteAddr(emitter.peer)
@@ -364,6 +365,8 @@ export const h1Handler = (
     headerTimeoutMs: config.header_timeout_ms,
     lingerMs: ERROR_LINGER_MS,
     extraHeaders: site.extraHeaders,
+    upgrade: tls.upgrade,
+    sni: tls.sni,
     onRequest: (req: H1Request, readBody) =>
       responder({ ...req, httpVersion: req.version, proto: "h1" }, readBody),
     onError: (status, method, target, bytes) => access(method, target, status, bytes),
@@ -592,6 +595,15 @@ const untilClosed = (socket: net.Socket | tls.TLSSocket): Effect.Effect<void> =>
     return Effect.sync(() => socket.destroy())
   })
 
+/** nginx's answer to plain HTTP on its TLS port (an nginx persona's, where Apache's is mod_ssl's). */
+const nginxPlainHttp = (server: string, now: number): Buffer => {
+  const body = `<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n<hr><center>${server}</center>\r\n</body>\r\n</html>\r\n`
+  return Buffer.from(
+    `HTTP/1.1 400 Bad Request\r\nServer: ${server}\r\nDate: ${httpDate(now)}\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    "latin1"
+  )
+}
+
 /** What a listener needs to serve one connection of a persona. */
 export interface WebStack {
   readonly config: WebConfig
@@ -600,6 +612,8 @@ export interface WebStack {
   readonly hostname: string
   readonly links: ConnectionRegistry
   readonly h2: http2.Http2Server | undefined
+  /** HTTP/1.x is served (an h2-only https persona closes a client that did not choose h2). */
+  readonly h1: boolean
   readonly tap: (emitter: WebEmitter) => ChunkTap
 }
 
@@ -618,9 +632,13 @@ export const serveH1Connection = (
   Effect.gen(function* () {
     const socket = yield* Effect.sync(() => conn.detach())
     const wire = new Wire(socket, head)
+    const upgrade = stack.h2 === undefined ? undefined : "h2c"
     yield* serveH1(
       wire,
-      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter),
+      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
+        upgrade,
+        sni: undefined
+      }),
       BODY_READ_BYTES
     )
   }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))
@@ -661,20 +679,36 @@ export const serveTls = (
   emitter: WebEmitter
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
+    // The runtime's sweeper closes the connection if the handshake is not done in time.
+    const handshaken = conn.within(handshakeTimeoutMs)
+    // OpenSSL reads a 5-byte record header first; plain HTTP there is mod_ssl's plain-text 400.
+    const head = yield* conn.readBytes(5).pipe(Effect.option)
+    if (Option.isNone(head)) return
+    if (looksLikePlainHttp(head.value)) {
+      const h = h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
+        upgrade: undefined,
+        sni: undefined
+      })
+      const now = yield* Clock.currentTimeMillis
+      const page = stack.persona.serverHeader.startsWith("nginx")
+        ? nginxPlainHttp(stack.persona.serverHeader, now)
+        : errorReply(h, 400, now, "plain_http", 80)
+      yield* conn.write(page)
+      yield* h.onError(400, "", "", page.length - page.indexOf("\r\n\r\n") - 4)
+      return yield* conn.end()
+    }
     const { socket, secure } = yield* Effect.sync(() => {
-      const replay = conn.buffered() > 0
       const socket = conn.detach()
-      const transport = replay ? new ReplayedSocket(socket, Buffer.alloc(0)) : socket
+      const transport = new ReplayedSocket(socket, head.value)
       const secure = new tls.TLSSocket(transport, {
         isServer: true,
         secureContext,
-        ALPNProtocols: [...alpn]
+        ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {})
       })
       secure.on("error", () => secure.destroy())
       secure.once("close", () => socket.destroy())
       return { socket, secure }
     })
-    const handshaken = conn.within(handshakeTimeoutMs)
     const ok = yield* Effect.async<boolean>((resume) => {
       const onSecure = () => resume(Effect.succeed(true))
       const onClose = () => resume(Effect.succeed(false))
@@ -694,11 +728,15 @@ export const serveTls = (
       stack.links.during(tapped, { emitter }, () => h2.emit("connection", tapped))
       return yield* untilClosed(socket)
     }
-    if (secure.alpnProtocol !== false && secure.alpnProtocol !== "http/1.1")
+    if (!stack.h1 || (secure.alpnProtocol !== false && secure.alpnProtocol !== "http/1.1"))
       return yield* Effect.sync(() => secure.destroy())
+    const servername = secure.servername
     yield* serveH1(
       new Wire(secure, Buffer.alloc(0)),
-      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter),
+      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
+        upgrade: h2 === undefined ? undefined : "h2",
+        sni: typeof servername === "string" && servername !== "" ? servername : undefined
+      }),
       BODY_READ_BYTES
     )
   }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))

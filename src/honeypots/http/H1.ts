@@ -182,6 +182,10 @@ export interface H1Handler {
   readonly headerTimeoutMs: number
   readonly lingerMs: number
   readonly extraHeaders: ReadonlyArray<readonly [string, string]>
+  /** mod_http2's `Upgrade` offer on 2xx answers (`h2` over TLS, `h2c` in clear), if h2 is served. */
+  readonly upgrade: string | undefined
+  /** The TLS server name the client sent: mod_ssl then refuses a request without Host (400). */
+  readonly sni: string | undefined
   /** A request whose head parsed: log it, read its body with `readBody`, answer it. */
   readonly onRequest: (
     req: H1Request,
@@ -206,6 +210,8 @@ type Head =
       readonly method: string
       readonly path: string
       readonly head: boolean
+      /** An HTTP/0.9 request's error: the page alone, no status line or headers. */
+      readonly bare: boolean
     }
   | { readonly _tag: "Closed" }
 
@@ -228,14 +234,16 @@ const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
       note: BadRequestNote = "none",
       method = "",
       path = "",
-      head = false
+      head = false,
+      bare = false
     ): Head => ({
       _tag: "Error",
       status,
       note,
       method,
       path,
-      head
+      head,
+      bare
     })
     if (line._tag === "Closed") return { _tag: "Closed" }
     if (line._tag === "TooLong") return bad(414)
@@ -253,8 +261,10 @@ const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
         head: false,
         sig: serverSig(h)
       }
-      if (t._tag === "Bad" || t._tag === "Asterisk") return bad(400, "none", method, target)
-      if (t._tag === "NotFound") return bad(404, "none", method, target)
+      if (t._tag === "Bad" || t._tag === "Asterisk") return bad(400, "none", method, target, false, true)
+      if (t._tag === "NotFound") return bad(404, "none", method, target, false, true)
+      // mod_ssl: a server name came by SNI, no Host can match it.
+      if (h.sni !== undefined) return bad(400, "none", method, target, false, true)
       return {
         _tag: "Request",
         minor: 9,
@@ -289,6 +299,8 @@ const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
     if (t._tag === "Bad" || (t._tag === "Asterisk" && method !== "OPTIONS"))
       return bad(400, "none", method, target, head)
     const sigHost = t._tag === "Path" && t.host !== undefined ? { host: t.host, port: t.port } : host
+    // mod_ssl: a server name came by SNI and the request names no host to check it against.
+    if (h.sni !== undefined && sigHost === undefined) return bad(400, "none", method, target, head)
     const sig: Signature = {
       serverHeader: h.serverHeader,
       host: sigHost === undefined || sigHost.host === "" ? h.hostname : sigHost.host,
@@ -371,18 +383,41 @@ const responseHead = (
   h: H1Handler,
   res: SiteResponse,
   now: number,
-  connection: ReadonlyArray<readonly [string, string]>
+  connection: ReadonlyArray<readonly [string, string]>,
+  upgrade: string | undefined = undefined
 ): Buffer => {
+  // mod_http2's offer merges into one Connection header, right after it.
+  const merged =
+    upgrade === undefined
+      ? undefined
+      : ["Upgrade", ...connection.filter(([k]) => k === "Connection").map(([, v]) => v)].join(", ")
   const lines = [
     `HTTP/1.1 ${res.status} ${reasonOf(res.status)}`,
     `Date: ${httpDate(now)}`,
     `Server: ${h.serverHeader}`,
+    ...(upgrade === undefined ? [] : [`Upgrade: ${upgrade}`, `Connection: ${merged}`]),
     ...h.extraHeaders.map(([k, v]) => `${k}: ${v}`),
     ...res.headers.map(([k, v]) => `${k}: ${v}`),
-    ...connection.map(([k, v]) => `${k}: ${v}`),
+    ...connection.filter(([k]) => upgrade === undefined || k !== "Connection").map(([k, v]) => `${k}: ${v}`),
     ...(res.contentType === undefined ? [] : [`Content-Type: ${res.contentType}`])
   ]
   return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1")
+}
+
+/** A whole error reply (status line, headers, page) closing the connection, as Apache writes it. */
+export const errorReply = (
+  h: H1Handler,
+  status: number,
+  now: number,
+  note: BadRequestNote,
+  port: number
+): Buffer => {
+  const res = errorResponse(
+    status,
+    { method: "", path: "/", headers: {}, head: false, sig: { ...serverSig(h), port } },
+    note
+  )
+  return Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body])
 }
 
 /** Half-close, then drop the socket `lingerMs` later if the client keeps its side open. */
@@ -420,7 +455,9 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
           { method: v.method, path: "/", headers: {}, head: v.head, sig: serverSig(h) },
           v.note
         )
-        yield* wire.write(Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body]))
+        yield* wire.write(
+          v.bare ? res.body : Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body])
+        )
         yield* h.onError(v.status, v.method, v.path, res.body.length)
         return yield* closeLingering(wire, h)
       }
@@ -450,7 +487,11 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
               ["Connection", "Keep-Alive"]
             ]
           : []
-      yield* wire.write(Buffer.concat([responseHead(h, res, now, connection), res.body]))
+      const upgrade =
+        h.upgrade !== undefined && res.status >= 200 && res.status < 300 && req.headers.upgrade === undefined
+          ? h.upgrade
+          : undefined
+      yield* wire.write(Buffer.concat([responseHead(h, res, now, connection, upgrade), res.body]))
       yield* h.onAccess(req, res.status, res.body.length)
       if (!keep) return yield* closeLingering(wire, h)
     }

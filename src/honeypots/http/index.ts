@@ -46,7 +46,7 @@ export const httpHoneypot = defineHoneypot({
         ? makeH2Server(makeH2RequestHandler(ctx, runtime, config, persona, site, links, httpEvents), links)
         : undefined
       const tap = settingsTap(runtime)
-      const stack: WebStack = { config, persona, site, hostname: ctx.hostname, links, h2, tap }
+      const stack: WebStack = { config, persona, site, hostname: ctx.hostname, links, h2, h1: true, tap }
       yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))
       const listener = yield* serveTcp({
         ...address,

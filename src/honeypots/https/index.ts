@@ -16,7 +16,15 @@ import {
   type WebStack,
   webConfigFields
 } from "../http/App.js"
-import { defineHoneypot, HoneypotContext, serveTcp, serviceTls, TlsConfigFields } from "../runtime/index.js"
+import {
+  defineHoneypot,
+  HoneypotContext,
+  HoneypotListenError,
+  serveTcp,
+  serviceTls,
+  TlsConfigFields
+} from "../runtime/index.js"
+import { apacheSecureContext, snakeoil } from "./Certificate.js"
 import { httpsEvents } from "./Events.js"
 
 export const HttpsConfig = Schema.Struct({
@@ -40,19 +48,31 @@ export const httpsHoneypot = defineHoneypot({
       const runtime = yield* Effect.runtime<never>()
       const config = options.config
       const address = options.address()
-      const { context } = yield* serviceTls({
-        service: "https",
-        host: address.host,
-        port: address.port,
-        config
-      })
+      const supplied =
+        (config.tls_cert ?? "") !== "" || (config.tls_key ?? "") !== ""
+          ? yield* serviceTls({ service: "https", host: address.host, port: address.port, config })
+          : undefined
+      const context = yield* (
+        supplied === undefined
+          ? snakeoil(ctx.artifactsDir, config.tls_cn ?? ctx.hostname)
+          : Effect.succeed(supplied.material)
+      ).pipe(
+        Effect.flatMap(apacheSecureContext),
+        Effect.mapError(
+          (e) =>
+            new HoneypotListenError({
+              service: "https",
+              host: address.host,
+              port: address.port,
+              message: e.reason
+            })
+        )
+      )
       const persona = choosePersona(ctx, config, "https", address.defaultPort)
-      const alpn = [
-        ...(config.http_versions.includes("http/2") ? ["h2"] : []),
-        ...(config.http_versions.includes("http/1.1") || !config.http_versions.includes("http/2")
-          ? ["http/1.1"]
-          : [])
-      ]
+      // mod_http2's `Protocols h2 http/1.1`; without h2 Apache (no mod_http2) answers no ALPN at all.
+      const h2Wanted = config.http_versions.includes("http/2")
+      const h1Wanted = config.http_versions.includes("http/1.1") || !h2Wanted
+      const alpn = h2Wanted ? ["h2", ...(h1Wanted ? ["http/1.1"] : [])] : []
       const links = new ConnectionRegistry()
       const site = makeSite(ctx, config, persona)
       const h2 = alpn.includes("h2")
@@ -65,6 +85,7 @@ export const httpsHoneypot = defineHoneypot({
         hostname: ctx.hostname,
         links,
         h2,
+        h1: h1Wanted,
         tap: settingsTap(runtime)
       }
       yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))

@@ -55,6 +55,8 @@ export interface ApacheOptions extends RealServerOptions {
   readonly deniedPort?: number
   /** Extra directives (the https starter's mod_ssl lines). */
   readonly extra?: (dir: string) => string
+  /** Extra server-wide directives (after the modules). */
+  readonly globals?: (dir: string) => string
   readonly modules?: ReadonlyArray<string>
 }
 
@@ -86,6 +88,7 @@ export const apacheConfig = (dir: string, options: ApacheOptions): string => {
     "ServerSignature On",
     "TraceEnable Off",
     `ServerName ${HOSTNAME}`,
+    ...(options.globals === undefined ? [] : [options.globals(dir)]),
     "<Directory />",
     "  Options FollowSymLinks",
     "  AllowOverride None",
