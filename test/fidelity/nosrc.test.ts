@@ -245,6 +245,10 @@ suite("nmap -sV names mssql, mongodb and rdp as their personas claim, on their d
       const info = replyDocument((await probe(t.host, t.port, opMsg("buildInfo"))).reply)
       const version = String(info.get("version"))
       const modern = !/^(4\.|5\.0\.)/.test(version)
+      // The build a release ships as: Ubuntu 22.04 / OpenSSL 3 only from 6.0.4; community engines only.
+      const env = info.get("buildEnvironment")
+      expect(env instanceof Map ? env.get("distmod") : undefined).toBe(modern ? "ubuntu2204" : "ubuntu2004")
+      expect(info.get("storageEngines")).not.toContain("inMemory")
       const status = replyDocument((await probe(t.host, t.port, probeBytes("mongodb", 27017))).reply)
       if (modern) {
         expect(status.get("code")).toBe(352)

@@ -124,8 +124,32 @@ const helloDoc = (
     ["ok", new BsonDouble(1)]
   ])
 
+/**
+ * What a release's official Linux build reports: Ubuntu 22.04 packages (OpenSSL 3) exist from 6.0.4 on,
+ * so 4.4 and 5.0 are the Ubuntu 20.04 builds (OpenSSL 1.1.1f); biggie left after 4.4, ephemeralForTest
+ * after 6.0.
+ */
+const buildOf = (p: Persona) => {
+  const [major = 0] = p.version.split(".").map(Number)
+  return major >= 6
+    ? {
+        distmod: "ubuntu2204",
+        openssl: "OpenSSL 3.0.2 15 Mar 2022",
+        storageEngines: major >= 7 ? ["devnull", "wiredTiger"] : ["devnull", "ephemeralForTest", "wiredTiger"]
+      }
+    : {
+        distmod: "ubuntu2004",
+        openssl: "OpenSSL 1.1.1f  31 Mar 2020",
+        storageEngines:
+          major === 4
+            ? ["biggie", "devnull", "ephemeralForTest", "wiredTiger"]
+            : ["devnull", "ephemeralForTest", "wiredTiger"]
+      }
+}
+
 const buildInfo = (p: Persona) => {
   const parts = p.version.split(".").map(Number)
+  const build = buildOf(p)
   return doc([
     ["version", p.version],
     ["gitVersion", p.gitVersion],
@@ -137,14 +161,14 @@ const buildInfo = (p: Persona) => {
     [
       "openssl",
       doc([
-        ["running", "OpenSSL 3.0.2 15 Mar 2022"],
-        ["compiled", "OpenSSL 3.0.2 15 Mar 2022"]
+        ["running", build.openssl],
+        ["compiled", build.openssl]
       ])
     ],
     [
       "buildEnvironment",
       doc([
-        ["distmod", "ubuntu2204"],
+        ["distmod", build.distmod],
         ["distarch", "x86_64"],
         ["target_arch", "x86_64"],
         ["target_os", "linux"]
@@ -153,7 +177,8 @@ const buildInfo = (p: Persona) => {
     ["bits", 64],
     ["debug", false],
     ["maxBsonObjectSize", 16777216],
-    ["storageEngines", ["devnull", "ephemeralForTest", "inMemory", "queryable_wt", "wiredTiger"]],
+    // The community server's engines ("modules" is empty: no enterprise inMemory/queryable_wt).
+    ["storageEngines", [...build.storageEngines]],
     ["ok", new BsonDouble(1)]
   ])
 }
