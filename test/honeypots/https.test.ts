@@ -1,4 +1,7 @@
 import { X509Certificate } from "node:crypto"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as tls from "node:tls"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
@@ -38,6 +41,33 @@ const peerCert = (port: number) =>
   )
 
 describe("https honeypot", () => {
+  it.scopedLive(
+    "the certificate is Debian's snakeoil kind, generated once per decky and kept across restarts",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => mkdtempSync(join(tmpdir(), "https-art-"))),
+          (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
+        )
+        const once = () =>
+          Effect.scoped(
+            Effect.flatMap(httpsHoneypot.start({ host: "127.0.0.1", config: {}, port: () => 0 }), (ls) =>
+              peerCert(ls[0]!.port)
+            )
+          ).pipe(Effect.provide(TestLayer({ artifactsDir: dir })))
+        const first = yield* once()
+        const second = yield* once()
+        expect(second.pem).toBe(first.pem)
+        const cert = new X509Certificate(first.pem)
+        expect(cert.subject).toBe("CN=decky-01")
+        expect(cert.subjectAltName).toBe("DNS:decky-01")
+        expect(cert.ca).toBe(false)
+        // openssl req -x509: a random 159-bit serial (20 bytes, top bit clear).
+      expect(cert.serialNumber.length).toBeLessThanOrEqual(40)
+      expect(cert.serialNumber.length).toBeGreaterThan(30)
+      })
+  )
+
   it.scopedLive(
     "serves h1 and h2 over TLS with a self-signed CN=tls_cn cert; Basic creds captured, headers are JSON",
     () =>
