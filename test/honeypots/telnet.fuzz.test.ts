@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { telnetHoneypot } from "../../src/honeypots/telnet/index.js"
+import { TelnetDecoder } from "../../src/honeypots/telnet/Protocol.js"
+import { LineDiscipline, MAX_TTY_LINE } from "../../src/honeypots/telnet/Tty.js"
 import { telnetScript } from "./telnetClient.js"
 import { eventsBySrcPort, eventsOf, runFuzz, TestLayer } from "./support.js"
 
@@ -66,4 +68,33 @@ describe("telnet fuzz", () => {
       }).pipe(Effect.provide(TestLayer({ limits: { maxConnectionsPerIp: 64 } })), Effect.scoped),
     120_000
   )
+
+  it("the decoder and the line discipline take any bytes: bounded lines, echo only of what was typed", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 6000 }), { maxLength: 6 }),
+        fc.boolean(),
+        (chunks, echo) => {
+          const decoder = new TelnetDecoder()
+          const tty = new LineDiscipline()
+          tty.echo = echo
+          let typed = 0
+          let echoed = 0
+          for (const chunk of chunks) {
+            const r = decoder.feed(chunk)
+            // busybox answers nothing but AYT (FF FF F1, three bytes each).
+            expect(r.reply.length % 3).toBe(0)
+            typed += r.data.length
+            echoed += tty.feed(r.data).length
+            for (let line = tty.next(); line !== undefined; line = tty.next())
+              expect(line.bytes.length).toBeLessThanOrEqual(MAX_TTY_LINE)
+          }
+          if (!echo) expect(echoed).toBe(0)
+          // Each typed byte echoes as at most 8 columns' worth (a tab) or 3 bytes per column erased.
+          expect(echoed).toBeLessThanOrEqual(typed * 24)
+        }
+      ),
+      { numRuns: 300, seed: 14 }
+    )
+  })
 })

@@ -10,16 +10,17 @@ export const telnetScript = (
   steps: ReadonlyArray<readonly [string, string]>,
   timeoutMs = 10_000
 ) =>
-  new Promise<{ text: string; negotiation: Array<number> }>((resolve) => {
+  new Promise<{ text: string; negotiation: Array<number>; closed: boolean }>((resolve) => {
     const s = net.connect(port, "127.0.0.1")
     let text = ""
     const negotiation: Array<number> = []
     let step = 0
     let seen = 0
+    let closed = false
     const done = () => {
       clearTimeout(timer)
       s.destroy()
-      resolve({ text, negotiation })
+      resolve({ text, negotiation, closed })
     }
     const timer = setTimeout(done, timeoutMs)
     const advance = () => {
@@ -47,6 +48,9 @@ export const telnetScript = (
       }
       advance()
     })
-    s.on("close", done)
+    s.on("close", () => {
+      closed = true
+      done()
+    })
     s.on("error", done)
   })

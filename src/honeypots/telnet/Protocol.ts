@@ -12,13 +12,13 @@ export const WONT = 252
 export const WILL = 251
 export const SB = 250
 export const SE = 240
+export const NOP = 241
+export const AYT = 246
 // Options: RFC 857 ECHO, RFC 858 SUPPRESS-GO-AHEAD, RFC 1073 NAWS, RFC 1091 TERMINAL-TYPE.
 export const OPT_ECHO = 1
 export const OPT_SGA = 3
 export const OPT_TTYPE = 24
 export const OPT_NAWS = 31
-
-const MAX_SUBNEG = 64
 
 /** What busybox telnetd sends first: it echoes and suppresses go-ahead; it asks for the window size. */
 export const INITIAL_NEGOTIATION = Buffer.from([
@@ -36,6 +36,12 @@ export const INITIAL_NEGOTIATION = Buffer.from([
   OPT_SGA
 ])
 
+/**
+ * busybox telnetd's answer to `IAC AYT`: an `IAC NOP` that goes out through its IAC-doubling writer,
+ * so the client reads `FF FF F1` (observed on busybox 1.35, Debian bookworm).
+ */
+const AYT_REPLY = [IAC, IAC, NOP]
+
 export interface DecodeResult {
   readonly data: Buffer
   readonly reply: Buffer
@@ -43,67 +49,62 @@ export interface DecodeResult {
   readonly window?: { readonly cols: number; readonly rows: number }
 }
 
-type State = "data" | "iac" | "option" | "sb" | "sb-iac"
+type State = "data" | "iac" | "skip1" | "naws"
 
+/**
+ * busybox telnetd's input side (telnetd.c remove_iacs): it never answers an option; `IAC DO/DONT/
+ * WILL/WONT x` and `IAC SB x` (x not NAWS) are dropped as three bytes, the rest of such a
+ * subnegotiation reaching the terminal as data; the other two-byte commands (SE, NOP, IP …) are
+ * dropped; `IAC AYT` is answered; `IAC IAC` is a data 0xFF; `IAC SB NAWS w w h h IAC SE` sets the
+ * window; `CR LF` and `CR NUL` are CR, and a NUL that ends a read is dropped.
+ */
 export class TelnetDecoder {
   private state: State = "data"
-  private verb = 0
-  private sub: Array<number> = []
-  /** Options we already answered, so a chatty client cannot start a negotiation loop (RFC 854 §"loops"). */
-  private readonly answered = new Set<string>()
+  private naws: Array<number> = []
   private lastWasCr = false
 
   feed(input: Uint8Array): DecodeResult {
     const data: Array<number> = []
     const reply: Array<number> = []
     let window: { cols: number; rows: number } | undefined
-    for (const b of input) {
+    const end = input.length > 0 && input[input.length - 1] === 0 ? input.length - 1 : input.length
+    // CR LF / CR NUL → CR is done within one read, as busybox does: an LF in the next read is a line.
+    this.lastWasCr = false
+    for (let i = 0; i < end; i++) {
+      const b = input[i] ?? 0
       switch (this.state) {
         case "data":
           if (b === IAC) this.state = "iac"
-          else if (this.lastWasCr && (b === 0 || b === 0x0a)) {
-            // RFC 854: CR is sent as CR NUL or CR LF; both mean end of line.
-            this.lastWasCr = false
-          } else {
+          else if (this.lastWasCr && (b === 0 || b === 0x0a)) this.lastWasCr = false
+          else {
             this.lastWasCr = b === 0x0d
             data.push(b)
           }
           break
         case "iac":
+          this.lastWasCr = false
           if (b === IAC) {
             data.push(IAC)
             this.state = "data"
-          } else if (b === DO || b === DONT || b === WILL || b === WONT) {
-            this.verb = b
-            this.state = "option"
-          } else if (b === SB) {
-            this.sub = []
-            this.state = "sb"
-          } else this.state = "data" // NOP, GA, AYT, IP …: single-byte commands are swallowed.
-          break
-        case "option": {
-          this.state = "data"
-          const key = `${this.verb}:${b}`
-          if (this.answered.has(key)) break
-          this.answered.add(key)
-          if (this.verb === DO && b !== OPT_ECHO && b !== OPT_SGA) reply.push(IAC, WONT, b)
-          else if (this.verb === WILL && b !== OPT_NAWS && b !== OPT_TTYPE && b !== OPT_ECHO)
-            reply.push(IAC, DONT, b)
-          break
-        }
-        case "sb":
-          if (b === IAC) this.state = "sb-iac"
-          else if (this.sub.length < MAX_SUBNEG) this.sub.push(b)
-          break
-        case "sb-iac":
-          if (b === SE) {
-            this.state = "data"
-            const s = this.sub
-            if (s[0] === OPT_NAWS && s.length >= 5)
-              window = { cols: (s[1]! << 8) | s[2]!, rows: (s[3]! << 8) | s[4]! }
+          } else if (b === DO || b === DONT || b === WILL || b === WONT) this.state = "skip1"
+          else if (b === SB) {
+            this.naws = []
+            this.state = "naws"
           } else {
-            if (b === IAC && this.sub.length < MAX_SUBNEG) this.sub.push(IAC)
-            this.state = "sb"
+            if (b === AYT) reply.push(...AYT_REPLY)
+            this.state = "data"
+          }
+          break
+        case "skip1":
+          this.state = "data"
+          break
+        case "naws":
+          this.naws.push(b)
+          if (this.naws[0] !== OPT_NAWS) this.state = "data"
+          else if (this.naws.length === 7) {
+            const n = this.naws
+            window = { cols: ((n[1] ?? 0) << 8) | (n[2] ?? 0), rows: ((n[3] ?? 0) << 8) | (n[4] ?? 0) }
+            this.state = "data"
           }
           break
       }

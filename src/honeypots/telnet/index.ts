@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
-import { Effect, Schema } from "effect"
+import { Duration, Effect, Option, Random, Schema } from "effect"
 import {
   type Connection,
   type ConnectionError,
@@ -29,6 +29,23 @@ import {
 } from "../shell/index.js"
 import { type TelnetEvent, telnetEvents } from "./Events.js"
 import { INITIAL_NEGOTIATION, TelnetDecoder } from "./Protocol.js"
+import { iacEscape, LineDiscipline, type TtyLine } from "./Tty.js"
+
+/**
+ * Linux-PAM's randomised failure delay (pam_delay.c _pam_compute_delay): the base times 1 plus the
+ * mean of three uniform draws minus one half, so 0.5–1.5 times the base, most often near it.
+ */
+const pamDelay = (baseMs: number) =>
+  Effect.map(
+    Effect.all([Random.next, Random.next, Random.next]),
+    ([a, b, c]) => baseMs * (1 + (a + b + c) / 3 - 0.5)
+  )
+
+/**
+ * busybox's print_login_issue: `puts("\r")`, then the file with each LF followed by a CR, all
+ * through the pty's ONLCR (LF → CR LF).
+ */
+const issueBanner = (text: string): string => `\r\r\n${text.replace(/\n/g, "\r\n\r")}`
 
 export const TelnetConfig = Schema.Struct({
   password: Schema.optionalWith(Schema.String, { default: () => "admin" }),
@@ -39,8 +56,14 @@ export const TelnetConfig = Schema.Struct({
 export type TelnetConfig = typeof TelnetConfig.Type
 
 const SLUG = "telnet"
-/** /bin/login gives up after this many failures (login.defs LOGIN_RETRIES default 5; Ubuntu 3 in practice). */
-const MAX_LOGIN_TRIES = 3
+/** /bin/login gives up after this many failures (login.defs LOGIN_RETRIES, 5 on Debian and Ubuntu). */
+const MAX_LOGIN_TRIES = 5
+/** login.defs LOGIN_TIMEOUT: /bin/login's alarm, from its start. */
+const LOGIN_TIMEOUT_SECONDS = 60
+/** /etc/pam.d/login's `pam_faildelay.so delay=3000000`, before "Login incorrect". */
+const FAIL_DELAY_MS = 3000
+/** /etc/issue.net of the persona, as busybox telnetd prints it before exec'ing login. */
+const ISSUE_NET = "Ubuntu 20.04.6 LTS\n"
 const MAX_FIELD = 256
 const MAX_SESSION_INPUT = 4 * 1024 * 1024
 const MAX_COMMAND_EVENTS = 2000
@@ -63,12 +86,11 @@ export const telnetHoneypot = defineHoneypot({
     })
 })
 
-/** Reads decoded telnet data one line at a time, echoing (or not) as a tty in cooked mode would. */
+/** Reads decoded telnet data: raw for login's tty, text for the shell. */
 const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
-  let pending = ""
   let total = 0
   let window = { cols: 80, rows: 24 }
-  const chunk: Effect.Effect<string, ConnectionError> = Effect.gen(function* () {
+  const bytes: Effect.Effect<Buffer, ConnectionError> = Effect.gen(function* () {
     const raw = yield* conn.readChunk(64 * 1024)
     total += raw.length
     if (total > MAX_SESSION_INPUT)
@@ -76,44 +98,43 @@ const makeReader = (conn: Connection, decoder: TelnetDecoder) => {
     const r = decoder.feed(raw)
     if (r.reply.length > 0) yield* conn.write(r.reply)
     if (r.window !== undefined) window = r.window
-    return r.data.toString("utf8")
+    return r.data
   })
-  const line = (echo: boolean): Effect.Effect<string, ConnectionError> =>
-    Effect.gen(function* () {
-      let text = ""
-      for (;;) {
-        if (pending === "") pending = yield* chunk
-        let echoOut = ""
-        while (pending !== "") {
-          const ch = pending[0]!
-          pending = pending.slice(1)
-          if (ch === "\r" || ch === "\n") {
-            yield* conn.write(`${echoOut}\r\n`)
-            return text
-          }
-          if (ch === "\x7f" || ch === "\b") {
-            if (text !== "") {
-              text = text.slice(0, -1)
-              if (echo) echoOut += "\b \b"
-            }
-          } else if (ch >= " " && text.length < MAX_FIELD) {
-            text += ch
-            if (echo) echoOut += ch
-          }
-        }
-        if (echoOut !== "") yield* conn.write(echoOut)
-      }
+  const chunk: Effect.Effect<string, ConnectionError> = Effect.map(bytes, (b) => b.toString("utf8"))
+  return { bytes, chunk, window: () => window }
+}
+
+/**
+ * /bin/login on the pty: prompts written by the program, input echoed by the line discipline as it
+ * arrives (typed-ahead lines too), a line read when login asks for one.
+ */
+const makeLogin = (conn: Connection, reader: ReturnType<typeof makeReader>) => {
+  const tty = new LineDiscipline()
+  const feed = (data: Buffer) =>
+    Effect.suspend(() => {
+      const echo = tty.feed(data)
+      return echo.length > 0 ? conn.write(iacEscape(echo)) : Effect.void
     })
-  return {
-    chunk,
-    line,
-    window: () => window,
-    takePending: () => {
-      const p = pending
-      pending = ""
-      return p
+  const write = (text: string) =>
+    Effect.suspend(() => {
+      tty.wrote(text)
+      return conn.write(text)
+    })
+  /** The next line login reads; none when a signal character killed login. */
+  const readLine: Effect.Effect<Option.Option<TtyLine>, ConnectionError> = Effect.gen(function* () {
+    for (;;) {
+      if (tty.killed) return Option.none()
+      const line = tty.next()
+      if (line !== undefined) return Option.some(line)
+      yield* feed(yield* reader.bytes)
     }
-  }
+  })
+  /** Input that arrived while login was busy: echoed as the tty did at the time, then discarded. */
+  const drain = Effect.gen(function* () {
+    while (conn.buffered() > 0) yield* feed(yield* reader.bytes)
+    tty.flush()
+  })
+  return { tty, write, readLine, drain }
 }
 
 const session = (
@@ -127,31 +148,60 @@ const session = (
     const hostname = config.hostname ?? ctx.hostname
     const decoder = new TelnetDecoder()
     const reader = makeReader(conn, decoder)
-    yield* conn.write(INITIAL_NEGOTIATION)
-    yield* conn.write(`\r\nUbuntu 20.04.6 LTS\r\n`)
-    let user: string | undefined
-    for (let attempt = 0; attempt < MAX_LOGIN_TRIES && user === undefined; attempt++) {
-      yield* conn.write(`${hostname} login: `)
-      const name = yield* reader.line(true)
-      if (name === "") {
-        attempt--
-        continue
+    // One write: busybox sends the two from two processes and nmap, reading the first segment, names
+    // it BusyBox telnetd only when they arrive together; here they always do.
+    yield* conn.write(Buffer.concat([INITIAL_NEGOTIATION, Buffer.from(issueBanner(ISSUE_NET), "latin1")]))
+    const login = makeLogin(conn, reader)
+    const attempts = Effect.gen(function* () {
+      for (let attempt = 0; attempt < MAX_LOGIN_TRIES; attempt++) {
+        // After a failure login starts over on a flushed tty; the first prompt keeps typed-ahead input.
+        if (attempt > 0) login.tty.flush()
+        yield* login.write(`${hostname} login: `)
+        const read = yield* login.readLine
+        if (Option.isNone(read)) return Option.none<string>()
+        const name = read.value
+        // ^D on an empty line: no name, no password prompt, a failure all the same.
+        const noName = name.eof && name.bytes.length === 0
+        if (noName) yield* login.write("\r\n")
+        else {
+          if (name.eof) yield* login.write("\r\n")
+          // The password prompt turns echo off with TCSAFLUSH: typed-ahead input is discarded.
+          login.tty.flush()
+          login.tty.echo = false
+          yield* login.write("Password: ")
+          const secret = yield* login.readLine
+          if (Option.isNone(secret)) return Option.none<string>()
+          const pw = secret.value.bytes
+          login.tty.echo = true
+          yield* login.write("\r\n")
+          const username = name.bytes.subarray(0, MAX_FIELD).toString("utf8")
+          const password = pw.subarray(0, MAX_FIELD).toString("utf8")
+          yield* events.emit({
+            _tag: "auth_attempt",
+            username,
+            ...credentialFields(username, password, "plaintext")
+          })
+          if (
+            (username === "root" && password === config.password) ||
+            (username === config.user && password === config.user_password)
+          ) {
+            conn.loggedIn()
+            return Option.some(username)
+          }
+        }
+        // pam_faildelay, held on this connection's fiber; what is typed meanwhile echoes, then goes.
+        yield* Effect.sleep(Duration.millis(yield* pamDelay(FAIL_DELAY_MS)))
+        yield* login.drain
+        if (login.tty.killed) return Option.none<string>()
+        yield* login.write("\r\nLogin incorrect\r\n")
       }
-      yield* conn.write("Password: ")
-      const pw = yield* reader.line(false)
-      yield* events.emit({ _tag: "auth_attempt", username: name, ...credentialFields(name, pw, "plaintext") })
-      if (
-        (name === "root" && pw === config.password) ||
-        (name === config.user && pw === config.user_password)
-      ) {
-        user = name
-        conn.loggedIn()
-      } else {
-        // /bin/login pauses (FAIL_DELAY) before saying so.
-        yield* Effect.sleep("300 millis")
-        yield* conn.write("\r\nLogin incorrect\r\n")
-      }
-    }
+      yield* login.write(`Maximum number of tries exceeded (${MAX_LOGIN_TRIES})\r\n`)
+      return Option.none<string>()
+    })
+    const outcome = yield* attempts.pipe(Effect.timeoutOption(Duration.seconds(LOGIN_TIMEOUT_SECONDS)))
+    if (Option.isNone(outcome))
+      return yield* conn.end(`\r\nLogin timed out after ${LOGIN_TIMEOUT_SECONDS} seconds.\r\n`)
+    const user = Option.getOrUndefined(outcome.value)
     if (user === undefined) return yield* conn.end()
     const loggedIn = user
     const shell = new Shell(
@@ -182,7 +232,7 @@ const session = (
     )
     yield* Effect.gen(function* () {
       yield* out(crlf(motd("20.04", conn.localAddress)) + terminal.start())
-      let input = reader.takePending()
+      let input = ""
       for (;;) {
         if (input === "") input = yield* reader.chunk
         // One line at a time: each command's output is written (and waits for the client to read it,
