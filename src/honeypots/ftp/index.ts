@@ -133,7 +133,8 @@ const vsftpdVersion = (persona: Persona): string =>
  * vsftpd's limits and delays (its defaults, and Debian's PAM stack): a command line is at most
  * VSFTP_MAX_COMMAND_LINE (4096) bytes with its LF; `max_login_fails=3` closes the connection after
  * the third failed PASS; a failed PASS answers after `delay_failed_login=1` s plus pam_unix's 2 s
- * failure delay, which Linux-PAM randomises by up to ±25 % (measured on vsftpd 3.0.3: 2.6–3.7 s).
+ * failure delay, which Linux-PAM stretches by 0.5–1.5×, most often near 1 (measured on vsftpd 3.0.3:
+ * 2.6–3.7 s).
  */
 const MAX_COMMAND_LINE = 4095
 const MAX_LOGIN_FAILS = 3
@@ -647,7 +648,9 @@ const handleConnection = (
 
     /** A refused PASS: PAM's delay, then 530; the third failure closes the connection (vsftpd). */
     const loginFailed = Effect.gen(function* () {
-      const jitter = yield* Random.nextRange(0.75, 1.25)
+      // Linux-PAM's randomisation (pam_delay.c): 1 plus the mean of three uniform draws less one half.
+      const draws = yield* Effect.all([Random.next, Random.next, Random.next])
+      const jitter = 1 + draws.reduce((a, b) => a + b, 0) / 3 - 0.5
       yield* Effect.sleep(Duration.millis(FAILED_LOGIN_DELAY_MS + PAM_DELAY_MS * jitter + PAM_OVERHEAD_MS))
       session.user = undefined
       session.loginFails++
