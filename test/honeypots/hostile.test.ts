@@ -135,22 +135,24 @@ describe("clients that never finish a stage", () => {
 })
 
 describe("control bytes from the attacker", () => {
-  it.scoped("smtp MAIL FROM with ESC and NUL reaches the log escaped and decodes back exactly", () =>
+  // Postfix refuses control characters in an address (501 5.1.7), so the bytes travel in a command it
+  // does not know, which the emulator logs whole.
+  it.scoped("smtp: a command with ESC and NUL reaches the log escaped and decodes back exactly", () =>
     Effect.gen(function* () {
       const listener = first(yield* smtpHoneypot.start({ host: "127.0.0.1", port: () => 0 }))
       const client = yield* connect(listener.port)
       yield* until(client, "220 ")
       client.socket.write("EHLO x\r\n")
       yield* until(client, "250 ")
-      client.socket.write("MAIL FROM:<a\x1b[31m\x00b@example.org>\r\n")
-      yield* waitReal(() => client.text().includes("250 2.1.0") || client.text().includes("501 "))
-      const mailFrom = (yield* events).filter((e) => e.type === "mail_from")
-      expect(mailFrom).toHaveLength(1)
-      const line = mailFrom[0]
+      client.socket.write("MAIL\x1b[31m\x00b FROM:<a@example.org>\r\n")
+      yield* waitReal(() => client.text().includes("500 5.5.2"))
+      const unknown = (yield* events).filter((e) => e.type === "unknown_command")
+      expect(unknown).toHaveLength(1)
+      const line = unknown[0]
       expect(line?.raw.includes("\x1b")).toBe(false)
       expect(hasUnsafeCharacter(line?.raw ?? "")).toBe(false)
       expect(line?.raw).toContain("\\x1b[31m\\x00b")
-      expect(line?.fields.mail_from).toBe("a\x1b[31m\x00b@example.org")
+      expect(line?.fields.command).toBe("MAIL\x1b[31m\x00b FROM:<a@example.org>")
     }).pipe(Effect.provide(TestLayer()))
   )
 })

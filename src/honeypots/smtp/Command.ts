@@ -43,8 +43,8 @@ export type PathResult =
 
 /**
  * `FROM:<addr> params` / `TO:<addr> params` (the keyword matched without case, blanks allowed after
- * the colon). A missing keyword or an empty path is a syntax error (501 5.5.4); an unbalanced `<` or
- * blanks inside the brackets make a bad address (501 5.1.7 / 5.1.3).
+ * the colon). A missing keyword or an empty path is a syntax error (501 5.5.4); an unbalanced `<`,
+ * blanks in the brackets or an address Postfix cannot parse make a bad address (501 5.1.7 / 5.1.3).
  */
 export const parsePath = (rest: string, keyword: "FROM" | "TO"): PathResult => {
   const m = new RegExp(`^${keyword}:[ \\t]*(.*)$`, "is").exec(rest)
@@ -54,14 +54,35 @@ export const parsePath = (rest: string, keyword: "FROM" | "TO"): PathResult => {
     const close = tail.indexOf(">")
     if (close < 0) return { _tag: "BadAddress" }
     const address = tail.slice(1, close)
-    if (/[ \t<]/.test(address)) return { _tag: "BadAddress" }
+    if (/[ \t<]/.test(address) || !wellFormed(address)) return { _tag: "BadAddress" }
     const after = tail.slice(close + 1).trim()
     return { _tag: "Ok", address: stripRoute(address), params: after === "" ? [] : after.split(/[ \t]+/) }
   }
   const [address = "", ...params] = tail.split(/[ \t]+/)
-  if (address.includes(">")) return { _tag: "BadAddress" }
+  if (/[<>]/.test(address) || !wellFormed(address)) return { _tag: "BadAddress" }
   return { _tag: "Ok", address: stripRoute(address), params }
 }
+
+const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/
+
+/**
+ * What Postfix's address parser (tok822) and smtpd's domain check take: no `,` `;` `[` or unbalanced
+ * `"` in the local part (they split or open tokens), and a domain that is a valid hostname or an
+ * address literal. Control characters are taken (and echoed as blanks, see `printable`).
+ */
+const wellFormed = (path: string): boolean => {
+  const address = stripRoute(path)
+  const at = address.lastIndexOf("@")
+  const local = at < 0 ? address : address.slice(0, at)
+  if (/[,;[]/.test(local) || (local.split('"').length - 1) % 2 === 1) return false
+  if (at < 0) return true
+  const domain = address.slice(at + 1)
+  if (domain.startsWith("[")) return domain.endsWith("]")
+  return domain.length <= 255 && domain.split(".").every((label) => HOST_LABEL.test(label))
+}
+
+/** Postfix's replies show an address's control characters as blanks. */
+export const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f]/g, " ")
 
 /** RFC 5321 §4.1.2: a source route (`@a,@b:user@host`) is accepted and ignored. */
 const stripRoute = (address: string): string => address.replace(/^@[^:]*:/, "")

@@ -27,7 +27,15 @@ import {
   TlsConfigFields
 } from "../runtime/index.js"
 import { type Body, type DataBudget, DataBudgetProbe, makeBody, makeDataBudget } from "./DataBudget.js"
-import { isForbidden, mailParamFault, parseBdat, parseLine, parsePath, rcptParamFault } from "./Command.js"
+import {
+  isForbidden,
+  mailParamFault,
+  parseBdat,
+  parseLine,
+  parsePath,
+  printable,
+  rcptParamFault
+} from "./Command.js"
 import { type SmtpEvent, smtpEvents, smtpRelayEvents } from "./Events.js"
 import { makeQueueIds, QUEUE_ALPHABET, type QueueIds } from "./QueueId.js"
 
@@ -259,13 +267,17 @@ const session = (
         if (LOCAL_USERS.has(localPartOf(address))) return { _tag: "Accept" }
         return {
           _tag: "Refuse",
-          reply: `550 5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
+          reply: `550 5.1.1 <${printable(address)}>: Recipient address rejected: User unknown in local recipient table`,
           event: "rcpt_rejected_tld"
         }
       }
       if (!s.openRelay)
         // smtpd_relay_restrictions = … defer_unauth_destination (Ubuntu's main.cf): a 4xx.
-        return { _tag: "Refuse", reply: `454 4.7.1 <${address}>: Relay access denied`, event: "rcpt_denied" }
+        return {
+          _tag: "Refuse",
+          reply: `454 4.7.1 <${printable(address)}>: Relay access denied`,
+          event: "rcpt_denied"
+        }
       if (!ADDRESS.test(address))
         return {
           _tag: "Refuse",
@@ -276,7 +288,7 @@ const session = (
       if (BAD_TLDS.has(tld))
         return {
           _tag: "Refuse",
-          reply: `550 5.1.2 <${address}>: Recipient address rejected: Domain not found`,
+          reply: `550 5.1.2 <${printable(address)}>: Recipient address rejected: Domain not found`,
           event: "rcpt_rejected_tld"
         }
       return { _tag: "Accept" }
@@ -583,7 +595,9 @@ const session = (
           }
           if (s.openRelay && !isLocal(addr) && (yield* Random.next) < s.rcptDropRate) {
             yield* emit({ _tag: "rcpt_greylisted", ...rcpt })
-            yield* error(`451 4.7.1 <${addr}>: Recipient address rejected: Greylisted, try again later`)
+            yield* error(
+              `451 4.7.1 <${printable(addr)}>: Recipient address rejected: Greylisted, try again later`
+            )
             break
           }
           if (rcpts.length >= MAX_RECIPIENTS) {
@@ -643,7 +657,7 @@ const session = (
           const verdict: Recipient =
             s.openRelay && !isLocal(address) ? { _tag: "Accept" } : recipient(address)
           if (verdict._tag === "Refuse") yield* error(verdict.reply)
-          else yield* reply(`252 2.0.0 ${rest}`)
+          else yield* reply(`252 2.0.0 ${printable(rest)}`)
           break
         }
         case "ETRN":
