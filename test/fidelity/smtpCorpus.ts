@@ -135,7 +135,7 @@ export const PROBES = [
   `${EHLO}MAIL FROM:<a(b@example.org>\r\n`,
   `${EHLO}MAIL FROM:<a,b@example.org>\r\n`,
   `${EHLO}MAIL FROM:<a;b@x.org>\r\n`,
-  `${EHLO}MAIL FROM:<a\"b@x.org>\r\n`,
+  `${EHLO}MAIL FROM:<a"b@x.org>\r\n`,
   `${EHLO}MAIL FROM:<a]b@x.org>\r\n`,
   `${EHLO}MAIL FROM:<a\u001bb@x.org>\r\n`,
   `${EHLO}MAIL FROM:<a@b@x.org>\r\n`,
