@@ -103,7 +103,7 @@ const persistedKey = (dir: string, spec: HostKeySpec): Effect.Effect<string> => 
   const file = path.join(dir, spec.file)
   return Effect.tryPromise(() => fsp.readFile(file, "utf8")).pipe(
     Effect.flatMap((pem) =>
-      parse(pem) === undefined ? Effect.fail("unparsable" as const) : Effect.succeed(pem)
+      parse(pem) === undefined ? Effect.fail(new UnusableKey({ type: spec.type })) : Effect.succeed(pem)
     ),
     Effect.orElse(() =>
       usableKey(spec).pipe(
