@@ -47,6 +47,8 @@ const OUR_PROBES = [
   "SSH-2.0-x\u0000y\r\n",
   "SSH-2.0-x\ry\r\n",
   "SSH-2.0-paramiko_2.11.0 with a space\r\n",
+  "SSH-2.0- leading space\r\n",
+  "SSH- 02.00-x\r\n",
   "GET / HTTP/1.0\r\n\r\n",
   "HELP\r\n",
   "\r\n",
