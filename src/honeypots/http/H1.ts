@@ -145,6 +145,11 @@ export class Wire {
     })
   }
 
+  /** The peer has sent its FIN (or the stream is gone). */
+  peerEnded(): boolean {
+    return this.ended
+  }
+
   /** Resolves once the stream has closed. */
   readonly closed: Effect.Effect<void> = Effect.async<void>((resume) => {
     if (this.stream.destroyed) return resume(Effect.void)
@@ -424,7 +429,8 @@ export const errorReply = (
 const closeLingering = (wire: Wire, h: H1Handler) =>
   Effect.gen(function* () {
     yield* wire.end
-    yield* Effect.race(Effect.sleep(h.lingerMs), wire.closed)
+    // The client usually closes at once: wait for that, at most lingerMs (one timer, no race).
+    if (!wire.peerEnded()) yield* Effect.timeoutOption(wire.closed, h.lingerMs)
     wire.stream.destroy()
   })
 
