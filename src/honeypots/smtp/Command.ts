@@ -36,6 +36,9 @@ export const parseLine = (raw: string): CommandLine => {
 export const isForbidden = (verb: string): boolean =>
   verb === "CONNECT" || verb === "GET" || verb === "POST" || !/^[A-Za-z]/.test(verb)
 
+const FROM_PATH = /^FROM:[ \t]*(.*)$/is
+const TO_PATH = /^TO:[ \t]*(.*)$/is
+
 export type PathResult =
   | { readonly _tag: "Ok"; readonly address: string; readonly params: ReadonlyArray<string> }
   | { readonly _tag: "Syntax" }
@@ -47,7 +50,7 @@ export type PathResult =
  * blanks in the brackets or an address Postfix cannot parse make a bad address (501 5.1.7 / 5.1.3).
  */
 export const parsePath = (rest: string, keyword: "FROM" | "TO"): PathResult => {
-  const m = new RegExp(`^${keyword}:[ \\t]*(.*)$`, "is").exec(rest)
+  const m = (keyword === "FROM" ? FROM_PATH : TO_PATH).exec(rest)
   const tail = m?.[1] ?? ""
   if (m === null || tail === "") return { _tag: "Syntax" }
   if (tail.startsWith("<")) {

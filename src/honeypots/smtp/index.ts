@@ -239,7 +239,12 @@ const session = (
       Effect.suspend(() => (conn.buffered() === 0 ? flush : Effect.void)),
       conn.readLine()
     )
-    const hangUp = Effect.zipRight(flush, conn.end())
+    // The last replies and the FIN in one write.
+    const hangUp = Effect.suspend(() => {
+      const out = pending.join("")
+      pending = []
+      return conn.end(out === "" ? undefined : out)
+    })
     const error = (text: string) =>
       Effect.gen(function* () {
         yield* reply(text)
