@@ -236,9 +236,11 @@ const session = (
         yield* send(`${tag} OK [CAPABILITY ${POST_CAPS}] Logged in`)
       })
     let penaltyHad = 0
-    const startAuth = Effect.map(instance.penalty.before(conn.remoteAddress), (p) => {
-      penaltyHad = p
-    })
+    const startAuth = Effect.suspend(() =>
+      Effect.map(instance.penalty.before(conn.remoteAddress), (p) => {
+        penaltyHad = p
+      })
+    )
 
     /** One SASL continuation: `undefined` when the client aborted with `*`. */
     const saslLine = (prompt: string) =>
@@ -290,54 +292,52 @@ const session = (
       })
 
     /** One command before login (imap-login-client.c `imap_client_input_next_cmd`). */
-    const preLogin = (line: string) =>
-      Effect.gen(function* () {
-        const { tag, name, rest } = splitCommand(line)
-        const parsed = parseArgs(rest)
-        if (!parsed.ok) return yield* send(`${isValidTag(tag) ? tag : "*"} ${"BAD"} ${parsed.error}`)
-        if (!isValidTag(tag)) return yield* loginBad(tag)
-        const args = parsed.args
-        switch (name.toUpperCase()) {
-          case "CAPABILITY":
-            return yield* send(
-              `* CAPABILITY ${caps()}\r\n${tag} OK Pre-login capabilities listed, post-login capabilities have more.`
-            )
-          case "NOOP":
-            return yield* send(`${tag} OK NOOP completed.`)
-          case "ENABLE":
-            return yield* send(`* ENABLED\r\n${tag} OK ENABLE ignored in non-authenticated state.`)
-          case "ID": {
-            const a = args[0]
-            if (
-              a !== undefined &&
-              !(a._tag === "list" || (a._tag === "atom" && a.value.toUpperCase() === "NIL"))
-            )
-              return yield* send(`${tag} BAD Invalid ID parameters`)
-            return yield* send(`* ID ("name" "Dovecot")\r\n${tag} OK ID completed.`)
-          }
-          case "LOGOUT":
-            return yield* close(`* BYE Logging out\r\n${tag} OK Logout completed.`)
-          case "STARTTLS":
-            if (conn.isTls()) return yield* send(`${tag} BAD TLS is already active.`)
-            yield* send(`${tag} OK Begin TLS negotiation now.`)
-            return yield* conn.startTls(instance.tls)
-          case "LOGIN": {
-            const [u, p] = [astring(args[0]), astring(args[1])]
-            if (args.length !== 2 || u === undefined || p === undefined) return yield* loginBad(tag)
-            yield* startAuth
-            return yield* login(tag, u, Buffer.from(p, "utf8"), "LOGIN")
-          }
-          case "AUTHENTICATE":
-            return yield* authenticate(tag, args)
-          default:
-            // The commonest mistake gets its own hint, and is not counted as a bad command.
-            if (tag.toUpperCase() === "LOGIN")
-              return yield* send(
-                `${tag} BAD First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass`
-              )
-            return yield* loginBad(tag)
+    // Plain functions returning the reply effect: no generator per command on the hot path.
+    const preLogin = (line: string): Effect.Effect<void, ConnectionError> => {
+      const { tag, name, rest } = splitCommand(line)
+      const parsed = parseArgs(rest)
+      if (!parsed.ok) return send(`${isValidTag(tag) ? tag : "*"} ${"BAD"} ${parsed.error}`)
+      if (!isValidTag(tag)) return loginBad(tag)
+      const args = parsed.args
+      switch (name.toUpperCase()) {
+        case "CAPABILITY":
+          return send(
+            `* CAPABILITY ${caps()}\r\n${tag} OK Pre-login capabilities listed, post-login capabilities have more.`
+          )
+        case "NOOP":
+          return send(`${tag} OK NOOP completed.`)
+        case "ENABLE":
+          return send(`* ENABLED\r\n${tag} OK ENABLE ignored in non-authenticated state.`)
+        case "ID": {
+          const a = args[0]
+          if (
+            a !== undefined &&
+            !(a._tag === "list" || (a._tag === "atom" && a.value.toUpperCase() === "NIL"))
+          )
+            return send(`${tag} BAD Invalid ID parameters`)
+          return send(`* ID ("name" "Dovecot")\r\n${tag} OK ID completed.`)
         }
-      })
+        case "LOGOUT":
+          return close(`* BYE Logging out\r\n${tag} OK Logout completed.`)
+        case "STARTTLS":
+          if (conn.isTls()) return send(`${tag} BAD TLS is already active.`)
+          return Effect.zipRight(send(`${tag} OK Begin TLS negotiation now.`), conn.startTls(instance.tls))
+        case "LOGIN": {
+          const [u, p] = [astring(args[0]), astring(args[1])]
+          if (args.length !== 2 || u === undefined || p === undefined) return loginBad(tag)
+          return Effect.zipRight(startAuth, login(tag, u, Buffer.from(p, "utf8"), "LOGIN"))
+        }
+        case "AUTHENTICATE":
+          return authenticate(tag, args)
+        default:
+          // The commonest mistake gets its own hint, and is not counted as a bad command.
+          if (tag.toUpperCase() === "LOGIN")
+            return send(
+              `${tag} BAD First parameter in line is IMAP's command tag, not the command name. Add that before the command, like: a login user pass`
+            )
+          return loginBad(tag)
+      }
+    }
 
     // ---- imap: after authentication -----------------------------------------------------------------
 
@@ -400,68 +400,67 @@ const session = (
       return selected.flatMap((m, i) => (uids.has(m.uid) ? [i + 1] : []))
     }
 
-    const postLogin = (line: string) =>
-      Effect.gen(function* () {
-        const { tag, name, rest: afterName } = splitCommand(line)
-        if (!isValidTag(tag)) return yield* postBad("* BAD Error in IMAP tag: Invalid tag")
-        if (name === "") return yield* postBad(`${tag} BAD Error in IMAP command: Invalid command name`)
-        let cmd = name.toUpperCase()
-        let rest = afterName
-        let uid = false
-        if (cmd === "UID") {
-          uid = true
-          const sp = rest.indexOf(" ")
-          cmd = `UID ${(sp < 0 ? rest : rest.slice(0, sp)).toUpperCase()}`
-          rest = sp < 0 ? "" : rest.slice(sp + 1)
+    const postLogin = (line: string): Effect.Effect<void, ConnectionError> => {
+      const { tag, name, rest: afterName } = splitCommand(line)
+      if (!isValidTag(tag)) return postBad("* BAD Error in IMAP tag: Invalid tag")
+      if (name === "") return postBad(`${tag} BAD Error in IMAP command: Invalid command name`)
+      let cmd = name.toUpperCase()
+      let rest = afterName
+      let uid = false
+      if (cmd === "UID") {
+        uid = true
+        const sp = rest.indexOf(" ")
+        cmd = `UID ${(sp < 0 ? rest : rest.slice(0, sp)).toUpperCase()}`
+        rest = sp < 0 ? "" : rest.slice(sp + 1)
+      }
+      const error = (msg: string) => postBad(`${tag} BAD Error in IMAP command ${cmd}: ${msg}`)
+      const parsed = parseArgs(rest)
+      if (!parsed.ok) return error(parsed.error)
+      const args = parsed.args
+      const ok = (text: string) => send(`${tag} OK ${text}${timing}`)
+      const needsSelected = (run: Effect.Effect<void, ConnectionError>) =>
+        st.state === "selected" ? run : postBad(`${tag} BAD No mailbox selected`)
+      switch (cmd) {
+        case "CAPABILITY":
+          return send(`* CAPABILITY ${POST_CAPS}\r\n${tag} OK Capability completed${timing}`)
+        case "NOOP":
+          return ok("NOOP completed")
+        case "ID":
+          return send(`* ID ("name" "Dovecot")\r\n${tag} OK ID completed${timing}`)
+        case "LOGOUT":
+          return close(`* BYE Logging out\r\n${tag} OK Logout completed${timing}`)
+        case "NAMESPACE":
+          return send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK Namespace completed${timing}`)
+        case "ENABLE": {
+          const known = args
+            .map((a) => (astring(a) ?? "").toUpperCase())
+            .filter((a) => a === "CONDSTORE" || a === "QRESYNC")
+          if (args.length === 0) return error("Missing arguments")
+          return send(`* ENABLED${known.map((k) => ` ${k}`).join("")}\r\n${tag} OK Enabled${timing}`)
         }
-        const error = (msg: string) => postBad(`${tag} BAD Error in IMAP command ${cmd}: ${msg}`)
-        const parsed = parseArgs(rest)
-        if (!parsed.ok) return yield* error(parsed.error)
-        const args = parsed.args
-        const ok = (text: string) => send(`${tag} OK ${text}${timing}`)
-        const needsSelected = (run: Effect.Effect<void, ConnectionError>) =>
-          st.state === "selected" ? run : postBad(`${tag} BAD No mailbox selected`)
-        switch (cmd) {
-          case "CAPABILITY":
-            return yield* send(`* CAPABILITY ${POST_CAPS}\r\n${tag} OK Capability completed${timing}`)
-          case "NOOP":
-            return yield* ok("NOOP completed")
-          case "ID":
-            return yield* send(`* ID ("name" "Dovecot")\r\n${tag} OK ID completed${timing}`)
-          case "LOGOUT":
-            return yield* close(`* BYE Logging out\r\n${tag} OK Logout completed${timing}`)
-          case "NAMESPACE":
-            return yield* send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag} OK Namespace completed${timing}`)
-          case "ENABLE": {
-            const known = args
-              .map((a) => (astring(a) ?? "").toUpperCase())
-              .filter((a) => a === "CONDSTORE" || a === "QRESYNC")
-            if (args.length === 0) return yield* error("Missing arguments")
-            return yield* send(`* ENABLED${known.map((k) => ` ${k}`).join("")}\r\n${tag} OK Enabled${timing}`)
-          }
-          case "SELECT":
-          case "EXAMINE":
-            if (args.length === 0) return yield* error("Missing arguments")
-            return yield* select(tag, astring(args[0]), cmd === "EXAMINE")
-          case "LIST":
-          case "LSUB": {
-            const [ref, pattern] = [astring(args[0]), astring(args[1])]
-            if (ref === undefined || pattern === undefined) return yield* error("Invalid arguments")
-            const label = cmd === "LIST" ? "List" : "Lsub"
-            if (pattern === "")
-              return yield* send(`* ${cmd} (\\Noselect) "/" ""\r\n${tag} OK ${label} completed${timing}`)
-            const lines = MAILBOXES.filter((b) => listMatches(ref + pattern, b.name)).map(
-              (b) => `* ${cmd} (${b.flags}) "/" ${b.name}`
-            )
-            return yield* send([...lines, `${tag} OK ${label} completed${timing}`].join("\r\n"))
-          }
-          case "STATUS": {
-            const box = mailbox(astring(args[0]))
-            const items = args[1]
-            if (args.length < 2 || items === undefined || items._tag !== "list")
-              return yield* error("Invalid arguments")
-            if (box === undefined)
-              return yield* send(`${tag} NO Mailbox doesn't exist: ${astring(args[0])}${timing}`)
+        case "SELECT":
+        case "EXAMINE":
+          if (args.length === 0) return error("Missing arguments")
+          return select(tag, astring(args[0]), cmd === "EXAMINE")
+        case "LIST":
+        case "LSUB": {
+          const [ref, pattern] = [astring(args[0]), astring(args[1])]
+          if (ref === undefined || pattern === undefined) return error("Invalid arguments")
+          const label = cmd === "LIST" ? "List" : "Lsub"
+          if (pattern === "")
+            return send(`* ${cmd} (\\Noselect) "/" ""\r\n${tag} OK ${label} completed${timing}`)
+          const lines = MAILBOXES.filter((b) => listMatches(ref + pattern, b.name)).map(
+            (b) => `* ${cmd} (${b.flags}) "/" ${b.name}`
+          )
+          return send([...lines, `${tag} OK ${label} completed${timing}`].join("\r\n"))
+        }
+        case "STATUS": {
+          const box = mailbox(astring(args[0]))
+          const items = args[1]
+          if (args.length < 2 || items === undefined || items._tag !== "list")
+            return error("Invalid arguments")
+          if (box === undefined) return send(`${tag} NO Mailbox doesn't exist: ${astring(args[0])}${timing}`)
+          return Effect.gen(function* () {
             const msgs = yield* messages(box.name)
             const value = (item: string) =>
               item === "MESSAGES"
@@ -481,85 +480,88 @@ const session = (
             return yield* send(
               `* STATUS ${box.name} (${answered.map((i) => `${i} ${value(i)}`).join(" ")})\r\n${tag} OK Status completed${timing}`
             )
-          }
-          case "CREATE":
-          case "DELETE":
-          case "RENAME":
-          case "APPEND":
-            return yield* send(`${tag} NO [NOPERM] Permission denied${timing}`)
-          case "SUBSCRIBE":
-          case "UNSUBSCRIBE":
-            return yield* ok(`${cmd === "SUBSCRIBE" ? "Subscribe" : "Unsubscribe"} completed`)
-          case "IDLE": {
+          })
+        }
+        case "CREATE":
+        case "DELETE":
+        case "RENAME":
+        case "APPEND":
+          return send(`${tag} NO [NOPERM] Permission denied${timing}`)
+        case "SUBSCRIBE":
+        case "UNSUBSCRIBE":
+          return ok(`${cmd === "SUBSCRIBE" ? "Subscribe" : "Unsubscribe"} completed`)
+        case "IDLE": {
+          return Effect.gen(function* () {
             yield* send("+ idling")
             // RFC 2177: IDLE ends with DONE; anything else is a protocol error.
             const done = (yield* conn.readLine()).trim().toUpperCase()
             return yield* done === "DONE" ? ok("Idle completed") : send(`${tag} BAD Expected DONE.`)
-          }
-          case "CHECK":
-            return yield* needsSelected(ok("Check completed"))
-          case "CLOSE":
-          case "UNSELECT":
-            return yield* needsSelected(
-              Effect.gen(function* () {
-                st.state = "authenticated"
-                selected = []
-                yield* ok(`${cmd === "CLOSE" ? "Close" : "Unselect"} completed`)
-              })
-            )
-          case "FETCH":
-          case "UID FETCH":
-            return yield* needsSelected(
-              Effect.gen(function* () {
-                const set = astring(args[0])
-                if (set === undefined || args.length < 2) return yield* error("Invalid arguments")
-                const seqs = resolveSet(set, uid)
-                if (seqs === undefined) return yield* error("Invalid messageset")
-                const items = rest.slice(rest.indexOf(" ") + 1)
-                for (const seq of seqs) {
-                  const m = selected[seq - 1]
-                  if (m !== undefined) yield* conn.write(fetchResponse(seq, m, items, uid))
-                }
-                yield* ok("Fetch completed")
-              })
-            )
-          case "SEARCH":
-          case "UID SEARCH":
-            return yield* needsSelected(
-              Effect.gen(function* () {
-                if (args.length === 0) return yield* error("Missing SEARCH arguments")
-                const hits = selected.map((m, idx) => (uid ? m.uid : idx + 1))
-                yield* send(
-                  `* SEARCH${hits.map((h) => ` ${h}`).join("")}\r\n${tag} OK Search completed${timing}`
-                )
-              })
-            )
-          case "STORE":
-          case "UID STORE":
-          case "COPY":
-          case "UID COPY":
-          case "MOVE":
-          case "UID MOVE":
-          case "EXPUNGE":
-          case "UID EXPUNGE":
-            return yield* needsSelected(
-              Effect.gen(function* () {
-                // A read-only mailbox: Dovecot ignores STORE and has nothing to expunge.
-                if (cmd === "EXPUNGE") return yield* ok("Expunge completed")
-                const set = astring(args[0])
-                if (set === undefined || args.length < 2) return yield* error("Invalid arguments")
-                if (resolveSet(set, uid) === undefined) return yield* error("Invalid messageset")
-                const verb = cmd.replace(/^UID /, "")
-                if (readOnly && verb === "STORE") return yield* ok("Store ignored with read-only mailbox")
-                return yield* readOnly && verb === "MOVE"
-                  ? send(`${tag} NO [READ-ONLY] Mailbox is read-only.${timing}`)
-                  : ok(`${verb.charAt(0)}${verb.slice(1).toLowerCase()} completed`)
-              })
-            )
-          default:
-            return yield* error("Unknown command")
+          })
         }
-      })
+        case "CHECK":
+          return needsSelected(ok("Check completed"))
+        case "CLOSE":
+        case "UNSELECT":
+          return needsSelected(
+            Effect.gen(function* () {
+              st.state = "authenticated"
+              selected = []
+              yield* ok(`${cmd === "CLOSE" ? "Close" : "Unselect"} completed`)
+            })
+          )
+        case "FETCH":
+        case "UID FETCH":
+          return needsSelected(
+            Effect.gen(function* () {
+              const set = astring(args[0])
+              if (set === undefined || args.length < 2) return yield* error("Invalid arguments")
+              const seqs = resolveSet(set, uid)
+              if (seqs === undefined) return yield* error("Invalid messageset")
+              const items = rest.slice(rest.indexOf(" ") + 1)
+              for (const seq of seqs) {
+                const m = selected[seq - 1]
+                if (m !== undefined) yield* conn.write(fetchResponse(seq, m, items, uid))
+              }
+              yield* ok("Fetch completed")
+            })
+          )
+        case "SEARCH":
+        case "UID SEARCH":
+          return needsSelected(
+            Effect.gen(function* () {
+              if (args.length === 0) return yield* error("Missing SEARCH arguments")
+              const hits = selected.map((m, idx) => (uid ? m.uid : idx + 1))
+              yield* send(
+                `* SEARCH${hits.map((h) => ` ${h}`).join("")}\r\n${tag} OK Search completed${timing}`
+              )
+            })
+          )
+        case "STORE":
+        case "UID STORE":
+        case "COPY":
+        case "UID COPY":
+        case "MOVE":
+        case "UID MOVE":
+        case "EXPUNGE":
+        case "UID EXPUNGE":
+          return needsSelected(
+            Effect.gen(function* () {
+              // A read-only mailbox: Dovecot ignores STORE and has nothing to expunge.
+              if (cmd === "EXPUNGE") return yield* ok("Expunge completed")
+              const set = astring(args[0])
+              if (set === undefined || args.length < 2) return yield* error("Invalid arguments")
+              if (resolveSet(set, uid) === undefined) return yield* error("Invalid messageset")
+              const verb = cmd.replace(/^UID /, "")
+              if (readOnly && verb === "STORE") return yield* ok("Store ignored with read-only mailbox")
+              return yield* readOnly && verb === "MOVE"
+                ? send(`${tag} NO [READ-ONLY] Mailbox is read-only.${timing}`)
+                : ok(`${verb.charAt(0)}${verb.slice(1).toLowerCase()} completed`)
+            })
+          )
+        default:
+          return error("Unknown command")
+      }
+    }
 
     for (let i = 0; i < MAX_COMMANDS && !closed; i++) {
       const line = yield* readCommand

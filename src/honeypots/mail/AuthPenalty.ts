@@ -51,14 +51,17 @@ export const makeAuthPenalty = (): AuthPenalty => {
     return penalty
   }
 
-  const before = (ip: string) =>
-    Effect.gen(function* () {
-      const e = table.get(ident(ip))
-      if (e === undefined) return 0
+  const none = Effect.succeed(0)
+  const before = (ip: string) => {
+    // The common case, an IP with no failure on record, costs a map lookup.
+    const e = table.get(ident(ip))
+    if (e === undefined) return none
+    return Effect.gen(function* () {
       const penalty = current(e, yield* Clock.currentTimeMillis)
       if (penalty > 0) yield* Effect.sleep(penaltySeconds(penalty) * 1000)
       return penalty
     })
+  }
 
   const failed = (ip: string, had: number, user: string, password: Buffer) =>
     Effect.gen(function* () {
@@ -82,7 +85,8 @@ export const makeAuthPenalty = (): AuthPenalty => {
       yield* Effect.sleep(yield* Random.nextIntBetween(1_500, 2_050))
     })
 
-  const succeeded = (ip: string) => Effect.sync(() => void table.delete(ident(ip)))
+  const succeeded = (ip: string) =>
+    table.size === 0 ? Effect.void : Effect.sync(() => void table.delete(ident(ip)))
 
   return { before, failed, succeeded }
 }
