@@ -152,6 +152,45 @@ describe("mysql honeypot", () => {
       }).pipe(Effect.scoped, Effect.provide(TestLayer()))
   )
 
+  it.live(
+    "a configured 5.7 persona greets as 5.7 (native passwords, no TLS) and logs the native scramble",
+    () =>
+      Effect.gen(function* () {
+        const [l] = yield* mysqlHoneypot.start({
+          host: "127.0.0.1",
+          port: () => 0,
+          config: { version: "5.7.44-log" }
+        })
+        const r = yield* Effect.promise(() =>
+          run("mariadb", [
+            "-h",
+            "127.0.0.1",
+            "-P",
+            String(l!.port),
+            "-u",
+            "root",
+            "-pSecret123",
+            "--skip-ssl",
+            "-e",
+            "select 1"
+          ])
+        )
+        expect(r.out).toContain(
+          "ERROR 1045 (28000): Access denied for user 'root'@'127.0.0.1' (using password: YES)"
+        )
+        const [auth] = yield* events("auth")
+        expect(auth).toMatchObject({
+          secret_kind: "mysql_native_password",
+          client_plugin: "mysql_native_password"
+        })
+        const expected = yield* Effect.promise(() =>
+          nativeScramble("Secret123", Buffer.from(auth!.scramble!, "hex"))
+        )
+        expect(auth!.secret_printable).toBe(expected.toString("hex"))
+        expect(Buffer.from(auth!.secret_b64!, "base64").equals(expected)).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(TestLayer()))
+  )
+
   it.live("no password: 'using password: NO' and no credential fields", () =>
     Effect.gen(function* () {
       const [l] = yield* mysqlHoneypot.start({ host: "127.0.0.1", port: () => 0 })
