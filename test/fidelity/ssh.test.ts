@@ -281,9 +281,10 @@ const startEmulator = async (host: string, port: number, dir: string): Promise<P
 suite("ssh: the Debian persona answers as Debian's sshd 9.2p1 does", () => {
   let real: RealServer | undefined
   let fakePort = 0
-  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-"))
+  let dir = ""
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-"))
     const [realPort, port] = [await freePort(), await freePort()]
     fakePort = port
     ;[real] = await Promise.all([start({ host: HOST, port: realPort }), startEmulator(HOST, fakePort, dir)])
@@ -292,7 +293,7 @@ suite("ssh: the Debian persona answers as Debian's sshd 9.2p1 does", () => {
   afterAll(async () => {
     await real?.stop()
     await stopAll()
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
   it("is the release the persona claims", () => {
@@ -376,13 +377,17 @@ const nmapReady = ready && existsSync("/usr/bin/nmap") && root
 const nmapSuite = nmapReady || (onCi && root) ? describe : describe.skip
 
 nmapSuite("ssh: nmap -sV on port 22 names the emulator as the real sshd", () => {
-  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-nmap-"))
+  let dir = ""
   let real: RealServer | undefined
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-nmap-"))
+  })
 
   afterAll(async () => {
     await real?.stop()
     await stopAll()
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
   const scan = (host: string) => {

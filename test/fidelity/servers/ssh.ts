@@ -46,7 +46,10 @@ export const start: StartReal = async ({ host, port }) => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-"))
   for (const [file, type, bits] of HOST_KEYS) {
     const r = spawnSync(SSH_KEYGEN, ["-q", "-t", type, "-b", bits, "-N", "", "-C", "", "-f", join(dir, file)])
-    if (r.status !== 0) throw new Error(`ssh-keygen ${type}: ${r.stderr}`)
+    if (r.status !== 0) {
+      rmSync(dir, { recursive: true, force: true })
+      throw new Error(`ssh-keygen ${type}: ${r.stderr}`)
+    }
   }
   const config = join(dir, "sshd_config")
   writeFileSync(
