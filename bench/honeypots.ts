@@ -253,6 +253,25 @@ const httpsH2Attempt = (port: number) => () =>
     req.end()
   })
 
+/** A text protocol's session (imap, pop3): the client's lines sent after the greeting, done at `until`. */
+const lineAttempt = (port: number, lines: string, until: string) => () =>
+  new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1")
+    let buf = ""
+    s.on("data", (d) => {
+      if (buf === "") s.write(lines)
+      buf += d.toString()
+      if (buf.includes(until)) {
+        s.end()
+        resolve()
+      }
+    })
+    s.on("error", reject)
+    s.on("close", () => {
+      if (!buf.includes(until)) reject(new Error(`closed after ${JSON.stringify(buf.slice(0, 200))}`))
+    })
+  })
+
 /** connect, AUTH (answered with the "no password is set" error), PING, close. */
 const redisAttempt = (port: number) => () =>
   new Promise<void>((resolve, reject) => {
@@ -347,7 +366,7 @@ const main = async () => {
     variant: v,
     main: spawnChild<{ ports: Record<string, number> }>(v, [
       "serve",
-      "ssh,http,https,redis",
+      "ssh,http,https,redis,imap,pop3",
       JSON.stringify({ redis: { reply_delay_ms: [0, 0] } })
     ]),
     redisDefault: spawnChild<{ ports: Record<string, number> }>(v, ["serve", "redis"])
@@ -396,6 +415,18 @@ const main = async () => {
       what: "AUTH + PING + close, reply_delay_ms [0,0]",
       concurrency: 16,
       attempt: (p) => redisAttempt(p.redis ?? 0)
+    },
+    {
+      name: "imap",
+      what: "greeting + LOGIN (accepted) + LOGOUT",
+      concurrency: 16,
+      attempt: (p) => lineAttempt(p.imap ?? 0, "a LOGIN admin admin123\r\nb LOGOUT\r\n", "b OK Logout")
+    },
+    {
+      name: "pop3",
+      what: "greeting + USER/PASS (accepted) + QUIT",
+      concurrency: 16,
+      attempt: (p) => lineAttempt(p.pop3 ?? 0, "USER admin\r\nPASS admin123\r\nQUIT\r\n", "+OK Logging out")
     },
     {
       name: "redis",
