@@ -210,6 +210,9 @@ const session = (
         ? close("* BYE Too many invalid IMAP commands.")
         : send(`${isValidTag(tag) ? tag : "*"} BAD Error in IMAP command received by server.`)
 
+    /** The IP's penalty when this authentication started (startAuth), raised by one on failure. */
+    let penaltyHad = 0
+
     /** Check credentials with Dovecot's timing: the IP's penalty first, the failure delay after. */
     const login = (tag: string, username: string, password: Buffer, mechanism: "LOGIN" | "PLAIN") =>
       Effect.gen(function* () {
@@ -235,7 +238,6 @@ const session = (
         user = username
         yield* send(`${tag} OK [CAPABILITY ${POST_CAPS}] Logged in`)
       })
-    let penaltyHad = 0
     const startAuth = Effect.suspend(() =>
       Effect.map(instance.penalty.before(conn.remoteAddress), (p) => {
         penaltyHad = p
@@ -296,7 +298,7 @@ const session = (
     const preLogin = (line: string): Effect.Effect<void, ConnectionError> => {
       const { tag, name, rest } = splitCommand(line)
       const parsed = parseArgs(rest)
-      if (!parsed.ok) return send(`${isValidTag(tag) ? tag : "*"} ${"BAD"} ${parsed.error}`)
+      if (!parsed.ok) return send(`${isValidTag(tag) ? tag : "*"} BAD ${parsed.error}`)
       if (!isValidTag(tag)) return loginBad(tag)
       const args = parsed.args
       switch (name.toUpperCase()) {
