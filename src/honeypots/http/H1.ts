@@ -30,6 +30,8 @@ export const BODY_DRAIN_BYTES = 1024 * 1024
 
 type Line = { readonly _tag: "Line"; readonly text: string; readonly bareLf: boolean }
 type LineResult = Line | { readonly _tag: "TooLong" } | { readonly _tag: "Closed" }
+const TOO_LONG: LineResult = { _tag: "TooLong" }
+const CLOSED: LineResult = { _tag: "Closed" }
 
 /**
  * A byte reader over a stream (a socket, a TLS socket, a replay): lines and counted reads as Effects,
@@ -84,7 +86,7 @@ export class Wire {
     const rest = all.subarray(n)
     this.chunks = rest.length > 0 ? [rest] : []
     this.length = rest.length
-    if (this.length <= this.highWater) this.stream.resume()
+    if (this.length <= this.highWater && this.stream.isPaused()) this.stream.resume()
     return out
   }
 
@@ -109,25 +111,56 @@ export class Wire {
     Effect.map(() => this.length > 0)
   )
 
+  /** A line already buffered, its absence (`undefined`), or why none can come. */
+  private lineNow(max: number): LineResult | undefined {
+    const nl = this.flat()
+      .subarray(0, max + 1)
+      .indexOf(0x0a)
+    if (nl < 0) return this.length > max ? TOO_LONG : this.ended ? CLOSED : undefined
+    const raw = this.take(nl + 1)
+    const crlf = nl > 0 && raw[nl - 1] === 0x0d
+    return { _tag: "Line", text: raw.toString("latin1", 0, crlf ? nl - 1 : nl), bareLf: !crlf }
+  }
+
+  /** A line (CRLF or bare LF stripped, noted), at most `max` bytes before its LF. */
   readLine(max: number): Effect.Effect<LineResult> {
-    return Effect.gen(this, function* () {
-      yield* this.waitFor(() => this.flat().indexOf(0x0a) >= 0 || this.length > max)
-      const nl = this.flat()
-        .subarray(0, max + 1)
-        .indexOf(0x0a)
-      if (nl < 0) return this.length > max ? { _tag: "TooLong" as const } : { _tag: "Closed" as const }
-      const raw = this.take(nl + 1)
-      const crlf = nl > 0 && raw[nl - 1] === 0x0d
-      return { _tag: "Line" as const, text: raw.toString("latin1", 0, crlf ? nl - 1 : nl), bareLf: !crlf }
+    return Effect.suspend(() => {
+      const now = this.lineNow(max)
+      if (now !== undefined) return Effect.succeed(now)
+      return Effect.map(
+        this.waitFor(
+          () =>
+            this.length > max ||
+            this.flat()
+              .subarray(0, max + 1)
+              .indexOf(0x0a) >= 0
+        ),
+        () => this.lineNow(max) ?? CLOSED
+      )
     })
+  }
+
+  /**
+   * A whole request head is buffered (a blank line after something other than blank lines), so
+   * reading it cannot wait on the client.
+   */
+  hasHead(): boolean {
+    const buf = this.flat()
+    let i = 0
+    while (i < buf.length && (buf[i] === 0x0d || buf[i] === 0x0a)) i++
+    return i < buf.length && buf.indexOf("\r\n\r\n", i) >= 0
   }
 
   /** Up to `n` bytes (fewer only if the stream ended). */
   readBytes(n: number): Effect.Effect<Buffer> {
-    return Effect.gen(this, function* () {
-      yield* this.waitFor(() => this.length >= n)
-      return this.take(Math.min(n, this.length))
-    })
+    return Effect.suspend(() =>
+      this.length >= n
+        ? Effect.succeed(this.take(n))
+        : Effect.map(
+            this.waitFor(() => this.length >= n),
+            () => this.take(Math.min(n, this.length))
+          )
+    )
   }
 
   write(data: Buffer): Effect.Effect<void> {
@@ -443,7 +476,10 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
         if (Option.isNone(more) || !more.value) return yield* closeLingering(wire, h)
       }
       const before = wire.received
-      const head = yield* Effect.timeoutOption(readHead(wire, h), h.headerTimeoutMs)
+      // The header deadline needs a timer only when the head is not all here yet.
+      const head = wire.hasHead()
+        ? Option.some(yield* readHead(wire, h))
+        : yield* Effect.timeoutOption(readHead(wire, h), h.headerTimeoutMs)
       const now = yield* Clock.currentTimeMillis
       if (Option.isNone(head)) {
         // mod_reqtimeout: 408 once part of a request came, else a silent close.
