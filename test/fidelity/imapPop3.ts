@@ -4,7 +4,7 @@
 import { createConnection } from "node:net"
 import type { Accepted } from "./accepted.js"
 import type { CorpusProbe } from "./diff.js"
-import { type Ending, type Observation, probe } from "./probe.js"
+import type { Ending, Observation } from "./probe.js"
 
 /** Like probe.ts's probe, with the client bound to `localAddress`. */
 export const probeFrom = (
@@ -193,11 +193,13 @@ export const appendBait = async (
     (m, i) =>
       `a${i} APPEND INBOX (${m.flags})${m.date === undefined ? "" : ` "${m.date}"`} {${Buffer.byteLength(m.body, "latin1")}+}\r\n${m.body}\r\n`
   )
-  const o = await probe(
+  // LOGIN first, on its own: imap-login's input buffer is small, and while its auth process is still
+  // connecting (a loaded machine) a pipelined batch overflows it ("BYE Input buffer full").
+  const o = await probeSteps(
     host,
     port,
-    Buffer.from(`a LOGIN admin admin123\r\n${cmds.join("")}s SELECT INBOX\r\nz LOGOUT\r\n`, "latin1"),
-    500
+    ["a LOGIN admin admin123\r\n", cmds.join(""), "s SELECT INBOX\r\nz LOGOUT\r\n"],
+    300
   )
   return o.reply.toString("latin1")
 }
