@@ -87,7 +87,13 @@ const webFields = (serverPlaceholder: string) => [
     placeholder: serverPlaceholder,
     help: "Value sent in the HTTP Server: response header."
   }),
-  field({ key: "response_code", label: "Default response code", type: "int", default: 200 }),
+  field({
+    key: "response_code",
+    label: "Default response code",
+    type: "int",
+    placeholder: "200",
+    help: "Leave empty for Apache's own answers (403 with everything denied, 404 off the default site's index)."
+  }),
   field({
     key: "fake_app",
     label: "Fake application",

@@ -233,7 +233,9 @@ describe("services", () => {
       Option.getOrThrow(findService(slug)).config_schema.find((f) => f.key === key)?.default
     expect(def("ssh", "password")).toBe("admin")
     expect(def("ssh", "user")).toBe("ubuntu")
-    expect(def("http", "response_code")).toBe(200)
+    // Not the spec's 200: the default persona answers as Apache does (403/404), and a form that submits
+    // defaults would otherwise pin every reply to 200 (docs/honeypots/http.md).
+    expect(def("http", "response_code")).toBeNull()
     expect(def("http", "http_versions")).toEqual(["http/1.1"])
     expect(def("rdp", "nla")).toBe(false)
     expect(def("smtp_relay", "upstream_port")).toBe(25)

@@ -16,7 +16,7 @@ const sampleValue = (f: ServiceConfigField): unknown => {
   if (f.default !== null) return f.default
   switch (f.type) {
     case "int":
-      return 1
+      return f.placeholder === null || f.placeholder === undefined ? 1 : Number(f.placeholder)
     case "bool":
       return true
     case "enum":
