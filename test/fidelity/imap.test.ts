@@ -173,7 +173,7 @@ const SESSIONS: ReadonlyArray<{ name: string; steps: ReadonlyArray<string> }> = 
   steps: steps.map((l) => (l.endsWith("\r\n") ? l : `${l}\r\n`))
 }))
 
-/** Failed logins: each from its own source address, read until 2.5 s of silence (the failure delay). */
+/** Failed logins: each from its own source address, read until 3.5 s of silence (past the failure delay). */
 const FAILED = [
   "a LOGIN admin wrong\r\n",
   "a LOGIN nobody wrong\r\nb NOOP\r\n",
@@ -187,7 +187,7 @@ const FAILED = [
 
 /**
  * The penalty: a second failure from the same address waits 4 s before it is even checked, then the
- * failure delay: its answer comes 5.5-6 s after the first (read until 7 s of silence).
+ * failure delay: its answer comes 5.5-6 s after the first (read until 8 s of silence).
  */
 const PENALTY = ["a LOGIN admin x1\r\nb LOGIN admin x2\r\nc NOOP\r\n"]
 
@@ -283,10 +283,10 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
     const failed = await differencesFrom(SOURCES, 10, realEnd, fakeEnd, named(FAILED), accepted, {
       realName: "dovecot",
       normalise,
-      quietMs: 2_500
+      quietMs: 3_500
     })
     // Silence is what shows the waits: nothing within 1 s of a failed login (the failure delay), and
-    // nothing within 3 s after the first failure (the penalty before the second); at 7 s it has come.
+    // nothing within 3 s after the first failure (the penalty before the second); by 8 s it has come.
     const quiet = (first: number, probes: ReadonlyArray<string>, quietMs: number) =>
       differencesFrom(SOURCES, first, realEnd, fakeEnd, named(probes), accepted, {
         realName: "dovecot",
@@ -296,7 +296,7 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
     const waits = await Promise.all([
       quiet(40, FAILED.slice(0, 2), 1_000),
       quiet(43, PENALTY, 3_000),
-      quiet(45, PENALTY, 7_000)
+      quiet(45, PENALTY, 8_000)
     ])
     const found = [...failed, ...waits.flat()]
     expect(found, found.join("\n")).toEqual([])

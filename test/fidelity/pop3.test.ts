@@ -127,7 +127,7 @@ const SESSIONS: ReadonlyArray<{ name: string; steps: ReadonlyArray<string> }> = 
   steps: steps.map((l) => `${l}\r\n`)
 }))
 
-/** Failed logins: each from its own source address, read until 2.5 s of silence (the failure delay). */
+/** Failed logins: each from its own source address, read until 3.5 s of silence (past the failure delay). */
 const FAILED = [
   "USER admin\r\nPASS wrong\r\n",
   "USER nobody\r\nPASS wrong\r\nNOOP\r\n",
@@ -141,7 +141,7 @@ const FAILED = [
 
 /**
  * The penalty: a second failure from the same address waits 4 s before it is even checked, then the
- * failure delay: its answer comes 5.5-6 s after the first (read until 7 s of silence).
+ * failure delay: its answer comes 5.5-6 s after the first (read until 8 s of silence).
  */
 const PENALTY = ["USER admin\r\nPASS x1\r\nPASS x2\r\nCAPA\r\n"]
 
@@ -232,10 +232,10 @@ suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => 
     const failed = await differencesFrom(SOURCES, 60, realEnd, fakeEnd, named(FAILED), accepted, {
       realName: "dovecot",
       normalise,
-      quietMs: 2_500
+      quietMs: 3_500
     })
     // Silence is what shows the waits: nothing within 1 s of a failed login (the failure delay), and
-    // nothing within 3 s after the first failure (the penalty before the second); at 7 s it has come.
+    // nothing within 3 s after the first failure (the penalty before the second); by 8 s it has come.
     const quiet = (first: number, probes: ReadonlyArray<string>, quietMs: number) =>
       differencesFrom(SOURCES, first, realEnd, fakeEnd, named(probes), accepted, {
         realName: "dovecot",
@@ -245,7 +245,7 @@ suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => 
     const waits = await Promise.all([
       quiet(90, FAILED.slice(0, 2), 1_000),
       quiet(93, PENALTY, 3_000),
-      quiet(95, PENALTY, 7_000)
+      quiet(95, PENALTY, 8_000)
     ])
     const found = [...failed, ...waits.flat()]
     expect(found, found.join("\n")).toEqual([])
