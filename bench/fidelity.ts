@@ -8,24 +8,14 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type NmapPort, type NmapScan, nmapScan } from "../test/fidelity/nmap.js"
+import { type NmapPort, type NmapScan, nmapScan, startEmulator } from "../test/fidelity/nmap.js"
 import { PERSONAS } from "../test/fidelity/personas.js"
 import type { RealServer, StartReal } from "../test/fidelity/servers/types.js"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../test/support/proc.js"
+import { stopAll } from "../test/support/proc.js"
 
 const root = new URL("..", import.meta.url).pathname
-const canConnect = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
 
 interface RealModule {
   readonly start: StartReal
@@ -84,23 +74,7 @@ const main = async () => {
     try {
       if (realModule !== undefined) real = await realModule.start({ host: realHost, port: first })
       const config = realModule?.emulatorConfig ?? {}
-      decnet(
-        [
-          "honeypot",
-          persona.slug,
-          "--host",
-          fakeHost,
-          ...ports.flatMap((p) => ["--port", String(p)]),
-          "--config",
-          JSON.stringify(config)
-        ],
-        cleanEnv({ HOME: home })
-      )
-      await waitUntil(
-        async () => (await Promise.all(ports.map((p) => canConnect(fakeHost, p)))).every((o) => o),
-        30_000,
-        100
-      )
+      await startEmulator(persona.slug, fakeHost, ports, config, home)
       process.stdout.write("scanning… ")
       const none: NmapScan = { ports: [], seconds: Number.NaN }
       const [fake, realScan] = await Promise.all([

@@ -2,12 +2,11 @@
 // one loopback address (issue 14): every port is named as the software its persona claims, with 0
 // "unknown" and 0 "tcpwrapped". Binding ports below 1024 needs root, as nmap's SYN scan does.
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
-import { describeScan, NMAP, nmapScan } from "./nmap.js"
+import { stopAll } from "../support/proc.js"
+import { describeScan, NMAP, nmapScan, startEmulator } from "./nmap.js"
 import { PERSONAS } from "./personas.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
@@ -15,36 +14,21 @@ const root = process.getuid?.() === 0
 const suite = (existsSync(NMAP) && root) || onCi ? describe : describe.skip
 const HOST = "127.14.9.1"
 
-const canConnect = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 suite("nmap -sV names every emulator as its persona claims", () => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-nmap-"))
-  const procs: Array<Proc> = []
 
   beforeAll(async () => {
-    for (const p of PERSONAS) {
-      const ports = p.expect.flatMap((e) => ["--port", String(e.port)])
-      procs.push(decnet(["honeypot", p.slug, "--host", HOST, ...ports], cleanEnv({ HOME: dir })))
-    }
-    const all = PERSONAS.flatMap((p) => p.expect.map((e) => e.port))
-    const up = await waitUntil(
-      async () => {
-        const open = await Promise.all(all.map((port) => canConnect(HOST, port)))
-        return open.every((o) => o)
-      },
-      60_000,
-      200
+    await Promise.all(
+      PERSONAS.map((p) =>
+        startEmulator(
+          p.slug,
+          HOST,
+          p.expect.map((e) => e.port),
+          {},
+          dir
+        )
+      )
     )
-    if (up !== true)
-      throw new Error(`not every emulator listens:\n${procs.map((p) => p.stderr()).join("\n")}`)
   })
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 // nmap -sV as a scanner's-eye check (issue 14): one scan of a loopback host's ports, parsed from nmap's XML
 // output into what its PORT/SERVICE/VERSION columns show, with the scan's own elapsed time.
 import { spawn } from "node:child_process"
+import { cleanEnv, decnet, type Proc, waitUntil } from "../support/proc.js"
 
 export interface NmapPort {
   readonly port: number
@@ -89,3 +90,37 @@ export const describeScan = (scan: NmapScan): string =>
   scan.ports
     .map((p) => `${p.port}/tcp ${p.state} ${p.service}${p.method === "probed" ? "" : "?"} ${p.shown}`)
     .join("\n")
+
+/**
+ * `decnet honeypot <slug>` on `host` and `ports` (in the catalog's order: smb is 445 then 139), resolved
+ * once it says it listens. Readiness is read from its output, never by connecting: a connection is
+ * something the emulator counts (TigerVNC's blacklist counts every connection from an address).
+ */
+export const startEmulator = async (
+  slug: string,
+  host: string,
+  ports: ReadonlyArray<number>,
+  config: Record<string, unknown>,
+  home: string
+): Promise<Proc> => {
+  const proc = decnet(
+    [
+      "honeypot",
+      slug,
+      "--host",
+      host,
+      ...ports.flatMap((p) => ["--port", String(p)]),
+      "--config",
+      JSON.stringify(config)
+    ],
+    cleanEnv({ HOME: home })
+  )
+  const up = await waitUntil(
+    () => proc.stderr().includes(`${slug} listening on`) || proc.child.exitCode !== null,
+    60_000,
+    50
+  )
+  if (up !== true || proc.child.exitCode !== null)
+    throw new Error(`decnet honeypot ${slug} did not start:\n${proc.stderr()}`)
+  return proc
+}

@@ -36,9 +36,10 @@ export const PERSONAS: ReadonlyArray<{
   },
   {
     slug: "smb",
+    // The catalog's order (445, then 139): `--port` values map to the service's ports in that order.
     expect: [
-      { port: 139, service: "netbios-ssn", shown: /^Microsoft Windows netbios-ssn/ },
-      { port: 445, service: "microsoft-ds", shown: /./ }
+      { port: 445, service: "microsoft-ds", shown: /^Microsoft Windows .*microsoft-ds/ },
+      { port: 139, service: "netbios-ssn", shown: /^Microsoft Windows netbios-ssn/ }
     ]
   },
   {
@@ -60,7 +61,7 @@ export const PERSONAS: ReadonlyArray<{
   { slug: "mysql", expect: [{ port: 3306, service: "mysql", shown: /^MySQL 8\.0\.\d+/ }] },
   { slug: "rdp", expect: [{ port: 3389, service: "ms-wbt-server", shown: /^Microsoft Terminal Services/ }] },
   { slug: "postgres", expect: [{ port: 5432, service: "postgresql", shown: /^PostgreSQL DB/ }] },
-  { slug: "vnc", expect: [{ port: 5900, service: "vnc", shown: /^VNC \(protocol 3\.8\)/ }] },
+  { slug: "vnc", expect: [{ port: 5900, service: "vnc", shown: /^VNC \(protocol 3\.8\)$/ }] },
   { slug: "redis", expect: [{ port: 6379, service: "redis", shown: /^Redis key-value store/ }] },
   { slug: "mongodb", expect: [{ port: 27017, service: "mongodb", shown: /^MongoDB/ }] }
 ]
