@@ -1,17 +1,24 @@
 import { X509Certificate } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tls from "node:tls"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { makeConnection } from "../../src/honeypots/runtime/Connection.js"
 import { EventSinkMemory, HoneypotContextLive } from "../../src/honeypots/runtime/index.js"
 import { secureContext, tlsMaterial } from "../../src/honeypots/runtime/Tls.js"
 
+/** Where these deckies keep their certificates (never the default /var/lib/decnet/artifacts). */
+const artifactsRoot = mkdtempSync(join(tmpdir(), "tls-artifacts-"))
+afterAll(() => rmSync(artifactsRoot, { recursive: true, force: true }))
+
 /** A decky of its own: certificates are cached per decky (its HoneypotContext), never per process. */
-const decky = (name: string) => HoneypotContextLive({ decky: name }).pipe(Layer.provide(EventSinkMemory))
+const decky = (name: string) =>
+  HoneypotContextLive({ decky: name, artifactsDir: join(artifactsRoot, name) }).pipe(
+    Layer.provide(EventSinkMemory)
+  )
 
 const connectionOptions = (id: number) => ({
   id,
@@ -63,7 +70,7 @@ describe("Tls", () => {
         const gen = yield* tlsMaterial({ commonName: "supplied.local" })
         const inline = yield* tlsMaterial({ commonName: "ignored", cert: gen.cert, key: gen.key })
         expect(inline).toEqual(gen)
-        const dir = mkdtempSync(join(tmpdir(), "tls-"))
+        const dir = mkdtempSync(join(artifactsRoot, "pem-"))
         writeFileSync(join(dir, "c.pem"), gen.cert)
         writeFileSync(join(dir, "k.pem"), gen.key)
         writeFileSync(join(dir, "junk"), "hello")
