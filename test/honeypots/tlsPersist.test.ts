@@ -8,6 +8,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto"
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as net from "node:net"
 import * as tls from "node:tls"
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
@@ -212,6 +213,31 @@ const starttlsPeer = async (p: number, proto: string): Promise<X509Certificate> 
   return new X509Certificate(pem)
 }
 
+/** The certificate an RDP listener presents: an X.224 Connection Request offering PROTOCOL_SSL, then TLS. */
+const rdpPeer = (p: number): Promise<X509Certificate> =>
+  new Promise((resolve, reject) => {
+    const raw = net.connect({ host: HOST, port: p }, () =>
+      // TPKT (19 bytes) · X.224 CR · RDP_NEG_REQ requestedProtocols = PROTOCOL_SSL (1).
+      raw.write(Buffer.from("030000130ee000000000000100080001000000", "hex"))
+    )
+    raw.setTimeout(10_000, () => raw.destroy(new Error("RDP negotiation timed out")))
+    raw.on("error", reject)
+    raw.once("data", (cc) => {
+      // The Connection Confirm's RDP_NEG_RSP (type 2) must select PROTOCOL_SSL before TLS starts.
+      if (cc.length < 19 || cc[11] !== 2 || cc.readUInt32LE(15) !== 1) {
+        raw.destroy()
+        reject(new Error(`unexpected connection confirm ${cc.toString("hex")}`))
+        return
+      }
+      const socket = tls.connect({ socket: raw, rejectUnauthorized: false }, () => {
+        const der = socket.getPeerCertificate().raw
+        socket.destroy()
+        resolve(new X509Certificate(der))
+      })
+      socket.on("error", reject)
+    })
+  })
+
 describe("Tls persistence (the CLI, restarted)", () => {
   it("ldaps presents the same certificate across restarts; another decky its own; a corrupt key is replaced", async () => {
     const dirA = freshDir()
@@ -252,7 +278,7 @@ describe("Tls persistence (the CLI, restarted)", () => {
   }, 90_000)
 
   withOpenssl(
-    "smtp STARTTLS, postgres and mysql TLS keep their certificates across restarts (openssl s_client)",
+    "smtp, imap (STARTTLS and 993), postgres, mysql and rdp keep their certificates across restarts",
     async () => {
       const dir = freshDir()
       const seen = async (): Promise<Record<string, X509Certificate>> => {
@@ -261,24 +287,33 @@ describe("Tls persistence (the CLI, restarted)", () => {
         const smtp = await start("smtp", "gamma", dir)
         const postgres = await start("postgres", "gamma", dir, { ssl: true })
         const mysql = await start("mysql", "gamma", dir, { version: "8.0.35" })
+        const imap = await start("imap", "gamma", dir)
+        const rdp = await start("rdp", "gamma", dir)
         try {
           return {
+            imap: await starttlsPeer(port(imap, 143), "imap"),
+            imaps: await tlsPeer(port(imap, 993)),
+            rdp: await rdpPeer(port(rdp, 3389)),
             smtp: await starttlsPeer(port(smtp, 25), "smtp"),
             postgres: await starttlsPeer(port(postgres, 5432), "postgres"),
             mysql: await starttlsPeer(port(mysql, 3306), "mysql")
           }
         } finally {
-          await Promise.all([stop(smtp), stop(postgres), stop(mysql)])
+          await Promise.all([stop(smtp), stop(postgres), stop(mysql), stop(imap), stop(rdp)])
         }
       }
       const before = await seen()
       const after = await seen()
-      for (const service of ["smtp", "postgres", "mysql"])
+      for (const service of ["smtp", "postgres", "mysql", "imap", "imaps", "rdp"])
         expect(after[service]?.fingerprint256, service).toBe(before[service]?.fingerprint256)
       // Postfix and PostgreSQL on one Debian host both serve its snakeoil certificate (CN = hostname);
       // mysqld its own auto-generated one.
       expect(before.smtp?.subject).toBe("CN=gamma")
       expect(before.postgres?.fingerprint256).toBe(before.smtp?.fingerprint256)
+      // Dovecot on Debian links its certificate to the same snakeoil pair.
+      expect(before.imap?.fingerprint256).toBe(before.smtp?.fingerprint256)
+      expect(before.imaps?.fingerprint256).toBe(before.smtp?.fingerprint256)
+      expect(before.rdp?.subject).toBe("CN=gamma")
       expect(before.mysql?.subject).toBe("CN=MySQL_Server_8.0.35_Auto_Generated_Server_Certificate")
       expect(
         statSync(join(dir, "tls", "MySQL_Server_8.0.35_Auto_Generated_Server_Certificate.key")).mode & 0o777
