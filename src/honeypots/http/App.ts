@@ -24,7 +24,7 @@ import {
 import { ALLOW_STATIC, looksLikePlainHttp, parseHost, parseTarget, type Signature } from "./Apache.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
 import type { HttpEvent } from "./Events.js"
-import { errorReply, type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
+import { type Deadlines, errorReply, type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
 import { SettingsTap } from "./H2Settings.js"
 import { ja4h } from "./Ja4h.js"
 import {
@@ -352,7 +352,8 @@ export const h1Handler = (
   site: Site,
   hostname: string,
   emitter: WebEmitter,
-  tls: { readonly upgrade: string | undefined; readonly sni: string | undefined }
+  tls: { readonly upgrade: string | undefined; readonly sni: string | undefined },
+  deadlines: Deadlines
 ): H1Handler => {
   const responder = makeResponder(config, site, emitter)
   const remote_addr = remoteAddr(emitter.peer)
@@ -364,6 +365,7 @@ export const h1Handler = (
     defaultPort: persona.port,
     headerTimeoutMs: config.header_timeout_ms,
     lingerMs: ERROR_LINGER_MS,
+    deadlines,
     extraHeaders: site.extraHeaders,
     upgrade: tls.upgrade,
     sni: tls.sni,
@@ -615,6 +617,8 @@ export interface WebStack {
   /** HTTP/1.x is served (an h2-only https persona closes a client that did not choose h2). */
   readonly h1: boolean
   readonly tap: (emitter: WebEmitter) => ChunkTap
+  /** The listener's HTTP/1 deadlines (makeDeadlines). */
+  readonly deadlines: Deadlines
 }
 
 /**
@@ -635,10 +639,18 @@ export const serveH1Connection = (
     const upgrade = stack.h2 === undefined ? undefined : "h2c"
     yield* serveH1(
       wire,
-      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
-        upgrade,
-        sni: undefined
-      }),
+      h1Handler(
+        stack.config,
+        stack.persona,
+        stack.site,
+        stack.hostname,
+        emitter,
+        {
+          upgrade,
+          sni: undefined
+        },
+        stack.deadlines
+      ),
       BODY_READ_BYTES
     )
   }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))
@@ -685,10 +697,18 @@ export const serveTls = (
     const head = yield* conn.readBytes(5).pipe(Effect.option)
     if (Option.isNone(head)) return
     if (looksLikePlainHttp(head.value)) {
-      const h = h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
-        upgrade: undefined,
-        sni: undefined
-      })
+      const h = h1Handler(
+        stack.config,
+        stack.persona,
+        stack.site,
+        stack.hostname,
+        emitter,
+        {
+          upgrade: undefined,
+          sni: undefined
+        },
+        stack.deadlines
+      )
       const now = yield* Clock.currentTimeMillis
       const page = stack.persona.serverHeader.startsWith("nginx")
         ? nginxPlainHttp(stack.persona.serverHeader, now)
@@ -699,8 +719,12 @@ export const serveTls = (
     }
     const { socket, secure } = yield* Effect.sync(() => {
       const socket = conn.detach()
-      const transport = new ReplayedSocket(socket, head.value)
-      const secure = new tls.TLSSocket(transport, {
+      // The peeked record header goes back in front of the rest: TLSSocket feeds a net.Socket's
+      // readable buffer to its engine first (as Connection.startTls relies on), and then reads the
+      // native handle itself, without the JS stream adapter a Duplex transport would need.
+      socket.pause()
+      socket.unshift(head.value)
+      const secure = new tls.TLSSocket(socket, {
         isServer: true,
         secureContext,
         ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {})
@@ -733,10 +757,18 @@ export const serveTls = (
     const servername = secure.servername
     yield* serveH1(
       new Wire(secure, Buffer.alloc(0)),
-      h1Handler(stack.config, stack.persona, stack.site, stack.hostname, emitter, {
-        upgrade: h2 === undefined ? undefined : "h2",
-        sni: typeof servername === "string" && servername !== "" ? servername : undefined
-      }),
+      h1Handler(
+        stack.config,
+        stack.persona,
+        stack.site,
+        stack.hostname,
+        emitter,
+        {
+          upgrade: h2 === undefined ? undefined : "h2",
+          sni: typeof servername === "string" && servername !== "" ? servername : undefined
+        },
+        stack.deadlines
+      ),
       BODY_READ_BYTES
     )
   }).pipe(Effect.ensuring(Effect.sync(() => conn.socket().destroy())))

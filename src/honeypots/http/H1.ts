@@ -7,7 +7,7 @@
  * used: its parser refuses, and answers differently, much of what Apache accepts.
  */
 import type { Duplex } from "node:stream"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Fiber, Option, Runtime, type Scope } from "effect"
 import {
   type BadRequestNote,
   dropsConnection,
@@ -32,6 +32,113 @@ type Line = { readonly _tag: "Line"; readonly text: string; readonly bareLf: boo
 type LineResult = Line | { readonly _tag: "TooLong" } | { readonly _tag: "Closed" }
 const TOO_LONG: LineResult = { _tag: "TooLong" }
 const CLOSED: LineResult = { _tag: "Closed" }
+
+interface Deadline {
+  readonly at: number
+  fire: (() => void) | undefined
+}
+
+/**
+ * Deadlines of one length on the Clock, fired by one fiber that sleeps until the earliest: as they
+ * all have the same length they come due in the order they were set, so a FIFO is enough. A
+ * cancelled one stays in the queue, inert, until it reaches the front.
+ */
+class DeadlineQueue {
+  private items: Array<Deadline> = []
+  private first = 0
+  private running = false
+  fiber: Fiber.RuntimeFiber<void> | undefined
+
+  constructor(
+    private readonly ms: number,
+    private readonly now: () => number,
+    private readonly runFork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
+  ) {}
+
+  add(fire: () => void): Deadline {
+    const d: Deadline = { at: this.now() + this.ms, fire }
+    this.items.push(d)
+    if (!this.running) {
+      this.running = true
+      this.fiber = this.runFork(this.loop)
+    }
+    return d
+  }
+
+  private readonly loop: Effect.Effect<void> = Effect.suspend(() => {
+    for (;;) {
+      const d = this.items[this.first]
+      if (d === undefined) {
+        this.items = []
+        this.first = 0
+        this.running = false
+        return Effect.void
+      }
+      const fire = d.fire
+      if (fire !== undefined) {
+        const wait = d.at - this.now()
+        if (wait > 0) {
+          if (this.first > 1024 && this.first * 2 > this.items.length) {
+            this.items = this.items.slice(this.first)
+            this.first = 0
+          }
+          return Effect.zipRight(Effect.sleep(wait), this.loop)
+        }
+        d.fire = undefined
+        fire()
+      }
+      this.first++
+    }
+  })
+}
+
+/**
+ * A listener's deadlines (header, keep-alive, linger) on Effect's Clock: one sleeping fiber per
+ * length instead of a timer fiber, or a race, per connection.
+ */
+export class Deadlines {
+  private readonly queues = new Map<number, DeadlineQueue>()
+
+  constructor(
+    private readonly now: () => number,
+    private readonly runFork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
+  ) {}
+
+  /** Stop the queues' fibers. */
+  readonly stop: Effect.Effect<void> = Effect.suspend(() =>
+    Fiber.interruptAll([...this.queues.values()].flatMap((q) => (q.fiber === undefined ? [] : [q.fiber])))
+  )
+
+  /** Clock millis now. */
+  at(): number {
+    return this.now()
+  }
+
+  /** Call `fire` `ms` from now unless the returned function is called first. */
+  after(ms: number, fire: () => void): () => void {
+    let q = this.queues.get(ms)
+    if (q === undefined) {
+      q = new DeadlineQueue(ms, this.now, this.runFork)
+      this.queues.set(ms, q)
+    }
+    const d = q.add(fire)
+    return () => {
+      d.fire = undefined
+    }
+  }
+}
+
+/** A listener's deadlines, for the scope's life (the listener's); their fibers stop with it. */
+export const makeDeadlines: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function* () {
+  const clock = yield* Effect.clock
+  const runtime = yield* Effect.runtime<never>()
+  const d = new Deadlines(() => clock.unsafeCurrentTimeMillis(), Runtime.runFork(runtime))
+  yield* Effect.addFinalizer(() => d.stop)
+  return d
+})
+
+/** What a wait with a deadline saw. */
+export type Awaited = "data" | "ended" | "timeout"
 
 /**
  * A byte reader over a stream (a socket, a TLS socket, a replay): lines and counted reads as Effects,
@@ -106,6 +213,63 @@ export class Wire {
     })
   }
 
+  /**
+   * Some byte is buffered (`data`), the stream ended with nothing buffered (`ended`), or `ms` passed
+   * first (`timeout`).
+   */
+  awaitData(deadlines: Deadlines, ms: number): Effect.Effect<Awaited> {
+    return Effect.suspend(() => {
+      if (this.length > 0) return Effect.succeed("data")
+      if (this.ended) return Effect.succeed("ended")
+      return Effect.async<Awaited>((resume) => {
+        const cancel = deadlines.after(ms, () => {
+          this.waiter = undefined
+          resume(Effect.succeed("timeout"))
+        })
+        this.waiter = () => {
+          cancel()
+          resume(Effect.succeed(this.length > 0 ? "data" : "ended"))
+        }
+        this.stream.resume()
+        return Effect.sync(() => {
+          cancel()
+          this.waiter = undefined
+        })
+      })
+    })
+  }
+
+  /** Resolves once the stream has closed, or `ms` later. */
+  awaitClosed(deadlines: Deadlines, ms: number): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const s = this.stream
+      if (s.destroyed) return resume(Effect.void)
+      const done = () => {
+        cancel()
+        resume(Effect.void)
+      }
+      const cancel = deadlines.after(ms, () => {
+        s.off("close", done)
+        resume(Effect.void)
+      })
+      s.once("close", done)
+      return Effect.sync(() => {
+        cancel()
+        s.off("close", done)
+      })
+    })
+  }
+
+  /** Everything buffered, not consumed. */
+  snapshot(): Buffer {
+    return this.flat()
+  }
+
+  /** Consume `n` buffered bytes. */
+  consume(n: number): void {
+    this.take(n)
+  }
+
   /** Some byte is buffered (or the stream ended). */
   readonly available: Effect.Effect<boolean> = Effect.suspend(() => this.waitFor(() => this.length > 0)).pipe(
     Effect.map(() => this.length > 0)
@@ -164,10 +328,17 @@ export class Wire {
   }
 
   write(data: Buffer): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const s = this.stream
+      if (s.destroyed || !s.writable || s.write(data)) return Effect.void
+      return this.drained
+    })
+  }
+
+  private get drained(): Effect.Effect<void> {
     return Effect.async<void>((resume) => {
       const s = this.stream
-      if (s.destroyed || !s.writable) return resume(Effect.void)
-      if (s.write(data)) return resume(Effect.void)
+      if (s.destroyed || !s.writable || !s.writableNeedDrain) return resume(Effect.void)
       const done = () => {
         s.off("drain", done)
         s.off("close", done)
@@ -219,6 +390,8 @@ export interface H1Handler {
   readonly defaultPort: number
   readonly headerTimeoutMs: number
   readonly lingerMs: number
+  /** The listener's deadlines (header, keep-alive, linger). */
+  readonly deadlines: Deadlines
   readonly extraHeaders: ReadonlyArray<readonly [string, string]>
   /** mod_http2's `Upgrade` offer on 2xx answers (`h2` over TLS, `h2c` in clear), if h2 is served. */
   readonly upgrade: string | undefined
@@ -259,6 +432,123 @@ const serverSig = (h: H1Handler): Signature => ({
   port: h.defaultPort
 })
 
+const bad = (
+  status: number,
+  note: BadRequestNote = "none",
+  method = "",
+  path = "",
+  head = false,
+  bare = false
+): Head => ({ _tag: "Error", status, note, method, path, head, bare })
+
+/** The request line's verdict: a final answer, or an HTTP/1 request whose header lines come next. */
+type AfterRequestLine =
+  | { readonly _tag: "Done"; readonly head: Head }
+  | { readonly _tag: "Fields"; readonly method: string; readonly target: string; readonly minor: 0 | 1 }
+
+/** A request line (blank lines before it already skipped) as Apache takes it. */
+const requestLineStep = (line: LineResult, h: H1Handler): AfterRequestLine => {
+  const done = (head: Head): AfterRequestLine => ({ _tag: "Done", head })
+  if (line._tag === "Closed") return done({ _tag: "Closed" })
+  if (line._tag === "TooLong") return done(bad(414))
+  if (line.bareLf) return done(bad(400))
+  const parsed = parseRequestLine(line.text)
+  if (parsed._tag === "Bad") return done(bad(400))
+  const { method, target } = parsed
+  if (parsed._tag === "Http1") return { _tag: "Fields", method, target, minor: parsed.minor }
+  if (method !== "GET") return done(bad(400, "none", method, target, method === "HEAD"))
+  const t = parseTarget(target)
+  const site: SiteRequest = {
+    method,
+    path: t._tag === "Path" ? t.path : undefined,
+    headers: {},
+    head: false,
+    sig: serverSig(h)
+  }
+  if (t._tag === "Bad" || t._tag === "Asterisk") return done(bad(400, "none", method, target, false, true))
+  if (t._tag === "NotFound") return done(bad(404, "none", method, target, false, true))
+  // mod_ssl: a server name came by SNI, no Host can match it.
+  if (h.sni !== undefined) return done(bad(400, "none", method, target, false, true))
+  return done({
+    _tag: "Request",
+    minor: 9,
+    req: { method, target, version: "0.9", rawHeaders: [], headers: {}, site }
+  })
+}
+
+/** The header fields read so far. */
+interface Fields {
+  readonly method: string
+  readonly target: string
+  readonly minor: 0 | 1
+  readonly rawHeaders: Array<string>
+  readonly headers: Record<string, string>
+  count: number
+}
+
+/** One header line: `undefined` to read on, `End` at the blank line, or a final answer. */
+const fieldStep = (f: Fields, l: LineResult): Head | "End" | undefined => {
+  if (l._tag === "Closed") return { _tag: "Closed" }
+  if (l._tag === "TooLong") return bad(400, "field_size", f.method, f.target)
+  if (l.bareLf) return bad(400, "none", f.method, f.target)
+  if (l.text === "") return "End"
+  if (f.count >= LIMIT_FIELDS) return bad(400, "field_count", f.method, f.target)
+  f.count++
+  const field = parseHeaderLine(l.text)
+  if (field === undefined) return bad(400, "none", f.method, f.target)
+  f.rawHeaders.push(field.name, field.value)
+  const key = field.name.toLowerCase()
+  const prev = f.headers[key]
+  f.headers[key] = prev === undefined ? field.value : `${prev}, ${field.value}`
+  return undefined
+}
+
+/** The whole head read: Host, framing and target checks, as Apache makes them. */
+const finishHead = (f: Fields, h: H1Handler): Head => {
+  const { method, target, headers } = f
+  const head = method === "HEAD"
+  const hostValue = headers.host
+  const host = hostValue === undefined ? undefined : parseHost(hostValue)
+  if ((f.minor === 1 && hostValue === undefined) || (hostValue !== undefined && host === undefined))
+    return bad(400, "none", method, target, head)
+  const cl = headers["content-length"]
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return bad(400, "none", method, target, head)
+  const te = headers["transfer-encoding"]
+  if (te !== undefined && te.toLowerCase() !== "chunked") return bad(400, "none", method, target, head)
+  const t = parseTarget(target, method)
+  if (t._tag === "Bad" || (t._tag === "Asterisk" && method !== "OPTIONS"))
+    return bad(400, "none", method, target, head)
+  const sigHost = t._tag === "Path" && t.host !== undefined ? { host: t.host, port: t.port } : host
+  // mod_ssl: a server name came by SNI and the request names no host to check it against.
+  if (h.sni !== undefined && sigHost === undefined) return bad(400, "none", method, target, head)
+  const sig: Signature = {
+    serverHeader: h.serverHeader,
+    host: sigHost === undefined || sigHost.host === "" ? h.hostname : sigHost.host,
+    port: sigHost?.port ?? h.defaultPort
+  }
+  if (t._tag === "NotFound") return bad(404, "none", method, target, head)
+  const site: SiteRequest = { method, path: t._tag === "Path" ? t.path : undefined, headers, head, sig }
+  return {
+    _tag: "Request",
+    minor: f.minor,
+    req: { method, target, version: `1.${f.minor}`, rawHeaders: f.rawHeaders, headers, site }
+  }
+}
+
+const fieldsOf = (r: {
+  readonly method: string
+  readonly target: string
+  readonly minor: 0 | 1
+}): Fields => ({
+  method: r.method,
+  target: r.target,
+  minor: r.minor,
+  rawHeaders: [],
+  headers: {},
+  count: 0
+})
+
+/** A request head read line by line as it arrives (the slow path: a head that came in pieces). */
 const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
   Effect.gen(function* () {
     let line: LineResult
@@ -267,91 +557,68 @@ const readHead = (wire: Wire, h: H1Handler): Effect.Effect<Head> =>
       line = yield* wire.readLine(LIMIT_REQUEST_LINE + 1)
       if (line._tag !== "Line" || line.text !== "") break
     }
-    const bad = (
-      status: number,
-      note: BadRequestNote = "none",
-      method = "",
-      path = "",
-      head = false,
-      bare = false
-    ): Head => ({
-      _tag: "Error",
-      status,
-      note,
-      method,
-      path,
-      head,
-      bare
-    })
-    if (line._tag === "Closed") return { _tag: "Closed" }
-    if (line._tag === "TooLong") return bad(414)
-    if (line.bareLf) return bad(400)
-    const parsed = parseRequestLine(line.text)
-    if (parsed._tag === "Bad") return bad(400)
-    const { method, target } = parsed
-    if (parsed._tag === "Http09") {
-      if (method !== "GET") return bad(400, "none", method, target, method === "HEAD")
-      const t = parseTarget(target)
-      const site: SiteRequest = {
-        method,
-        path: t._tag === "Path" ? t.path : undefined,
-        headers: {},
-        head: false,
-        sig: serverSig(h)
-      }
-      if (t._tag === "Bad" || t._tag === "Asterisk") return bad(400, "none", method, target, false, true)
-      if (t._tag === "NotFound") return bad(404, "none", method, target, false, true)
-      // mod_ssl: a server name came by SNI, no Host can match it.
-      if (h.sni !== undefined) return bad(400, "none", method, target, false, true)
-      return {
-        _tag: "Request",
-        minor: 9,
-        req: { method, target, version: "0.9", rawHeaders: [], headers: {}, site }
-      }
-    }
-    const rawHeaders: Array<string> = []
-    const headers: Record<string, string> = {}
-    for (let count = 0; ; count++) {
-      const l = yield* wire.readLine(LIMIT_FIELD_SIZE + 1)
-      if (l._tag === "Closed") return { _tag: "Closed" }
-      if (l._tag === "TooLong") return bad(400, "field_size", method, target)
-      if (l.bareLf) return bad(400, "none", method, target)
-      if (l.text === "") break
-      if (count >= LIMIT_FIELDS) return bad(400, "field_count", method, target)
-      const field = parseHeaderLine(l.text)
-      if (field === undefined) return bad(400, "none", method, target)
-      rawHeaders.push(field.name, field.value)
-      const key = field.name.toLowerCase()
-      headers[key] = headers[key] === undefined ? field.value : `${headers[key]}, ${field.value}`
-    }
-    const head = method === "HEAD"
-    const hostValue = headers.host
-    const host = hostValue === undefined ? undefined : parseHost(hostValue)
-    if ((parsed.minor === 1 && hostValue === undefined) || (hostValue !== undefined && host === undefined))
-      return bad(400, "none", method, target, head)
-    const cl = headers["content-length"]
-    if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return bad(400, "none", method, target, head)
-    const te = headers["transfer-encoding"]
-    if (te !== undefined && te.toLowerCase() !== "chunked") return bad(400, "none", method, target, head)
-    const t = parseTarget(target, method)
-    if (t._tag === "Bad" || (t._tag === "Asterisk" && method !== "OPTIONS"))
-      return bad(400, "none", method, target, head)
-    const sigHost = t._tag === "Path" && t.host !== undefined ? { host: t.host, port: t.port } : host
-    // mod_ssl: a server name came by SNI and the request names no host to check it against.
-    if (h.sni !== undefined && sigHost === undefined) return bad(400, "none", method, target, head)
-    const sig: Signature = {
-      serverHeader: h.serverHeader,
-      host: sigHost === undefined || sigHost.host === "" ? h.hostname : sigHost.host,
-      port: sigHost?.port ?? h.defaultPort
-    }
-    if (t._tag === "NotFound") return { ...bad(404, "none", method, target, head) }
-    const site: SiteRequest = { method, path: t._tag === "Path" ? t.path : undefined, headers, head, sig }
-    return {
-      _tag: "Request",
-      minor: parsed.minor,
-      req: { method, target, version: `1.${parsed.minor}`, rawHeaders, headers, site }
+    const first = requestLineStep(line, h)
+    if (first._tag === "Done") return first.head
+    const f = fieldsOf(first)
+    for (;;) {
+      const step = fieldStep(f, yield* wire.readLine(LIMIT_FIELD_SIZE + 1))
+      if (step === "End") return finishHead(f, h)
+      if (step !== undefined) return step
     }
   })
+
+/** The line at `pos` of `buf` as `Wire.readLine(max)` would return it, or `undefined` if not all there. */
+const lineAt = (
+  buf: Buffer,
+  pos: number,
+  max: number,
+  ended: boolean
+): { readonly line: LineResult; readonly next: number } | undefined => {
+  const limit = Math.min(buf.length, pos + max + 1)
+  const nl = buf.indexOf(0x0a, pos)
+  if (nl < 0 || nl >= limit) {
+    if (buf.length - pos > max) return { line: TOO_LONG, next: pos }
+    return ended ? { line: CLOSED, next: pos } : undefined
+  }
+  const crlf = nl > pos && buf[nl - 1] === 0x0d
+  return {
+    line: { _tag: "Line", text: buf.toString("latin1", pos, crlf ? nl - 1 : nl), bareLf: !crlf },
+    next: nl + 1
+  }
+}
+
+/**
+ * A request head parsed in one synchronous pass over what is buffered (the common case: it came
+ * whole). `undefined` if it is not all there; then nothing was consumed.
+ */
+const headNow = (wire: Wire, h: H1Handler): Head | undefined => {
+  const buf = wire.snapshot()
+  const ended = wire.peerEnded()
+  let pos = 0
+  let at = lineAt(buf, pos, LIMIT_REQUEST_LINE + 1, ended)
+  while (at !== undefined && at.line._tag === "Line" && at.line.text === "") {
+    pos = at.next
+    at = lineAt(buf, pos, LIMIT_REQUEST_LINE + 1, ended)
+  }
+  if (at === undefined) return undefined
+  pos = at.next
+  const first = requestLineStep(at.line, h)
+  if (first._tag === "Done") {
+    wire.consume(pos)
+    return first.head
+  }
+  const f = fieldsOf(first)
+  for (;;) {
+    const l = lineAt(buf, pos, LIMIT_FIELD_SIZE + 1, ended)
+    if (l === undefined) return undefined
+    pos = l.next
+    const step = fieldStep(f, l.line)
+    if (step !== undefined) {
+      wire.consume(pos)
+      return step === "End" ? finishHead(f, h) : step
+    }
+  }
+}
 
 /** Read a request body (Content-Length or chunked): the first `keep` bytes kept, the rest dropped. */
 const readBody = (wire: Wire, headers: Readonly<Record<string, string>>, keep: number) =>
@@ -463,7 +730,7 @@ const closeLingering = (wire: Wire, h: H1Handler) =>
   Effect.gen(function* () {
     yield* wire.end
     // The client usually closes at once: wait for that, at most lingerMs (one timer, no race).
-    if (!wire.peerEnded()) yield* Effect.timeoutOption(wire.closed, h.lingerMs)
+    if (!wire.peerEnded()) yield* wire.awaitClosed(h.deadlines, h.lingerMs)
     wire.stream.destroy()
   })
 
@@ -471,15 +738,24 @@ const closeLingering = (wire: Wire, h: H1Handler) =>
 export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Effect<void> =>
   Effect.gen(function* () {
     for (let served = 0; ; served++) {
-      if (served > 0) {
-        const more = yield* Effect.timeoutOption(wire.available, `${KEEPALIVE_TIMEOUT_S} seconds`)
-        if (Option.isNone(more) || !more.value) return yield* closeLingering(wire, h)
-      }
       const before = wire.received
-      // The header deadline needs a timer only when the head is not all here yet.
-      const head = wire.hasHead()
-        ? Option.some(yield* readHead(wire, h))
-        : yield* Effect.timeoutOption(readHead(wire, h), h.headerTimeoutMs)
+      const start = h.deadlines.at()
+      // Between requests the keep-alive timeout runs; before the first, the header deadline does.
+      const first = yield* wire.awaitData(
+        h.deadlines,
+        served > 0 ? KEEPALIVE_TIMEOUT_S * 1000 : h.headerTimeoutMs
+      )
+      if (first !== "data") return yield* closeLingering(wire, h)
+      // The common case: the whole head is here, parsed in one pass. Else it is read as it comes,
+      // within what is left of the header deadline.
+      const whole = wire.hasHead() ? headNow(wire, h) : undefined
+      const head =
+        whole !== undefined
+          ? Option.some(whole)
+          : yield* Effect.timeoutOption(
+              readHead(wire, h),
+              Math.max(1, h.headerTimeoutMs - (served > 0 ? 0 : h.deadlines.at() - start))
+            )
       const now = yield* Clock.currentTimeMillis
       if (Option.isNone(head)) {
         // mod_reqtimeout: 408 once part of a request came, else a silent close.

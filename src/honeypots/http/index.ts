@@ -19,6 +19,7 @@ import {
   webConfigFields
 } from "./App.js"
 import { httpEvents } from "./Events.js"
+import { makeDeadlines } from "./H1.js"
 import { H2_PREFACE } from "./H2Settings.js"
 
 export const HttpConfig = Schema.Struct({
@@ -46,7 +47,18 @@ export const httpHoneypot = defineHoneypot({
         ? makeH2Server(makeH2RequestHandler(ctx, runtime, config, persona, site, links, httpEvents), links)
         : undefined
       const tap = settingsTap(runtime)
-      const stack: WebStack = { config, persona, site, hostname: ctx.hostname, links, h2, h1: true, tap }
+      const deadlines = yield* makeDeadlines
+      const stack: WebStack = {
+        config,
+        persona,
+        site,
+        hostname: ctx.hostname,
+        links,
+        h2,
+        h1: true,
+        tap,
+        deadlines
+      }
       yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))
       const listener = yield* serveTcp({
         ...address,

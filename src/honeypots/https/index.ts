@@ -24,6 +24,7 @@ import {
   serviceTls,
   TlsConfigFields
 } from "../runtime/index.js"
+import { makeDeadlines } from "../http/H1.js"
 import { apacheSecureContext, snakeoil } from "./Certificate.js"
 import { httpsEvents } from "./Events.js"
 
@@ -86,7 +87,8 @@ export const httpsHoneypot = defineHoneypot({
         links,
         h2,
         h1: h1Wanted,
-        tap: settingsTap(runtime)
+        tap: settingsTap(runtime),
+        deadlines: yield* makeDeadlines
       }
       yield* Effect.addFinalizer(() => Effect.sync(() => h2?.close()))
       const listener = yield* serveTcp({
