@@ -65,7 +65,7 @@ const generateRsaKeyPair = Effect.async<{ publicKey: string; privateKey: string 
     {
       modulusLength: 2048,
       publicKeyEncoding: { type: "spki", format: "pem" },
-      privateKeyEncoding: { type: "pkcs1", format: "pem" }
+      privateKeyEncoding: { type: "pkcs8", format: "pem" }
     },
     (err, publicKey, privateKey) =>
       err === null
@@ -77,7 +77,8 @@ const generateRsaKeyPair = Effect.async<{ publicKey: string; privateKey: string 
 /**
  * Build and sign the X.509 certificate (node:crypto cannot issue certificates, node-forge can), as
  * Debian's make-ssl-cert does (`openssl req -x509 -sha256` with ssleay.cnf): a 20-byte serial, the CN
- * as a UTF8String, basicConstraints CA:FALSE, the CN as DNS SAN, a subject key identifier.
+ * as a UTF8String, basicConstraints CA:FALSE, the CN as DNS SAN, a subject key identifier (the same DER
+ * layout, checked against make-ssl-cert's output); the key PKCS#8, as OpenSSL 3 writes it.
  */
 const selfSign = (commonName: string, days: number): Effect.Effect<TlsMaterial, TlsError> =>
   Effect.gen(function* () {
