@@ -674,6 +674,9 @@ const readBody = (wire: Wire, headers: Readonly<Record<string, string>>, keep: n
     return { body: Buffer.concat(kept), truncated: size > keep, complete }
   })
 
+/** A request without Content-Length or Transfer-Encoding has no body. */
+const NO_BODY = Effect.succeed({ body: Buffer.alloc(0), truncated: false, complete: true })
+
 const wantsKeepAlive = (minor: 0 | 1, headers: Readonly<Record<string, string>>) => {
   const tokens = (headers.connection ?? "")
     .toLowerCase()
@@ -683,7 +686,7 @@ const wantsKeepAlive = (minor: 0 | 1, headers: Readonly<Record<string, string>>)
   return minor === 1 || tokens.includes("keep-alive")
 }
 
-/** The status line and headers, in Apache's order. */
+/** The status line and headers, in Apache's order, then the body: one buffer, one write. */
 const responseHead = (
   h: H1Handler,
   res: SiteResponse,
@@ -691,22 +694,34 @@ const responseHead = (
   connection: ReadonlyArray<readonly [string, string]>,
   upgrade: string | undefined = undefined
 ): Buffer => {
-  // mod_http2's offer merges into one Connection header, right after it.
-  const merged =
-    upgrade === undefined
-      ? undefined
-      : ["Upgrade", ...connection.filter(([k]) => k === "Connection").map(([, v]) => v)].join(", ")
-  const lines = [
-    `HTTP/1.1 ${res.status} ${reasonOf(res.status)}`,
-    `Date: ${httpDate(now)}`,
-    `Server: ${h.serverHeader}`,
-    ...(upgrade === undefined ? [] : [`Upgrade: ${upgrade}`, `Connection: ${merged}`]),
-    ...h.extraHeaders.map(([k, v]) => `${k}: ${v}`),
-    ...res.headers.map(([k, v]) => `${k}: ${v}`),
-    ...connection.filter(([k]) => upgrade === undefined || k !== "Connection").map(([k, v]) => `${k}: ${v}`),
-    ...(res.contentType === undefined ? [] : [`Content-Type: ${res.contentType}`])
-  ]
-  return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1")
+  let text = `HTTP/1.1 ${res.status} ${reasonOf(res.status)}\r\nDate: ${dateOf(now)}\r\nServer: ${h.serverHeader}\r\n`
+  if (upgrade !== undefined) {
+    // mod_http2's offer merges into one Connection header, right after it.
+    let merged = "Upgrade"
+    for (const [k, v] of connection) if (k === "Connection") merged += `, ${v}`
+    text += `Upgrade: ${upgrade}\r\nConnection: ${merged}\r\n`
+  }
+  for (const [k, v] of h.extraHeaders) text += `${k}: ${v}\r\n`
+  for (const [k, v] of res.headers) text += `${k}: ${v}\r\n`
+  for (const [k, v] of connection) if (upgrade === undefined || k !== "Connection") text += `${k}: ${v}\r\n`
+  if (res.contentType !== undefined) text += `Content-Type: ${res.contentType}\r\n`
+  text += "\r\n"
+  const out = Buffer.allocUnsafe(text.length + res.body.length)
+  out.write(text, 0, "latin1")
+  res.body.copy(out, text.length)
+  return out
+}
+
+/** The Date header's value, formatted once per second. */
+let dateSecond = -1
+let dateText = ""
+const dateOf = (now: number): string => {
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateText = httpDate(now)
+  }
+  return dateText
 }
 
 /** A whole error reply (status line, headers, page) closing the connection, as Apache writes it. */
@@ -722,7 +737,7 @@ export const errorReply = (
     { method: "", path: "/", headers: {}, head: false, sig: { ...serverSig(h), port } },
     note
   )
-  return Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body])
+  return responseHead(h, res, now, [["Connection", "close"]])
 }
 
 /** Half-close, then drop the socket `lingerMs` later if the client keeps its side open. */
@@ -761,7 +776,7 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
         // mod_reqtimeout: 408 once part of a request came, else a silent close.
         if (wire.received === before) return yield* closeLingering(wire, h)
         const res = errorResponse(408, { method: "", path: "/", headers: {}, head: false, sig: serverSig(h) })
-        yield* wire.write(Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body]))
+        yield* wire.write(responseHead(h, res, now, [["Connection", "close"]]))
         yield* h.onError(408, "", "", res.body.length)
         return yield* closeLingering(wire, h)
       }
@@ -773,21 +788,22 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
           { method: v.method, path: "/", headers: {}, head: v.head, sig: serverSig(h) },
           v.note
         )
-        yield* wire.write(
-          v.bare ? res.body : Buffer.concat([responseHead(h, res, now, [["Connection", "close"]]), res.body])
-        )
+        yield* wire.write(v.bare ? res.body : responseHead(h, res, now, [["Connection", "close"]]))
         yield* h.onError(v.status, v.method, v.path, res.body.length)
         return yield* closeLingering(wire, h)
       }
       const { req, minor } = v
       let bodyComplete = true
-      const body = readBody(wire, req.headers, keepBytes).pipe(
-        Effect.tap((b) =>
-          Effect.sync(() => {
-            bodyComplete = b.complete
-          })
-        )
-      )
+      const body =
+        req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined
+          ? NO_BODY
+          : readBody(wire, req.headers, keepBytes).pipe(
+              Effect.tap((b) =>
+                Effect.sync(() => {
+                  bodyComplete = b.complete
+                })
+              )
+            )
       const res = yield* h.onRequest(req, body)
       if (minor === 9) {
         yield* wire.write(res.body)
@@ -809,7 +825,7 @@ export const serveH1 = (wire: Wire, h: H1Handler, keepBytes: number): Effect.Eff
         h.upgrade !== undefined && res.status >= 200 && res.status < 300 && req.headers.upgrade === undefined
           ? h.upgrade
           : undefined
-      yield* wire.write(Buffer.concat([responseHead(h, res, now, connection, upgrade), res.body]))
+      yield* wire.write(responseHead(h, res, now, connection, upgrade))
       yield* h.onAccess(req, res.status, res.body.length)
       if (!keep) return yield* closeLingering(wire, h)
     }
