@@ -36,16 +36,18 @@ const CLOSED: LineResult = { _tag: "Closed" }
 interface Deadline {
   readonly at: number
   fire: (() => void) | undefined
+  prev: Deadline | undefined
+  next: Deadline | undefined
 }
 
 /**
  * Deadlines of one length on the Clock, fired by one fiber that sleeps until the earliest: as they
- * all have the same length they come due in the order they were set, so a FIFO is enough. A
- * cancelled one stays in the queue, inert, until it reaches the front.
+ * all have the same length they come due in the order they were set, so a list in that order is
+ * enough. A cancelled one leaves the list at once (young garbage, never promoted by a 20 s wait).
  */
 class DeadlineQueue {
-  private items: Array<Deadline> = []
-  private first = 0
+  private head: Deadline | undefined
+  private tail: Deadline | undefined
   private running = false
   fiber: Fiber.RuntimeFiber<void> | undefined
 
@@ -56,8 +58,10 @@ class DeadlineQueue {
   ) {}
 
   add(fire: () => void): Deadline {
-    const d: Deadline = { at: this.now() + this.ms, fire }
-    this.items.push(d)
+    const d: Deadline = { at: this.now() + this.ms, fire, prev: this.tail, next: undefined }
+    if (this.tail === undefined) this.head = d
+    else this.tail.next = d
+    this.tail = d
     if (!this.running) {
       this.running = true
       this.fiber = this.runFork(this.loop)
@@ -65,29 +69,30 @@ class DeadlineQueue {
     return d
   }
 
+  /** Take `d` out (fired or cancelled); a second call does nothing. */
+  remove(d: Deadline): void {
+    if (d.fire === undefined) return
+    d.fire = undefined
+    if (d.prev === undefined) this.head = d.next
+    else d.prev.next = d.next
+    if (d.next === undefined) this.tail = d.prev
+    else d.next.prev = d.prev
+    d.prev = undefined
+    d.next = undefined
+  }
+
   private readonly loop: Effect.Effect<void> = Effect.suspend(() => {
     for (;;) {
-      const d = this.items[this.first]
+      const d = this.head
       if (d === undefined) {
-        this.items = []
-        this.first = 0
         this.running = false
         return Effect.void
       }
+      const wait = d.at - this.now()
+      if (wait > 0) return Effect.zipRight(Effect.sleep(wait), this.loop)
       const fire = d.fire
-      if (fire !== undefined) {
-        const wait = d.at - this.now()
-        if (wait > 0) {
-          if (this.first > 1024 && this.first * 2 > this.items.length) {
-            this.items = this.items.slice(this.first)
-            this.first = 0
-          }
-          return Effect.zipRight(Effect.sleep(wait), this.loop)
-        }
-        d.fire = undefined
-        fire()
-      }
-      this.first++
+      this.remove(d)
+      fire?.()
     }
   })
 }
@@ -122,9 +127,7 @@ export class Deadlines {
       this.queues.set(ms, q)
     }
     const d = q.add(fire)
-    return () => {
-      d.fire = undefined
-    }
+    return () => q.remove(d)
   }
 }
 
@@ -270,11 +273,6 @@ export class Wire {
     this.take(n)
   }
 
-  /** Some byte is buffered (or the stream ended). */
-  readonly available: Effect.Effect<boolean> = Effect.suspend(() => this.waitFor(() => this.length > 0)).pipe(
-    Effect.map(() => this.length > 0)
-  )
-
   /** A line already buffered, its absence (`undefined`), or why none can come. */
   private lineNow(max: number): LineResult | undefined {
     const nl = this.flat()
@@ -353,16 +351,6 @@ export class Wire {
   peerEnded(): boolean {
     return this.ended
   }
-
-  /** Resolves once the stream has closed. */
-  readonly closed: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.stream.destroyed) return resume(Effect.void)
-    const done = () => resume(Effect.void)
-    this.stream.once("close", done)
-    return Effect.sync(() => {
-      this.stream.off("close", done)
-    })
-  })
 
   /** Flush and half-close (FIN). */
   readonly end: Effect.Effect<void> = Effect.sync(() => {
