@@ -326,7 +326,7 @@ export const SERVICES: ReadonlyArray<ServiceSpec> = [
     "telnet",
     "busybox telnetd with a PAM /bin/login (Ubuntu 20.04 motd)",
     tcp(23),
-    ["auth_attempt", "command", "session_recorded"],
+    ["connect", "auth_attempt", "command", "session_recorded"],
     loginFields(
       "telnetd",
       "Username for the second account on the decoy; catches scripts that try common usernames and " +

@@ -3,6 +3,11 @@ import { CredentialEventFields, defineEvents, type EventsOf, Sd } from "../runti
 import { CommandEventFields, SessionRecordedFields } from "../shell/Events.js"
 
 export const telnetEvents = defineEvents("telnet", {
+  /**
+   * A client connected. Not in the original (where only PAM logged, so a scanner that never finished a
+   * login left no trace); every touch is an event here.
+   */
+  connect: {},
   /** One per `login:`/`Password:` pair (/bin/login's try), whether it succeeds or not. */
   auth_attempt: { username: Sd.Text, ...CredentialEventFields },
   /** One per line entered in the shell after login, up to a bound per connection. */

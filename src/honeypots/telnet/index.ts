@@ -148,6 +148,7 @@ const session = (
     const hostname = config.hostname ?? ctx.hostname
     const decoder = new TelnetDecoder()
     const reader = makeReader(conn, decoder)
+    yield* events.emit({ _tag: "connect" })
     // One write: busybox sends the two from two processes and nmap, reading the first segment, names
     // it BusyBox telnetd only when they arrive together; here they always do.
     yield* conn.write(Buffer.concat([INITIAL_NEGOTIATION, Buffer.from(issueBanner(ISSUE_NET), "latin1")]))
