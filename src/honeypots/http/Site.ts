@@ -67,13 +67,27 @@ export interface Site {
 
 export const httpDate = (ms: number): string => new Date(ms).toUTCString()
 
+/**
+ * The last error page rendered, kept for the next request that needs the same one (a scanner's
+ * requests mostly do): one entry, so an attacker's Host values cannot grow it.
+ */
+let lastPage: { readonly key: string; readonly page: Buffer } | undefined
+
+const pageOf = (status: number, method: string, sig: Signature, note: BadRequestNote | undefined): Buffer => {
+  const key = `${status}\n${method}\n${note ?? ""}\n${sig.port}\n${sig.host}\n${sig.serverHeader}`
+  if (lastPage !== undefined && lastPage.key === key) return lastPage.page
+  const page = Buffer.from(errorPage(status, method, sig, note), "latin1")
+  lastPage = { key, page }
+  return page
+}
+
 const error = (
   status: number,
   req: SiteRequest,
   extra: ReadonlyArray<readonly [string, string]> = [],
   note?: BadRequestNote
 ): SiteResponse => {
-  const page = Buffer.from(errorPage(status, req.method, req.sig, note), "latin1")
+  const page = pageOf(status, req.method, req.sig, note)
   return {
     status,
     // A HEAD error carries no Content-Length: Apache never generates the page.
