@@ -77,20 +77,23 @@ const main = async () => {
       await startEmulator(persona.slug, fakeHost, ports, config, home)
       process.stdout.write("scanning… ")
       const none: NmapScan = { ports: [], seconds: Number.NaN }
+      // The default port of both at the same time (the timed comparison), then the emulator's other ports.
       const [fake, realScan] = await Promise.all([
-        nmapScan(fakeHost, ports),
+        nmapScan(fakeHost, [first]),
         real === undefined ? Promise.resolve(none) : nmapScan(realHost, [first])
       ])
+      const rest = ports.length > 1 ? await nmapScan(fakeHost, ports.slice(1)) : none
       for (const e of persona.expect) {
-        const p = fake.ports.find((s) => s.port === e.port)
+        const alone = e.port === first
+        const p = (alone ? fake : rest).ports.find((s) => s.port === e.port)
         const r = realScan.ports.find((s) => s.port === e.port)
         rows.push({
           slug: persona.slug,
           port: e.port,
           emulator: shown(p),
-          emulatorSeconds: fake.seconds,
-          real: real === undefined ? "(no Debian counterpart)" : shown(r),
-          realSeconds: realScan.seconds,
+          emulatorSeconds: alone ? fake.seconds : rest.seconds,
+          real: real === undefined ? "(no Debian counterpart)" : alone ? shown(r) : "(not started)",
+          realSeconds: alone ? realScan.seconds : Number.NaN,
           ok: p !== undefined && p.method === "probed" && p.service === e.service && e.shown.test(p.shown)
         })
       }

@@ -193,7 +193,7 @@ suite("mysql: the emulator answers the connection phase as mysqld does (MariaDB 
       { host: "127.0.0.1", port: fakePort },
       corpus,
       accepted,
-      { realName: "mariadbd 10.11", normalise }
+      { realName: "mariadbd 10.11", normalise, resetIsClose: true }
     )
     expect(found, found.join("\n")).toEqual([])
   }, 120_000)
