@@ -6,7 +6,7 @@
 // `apache_default` page as index.html (Debian's default site), the second denies everything (what the
 // emulator answers with fake_app none: the 403 page on every path). Nothing under /etc is changed.
 import { spawn } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -146,6 +146,11 @@ export const startApache = async (options: ApacheOptions): Promise<RealServer & 
     }
   )
   writeFileSync(join(dir, "denied", "index.html"), "denied\n", { mode: 0o644 })
+  // Apache makes the ETag weak (W/"…") for a file modified less than a second before the request; a page
+  // installed a minute ago is what a real site serves.
+  const installed = new Date(Date.now() - 60_000)
+  for (const f of [join(dir, "www", "html", "index.html"), join(dir, "denied", "index.html")])
+    utimesSync(f, installed, installed)
   writeFileSync(join(dir, "apache2.conf"), apacheConfig(dir, options))
   const child = spawn(APACHE, ["-X", "-d", dir, "-f", join(dir, "apache2.conf")], {
     stdio: "ignore",
