@@ -6,9 +6,9 @@
 // Two things cannot be bundled as written:
 // - ssh2's optional native pieces (`cpu-features`, its `sshcrypto.node` binding) stay external; ssh2
 //   requires them inside try/catch and falls back to pure JS when they are missing.
-// - src/honeypots/runtime/Tls.ts and https/Certificate.ts load node-forge lazily with
-//   `createRequire(import.meta.url)(…)`, which a bundler cannot see. For this bundle only, that call
-//   becomes a plain `require("node-forge")` (still lazy: esbuild wraps CommonJS modules in an on-first-require initialiser). If the pattern is gone the
+// - src/honeypots/runtime/Tls.ts loads node-forge lazily with `createRequire(import.meta.url)(…)`, which a
+//   bundler cannot see. For this bundle only, that call becomes a plain `require("node-forge")` (still
+//   lazy: esbuild wraps CommonJS modules in an on-first-require initialiser). If the pattern is gone the
 //   build fails rather than producing an image whose https service dies at the first certificate.
 //
 // Usage: node scripts/build-decky.mjs [outfile]   (default dist/decky/decky.js); prints the output path.
@@ -26,7 +26,7 @@ const FORGE_LAZY = 'createRequire(import.meta.url)("node-forge")'
 const inlineLazyRequires = {
   name: "decnet-inline-lazy-requires",
   setup(b) {
-    b.onLoad({ filter: /src[\\/]honeypots[\\/](runtime[\\/]Tls|https[\\/]Certificate)\.ts$/ }, (args) => {
+    b.onLoad({ filter: /src[\\/]honeypots[\\/]runtime[\\/]Tls\.ts$/ }, (args) => {
       const source = readFileSync(args.path, "utf8")
       if (!source.includes(FORGE_LAZY)) {
         return {

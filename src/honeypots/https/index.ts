@@ -22,10 +22,11 @@ import {
   HoneypotListenError,
   serveTcp,
   serviceTls,
-  TlsConfigFields
+  TlsConfigFields,
+  tlsMaterial
 } from "../runtime/index.js"
 import { makeDeadlines } from "../http/H1.js"
-import { apacheSecureContext, snakeoil } from "./Certificate.js"
+import { apacheSecureContext, CertificateError } from "./Certificate.js"
 import { httpsEvents } from "./Events.js"
 
 export const HttpsConfig = Schema.Struct({
@@ -55,7 +56,9 @@ export const httpsHoneypot = defineHoneypot({
           : undefined
       const context = yield* (
         supplied === undefined
-          ? snakeoil(ctx.artifactsDir, config.tls_cn ?? ctx.hostname)
+          ? tlsMaterial({ commonName: config.tls_cn ?? ctx.hostname }).pipe(
+              Effect.mapError((e) => new CertificateError({ reason: e.reason }))
+            )
           : Effect.succeed(supplied.material)
       ).pipe(
         Effect.flatMap(apacheSecureContext),
