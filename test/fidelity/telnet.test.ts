@@ -12,10 +12,9 @@ import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
-import { stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/telnet.js"
-import { startEmulator } from "./nmap.js"
 import { nmapProbes, probe } from "./probe.js"
 import { BUSYBOX, emulatorConfig, LOGIN, start } from "./servers/telnet.js"
 import type { RealServer } from "./servers/types.js"
@@ -126,13 +125,31 @@ const session = (port: number, steps: ReadonlyArray<Step>) =>
 
 suite("telnet: the emulator answers as busybox telnetd with login(1) does", () => {
   let real: RealServer | undefined
+  let fake: Proc | undefined
   let fakePort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-telnet-emu-"))
 
   beforeAll(async () => {
     real = await start({ host: "127.0.0.1", port: await freePort() })
     fakePort = await freePort()
-    await startEmulator("telnet", "127.0.0.1", [fakePort], emulatorConfig, dir)
+    fake = decnet(
+      [
+        "honeypot",
+        "telnet",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(fakePort),
+        "--config",
+        JSON.stringify(emulatorConfig)
+      ],
+      cleanEnv({ HOME: dir })
+    )
+    const up = await waitUntil(async () => {
+      const b = await probe("127.0.0.1", fakePort, Buffer.alloc(0), 100).catch(() => undefined)
+      return b !== undefined && b.reply.length > 0
+    }, 30_000)
+    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
   }, 60_000)
 
   afterAll(async () => {
