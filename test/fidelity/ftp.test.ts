@@ -9,13 +9,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
+import { stopAll } from "../support/proc.js"
 import { accepted } from "./accepted/ftp.js"
 import { differences, named } from "./diff.js"
+import { startEmulator } from "./nmap.js"
 import { nmapProbes, probe } from "./probe.js"
-import type { RealServer } from "./servers/types.js"
 import { emulatorConfig, start, VSFTPD } from "./servers/ftp.js"
+import type { RealServer } from "./servers/types.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -95,31 +96,13 @@ const latin1 = (probes: ReadonlyArray<string>) =>
 
 suite("ftp: the emulator answers probes as Debian's vsftpd 3.0.3 does", () => {
   let real: RealServer | undefined
-  let fake: Proc | undefined
   let fakePort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ftp-emu-"))
 
   beforeAll(async () => {
     real = await start({ host: "127.0.0.1", port: await freePort() })
     fakePort = await freePort()
-    fake = decnet(
-      [
-        "honeypot",
-        "ftp",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(fakePort),
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    const up = await waitUntil(async () => {
-      const b = await probe("127.0.0.1", fakePort, Buffer.alloc(0), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await startEmulator("ftp", "127.0.0.1", [fakePort], emulatorConfig, dir)
   }, 60_000)
 
   afterAll(async () => {

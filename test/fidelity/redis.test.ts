@@ -8,11 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
+import { stopAll } from "../support/proc.js"
 import { accepted } from "./accepted/redis.js"
 import { differences, named } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { startEmulator } from "./nmap.js"
+import { nmapProbes } from "./probe.js"
 import { emulatorConfig, REDIS, start } from "./servers/redis.js"
 import type { RealServer } from "./servers/types.js"
 
@@ -48,31 +49,13 @@ const OUR_PROBES = [
 
 suite("redis: the emulator answers probes as Debian's redis-server does", () => {
   let real: RealServer | undefined
-  let fake: Proc | undefined
   let fakePort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-redis-"))
 
   beforeAll(async () => {
     real = await start({ host: "127.0.0.1", port: await freePort() })
     fakePort = await freePort()
-    fake = decnet(
-      [
-        "honeypot",
-        "redis",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(fakePort),
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    const up = await waitUntil(async () => {
-      const b = await probe("127.0.0.1", fakePort, Buffer.from("PING\r\n"), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await startEmulator("redis", "127.0.0.1", [fakePort], emulatorConfig, dir)
   })
 
   afterAll(async () => {

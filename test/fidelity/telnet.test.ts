@@ -12,9 +12,10 @@ import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
+import { stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/telnet.js"
+import { startEmulator } from "./nmap.js"
 import { nmapProbes, probe } from "./probe.js"
 import { BUSYBOX, emulatorConfig, LOGIN, start } from "./servers/telnet.js"
 import type { RealServer } from "./servers/types.js"
@@ -29,6 +30,8 @@ const suite = ready || onCi ? describe : describe.skip
 type Step = string | number
 /** Longer than any failure delay: pam_faildelay's 3 s, which Linux-PAM stretches up to 1.5×. */
 const FAIL = 5_000
+/** Plays of a session whose transcripts differ, before the difference counts (see the worker below). */
+const RACE_RETRIES = 2
 
 const SESSIONS: ReadonlyArray<{ readonly name: string; readonly steps: ReadonlyArray<Step> }> = [
   { name: "greeting only", steps: [] },
@@ -125,31 +128,13 @@ const session = (port: number, steps: ReadonlyArray<Step>) =>
 
 suite("telnet: the emulator answers as busybox telnetd with login(1) does", () => {
   let real: RealServer | undefined
-  let fake: Proc | undefined
   let fakePort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-telnet-emu-"))
 
   beforeAll(async () => {
     real = await start({ host: "127.0.0.1", port: await freePort() })
     fakePort = await freePort()
-    fake = decnet(
-      [
-        "honeypot",
-        "telnet",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(fakePort),
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    const up = await waitUntil(async () => {
-      const b = await probe("127.0.0.1", fakePort, Buffer.alloc(0), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await startEmulator("telnet", "127.0.0.1", [fakePort], emulatorConfig, dir)
   }, 60_000)
 
   afterAll(async () => {
@@ -178,11 +163,22 @@ suite("telnet: the emulator answers as busybox telnetd with login(1) does", () =
     // Four sessions at a time (busybox telnetd listens with a backlog of 1), the longest first: each
     // is its own connection, and login's five failures take half a minute.
     const queue = [...corpus].sort((x, y) => duration(y.steps) - duration(x.steps))
-    const results: Array<{ name: string; a: Transcript; b: Transcript }> = []
+    const results: Array<{ name: string; a: Transcript; b: Transcript; attempts: number }> = []
     const worker = async () => {
       for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
-        const [a, b] = await Promise.all([session(real?.port ?? 0, c.steps), session(fakePort, c.steps)])
-        results.push({ name: c.name, a, b })
+        // A step that holds two lines races in the real server: busybox telnetd writes each CR-ended
+        // piece to the pty separately, and login can read the first line and turn echo off (TCSAFLUSH)
+        // before the second arrives, so the second is then neither echoed nor flushed but read as the
+        // password. Seen once in CI under load; the emulator always does what the unloaded server does.
+        // A pair that differs is played again, up to RACE_RETRIES times: an emulator difference persists.
+        for (let attempt = 0; ; attempt++) {
+          const [a, b] = await Promise.all([session(real?.port ?? 0, c.steps), session(fakePort, c.steps)])
+          const same = a.text === b.text && a.ending === b.ending
+          if (same || attempt >= RACE_RETRIES) {
+            results.push({ name: c.name, a, b, attempts: attempt + 1 })
+            break
+          }
+        }
       }
     }
     await Promise.all([0, 1, 2, 3].map((i) => new Promise((r) => setTimeout(r, i * 250)).then(worker)))
