@@ -4,9 +4,9 @@
 import { createConnection } from "node:net"
 import type { Accepted } from "./accepted.js"
 import type { CorpusProbe } from "./diff.js"
-import type { Ending, Observation } from "./probe.js"
+import { type Ending, type Observation, probe } from "./probe.js"
 
-/** Like probe.ts's probe, with the client bound to `localAddress`. */
+/** probe.ts's probe with the client bound to `localAddress`, waiting up to 20 s. */
 export const probeFrom = (
   localAddress: string | undefined,
   host: string,
@@ -14,42 +14,7 @@ export const probeFrom = (
   bytes: Buffer,
   quietMs: number,
   maxMs = 20_000
-) =>
-  new Promise<Observation>((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let ending: Ending = "open"
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const s = createConnection(localAddress === undefined ? { host, port } : { host, port, localAddress })
-    const finish = () => {
-      clearTimeout(timer)
-      clearTimeout(hard)
-      s.destroy()
-      resolve({ reply: Buffer.concat(chunks), ending })
-    }
-    const quiet = () => {
-      clearTimeout(timer)
-      timer = setTimeout(finish, quietMs)
-    }
-    const hard = setTimeout(finish, maxMs)
-    s.on("connect", () => {
-      s.write(bytes)
-      quiet()
-    })
-    s.on("data", (d: Buffer) => {
-      chunks.push(d)
-      quiet()
-    })
-    s.on("end", () => {
-      ending = "closed"
-      finish()
-    })
-    s.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "ECONNRESET") {
-        ending = "reset"
-        finish()
-      } else reject(e)
-    })
-  })
+) => probe(host, port, bytes, quietMs, maxMs, localAddress)
 
 /**
  * A client that waits: the greeting, then each step once the reply to the previous one has gone quiet

@@ -11,12 +11,20 @@ export interface Observation {
 }
 
 /** Send `bytes` (after `waitGreeting` ms, so a banner comes first) and read until `quietMs` of silence. */
-export const probe = (host: string, port: number, bytes: Buffer, quietMs = 300, maxMs = 5_000) =>
+export const probe = (
+  host: string,
+  port: number,
+  bytes: Buffer,
+  quietMs = 300,
+  maxMs = 5_000,
+  /** The client's source address (a loopback one), for servers that keep state per source IP. */
+  localAddress?: string
+) =>
   new Promise<Observation>((resolve, reject) => {
     const chunks: Array<Buffer> = []
     let ending: Ending = "open"
     let timer: ReturnType<typeof setTimeout> | undefined
-    const s = createConnection({ host, port })
+    const s = createConnection(localAddress === undefined ? { host, port } : { host, port, localAddress })
     const finish = () => {
       clearTimeout(timer)
       clearTimeout(hard)
