@@ -48,6 +48,29 @@ export const isUniqueViolation = (e: SqlError): boolean => {
   )
 }
 
+/** True when a FOREIGN KEY constraint rejected the write (a missing parent, or a parent still referenced). */
+export const isForeignKeyViolation = (e: SqlError): boolean => {
+  const code = driverCode(e.cause)
+  return (
+    code === "SQLITE_CONSTRAINT_FOREIGNKEY" ||
+    code === "ER_NO_REFERENCED_ROW_2" ||
+    code === "ER_ROW_IS_REFERENCED_2" ||
+    /FOREIGN KEY constraint failed|a foreign key constraint fails/.test(driverMessage(e.cause))
+  )
+}
+
+/**
+ * True when the statement lost a lock race, so the transaction can be rolled back and run again whole: an
+ * InnoDB deadlock victim (InnoDB has already rolled its transaction back), an InnoDB lock-wait timeout, or
+ * SQLite still busy after busy_timeout.
+ */
+export const isLockConflict = (e: SqlError): boolean => {
+  const code = driverCode(e.cause)
+  return (
+    code === "ER_LOCK_DEADLOCK" || code === "ER_LOCK_WAIT_TIMEOUT" || code?.startsWith("SQLITE_BUSY") === true
+  )
+}
+
 /** Narrow a write's SqlError: uniqueness → DbConstraintError, anything else dies. */
 export const narrowConstraint =
   (table: string) =>
