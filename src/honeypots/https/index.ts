@@ -19,14 +19,12 @@ import {
 import {
   defineHoneypot,
   HoneypotContext,
-  HoneypotListenError,
   serveTcp,
   serviceTls,
   TlsConfigFields,
-  tlsMaterial
+  TlsProfiles
 } from "../runtime/index.js"
 import { makeDeadlines } from "../http/H1.js"
-import { apacheSecureContext, CertificateError } from "./Certificate.js"
 import { httpsEvents } from "./Events.js"
 
 export const HttpsConfig = Schema.Struct({
@@ -50,28 +48,15 @@ export const httpsHoneypot = defineHoneypot({
       const runtime = yield* Effect.runtime<never>()
       const config = options.config
       const address = options.address()
-      const supplied =
-        (config.tls_cert ?? "") !== "" || (config.tls_key ?? "") !== ""
-          ? yield* serviceTls({ service: "https", host: address.host, port: address.port, config })
-          : undefined
-      const context = yield* (
-        supplied === undefined
-          ? tlsMaterial({ commonName: config.tls_cn ?? ctx.hostname }).pipe(
-              Effect.mapError((e) => new CertificateError({ reason: e.reason }))
-            )
-          : Effect.succeed(supplied.material)
-      ).pipe(
-        Effect.flatMap(apacheSecureContext),
-        Effect.mapError(
-          (e) =>
-            new HoneypotListenError({
-              service: "https",
-              host: address.host,
-              port: address.port,
-              message: e.reason
-            })
-        )
-      )
+      // The decky's snakeoil pair (the one smtp, imap, pop3 and postgres serve, as on Debian) or the
+      // operator's, with mod_ssl's Debian defaults.
+      const { context } = yield* serviceTls({
+        service: "https",
+        host: address.host,
+        port: address.port,
+        config,
+        profile: TlsProfiles.apache
+      })
       const persona = choosePersona(ctx, config, "https", address.defaultPort)
       // mod_http2's `Protocols h2 http/1.1`; without h2 Apache (no mod_http2) answers no ALPN at all.
       const h2Wanted = config.http_versions.includes("http/2")

@@ -17,6 +17,7 @@ import {
   type HoneypotContextService,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   TlsConfigFields
 } from "../runtime/index.js"
 import { type LdapEvent, ldapEvents } from "./Events.js"
@@ -338,7 +339,12 @@ export const ldapHoneypot = defineHoneypot({
       const ctx = yield* HoneypotContext
       const plain = options.address(389)
       const ldaps = options.address(636)
-      const { context } = yield* serviceTls({ service: "ldap", ...ldaps, config: options.config })
+      const { context } = yield* serviceTls({
+        service: "ldap",
+        ...ldaps,
+        config: options.config,
+        profile: TlsProfiles.schannel
+      })
       const dir = directoryFor(ctx, options.config)
       return yield* Effect.all([
         serveTcp({

@@ -18,6 +18,7 @@ import {
   type ServiceEvents,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   type TaggedEvent,
   type TlsConfig
 } from "../runtime/index.js"
@@ -71,7 +72,8 @@ export const serveMailbox = <C extends MailboxConfig, Ev extends TaggedEvent, R>
       service: options.events.service,
       host: implicitTls.host,
       port: implicitTls.port,
-      config
+      config,
+      profile: TlsProfiles.dovecot
     })
     const instance: MailInstance<C> = {
       config,

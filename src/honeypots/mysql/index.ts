@@ -19,6 +19,7 @@ import {
   HoneypotListenError,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   TlsConfigFields,
   TlsError,
   type TlsMaterial
@@ -323,7 +324,8 @@ export const mysqlHoneypot = defineHoneypot({
             config: {
               ...options.config,
               tls_cn: options.config.tls_cn ?? `MySQL_Server_${version}_Auto_Generated_Server_Certificate`
-            }
+            },
+            profile: TlsProfiles.mysql
           })).context
         : undefined
       const rsa = yield* ctx.certificates.get("mysql caching_sha2_password RSA", rsaPair).pipe(

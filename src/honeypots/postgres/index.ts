@@ -17,6 +17,7 @@ import {
   type Emitter,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   TlsConfigFields
 } from "../runtime/index.js"
 import { type PostgresEvent, postgresEvents } from "./Events.js"
@@ -223,7 +224,8 @@ export const postgresHoneypot = defineHoneypot({
               service: "postgres",
               host: address.host,
               port: address.port,
-              config: options.config
+              config: options.config,
+              profile: TlsProfiles.postgres
             })).context
           : undefined
       }

@@ -26,6 +26,7 @@ import {
   type HoneypotContextService,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   TlsConfigFields
 } from "../runtime/index.js"
 import { type RdpEvent, rdpEvents } from "./Events.js"
@@ -299,7 +300,8 @@ export const rdpHoneypot = defineHoneypot({
         service: "rdp",
         host: address.host,
         port: address.port,
-        config
+        config,
+        profile: TlsProfiles.schannel
       })).context
       const instance: Instance = {
         identity: identityFor(ctx, config.domain),

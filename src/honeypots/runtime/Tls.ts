@@ -17,6 +17,7 @@ import { Clock, Data, Effect, Schema } from "effect"
 import type * as Forge from "node-forge"
 import { HoneypotContext } from "./Context.js"
 import { HoneypotListenError } from "./Serve.js"
+import { profileContextOptions, type TlsProfile } from "./TlsProfile.js"
 
 // node-forge is CommonJS without named ESM exports; load it through require at this one boundary, and
 // only when a certificate is minted (most processes never do, and it is a large module).
@@ -232,16 +233,27 @@ export const tlsMaterial = (options: TlsOptions): Effect.Effect<TlsMaterial, Tls
   ).pipe(Effect.withSpan("Tls.material", { attributes: { source: "self-signed", cn } }))
 }
 
+/** One SecureContext for a pair: node:tls's defaults, or a persona's profile (TlsProfile.ts). */
+const contextFor = (
+  material: TlsMaterial,
+  profile?: TlsProfile
+): Effect.Effect<tls.SecureContext, TlsError> =>
+  Effect.try({
+    try: () =>
+      tls.createSecureContext(
+        profile === undefined
+          ? { cert: material.cert, key: material.key }
+          : profileContextOptions(profile, material)
+      ),
+    catch: (e) => new TlsError({ reason: `invalid TLS certificate/key: ${String(e)}` })
+  })
+
 /** A `tls.SecureContext` for `conn.startTls` (STARTTLS / implicit-TLS listeners). */
 export const secureContext = (
-  options: TlsOptions
+  options: TlsOptions,
+  profile?: TlsProfile
 ): Effect.Effect<tls.SecureContext, TlsError, HoneypotContext> =>
-  Effect.flatMap(tlsMaterial(options), (material) =>
-    Effect.try({
-      try: () => tls.createSecureContext({ cert: material.cert, key: material.key }),
-      catch: (e) => new TlsError({ reason: `invalid TLS certificate/key: ${String(e)}` })
-    })
-  )
+  Effect.flatMap(tlsMaterial(options), (material) => contextFor(material, profile))
 
 /** The TLS knobs every TLS-capable service takes (spread into its config Schema). */
 export const TlsConfigFields = {
@@ -265,13 +277,15 @@ export interface ServiceTls {
 
 /**
  * A service's TLS: the configured pair or the decky's self-signed certificate for the CN, as a ready
- * SecureContext. A bad pair fails the service's start, naming the listener it was for.
+ * SecureContext with the TLS defaults of the server the persona claims (`profile`), built once for all
+ * connections. A bad pair fails the service's start, naming the listener it was for.
  */
 export const serviceTls = (options: {
   readonly service: string
   readonly host: string
   readonly port: number
   readonly config: TlsConfig
+  readonly profile: TlsProfile
 }): Effect.Effect<ServiceTls, HoneypotListenError, HoneypotContext> =>
   Effect.gen(function* () {
     const ctx = yield* HoneypotContext
@@ -281,10 +295,7 @@ export const serviceTls = (options: {
       key: options.config.tls_key
     }
     const material = yield* tlsMaterial(tlsOptions)
-    const context = yield* Effect.try({
-      try: () => tls.createSecureContext({ cert: material.cert, key: material.key }),
-      catch: (e) => new TlsError({ reason: `invalid TLS certificate/key: ${String(e)}` })
-    })
+    const context = yield* contextFor(material, options.profile)
     return { material, context }
   }).pipe(
     Effect.mapError(

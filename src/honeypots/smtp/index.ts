@@ -23,6 +23,7 @@ import {
   type ServiceEvents,
   serveTcp,
   serviceTls,
+  TlsProfiles,
   type TlsConfig,
   TlsConfigFields
 } from "../runtime/index.js"
@@ -711,7 +712,13 @@ const runSmtp = (events: ServiceEvents<SmtpEvent>, openRelay: boolean, options: 
     const config = options.config
     const service = events.service
     const address = options.address(25)
-    const { context } = yield* serviceTls({ service, host: address.host, port: address.port, config })
+    const { context } = yield* serviceTls({
+      service,
+      host: address.host,
+      port: address.port,
+      config,
+      profile: TlsProfiles.postfix
+    })
     const budget = makeDataBudget(config.data_buffer_mb * 1024 * 1024)
     const probe = yield* Effect.serviceOption(DataBudgetProbe)
     if (Option.isSome(probe)) yield* probe.value.started(service, budget)
