@@ -4,7 +4,8 @@
 // - the http corpus (Apache's error cases, keep-alive, a browser-like GET) inside TLS, same
 //   normalisation as the http test;
 // - the TLS surface a scanner enumerates: which protocol versions and which cipher suites each
-//   accepts, one handshake per version and per suite (what nmap's ssl-enum-ciphers does), and ALPN.
+//   accepts, one handshake per version and per suite (what nmap's ssl-enum-ciphers does), and ALPN; and
+//   the whole surface tlsScan.ts enumerates (whose order, groups, DHE, tickets).
 // Accepted differences: test/fidelity/accepted/https.ts.
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -19,6 +20,7 @@ import type { Ending, Observation } from "./probe.js"
 import { APACHE, HOSTNAME } from "./servers/http.js"
 import { emulatorConfig, start } from "./servers/https.js"
 import type { RealServer } from "./servers/types.js"
+import { describeSurface, scanTls, surfaceDifferences } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const ready = existsSync(APACHE) && existsSync(PROBES_FILE)
@@ -175,5 +177,12 @@ suite("https: the emulator answers as Debian's Apache 2.4 with mod_ssl does", ()
     }
     expect(cases.length).toBeGreaterThan(40)
     expect(out, out.join("\n")).toEqual([])
+  }, 120_000)
+
+  it("offers mod_ssl's whole TLS surface: whose order, groups, DHE, what is left for resumption", async () => {
+    const [a, b] = await Promise.all([scanTls("127.0.0.1", ports.real), scanTls("127.0.0.1", ports.fake)])
+    console.log(`apache2 mod_ssl:\n  ${describeSurface(a).join("\n  ")}`)
+    const found = surfaceDifferences(a, b, accepted, "apache2")
+    expect(found, found.join("\n")).toEqual([])
   }, 120_000)
 })

@@ -5,7 +5,8 @@
 // AUTHENTICATE, the three-bad-commands close), failed logins with Dovecot's delay and per-IP penalty, and
 // scripted sessions after login on the same mailbox (the emulator's bait, appended to the real INBOX).
 // What a scanner can observe must match: the reply bytes (command timings and UIDVALIDITY normalised), and
-// whether the connection was then closed, reset or left open. Accepted differences: accepted/imap.ts.
+// whether the connection was then closed, reset or left open; and the TLS surface ssl-enum-ciphers enumerates
+// after STARTTLS and on 993 (tlsScan.ts). Accepted differences: accepted/imap.ts.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,6 +19,7 @@ import { appendBait, differencesFrom, sessionDifferences, sortRuns } from "./ima
 import { nmapProbes, probe } from "./probe.js"
 import { DOVECOT, emulatorConfig, start } from "./servers/imap.js"
 import type { RealServer } from "./servers/types.js"
+import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const root = process.getuid?.() === 0
@@ -212,6 +214,7 @@ const readBait = async (port: number) => {
 suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => {
   let real: RealServer | undefined
   let fakePort = 0
+  let fakeTlsPort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-imap-"))
   const endpoints = () =>
     [
@@ -222,6 +225,7 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
   beforeAll(async () => {
     const realPort = await freePort()
     fakePort = await freePort()
+    fakeTlsPort = await freePort()
     const fake = decnet(
       [
         "honeypot",
@@ -230,6 +234,8 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
         HOST,
         "--port",
         String(fakePort),
+        "--port",
+        String(fakeTlsPort),
         "--config",
         JSON.stringify(emulatorConfig)
       ],
@@ -277,6 +283,26 @@ suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => 
     const found = [...logins, ...sessions]
     expect(found, found.join("\n")).toEqual([])
   }, 60_000)
+
+  it("offers Dovecot's TLS after STARTTLS and on 993: versions, suites and whose order, groups, DHE, tickets", async () => {
+    const [a, b, c] = await Promise.all([
+      scanTls(HOST, real?.port ?? 0, upgrades.imap),
+      scanTls(HOST, fakePort, upgrades.imap),
+      scanTls(HOST, fakeTlsPort)
+    ])
+    console.log(`dovecot STARTTLS:\n  ${describeSurface(a).join("\n  ")}`)
+    // What was measured on Dovecot 2.3.19 with Debian's defaults (so a broken scan cannot pass as equal).
+    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
+      "TLSv1.2 client 28",
+      "TLSv1.3 client 3"
+    ])
+    // Dovecot's 993 listener has the same ssl settings as STARTTLS on 143.
+    const found = [
+      ...surfaceDifferences(a, b, accepted, "dovecot STARTTLS"),
+      ...surfaceDifferences(a, c, accepted, "dovecot STARTTLS (against the emulator's 993)")
+    ]
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 
   it("answers failed logins after Dovecot's failure delay, and the next one after its per-IP penalty", async () => {
     const [realEnd, fakeEnd] = endpoints()

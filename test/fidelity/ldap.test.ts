@@ -5,7 +5,8 @@
 // protocolOp, resultCode, Notice of Disconnection), and whether the connection was then closed, reset
 // or left open. What AD does differently from OpenLDAP by design (its 4-byte BER lengths, its rootDSE,
 // its diagnostic texts) is normalised away here, and the AD-specific bytes are checked against nmap's
-// own Active Directory signatures instead. Accepted differences: test/fidelity/accepted/ldap.ts.
+// own Active Directory signatures instead. LDAPS on 636 is held to Windows Server 2019's documented Schannel
+// defaults (tlsPersonas.ts). Accepted differences: test/fidelity/accepted/ldap.ts.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -20,6 +21,8 @@ import { ldapCorpus, summarise } from "./ldapCorpus.js"
 import { nmapProbes, probe } from "./probe.js"
 import { emulatorConfig, HOSTNAME, SLAPD, start } from "./servers/ldap.js"
 import type { RealServer } from "./servers/types.js"
+import { documentedDifferences, SCHANNEL_2019 } from "./tlsPersonas.js"
+import { describeSurface, listening, scanTls } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -146,4 +149,42 @@ suite("ldap: the emulator answers probes as an LDAP server does (slapd for the p
     )
     expect(attrs.get("currentTime")?.[0]).toMatch(/^\d{14}\.0Z$/)
   })
+})
+
+describe("ldap: LDAPS on 636 offers Windows Server 2019's Schannel defaults", () => {
+  const home = mkdtempSync(join(tmpdir(), "decnet-fidelity-ldaps-"))
+  let port = 0
+
+  beforeAll(async () => {
+    port = await freePort()
+    const fake = decnet(
+      [
+        "honeypot",
+        "ldap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--port",
+        String(port),
+        "--hostname",
+        HOSTNAME
+      ],
+      cleanEnv({ HOME: home })
+    )
+    const up = await waitUntil(() => listening("127.0.0.1", port), 30_000)
+    if (!up) throw new Error(`the emulator did not listen:\n${fake.stderr()}`)
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopAll()
+    rmSync(home, { recursive: true, force: true })
+  })
+
+  it("TLS 1.0 to 1.2, Schannel's default suites in its priority order, its curves, no tickets", async () => {
+    const scan = await scanTls("127.0.0.1", port)
+    console.log(`ldaps emulator (${SCHANNEL_2019.source}):\n  ${describeSurface(scan).join("\n  ")}`)
+    const found = documentedDifferences(scan, SCHANNEL_2019, accepted)
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 })

@@ -3,7 +3,8 @@
 // protocol behaviour is compared byte for byte: nmap's probes for 3306, broken handshakes (Bad handshake,
 // Got packets out of order, with or without the SQL state), HTTP and garbage, TLS requests, and the
 // Debian `mariadb` client's own sessions (with and without TLS and password), whose output must be equal.
-// Accepted differences: test/fidelity/accepted/mysql.ts.
+// The TLS a scanner enumerates after the SSL request is held to MySQL 8.0's documented defaults
+// (tlsPersonas.ts), MariaDB's being its own. Accepted differences: test/fidelity/accepted/mysql.ts.
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -16,6 +17,8 @@ import { type CorpusProbe, differences } from "./diff.js"
 import { nmapProbes, probe } from "./probe.js"
 import { available, emulatorConfig, start } from "./servers/mysql.js"
 import type { RealServer } from "./servers/types.js"
+import { documentedDifferences, MYSQL_80 } from "./tlsPersonas.js"
+import { describeSurface, scanTls, upgrades } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -213,4 +216,43 @@ suite("mysql: the emulator answers the connection phase as mysqld does (MariaDB 
       expect(b, args.join(" ")).toBe(a)
     }
   }, 90_000)
+})
+
+describe("mysql: the TLS after the SSL request is MySQL 8.0's documented default", () => {
+  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-mysql-tls-"))
+  let port = 0
+
+  beforeAll(async () => {
+    port = await freePort()
+    const fake = decnet(
+      [
+        "honeypot",
+        "mysql",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--config",
+        JSON.stringify(emulatorConfig)
+      ],
+      cleanEnv({ HOME: dir })
+    )
+    const up = await waitUntil(async () => {
+      const o = await probe("127.0.0.1", port, Buffer.alloc(0), 50).catch(() => undefined)
+      return o !== undefined && o.reply.length > 0
+    }, 30_000)
+    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("TLS 1.2 and 1.3, the default cipher list in the client's order, OpenSSL's curves, tickets", async () => {
+    const scan = await scanTls("127.0.0.1", port, upgrades.mysql)
+    console.log(`mysql emulator (${MYSQL_80.source}):\n  ${describeSurface(scan).join("\n  ")}`)
+    const found = documentedDifferences(scan, MYSQL_80, accepted)
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 })

@@ -4,7 +4,9 @@
 //   claims, never "unknown" or "tcpwrapped", with the version where nmap has a signature for it;
 // - the fixed packets are checked byte by byte against MS-TDS (PRELOGIN), the MongoDB wire protocol
 //   (OP_REPLY, the OP_QUERY removal of 5.1, the HTTP page of the driver port) and MS-RDPBCGR (Connection
-//   Confirm, RDP_NEG_RSP / RDP_NEG_FAILURE).
+//   Confirm, RDP_NEG_RSP / RDP_NEG_FAILURE);
+// - rdp's TLS (after the X.224 negotiation) against Windows Server 2019's documented Schannel defaults
+//   (tlsPersonas.ts); accepted differences: accepted/rdp.ts.
 import { existsSync, readFileSync } from "node:fs"
 import { createConnection } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -12,9 +14,13 @@ import { decodeDocument, doc, encodeDocument } from "../../src/honeypots/mongodb
 import { HTTP_ON_DRIVER_PORT } from "../../src/honeypots/mongodb/index.js"
 import { parsePrelogin, preloginResponse } from "../../src/honeypots/mssql/index.js"
 import { connectionConfirm, negotiate, negotiationFailure } from "../../src/honeypots/rdp/index.js"
+import { freePort } from "../support/ports.js"
 import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { accepted as rdpAccepted } from "./accepted/rdp.js"
 import { describeScan, NMAP, type NmapScan, nmapScan } from "./nmap.js"
 import { nmapProbes, probe } from "./probe.js"
+import { documentedDifferences, SCHANNEL_2019 } from "./tlsPersonas.js"
+import { describeSurface, scanTls, upgrades } from "./tlsScan.js"
 
 const canConnect = (host: string, port: number) =>
   new Promise<boolean>((resolve) => {
@@ -293,4 +299,26 @@ suite("nmap -sV names mssql, mongodb and rdp as their personas claim, on their d
       expect(port(t.key)?.service).not.toMatch(/unknown|tcpwrapped/)
     }
   })
+})
+
+describe("rdp: the TLS after the X.224 negotiation is Windows Server 2019's Schannel default", () => {
+  let port = 0
+
+  beforeAll(async () => {
+    port = await freePort()
+    const fake = decnet(["honeypot", "rdp", "--host", "127.0.0.1", "--port", String(port)], cleanEnv({}))
+    const up = await waitUntil(() => canConnect("127.0.0.1", port), 30_000)
+    if (!up) throw new Error(`the emulator did not listen:\n${fake.stderr()}`)
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopAll()
+  })
+
+  it("TLS 1.0 to 1.2, Schannel's default suites in its priority order, its curves, no tickets", async () => {
+    const scan = await scanTls("127.0.0.1", port, upgrades.rdp)
+    console.log(`rdp emulator (${SCHANNEL_2019.source}):\n  ${describeSurface(scan).join("\n  ")}`)
+    const found = documentedDifferences(scan, SCHANNEL_2019, rdpAccepted)
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 })

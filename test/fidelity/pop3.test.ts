@@ -5,7 +5,8 @@
 // close, USER/PASS order, AUTH, APOP), failed logins with Dovecot's delay and per-IP penalty, and scripted
 // sessions after login on the same mailbox (the emulator's bait, appended to the real INBOX over IMAP).
 // What a scanner can observe must match: the reply bytes (the UIDVALIDITY half of each UIDL normalised),
-// and whether the connection was then closed, reset or left open. Accepted differences: accepted/pop3.ts.
+// and whether the connection was then closed, reset or left open; and the TLS surface ssl-enum-ciphers
+// enumerates after STLS and on 995 (tlsScan.ts). Accepted differences: accepted/pop3.ts.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,6 +20,7 @@ import { nmapProbes, probe } from "./probe.js"
 import { DOVECOT, startDovecot } from "./servers/imap.js"
 import { emulatorConfig } from "./servers/pop3.js"
 import type { RealServer } from "./servers/types.js"
+import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const root = process.getuid?.() === 0
@@ -160,6 +162,7 @@ const readBait = async (port: number) => {
 suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => {
   let real: RealServer | undefined
   let fakePort = 0
+  let fakeTlsPort = 0
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-pop3-"))
   const endpoints = () =>
     [
@@ -171,6 +174,7 @@ suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => 
     const realPort = await freePort()
     const imapPort = await freePort()
     fakePort = await freePort()
+    fakeTlsPort = await freePort()
     const fake = decnet(
       [
         "honeypot",
@@ -179,6 +183,8 @@ suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => 
         HOST,
         "--port",
         String(fakePort),
+        "--port",
+        String(fakeTlsPort),
         "--config",
         JSON.stringify(emulatorConfig)
       ],
@@ -226,6 +232,26 @@ suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => 
     const found = [...logins, ...sessions]
     expect(found, found.join("\n")).toEqual([])
   }, 60_000)
+
+  it("offers Dovecot's TLS after STLS and on 995: versions, suites and whose order, groups, DHE, tickets", async () => {
+    const [a, b, c] = await Promise.all([
+      scanTls(HOST, real?.port ?? 0, upgrades.pop3),
+      scanTls(HOST, fakePort, upgrades.pop3),
+      scanTls(HOST, fakeTlsPort)
+    ])
+    console.log(`dovecot STLS:\n  ${describeSurface(a).join("\n  ")}`)
+    // What was measured on Dovecot 2.3.19 with Debian's defaults (so a broken scan cannot pass as equal).
+    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
+      "TLSv1.2 client 28",
+      "TLSv1.3 client 3"
+    ])
+    // Dovecot's 995 listener has the same ssl settings as STLS on 110.
+    const found = [
+      ...surfaceDifferences(a, b, accepted, "dovecot STLS"),
+      ...surfaceDifferences(a, c, accepted, "dovecot STLS (against the emulator's 995)")
+    ]
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 
   it("answers failed logins after Dovecot's failure delay, and the next one after its per-IP penalty", async () => {
     const [realEnd, fakeEnd] = endpoints()

@@ -2,8 +2,9 @@
 // database) and the postgres emulator, both on loopback, get the same probes: nmap's service probes for
 // 5432 (read from the installed nmap-service-probes), the startup phase's error cases (bad lengths,
 // SSL/GSS/cancel requests, protocol versions, startup layouts, users, replication values, password
-// packets) and psql's own sessions. The reply bytes (the MD5 salt aside) and the ending must match.
-// Accepted differences: test/fidelity/accepted/postgres.ts.
+// packets) and psql's own sessions. The reply bytes (the MD5 salt aside) and the ending must match. With
+// `ssl = on` (Debian's postgresql.conf), the TLS surface ssl-enum-ciphers enumerates after an SSLRequest
+// (tlsScan.ts) must match too. Accepted differences: test/fidelity/accepted/postgres.ts.
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -14,8 +15,9 @@ import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/postgres.js"
 import { type CorpusProbe, differences } from "./diff.js"
 import { nmapProbes, probe } from "./probe.js"
-import { available, emulatorConfig, start } from "./servers/postgres.js"
+import { available, emulatorConfig, start, startPostgres } from "./servers/postgres.js"
 import type { RealServer } from "./servers/types.js"
+import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -280,5 +282,62 @@ suite("postgres: the emulator answers probes as Debian's PostgreSQL 15 does", ()
       expect(a).toContain("FATAL:")
       expect(b, conninfo).toBe(a)
     }
+  }, 60_000)
+})
+
+suite("postgres with ssl = on: the emulator offers PostgreSQL 15's TLS after an SSLRequest", () => {
+  let real: RealServer | undefined
+  let fakePort = 0
+  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-postgres-tls-"))
+
+  beforeAll(async () => {
+    real = await startPostgres({ host: "127.0.0.1", port: await freePort(), ssl: true })
+    fakePort = await freePort()
+    const fake = decnet(
+      [
+        "honeypot",
+        "postgres",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(fakePort),
+        "--config",
+        JSON.stringify({ ...emulatorConfig, ssl: true })
+      ],
+      cleanEnv({ HOME: dir })
+    )
+    const up = await waitUntil(async () => {
+      const o = await probe("127.0.0.1", fakePort, SSL, 50).catch(() => undefined)
+      return o !== undefined && o.reply.toString("latin1") === "S"
+    }, 30_000)
+    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+  }, 120_000)
+
+  afterAll(async () => {
+    await real?.stop()
+    await stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("accepts the same TLS versions and suites in the server's order, one group, the same DHE, no tickets", async () => {
+    const [a, b] = await Promise.all([
+      scanTls("127.0.0.1", real?.port ?? 0, upgrades.postgres),
+      scanTls("127.0.0.1", fakePort, upgrades.postgres)
+    ])
+    console.log(`postgres 15 SSLRequest:\n  ${describeSurface(a).join("\n  ")}`)
+    // What was measured on PostgreSQL 15 with its defaults (so a broken scan cannot pass as equal).
+    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
+      "TLSv1.2 server 44",
+      "TLSv1.3 server 3"
+    ])
+    const found = surfaceDifferences(a, b, accepted, "postgres 15")
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
+
+  it("gives psql with sslmode=require the same answer", async () => {
+    const conninfo = "user=alice dbname=postgres sslmode=require"
+    const [a, b] = await Promise.all([psql(real?.port ?? 0, conninfo), psql(fakePort, conninfo)])
+    expect(a).toContain("FATAL:")
+    expect(b).toBe(a)
   }, 60_000)
 })

@@ -4,7 +4,8 @@
 // service probes for port 25 (read from the installed nmap-service-probes), Postfix's error cases (unknown
 // and forbidden commands, syntax, sequence, parameters, the error limit), AUTH, and scripted client
 // sessions. What a scanner can observe must match: the reply bytes (queue ids normalised), and whether the
-// connection was then closed, reset or left open. Accepted differences: test/fidelity/accepted/smtp.ts.
+// connection was then closed, reset or left open; and after STARTTLS, the TLS surface ssl-enum-ciphers
+// enumerates (tlsScan.ts). Accepted differences: test/fidelity/accepted/smtp.ts.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -18,6 +19,7 @@ import { nmapProbes, probe } from "./probe.js"
 import { ERRORS, normalise, PROBES, RELAY_PROBES, SLOW_PROBES } from "./smtpCorpus.js"
 import type { RealServer } from "./servers/types.js"
 import { emulatorConfig, HOSTNAME, MASTER, POSTCONF, SASL_PLUGINS, startPostfix } from "./servers/smtp.js"
+import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const root = process.getuid?.() === 0
@@ -116,6 +118,23 @@ suite("smtp: the emulator answers probes as Debian's Postfix does", () => {
     const found = (await slow).flat()
     expect(found, found.join("\n")).toEqual([])
   }, 60_000)
+
+  it("offers Postfix's TLS after STARTTLS: versions, suites and whose order, groups, DHE, tickets", async () => {
+    const [a, b] = await Promise.all([
+      scanTls(HOST, real?.port ?? 0, upgrades.smtp),
+      scanTls(HOST, fakePort, upgrades.smtp)
+    ])
+    console.log(`postfix STARTTLS:\n  ${describeSurface(a).join("\n  ")}`)
+    // What was measured on Postfix 3.7 with Debian's defaults (so a broken scan cannot pass as equal).
+    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
+      "TLSv1 client 16",
+      "TLSv1.1 client 16",
+      "TLSv1.2 client 56",
+      "TLSv1.3 client 3"
+    ])
+    const found = surfaceDifferences(a, b, accepted, "postfix")
+    expect(found, found.join("\n")).toEqual([])
+  }, 120_000)
 
   it("as smtp_relay, takes a spam run's message as Postfix relaying for the client does", async () => {
     const found = await differences(

@@ -48,5 +48,15 @@ export const accepted: ReadonlyArray<Accepted> = [
     probe: "two binds pipelined",
     reason:
       "slapd abandons a bind still in progress when the next bind arrives (RFC 4511 §4.2.1) and answers only the second; AD completes and answers both"
+  },
+  {
+    // LDAPS (636) against Windows Server 2019's documented Schannel defaults (tlsPersonas.ts).
+    probe: "tls TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    reason:
+      "Schannel enables TLS_RSA_WITH_3DES_EDE_CBC_SHA by default (TLS 1.0 to 1.2, last in its order); this " +
+      "OpenSSL is built without 3DES suites (`openssl ciphers -stdname` lists none), so neither the emulator " +
+      "nor a client here can negotiate it. A scanner with its own TLS stack offering it gets a refusal where " +
+      "Windows accepts: nmap's ssl-enum-ciphers lists it for Windows, with the SWEET32 warning and least " +
+      "strength C, and not for the emulator (least strength A)"
   }
 ]

@@ -1,8 +1,9 @@
 // Debian's Dovecot 2.3 (dovecot-imapd / dovecot-pop3d), on loopback with its own configuration in a temp
 // folder: one protocol per instance, the persona a stock Debian mail host shows (ssl = yes with a
-// self-signed certificate, so STARTTLS/STLS are offered; plaintext logins allowed; PLAIN and LOGIN; the
-// Debian special-use mailboxes). The users and mailboxes are the emulator's defaults, so a scripted
-// session sees the same folders. Needs root (Dovecot drops to dovenull/dovecot/nobody).
+// self-signed certificate and 10-ssl.conf's ssl_dh, so STARTTLS/STLS are offered with Debian's TLS;
+// plaintext logins allowed; PLAIN and LOGIN; the Debian special-use mailboxes). The users and mailboxes
+// are the emulator's defaults, so a scripted session sees the same folders. Needs root (Dovecot drops to
+// dovenull/dovecot/nobody).
 import { spawn, spawnSync } from "node:child_process"
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createConnection } from "node:net"
@@ -51,6 +52,8 @@ protocols = ${protocol}${imapPort !== undefined && protocol !== "imap" ? " imap"
 ssl = yes
 ssl_cert = <${dir}/cert.pem
 ssl_key = <${dir}/key.pem
+# Debian's conf.d/10-ssl.conf: the DH group dovecot-core ships (RFC 3526 modp4096).
+ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = dovenull

@@ -1,13 +1,15 @@
 // Debian bookworm's PostgreSQL 15 for the fidelity test and report: a fresh cluster (initdb) in a temp
 // folder, run as the `postgres` system user (the server refuses root), listening on one loopback address
 // only (Unix socket in the temp folder), `md5` authentication for every database with md5 password
-// hashing (the persona the emulator claims), ssl off. Never the machine's own cluster or port.
+// hashing (the persona the emulator claims), ssl off; `startPostgres({ ssl: true })` turns it on as
+// Debian's postgresql.conf does (a self-signed certificate in the temp folder, the TLS defaults of 15).
+// Never the machine's own cluster or port.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { probe } from "../probe.js"
-import type { RealServer, StartReal } from "./types.js"
+import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const BIN = "/usr/lib/postgresql/15/bin"
 export const available = (): boolean => existsSync(`${BIN}/postgres`) && existsSync(`${BIN}/initdb`)
@@ -29,7 +31,13 @@ const account = (name: string): { uid: number; gid: number } => {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-export const start: StartReal = async ({ host, port }) => {
+export const start: StartReal = (options) => startPostgres(options)
+
+export const startPostgres = async ({
+  host,
+  port,
+  ssl = false
+}: RealServerOptions & { readonly ssl?: boolean }): Promise<RealServer> => {
   const { uid, gid } = account("postgres")
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-postgres-"))
   chmodSync(dir, 0o755)
@@ -66,6 +74,26 @@ export const start: StartReal = async ({ host, port }) => {
       { uid, gid, env, encoding: "utf8", cwd: dir, timeout: 60_000 }
     )
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
+    if (ssl) {
+      const cert = spawnSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "30",
+          "-subj",
+          "/CN=db.corp.internal"
+        ].concat(["-keyout", join(data, "server.key"), "-out", join(data, "server.crt")]),
+        { stdio: "ignore" }
+      )
+      if (cert.status !== 0) throw new Error("openssl could not make the test certificate")
+      for (const f of ["server.key", "server.crt"]) chownSync(join(data, f), uid, gid)
+      chmodSync(join(data, "server.key"), 0o600)
+    }
     writeFileSync(
       join(data, "pg_hba.conf"),
       "local all all md5\nhost all all 127.0.0.0/8 md5\nhost all all ::1/128 md5\n"
@@ -85,7 +113,7 @@ export const start: StartReal = async ({ host, port }) => {
         "-c",
         "password_encryption=md5",
         "-c",
-        "ssl=off",
+        ssl ? "ssl=on" : "ssl=off",
         "-c",
         "fsync=off",
         "-c",
@@ -97,7 +125,7 @@ export const start: StartReal = async ({ host, port }) => {
     for (let i = 0; i < 300; i++) {
       if (started.exitCode !== null) throw new Error(`postgres exited with ${started.exitCode}`)
       const o = await probe(host, port, SSL_REQUEST, 50, 1_000).catch(() => undefined)
-      if (o !== undefined && o.reply.toString("latin1") === "N") {
+      if (o !== undefined && o.reply.toString("latin1") === (ssl ? "S" : "N")) {
         const server: RealServer = { host, port, stop }
         return server
       }
