@@ -223,6 +223,10 @@ export const makeDockerTopology = (
     /** Both containers of a decky, started; a leftover of this topology with the same name is replaced. */
     const createDecky = (topologyId: string, d: DeckyPlan, track: (id: string) => Effect.Effect<void>) =>
       Effect.gen(function* () {
+        if (d.skipped.length > 0)
+          yield* Effect.logWarning(
+            `decky ${d.name}: ${d.skipped.join(", ")} not run (no emulator for it yet, or a fleet singleton)`
+          )
         yield* removeDeckyContainers(topologyId, d.name)
         yield* createStarted(baseContainerSpec(topologyId, d, containerOptions), track).pipe(
           Effect.mapError((e) =>

@@ -15,6 +15,7 @@ import { Either, Option, Schema } from "effect"
 import { findService } from "../catalog/index.js"
 import type { ContainerSpec, PortBinding } from "../docker/Docker.js"
 import { LOG_OPTIONS } from "../fleet/DockerRuntime.js"
+import { isHoneypotSlug } from "../honeypots/Registry.js"
 import { formatCidr, parseCidr, parseIpv4 } from "./Ipv4.js"
 import type { DeckyRow, LanRow, TopologyDetail } from "./Model.js"
 import { byName } from "./Order.js"
@@ -80,8 +81,10 @@ export interface DeckyPlan {
   readonly name: string
   readonly base: string
   readonly servicesContainer: string
-  /** What `decnet decky` runs (fleet singletons left out); empty: the base alone. */
+  /** What `decnet decky` runs: the decky's services that have an emulator; empty: the base alone. */
   readonly services: ReadonlyArray<string>
+  /** The decky's services left out: fleet singletons and catalog services not emulated yet. */
+  readonly skipped: ReadonlyArray<string>
   /** Per-service config for those services only (`decnet decky` refuses config for others). */
   readonly serviceConfig: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   /** One address per LAN, the home LAN first (the container's primary network). */
@@ -121,9 +124,6 @@ export const planLan = (topologyId: string, lan: LanRow): Either.Either<LanPlan,
   })
 }
 
-const isSingleton = (slug: string): boolean =>
-  Option.match(findService(slug), { onNone: () => false, onSome: (s) => s.fleet_singleton })
-
 /** The decky's own name (`decky_config.name`, else the row's). */
 export const deckyName = (decky: DeckyRow): string => decky.decky_config?.name ?? decky.name
 
@@ -149,7 +149,9 @@ export const planDecky = (
       return refuse(name, `decky '${name}' has no valid IPv4 address on '${lanName}'`)
     addresses.push({ lan: lanName, network: networkName(topologyId, lanName), ip })
   }
-  const services = decky.services.filter((s) => !isSingleton(s))
+  // `decnet decky` refuses a slug it cannot run, which would take the decky's other services down with it.
+  const services: ReadonlyArray<string> = decky.services.filter(isHoneypotSlug)
+  const skipped = decky.services.filter((s) => !isHoneypotSlug(s))
   const serviceConfig = Object.fromEntries(
     Object.entries(config?.service_config ?? {}).filter(([slug]) => services.includes(slug))
   )
@@ -160,6 +162,7 @@ export const planDecky = (
     base: baseContainerName(topologyId, name),
     servicesContainer: servicesContainerName(topologyId, name),
     services,
+    skipped,
     serviceConfig,
     addresses,
     forwardsL3

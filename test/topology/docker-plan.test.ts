@@ -161,6 +161,20 @@ describe("planning", () => {
     expect(base.labels?.[LABEL_SERVICE]).toBeUndefined()
   })
 
+  it("decnet decky runs only the services it can emulate; the rest (not emulated yet, fleet singletons) are skipped", () => {
+    const mixed = {
+      ...topology,
+      deckies: topology.deckies.map((d) =>
+        d.name === "decky-003" ? { ...d, services: ["ssh", "tftp", "sniffer", "redis"] } : d
+      )
+    }
+    const d = planOf(mixed).deckies.find((x) => x.name === "decky-003")
+    expect([d?.services, d?.skipped]).toEqual([
+      ["ssh", "redis"],
+      ["tftp", "sniffer"]
+    ])
+  })
+
   it("refuses, before any engine call, what Docker cannot take", () => {
     const refused = (t: typeof topology) =>
       Either.match(planTopology(t), { onLeft: (e) => e.message, onRight: () => "" })
