@@ -5,6 +5,7 @@
  */
 import { Array as Arr, Effect, Either, Random, Schema } from "effect"
 import { SERVICE_NAMES } from "../catalog/Services.js"
+import { canRun } from "../mutator/Rotation.js"
 import { IpAllocator, SubnetAllocator } from "./Allocators.js"
 import type { AllocatorExhausted, TopologyRejected } from "./Errors.js"
 import {
@@ -105,6 +106,13 @@ interface EdgeDraft {
   forwardsL3: boolean
 }
 
+/**
+ * What random services are drawn from: the catalog's non-singleton services that have an emulator. A
+ * catalog service without one (snmp, sip…) would keep its decky from starting on either runtime, so it is
+ * never drawn (the flat fleet's rotation draws from the same set); services_explicit may still name it.
+ */
+export const RANDOM_SERVICE_POOL: ReadonlyArray<string> = SERVICE_NAMES.filter(canRun)
+
 /** Services per randomly served decky, as the flat fleet draws them. */
 const SERVICES_MIN = 1
 const SERVICES_MAX = 3
@@ -125,7 +133,7 @@ export const generate = (
 ): Either.Either<GeneratedTopology, AllocatorExhausted | TopologyRejected> =>
   Either.gen(function* () {
     const rng = SeededRandom.fromSeed(config.seed)
-    const pool: ReadonlyArray<string> = config.randomize_services ? SERVICE_NAMES : []
+    const pool: ReadonlyArray<string> = config.randomize_services ? RANDOM_SERVICE_POOL : []
     const explicit = config.services_explicit ?? []
     const seenSets = new Set<string>()
     const subnets = yield* SubnetAllocator.make(config.subnet_base_prefix, reservedSubnets)

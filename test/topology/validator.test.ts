@@ -143,9 +143,9 @@ describe("validate", () => {
     )
     const undeclared = editDecky(d, "decky-001", (row) => ({
       ...row,
-      decky_config: { ...row.decky_config, service_config: { ssh: { password: "x" }, dns: {} } }
+      decky_config: { ...row.decky_config, service_config: { ssh: { password: "x" }, smtp: {} } }
     }))
-    // decky-001 runs dns, elasticsearch and pop3 in seed 7's plan.
+    // decky-001 runs mongodb, smtp and telnet in seed 7's plan.
     expect(validate(undeclared)).toEqual([
       {
         severity: "error",
