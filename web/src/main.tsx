@@ -20,6 +20,8 @@ const CredentialsPage = lazy(() =>
   import("./pages/Credentials").then((m) => ({ default: m.CredentialsPage }))
 )
 const FleetPage = lazy(() => import("./pages/Fleet").then((m) => ({ default: m.FleetPage })))
+const TopologiesPage = lazy(() => import("./pages/Topologies").then((m) => ({ default: m.TopologiesPage })))
+const TopologyPage = lazy(() => import("./pages/Topologies").then((m) => ({ default: m.TopologyPage })))
 const LogsPage = lazy(() => import("./pages/Logs").then((m) => ({ default: m.LogsPage })))
 const WorkersPage = lazy(() => import("./pages/Workers").then((m) => ({ default: m.WorkersPage })))
 
@@ -69,6 +71,8 @@ const router = createBrowserRouter([
       { index: true, element: page("overview", <OverviewPage />) },
       { path: "logs", element: page("live logs", <LogsPage />) },
       { path: "fleet", element: page("fleet", <FleetPage />) },
+      { path: "topologies", element: page("MazeNET", <TopologiesPage />) },
+      { path: "topologies/:id", element: page("topology", <TopologyPage />) },
       { path: "credentials", element: page("credentials", <CredentialsPage />) },
       { path: "bounty", element: page("bounty", <BountyPage />) },
       { path: "workers", element: page("workers", <WorkersPage />) },

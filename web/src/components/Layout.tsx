@@ -7,6 +7,7 @@ const NAV = [
   ["/", "Overview"],
   ["/logs", "Live logs"],
   ["/fleet", "Fleet"],
+  ["/topologies", "MazeNET"],
   ["/credentials", "Credentials"],
   ["/bounty", "Bounty"],
   ["/workers", "Workers"],
