@@ -2,12 +2,10 @@
 // configuration in a temp folder: Debian's defaults (local users through PAM, write_enable=NO) plus
 // anonymous logins into an empty anon_root, the persona the ftp emulator plays. Needs root (vsftpd
 // checks its privileges at start); nothing under /etc is changed (pam_service_name=vsftpd is Debian's).
-import { spawn } from "node:child_process"
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { waitUntil } from "../../support/proc.js"
+import { greets, spawnReal } from "./spawn.js"
 import type { StartReal } from "./types.js"
 
 export const VSFTPD = "/usr/sbin/vsftpd"
@@ -22,16 +20,6 @@ export const emulatorConfig: Record<string, unknown> = {
   max_upload_bytes: 0
 }
 export const nmapExpect = /ftp\s+vsftpd 3\.0\.3/
-
-const greets = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("data", (d: Buffer) => {
-      s.destroy()
-      resolve(d.toString("latin1").startsWith("220 "))
-    })
-    s.once("error", () => resolve(false))
-  })
 
 export const start: StartReal = async ({ host, port }) => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ftp-"))
@@ -59,18 +47,11 @@ export const start: StartReal = async ({ host, port }) => {
       ""
     ].join("\n")
   )
-  const child = spawn(VSFTPD, [conf], { stdio: "ignore", detached: true })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      process.kill(-child.pid, "SIGKILL")
-      await exited
-    }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if ((await waitUntil(() => greets(host, port), 20_000, 50)) !== true) {
-    await stop()
-    throw new Error(`vsftpd did not answer on ${host}:${port}`)
-  }
+  const { stop } = await spawnReal(dir, VSFTPD, [conf], {
+    answers: () => greets(host, port, (g) => g.startsWith("220 ")),
+    timeoutMs: 20_000,
+    everyMs: 50,
+    failure: () => `vsftpd did not answer on ${host}:${port}`
+  })
   return { host, port, stop }
 }

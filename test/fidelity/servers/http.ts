@@ -5,12 +5,11 @@
 // `<Directory />` Require all denied). Two virtual hosts on two ports: the first serves the emulator's
 // `apache_default` page as index.html (Debian's default site), the second denies everything (what the
 // emulator answers with fake_app none: the 403 page on every path). Nothing under /etc is changed.
-import { spawn } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fakeAppPage } from "../../../src/honeypots/http/Pages.js"
+import { accepts, spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const APACHE = "/usr/sbin/apache2"
@@ -121,16 +120,6 @@ export const apacheConfig = (dir: string, options: ApacheOptions): string => {
   return `${lines.join("\n")}\n`
 }
 
-const answers = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 /** Start Apache with `options`; resolves once every port accepts connections. */
 export const startApache = async (options: ApacheOptions): Promise<RealServer & { readonly dir: string }> => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-apache-"))
@@ -152,33 +141,19 @@ export const startApache = async (options: ApacheOptions): Promise<RealServer & 
   for (const f of [join(dir, "www", "html", "index.html"), join(dir, "denied", "index.html")])
     utimesSync(f, installed, installed)
   writeFileSync(join(dir, "apache2.conf"), apacheConfig(dir, options))
-  const child = spawn(APACHE, ["-X", "-d", dir, "-f", join(dir, "apache2.conf")], {
-    stdio: "ignore",
-    detached: true,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" }
-  })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-      await new Promise((r) => child.once("exit", r))
-    }
-    rmSync(dir, { recursive: true, force: true })
-  }
   const ports = [options.port, ...(options.deniedPort === undefined ? [] : [options.deniedPort])]
-  const until = Date.now() + 15_000
-  for (;;) {
-    const up = await Promise.all(ports.map((p) => answers(options.host, p)))
-    if (up.every(Boolean)) break
-    if (child.exitCode !== null || Date.now() > until) {
-      await stop()
-      throw new Error(`apache2 did not start on ${options.host}:${options.port}`)
-    }
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  const { stop } = await spawnReal(
+    dir,
+    APACHE,
+    ["-X", "-d", dir, "-f", join(dir, "apache2.conf")],
+    {
+      answers: async () => (await Promise.all(ports.map((p) => accepts(options.host, p)))).every(Boolean),
+      timeoutMs: 15_000,
+      everyMs: 50,
+      failure: () => `apache2 did not start on ${options.host}:${options.port}`
+    },
+    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" } }
+  )
   return { host: options.host, port: options.port, stop, dir }
 }
 

@@ -4,12 +4,11 @@
 // plaintext logins allowed; PLAIN and LOGIN; the Debian special-use mailboxes). The users and mailboxes
 // are the emulator's defaults, so a scripted session sees the same folders. Needs root (Dovecot drops to
 // dovenull/dovecot/nobody).
-import { spawn, spawnSync } from "node:child_process"
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
+import { spawnSync } from "node:child_process"
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { waitUntil } from "../../support/proc.js"
+import { greets, selfSigned, spawnReal } from "./spawn.js"
 import type { RealServer, StartReal } from "./types.js"
 
 export const DOVECOT = "/usr/sbin/dovecot"
@@ -26,16 +25,6 @@ export const nmapExpect = /Dovecot imapd/
 /** `nobody`: Dovecot refuses to run mail processes as root. */
 const MAIL_UID = 65534
 const MAIL_GID = 65534
-
-const greets = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("data", (d: Buffer) => {
-      s.destroy()
-      resolve(/^(\* OK|\+OK) /.test(d.toString("latin1")))
-    })
-    s.once("error", () => resolve(false))
-  })
 
 const config = (dir: string, protocol: "imap" | "pop3", host: string, port: number, imapPort?: number) => {
   const portOf = (p: "imap" | "pop3") => (p === protocol ? port : p === "imap" ? imapPort : undefined)
@@ -98,22 +87,12 @@ export const startDovecot = async (
   const dir = mkdtempSync(join(tmpdir(), `decnet-fidelity-${protocol}-`))
   // The login and mail processes run as other users: they must reach the folder.
   chmodSync(dir, 0o755)
-  const cert = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "30",
-      "-subj",
-      "/CN=mail.corp.internal"
-    ].concat(["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
-    { stdio: "ignore" }
-  )
-  if (cert.status !== 0) throw new Error("openssl could not make the test certificate")
+  selfSigned({
+    key: join(dir, "key.pem"),
+    cert: join(dir, "cert.pem"),
+    subject: "/CN=mail.corp.internal",
+    days: 30
+  })
   const users = USERS.split(",").map((pair) => {
     const [name = "", pass = ""] = pair.split(":")
     const home = join(dir, "home", name)
@@ -127,23 +106,12 @@ export const startDovecot = async (
   chownSync(dir, 0, 0)
   const conf = join(dir, "dovecot.conf")
   writeFileSync(conf, config(dir, protocol, host, port, imapPort))
-  const child = spawn(DOVECOT, ["-F", "-c", conf], { stdio: "ignore", detached: true })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      try {
-        process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-      await exited
-    }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if ((await waitUntil(() => greets(host, port), 20_000, 50)) !== true) {
-    await stop()
-    throw new Error(`dovecot (${protocol}) did not greet on ${host}:${port}`)
-  }
+  const { stop } = await spawnReal(dir, DOVECOT, ["-F", "-c", conf], {
+    answers: () => greets(host, port, (g) => /^(\* OK|\+OK) /.test(g)),
+    timeoutMs: 20_000,
+    everyMs: 50,
+    failure: () => `dovecot (${protocol}) did not greet on ${host}:${port}`
+  })
   return { host, port, stop }
 }
 

@@ -5,11 +5,10 @@
 // Directory DC, which Debian does not package: what differs by design (AD's 4-byte BER lengths, its
 // rootDSE, its error texts) is normalised or listed in test/fidelity/accepted/ldap.ts, and the
 // AD-specific bytes are checked against nmap's signatures instead.
-import { spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { accepts, selfSigned, spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const SLAPD = "/usr/sbin/slapd"
@@ -43,60 +42,24 @@ export const slapdConfig = (dir: string): string =>
     ""
   ].join("\n")
 
-const answers = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 export const start: StartReal = async (options: RealServerOptions): Promise<RealServer> => {
   if (!existsSync(SLAPD)) throw new Error(`${SLAPD} is not installed`)
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-slapd-"))
   mkdirSync(join(dir, "db"))
   // A self-signed certificate, as the emulator has by default, so StartTLS is answered like on a DC.
-  const cert = spawnSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${HOSTNAME}`].concat([
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem")
-    ]),
-    { stdio: "ignore" }
-  )
-  if (cert.status !== 0) throw new Error("openssl could not make slapd's certificate")
+  selfSigned({ key: join(dir, "key.pem"), cert: join(dir, "cert.pem"), subject: `/CN=${HOSTNAME}`, days: 2 })
   writeFileSync(join(dir, "slapd.conf"), slapdConfig(dir))
   const host = options.host.includes(":") ? `[${options.host}]` : options.host
-  const child = spawn(
+  const { stop } = await spawnReal(
+    dir,
     SLAPD,
     ["-d", "0", "-h", `ldap://${host}:${options.port}/`, "-f", join(dir, "slapd.conf")],
     {
-      stdio: "ignore",
-      detached: true
+      answers: () => accepts(options.host, options.port),
+      timeoutMs: 15_000,
+      everyMs: 50,
+      failure: () => `slapd did not answer on ${options.host}:${options.port}`
     }
   )
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()))
-      try {
-        process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-      await gone
-    }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  const until = Date.now() + 15_000
-  while (Date.now() < until) {
-    if (child.exitCode !== null) break
-    if (await answers(options.host, options.port)) return { host: options.host, port: options.port, stop }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  await stop()
-  throw new Error(`slapd did not answer on ${options.host}:${options.port}`)
+  return { host: options.host, port: options.port, stop }
 }

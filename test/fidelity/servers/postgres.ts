@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, write
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { probe } from "../probe.js"
+import { selfSigned } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const BIN = "/usr/lib/postgresql/15/bin"
@@ -75,22 +76,12 @@ export const startPostgres = async ({
     )
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
     if (ssl) {
-      const cert = spawnSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-days",
-          "30",
-          "-subj",
-          "/CN=db.corp.internal"
-        ].concat(["-keyout", join(data, "server.key"), "-out", join(data, "server.crt")]),
-        { stdio: "ignore" }
-      )
-      if (cert.status !== 0) throw new Error("openssl could not make the test certificate")
+      selfSigned({
+        key: join(data, "server.key"),
+        cert: join(data, "server.crt"),
+        subject: "/CN=db.corp.internal",
+        days: 30
+      })
       for (const f of ["server.key", "server.crt"]) chownSync(join(data, f), uid, gid)
       chmodSync(join(data, "server.key"), 0o600)
     }

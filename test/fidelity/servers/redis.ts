@@ -1,10 +1,9 @@
 // Debian's redis-server, on loopback with a password (requirepass), its working folder in a temp dir.
-import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { waitUntil } from "../../support/proc.js"
+import { spawnReal } from "./spawn.js"
 import type { StartReal } from "./types.js"
 
 export const REDIS = "/usr/bin/redis-server"
@@ -26,7 +25,8 @@ const answersPing = (host: string, port: number) =>
 
 export const start: StartReal = async ({ host, port }) => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-redis-"))
-  const child = spawn(
+  const { stop } = await spawnReal(
+    dir,
     REDIS,
     [
       "--port",
@@ -40,19 +40,12 @@ export const start: StartReal = async ({ host, port }) => {
       "--requirepass",
       PASSWORD
     ].concat(["--dir", dir, "--daemonize", "no", "--protected-mode", "no"]),
-    { stdio: "ignore", detached: true }
-  )
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      process.kill(-child.pid, "SIGKILL")
-      await exited
+    {
+      answers: () => answersPing(host, port),
+      timeoutMs: 20_000,
+      everyMs: 50,
+      failure: () => `redis-server did not answer on ${host}:${port}`
     }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if ((await waitUntil(() => answersPing(host, port), 20_000, 50)) !== true) {
-    await stop()
-    throw new Error(`redis-server did not answer on ${host}:${port}`)
-  }
+  )
   return { host, port, stop }
 }

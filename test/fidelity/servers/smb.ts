@@ -5,11 +5,10 @@
 // which Debian does not package: where Windows and Samba differ by design the test lists the difference
 // in test/fidelity/accepted/smb.ts, and the Windows bytes are checked against nmap's signatures and
 // MS-SMB2 instead. Nothing under /etc/samba is read or written.
-import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { accepts, spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const SMBD = "/usr/sbin/smbd"
@@ -61,16 +60,6 @@ export const smbConfig = (dir: string, options: SmbdOptions): string =>
     ""
   ].join("\n")
 
-const answers = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 export const startSmbd = async (options: SmbdOptions): Promise<RealServer> => {
   if (!existsSync(SMBD)) throw new Error(`${SMBD} is not installed`)
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-smbd-"))
@@ -78,35 +67,19 @@ export const startSmbd = async (options: SmbdOptions): Promise<RealServer> => {
     mkdirSync(join(dir, d))
   writeFileSync(join(dir, "smb.conf"), smbConfig(dir, options))
   // detached: its own process group (node calls setsid), so smbd must not try to make one itself.
-  const child = spawn(SMBD, ["-F", "--no-process-group", "--debug-stdout", "-s", join(dir, "smb.conf")], {
-    stdio: "ignore",
-    detached: true
-  })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()))
-      try {
-        process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-      await gone
+  const ports = [options.port, ...(options.port139 === undefined ? [] : [options.port139])]
+  const { stop } = await spawnReal(
+    dir,
+    SMBD,
+    ["-F", "--no-process-group", "--debug-stdout", "-s", join(dir, "smb.conf")],
+    {
+      answers: async () => (await Promise.all(ports.map((p) => accepts(options.host, p)))).every(Boolean),
+      timeoutMs: 20_000,
+      everyMs: 50,
+      failure: () => `smbd did not answer on ${options.host}:${options.port}`
     }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  const until = Date.now() + 20_000
-  while (Date.now() < until) {
-    if (child.exitCode !== null) break
-    const up = await Promise.all(
-      [options.port, ...(options.port139 === undefined ? [] : [options.port139])].map((p) =>
-        answers(options.host, p)
-      )
-    )
-    if (up.every(Boolean)) return { host: options.host, port: options.port, stop }
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  await stop()
-  throw new Error(`smbd did not answer on ${options.host}:${options.port}`)
+  )
+  return { host: options.host, port: options.port, stop }
 }
 
 export const start: StartReal = (options) => startSmbd(options)

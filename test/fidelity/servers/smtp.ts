@@ -6,7 +6,7 @@
 // so every login fails as in the emulator's harvester mode. The client (loopback) is kept out of
 // mynetworks, as an attacker is; nothing is ever delivered (every transport is discard:) and no DNS is
 // asked. /etc/postfix and the machine's mail system are never touched.
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import {
   chmodSync,
   chownSync,
@@ -14,12 +14,12 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  rmSync,
   writeFileSync
 } from "node:fs"
 import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { selfSigned, spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const POSTFIX = "/usr/sbin/postfix"
@@ -171,54 +171,30 @@ export const startPostfix = async (
   writeFileSync(join(conf, "main.cf"), mainCf(dir, options.hostname))
   writeFileSync(join(conf, "master.cf"), masterCf(options.host, options.port, options.relayPort))
   writeFileSync(join(conf, "sasl", "smtpd.conf"), saslConf(dir))
-  const cert = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "30",
-      "-subj",
-      `/CN=${options.hostname}`
-    ].concat(["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
-    { stdio: "ignore" }
-  )
-  if (cert.status !== 0) throw new Error("openssl could not make the test certificate")
+  selfSigned({
+    key: join(dir, "key.pem"),
+    cert: join(dir, "cert.pem"),
+    subject: `/CN=${options.hostname}`,
+    days: 30
+  })
   // `postfix check` creates the queue's directories with their owners (it reads only the -c folder).
   const check = spawnSync(POSTFIX, ["-c", conf, "check"], { encoding: "utf8" })
   if (check.status !== 0) throw new Error(`postfix check failed: ${check.stderr}`)
   // master stays in the foreground (-s: its stdout is the log); detached, it and every daemon it forks share one process group.
-  const child = spawn(MASTER, ["-c", conf, "-s"], { stdio: "ignore", detached: true })
   const log = () =>
     existsSync(join(dir, "maillog")) ? readFileSync(join(dir, "maillog"), "utf8").slice(-8_000) : ""
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()))
-      try {
-        process.kill(-child.pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-      await gone
-    }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  const until = Date.now() + 20_000
-  while (Date.now() < until) {
-    if (child.exitCode !== null) break
-    if (await greets(options.host, options.port)) {
-      const ports = [options.port, ...(options.relayPort === undefined ? [] : [options.relayPort])]
-      const warm = await Promise.all(
-        ports.flatMap((port) => Array.from({ length: 5 }, () => greets(options.host, port)))
-      )
-      if (warm.every((ok) => ok)) return { host: options.host, port: options.port, stop, log }
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const text = log()
-  await stop()
-  throw new Error(`postfix did not answer on ${options.host}:${options.port}\n${text}`)
+  const ports = [options.port, ...(options.relayPort === undefined ? [] : [options.relayPort])]
+  const { stop } = await spawnReal(dir, MASTER, ["-c", conf, "-s"], {
+    answers: async () =>
+      (await greets(options.host, options.port)) &&
+      (
+        await Promise.all(
+          ports.flatMap((port) => Array.from({ length: 5 }, () => greets(options.host, port)))
+        )
+      ).every((ok) => ok),
+    timeoutMs: 20_000,
+    everyMs: 100,
+    failure: () => `postfix did not answer on ${options.host}:${options.port}\n${log()}`
+  })
+  return { host: options.host, port: options.port, stop, log }
 }

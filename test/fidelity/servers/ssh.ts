@@ -6,12 +6,11 @@
 // bind a low port. Nothing a client sees before authentication depends on that. `UsePAM no` (Debian's
 // default is yes): PAM only acts once a password is checked, which the comparison never does on the real
 // side. KbdInteractiveAuthentication no as in Debian's sshd_config.
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { createConnection } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { waitUntil } from "../../support/proc.js"
+import { greets, spawnReal } from "./spawn.js"
 import type { StartReal } from "./types.js"
 
 export const SSHD = "/usr/sbin/sshd"
@@ -31,16 +30,6 @@ const HOST_KEYS = [
   ["ssh_host_ecdsa_key", "ecdsa", "256"],
   ["ssh_host_ed25519_key", "ed25519", "256"]
 ] as const
-
-const banner = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("data", (d) => {
-      s.destroy()
-      resolve(d.toString("latin1").startsWith("SSH-2.0-"))
-    })
-    s.once("error", () => resolve(false))
-  })
 
 export const start: StartReal = async ({ host, port }) => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-ssh-"))
@@ -77,31 +66,23 @@ export const start: StartReal = async ({ host, port }) => {
   }
   chmodSync(dir, 0o700)
   const argv = [SSHD, "-D", "-e", "-f", config]
-  const child = root
-    ? spawn(
-        "setpriv",
-        [
-          "--reuid=nobody",
-          "--regid=nogroup",
-          "--clear-groups",
-          "--inh-caps=+net_bind_service",
-          "--ambient-caps=+net_bind_service",
-          ...argv
-        ],
-        { stdio: "ignore", detached: true }
-      )
-    : spawn(argv[0] ?? SSHD, argv.slice(1), { stdio: "ignore", detached: true })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      process.kill(-child.pid, "SIGKILL")
-      await exited
+  const privileges = [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    "--inh-caps=+net_bind_service",
+    "--ambient-caps=+net_bind_service"
+  ]
+  const { stop } = await spawnReal(
+    dir,
+    root ? "setpriv" : SSHD,
+    root ? [...privileges, ...argv] : argv.slice(1),
+    {
+      answers: () => greets(host, port, (g) => g.startsWith("SSH-2.0-")),
+      timeoutMs: 20_000,
+      everyMs: 50,
+      failure: () => `sshd did not answer on ${host}:${port}`
     }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if ((await waitUntil(() => banner(host, port), 20_000, 50)) !== true) {
-    await stop()
-    throw new Error(`sshd did not answer on ${host}:${port}`)
-  }
+  )
   return { host, port, stop }
 }

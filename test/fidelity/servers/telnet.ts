@@ -3,12 +3,11 @@
 // (-F) on a loopback address, with the persona's /etc/issue.net ("Ubuntu 20.04.6 LTS") from a temp
 // folder (-f). login(1) uses the machine's own PAM stack and login.defs (pam_faildelay 3 s, LOGIN_RETRIES
 // 5, LOGIN_TIMEOUT 60), which Ubuntu 20.04 shares. Needs root (login(1) authenticates through PAM).
-import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { createConnection } from "node:net"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
-import { waitUntil } from "../../support/proc.js"
+import { spawnReal } from "./spawn.js"
 import type { StartReal } from "./types.js"
 
 export const BUSYBOX = "/bin/busybox"
@@ -44,21 +43,16 @@ export const start: StartReal = async ({ host, port }) => {
   const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-telnet-"))
   const issue = join(dir, "issue.net")
   writeFileSync(issue, "Ubuntu 20.04.6 LTS\n")
-  const child = spawn(BUSYBOX, ["telnetd", "-F", "-p", String(port), "-b", host, "-f", issue, "-l", LOGIN], {
-    stdio: "ignore",
-    detached: true
-  })
-  const stop = async () => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      process.kill(-child.pid, "SIGKILL")
-      await exited
+  const { stop } = await spawnReal(
+    dir,
+    BUSYBOX,
+    ["telnetd", "-F", "-p", String(port), "-b", host, "-f", issue, "-l", LOGIN],
+    {
+      answers: () => prompts(host, port),
+      timeoutMs: 20_000,
+      everyMs: 100,
+      failure: () => `busybox telnetd did not prompt on ${host}:${port}`
     }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  if ((await waitUntil(() => prompts(host, port), 20_000, 100)) !== true) {
-    await stop()
-    throw new Error(`busybox telnetd did not prompt on ${host}:${port}`)
-  }
+  )
   return { host, port, stop }
 }
