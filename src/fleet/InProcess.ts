@@ -46,6 +46,62 @@ const boundPorts = (slug: string, listeners: ReadonlyArray<Listener>): ReadonlyA
 
 const isBusy = (e: HoneypotListenError) => e.code === "EADDRINUSE" || e.code === "EACCES"
 
+export interface ServiceStart {
+  /** The decky's name, for errors and warnings. */
+  readonly decky: string
+  /** The address every listener of the service binds. */
+  readonly host: string
+  readonly honeypot: Honeypot
+  readonly config: unknown
+  /** Well-known ports as they are (root) or offset (see `portCandidates`). */
+  readonly privileged: boolean
+}
+
+/**
+ * Start one service in `scope`, walking its ports' candidates past the ones another program holds. The
+ * in-process fleet and the in-process topology runtime (one call per address of a multi-homed decky) share
+ * it, so both move ports alike.
+ */
+export const startServiceOn = (
+  start: ServiceStart,
+  scope: Scope.Scope
+): Effect.Effect<ReadonlyArray<BoundPort>, DeckyRuntimeError, HoneypotContext> =>
+  Effect.gen(function* () {
+    const { honeypot, privileged } = start
+    const known = [...honeypot.ports.tcp, ...honeypot.ports.udp]
+    // One candidate index per known port; a busy port moves only that port on.
+    const tried = new Map<number, number>(known.map((p) => [p, 0]))
+    for (let attempt = 0; ; attempt++) {
+      const mapping = new Map<number, number>()
+      const portOf = (p: number) => {
+        const candidates = portCandidates(p, privileged)
+        const port = candidates[Math.min(tried.get(p) ?? 0, candidates.length - 1)] ?? 0
+        mapping.set(port, p)
+        return port
+      }
+      // Each attempt in a scope of its own: a half-started service (one of its ports bound) is undone.
+      const attemptScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+      const started = yield* honeypot
+        .start({ host: start.host, config: start.config, port: portOf, unknownConfigKeys: "warn" })
+        .pipe(Scope.extend(attemptScope), Effect.either)
+      if (started._tag === "Right") return boundPorts(honeypot.slug, started.right)
+      yield* Scope.close(attemptScope, Exit.void)
+      const error = started.left
+      if (error._tag !== "HoneypotListenError" || !isBusy(error) || attempt > 10)
+        return yield* new DeckyRuntimeError({
+          decky: start.decky,
+          message: `${start.decky}: ${error.message}`
+        })
+      const knownPort = mapping.get(error.port) ?? error.port
+      tried.set(knownPort, (tried.get(knownPort) ?? 0) + 1)
+      yield* Effect.logWarning(
+        `decky ${start.decky}: ${honeypot.slug} cannot use port ${error.port} (${
+          error.code === "EACCES" ? "permission denied" : "another program holds it"
+        }); trying the next one`
+      )
+    }
+  })
+
 export interface InProcessOptions {
   /** Bind well-known ports as they are (default: only when running as root). */
   readonly privileged?: boolean
@@ -67,48 +123,6 @@ export const makeInProcessRuntime = (
         const next = new Map(m)
         next.delete(name)
         return next
-      })
-
-    /** Start one service, walking its ports' candidates past the ones another program holds. */
-    const startService = (decky: Decky, honeypot: Honeypot, scope: Scope.Scope) =>
-      Effect.gen(function* () {
-        const known = [...honeypot.ports.tcp, ...honeypot.ports.udp]
-        // One candidate index per known port; a busy port moves only that port on.
-        const tried = new Map<number, number>(known.map((p) => [p, 0]))
-        for (let attempt = 0; ; attempt++) {
-          const mapping = new Map<number, number>()
-          const portOf = (p: number) => {
-            const candidates = portCandidates(p, privileged)
-            const port = candidates[Math.min(tried.get(p) ?? 0, candidates.length - 1)] ?? 0
-            mapping.set(port, p)
-            return port
-          }
-          // Each attempt in a scope of its own: a half-started service (one of its ports bound) is undone.
-          const attemptScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-          const started = yield* honeypot
-            .start({
-              host: decky.ip,
-              config: decky.service_config[honeypot.slug] ?? {},
-              port: portOf,
-              unknownConfigKeys: "warn"
-            })
-            .pipe(Scope.extend(attemptScope), Effect.either)
-          if (started._tag === "Right") return boundPorts(honeypot.slug, started.right)
-          yield* Scope.close(attemptScope, Exit.void)
-          const error = started.left
-          if (error._tag !== "HoneypotListenError" || !isBusy(error) || attempt > 10)
-            return yield* new DeckyRuntimeError({
-              decky: decky.name,
-              message: `${decky.name}: ${error.message}`
-            })
-          const knownPort = mapping.get(error.port) ?? error.port
-          tried.set(knownPort, (tried.get(knownPort) ?? 0) + 1)
-          yield* Effect.logWarning(
-            `decky ${decky.name}: ${honeypot.slug} cannot use port ${error.port} (${
-              error.code === "EACCES" ? "permission denied" : "another program holds it"
-            }); trying the next one`
-          )
-        }
       })
 
     const down = (name: string) =>
@@ -146,7 +160,18 @@ export const makeInProcessRuntime = (
           plantedFiles: plantedFilesOf(decky.files)
         }).pipe(Effect.provide(sinkContext))
         const scope = yield* Scope.make()
-        const ports = yield* Effect.forEach(modules, (m) => startService(decky, m, scope)).pipe(
+        const ports = yield* Effect.forEach(modules, (honeypot) =>
+          startServiceOn(
+            {
+              decky: decky.name,
+              host: decky.ip,
+              honeypot,
+              config: decky.service_config[honeypot.slug] ?? {},
+              privileged
+            },
+            scope
+          )
+        ).pipe(
           Effect.provideService(HoneypotContext, ctx),
           // A decky comes up whole or not at all.
           Effect.tapError(() => Scope.close(scope, Exit.void))
