@@ -8,12 +8,12 @@
 // Accepted differences: test/fidelity/accepted/http.ts.
 import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/http.js"
 import { differences } from "./diff.js"
 import { corpus, normalise, PROBES_FILE } from "./httpCorpus.js"
-import { probe } from "./probe.js"
+import { probe, untilAnswered } from "./probe.js"
 import { APACHE, deniedConfig, emulatorConfig, HOSTNAME, startApache } from "./servers/http.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
@@ -47,15 +47,12 @@ suite("http: the emulator answers probes as Debian's Apache 2.4 does", () => {
         cleanEnv({})
       )
     const fakes = [emulator(ports.fake, emulatorConfig), emulator(ports.fakeDenied, deniedConfig)]
-    const up = await waitUntil(async () => {
-      const all = await Promise.all(
-        [ports.fake, ports.fakeDenied].map((p) =>
-          probe("127.0.0.1", p, Buffer.from("GET / HTTP/1.0\r\n\r\n"), 100).catch(() => undefined)
-        )
+    await untilAnswered(
+      fakes,
+      [ports.fake, ports.fakeDenied].map(
+        (p) => () => probe("127.0.0.1", p, Buffer.from("GET / HTTP/1.0\r\n\r\n"), 100)
       )
-      return all.every((o) => o !== undefined && o.reply.length > 0)
-    }, 30_000)
-    if (!up) throw new Error(`the emulators did not answer:\n${fakes.map((f) => f.stderr()).join("\n")}`)
+    )
   }, 60_000)
 
   afterAll(async () => {

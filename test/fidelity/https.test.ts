@@ -11,12 +11,12 @@ import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/https.js"
 import { differences } from "./diff.js"
 import { corpus, normalise, normaliseTls, PROBES_FILE } from "./httpCorpus.js"
-import type { Ending, Observation } from "./probe.js"
+import { observe, untilAnswered } from "./probe.js"
 import { APACHE, HOSTNAME } from "./servers/http.js"
 import { emulatorConfig, start } from "./servers/https.js"
 import type { RealServer } from "./servers/types.js"
@@ -28,38 +28,11 @@ const suite = ready || onCi ? describe : describe.skip
 
 /** One probe inside TLS: handshake, send, read until `quietMs` of silence; the ending as probe.ts's. */
 const tlsProbe = (port: number, bytes: Buffer, quietMs = 300) =>
-  new Promise<Observation>((resolve) => {
-    const chunks: Array<Buffer> = []
-    let ending: Ending = "open"
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const s = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, servername: HOSTNAME })
-    const finish = () => {
-      clearTimeout(timer)
-      clearTimeout(hard)
-      s.destroy()
-      resolve({ reply: Buffer.concat(chunks), ending })
-    }
-    const quiet = () => {
-      clearTimeout(timer)
-      timer = setTimeout(finish, quietMs)
-    }
-    const hard = setTimeout(finish, 5_000)
-    s.on("secureConnect", () => {
-      s.write(bytes)
-      quiet()
-    })
-    s.on("data", (d: Buffer) => {
-      chunks.push(d)
-      quiet()
-    })
-    s.on("end", () => {
-      ending = "closed"
-      finish()
-    })
-    s.on("error", (e: NodeJS.ErrnoException) => {
-      ending = e.code === "ECONNRESET" ? "reset" : "closed"
-      finish()
-    })
+  observe("127.0.0.1", port, bytes, {
+    quietMs,
+    maxMs: 5_000,
+    tls: { rejectUnauthorized: false, servername: HOSTNAME },
+    errors: "closed"
   })
 
 /** Whether a handshake with exactly these settings succeeds, and what it negotiated. */
@@ -117,11 +90,7 @@ suite("https: the emulator answers as Debian's Apache 2.4 with mod_ssl does", ()
       ],
       cleanEnv({})
     )
-    const up = await waitUntil(async () => {
-      const o = await tlsProbe(ports.fake, Buffer.from("GET / HTTP/1.0\r\n\r\n"), 100).catch(() => undefined)
-      return o !== undefined && o.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => tlsProbe(ports.fake, Buffer.from("GET / HTTP/1.0\r\n\r\n"), 100)])
   }, 60_000)
 
   afterAll(async () => {

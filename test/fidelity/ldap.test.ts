@@ -18,11 +18,11 @@ import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc
 import { accepted } from "./accepted/ldap.js"
 import { differences } from "./diff.js"
 import { ldapCorpus, summarise } from "./ldapCorpus.js"
-import { nmapProbes, probe } from "./probe.js"
+import { listening, nmapProbes, probe, untilAnswered } from "./probe.js"
 import { emulatorConfig, HOSTNAME, SLAPD, start } from "./servers/ldap.js"
 import type { RealServer } from "./servers/types.js"
 import { documentedDifferences, SCHANNEL_2019 } from "./tlsPersonas.js"
-import { describeSurface, listening, scanTls } from "./tlsScan.js"
+import { describeSurface, scanTls } from "./tlsScan.js"
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -57,11 +57,7 @@ suite("ldap: the emulator answers probes as an LDAP server does (slapd for the p
       cleanEnv({ HOME: home })
     )
     const anonymousBind = Buffer.from("300c020101600702010304008000", "hex")
-    const up = await waitUntil(async () => {
-      const b = await probe("127.0.0.1", fakePort, anonymousBind, 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => probe("127.0.0.1", fakePort, anonymousBind, 100)])
   })
 
   afterAll(async () => {

@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, type Proc, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/mysql.js"
 import { type CorpusProbe, differences } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { nmapProbes, probe, untilAnswered } from "./probe.js"
 import { available, emulatorConfig, start } from "./servers/mysql.js"
 import type { RealServer } from "./servers/types.js"
 import { documentedDifferences, MYSQL_80 } from "./tlsPersonas.js"
@@ -159,11 +159,7 @@ suite("mysql: the emulator answers the connection phase as mysqld does (MariaDB 
       cleanEnv({ HOME: dir })
     )
     real = await start({ host: "127.0.0.1", port: await freePort() })
-    const up = await waitUntil(async () => {
-      const o = await probe("127.0.0.1", fakePort, Buffer.alloc(0), 50).catch(() => undefined)
-      return o !== undefined && o.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => probe("127.0.0.1", fakePort, Buffer.alloc(0), 50)])
   }, 180_000)
 
   afterAll(async () => {
@@ -237,11 +233,7 @@ describe("mysql: the TLS after the SSL request is MySQL 8.0's documented default
       ],
       cleanEnv({ HOME: dir })
     )
-    const up = await waitUntil(async () => {
-      const o = await probe("127.0.0.1", port, Buffer.alloc(0), 50).catch(() => undefined)
-      return o !== undefined && o.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => probe("127.0.0.1", port, Buffer.alloc(0), 50)])
   }, 60_000)
 
   afterAll(async () => {

@@ -8,7 +8,6 @@
 // - rdp's TLS (after the X.224 negotiation) against Windows Server 2019's documented Schannel defaults
 //   (tlsPersonas.ts); accepted differences: accepted/rdp.ts.
 import { existsSync, readFileSync } from "node:fs"
-import { createConnection } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decodeDocument, doc, encodeDocument } from "../../src/honeypots/mongodb/Bson.js"
 import { HTTP_ON_DRIVER_PORT } from "../../src/honeypots/mongodb/index.js"
@@ -18,19 +17,9 @@ import { freePort } from "../support/ports.js"
 import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { accepted as rdpAccepted } from "./accepted/rdp.js"
 import { describeScan, NMAP, type NmapScan, nmapScan } from "./nmap.js"
-import { nmapProbes, probe } from "./probe.js"
+import { listening, nmapProbes, probe } from "./probe.js"
 import { documentedDifferences, SCHANNEL_2019 } from "./tlsPersonas.js"
 import { describeSurface, scanTls, upgrades } from "./tlsScan.js"
-
-const canConnect = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
 
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
@@ -207,7 +196,7 @@ suite("nmap -sV names mssql, mongodb and rdp as their personas claim, on their d
         cleanEnv({})
       )
     const up = await waitUntil(async () => {
-      const open = await Promise.all(TARGETS.map((t) => canConnect(t.host, t.port)))
+      const open = await Promise.all(TARGETS.map((t) => listening(t.host, t.port)))
       return open.every(Boolean)
     }, 30_000)
     if (!up) throw new Error("the emulators did not come up")
@@ -307,7 +296,7 @@ describe("rdp: the TLS after the X.224 negotiation is Windows Server 2019's Scha
   beforeAll(async () => {
     port = await freePort()
     const fake = decnet(["honeypot", "rdp", "--host", "127.0.0.1", "--port", String(port)], cleanEnv({}))
-    const up = await waitUntil(() => canConnect("127.0.0.1", port), 30_000)
+    const up = await waitUntil(() => listening("127.0.0.1", port), 30_000)
     if (!up) throw new Error(`the emulator did not listen:\n${fake.stderr()}`)
   }, 60_000)
 

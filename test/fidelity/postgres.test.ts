@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, type Proc, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/postgres.js"
 import { type CorpusProbe, differences } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { nmapProbes, probe, untilAnswered } from "./probe.js"
 import { available, emulatorConfig, start, startPostgres } from "./servers/postgres.js"
 import type { RealServer } from "./servers/types.js"
 import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
@@ -243,13 +243,10 @@ suite("postgres: the emulator answers probes as Debian's PostgreSQL 15 does", ()
       ],
       cleanEnv({ HOME: dir })
     )
-    const up = await waitUntil(async () => {
-      const o = await probe("127.0.0.1", fakePort, OUR_PROBES[0]?.bytes ?? Buffer.alloc(0), 50).catch(
-        () => undefined
-      )
-      return o !== undefined && o.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered(
+      [fake],
+      [() => probe("127.0.0.1", fakePort, OUR_PROBES[0]?.bytes ?? Buffer.alloc(0), 50)]
+    )
   }, 120_000)
 
   afterAll(async () => {
@@ -306,11 +303,9 @@ suite("postgres with ssl = on: the emulator offers PostgreSQL 15's TLS after an 
       ],
       cleanEnv({ HOME: dir })
     )
-    const up = await waitUntil(async () => {
-      const o = await probe("127.0.0.1", fakePort, SSL, 50).catch(() => undefined)
-      return o !== undefined && o.reply.toString("latin1") === "S"
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => probe("127.0.0.1", fakePort, SSL, 50)], {
+      ok: (o) => o.reply.toString("latin1") === "S"
+    })
   }, 120_000)
 
   afterAll(async () => {

@@ -1,7 +1,9 @@
-// The differential harness's client: send one probe on a fresh TCP connection to a loopback address and
-// record what a scanner can observe: the reply bytes (until the peer goes quiet), and whether the peer
-// then closed, reset, or kept the connection open.
+// The differential harness's client: send one probe on a fresh TCP (or TLS) connection to a loopback
+// address and record what a scanner can observe: the reply bytes (until the peer goes quiet), and whether
+// the peer then closed, reset, or kept the connection open.
 import { createConnection } from "node:net"
+import * as tls from "node:tls"
+import { type Proc, waitUntil } from "../support/proc.js"
 
 export type Ending = "open" | "closed" | "reset"
 
@@ -10,21 +12,36 @@ export interface Observation {
   readonly ending: Ending
 }
 
-/** Send `bytes` (after `waitGreeting` ms, so a banner comes first) and read until `quietMs` of silence. */
-export const probe = (
-  host: string,
-  port: number,
-  bytes: Buffer,
-  quietMs = 300,
-  maxMs = 5_000,
+export interface ObserveOptions {
+  /** Milliseconds of silence that end the reply (with `steps`: that send the next one). */
+  readonly quietMs: number
+  /** The longest the whole observation may take. */
+  readonly maxMs: number
   /** The client's source address (a loopback one), for servers that keep state per source IP. */
-  localAddress?: string
-) =>
+  readonly localAddress?: string | undefined
+  /** Connect with TLS (these settings) and send once the handshake is done. */
+  readonly tls?: tls.ConnectionOptions
+  /** More to send, each once the reply to what came before has gone quiet (a client that waits). */
+  readonly steps?: ReadonlyArray<Buffer>
+  /**
+   * What an error other than a reset does: "reject" the observation (the default); "quiet": the same, but
+   * an established connection on which nothing came yet ends as it stands; "closed": end it as closed.
+   */
+  readonly errors?: "reject" | "quiet" | "closed"
+}
+
+/** Send `bytes` once connected, then each of `steps` after a quiet spell; read until `quietMs` of silence. */
+export const observe = (host: string, port: number, bytes: Buffer, options: ObserveOptions) =>
   new Promise<Observation>((resolve, reject) => {
     const chunks: Array<Buffer> = []
     let ending: Ending = "open"
     let timer: ReturnType<typeof setTimeout> | undefined
-    const s = createConnection(localAddress === undefined ? { host, port } : { host, port, localAddress })
+    let next = 0
+    const localAddress = options.localAddress
+    const s =
+      options.tls !== undefined
+        ? tls.connect({ ...options.tls, host, port })
+        : createConnection(localAddress === undefined ? { host, port } : { host, port, localAddress })
     const finish = () => {
       clearTimeout(timer)
       clearTimeout(hard)
@@ -33,10 +50,15 @@ export const probe = (
     }
     const quiet = () => {
       clearTimeout(timer)
-      timer = setTimeout(finish, quietMs)
+      timer = setTimeout(() => {
+        const step = options.steps?.[next++]
+        if (step === undefined) return finish()
+        s.write(step)
+        quiet()
+      }, options.quietMs)
     }
-    const hard = setTimeout(finish, maxMs)
-    s.on("connect", () => {
+    const hard = setTimeout(finish, options.maxMs)
+    s.on(options.tls !== undefined ? "secureConnect" : "connect", () => {
       if (bytes.length > 0) s.write(bytes)
       quiet()
     })
@@ -49,13 +71,56 @@ export const probe = (
       finish()
     })
     s.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "ECONNRESET") {
-        ending = "reset"
+      if (e.code === "ECONNRESET" || options.errors === "closed") {
+        ending = e.code === "ECONNRESET" ? "reset" : "closed"
         finish()
-      } else if (chunks.length === 0 && ending === "open" && !s.connecting) finish()
+      } else if (options.errors === "quiet" && chunks.length === 0 && ending === "open" && !s.connecting)
+        finish()
       else reject(e)
     })
   })
+
+/** Send `bytes`, read until `quietMs` of silence (an error where nothing came yet ends it as it stands). */
+export const probe = (
+  host: string,
+  port: number,
+  bytes: Buffer,
+  quietMs = 300,
+  maxMs = 5_000,
+  /** The client's source address (a loopback one), for servers that keep state per source IP. */
+  localAddress?: string
+) => observe(host, port, bytes, { quietMs, maxMs, localAddress, errors: "quiet" })
+
+/** Whether something accepts TCP connections on host:port (a TLS listener says nothing first). */
+export const listening = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createConnection({ host, port })
+    s.once("connect", () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once("error", () => resolve(false))
+  })
+
+/**
+ * Wait until the emulators `fakes` answer: each of `asks` (a probe) gets a reply `ok` accepts (by default,
+ * any bytes), polled for `timeoutMs` at most; otherwise throw with what the emulators printed.
+ */
+export const untilAnswered = async (
+  fakes: ReadonlyArray<Proc>,
+  asks: ReadonlyArray<() => Promise<Observation>>,
+  options: { readonly ok?: (o: Observation) => boolean; readonly timeoutMs?: number } = {}
+): Promise<void> => {
+  const ok = options.ok ?? ((o: Observation) => o.reply.length > 0)
+  const up = await waitUntil(async () => {
+    const all = await Promise.all(asks.map((ask) => ask().catch(() => undefined)))
+    return all.every((o) => o !== undefined && ok(o))
+  }, options.timeoutMs ?? 30_000)
+  if (!up)
+    throw new Error(
+      `the emulator${fakes.length > 1 ? "s" : ""} did not answer:\n${fakes.map((f) => f.stderr()).join("\n")}`
+    )
+}
 
 /** The probes of `nmap-service-probes` (TCP) whose `ports` line names `port`, with the NULL probe. */
 export const nmapProbes = (text: string, port: number): Array<{ name: string; bytes: Buffer }> => {

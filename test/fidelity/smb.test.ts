@@ -12,10 +12,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/ports.js"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, type Proc, stopAll } from "../support/proc.js"
 import { accepted } from "./accepted/smb.js"
 import { type CorpusProbe, differences } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { nmapProbes, probe, untilAnswered } from "./probe.js"
 import { emulatorConfig, HOSTNAME, SMBD, startSmbd } from "./servers/smb.js"
 import type { RealServer } from "./servers/types.js"
 import { sessionRequest, smb2Negotiate, smbCorpus, summarise } from "./smbCorpus.js"
@@ -59,11 +59,7 @@ suite("smb: the emulator answers probes as an SMB server does (smbd for the prot
       cleanEnv({ HOME: home })
     )
     const negotiate = smb2Negotiate([0x0202])
-    const up = await waitUntil(async () => {
-      const b = await probe("127.0.0.1", fake445, negotiate, 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+    await untilAnswered([fake], [() => probe("127.0.0.1", fake445, negotiate, 100)])
   })
 
   afterAll(async () => {

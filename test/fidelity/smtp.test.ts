@@ -12,10 +12,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../support/ports.js"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, stopAll } from "../support/proc.js"
 import { accepted } from "./accepted/smtp.js"
 import { differences, named } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { nmapProbes, probe, untilAnswered } from "./probe.js"
 import { ERRORS, normalise, PROBES, RELAY_PROBES, SLOW_PROBES } from "./smtpCorpus.js"
 import type { RealServer } from "./servers/types.js"
 import { emulatorConfig, HOSTNAME, MASTER, POSTCONF, SASL_PLUGINS, startPostfix } from "./servers/smtp.js"
@@ -55,15 +55,10 @@ suite("smtp: the emulator answers probes as Debian's Postfix does", () => {
       emulator("smtp_relay", fakeRelayPort, { rcpt_drop_rate: 0, quarantine: false })
     ]
     real = await startPostfix({ host: HOST, port: realPort, hostname: HOSTNAME, relayPort })
-    const up = await waitUntil(async () => {
-      const greetings = await Promise.all(
-        [fakePort, fakeRelayPort].map((port) =>
-          probe(HOST, port, Buffer.alloc(0), 100).catch(() => undefined)
-        )
-      )
-      return greetings.every((b) => b !== undefined && b.reply.length > 0)
-    }, 30_000)
-    if (!up) throw new Error(`the emulators did not answer:\n${fakes.map((f) => f.stderr()).join("\n")}`)
+    await untilAnswered(
+      fakes,
+      [fakePort, fakeRelayPort].map((port) => () => probe(HOST, port, Buffer.alloc(0), 100))
+    )
   }, 60_000)
 
   afterAll(async () => {

@@ -19,11 +19,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, type Proc, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, type Proc, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/ssh.js"
 import { type CorpusProbe, differences, named } from "./diff.js"
-import { nmapProbes, probe } from "./probe.js"
+import { nmapProbes, probe, untilAnswered } from "./probe.js"
 import { emulatorConfig, nmapExpect, SSH_KEYGEN, SSHD, start } from "./servers/ssh.js"
 import type { RealServer } from "./servers/types.js"
 
@@ -270,11 +270,7 @@ const startEmulator = async (host: string, port: number, dir: string): Promise<P
     ],
     cleanEnv({ HOME: dir })
   )
-  const up = await waitUntil(async () => {
-    const b = await probe(host, port, Buffer.alloc(0), 100).catch(() => undefined)
-    return b !== undefined && b.reply.length > 0
-  }, 60_000)
-  if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
+  await untilAnswered([fake], [() => probe(host, port, Buffer.alloc(0), 100)], { timeoutMs: 60_000 })
   return fake
 }
 

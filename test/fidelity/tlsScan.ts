@@ -306,17 +306,6 @@ export const offerableSuites = (): Set<string> =>
       .map((line) => line.split(" - ")[0]?.trim() ?? "")
   )
 
-/** Whether something accepts TCP connections on host:port (a TLS listener says nothing first). */
-export const listening = (host: string, port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 /** Read from a plain socket until `complete` holds on what came so far; rejects on close or timeout. */
 const readUntil = (socket: Socket, complete: (text: string) => boolean, ms = 5_000): Promise<string> =>
   new Promise((resolve, reject) => {

@@ -8,11 +8,11 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { createConnection } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
+import { cleanEnv, decnet, stopAll } from "../support/proc.js"
 import { freePort } from "../support/ports.js"
 import { accepted } from "./accepted/vnc.js"
 import { differences, named } from "./diff.js"
-import { type Observation, nmapProbes, probe } from "./probe.js"
+import { type Observation, nmapProbes, probe, untilAnswered } from "./probe.js"
 import type { RealServer } from "./servers/types.js"
 import { available, nmapExpect, startVnc, XTIGERVNC } from "./servers/vnc.js"
 
@@ -110,11 +110,7 @@ suite("vnc: the emulator answers probes as TigerVNC 1.12 does", () => {
       ["honeypot", "vnc", "--host", host, "--port", String(port), "--config", JSON.stringify(config)],
       cleanEnv({})
     )
-    const up = await waitUntil(async () => {
-      const o = await probe(host, port, Buffer.alloc(0), 100).catch(() => undefined)
-      return o !== undefined && o.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${p.stderr()}`)
+    await untilAnswered([p], [() => probe(host, port, Buffer.alloc(0), 100)])
   }
 
   beforeAll(async () => {

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSyn
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fakeAppPage } from "../../../src/honeypots/http/Pages.js"
-import { accepts, spawnReal } from "./spawn.js"
+import { listening } from "../probe.js"
+import { spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const APACHE = "/usr/sbin/apache2"
@@ -147,7 +148,7 @@ export const startApache = async (options: ApacheOptions): Promise<RealServer & 
     APACHE,
     ["-X", "-d", dir, "-f", join(dir, "apache2.conf")],
     {
-      answers: async () => (await Promise.all(ports.map((p) => accepts(options.host, p)))).every(Boolean),
+      answers: async () => (await Promise.all(ports.map((p) => listening(options.host, p)))).every(Boolean),
       timeoutMs: 15_000,
       everyMs: 50,
       failure: () => `apache2 did not start on ${options.host}:${options.port}`

@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { accepts, selfSigned, spawnReal } from "./spawn.js"
+import { listening } from "../probe.js"
+import { selfSigned, spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const SLAPD = "/usr/sbin/slapd"
@@ -55,7 +56,7 @@ export const start: StartReal = async (options: RealServerOptions): Promise<Real
     SLAPD,
     ["-d", "0", "-h", `ldap://${host}:${options.port}/`, "-f", join(dir, "slapd.conf")],
     {
-      answers: () => accepts(options.host, options.port),
+      answers: () => listening(options.host, options.port),
       timeoutMs: 15_000,
       everyMs: 50,
       failure: () => `slapd did not answer on ${options.host}:${options.port}`

@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { accepts, spawnReal } from "./spawn.js"
+import { listening } from "../probe.js"
+import { spawnReal } from "./spawn.js"
 import type { RealServer, RealServerOptions, StartReal } from "./types.js"
 
 export const SMBD = "/usr/sbin/smbd"
@@ -73,7 +74,7 @@ export const startSmbd = async (options: SmbdOptions): Promise<RealServer> => {
     SMBD,
     ["-F", "--no-process-group", "--debug-stdout", "-s", join(dir, "smb.conf")],
     {
-      answers: async () => (await Promise.all(ports.map((p) => accepts(options.host, p)))).every(Boolean),
+      answers: async () => (await Promise.all(ports.map((p) => listening(options.host, p)))).every(Boolean),
       timeoutMs: 20_000,
       everyMs: 50,
       failure: () => `smbd did not answer on ${options.host}:${options.port}`

@@ -58,17 +58,6 @@ export const spawnReal = async (
   }
 }
 
-/** Whether host:port accepts a TCP connection. */
-export const accepts = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ host, port })
-    s.once("connect", () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once("error", () => resolve(false))
-  })
-
 /** Whether the first bytes host:port sends (its greeting) satisfy `ok`. */
 export const greets = (host: string, port: number, ok: (greeting: string) => boolean) =>
   new Promise<boolean>((resolve) => {
