@@ -7,28 +7,10 @@
 // What a scanner can observe must match: the reply bytes (command timings and UIDVALIDITY normalised), and
 // whether the connection was then closed, reset or left open; and the TLS surface ssl-enum-ciphers enumerates
 // after STARTTLS and on 993 (tlsScan.ts). Accepted differences: accepted/imap.ts.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort } from "../support/ports.js"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/imap.js"
-import { differences, named } from "./diff.js"
-import { appendBait, differencesFrom, sessionDifferences, sortRuns } from "./imapPop3.js"
-import { nmapProbes, probe } from "./probe.js"
-import { DOVECOT, emulatorConfig, start } from "./servers/imap.js"
-import type { RealServer } from "./servers/types.js"
-import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
-
-const onCi = process.env.CI !== undefined && process.env.CI !== ""
-const root = process.getuid?.() === 0
-const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
-const ready = root && existsSync(DOVECOT) && existsSync(PROBES_FILE)
-const suite = ready || onCi ? describe : describe.skip
-const HOST = "127.0.0.1"
-/** Failed-login probes come from 127.14.4.<n>, one address each (this helper's loopback range). */
-const SOURCES = "127.14.4."
+import { dovecotSuite, sortRuns } from "./imapPop3.js"
+import { probe } from "./probe.js"
+import { emulatorConfig } from "./servers/imap.js"
 
 /** Dovecot's per-command timing, the mailbox's UIDVALIDITY, and the LIST order (readdir's). */
 const normalise = (b: Buffer): string =>
@@ -194,9 +176,9 @@ const FAILED = [
 const PENALTY = ["a LOGIN admin x1\r\nb LOGIN admin x2\r\nc NOOP\r\n"]
 
 /** Read the emulator's INBOX for admin: flags, internal date and bytes of each message. */
-const readBait = async (port: number) => {
+const readBait = async (host: string, port: number) => {
   const o = await probe(
-    HOST,
+    host,
     port,
     Buffer.from(`${LOGIN}b SELECT INBOX\r\nc FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[])\r\nd LOGOUT\r\n`),
     500
@@ -211,120 +193,20 @@ const readBait = async (port: number) => {
   return out
 }
 
-suite("imap: the emulator answers probes as Debian's Dovecot imapd does", () => {
-  let real: RealServer | undefined
-  let fakePort = 0
-  let fakeTlsPort = 0
-  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-imap-"))
-  const endpoints = () =>
-    [
-      { host: HOST, port: real?.port ?? 0 },
-      { host: HOST, port: fakePort }
-    ] as const
-
-  beforeAll(async () => {
-    const realPort = await freePort()
-    fakePort = await freePort()
-    fakeTlsPort = await freePort()
-    const fake = decnet(
-      [
-        "honeypot",
-        "imap",
-        "--host",
-        HOST,
-        "--port",
-        String(fakePort),
-        "--port",
-        String(fakeTlsPort),
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    real = await start({ host: HOST, port: realPort })
-    const up = await waitUntil(async () => {
-      const b = await probe(HOST, fakePort, Buffer.alloc(0), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
-    const bait = await readBait(fakePort)
-    if (bait.length !== 10) throw new Error(`the emulator's INBOX has ${bait.length} messages`)
-    const appended = await appendBait(HOST, realPort, bait)
-    if ((appended.match(/ OK \[APPENDUID /g) ?? []).length !== bait.length)
-      throw new Error(`dovecot refused the bait:\n${appended}`)
-  }, 60_000)
-
-  afterAll(async () => {
-    await real?.stop()
-    await stopAll()
-    rmSync(dir, { recursive: true, force: true })
-  })
-
-  it("answers nmap's probes for 143 and imap-login's error cases with the same bytes and the same ending", async () => {
-    const corpus = [...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 143), ...named(PRE_LOGIN)]
-    expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining(["NULL", "GetRequest"]))
-    const [realEnd, fakeEnd] = endpoints()
-    const found = await differences(realEnd, fakeEnd, corpus, accepted, { realName: "dovecot", normalise })
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
-
-  it("answers logins and the sessions after them on the same mailbox as Dovecot's imap does", async () => {
-    const [realEnd, fakeEnd] = endpoints()
-    const logins = await differences(realEnd, fakeEnd, named(LOGINS), accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 600
-    })
-    const sessions = await sessionDifferences(realEnd, fakeEnd, SESSIONS, accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 200
-    })
-    const found = [...logins, ...sessions]
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
-
-  it("offers Dovecot's TLS after STARTTLS and on 993: versions, suites and whose order, groups, DHE, tickets", async () => {
-    const [a, b, c] = await Promise.all([
-      scanTls(HOST, real?.port ?? 0, upgrades.imap),
-      scanTls(HOST, fakePort, upgrades.imap),
-      scanTls(HOST, fakeTlsPort)
-    ])
-    console.log(`dovecot STARTTLS:\n  ${describeSurface(a).join("\n  ")}`)
-    // What was measured on Dovecot 2.3.19 with Debian's defaults (so a broken scan cannot pass as equal).
-    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
-      "TLSv1.2 client 28",
-      "TLSv1.3 client 3"
-    ])
-    // Dovecot's 993 listener has the same ssl settings as STARTTLS on 143.
-    const found = [
-      ...surfaceDifferences(a, b, accepted, "dovecot STARTTLS"),
-      ...surfaceDifferences(a, c, accepted, "dovecot STARTTLS (against the emulator's 993)")
-    ]
-    expect(found, found.join("\n")).toEqual([])
-  }, 120_000)
-
-  it("answers failed logins after Dovecot's failure delay, and the next one after its per-IP penalty", async () => {
-    const [realEnd, fakeEnd] = endpoints()
-    const failed = await differencesFrom(SOURCES, 10, realEnd, fakeEnd, named(FAILED), accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 3_500
-    })
-    // Silence is what shows the waits: nothing within 1 s of a failed login (the failure delay), and
-    // nothing within 3 s after the first failure (the penalty before the second); by 8 s it has come.
-    const quiet = (first: number, probes: ReadonlyArray<string>, quietMs: number) =>
-      differencesFrom(SOURCES, first, realEnd, fakeEnd, named(probes), accepted, {
-        realName: "dovecot",
-        normalise,
-        quietMs
-      })
-    const waits = await Promise.all([
-      quiet(40, FAILED.slice(0, 2), 1_000),
-      quiet(43, PENALTY, 3_000),
-      quiet(45, PENALTY, 8_000)
-    ])
-    const found = [...failed, ...waits.flat()]
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
+dovecotSuite({
+  protocol: "imap",
+  nmapPort: 143,
+  nmapProbe: "GetRequest",
+  starttls: "STARTTLS",
+  tlsPort: 993,
+  emulatorConfig,
+  accepted,
+  normalise,
+  preLogin: PRE_LOGIN,
+  logins: LOGINS,
+  sessions: SESSIONS,
+  failed: FAILED,
+  penalty: PENALTY,
+  firstSource: 10,
+  readBait
 })

@@ -7,29 +7,10 @@
 // What a scanner can observe must match: the reply bytes (the UIDVALIDITY half of each UIDL normalised),
 // and whether the connection was then closed, reset or left open; and the TLS surface ssl-enum-ciphers
 // enumerates after STLS and on 995 (tlsScan.ts). Accepted differences: accepted/pop3.ts.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort } from "../support/ports.js"
-import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { accepted } from "./accepted/pop3.js"
-import { differences, named } from "./diff.js"
-import { appendBait, differencesFrom, sessionDifferences } from "./imapPop3.js"
-import { nmapProbes, probe } from "./probe.js"
-import { DOVECOT, startDovecot } from "./servers/imap.js"
+import { dovecotSuite } from "./imapPop3.js"
+import { probe } from "./probe.js"
 import { emulatorConfig } from "./servers/pop3.js"
-import type { RealServer } from "./servers/types.js"
-import { describeSurface, scanTls, surfaceDifferences, upgrades } from "./tlsScan.js"
-
-const onCi = process.env.CI !== undefined && process.env.CI !== ""
-const root = process.getuid?.() === 0
-const PROBES_FILE = "/usr/share/nmap/nmap-service-probes"
-const ready = root && existsSync(DOVECOT) && existsSync(PROBES_FILE)
-const suite = ready || onCi ? describe : describe.skip
-const HOST = "127.0.0.1"
-/** Failed-login probes come from 127.14.4.<n>, one address each (this helper's loopback range). */
-const SOURCES = "127.14.4."
 
 /** The UIDVALIDITY half of Dovecot's UIDL (%08Xu%08Xv): the mailbox's creation time. */
 const normalise = (b: Buffer): string =>
@@ -148,9 +129,9 @@ const FAILED = [
 const PENALTY = ["USER admin\r\nPASS x1\r\nPASS x2\r\nCAPA\r\n"]
 
 /** Read the emulator's INBOX for admin over POP3: each message's bytes, dot-stuffing undone. */
-const readBait = async (port: number) => {
+const readBait = async (host: string, port: number) => {
   const retr = Array.from({ length: 10 }, (_, i) => `RETR ${i + 1}\r\n`).join("")
-  const o = await probe(HOST, port, Buffer.from(`${LOGIN}${retr}QUIT\r\n`), 500)
+  const o = await probe(host, port, Buffer.from(`${LOGIN}${retr}QUIT\r\n`), 500)
   const text = o.reply.toString("latin1")
   const out: Array<{ flags: string; body: string }> = []
   const re = /\+OK \d+ octets\r\n([\s\S]*?)\r\n\.\r\n/g
@@ -159,121 +140,20 @@ const readBait = async (port: number) => {
   return out
 }
 
-suite("pop3: the emulator answers probes as Debian's Dovecot pop3d does", () => {
-  let real: RealServer | undefined
-  let fakePort = 0
-  let fakeTlsPort = 0
-  const dir = mkdtempSync(join(tmpdir(), "decnet-fidelity-pop3-"))
-  const endpoints = () =>
-    [
-      { host: HOST, port: real?.port ?? 0 },
-      { host: HOST, port: fakePort }
-    ] as const
-
-  beforeAll(async () => {
-    const realPort = await freePort()
-    const imapPort = await freePort()
-    fakePort = await freePort()
-    fakeTlsPort = await freePort()
-    const fake = decnet(
-      [
-        "honeypot",
-        "pop3",
-        "--host",
-        HOST,
-        "--port",
-        String(fakePort),
-        "--port",
-        String(fakeTlsPort),
-        "--config",
-        JSON.stringify(emulatorConfig)
-      ],
-      cleanEnv({ HOME: dir })
-    )
-    real = await startDovecot("pop3", { host: HOST, port: realPort }, imapPort)
-    const up = await waitUntil(async () => {
-      const b = await probe(HOST, fakePort, Buffer.alloc(0), 100).catch(() => undefined)
-      return b !== undefined && b.reply.length > 0
-    }, 30_000)
-    if (!up) throw new Error(`the emulator did not answer:\n${fake.stderr()}`)
-    const bait = await readBait(fakePort)
-    if (bait.length !== 10) throw new Error(`the emulator's INBOX has ${bait.length} messages`)
-    const appended = await appendBait(HOST, imapPort, bait)
-    if ((appended.match(/ OK \[APPENDUID /g) ?? []).length !== bait.length)
-      throw new Error(`dovecot refused the bait:\n${appended}`)
-  }, 60_000)
-
-  afterAll(async () => {
-    await real?.stop()
-    await stopAll()
-    rmSync(dir, { recursive: true, force: true })
-  })
-
-  it("answers nmap's probes for 110 and pop3-login's error cases with the same bytes and the same ending", async () => {
-    const corpus = [...nmapProbes(readFileSync(PROBES_FILE, "utf8"), 110), ...named(PRE_LOGIN)]
-    expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining(["NULL", "GenericLines"]))
-    const [realEnd, fakeEnd] = endpoints()
-    const found = await differences(realEnd, fakeEnd, corpus, accepted, { realName: "dovecot", normalise })
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
-
-  it("answers logins and the sessions after them on the same mailbox as Dovecot's pop3 does", async () => {
-    const [realEnd, fakeEnd] = endpoints()
-    const logins = await differences(realEnd, fakeEnd, named(LOGINS), accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 600
-    })
-    const sessions = await sessionDifferences(realEnd, fakeEnd, SESSIONS, accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 200
-    })
-    const found = [...logins, ...sessions]
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
-
-  it("offers Dovecot's TLS after STLS and on 995: versions, suites and whose order, groups, DHE, tickets", async () => {
-    const [a, b, c] = await Promise.all([
-      scanTls(HOST, real?.port ?? 0, upgrades.pop3),
-      scanTls(HOST, fakePort, upgrades.pop3),
-      scanTls(HOST, fakeTlsPort)
-    ])
-    console.log(`dovecot STLS:\n  ${describeSurface(a).join("\n  ")}`)
-    // What was measured on Dovecot 2.3.19 with Debian's defaults (so a broken scan cannot pass as equal).
-    expect(a.versions.map((v) => `${v.version} ${v.order} ${v.suites.length}`)).toEqual([
-      "TLSv1.2 client 28",
-      "TLSv1.3 client 3"
-    ])
-    // Dovecot's 995 listener has the same ssl settings as STLS on 110.
-    const found = [
-      ...surfaceDifferences(a, b, accepted, "dovecot STLS"),
-      ...surfaceDifferences(a, c, accepted, "dovecot STLS (against the emulator's 995)")
-    ]
-    expect(found, found.join("\n")).toEqual([])
-  }, 120_000)
-
-  it("answers failed logins after Dovecot's failure delay, and the next one after its per-IP penalty", async () => {
-    const [realEnd, fakeEnd] = endpoints()
-    const failed = await differencesFrom(SOURCES, 60, realEnd, fakeEnd, named(FAILED), accepted, {
-      realName: "dovecot",
-      normalise,
-      quietMs: 3_500
-    })
-    // Silence is what shows the waits: nothing within 1 s of a failed login (the failure delay), and
-    // nothing within 3 s after the first failure (the penalty before the second); by 8 s it has come.
-    const quiet = (first: number, probes: ReadonlyArray<string>, quietMs: number) =>
-      differencesFrom(SOURCES, first, realEnd, fakeEnd, named(probes), accepted, {
-        realName: "dovecot",
-        normalise,
-        quietMs
-      })
-    const waits = await Promise.all([
-      quiet(90, FAILED.slice(0, 2), 1_000),
-      quiet(93, PENALTY, 3_000),
-      quiet(95, PENALTY, 8_000)
-    ])
-    const found = [...failed, ...waits.flat()]
-    expect(found, found.join("\n")).toEqual([])
-  }, 60_000)
+dovecotSuite({
+  protocol: "pop3",
+  nmapPort: 110,
+  nmapProbe: "GenericLines",
+  starttls: "STLS",
+  tlsPort: 995,
+  emulatorConfig,
+  accepted,
+  normalise,
+  preLogin: PRE_LOGIN,
+  logins: LOGINS,
+  sessions: SESSIONS,
+  failed: FAILED,
+  penalty: PENALTY,
+  firstSource: 60,
+  readBait
 })
