@@ -19,7 +19,7 @@ import { type Browser, hasChromium, launch, SCREENSHOTS, screenshot, type Watche
 const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const NEW_PASSWORD = "dashboard-admin-pass-1"
 const ADMIN_ACTIONS =
-  /^(Deploy|Mutate|Remove|Stop|Start|Start all|Create user|Delete|Reset password|Add service|Set interval|Save)\b/
+  /^(Deploy|Mutate|Remove|Stop|Start|Start all|Create user|Delete|Reset password|Add service|Set interval|Save|Generate|Teardown|Queue the edit)\b/
 
 const suite = hasChromium || onCi ? describe : describe.skip
 
@@ -201,6 +201,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     const pages = [
       ["Live logs", "Live logs", "/logs"],
       ["Fleet", "Fleet", "/fleet"],
+      ["MazeNET", "MazeNET", "/topologies"],
       ["Credentials", "Credentials", "/credentials"],
       ["Bounty", "Bounty", "/bounty"],
       ["Workers", "Workers", "/workers"],
@@ -295,6 +296,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
       await v.page.getByText("viewer", { exact: true }).waitFor()
       for (const [link, title] of [
         ["Fleet", "Fleet"],
+        ["MazeNET", "MazeNET"],
         ["Workers", "Workers"],
         ["Config", "Config"],
         ["Live logs", "Live logs"],

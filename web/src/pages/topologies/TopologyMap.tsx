@@ -37,28 +37,6 @@ export const TopologyMap = ({ detail }: { detail: TopologyDetail }) => {
         <title id="map-title">
           {`Map of ${name}: ${detail.lans.length} LANs, ${detail.deckies.length} deckies, status ${detail.topology.status}`}
         </title>
-        <g className="map-links">
-          {l.links.map((k) => {
-            const x2 = k.to.x + k.to.w / 2
-            const y2 = k.to.y
-            const x1 = k.from.cx
-            const y1 = k.from.cy
-            const below = y2 > y1
-            const d = below
-              ? `M${x1} ${y1} C${x1} ${y1 + 60}, ${x2} ${y2 - 60}, ${x2} ${y2}`
-              : `M${x1} ${y1} C${x1 - 80} ${y1}, ${x2} ${y2 - 80}, ${x2} ${y2}`
-            return (
-              <path
-                key={k.key}
-                className={k.forwards ? "map-link forwards" : "map-link"}
-                d={d}
-                data-link={`${k.from.view.decky.name}->${k.to.lan.name}`}
-              >
-                <title>{`${k.from.view.decky.name} is also on ${k.to.lan.name}${k.forwards ? " (routes, L3)" : ""}`}</title>
-              </path>
-            )
-          })}
-        </g>
         {l.lans.map((b) => {
           const dmz = truthy(b.lan.is_dmz)
           return (
@@ -132,6 +110,36 @@ export const TopologyMap = ({ detail }: { detail: TopologyDetail }) => {
             </g>
           )
         })}
+        {/* Links on top: each leaves its decky's marker, inside the home LAN. */}
+        <g className="map-links">
+          {l.links.map((k) => {
+            // From the decky's marker to the near edge of the other LAN: its top when it is below, its
+            // bottom when above, its side when on the same row (a cross edge).
+            const x1 = k.from.cx
+            const y1 = k.from.cy
+            const to = k.to
+            const below = to.y > y1
+            const above = to.y + to.h < y1
+            const right = to.x > x1
+            const x2 = below || above ? to.x + to.w / 2 : right ? to.x : to.x + to.w
+            const y2 = below ? to.y : above ? to.y + to.h : to.y + to.h / 2
+            const d = below
+              ? `M${x1} ${y1} C${x1 - 40} ${y1 + 70}, ${x2} ${y2 - 60}, ${x2} ${y2}`
+              : above
+                ? `M${x1} ${y1} C${x1 - 60} ${y1 - 10}, ${x2} ${y2 + 60}, ${x2} ${y2}`
+                : `M${x1} ${y1} C${x1 + (right ? 120 : -120)} ${y1}, ${x2 + (right ? -60 : 60)} ${y2}, ${x2} ${y2}`
+            return (
+              <path
+                key={k.key}
+                className={k.forwards ? "map-link forwards" : "map-link"}
+                d={d}
+                data-link={`${k.from.view.decky.name}->${k.to.lan.name}`}
+              >
+                <title>{`${k.from.view.decky.name} is also on ${k.to.lan.name}${k.forwards ? " (routes, L3)" : ""}`}</title>
+              </path>
+            )
+          })}
+        </g>
       </svg>
     </div>
   )
