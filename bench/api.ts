@@ -108,6 +108,7 @@ const serveApi = async (dir: string) => {
   const { loadIniFromString } = await import("../src/fleet/Ini.js")
   const { makeDeployment, planFromIni } = await import("../src/fleet/Plan.js")
   const { FleetStore } = await import("../src/fleet/Store.js")
+  const { LazyDockerTopology } = await import("../src/topology/LazyRuntime.js")
   const { DecnetLogger } = await import("../src/logging/DecnetLogger.js")
   const { encodeEventLine } = await import("../src/logging/HoneypotEvent.js")
   type NewLog = import("../src/db/Rows.js").NewLog
@@ -138,6 +139,7 @@ const serveApi = async (dir: string) => {
     Layer.provide(fleet),
     Layer.provide(WorkerRegistry.Default),
     Layer.provide(Layer.succeed(AppBus, disabledAppBus)),
+    Layer.provide(LazyDockerTopology),
     Layer.provide(logger),
     Layer.provideMerge(data),
     Layer.provideMerge(config),

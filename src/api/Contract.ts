@@ -17,6 +17,24 @@ import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { FleetDecky, LogRow } from "../db/Rows.js"
 import { BoundPort, Decky, RuntimeKind } from "../fleet/Model.js"
 import {
+  DeckyConfig,
+  DeckyRow,
+  EdgeRow,
+  LanRow,
+  MutationOp,
+  MutationRow,
+  MutationRowState,
+  StatusEventRow,
+  SubnetBase,
+  TopologyConfig,
+  TopologyDetail,
+  TopologyMode,
+  TopologyStatus,
+  TopologySummary
+} from "../topology/Model.js"
+import { TopologyPersonas } from "../topology/Personas.js"
+import { ReapReport } from "../topology/Runtime.js"
+import {
   BadGatewayWire,
   BadRequestWire,
   ConflictWire,
@@ -669,6 +687,353 @@ export class CatalogGroup extends HttpApiGroup.make("catalog")
       .middleware(Viewer)
   ) {}
 
+// ---- MazeNET topologies (topology.md §10) ---------------------------------------------------------------
+
+/**
+ * Literal segments under `/topologies` (`services`, `archetypes`, `next-subnet`, `blank`, `reap-orphans`)
+ * are static routes: the router tries a static segment before `:topology_id`, whatever the order here.
+ */
+const TopologyPath = Schema.Struct({ topology_id: Schema.String })
+const LanPath = Schema.Struct({ topology_id: Schema.String, lan_id: Schema.String })
+const TopologyDeckyPath = Schema.Struct({ topology_id: Schema.String, decky_uuid: Schema.String })
+const EdgePath = Schema.Struct({ topology_id: Schema.String, edge_id: Schema.String })
+/** The tarpit keys a topology decky by name (§10: `t:<topology id>:<decky name>`). */
+const TarpitPath = Schema.Struct({
+  topology_id: Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9-]{1,64}$/)),
+  decky_name: Schema.String.pipe(Schema.pattern(/^[a-z0-9-]{1,64}$/))
+})
+
+/** Optimistic concurrency (§7): the version the client last read; a stale one is 409. */
+const ExpectedVersion = Schema.optional(Schema.Int)
+const Coordinate = Schema.optional(Schema.NullOr(Schema.Number))
+const TopologyNameField = atLeast(1).pipe(Schema.maxLength(64))
+
+export const TopologyListQuery = Schema.Struct({
+  status: Schema.optional(TopologyStatus),
+  limit: queryInt(1, 500, 50),
+  offset: queryInt(0, 2_147_483_647, 0)
+})
+
+/**
+ * `POST /topologies`: the generator's config without its subnet base (the API always carves from
+ * 172.16.0.0/12, skipping live topologies' subnets), plus the swarm host of an agent topology. The
+ * config's own rules (min ≤ max, some services) are checked by the handler: 400.
+ */
+export const TopologyGenerateRequest = Schema.Struct({
+  ...Schema.Struct(TopologyConfig.from.fields).omit("subnet_base_prefix", "name").fields,
+  name: TopologyNameField,
+  target_host_uuid: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
+})
+  .annotations(strict)
+  .annotations({ identifier: "TopologyGenerateRequest" })
+
+export const TopologyBlankRequest = Schema.Struct({
+  name: TopologyNameField,
+  mode: Schema.optionalWith(TopologyMode, { default: () => "unihost" as const }),
+  target_host_uuid: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
+})
+  .annotations(strict)
+  .annotations({ identifier: "TopologyBlankRequest" })
+
+export const TopologyListResponse = Page(TopologySummary).annotations({ identifier: "TopologyListResponse" })
+
+export const LanCreateRequest = Schema.Struct({
+  name: TopologyNameField,
+  /** Omitted: the next free 10.0.x.0/24. */
+  subnet: Schema.optional(Schema.String),
+  is_dmz: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  x: Coordinate,
+  y: Coordinate,
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "LANCreateRequest" })
+
+/** Absent fields stay as they are. */
+export const LanUpdateRequest = Schema.Struct({
+  name: Schema.optional(TopologyNameField),
+  subnet: Schema.optional(Schema.String),
+  is_dmz: Schema.optional(Schema.Boolean),
+  x: Coordinate,
+  y: Coordinate,
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "LANUpdateRequest" })
+
+export const DeckyCreateRequest = Schema.Struct({
+  name: TopologyNameField,
+  services: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  decky_config: Schema.optional(Schema.NullOr(DeckyConfig)),
+  x: Coordinate,
+  y: Coordinate,
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "DeckyCreateRequest" })
+
+/** Absent fields stay as they are; `decky_config` is replaced whole. */
+export const DeckyUpdateRequest = Schema.Struct({
+  name: Schema.optional(TopologyNameField),
+  services: Schema.optional(Schema.Array(Schema.String)),
+  decky_config: Schema.optional(Schema.NullOr(DeckyConfig)),
+  x: Coordinate,
+  y: Coordinate,
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "DeckyUpdateRequest" })
+
+export const EdgeCreateRequest = Schema.Struct({
+  decky_uuid: Schema.String,
+  lan_id: Schema.String,
+  is_bridge: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  forwards_l3: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "EdgeCreateRequest" })
+
+/** A live edit for the reconciler (§8); an op outside the eight is 422. */
+export const MutationEnqueueRequest = Schema.Struct({
+  op: MutationOp,
+  payload: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
+    default: () => ({})
+  }),
+  expected_version: ExpectedVersion
+})
+  .annotations(strict)
+  .annotations({ identifier: "MutationEnqueueRequest" })
+
+export const MutationAccepted = Schema.Struct({
+  mutation_id: Schema.String,
+  state: Schema.Literal("pending")
+}).annotations({ identifier: "MutationEnqueueResponse" })
+
+export const NextSubnet = Schema.Struct({ subnet: Schema.String }).annotations({
+  identifier: "NextSubnetResponse"
+})
+export const NextIp = Schema.Struct({ subnet: Schema.String, ip: Schema.String }).annotations({
+  identifier: "NextIPResponse"
+})
+
+/** `PUT /topologies/{id}/personas`: `personas` must be a list (400 otherwise); invalid entries are dropped. */
+export const PersonasUpdateRequest = Schema.Struct({ personas: Schema.Unknown }).annotations(strict)
+
+const SseBody = Schema.String.pipe(
+  HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" })
+)
+
+export class TopologiesGroup extends HttpApiGroup.make("topologies")
+  .add(
+    HttpApiEndpoint.get("list", "/topologies")
+      .setUrlParams(TopologyListQuery)
+      .addSuccess(TopologyListResponse)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.post("generate", "/topologies")
+      .setPayload(TopologyGenerateRequest)
+      .addSuccess(TopologySummary, { status: 201 })
+      .middleware(Admin)
+      .annotate(
+        OpenApi.Description,
+        "Generate a topology (a DMZ and a tree of LANs with deckies and bridges) and store it, pending. The subnets of topologies that are not torn down are skipped."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("blank", "/topologies/blank")
+      .setPayload(TopologyBlankRequest)
+      .addSuccess(TopologySummary, { status: 201 })
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("nextSubnet", "/topologies/next-subnet")
+      .setUrlParams(
+        Schema.Struct({ base: Schema.optionalWith(SubnetBase, { default: () => "172.16.0.0/12" }) })
+      )
+      .addSuccess(NextSubnet)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.post("reapOrphans", "/topologies/reap-orphans")
+      .addSuccess(ReapReport)
+      .middleware(Admin)
+      .annotate(
+        OpenApi.Description,
+        "Remove containers and networks of topologies that no longer exist (any topology row, whatever its status, is kept)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/topologies/:topology_id")
+      .setPath(TopologyPath)
+      .addSuccess(TopologyDetail)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/topologies/:topology_id")
+      .setPath(TopologyPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("statusEvents", "/topologies/:topology_id/status-events")
+      .setPath(TopologyPath)
+      .setUrlParams(Schema.Struct({ limit: queryInt(1, 1000, 100) }))
+      .addSuccess(Schema.Array(StatusEventRow))
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.post("deploy", "/topologies/:topology_id/deploy")
+      .setPath(TopologyPath)
+      .addSuccess(TopologySummary, { status: 202 })
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+      .annotate(
+        OpenApi.Description,
+        "Validate, then deploy in the background; the answer is the topology before the deploy (pending). Follow the status on GET /topologies/{id} or the SSE stream."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("teardown", "/topologies/:topology_id/teardown")
+      .setPath(TopologyPath)
+      .addSuccess(TopologySummary, { status: 202 })
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("addLan", "/topologies/:topology_id/lans")
+      .setPath(TopologyPath)
+      .setPayload(LanCreateRequest)
+      .addSuccess(LanRow, { status: 201 })
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.patch("updateLan", "/topologies/:topology_id/lans/:lan_id")
+      .setPath(LanPath)
+      .setPayload(LanUpdateRequest)
+      .addSuccess(LanRow)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("deleteLan", "/topologies/:topology_id/lans/:lan_id")
+      .setPath(LanPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("nextIp", "/topologies/:topology_id/lans/:lan_id/next-ip")
+      .setPath(LanPath)
+      .addSuccess(NextIp)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.post("addDecky", "/topologies/:topology_id/deckies")
+      .setPath(TopologyPath)
+      .setPayload(DeckyCreateRequest)
+      .addSuccess(DeckyRow, { status: 201 })
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.patch("updateDecky", "/topologies/:topology_id/deckies/:decky_uuid")
+      .setPath(TopologyDeckyPath)
+      .setPayload(DeckyUpdateRequest)
+      .addSuccess(DeckyRow)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("deleteDecky", "/topologies/:topology_id/deckies/:decky_uuid")
+      .setPath(TopologyDeckyPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("addEdge", "/topologies/:topology_id/edges")
+      .setPath(TopologyPath)
+      .setPayload(EdgeCreateRequest)
+      .addSuccess(EdgeRow, { status: 201 })
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.del("deleteEdge", "/topologies/:topology_id/edges/:edge_id")
+      .setPath(EdgePath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("enqueueMutation", "/topologies/:topology_id/mutations")
+      .setPath(TopologyPath)
+      .setPayload(MutationEnqueueRequest)
+      .addSuccess(MutationAccepted, { status: 202 })
+      .middleware(Admin)
+      .annotate(
+        OpenApi.Description,
+        "Queue a live edit of an active or degraded topology; the reconciler applies it and reports on the topology's SSE stream (mutation.applying, mutation.applied or mutation.failed)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("mutations", "/topologies/:topology_id/mutations")
+      .setPath(TopologyPath)
+      .setUrlParams(Schema.Struct({ state: Schema.optional(MutationRowState) }))
+      .addSuccess(Schema.Array(MutationRow))
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/topologies/:topology_id/events")
+      .setPath(TopologyPath)
+      .setUrlParams(Schema.Struct({ ticket: Schema.optional(Schema.String) }))
+      .addSuccess(SseBody)
+      .addError(TooManyRequestsWire)
+      .middleware(StreamViewer)
+      .annotate(
+        OpenApi.Description,
+        "Server-Sent Events of one topology: `event: snapshot` {topology_id, status, in_flight}, then its bus events named by the topic's tail (mutation.enqueued, mutation.applied, status…) and its deckies' events as decky.<tail>, each {topic, type, ts, payload}. Authenticate with ?ticket= from POST /auth/sse-ticket."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("personas", "/topologies/:topology_id/personas")
+      .setPath(TopologyPath)
+      .addSuccess(TopologyPersonas)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.put("setPersonas", "/topologies/:topology_id/personas")
+      .setPath(TopologyPath)
+      .setPayload(PersonasUpdateRequest)
+      .addSuccess(TopologyPersonas)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.post("tarpitOn", "/topologies/:topology_id/deckies/:decky_name/tarpit")
+      .setPath(TarpitPath)
+      .setPayload(TarpitRequest)
+      .addSuccess(Message, { status: 201 })
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+  )
+  .add(
+    HttpApiEndpoint.get("tarpit", "/topologies/:topology_id/deckies/:decky_name/tarpit")
+      .setPath(TarpitPath)
+      .addSuccess(Schema.Struct({ rule: Schema.Unknown, active_connections: Schema.Array(Schema.Unknown) }))
+      .addError(NotImplementedWire)
+      .middleware(Viewer)
+  )
+  .add(
+    HttpApiEndpoint.del("tarpitOff", "/topologies/:topology_id/deckies/:decky_name/tarpit")
+      .setPath(TarpitPath)
+      .addSuccess(Message)
+      .addError(NotImplementedWire)
+      .middleware(Admin)
+  )
+  // Every route of the group may answer 404 (no such topology, LAN, decky or edge) and 409 (not editable in
+  // this status, a stale expected_version, a taken name, an exhausted allocator): mapped in one place.
+  .addError(NotFoundWire)
+  .addError(ConflictWire)
+  .annotate(
+    OpenApi.Description,
+    "MazeNET topologies: generate, edit, deploy, live mutations (spec topology §10)"
+  ) {}
+
 /** Every group's shared failures: the envelope's 400/401/403/404/422 (spec §3). */
 export class DecnetApi extends HttpApi.make("decnet")
   .add(AuthGroup)
@@ -681,6 +1046,7 @@ export class DecnetApi extends HttpApi.make("decnet")
   .add(CatalogGroup)
   .add(DeckyServicesGroup)
   .add(EvidenceFilesGroup)
+  .add(TopologiesGroup)
   .addError(BadRequestWire)
   .addError(UnauthorizedWire)
   .addError(ForbiddenWire)

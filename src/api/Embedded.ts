@@ -19,6 +19,8 @@ import { WorkerRegistryLive } from "../bus/Registry.js"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { LOOPBACK_LAN } from "../fleet/Fleet.js"
+import { LazyDockerTopology } from "../topology/LazyRuntime.js"
+import { TopologyRuntime } from "../topology/Runtime.js"
 import { FleetControl } from "./FleetControl.js"
 import { ApiProcessLive, bootstrapAdmin, corsOrigins } from "./Main.js"
 import { ApiDataLive } from "./Server.js"
@@ -85,6 +87,11 @@ export const serveEmbeddedApi = Effect.gen(function* () {
   }
   const told = { admin: username, password: generated }
   const bus = yield* Bus
+  // Topologies deploy on up's own runtime when it runs one (in-process), else on Docker, loaded on first use.
+  const topologies = Option.match(yield* Effect.serviceOption(TopologyRuntime), {
+    onNone: () => LazyDockerTopology,
+    onSome: (runtime) => Layer.succeed(TopologyRuntime, runtime)
+  })
   const appBus = Layer.scoped(AppBus, makeAppBus(Effect.succeed(bus)))
   const layer = ApiProcessLive({
     serve: {
@@ -100,6 +107,7 @@ export const serveEmbeddedApi = Effect.gen(function* () {
     Layer.provide(WorkerRegistryLive),
     Layer.provide(appBus),
     Layer.provide(FleetControl.inProcess(LOOPBACK_LAN)),
+    Layer.provide(topologies),
     Layer.provideMerge(ApiDataLive)
   )
   const context = yield* Layer.build(layer).pipe(

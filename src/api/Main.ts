@@ -17,6 +17,7 @@ import { MigrationsLive } from "../db/Migrations.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { FleetStore } from "../fleet/Store.js"
 import { optionalBus } from "../fleet/WorkerLayers.js"
+import { LazyDockerTopology } from "../topology/LazyRuntime.js"
 import { JwtSecret } from "./Auth.js"
 import { FleetControl } from "./FleetControl.js"
 import { HealthProbes } from "./Health.js"
@@ -172,6 +173,8 @@ export const runApiMain = (options: ApiMainOptions) =>
     }).pipe(
       Layer.provide(HealthProbes.make(docker)),
       Layer.provide(fleet),
+      // Topology deploys on Docker, loaded when the first one runs.
+      Layer.provide(LazyDockerTopology),
       Layer.provideMerge(bus),
       Layer.provideMerge(data)
     )

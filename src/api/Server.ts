@@ -15,6 +15,7 @@ import { LogRepo } from "../db/LogRepo.js"
 import { PasswordHasher } from "../db/Passwords.js"
 import { StateRepo } from "../db/StateRepo.js"
 import { UserRepo } from "../db/UserRepo.js"
+import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { ApiAuth, type Gate } from "./Auth.js"
 import { DecnetApi } from "./Contract.js"
 import { EdgeCache, serveFromEdge } from "./EdgeCache.js"
@@ -29,6 +30,7 @@ import { FilesHandlers } from "./handlers/Files.js"
 import { DeckiesCache, FleetHandlers } from "./handlers/Fleet.js"
 import { HealthHandlers } from "./handlers/Health.js"
 import { LogsHandlers } from "./handlers/Logs.js"
+import { TopologiesHandlers } from "./handlers/Topologies.js"
 import { WorkersHandlers } from "./handlers/Workers.js"
 import { Admin, AnyUser, StreamViewer, Viewer } from "./Security.js"
 
@@ -61,7 +63,8 @@ const HandlersLive = Layer.mergeAll(
   FleetHandlers,
   CatalogHandlers,
   DeckyServicesHandlers,
-  FilesHandlers
+  FilesHandlers,
+  TopologiesHandlers
 )
 
 /** The repositories the handlers read, over the caller's SqlClient. */
@@ -71,6 +74,7 @@ export const ApiDataLive = Layer.mergeAll(
   FleetRepo.Default,
   EvidenceRepo.Default,
   StateRepo.Default,
+  TopologyRepo.Default,
   // bcrypt on worker threads: a burst of logins must not stall the other requests (spec §4.1).
   UserRepo.Default.pipe(Layer.provide(PasswordHasher.workers()))
 )

@@ -27,7 +27,9 @@ import { MigrationsLive } from "../../src/db/Migrations.js"
 import { LOOPBACK_LAN } from "../../src/fleet/Fleet.js"
 import { InProcessRuntime } from "../../src/fleet/InProcess.js"
 import { FleetStore } from "../../src/fleet/Store.js"
+import type { TopologyRuntime } from "../../src/topology/Runtime.js"
 import type { Backend } from "../db/backends.js"
+import { makeFakeTopologyRuntime } from "./topologyFake.js"
 
 export const JWT_SECRET = "test-secret-0123456789abcdef0123456789"
 export const ADMIN = { username: "admin", password: "admin-password-1" } as const
@@ -35,6 +37,8 @@ export const ADMIN = { username: "admin", password: "admin-password-1" } as cons
 export interface ApiOptions {
   /** An in-process bus (FakeBus) for the fleet and the app bus, instead of none. */
   readonly bus?: "fake" | "none"
+  /** The topology runtime behind deploy/teardown/reap (default: a recording fake that runs nothing). */
+  readonly topologyRuntime?: Layer.Layer<TopologyRuntime>
 }
 
 const serverLayer = (backend: Backend, env: Record<string, string>, options: ApiOptions = {}) => {
@@ -79,6 +83,7 @@ const serverLayer = (backend: Backend, env: Record<string, string>, options: Api
   }).pipe(
     Layer.provide(HealthProbes.make(Option.none())),
     Layer.provide(fleet),
+    Layer.provide(options.topologyRuntime ?? makeFakeTopologyRuntime().layer),
     Layer.provide(registry),
     Layer.provideMerge(appBus.pipe(Layer.provideMerge(bus))),
     Layer.provideMerge(data),

@@ -41,7 +41,7 @@ const KEEPALIVE = Duration.seconds(15)
 const encodeDeckies = Schema.encodeSync(Schema.Array(Decky))
 
 /** On an internal error a stream logs it, sends one `event: error` frame and ends (§5.4). */
-const endWithError =
+export const endWithError =
   (route: string) =>
   <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array> =>
     Stream.catchAllCause(stream, (cause) =>
