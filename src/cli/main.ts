@@ -16,6 +16,7 @@ import { logs } from "./logs.js"
 import { allowed, type Gating, ModeRefused, readGating, refusalMessage } from "./mode.js"
 import { mutate } from "./mutate.js"
 import { reconcile } from "./reconcile.js"
+import { topology } from "./topology.js"
 import { up } from "./up.js"
 
 // Read at startup from package.json beside dist/ or src/ (both are one level under the package root).
@@ -53,7 +54,8 @@ const optional = [
   entry(deploy),
   entry(teardown),
   entry(status),
-  entry(redeploy)
+  entry(redeploy),
+  entry(topology)
 ] as const
 
 /** The root command with only the subcommands this host's role allows. */
