@@ -274,11 +274,11 @@ export const TopologyPage = () => {
   })
   const refresh = () => queryClient.invalidateQueries({ queryKey: key })
   const [lastEvent, setLastEvent] = useState<string | null>(null)
+  // Every event may change what the page shows: an enqueue with expected_version bumps the version, an
+  // applied mutation or a status changes the map. One refetch of the topology (and its mutations) each.
   const stream = useTopologyEvents(id, (e: TopologyEvent) => {
     if (e.name !== "snapshot") setLastEvent(e.name)
-    if (e.name.startsWith("mutation.enqueued") || e.name === "mutation.applying")
-      void queryClient.invalidateQueries({ queryKey: [...key, "mutations"] })
-    else void refresh()
+    void refresh()
   })
 
   const action = useMutation({
@@ -370,10 +370,7 @@ export const TopologyPage = () => {
         {isAdmin && (
           <section className="card" aria-label="Stage an edit">
             {live ? (
-              <StageEdit
-                detail={d}
-                onQueued={() => void queryClient.invalidateQueries({ queryKey: [...key, "mutations"] })}
-              />
+              <StageEdit detail={d} onQueued={() => void refresh()} />
             ) : (
               <>
                 <h2>Stage an edit</h2>

@@ -159,9 +159,10 @@ export const StageEdit = ({
         .
       </p>
       <div className="stage-grid">
-        <label>
-          Edit
+        <div className="gen-field">
+          <label htmlFor={`${id}-op`}>Edit</label>
           <select
+            id={`${id}-op`}
             value={draft.op}
             onChange={(e) => {
               const op = e.target.value
@@ -174,22 +175,27 @@ export const StageEdit = ({
               </option>
             ))}
           </select>
-        </label>
+        </div>
         {n.name && (
-          <label>
-            {draft.op === "add_lan" ? "New LAN name" : "New decky name"}
+          <div className="gen-field">
+            <label htmlFor={`${id}-name`}>{draft.op === "add_lan" ? "New LAN name" : "New decky name"}</label>
             <input
+              id={`${id}-name`}
               type="text"
               value={draft.name}
               maxLength={64}
               onChange={(e) => change({ name: e.target.value })}
             />
-          </label>
+          </div>
         )}
         {n.decky && (
-          <label>
-            Decky
-            <select value={draft.decky} onChange={(e) => change({ decky: e.target.value })}>
+          <div className="gen-field">
+            <label htmlFor={`${id}-decky`}>Decky</label>
+            <select
+              id={`${id}-decky`}
+              value={draft.decky}
+              onChange={(e) => change({ decky: e.target.value })}
+            >
               <option value="">choose a decky…</option>
               {deckies.map((d) => (
                 <option key={d} value={d}>
@@ -197,12 +203,12 @@ export const StageEdit = ({
                 </option>
               ))}
             </select>
-          </label>
+          </div>
         )}
         {n.lan && (
-          <label>
-            LAN
-            <select value={draft.lan} onChange={(e) => change({ lan: e.target.value })}>
+          <div className="gen-field">
+            <label htmlFor={`${id}-lan`}>LAN</label>
+            <select id={`${id}-lan`} value={draft.lan} onChange={(e) => change({ lan: e.target.value })}>
               <option value="">choose a LAN…</option>
               {lans.map((l) => (
                 <option key={l} value={l}>
@@ -210,18 +216,19 @@ export const StageEdit = ({
                 </option>
               ))}
             </select>
-          </label>
+          </div>
         )}
         {n.services && (
-          <label>
-            Services
+          <div className="gen-field">
+            <label htmlFor={`${id}-services`}>Services</label>
             <input
+              id={`${id}-services`}
               type="text"
               value={draft.services}
               placeholder="ssh, http"
               onChange={(e) => change({ services: e.target.value })}
             />
-          </label>
+          </div>
         )}
       </div>
       {conflict !== null && (
