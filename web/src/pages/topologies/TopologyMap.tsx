@@ -113,21 +113,22 @@ export const TopologyMap = ({ detail }: { detail: TopologyDetail }) => {
         {/* Links on top: each leaves its decky's marker, inside the home LAN. */}
         <g className="map-links">
           {l.links.map((k) => {
-            // From the decky's marker to the near edge of the other LAN: its top when it is below, its
-            // bottom when above, its side when on the same row (a cross edge).
+            // Out of the home LAN's left edge first (crossing none of its text), then to the other LAN
+            // near its left end: its top when it is below, its bottom when above, its side on the same row.
             const x1 = k.from.cx
             const y1 = k.from.cy
+            const exit = x1 - 18 - 12
             const to = k.to
             const below = to.y > y1
             const above = to.y + to.h < y1
             const right = to.x > x1
-            const x2 = below || above ? to.x + to.w / 2 : right ? to.x : to.x + to.w
+            const x2 = below || above ? to.x + 30 : right ? to.x : to.x + to.w
             const y2 = below ? to.y : above ? to.y + to.h : to.y + to.h / 2
             const d = below
-              ? `M${x1} ${y1} C${x1 - 40} ${y1 + 70}, ${x2} ${y2 - 60}, ${x2} ${y2}`
+              ? `M${x1} ${y1} L${exit} ${y1} C${exit - 30} ${y1}, ${x2} ${y2 - 50}, ${x2} ${y2}`
               : above
-                ? `M${x1} ${y1} C${x1 - 60} ${y1 - 10}, ${x2} ${y2 + 60}, ${x2} ${y2}`
-                : `M${x1} ${y1} C${x1 + (right ? 120 : -120)} ${y1}, ${x2 + (right ? -60 : 60)} ${y2}, ${x2} ${y2}`
+                ? `M${x1} ${y1} L${exit} ${y1} C${exit - 30} ${y1}, ${x2} ${y2 + 50}, ${x2} ${y2}`
+                : `M${x1} ${y1} L${exit} ${y1} C${exit - 40} ${y1 + 80}, ${x2 + (right ? -60 : 60)} ${y2 + 80}, ${x2} ${y2}`
             return (
               <path
                 key={k.key}

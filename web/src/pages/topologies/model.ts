@@ -111,6 +111,8 @@ const LAN_PAD = 10
 const GAP_X = 36
 const GAP_Y = 64
 const MARGIN = 20
+/** Room left of the leftmost LAN for the links that leave a LAN by its left edge. */
+const MARGIN_X = 56
 
 export interface LanBox {
   readonly lan: LanRow
@@ -187,13 +189,13 @@ export const layout = (t: TopologyDetail): Layout => {
   const order = [...rows.keys()].sort((a, b) => a - b)
   const heightOf = (l: LanRow) => LAN_HEAD + Math.max(1, (homeOf.get(l.id) ?? []).length) * DECKY_H + LAN_PAD
   const rowWidth = (row: ReadonlyArray<LanRow>) => row.length * LAN_W + (row.length - 1) * GAP_X
-  const width = Math.max(LAN_W, ...order.map((r) => rowWidth(rows.get(r) ?? []))) + 2 * MARGIN
+  const width = Math.max(LAN_W, ...order.map((r) => rowWidth(rows.get(r) ?? []))) + 2 * MARGIN_X
 
   const boxes: Array<LanBox> = []
   let y = MARGIN
   for (const r of order) {
     const row = rows.get(r) ?? []
-    let x = MARGIN + (width - 2 * MARGIN - rowWidth(row)) / 2
+    let x = MARGIN_X + (width - 2 * MARGIN_X - rowWidth(row)) / 2
     const h = Math.max(...row.map(heightOf))
     for (const lan of row) {
       const home = [...(homeOf.get(lan.id) ?? [])].sort((a, b) => byName(a.decky, b.decky))
