@@ -258,8 +258,11 @@ export const TopologyPage = () => {
   const queryClient = useQueryClient()
   const [confirm, setConfirm] = useState<Confirm | null>(null)
   const key = ["topology", id] as const
+  /** Set while deleting: the stream's last events must not fetch a topology that is going away (404). */
+  const [leaving, setLeaving] = useState(false)
   const detail = useQuery({
     queryKey: key,
+    enabled: !leaving,
     queryFn: () =>
       call(api.GET("/api/v1/topologies/{topology_id}", { params: { path: { topology_id: id } } })),
     refetchInterval: (q) => {
@@ -269,6 +272,7 @@ export const TopologyPage = () => {
   })
   const mutations = useQuery({
     queryKey: [...key, "mutations"],
+    enabled: !leaving,
     queryFn: () =>
       call(api.GET("/api/v1/topologies/{topology_id}/mutations", { params: { path: { topology_id: id } } }))
   })
@@ -278,7 +282,7 @@ export const TopologyPage = () => {
   // applied mutation or a status changes the map. One refetch of the topology (and its mutations) each.
   const stream = useTopologyEvents(id, (e: TopologyEvent) => {
     if (e.name !== "snapshot") setLastEvent(e.name)
-    void refresh()
+    if (!leaving) void refresh()
   })
 
   const action = useMutation({
@@ -289,12 +293,15 @@ export const TopologyPage = () => {
       else await call(api.DELETE("/api/v1/topologies/{topology_id}", path))
       return what
     },
+    onMutate: (what) => setLeaving(what === "delete"),
+    onError: () => setLeaving(false),
     onSuccess: (what) => {
       setConfirm(null)
       void queryClient.invalidateQueries({ queryKey: ["topologies"] })
       if (what === "delete") {
-        queryClient.removeQueries({ queryKey: key })
+        // Leave first: removing the query while this page still observes it would fetch it again (a 404).
         navigate("/topologies")
+        setTimeout(() => queryClient.removeQueries({ queryKey: key }), 0)
       } else void refresh()
     }
   })
