@@ -2,7 +2,8 @@
  * `decnet mutate` as a process (loaded lazily by the command: it pulls in the database and dockerode).
  * `--watch` runs the schedule until SIGTERM or a stop intent; the one-shots mutate now. A Docker fleet is
  * mutated from here; an in-process fleet runs inside `decnet up`, so a one-shot asks that process over the
- * bus (`decky.<name>.mutate_request`) instead of touching deckies it cannot reach.
+ * bus (`decky.<name>.mutate_request`) instead of touching deckies it cannot reach. `--watch` also drains
+ * the MazeNET mutation queue on the Docker topology runtime (`decnet up` drains it on its in-process one).
  */
 import { Console, Data, Effect, Layer, Option } from "effect"
 import { Bus } from "../bus/Bus.js"
@@ -12,6 +13,9 @@ import { DecnetConfig } from "../config/DecnetConfig.js"
 import type { Deployment } from "../fleet/Model.js"
 import { FleetStore } from "../fleet/Store.js"
 import { DockerDeckyRuntimeLive, FleetStoreLive, optionalBus } from "../fleet/WorkerLayers.js"
+import { DockerLive } from "../docker/DockerLive.js"
+import { DockerTopologyLive } from "../topology/DockerTopology.js"
+import { TopologyRepoLive } from "../topology/TopologyRepo.js"
 import { describeOutcome, mutateAllReport, mutateDeckyOutcome } from "./Mutator.js"
 import { MUTATOR_WORKER, runWatchLoop } from "./Watch.js"
 
@@ -101,6 +105,9 @@ export const runMutateMain = (o: MutateMainOptions) =>
       Layer.succeed(EvidenceWriter, writer)
     )
     if (!o.watch) return yield* oneShot(o).pipe(Effect.provide(services))
-    yield* runWatchLoop({ pollSeconds: o.pollSeconds }).pipe(Effect.provide(services))
+    const topologies = Layer.merge(TopologyRepoLive, DockerTopologyLive().pipe(Layer.provide(DockerLive)))
+    yield* runWatchLoop({ pollSeconds: o.pollSeconds }).pipe(
+      Effect.provide(Layer.merge(services, topologies))
+    )
     yield* Effect.logInfo("mutator: stopped on request")
   }).pipe(Effect.scoped)

@@ -1,17 +1,24 @@
 /**
  * `decnet mutate --watch` (spec/workers.md §4.9, topology.md §9 `run_watch_loop`): one tick mutates the
- * due deckies, then the loop sleeps until the next one is due, at most `poll` and at least 1 s. A bus
- * `decky.<name>.mutate_request` cuts the sleep short and forces that decky. Without a bus it still runs,
- * on its poll alone. Heartbeat `system.mutator.health`; a stop intent on `system.mutator.control` ends it.
+ * due deckies, then drains the live topologies' mutation queues (topology.md §8) when one holds work, then
+ * the loop sleeps until the next decky is due, at most `poll` and at least 1 s. A bus
+ * `decky.<name>.mutate_request` cuts the sleep short and forces that decky; `topology.<id>.mutation.enqueued`
+ * cuts it short for the queue. Without a bus it still runs, on its poll alone. Heartbeat
+ * `system.mutator.health`; a stop intent on `system.mutator.control` ends it.
  */
 import { Cause, Duration, Effect, Queue, Ref, Stream } from "effect"
 import { Bus, type BusEvent } from "../bus/Bus.js"
 import { untilStopRequested } from "../bus/Control.js"
 import { runHealthHeartbeat } from "../bus/Heartbeat.js"
+import { reconcileTopologies } from "../topology/Reconciler.js"
+import type { TopologyRuntime } from "../topology/Runtime.js"
+import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { type MutateAllReport, mutateAllReport, type MutatorContext } from "./Mutator.js"
 
 export const MUTATOR_WORKER = "mutator"
 export const MUTATE_REQUEST_PATTERN = "decky.*.mutate_request"
+/** An enqueued live topology edit (the API publishes it after the row is written). */
+export const TOPOLOGY_ENQUEUED_PATTERN = "topology.*.mutation.enqueued"
 /** Names a pass can be asked for at once; more (a flood of bogus names) are dropped until the next pass. */
 export const MAX_PENDING_REQUESTS = 1024
 /** The default (and longest) sleep between ticks. */
@@ -89,8 +96,21 @@ const watch = (pollSeconds: number) =>
         )
       )
     )
-    // MazeNET seam: live topology mutations (topology.md §8) and agent re-syncs join this loop with their
-    // own wake subscription (`topology.*.mutation.enqueued`) and a step after the flat pass below.
+    // MazeNET: an enqueued topology edit wakes the loop; the tick finds it in the database (the event is a
+    // hint, and the poll finds what a lost one did not announce). Agent re-syncs would join here.
+    yield* bus.subscribe(TOPOLOGY_ENQUEUED_PATTERN).pipe(
+      Effect.flatMap((events) =>
+        events.pipe(
+          Stream.runForEach(() => Queue.offer(wake, undefined)),
+          Effect.forkScoped
+        )
+      ),
+      Effect.catchAll((e) =>
+        Effect.logWarning(
+          `mutator: cannot subscribe to ${TOPOLOGY_ENQUEUED_PATTERN} (${e.message}); topology edits wait for the poll`
+        )
+      )
+    )
     yield* runHealthHeartbeat(MUTATOR_WORKER)
     yield* Effect.logInfo(`mutator watching (poll ${pollSeconds}s)`)
 
@@ -104,9 +124,18 @@ const watch = (pollSeconds: number) =>
       return report.nextDue._tag === "Some" ? report.nextDue.value : undefined
     }).pipe(survive<number | undefined>("mutator tick", undefined))
 
+    // After the flat pass, apart from it: a failing topology drain never holds the fleet's rotation back.
+    const topologyTick = Effect.gen(function* () {
+      const repo = yield* TopologyRepo
+      if (!(yield* repo.hasPendingLiveMutation())) return
+      const drained = yield* reconcileTopologies
+      if (drained > 0) yield* Effect.logInfo(`topology mutations applied: ${drained}`)
+    }).pipe(survive<void>("topology reconcile", undefined))
+
     return yield* Effect.forever(
       Effect.gen(function* () {
         const nextDue = yield* tick
+        yield* topologyTick
         const seconds = sleepSeconds(nextDue, pollSeconds)
         yield* Effect.raceFirst(Effect.sleep(Duration.seconds(seconds)), Queue.take(wake))
       })
@@ -117,7 +146,9 @@ const watch = (pollSeconds: number) =>
  * Run the watch loop until a stop intent arrives (then return) or the fiber is interrupted (SIGTERM,
  * `decnet up` shutting down). Everything it started (subscription, heartbeat) ends with it.
  */
-export const runWatchLoop = (options: WatchOptions = {}): Effect.Effect<void, never, MutatorContext> =>
+export const runWatchLoop = (
+  options: WatchOptions = {}
+): Effect.Effect<void, never, MutatorContext | TopologyRepo | TopologyRuntime> =>
   untilStopRequested(
     MUTATOR_WORKER,
     watch(Math.max(MIN_SLEEP_SECONDS, options.pollSeconds ?? DEFAULT_POLL_SECONDS))

@@ -1,5 +1,5 @@
 // The flat-fleet mutator: rotation rules, `mutateDecky`/`mutateAll`, the `decky_mutated` event and the
-// watch loop (`decnet mutate --watch`, forked by `decnet up`).
+// watch loop (`decnet mutate --watch`, forked by `decnet up`), which also drains MazeNET's mutation queue.
 export {
   DECKY_MUTATED,
   DeckyMutation,
@@ -40,5 +40,6 @@ export {
   requestedDecky,
   runWatchLoop,
   sleepSeconds,
+  TOPOLOGY_ENQUEUED_PATTERN,
   type WatchOptions
 } from "./Watch.js"

@@ -2,15 +2,18 @@
 // sleeps min(next due, poll) with a 1 s floor, a `decky.<name>.mutate_request` wakes it and forces that
 // decky, the deployment presence is logged only when it changes, and it beats and stops like every worker.
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Logger, Option, Queue, Ref, Stream, TestClock } from "effect"
 import type { BusEvent } from "../../src/bus/Bus.js"
 import { requestStop } from "../../src/bus/Control.js"
 import { nullBus } from "../../src/bus/NullBus.js"
 import { Bus } from "../../src/bus/Bus.js"
 import { FleetStore } from "../../src/fleet/Store.js"
 import { requestedDecky, runWatchLoop, sleepSeconds } from "../../src/mutator/Watch.js"
+import { TopologyRuntime } from "../../src/topology/Runtime.js"
+import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { sqliteBackend } from "../db/backends.js"
 import { fleetLayer, makeDecky, makeDeployment } from "../fleet/fakeRuntime.js"
+import { makeRecorderRuntime } from "../topology/recorder.js"
 import { makeWorld, type World } from "./support.js"
 
 // The tests of one `layer` share its TestClock, and an interrupted loop's sleeps stay in its list: each
@@ -21,6 +24,14 @@ const freshEpoch = Effect.suspend(() => {
   return TestClock.setTime(NOW)
 })
 const { backend } = sqliteBackend()
+
+/** The fleet's database, plus the topology queue over it and a runtime that only records (§8 wiring). */
+const recorder = Effect.runSync(makeRecorderRuntime())
+const watchLayer = Layer.mergeAll(
+  fleetLayer(backend),
+  TopologyRepo.Default.pipe(Layer.provide(backend.layer)),
+  Layer.succeed(TopologyRuntime, recorder.service)
+)
 
 /** Wait (real time, bounded) until `cond` holds: the loop runs on its own fiber and the database is real I/O. */
 const until = (what: string, cond: Effect.Effect<boolean>) =>
@@ -80,7 +91,7 @@ describe("sleepSeconds and requestedDecky", () => {
 })
 
 describe("runWatchLoop", () => {
-  layer(fleetLayer(backend), { timeout: "60 seconds" })((it) => {
+  layer(watchLayer, { timeout: "60 seconds" })((it) => {
     it.scoped("sleeps until the next decky is due, mutates it (scheduled), then sleeps the poll", () =>
       Effect.gen(function* () {
         yield* freshEpoch
@@ -156,6 +167,41 @@ describe("runWatchLoop", () => {
         // Still at the same instant: the request did not wait for the poll.
         expect(yield* TestClock.currentTimeMillis).toBe(NOW)
       })
+    )
+
+    it.scoped(
+      "§54 topology.<id>.mutation.enqueued wakes the loop, which drains that topology's queue at once",
+      () =>
+        Effect.gen(function* () {
+          yield* freshEpoch
+          const w = yield* makeWorld(undefined)
+          const repo = yield* TopologyRepo
+          const t = yield* repo.createTopology({
+            name: `watch-${process.pid}-${NOW}`,
+            mode: "unihost",
+            config_snapshot: { blank: true }
+          })
+          yield* repo.addLan({ topology_id: t.id, name: "dmz", subnet: "10.9.0.0/24", is_dmz: true })
+          yield* repo.updateStatus(t.id, "active")
+          const applied = yield* Queue.unbounded<BusEvent>()
+          yield* (yield* w.bus.subscribe(`topology.${t.id}.mutation.applied`)).pipe(
+            Stream.runForEach((e) => Queue.offer(applied, e)),
+            Effect.forkScoped
+          )
+          yield* startLoop(w)
+          yield* sleepingUntil(NOW + 10_000)
+          const id = yield* repo.enqueueMutation(t.id, "add_lan", { name: "lan-a", subnet: "10.9.1.0/24" })
+          yield* w.bus.publish(
+            `topology.${t.id}.mutation.enqueued`,
+            { mutation_id: id, op: "add_lan" },
+            "enqueued"
+          )
+          expect((yield* Queue.take(applied)).payload).toEqual({ mutation_id: id, op: "add_lan" })
+          // Woken, not polled: the clock has not moved.
+          expect(yield* TestClock.currentTimeMillis).toBe(NOW)
+          expect((yield* repo.listLans(t.id)).map((l) => l.name)).toEqual(["dmz", "lan-a"])
+          yield* repo.deleteTopologyCascade(t.id)
+        })
     )
 
     it.scoped("logs the deployment's presence only when it changes", () =>
