@@ -7,9 +7,11 @@
  * - SQLite under ~/.decnet (or DECNET_DB_PATH / DECNET_DB_URL), migrated;
  * - the in-process fleet: the stored deployment resumed, or three deckies of three archetypes planned on
  *   127.77.0.0/24; the services' events go straight into the collector, which writes the evidence files;
- * - the ingester (evidence file → rows, credentials, bounties → `system.log`), the mutator's watch loop,
- *   the fleet reconciler, and a sync loop that applies what `decnet deploy | teardown | mutate` changed
- *   from another process.
+ * - the ingester (evidence file → rows, credentials, bounties → `system.log`), the mutator's watch loop
+ *   (which also applies live MazeNET edits), the fleet reconciler, and a sync loop that applies what
+ *   `decnet deploy | teardown | mutate` changed from another process;
+ * - MazeNET topologies on the in-process topology runtime: every live one of the database resumed, and with
+ *   `--topology depth=2,branching=2` one generated and kept (UpTopology.ts), its LANs on loopback blocks.
  *
  * Ctrl-C interrupts it: the deckies stop, the evidence writer flushes, the bus says goodbye, and the
  * next `up` resumes the same fleet and database (the ingester picks up from its stored position).
@@ -43,8 +45,12 @@ import { isHoneypotSlug } from "../honeypots/Registry.js"
 import { ingesterOptions, runIngester } from "../ingester/Ingester.js"
 import { IngestStore } from "../ingester/Store.js"
 import { runWatchLoop } from "../mutator/Watch.js"
+import { InProcessTopologyLive } from "../topology/InProcessTopology.js"
+import type { TopologyConfig } from "../topology/Model.js"
+import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { evidenceBase, LOOPBACK_LAN } from "./FleetRun.js"
 import { plainTable } from "./Table.js"
+import { markTopologiesStopped, startTopologies, type TopologyView, topologyLines } from "./UpTopology.js"
 
 export class UpError extends Data.TaggedError("UpError")<{ readonly message: string }> {}
 
@@ -53,6 +59,8 @@ export interface UpOptions {
   readonly once: boolean
   /** Print the ready line as JSON. */
   readonly json: boolean
+  /** `--topology depth=2,branching=2,…`, parsed: a generated topology kept running next to the fleet. */
+  readonly topology: Option.Option<TopologyConfig>
 }
 
 /** The first fleet of a fresh `up`: three archetypes, so a scan sees a small, varied LAN. */
@@ -210,6 +218,8 @@ interface Where {
   readonly privileged: boolean
   /** The embedded API: where it listens, or why it does not (none with --once). */
   readonly api: Option.Option<Either.Either<EmbeddedApi, EmbeddedApiFailure>>
+  /** The MazeNET topologies running here. */
+  readonly topologies: ReadonlyArray<TopologyView>
 }
 
 const apiJson = (api: Either.Either<EmbeddedApi, EmbeddedApiFailure>) =>
@@ -258,7 +268,8 @@ const readyJson = (state: DeploymentState, where: Where) =>
       hostname: d.hostname,
       archetype: d.archetype,
       services: endpointsOf(state.ports[d.name] ?? [])
-    }))
+    })),
+    ...(where.topologies.length === 0 ? {} : { topologies: where.topologies })
   })
 
 /** A first touch to suggest: ssh when a decky has it, else any TCP service. */
@@ -293,6 +304,7 @@ const readyText = (state: DeploymentState, where: Where, mode: string) => {
     ...Option.match(where.api, { onNone: () => [], onSome: apiLines }),
     "",
     plainTable(["DECKY", "IP", "ARCHETYPE", "SERVICE", "ADDRESS"], rows),
+    ...topologyLines(where.topologies),
     offset,
     `Touch a decky (e.g. \`${example(state)}\`), then see the events:`,
     "  decnet logs --follow          (--json, --decky NAME, --service ssh, --event auth_attempt)",
@@ -319,17 +331,19 @@ export const runUp = (o: UpOptions) =>
       const privileged = process.getuid?.() === 0
       const db = yield* dbDescription
 
-      const data = Layer.mergeAll(FleetStore.Default, IngestStore.Default).pipe(
+      const data = Layer.mergeAll(FleetStore.Default, IngestStore.Default, TopologyRepo.Default).pipe(
         Layer.provideMerge(Layer.mergeAll(StateRepo.Default, FleetRepo.Default, MigrationsLive)),
         Layer.provideMerge(DbLive)
       )
-      const fleet = InProcessRuntime({ privileged }).pipe(
+      const fleet = Layer.merge(InProcessRuntime({ privileged }), InProcessTopologyLive({ privileged })).pipe(
         Layer.provideMerge(InProcessSinkLive),
         Layer.provideMerge(CollectorLive),
         Layer.provideMerge(EvidenceWriterLive(logBase)),
         Layer.provideMerge(Layer.merge(data, optionalBus("decnet-up")))
       )
 
+      // The topologies this up runs, for the stop bookkeeping.
+      const running = yield* Ref.make<ReadonlyArray<TopologyView>>([])
       const program = Effect.gen(function* () {
         const fresh = yield* ensureDeployment(logBase)
         const sync = yield* syncRuntime
@@ -344,7 +358,11 @@ export const runUp = (o: UpOptions) =>
         const api = o.once
           ? Option.none()
           : Option.some(yield* Effect.either(Effect.provide(serveEmbeddedApi, probes)))
-        const where: Where = { db, bus, log: logBase, fresh, privileged, api }
+        const topologies = yield* startTopologies(o.topology).pipe(
+          Effect.mapError((e) => new UpError({ message: `--topology: ${e.message}` }))
+        )
+        yield* Ref.set(running, topologies)
+        const where: Where = { db, bus, log: logBase, fresh, privileged, api, topologies }
         yield* Console.log(
           o.json ? readyJson(state.value, where) : readyText(state.value, where, settings.mode)
         )
@@ -377,6 +395,7 @@ export const runUp = (o: UpOptions) =>
         if (Option.isNone(state)) return
         for (const d of state.value.config.deckies)
           yield* store.setState(d.name, "pending", "decnet up is not running")
+        yield* markTopologiesStopped(yield* Ref.get(running))
       }).pipe(
         Effect.catchAllCause((cause) => Effect.logWarning("could not record the fleet as stopped", cause))
       )
