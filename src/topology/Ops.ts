@@ -446,6 +446,9 @@ const updateDecky = (ctx: OpContext, payload: typeof UpdateDeckyPayload.Type) =>
 
 const decodeLanPatch = decodePayload("update_lan", LanPatchFields)
 
+/** The LAN fields only the editor's map reads. */
+const LAYOUT_LAN_FIELDS = ["x", "y", "docker_network_id"] as const
+
 /** The LAN fields a deployed LAN cannot change (its network would have to be rebuilt). */
 const FROZEN_LAN_FIELDS = ["subnet", "is_dmz"] as const
 
@@ -467,9 +470,17 @@ const updateLan = (ctx: OpContext, payload: typeof UpdateLanPayload.Type) =>
       ...(payload.x !== undefined ? { x: payload.x } : {}),
       ...(payload.y !== undefined ? { y: payload.y } : {})
     }
-    yield* repo.updateLan(lan.value.id, patch, { enforcePending: false })
-    // Coordinates and names are the database's alone: the runtime is not asked.
-    yield* postApply(ctx, yield* hydrate(ctx.topologyId))
+    const updated = yield* repo.updateLan(lan.value.id, patch, { enforcePending: false })
+    // Coordinates and names are the database's alone: the runtime is not asked. No rule reads a LAN's
+    // coordinates, so a layout-only edit (the map's drags, the common case) is checked on the topology as
+    // read with the LAN as written, without reading it all again.
+    const layoutOnly = Object.keys(patch).every((k) => LAYOUT_LAN_FIELDS.some((f) => f === k))
+    yield* postApply(
+      ctx,
+      layoutOnly
+        ? { ...ctx.before, lans: ctx.before.lans.map((l) => (l.id === updated.id ? updated : l)) }
+        : yield* hydrate(ctx.topologyId)
+    )
   })
 
 // ---- dispatch ----------------------------------------------------------------------------------------------
