@@ -4,9 +4,10 @@
  *   (a) live-mutation latency: from `enqueueMutation` (the API's row, then its `…mutation.enqueued` hint) to
  *       `topology.<id>.mutation.applied` heard on the bus, through the mutator's real watch loop, in the
  *       shape `decnet up` runs it: the unix broker in this process, one bus client publishing and listening
- *       (the API's), one for the watch loop. The topology's runtime is a no-op, so the ops are database-only
- *       (update_lan coordinates, then add_lan). p50/p99 over BENCH_TOPO_OPS ops (default 1,000) per op and
- *       backend, against the target p99 ≤ 20 ms and the original's 10 s poll (no wake-up: 5 s on average).
+ *       (the API's), one for the watch loop. The topology's runtime is a no-op, so the ops are database-only:
+ *       update_lan (coordinates), then add_lan and remove_lan of the same LAN in turn. p50/p99 over
+ *       BENCH_TOPO_OPS ops (default 1,000) per op and backend, against the target p99 ≤ 20 ms and the
+ *       original's 10 s poll (no wake-up: 5 s on average, 10 s at worst).
  *   (b) generate, validate and persist a depth-4, branching-4 topology (BENCH_TOPO_PERSIST_ROUNDS, default 3).
  *   (c) the in-process runtime: deploy a depth-2, branching-2 topology on loopback (seconds per decky).
  *
@@ -199,27 +200,40 @@ const mutationLatency = (dir: string) =>
         return performance.now() - t0
       })
 
-    const series = (op: string, payloadOf: (i: number) => Readonly<Record<string, unknown>>) =>
+    /** `count` measured ops (after the warm-up), each the `i`-th of the script; figures per op name. */
+    const series = (
+      count: number,
+      script: (i: number) => readonly [string, Readonly<Record<string, unknown>>]
+    ) =>
       Effect.gen(function* () {
-        const samples: Array<number> = []
-        for (let i = 0; i < WARMUP + OPS; i++) {
-          const t = yield* one(op, payloadOf(i))
-          if (i >= WARMUP) samples.push(t)
+        const samples = new Map<string, Array<number>>()
+        for (let i = 0; i < WARMUP + count; i++) {
+          const [op, payload] = script(i)
+          const t = yield* one(op, payload)
+          if (i >= WARMUP) samples.set(op, [...(samples.get(op) ?? []), t])
         }
-        const sorted = [...samples].sort((a, b) => a - b)
-        return {
-          op,
-          p50: quantile(sorted, 0.5),
-          p99: quantile(sorted, 0.99),
-          max: sorted[sorted.length - 1] ?? Number.NaN,
-          mean: samples.reduce((a, b) => a + b, 0) / samples.length
-        } satisfies Latency
+        return [...samples].map(([op, xs]): Latency => {
+          const sorted = [...xs].sort((a, b) => a - b)
+          return {
+            op,
+            p50: quantile(sorted, 0.5),
+            p99: quantile(sorted, 0.99),
+            max: sorted[sorted.length - 1] ?? Number.NaN,
+            mean: xs.reduce((x, y) => x + y, 0) / xs.length
+          }
+        })
       })
 
-    const coords = yield* series("update_lan", (i) => ({ name: "LAN-00", x: i, y: -i }))
-    const lans = yield* series("add_lan", (i) => ({ name: `LAN-bench-${i}` }))
+    const coords = yield* series(OPS, (i) => ["update_lan", { name: "LAN-00", x: i, y: -i }])
+    // add_lan and remove_lan of the same LAN in turn: the topology keeps its size (a growing one would
+    // measure its size instead).
+    const lans = yield* series(2 * OPS, (i) =>
+      i % 2 === 0
+        ? ["add_lan", { name: `LAN-bench-${i >> 1}` }]
+        : ["remove_lan", { name: `LAN-bench-${i >> 1}` }]
+    )
     yield* repo.deleteTopologyCascade(topology.id)
-    return [coords, lans]
+    return [...coords, ...lans]
   })
 
 // ---- (b) ------------------------------------------------------------------------------------------------
