@@ -7,7 +7,7 @@
  * URL: `/topologies?generate=1` opens the generate dialog; `/topologies?status=active` filters the list.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query"
-import { useState } from "react"
+import { useEffect, useMemo, useState } from "react"
 import { Link, useNavigate, useParams, useSearchParams } from "react-router"
 import { api, call } from "../api/client"
 import { useAuth } from "../auth"
@@ -43,8 +43,9 @@ const STATUSES: ReadonlyArray<TopologyStatus> = [
   "torn_down"
 ]
 const isStatus = (s: string | null): s is TopologyStatus => STATUSES.some((x) => x === s)
-/** While the status is changing by itself, poll as well as listen (the stream may be reconnecting). */
+/** While the status is changing by itself, poll as well as listen. */
 const TRANSITIONAL: ReadonlyArray<TopologyStatus> = ["deploying", "tearing_down"]
+const POLL_MS = 3_000
 
 const Status = ({ status }: { status: string }) => (
   <span className={`tstatus ${stateClass(status)}`} data-testid="topology-status">
@@ -257,9 +258,13 @@ export const TopologyPage = () => {
   const navigate = useNavigate()
   const queryClient = useQueryClient()
   const [confirm, setConfirm] = useState<Confirm | null>(null)
-  const key = ["topology", id] as const
+  const key = useMemo(() => ["topology", id] as const, [id])
   /** Set while deleting: the stream's last events must not fetch a topology that is going away (404). */
   const [leaving, setLeaving] = useState(false)
+  // The stream says when something changed; while a mutation is in flight or the status is moving by
+  // itself the page polls as well, so it converges even if the stream missed an event or is reconnecting.
+  const cached = queryClient.getQueryData<ReadonlyArray<MutationRow>>([...key, "mutations"])
+  const inFlight = (cached ?? []).some((m) => m.state === "pending" || m.state === "applying")
   const detail = useQuery({
     queryKey: key,
     enabled: !leaving,
@@ -267,16 +272,23 @@ export const TopologyPage = () => {
       call(api.GET("/api/v1/topologies/{topology_id}", { params: { path: { topology_id: id } } })),
     refetchInterval: (q) => {
       const s = q.state.data?.topology.status
-      return s !== undefined && TRANSITIONAL.includes(s) ? 3_000 : false
+      return (s !== undefined && TRANSITIONAL.includes(s)) || inFlight ? POLL_MS : false
     }
   })
   const mutations = useQuery({
     queryKey: [...key, "mutations"],
     enabled: !leaving,
     queryFn: () =>
-      call(api.GET("/api/v1/topologies/{topology_id}/mutations", { params: { path: { topology_id: id } } }))
+      call(api.GET("/api/v1/topologies/{topology_id}/mutations", { params: { path: { topology_id: id } } })),
+    refetchInterval: (q) =>
+      (q.state.data ?? []).some((m) => m.state === "pending" || m.state === "applying") ? POLL_MS : false
   })
   const refresh = () => queryClient.invalidateQueries({ queryKey: key })
+  // A mutation that finished (seen by the poll) changed the topology: fetch it once more.
+  const done = (mutations.data ?? []).filter((m) => m.state === "applied" || m.state === "failed").length
+  useEffect(() => {
+    if (done > 0) void queryClient.invalidateQueries({ queryKey: key, exact: true })
+  }, [done, queryClient, key])
   const [lastEvent, setLastEvent] = useState<string | null>(null)
   // Every event may change what the page shows: an enqueue with expected_version bumps the version, an
   // applied mutation or a status changes the map. One refetch of the topology (and its mutations) each.

@@ -237,7 +237,7 @@ export const StageEdit = ({
             <strong>Version conflict.</strong> This edit was made on version {conflict.expected}, but the
             topology
             {conflict.current === undefined ? " has changed since" : ` is now at version ${conflict.current}`}
-            : someone else changed it. Nothing was applied; your edit is kept below as you made it.
+            : someone else changed it. Nothing was applied, and your edit is kept as you made it.
           </p>
           <div className="actions">
             <button
