@@ -1,7 +1,9 @@
 // The dashboard's MazeNET page end to end (issue 15): `decnet up` as a child process, Debian's chromium
 // through playwright-core (test/web/browser.ts). An admin generates a small topology from the page (a field
 // error first), deploys it and sees it become active on its map; a LAN added as a mutation from the page
-// appears in the map without a reload (the topology's SSE stream); a mutation enqueued through the API
+// appears in the map without a reload (the topology's SSE stream says so; while a mutation is in flight the
+// page also polls, and on `decnet up` the stream carries no bus event yet, so the poll is what this proves
+// today); a mutation enqueued through the API
 // behind the page's back makes the page's next edit a version conflict, which says so with the current
 // version, keeps the edit, and re-applies it on the latest version; teardown and delete ask first. A
 // screenshot of the page goes to test-results/dashboard (or DECNET_SCREENSHOTS) as mazenet.png.
@@ -60,6 +62,14 @@ suite("the MazeNET page in chromium, against decnet up", () => {
   }
   const heading = (p: Page, name: string) =>
     p.getByRole("heading", { level: 1, name }).waitFor({ timeout: 10_000 })
+  /** Visible inputs, selects, textareas and buttons with no accessible name (as dashboard.test.ts checks). */
+  const unlabelled = async (p: Page) =>
+    (await p.evaluate(`[...document.querySelectorAll("input, select, textarea, button")]
+      .filter((el) => el.offsetParent !== null && el.type !== "hidden")
+      .filter((el) => !(el.labels && el.labels.length > 0) && !el.getAttribute("aria-label")
+        && !el.getAttribute("aria-labelledby") && !(el.tagName === "BUTTON" && el.textContent.trim() !== "")
+        && !el.getAttribute("title"))
+      .map((el) => el.outerHTML.slice(0, 120))`)) as Array<string>
   const lanInMap = (p: Page, lan: string) => p.locator(`[data-testid="topology-map"] [data-lan="${lan}"]`)
   /** Problems other than the 409 this test provokes on purpose. */
   const unexpected = () =>
@@ -114,6 +124,7 @@ suite("the MazeNET page in chromium, against decnet up", () => {
     await p.getByText("No topologies yet").waitFor({ timeout: 10_000 })
     await p.getByRole("button", { name: "Generate", exact: true }).click()
     const dialog = p.getByRole("dialog")
+    expect(await unlabelled(p), "the generate dialog").toEqual([])
     await dialog.getByLabel("Name", { exact: true }).fill(NAME)
     await dialog.getByLabel("Depth").fill("2")
     await dialog.getByLabel("Branching").fill("2")
@@ -157,8 +168,17 @@ suite("the MazeNET page in chromium, against decnet up", () => {
     const p = page()
     await p.evaluate("window.decnetMarker = 16")
     const form = p.getByRole("form", { name: "Stage an edit" })
-    await form.getByLabel("Edit", { exact: true }).selectOption("add_lan")
-    await form.getByLabel("New LAN name").fill("lan-live")
+    // every control of the page has a name, for each kind of edit; the form is reached with Tab
+    for (const op of ["add_decky", "attach_decky", "remove_decky", "add_lan"]) {
+      await form.getByLabel("Edit", { exact: true }).selectOption(op)
+      expect(await unlabelled(p), `the topology page with ${op}`).toEqual([])
+    }
+    await form.getByLabel("Edit", { exact: true }).focus()
+    await p.keyboard.press("Tab")
+    expect(await p.evaluate("document.activeElement && document.activeElement.labels[0].textContent")).toBe(
+      "New LAN name"
+    )
+    await p.keyboard.type("lan-live")
     await form.getByRole("button", { name: "Queue the edit" }).click()
     await form.getByRole("status").filter({ hasText: "is queued" }).waitFor({ timeout: 10_000 })
     await lanInMap(p, "lan-live").waitFor({ timeout: 30_000 })
