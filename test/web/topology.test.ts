@@ -223,6 +223,36 @@ suite("the MazeNET page in chromium, against decnet up", () => {
     expect(unexpected()).toEqual([])
   })
 
+  it("reads the stream's named events: a mutation.applied frame refetches the topology", async () => {
+    // The stream's frames as the server writes them (spec §8), served by a stub so this holds whether or
+    // not the bus delivers: the page must take each named event, not only `message`.
+    const p = page()
+    const frames = [
+      ": keepalive\n\n",
+      `event: snapshot\ndata: ${JSON.stringify({ topology_id: topologyId, status: "active", in_flight: [] })}\n\n`,
+      `event: mutation.applied\ndata: ${JSON.stringify({
+        topic: `topology.${topologyId}.mutation.applied`,
+        type: "applied",
+        ts: Date.now() / 1000,
+        payload: { mutation_id: "stub", op: "add_lan" }
+      })}\n\n`
+    ].join("")
+    await p.route("**/api/v1/topologies/*/events?*", (r) =>
+      r.fulfill({ status: 200, contentType: "text/event-stream", body: frames })
+    )
+    const refetched = p.waitForResponse(
+      (r) => r.url().endsWith(`/api/v1/topologies/${topologyId}`) && r.status() === 200,
+      { timeout: 15_000 }
+    )
+    await p.reload()
+    await heading(p, `MazeNET · ${NAME}`)
+    await p.getByText("last event: mutation.applied").waitFor({ timeout: 15_000 })
+    await refetched
+    await p.unroute("**/api/v1/topologies/*/events?*")
+    await p.getByText("Live updates").waitFor({ timeout: 15_000 })
+    expect(unexpected()).toEqual([])
+  })
+
   it("tears down and deletes only after a confirmation", async () => {
     const p = page()
     await p.getByRole("button", { name: "Teardown", exact: true }).click()
