@@ -75,7 +75,7 @@ suite("the MazeNET page in chromium, against decnet up", () => {
   const unexpected = () =>
     (admin?.problems ?? []).filter(
       (x) =>
-        !/^http 409: POST .*\/topologies\/[^/]+\/mutations$/.test(x) &&
+        !/^http 409: POST .*\/topologies(\/[^/]+\/mutations)?$/.test(x) &&
         !x.includes("the server responded with a status of 409 (Conflict)")
     )
 
@@ -250,6 +250,24 @@ suite("the MazeNET page in chromium, against decnet up", () => {
     await refetched
     await p.unroute("**/api/v1/topologies/*/events?*")
     await p.getByText("Live updates").waitFor({ timeout: 15_000 })
+    expect(unexpected()).toEqual([])
+  })
+
+  it("shows the server's refusal of a duplicate name under the name field", async () => {
+    const p = page()
+    await p.getByRole("link", { name: "← All topologies" }).click()
+    await heading(p, "MazeNET")
+    await p.getByRole("link", { name: NAME }).waitFor()
+    await p.getByRole("button", { name: "Generate", exact: true }).click()
+    const dialog = p.getByRole("dialog")
+    await dialog.getByLabel("Name", { exact: true }).fill(NAME)
+    await dialog.getByRole("button", { name: "Generate" }).click()
+    await dialog.getByText(`A topology named '${NAME}' already exists.`).waitFor({ timeout: 10_000 })
+    expect(await dialog.getByLabel("Name", { exact: true }).getAttribute("aria-invalid")).toBe("true")
+    await p.keyboard.press("Escape")
+    await dialog.waitFor({ state: "hidden" })
+    await p.getByRole("link", { name: NAME }).click()
+    await heading(p, `MazeNET · ${NAME}`)
     expect(unexpected()).toEqual([])
   })
 
