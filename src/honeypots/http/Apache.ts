@@ -97,13 +97,6 @@ const NOTES: Readonly<Record<BadRequestNote, string>> = {
     "Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n"
 }
 
-/**
- * The first bytes OpenSSL's record layer takes for plain HTTP on a TLS port (SSL_R_HTTP_REQUEST),
- * which mod_ssl answers with a plain-text 400.
- */
-export const looksLikePlainHttp = (head: Buffer): boolean =>
-  /^(GET |POST |HEAD |PUT )/.test(head.toString("latin1", 0, 5))
-
 /** The body of ap_send_error_response's canned page for `status` (get_canned_error_string). */
 const cannedMessage = (status: number, method: string, note: BadRequestNote): string => {
   switch (status) {

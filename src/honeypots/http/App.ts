@@ -21,7 +21,7 @@ import {
   type Peer,
   type ServiceEvents
 } from "../runtime/index.js"
-import { ALLOW_STATIC, looksLikePlainHttp, parseHost, parseTarget, type Signature } from "./Apache.js"
+import { ALLOW_STATIC, parseHost, parseTarget, type Signature } from "./Apache.js"
 import { classifyAuthorization, extractFormCredentials } from "./Credentials.js"
 import type { HttpEvent } from "./Events.js"
 import { type Deadlines, errorReply, type H1Handler, type H1Request, serveH1, Wire } from "./H1.js"
@@ -676,11 +676,32 @@ export const handOffH2 = (
     yield* untilClosed(socket)
   })
 
+/** How the opening of an https connection ended (serveTls). */
+type TlsOpening =
+  /** Handshake done, HTTP/1.x chosen (or nothing: no ALPN is HTTP/1.1 for mod_ssl). */
+  | { readonly _tag: "Http1"; readonly secure: tls.TLSSocket }
+  /** Plain HTTP on the TLS port, answered with `bodyBytes` of page; the event is still to log. */
+  | { readonly _tag: "PlainHttp"; readonly handler: H1Handler; readonly bodyBytes: number }
+  /** The socket closed: after an h2 session, a failed handshake, a refused ALPN, a cut. */
+  | { readonly _tag: "Closed" }
+
+const CLOSED: TlsOpening = { _tag: "Closed" }
+
+/** The error code node gives an OpenSSL error (`ERR_SSL_<REASON>`). */
+const errorCode = (e: Error): string | undefined =>
+  "code" in e && typeof e.code === "string" ? e.code : undefined
+
 /**
  * serveTcp handler body for https: terminate TLS here, then serve the decrypted stream with the
  * HTTP/1 engine, or hand it to node:http2 when ALPN chose h2 (through a replay Duplex, so the
  * SETTINGS tap sees the client's frames). One that never finishes the handshake is closed
  * `handshakeTimeoutMs` after the hand-off (by the runtime, reason `handshake`).
+ *
+ * TLS reads the accepted socket's native handle from the first byte, as mod_ssl's OpenSSL does, and
+ * plain HTTP is OpenSSL's own finding, the one mod_ssl (and nginx) answer in plain text:
+ * `SSL_R_HTTP_REQUEST`, a first record header reading `GET `, `POST `, `HEAD ` or `PUT `. The
+ * handshake, an h2 session and the wait for its close are callbacks under one suspension of the
+ * connection's fiber, as many as an HTTP/1 connection needs before its engine runs.
  */
 export const serveTls = (
   conn: Connection,
@@ -693,67 +714,64 @@ export const serveTls = (
   Effect.gen(function* () {
     // The runtime's sweeper closes the connection if the handshake is not done in time.
     const handshaken = conn.within(handshakeTimeoutMs)
-    // OpenSSL reads a 5-byte record header first; plain HTTP there is mod_ssl's plain-text 400.
-    const head = yield* conn.readBytes(5).pipe(Effect.option)
-    if (Option.isNone(head)) return
-    if (looksLikePlainHttp(head.value)) {
-      const h = h1Handler(
-        stack.config,
-        stack.persona,
-        stack.site,
-        stack.hostname,
-        emitter,
-        {
-          upgrade: undefined,
-          sni: undefined
-        },
-        stack.deadlines
-      )
-      const now = yield* Clock.currentTimeMillis
-      const page = stack.persona.serverHeader.startsWith("nginx")
-        ? nginxPlainHttp(stack.persona.serverHeader, now)
-        : errorReply(h, 400, now, "plain_http", 80)
-      yield* conn.write(page)
-      yield* h.onError(400, "", "", page.length - page.indexOf("\r\n\r\n") - 4)
-      return yield* conn.end()
-    }
-    const { socket, secure } = yield* Effect.sync(() => {
+    const clock = yield* Effect.clock
+    const opening = yield* Effect.async<TlsOpening>((resume) => {
+      // Bytes the runtime already buffered go back in front: TLSSocket feeds a net.Socket's readable
+      // buffer to its engine first (as Connection.startTls relies on), then reads the handle itself.
+      let settled = false
+      const settle = (opening: TlsOpening) => {
+        if (settled) return
+        settled = true
+        resume(Effect.succeed(opening))
+      }
       const socket = conn.detach()
-      // The peeked record header goes back in front of the rest: TLSSocket feeds a net.Socket's
-      // readable buffer to its engine first (as Connection.startTls relies on), and then reads the
-      // native handle itself, without the JS stream adapter a Duplex transport would need.
-      socket.pause()
-      socket.unshift(head.value)
+      if (socket.destroyed) return settle(CLOSED)
       const secure = new tls.TLSSocket(socket, {
         isServer: true,
         secureContext,
         ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {})
       })
-      secure.on("error", () => secure.destroy())
-      secure.once("close", () => socket.destroy())
-      return { socket, secure }
-    })
-    const ok = yield* Effect.async<boolean>((resume) => {
-      const onSecure = () => resume(Effect.succeed(true))
-      const onClose = () => resume(Effect.succeed(false))
-      secure.once("secure", onSecure)
-      secure.once("close", onClose)
-      return Effect.sync(() => {
-        secure.off("secure", onSecure)
-        secure.off("close", onClose)
-        socket.destroy()
+      let plain: TlsOpening | undefined
+      secure.on("error", (e) => {
+        // OpenSSL sends no alert for it, and node closes the socket with the TLS one: the answer
+        // goes out now, in plain text, on the socket underneath.
+        if (plain === undefined && errorCode(e) === "ERR_SSL_HTTP_REQUEST" && socket.writable) {
+          const handler = h1Handler(
+            stack.config,
+            stack.persona,
+            stack.site,
+            stack.hostname,
+            emitter,
+            { upgrade: undefined, sni: undefined },
+            stack.deadlines
+          )
+          const now = clock.unsafeCurrentTimeMillis()
+          const page = stack.persona.serverHeader.startsWith("nginx")
+            ? nginxPlainHttp(stack.persona.serverHeader, now)
+            : errorReply(handler, 400, now, "plain_http", 80)
+          socket.end(page)
+          plain = { _tag: "PlainHttp", handler, bodyBytes: page.length - page.indexOf("\r\n\r\n") - 4 }
+        }
+        secure.destroy()
       })
+      secure.once("close", () => socket.destroy())
+      socket.once("close", () => settle(plain ?? CLOSED))
+      secure.once("secure", () => {
+        handshaken()
+        const h2 = stack.h2
+        if (secure.alpnProtocol === "h2" && h2 !== undefined) {
+          // node:http2 serves it from here; the fiber waits for the socket to close.
+          const tapped = new ReplayedSocket(secure, Buffer.alloc(0), stack.tap(emitter))
+          stack.links.during(tapped, { emitter }, () => h2.emit("connection", tapped))
+        } else if (!stack.h1 || (secure.alpnProtocol !== false && secure.alpnProtocol !== "http/1.1"))
+          secure.destroy()
+        else settle({ _tag: "Http1", secure })
+      })
+      return Effect.sync(() => socket.destroy())
     })
-    handshaken()
-    if (!ok) return
-    const h2 = stack.h2
-    if (secure.alpnProtocol === "h2" && h2 !== undefined) {
-      const tapped = new ReplayedSocket(secure, Buffer.alloc(0), stack.tap(emitter))
-      stack.links.during(tapped, { emitter }, () => h2.emit("connection", tapped))
-      return yield* untilClosed(socket)
-    }
-    if (!stack.h1 || (secure.alpnProtocol !== false && secure.alpnProtocol !== "http/1.1"))
-      return yield* Effect.sync(() => secure.destroy())
+    if (opening._tag === "PlainHttp") return yield* opening.handler.onError(400, "", "", opening.bodyBytes)
+    if (opening._tag === "Closed") return
+    const secure = opening.secure
     const servername = secure.servername
     yield* serveH1(
       new Wire(secure, Buffer.alloc(0)),
@@ -764,7 +782,7 @@ export const serveTls = (
         stack.hostname,
         emitter,
         {
-          upgrade: h2 === undefined ? undefined : "h2",
+          upgrade: stack.h2 === undefined ? undefined : "h2",
           sni: typeof servername === "string" && servername !== "" ? servername : undefined
         },
         stack.deadlines
