@@ -198,12 +198,34 @@ export type Target =
   | { readonly _tag: "NotFound" }
 
 /**
+ * Whether an origin-form target is its own path (most requests): no `%`, `?` or `#`, and no segment
+ * that is empty (but a trailing one), `.` or `..`. One pass over the characters, no regular expression.
+ */
+const mapsToItself = (target: string): boolean => {
+  if (target.charCodeAt(0) !== 0x2f) return false
+  let start = 1
+  for (let i = 1; i <= target.length; i++) {
+    const c = i < target.length ? target.charCodeAt(i) : 0x2f
+    if (c === 0x25 || c === 0x3f || c === 0x23) return false
+    if (c !== 0x2f) continue
+    const length = i - start
+    if (length === 0 && i < target.length) return false
+    if (length === 1 && target.charCodeAt(start) === 0x2e) return false
+    if (length === 2 && target.charCodeAt(start) === 0x2e && target.charCodeAt(start + 1) === 0x2e)
+      return false
+    start = i + 1
+  }
+  return true
+}
+
+/**
  * The request target as Apache maps it: `*`, an origin form or an absolute http(s) URI. The path is
  * %-decoded (a bad escape is 400; %2F and %00 are 404, AllowEncodedSlashes Off), `.` and `..`
  * segments resolved (climbing above / is 400) and repeated slashes merged.
  */
 export const parseTarget = (target: string, method = "GET"): Target => {
   if (target === "*") return { _tag: "Asterisk" }
+  if (mapsToItself(target)) return { _tag: "Path", path: target }
   // CONNECT's authority form: the footer names that host and port.
   const authority = method === "CONNECT" ? /^([^/?#@]+):(\d{1,5})$/.exec(target) : null
   if (authority !== null) {

@@ -34,7 +34,15 @@ import {
   fakeAppPage,
   serverHeaderCandidates
 } from "./Pages.js"
-import { httpDate, respond, type Site, type SiteRequest, type SiteResponse, type StaticFile } from "./Site.js"
+import {
+  dateHeader,
+  httpDate,
+  respond,
+  type Site,
+  type SiteRequest,
+  type SiteResponse,
+  type StaticFile
+} from "./Site.js"
 
 /** Bytes of a request body we read; at most `BODY_LOG_BYTES` of them reach the event. */
 export const BODY_READ_BYTES = 4096
@@ -463,7 +471,7 @@ export const makeH2RequestHandler = (
       if (res.headersSent || res.destroyed) return
       const now = yield* Clock.currentTimeMillis
       res.statusCode = out.status
-      res.setHeader("Date", httpDate(now))
+      res.setHeader("Date", dateHeader(now))
       res.setHeader("Server", persona.serverHeader)
       for (const [k, v] of [...site.extraHeaders, ...out.headers])
         if (!H2_DROPPED.has(k.toLowerCase())) res.setHeader(k, v)

@@ -23,7 +23,7 @@ import {
   reasonOf,
   type Signature
 } from "./Apache.js"
-import { errorResponse, httpDate, type SiteRequest, type SiteResponse } from "./Site.js"
+import { dateHeader, errorResponse, type SiteRequest, type SiteResponse } from "./Site.js"
 
 /** Bytes of a request body kept for the event; the rest is read and dropped up to BODY_DRAIN_BYTES. */
 export const BODY_DRAIN_BYTES = 1024 * 1024
@@ -682,7 +682,7 @@ const responseHead = (
   connection: ReadonlyArray<readonly [string, string]>,
   upgrade: string | undefined = undefined
 ): Buffer => {
-  let text = `HTTP/1.1 ${res.status} ${reasonOf(res.status)}\r\nDate: ${dateOf(now)}\r\nServer: ${h.serverHeader}\r\n`
+  let text = `HTTP/1.1 ${res.status} ${reasonOf(res.status)}\r\nDate: ${dateHeader(now)}\r\nServer: ${h.serverHeader}\r\n`
   if (upgrade !== undefined) {
     // mod_http2's offer merges into one Connection header, right after it.
     let merged = "Upgrade"
@@ -698,18 +698,6 @@ const responseHead = (
   out.write(text, 0, "latin1")
   res.body.copy(out, text.length)
   return out
-}
-
-/** The Date header's value, formatted once per second. */
-let dateSecond = -1
-let dateText = ""
-const dateOf = (now: number): string => {
-  const second = Math.floor(now / 1000)
-  if (second !== dateSecond) {
-    dateSecond = second
-    dateText = httpDate(now)
-  }
-  return dateText
 }
 
 /** A whole error reply (status line, headers, page) closing the connection, as Apache writes it. */

@@ -67,6 +67,18 @@ export interface Site {
 
 export const httpDate = (ms: number): string => new Date(ms).toUTCString()
 
+/** The Date header's value at `now`, formatted once per second (every response carries one). */
+let dateSecond = -1
+let dateText = ""
+export const dateHeader = (now: number): string => {
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateText = httpDate(now)
+  }
+  return dateText
+}
+
 /**
  * The last error page rendered, kept for the next request that needs the same one (a scanner's
  * requests mostly do): one entry, so an attacker's Host values cannot grow it.
