@@ -4,6 +4,12 @@
  * Every figure comes from a fresh child process running plain node on an esbuild bundle of this file
  * (as the shipped CLI is bundled; tsx alone would add ~170 MiB to each RSS). Loopback traffic only.
  *
+ * Options: `--baseline REF` (the same figures for commit REF, built in a git worktree, in the same
+ * run), `--rounds N`, `--only ssh,https,…` (rows by service name), `--no-memory`, and `--interleave`
+ * (with a baseline: one window per round for both builds, each client worker alternating them
+ * connection by connection, so load from elsewhere on the machine hits both alike; the default
+ * alternates whole 5 s runs).
+ *
  * Child modes (forked by the parent, results over IPC): `--child idle`, `--child rss <N>`,
  * `--child serve <slug,…> [config json]`. Heavy modules load lazily so the idle child stays idle.
  */
@@ -322,7 +328,7 @@ const main = async () => {
     `# honeypot benchmark — node ${process.version}, nproc ${nproc}, ${os.cpus()[0]?.model ?? "cpu"}`
   )
   console.log(
-    `# command: npm run bench:honeypots${baselineRef === undefined ? "" : ` -- --baseline ${baselineRef}`} (children: plain node on an esbuild bundle); loopback only\n`
+    `# command: npm run bench:honeypots${args.length === 0 ? "" : ` -- ${args.join(" ")}`} (children: plain node on an esbuild bundle); loopback only\n`
   )
 
   const current: Variant = {
@@ -463,42 +469,80 @@ const main = async () => {
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
   const onlyAt = args.indexOf("--only")
   const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? "").split(",") : undefined
+  const interleave = args.includes("--interleave") && ready.length > 1
+  const cpuCell = (cpu: number) => cpu.toFixed(2).padStart(19)
   for (const row of rowsToRun.filter((r) => only === undefined || only.includes(r.name))) {
     // Builds alternate within a row, `rounds` times, so drift on the machine hits both alike.
     const runs = ready.map(() => ({ rates: [] as Array<number>, cpus: [] as Array<number> }))
-    for (let round = 0; round < rounds; round++)
-      for (const [i, s] of ready.entries()) {
-        const attempt = row.attempt(s.ports, s.redisDefaultPort)
-        const on: ChildHandle<unknown> = row.onDefault === true ? s.redisDefault : s.main
-        await rate(attempt, row.concurrency, 500)
-        const before = await on.cpu()
-        const r = await rate(attempt, row.concurrency, 5000)
-        const cpu = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
-        runs[i]?.rates.push(r.perSecond)
-        runs[i]?.cpus.push(cpu)
-        const cells = [r.perSecond.toFixed(0), String(row.concurrency), String(r.done), String(r.failed)]
-        console.log(
-          `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpu
-            .toFixed(2)
-            .padStart(19)}  ${row.what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
-        )
+    if (interleave)
+      for (let round = 0; round < rounds; round++) {
+        // One window for both builds: every client worker alternates them connection by connection, so
+        // both servers see the same machine at the same moment (load from elsewhere hits both alike).
+        const attempts = ready.map((s) => row.attempt(s.ports, s.redisDefaultPort))
+        const children = ready.map((s) => (row.onDefault === true ? s.redisDefault : s.main))
+        const done = ready.map(() => 0)
+        let turn = 0
+        const either = () => {
+          const i = turn++ % attempts.length
+          return (attempts[i] ?? (() => Promise.resolve()))().then(() => {
+            done[i] = (done[i] ?? 0) + 1
+          })
+        }
+        await rate(either, row.concurrency, 500)
+        done.fill(0)
+        const before = await Promise.all(children.map((c) => c.cpu()))
+        const r = await rate(either, row.concurrency, 5000)
+        const after = await Promise.all(children.map((c) => c.cpu()))
+        for (const [i, s] of ready.entries()) {
+          const n = done[i] ?? 0
+          const cpu = n === 0 ? 0 : ((after[i] ?? 0) - (before[i] ?? 0)) / 1000 / n
+          const perSecond = n / (r.done === 0 ? 1 : r.done / r.perSecond)
+          runs[i]?.rates.push(perSecond)
+          runs[i]?.cpus.push(cpu)
+          const cells = [perSecond.toFixed(0), String(row.concurrency), String(n), String(r.failed)]
+          console.log(
+            `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpuCell(cpu)}  ${row.what} (interleaved)${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
+          )
+        }
       }
+    else
+      for (let round = 0; round < rounds; round++)
+        for (const [i, s] of ready.entries()) {
+          const attempt = row.attempt(s.ports, s.redisDefaultPort)
+          const on: ChildHandle<unknown> = row.onDefault === true ? s.redisDefault : s.main
+          await rate(attempt, row.concurrency, 500)
+          const before = await on.cpu()
+          const r = await rate(attempt, row.concurrency, 5000)
+          const cpu = r.done === 0 ? 0 : ((await on.cpu()) - before) / 1000 / r.done
+          runs[i]?.rates.push(r.perSecond)
+          runs[i]?.cpus.push(cpu)
+          const cells = [r.perSecond.toFixed(0), String(row.concurrency), String(r.done), String(r.failed)]
+          console.log(
+            `${row.name.padEnd(8)}${s.variant.label.slice(0, 19).padEnd(20)}${cells.map((x) => x.padStart(8)).join("")}${cpuCell(cpu)}  ${row.what}${r.failed > 0 ? ` (first error: ${r.firstError})` : ""}`
+          )
+        }
     const [b, a] = runs
-    if (a !== undefined && b !== undefined)
+    if (a !== undefined && b !== undefined) {
+      // The ratio within each round (the two builds measured side by side), then its median: steadier
+      // than the ratio of the medians when the machine's load swings from one round to the next.
+      const paired = median(a.cpus.map((x, i) => x / (b.cpus[i] || 1)))
       ratios.push(
         `${row.name.padEnd(6)} conn/s ${median(b.rates).toFixed(0)} → ${median(a.rates).toFixed(0)} (${(
           median(a.rates) / (median(b.rates) || 1)
         ).toFixed(2)}×), server CPU ms/conn ${median(b.cpus).toFixed(2)} → ${median(a.cpus).toFixed(2)} (${(
           median(a.cpus) / (median(b.cpus) || 1)
-        ).toFixed(2)}×)  ${row.what}`
+        ).toFixed(2)}×; per round ${paired.toFixed(2)}×)  ${row.what}`
       )
+    }
   }
   for (const s of ready) {
     await s.main.stop()
     await s.redisDefault.stop()
   }
   if (ratios.length > 0) {
-    console.log(`\n## before → after, median of ${rounds} alternating runs each (same run)`)
+    console.log(
+      `\n## before → after, median of ${rounds} ${interleave ? "interleaved windows" : "alternating runs"} each (same run)`
+    )
     for (const r of ratios) console.log(r)
     const [b, a] = variants.map((v) => marginal.get(v.label) ?? 0)
     console.log(`marginal RSS per extra decky (20 deckies): before ${mib(b ?? 0)}, after ${mib(a ?? 0)}`)
