@@ -6,13 +6,13 @@
  * cuts it short for the queue. Without a bus it still runs, on its poll alone. Heartbeat
  * `system.mutator.health`; a stop intent on `system.mutator.control` ends it.
  */
-import { Cause, Duration, Effect, Queue, Ref, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Queue, Ref, Stream } from "effect"
 import { Bus, type BusEvent } from "../bus/Bus.js"
 import { untilStopRequested } from "../bus/Control.js"
 import { runHealthHeartbeat } from "../bus/Heartbeat.js"
-import { reconcileTopologies } from "../topology/Reconciler.js"
+import { reconcileTopologies, recoverStaleMutations } from "../topology/Reconciler.js"
 import type { TopologyRuntime } from "../topology/Runtime.js"
-import { TopologyRepo } from "../topology/TopologyRepo.js"
+import type { TopologyRepo } from "../topology/TopologyRepo.js"
 import { type MutateAllReport, mutateAllReport, type MutatorContext } from "./Mutator.js"
 
 export const MUTATOR_WORKER = "mutator"
@@ -25,6 +25,8 @@ export const MAX_PENDING_REQUESTS = 1024
 export const DEFAULT_POLL_SECONDS = 10
 /** The shortest sleep: a decky due in 0.2 s waits a second, so a burst of due deckies cannot spin. */
 export const MIN_SLEEP_SECONDS = 1
+/** How often a tick sweeps the queue for rows orphaned past their lease (Reconciler's MUTATION_LEASE). */
+export const STALE_SWEEP_SECONDS = 60
 
 export interface WatchOptions {
   /** The longest sleep between ticks (default 10 s). */
@@ -125,9 +127,16 @@ const watch = (pollSeconds: number) =>
     }).pipe(survive<number | undefined>("mutator tick", undefined))
 
     // After the flat pass, apart from it: a failing topology drain never holds the fleet's rotation back.
+    // The drain's own list query is the guard (no pending live row: one SELECT, nothing else). Once a
+    // minute, and on the first tick, orphaned claims go back to the queue first.
+    const lastSweep = yield* Ref.make<number | undefined>(undefined)
     const topologyTick = Effect.gen(function* () {
-      const repo = yield* TopologyRepo
-      if (!(yield* repo.hasPendingLiveMutation())) return
+      const at = yield* Clock.currentTimeMillis
+      const last = yield* Ref.get(lastSweep)
+      if (last === undefined || at - last >= STALE_SWEEP_SECONDS * 1000) {
+        yield* Ref.set(lastSweep, at)
+        yield* recoverStaleMutations()
+      }
       const drained = yield* reconcileTopologies
       if (drained > 0) yield* Effect.logInfo(`topology mutations applied: ${drained}`)
     }).pipe(survive<void>("topology reconcile", undefined))

@@ -2,9 +2,10 @@
  * The topology reconciler (spec/topology.md §8 `reconcile_topologies`): drain each live topology's queue,
  * oldest first, one claimed row at a time. The bus hears `applying`, then `applied` or `failed`; a failed op
  * marks its row failed with `"<Tag>: <message>"`, degrades the topology and stops that topology's drain (the
- * rows behind it wait for an operator). The mutator's watch loop runs it when the queue has live work.
+ * rows behind it wait for an operator). The mutator's watch loop runs it when the queue has live work, and
+ * `recoverStaleMutations` now and then: a row whose claimer died mid-op goes back to the queue after its lease.
  */
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import { moveStatus } from "./Deploy.js"
 import { publishMutation } from "./Events.js"
 import { dispatch } from "./Ops.js"
@@ -58,10 +59,35 @@ export const drainTopology = (topologyId: string) =>
     }
   }).pipe(Effect.withSpan("Topology.drain", { attributes: { topologyId } }))
 
-/** §8: every live topology's queue; the number of ops applied. */
+/** §8: every live topology's queue that holds pending work, found in one query; the number of ops applied. */
 export const reconcileTopologies = Effect.gen(function* () {
   const repo = yield* TopologyRepo
   let drained = 0
-  for (const id of yield* repo.listLiveTopologyIds()) drained += yield* drainTopology(id)
+  for (const id of yield* repo.listPendingLiveTopologyIds()) drained += yield* drainTopology(id)
   return drained
 }).pipe(Effect.withSpan("Topology.reconcile"))
+
+/**
+ * How long a claimed row may stay `applying` before it is presumed orphaned (its claimer died): longer than
+ * any op takes on Docker (a `recreate` pulls nothing and takes seconds; a stuck daemon call times out well
+ * before this).
+ */
+export const MUTATION_LEASE: Duration.Duration = Duration.minutes(10)
+
+/**
+ * Requeue the rows `applying` for longer than `lease` (back to `pending`, so the next drain applies them),
+ * with a warning each; how many. Nothing is published: the row is the truth and the next drain announces
+ * `applying` again.
+ */
+export const recoverStaleMutations = (lease: Duration.Duration = MUTATION_LEASE) =>
+  Effect.gen(function* () {
+    const repo = yield* TopologyRepo
+    const requeued = yield* repo.requeueStaleMutations(lease)
+    for (const m of requeued)
+      yield* Effect.logWarning(
+        `topology ${m.topology_id}: ${m.op} (${m.id}) was applying since ${
+          m.applied_at === null ? "an unknown time" : m.applied_at.toISOString()
+        }, past the ${Duration.format(lease)} lease (its claimer died?); requeued`
+      )
+    return requeued.length
+  }).pipe(Effect.withSpan("Topology.recoverStale"))

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import { DbLive } from "../db/Client.js"
 import { formatUtc, SqlCount } from "../db/Columns.js"
 import { isForeignKeyViolation, isLockConflict, isUniqueViolation } from "../db/DbError.js"
@@ -850,25 +850,21 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
       return id
     })
 
-    const selectMutation = (id: string) =>
-      sql`SELECT * FROM topology_mutations WHERE id = ${id}`.pipe(
-        Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows))),
-        Effect.map((rows) => Option.fromNullable(rows[0]))
-      )
-
     /**
      * One claim attempt. The claim itself is a single conditional UPDATE (the derived table `_next` keeps
      * MariaDB from refusing a subquery on the table being updated, error 1093): of two racers that picked
-     * the same row, the second matches nothing. The winner writes a fresh token into `reason` (always null
-     * on a pending row), finds its row by it and clears it again, all in the same transaction, so no reader
-     * ever sees the token.
+     * the same row, the second matches nothing. It stamps `applied_at` with the claim time (the lease
+     * `requeueStaleMutations` judges) and writes a fresh token into `reason` (always null on a pending row);
+     * the winner reads its whole row back by that token and clears it again, all in the same transaction,
+     * so no reader ever sees the token.
      */
     const claimOnce = (topologyId: string) =>
       transact(
         Effect.gen(function* () {
           const token = `claim:${yield* newId}`
+          const at = formatUtc(yield* now)
           const claimed = yield* affected(
-            sql`UPDATE topology_mutations SET state = 'applying', reason = ${token}
+            sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${at}, reason = ${token}
                 WHERE id = (
                   SELECT id FROM (
                     SELECT id FROM topology_mutations
@@ -880,15 +876,15 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
                 AND state = 'pending'`.raw
           )
           if (claimed === 0) return Option.none<MutationRow>()
-          const ids =
-            yield* sql`SELECT id FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'applying' AND reason = ${token}`.pipe(
-              Effect.flatMap((rows) => Effect.orDie(decodeIds(rows)))
+          const rows =
+            yield* sql`SELECT * FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'applying' AND reason = ${token}`.pipe(
+              Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows)))
             )
-          const mine = ids[0]
+          const mine = rows[0]
           if (mine === undefined)
             return yield* Effect.dieMessage(`claimed mutation lost its claim token ${token}`)
           yield* sql`UPDATE topology_mutations SET reason = NULL WHERE id = ${mine.id}`
-          return yield* selectMutation(mine.id)
+          return Option.some<MutationRow>({ ...mine, reason: null })
         })
       )
 
@@ -941,11 +937,48 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
 
     /** The reconciler's cheap guard: a pending mutation on an active or degraded topology? */
     const hasPendingLiveMutation = Effect.fn("TopologyRepo.hasPendingLiveMutation")(function* () {
+      return (yield* listPendingLiveTopologyIds()).length > 0
+    })
+
+    /**
+     * The reconciler's work list in one query: the active or degraded topologies with a pending mutation,
+     * oldest topology first. Claimed rows and pending topologies' rows never count.
+     */
+    const listPendingLiveTopologyIds = Effect.fn("TopologyRepo.listPendingLiveTopologyIds")(function* () {
       const rows =
-        yield* sql`SELECT m.id AS id FROM topology_mutations m WHERE m.state = 'pending' AND m.topology_id IN (
-          SELECT t.id FROM topologies t WHERE ${sql.in("t.status", LIVE_STATUSES)}
-        ) LIMIT 1`.pipe(Effect.flatMap(decodeIds), Effect.orDie)
-      return rows.length > 0
+        yield* sql`SELECT t.id AS id FROM topologies t WHERE ${sql.in("t.status", LIVE_STATUSES)} AND EXISTS (
+          SELECT 1 FROM topology_mutations m WHERE m.state = 'pending' AND m.topology_id = t.id
+        ) ORDER BY t.created_at, t.id`.pipe(Effect.flatMap(decodeIds), Effect.orDie)
+      return rows.map((r) => r.id)
+    })
+
+    /**
+     * Crash recovery: every row claimed (`applying`, `applied_at` = the claim time) before `now - lease` goes
+     * back to `pending`, each by one conditional UPDATE that re-checks the state and the claim time, so of
+     * two sweepers only one requeues a row, and a row requeued and claimed again since (a fresh claim time)
+     * is left to its new claimer. An `applying` row without a claim time was claimed before claims were
+     * stamped and counts as stale. The rows requeued, as they were.
+     */
+    const requeueStaleMutations = Effect.fn("TopologyRepo.requeueStaleMutations")(function* (
+      lease: Duration.Duration
+    ) {
+      const at = yield* now
+      const cutoff = formatUtc(new Date(at.getTime() - Duration.toMillis(lease)))
+      const stale =
+        yield* sql`SELECT * FROM topology_mutations WHERE state = 'applying' AND (applied_at IS NULL OR applied_at < ${cutoff}) ORDER BY requested_at, id`.pipe(
+          Effect.flatMap(decodeMutations),
+          Effect.orDie
+        )
+      const requeued: Array<MutationRow> = []
+      for (const row of stale) {
+        const n = yield* affected(
+          sql`UPDATE topology_mutations SET state = 'pending', applied_at = NULL
+              WHERE id = ${row.id} AND state = 'applying' AND (applied_at IS NULL OR applied_at < ${cutoff})`
+            .raw
+        ).pipe(retryLockConflicts, Effect.orDie)
+        if (n > 0) requeued.push(row)
+      }
+      return requeued
     })
 
     return {
@@ -979,7 +1012,9 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
       markApplied,
       markFailed,
       listMutations,
-      hasPendingLiveMutation
+      hasPendingLiveMutation,
+      listPendingLiveTopologyIds,
+      requeueStaleMutations
     } as const
   })
 }) {}

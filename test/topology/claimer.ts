@@ -2,11 +2,13 @@
 // `node --import tsx test/topology/claimer.ts <sqlite|mysql> <file-or-url> <topology-id>`.
 // Connects, prints "ready", waits for "go" on stdin (so every claimer starts at once), then claims and marks
 // applied until the queue is empty, printing each id it won on a line of its own, and "done" last.
+// With a fourth argument `crash` (reconciler.test.ts) it claims one row, prints its id and hangs without
+// marking it, for the parent to SIGKILL: a claimer dying mid-op.
 import { Effect, Layer, Option, Redacted } from "effect"
 import { MysqlLive, SqliteLive } from "../../src/db/index.js"
 import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 
-const [kind, target, topologyId] = process.argv.slice(2)
+const [kind, target, topologyId, mode] = process.argv.slice(2)
 if (target === undefined || topologyId === undefined || (kind !== "sqlite" && kind !== "mysql")) {
   process.stderr.write("usage: claimer.ts <sqlite|mysql> <file-or-url> <topology-id>\n")
   process.exit(2)
@@ -20,6 +22,11 @@ const drain = Effect.gen(function* () {
   yield* Effect.async<void>((resume) => {
     process.stdin.once("data", () => resume(Effect.void))
   })
+  if (mode === "crash") {
+    const claimed = yield* repo.claimNextMutation(topologyId)
+    process.stdout.write(`${Option.isSome(claimed) ? claimed.value.id : "none"}\n`)
+    return yield* Effect.never
+  }
   for (;;) {
     const claimed = yield* repo.claimNextMutation(topologyId)
     if (Option.isNone(claimed)) break

@@ -1,12 +1,15 @@
 // The reconciler (spec/topology.md §8, §11 cases 52, 53, 55) on a real SQLite file and the real MariaDB: it
 // drains each live topology's queue oldest first, publishes applying → applied, and on a failure marks the
 // row failed with "<Tag>: <message>", publishes applying → failed → status {degraded}, degrades the topology
-// and stops draining it. Without a bus it works the same.
-import { Effect, Option } from "effect"
+// and stops draining it. Without a bus it works the same. A row whose claimer died (left `applying`, even
+// by a SIGKILLed process) is requeued once its lease is over, and then applied exactly once.
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Duration, Effect, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import { MUTATION_OPS } from "../../src/topology/Model.js"
 import { OPS } from "../../src/topology/Ops.js"
-import { reconcileTopologies } from "../../src/topology/Reconciler.js"
+import { MUTATION_LEASE, reconcileTopologies, recoverStaleMutations } from "../../src/topology/Reconciler.js"
 import { TopologyRuntime } from "../../src/topology/Runtime.js"
 import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { onBothBackends } from "../db/backends.js"
@@ -139,4 +142,88 @@ onBothBackends("reconciler", (backend) => {
         yield* cleanup(pending.id)
       })
     ))
+  it("a row left applying past its lease is requeued, then applied exactly once; a fresh claim is left alone", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TopologyRepo
+        const world = yield* makeWorld()
+        const id = yield* live
+        const m = yield* repo.enqueueMutation(id, "add_lan", { name: "LAN-orphan" })
+        // A claimer takes the row and dies before it marks it.
+        const claimed = Option.getOrThrow(yield* repo.claimNextMutation(id))
+        expect(claimed).toMatchObject({ id: m, state: "applying", reason: null })
+        expect(claimed.applied_at).toBeInstanceOf(Date)
+        // Within the lease: nothing moves, and the drain does not touch a claimed row.
+        expect(yield* recoverStaleMutations(MUTATION_LEASE)).toBe(0)
+        expect(yield* world.provide(reconcileTopologies)).toBe(0)
+        expect((yield* repo.listMutations(id)).map((r) => r.state)).toEqual(["applying"])
+
+        yield* Effect.sleep("30 millis")
+        const lease = Duration.millis(10)
+        expect(yield* recoverStaleMutations(lease)).toBe(1)
+        const requeued = yield* repo.listMutations(id)
+        expect(requeued.map((r) => [r.id, r.state, r.applied_at, r.reason])).toEqual([
+          [m, "pending", null, null]
+        ])
+        // A second sweeper finds nothing left to requeue.
+        expect(yield* recoverStaleMutations(lease)).toBe(0)
+        expect(yield* world.provide(reconcileTopologies)).toBe(1)
+        expect(yield* world.provide(reconcileTopologies)).toBe(0)
+        expect(yield* world.calls).toEqual([{ op: "addLan", args: ["LAN-orphan"] }])
+        expect((yield* repo.listMutations(id)).map((r) => r.state)).toEqual(["applied"])
+        expect((yield* repo.listLans(id)).filter((l) => l.name === "LAN-orphan")).toHaveLength(1)
+        expect(tails(yield* world.events)).toEqual(["mutation.applying", "mutation.applied"])
+        yield* cleanup(id)
+      })
+    ))
+
+  it("a claimer process SIGKILLed mid-op: after the lease the next reconcile applies its row once", async () => {
+    const id = await run(live)
+    const m = await run(
+      Effect.flatMap(TopologyRepo, (r) => r.enqueueMutation(id, "add_lan", { name: "LAN-killed" }))
+    )
+    const script = fileURLToPath(new URL("./claimer.ts", import.meta.url))
+    const kind = backend.name === "sqlite" ? "sqlite" : "mysql"
+    const child = spawn(process.execPath, ["--import", "tsx", script, kind, backend.url, id, "crash"], {
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString()
+    })
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once("exit", (_code, signal) => resolve(signal))
+    )
+    try {
+      for (let i = 0; i < 1200 && !out.startsWith("ready\n"); i++) await new Promise((r) => setTimeout(r, 50))
+      expect(out, err).toMatch(/^ready\n/)
+      child.stdin?.write("go\n")
+      for (let i = 0; i < 1200 && out.split("\n").length < 3; i++) await new Promise((r) => setTimeout(r, 50))
+      expect(out, err).toBe(`ready\n${m}\n`)
+    } finally {
+      child.kill("SIGKILL")
+    }
+    expect(await exited).toBe("SIGKILL")
+    const applied = await run(
+      Effect.gen(function* () {
+        const repo = yield* TopologyRepo
+        const world = yield* makeWorld()
+        expect((yield* repo.listMutations(id)).map((r) => r.state)).toEqual(["applying"])
+        expect(yield* world.provide(reconcileTopologies)).toBe(0)
+        yield* Effect.sleep("30 millis")
+        expect(yield* recoverStaleMutations(Duration.millis(10))).toBe(1)
+        const drained = yield* world.provide(reconcileTopologies)
+        expect(yield* world.calls).toEqual([{ op: "addLan", args: ["LAN-killed"] }])
+        return drained
+      })
+    )
+    expect(applied).toBe(1)
+    const rows = await run(Effect.flatMap(TopologyRepo, (r) => r.listMutations(id)))
+    expect(rows.map((r) => [r.id, r.state])).toEqual([[m, "applied"]])
+    await run(cleanup(id))
+  })
 })
