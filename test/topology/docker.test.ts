@@ -24,14 +24,13 @@ import {
   LABEL_SERVICES,
   LABEL_TOPOLOGY,
   networkName,
-  parseChainRules,
   servicesContainerName
 } from "../../src/topology/DockerTopologyPlan.js"
 import type { DeckyRow, LanRow, TopologyDetail } from "../../src/topology/Model.js"
 import { TopologyRuntime } from "../../src/topology/Runtime.js"
 import { buildDeckyBundle, DOCKER_SKIP_REASON, dockerEnabled, requireRoot } from "../fleet/dockerSupport.js"
 import { spawnAsync } from "../support/spawn.js"
-import { fixtureTopology, ipOn } from "./dockerFixture.js"
+import { dockerProbes, fixtureTopology, iptablesRules, ipOn } from "./dockerFixture.js"
 
 const NET = "10.231"
 const TID = randomUUID()
@@ -48,23 +47,6 @@ const testLayer = DockerTopologyLive({ readyTimeout: "90 seconds" }).pipe(
   Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
 )
 
-const iptablesRules = async (prefix: string) => {
-  const listed = await spawnAsync("iptables", ["-w", "-S", DOCKER_USER])
-  return parseChainRules(listed.stdout).filter((r) => r.comment.startsWith(prefix))
-}
-
-/** A TCP exchange from inside a namespace: connect, send, print what came back up to the first newline. */
-const TCP_CLIENT = `
-const net = require("node:net")
-const [host, port, send] = process.argv.slice(1)
-const s = net.connect({ host, port: Number(port), timeout: 4000 })
-let out = ""
-s.on("connect", () => { if (send) s.write(send) })
-s.on("data", (d) => { out += d; if (out.includes("\\n")) { process.stdout.write(out.split("\\n")[0]); process.exit(0) } })
-s.on("timeout", () => { process.stderr.write("timeout"); process.exit(2) })
-s.on("error", (e) => { process.stderr.write(e.code || e.message); process.exit(1) })
-`
-
 if (!dockerEnabled) {
   describe("[docker] MazeNET on Docker", () => {
     it.skip(DOCKER_SKIP_REASON, () => {})
@@ -79,27 +61,7 @@ if (!dockerEnabled) {
   let topology: TopologyDetail = fixtureTopology(TID, NET)
   let deploySeconds = 0
 
-  const pidOf = async (container: string) => {
-    const c = await run(Effect.flatMap(Docker, (d) => d.inspectContainer(container)))
-    if (!c.State.Running) throw new Error(`${container} is not running (${c.State.Status})`)
-    return c.State.Pid
-  }
-  const inNetns = async (decky: string, argv: ReadonlyArray<string>, timeout = 15_000) =>
-    spawnAsync("nsenter", [`--net=/proc/${await pidOf(baseContainerName(TID, decky))}/ns/net`, ...argv], {
-      timeout
-    })
-  /** The first line a TCP server at ip:port answers `from` a decky (after `send`), or the error. */
-  const tcp = async (from: string, ip: string, port: number, send = "") => {
-    const r = await inNetns(from, [process.execPath, "-e", TCP_CLIENT, ip, String(port), send])
-    return r.status === 0 ? r.stdout : `error: ${r.stderr || r.status}`
-  }
-  const ping = async (from: string, ip: string) =>
-    (await inNetns(from, ["busybox", "ping", "-c", "1", "-W", "2", ip])).status === 0
-  const routesOf = async (decky: string) =>
-    (await inNetns(decky, ["ip", "-4", "route", "show"])).stdout
-      .split("\n")
-      .filter((l) => l.includes(" via ") && !l.startsWith("default"))
-      .map((l) => l.trim())
+  const { inNetns, tcp, ping, routesOf, engineMemberships, wanted } = dockerProbes(run, TID)
 
   const deckyRow = (name: string): DeckyRow => {
     const row = topology.deckies.find((d) => d.name === name)
@@ -116,17 +78,6 @@ if (!dockerEnabled) {
     topology = { ...topology, deckies: topology.deckies.map((d) => (d.name === name ? patch(d) : d)) }
     return deckyRow(name)
   }
-
-  const engineMemberships = async (decky: string) => {
-    const c = await run(Effect.flatMap(Docker, (d) => d.inspectContainer(baseContainerName(TID, decky))))
-    return Object.fromEntries(
-      Object.entries(c.NetworkSettings.Networks).map(([net, ep]) => [net, ep.IPAddress])
-    )
-  }
-  const wanted = (row: DeckyRow) =>
-    Object.fromEntries(
-      Object.entries(row.decky_config?.ips_by_lan ?? {}).map(([lan, ip]) => [networkName(TID, lan), ip])
-    )
 
   /** Everything this file may have made, by name and by comment; idempotent and quiet. */
   const cleanup = async () => {
