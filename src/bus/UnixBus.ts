@@ -447,8 +447,9 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
           headers.set(topic, `PUB ${topic}`)
         }
         if (closed) return dropped(topic, "closed")
-        if (socket === undefined) return dropped(topic, "disconnected")
-        if (writer.pendingBytes >= outboundLimit) return dropped(topic, "full")
+        const local = routesFor(topic)
+        if (local.length === 0 && socket === undefined) return dropped(topic, "disconnected")
+        if (local.length === 0 && writer.pendingBytes >= outboundLimit) return dropped(topic, "full")
         let payloadJson: string
         try {
           payloadJson = JSON.stringify(payload)
@@ -470,8 +471,19 @@ export const makeUnixBus = (options: UnixBusOptions): Effect.Effect<UnixBusServi
             })
           )
         const id = idPrefix + (idCounter++).toString(16).padStart(16, "0")
+        const ts = Date.now() / 1000
+        // The broker never sends an event back to the connection that published it (spec/bus.md §1.5), so
+        // this process's own subscriptions get it here, once: every part of a process that shares one
+        // connection (`decnet up`: the API, the mutator, the reconciler) sees what the others publish, as
+        // on the fake bus and on NATS (which echoes by default).
+        if (local.length > 0) {
+          const event: BusEvent = { v: 1, id, topic, type: eventType, ts, payload }
+          for (const sub of local) deliver(sub, [event])
+        }
+        if (socket === undefined) return dropped(topic, "disconnected")
+        if (writer.pendingBytes >= outboundLimit) return dropped(topic, "full")
         // The client envelope (the broker keeps only type and payload, §1.4), written in three parts.
-        const head = `{"v":1,"id":"${id}","topic":${quotedTopics.get(topic) ?? JSON.stringify(topic)},"type":${eventType.length === 0 ? '""' : JSON.stringify(eventType)},"ts":${Date.now() / 1000},"payload":`
+        const head = `{"v":1,"id":"${id}","topic":${quotedTopics.get(topic) ?? JSON.stringify(topic)},"type":${eventType.length === 0 ? '""' : JSON.stringify(eventType)},"ts":${ts},"payload":`
         if (!writer.appendParts(headers.get(topic) ?? `PUB ${topic}`, head, payloadJson, "}"))
           return Effect.fail(
             new BusError({ op: "publish", message: `event on ${topic} exceeds the 1 MiB frame limit` })
