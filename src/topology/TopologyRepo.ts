@@ -293,9 +293,8 @@ export const backfillDeckyConfigs = (
 // ---- the service ------------------------------------------------------------------------------------------
 
 /**
- * Lost lock races are retried, whole: an InnoDB deadlock victim (its transaction was rolled back; under
- * REPEATABLE READ the claim's subquery takes shared next-key locks, so claimers, markers and enqueuers of
- * one queue do deadlock now and then), a lock-wait timeout, SQLite busy past its timeout. Backoff doubles
+ * Lost lock races are retried, whole: an InnoDB deadlock victim (its transaction was rolled back), a
+ * lock-wait timeout, SQLite busy past its timeout. Backoff doubles
  * from 5 ms, capped at 250 ms, jittered; the 31st loss in a row is a defect.
  */
 const lockRetry = Schedule.exponential("5 millis").pipe(
@@ -851,59 +850,44 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
     })
 
     /**
-     * One claim attempt. The claim itself is a single conditional UPDATE (the derived table `_next` keeps
-     * MariaDB from refusing a subquery on the table being updated, error 1093): of two racers that picked
-     * the same row, the second matches nothing. It stamps `applied_at` with the claim time (the lease
-     * `requeueStaleMutations` judges) and writes a fresh token into `reason` (always null on a pending row);
-     * the winner reads its whole row back by that token and clears it again, all in the same transaction,
-     * so no reader ever sees the token.
+     * One claim attempt, two autocommitted statements and no transaction: read the oldest pending row (a
+     * plain, non-locking read), then claim exactly that row with one conditional UPDATE. Of two claimers
+     * that read the same row, the second's UPDATE matches nothing (it waits for the first one's row lock or
+     * SQLite's write lock, then finds the row `applying`). The winner named its row by id, so it needs no
+     * read-back; op and payload never change after the enqueue, so the row it read is the row it won. The
+     * claim stamps `applied_at` with the claim time, which `requeueStaleMutations` judges.
      */
     const claimOnce = (topologyId: string) =>
-      transact(
-        Effect.gen(function* () {
-          const token = `claim:${yield* newId}`
-          const at = formatUtc(yield* now)
-          const claimed = yield* affected(
-            sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${at}, reason = ${token}
-                WHERE id = (
-                  SELECT id FROM (
-                    SELECT id FROM topology_mutations
-                    WHERE topology_id = ${topologyId} AND state = 'pending'
-                    ORDER BY requested_at ASC, id ASC
-                    LIMIT 1
-                  ) AS _next
-                )
-                AND state = 'pending'`.raw
+      Effect.gen(function* () {
+        const next =
+          yield* sql`SELECT * FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'pending' ORDER BY requested_at ASC, id ASC LIMIT 1`.pipe(
+            Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows)))
           )
-          if (claimed === 0) return Option.none<MutationRow>()
-          const rows =
-            yield* sql`SELECT * FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'applying' AND reason = ${token}`.pipe(
-              Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows)))
-            )
-          const mine = rows[0]
-          if (mine === undefined)
-            return yield* Effect.dieMessage(`claimed mutation lost its claim token ${token}`)
-          yield* sql`UPDATE topology_mutations SET reason = NULL WHERE id = ${mine.id}`
-          return Option.some<MutationRow>({ ...mine, reason: null })
-        })
-      )
-
-    const hasPending = (topologyId: string) =>
-      sql`SELECT id FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'pending' LIMIT 1`.pipe(
-        Effect.flatMap(decodeIds),
-        Effect.map((rows) => rows.length > 0),
-        Effect.orDie
-      )
+        const row = next[0]
+        if (row === undefined) return { _tag: "Empty" } as const
+        const at = yield* now
+        const won = yield* affected(
+          sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${formatUtc(at)}
+              WHERE id = ${row.id} AND state = 'pending'`.raw
+        ).pipe(retryLockConflicts)
+        return won === 0
+          ? ({ _tag: "Lost" } as const)
+          : ({
+              _tag: "Won",
+              row: { ...row, state: "applying", applied_at: at } satisfies MutationRow
+            } as const)
+      }).pipe(Effect.catchIf(isSqlError, (e) => Effect.die(e)))
 
     /**
      * The oldest pending mutation of the topology, now `applying`; none when nothing is pending. A claim
-     * that lost its row to another claimer tries again while rows remain (each lost race means someone else
-     * won one, so this ends).
+     * that lost its row to another claimer tries again with the next oldest (each lost race means someone
+     * else won one, so this ends).
      */
     const claimNextMutation = Effect.fn("TopologyRepo.claimNextMutation")(function* (topologyId: string) {
       for (;;) {
-        const won = yield* claimOnce(topologyId)
-        if (Option.isSome(won) || !(yield* hasPending(topologyId))) return won
+        const attempt = yield* claimOnce(topologyId)
+        if (attempt._tag === "Empty") return Option.none<MutationRow>()
+        if (attempt._tag === "Won") return Option.some(attempt.row)
       }
     })
 
