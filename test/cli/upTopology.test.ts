@@ -6,6 +6,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { freePort } from "../support/ports.js"
 import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { cli, run } from "./upSupport.js"
 
@@ -30,6 +31,7 @@ interface TopologyReady {
 
 interface ReadyLine {
   readonly deckies: ReadonlyArray<{ name: string }>
+  readonly api?: { readonly password?: string }
   readonly topologies?: ReadonlyArray<TopologyReady>
 }
 
@@ -88,6 +90,87 @@ describe("decnet up --topology", () => {
     expect(again?.topologies?.[0]).toMatchObject({ id: t.id, status: "active" })
     const plain = parse((await cli(["up", "--once", "--json"], env)).stdout)
     expect(plain?.topologies?.map((x) => x.id)).toEqual([t.id])
+  })
+
+  it("inside up, the topology's event stream carries a live mutation's enqueued and applied events (the API and the watch loop share one bus connection)", async () => {
+    const own = mkdtempSync(join(tmpdir(), "decnet-up-topology-sse-"))
+    const port = await freePort()
+    const proc = decnet(
+      ["up", "--json", "--topology", "depth=1,branching=1,seed=3,services=redis"],
+      cleanEnv({
+        HOME: own,
+        DECNET_CONFIG: join(own, "absent.ini"),
+        DECNET_BUS_SOCKET: join(own, "bus.sock"),
+        DECNET_API_PORT: String(port)
+      })
+    )
+    const ready = await waitUntil(
+      () => parse(proc.stdout()) ?? (proc.child.exitCode !== null ? false : undefined),
+      90_000
+    )
+    if (!ready) throw new Error(`decnet up did not become ready:\n${proc.stdout()}\n${proc.stderr()}`)
+    const t = ready.topologies?.[0]
+    const password = ready.api?.password
+    if (t === undefined || password === undefined)
+      throw new Error(`no topology or password in ${proc.stdout()}`)
+    const base = `http://127.0.0.1:${port}/api/v1`
+    const post = async (path: string, body: unknown, token?: string) => {
+      const res = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+        },
+        body: JSON.stringify(body)
+      })
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+    }
+    const first = await post("/auth/login", { username: "admin", password })
+    await post(
+      "/auth/change-password",
+      { old_password: password, new_password: "up-topology-password-1" },
+      String(first.body.access_token)
+    )
+    const token = String(
+      (await post("/auth/login", { username: "admin", password: "up-topology-password-1" })).body.access_token
+    )
+    const ticket = String((await post("/auth/sse-ticket", {}, token)).body.ticket)
+    const controller = new AbortController()
+    const res = await fetch(`${base}/topologies/${t.id}/events?ticket=${encodeURIComponent(ticket)}`, {
+      signal: controller.signal
+    })
+    expect(res.status).toBe(200)
+    const reader = res.body?.getReader()
+    if (reader === undefined) throw new Error("no stream body")
+    const decoder = new TextDecoder()
+    let text = ""
+    const until = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read()
+        if (done) return false
+        text += decoder.decode(value, { stream: true })
+      }
+      return true
+    }
+    expect(await until("event: snapshot")).toBe(true)
+    const enqueued = await post(
+      `/topologies/${t.id}/mutations`,
+      { op: "update_lan", payload: { name: "LAN-01", x: 12, y: 34 } },
+      token
+    )
+    expect(enqueued.status).toBe(202)
+    // Before the unix client delivered its own publishes locally, neither event ever reached this stream:
+    // the route, the watch loop and the stream all publish and subscribe on up's one bus connection.
+    const seen = await Promise.race([
+      until("event: mutation.applied"),
+      new Promise<false>((r) => setTimeout(() => r(false), 15_000))
+    ])
+    controller.abort()
+    expect(seen, text).toBe(true)
+    expect(text).toContain("event: mutation.enqueued")
+    expect(text).toContain(String(enqueued.body.mutation_id))
+    process.kill(-(proc.child.pid ?? 0), "SIGINT")
+    await waitUntil(() => proc.child.exitCode !== null || proc.child.signalCode !== null, 30_000)
   })
 
   it("refuses a spec it cannot read, naming the keys", async () => {

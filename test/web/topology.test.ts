@@ -2,8 +2,8 @@
 // through playwright-core (test/web/browser.ts). An admin generates a small topology from the page (a field
 // error first), deploys it and sees it become active on its map. A LAN added as a mutation from the page
 // appears in the map without a reload: the topology's SSE stream says so, and while a mutation is in flight
-// the page also polls (on `decnet up` the stream carries no bus event yet, so today the poll is what this
-// proves). A mutation enqueued through the API behind the page's back makes the page's next edit a version
+// the page also polls, so this test passes on either (test/cli/upTopology.test.ts shows the stream itself
+// carrying the mutation's events inside `decnet up`). A mutation enqueued through the API behind the page's back makes the page's next edit a version
 // conflict, which says so with the current version, keeps the edit, and re-applies it on the latest
 // version. Teardown and delete ask first. A screenshot of the page goes to test-results/dashboard (or
 // DECNET_SCREENSHOTS) as mazenet.png.
