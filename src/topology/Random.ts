@@ -5,8 +5,7 @@
  */
 import { createHash } from "node:crypto"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-
-const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0
+import { xoshiro128ssNext } from "../honeypots/runtime/Seed.js"
 
 export class SeededRandom {
   private constructor(private readonly s: Uint32Array) {}
@@ -27,20 +26,7 @@ export class SeededRandom {
 
   /** The next unsigned 32-bit output. */
   nextU32(): number {
-    const s = this.s
-    const s0 = s[0]!
-    const s1 = s[1]!
-    const s2 = s[2]!
-    const s3 = s[3]!
-    const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0
-    const t = (s1 << 9) >>> 0
-    const n2 = (s2 ^ s0) >>> 0
-    const n3 = (s3 ^ s1) >>> 0
-    s[0] = (s0 ^ n3) >>> 0
-    s[1] = (s1 ^ n2) >>> 0
-    s[2] = (n2 ^ t) >>> 0
-    s[3] = rotl(n3, 11)
-    return result
+    return xoshiro128ssNext(this.s)
   }
 
   /** A float in [0, 1) with 53 random bits. */

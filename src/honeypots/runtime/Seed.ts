@@ -33,20 +33,7 @@ export class InstanceSeed {
 
   /** xoshiro128**: next 32-bit unsigned integer. */
   nextU32(): number {
-    const s = this.s
-    const s0 = s[0]!
-    const s1 = s[1]!
-    const s2 = s[2]!
-    const s3 = s[3]!
-    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0
-    const t = (s1 << 9) >>> 0
-    const n2 = (s2 ^ s0) >>> 0
-    const n3 = (s3 ^ s1) >>> 0
-    s[1] = (s1 ^ n2) >>> 0
-    s[0] = (s0 ^ n3) >>> 0
-    s[2] = (n2 ^ t) >>> 0
-    s[3] = rotl(n3, 11)
-    return result
+    return xoshiro128ssNext(this.s)
   }
 
   /** Uniform float in [0, 1). */
@@ -124,3 +111,23 @@ export class InstanceSeed {
 }
 
 const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0
+
+/**
+ * One step of xoshiro128** (Blackman and Vigna) on a 4-word state, in place: the next unsigned 32-bit
+ * output. Shared by the per-decky instance seed and MazeNET's generator (src/topology/Random.ts).
+ */
+export const xoshiro128ssNext = (s: Uint32Array): number => {
+  const s0 = s[0] ?? 0
+  const s1 = s[1] ?? 0
+  const s2 = s[2] ?? 0
+  const s3 = s[3] ?? 0
+  const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0
+  const t = (s1 << 9) >>> 0
+  const n2 = (s2 ^ s0) >>> 0
+  const n3 = (s3 ^ s1) >>> 0
+  s[0] = (s0 ^ n3) >>> 0
+  s[1] = (s1 ^ n2) >>> 0
+  s[2] = (n2 ^ t) >>> 0
+  s[3] = rotl(n3, 11)
+  return result
+}
