@@ -134,6 +134,14 @@ const seconds = (name: string, fallback: number): Config.Config<number> =>
     return Number(raw)
   }).pipe(Config.withDefault(fallback))
 
+/** A decimal number of seconds above 0 (a period: 0 would spin). */
+const positiveSeconds = (name: string, fallback: number): Config.Config<number> =>
+  validated(name, "a number of seconds > 0", (raw) => {
+    if (!/^\d+(?:\.\d+)?$/.test(raw)) return undefined
+    const n = Number(raw)
+    return n > 0 ? n : undefined
+  }).pipe(Config.withDefault(fallback))
+
 /** The evidence pipeline: the collector's filters and the fleet workers' periods (spec §4.2, workers §4). */
 export const pipelineSettings = Config.all({
   dropApps: list("DECNET_COLLECTOR_DROP_APPS", [
@@ -178,6 +186,8 @@ export const decnetConfig = Config.all({
     /** Rate limits (login, change-password); only `false` turns them off. */
     limiterEnabled: bool("DECNET_LIMITER_ENABLED", true),
     sseMaxPerUser: positiveInt("DECNET_SSE_MAX_PER_USER").pipe(Config.withDefault(5)),
+    /** Silence on an SSE stream before a `: keepalive` comment (spec api §5.4, topology §8: 15 s). */
+    sseKeepaliveSeconds: positiveSeconds("DECNET_SSE_KEEPALIVE_SECONDS", 15),
     /** Skip the background deploy/mutate work (the contract tests of spec api §7.12). */
     contractTest: bool("DECNET_CONTRACT_TEST", false)
   }),
@@ -242,7 +252,13 @@ export const decnetConfig = Config.all({
     batchSize: positiveInt("DECNET_BATCH_SIZE").pipe(Config.withDefault(100)),
     batchMaxWaitMs: positiveInt("DECNET_BATCH_MAX_WAIT_MS").pipe(Config.withDefault(250))
   }),
-  pipeline: pipelineSettings
+  pipeline: pipelineSettings,
+  /** The API's tarpit watcher (spec workers §4.4). */
+  tarpit: Config.all({
+    pollSeconds: validated("DECNET_TARPIT_POLL_INTERVAL", "a number of seconds > 0", (raw) =>
+      /^\d+(?:\.\d+)?$/.test(raw) && Number(raw) > 0 ? Number(raw) : undefined
+    ).pipe(Config.withDefault(15))
+  })
 })
 
 export type DecnetSettings = Config.Config.Success<typeof decnetConfig>

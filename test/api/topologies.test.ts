@@ -115,7 +115,8 @@ onBothBackends("API /topologies", (backend) => {
   const fake = makeFakeTopologyRuntime()
   const api = useApi(
     backend,
-    { DECNET_LIMITER_ENABLED: "false", DECNET_SSE_MAX_PER_USER: "2" },
+    // Keepalives every 0.2 s of silence, so the SSE test sees them keep coming (the default is 15 s).
+    { DECNET_LIMITER_ENABLED: "false", DECNET_SSE_MAX_PER_USER: "2", DECNET_SSE_KEEPALIVE_SECONDS: "0.2" },
     { bus: "fake", topologyRuntime: fake.layer }
   )
 
@@ -527,7 +528,7 @@ onBothBackends("API /topologies", (backend) => {
     expect((await detail(viewer, t.id)).topology.needs_resync).toBe(true)
   })
 
-  it("§73 SSE: 401 before 404; keepalive, snapshot, then this topology's events; 429 over the cap", async () => {
+  it("§73 SSE: 401 before 404; keepalive, snapshot, then this topology's events, keepalives while quiet; 429 over the cap", async () => {
     const { admin, viewer } = await tokens()
     const { baseUrl } = api()
     const missing = `${baseUrl}/api/v1/topologies/${randomUUID()}/events`
@@ -576,6 +577,14 @@ onBothBackends("API /topologies", (backend) => {
         "decky.state",
         "mutation.applied"
       ])
+
+      // Quiet from here on: a keepalive after each silence, not only the first frame's.
+      const quietFrom = stream.frames.length
+      const quiet = await waitFor(async () => {
+        const later = stream.frames.slice(quietFrom)
+        return later.filter((f) => f.event === ":").length >= 3 ? later : undefined
+      })
+      expect(quiet.every((f) => f.event === ":" && f.data === "keepalive")).toBe(true)
 
       // the cap is per user (2 here): a second stream opens, a third is 429 before any body
       const second = await openSse(`${baseUrl}/api/v1/topologies/${t.id}/events`, { token: viewer })

@@ -134,6 +134,7 @@ describe("DecnetConfig", () => {
       docs: true,
       limiterEnabled: true,
       sseMaxPerUser: 5,
+      sseKeepaliveSeconds: 15,
       contractTest: false
     })
     expect(cfg.db.type).toBe("sqlite")
@@ -155,7 +156,7 @@ describe("DecnetConfig", () => {
     }
   })
 
-  it("the API's switches and the SSE cap", () => {
+  it("the API's switches, the SSE cap and the SSE keepalive", () => {
     const cfg = Either.getOrThrow(
       load({
         DECNET_API_DOCS: "false",
@@ -164,9 +165,21 @@ describe("DecnetConfig", () => {
         DECNET_CONTRACT_TEST: "true"
       })
     )
-    expect(cfg.api).toMatchObject({ docs: false, limiterEnabled: false, sseMaxPerUser: 2, contractTest: true })
+    expect(cfg.api).toMatchObject({
+      docs: false,
+      limiterEnabled: false,
+      sseMaxPerUser: 2,
+      contractTest: true
+    })
     const zero = load({ DECNET_SSE_MAX_PER_USER: "0" })
     expect(Either.isLeft(zero) && String(zero.left).includes("DECNET_SSE_MAX_PER_USER")).toBe(true)
+    expect(Either.getOrThrow(load({ DECNET_SSE_KEEPALIVE_SECONDS: "0.25" })).api.sseKeepaliveSeconds).toBe(
+      0.25
+    )
+    for (const bad of ["0", "-1", "abc"]) {
+      const r = load({ DECNET_SSE_KEEPALIVE_SECONDS: bad })
+      expect(Either.isLeft(r) && String(r.left).includes("DECNET_SSE_KEEPALIVE_SECONDS"), bad).toBe(true)
+    }
     const typo = load({ DECNET_LIMITER_ENABLED: "nope" })
     expect(Either.isLeft(typo) && String(typo.left).includes("DECNET_LIMITER_ENABLED")).toBe(true)
   })

@@ -3,7 +3,7 @@
  * SSE feed, with the TTL caches of §6 (the stream reads around them).
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Exit, Option, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, Option, Ref, Schedule, Schema, Scope, Stream } from "effect"
 import { AppBus } from "../../bus/AppBus.js"
 import { WorkerRegistry } from "../../bus/Registry.js"
 import { DecnetConfig } from "../../config/DecnetConfig.js"
@@ -37,7 +37,6 @@ export const sseComment = (text: string) => encoder.encode(`: ${text}\n\n`)
 /** The bus patterns `/events` relays: worker heartbeats and the fleet's events. */
 export const RELAYED = ["system.*.health", "decky.>"] as const
 const RELAY_QUEUE = 256
-const KEEPALIVE = Duration.seconds(15)
 const encodeDeckies = Schema.encodeSync(Schema.Array(Decky))
 
 /** On an internal error a stream logs it, sends one `event: error` frame and ends (§5.4). */
@@ -52,6 +51,39 @@ export const endWithError =
         )
       )
     )
+
+/**
+ * `frames` with a `: keepalive` comment after every `interval` of silence (api §5.4, topology §8: 15 s,
+ * `DECNET_SSE_KEEPALIVE_SECONDS`), and again every `interval` while the silence lasts. Any frame restarts
+ * the wait, so an active stream carries no keepalives. The wait runs on the Clock (a TestClock in tests).
+ */
+export const withKeepalive = (
+  frames: Stream.Stream<Uint8Array>,
+  interval: Duration.DurationInput
+): Stream.Stream<Uint8Array> => {
+  const every = Duration.toMillis(Duration.decode(interval))
+  return Stream.unwrap(
+    Effect.gen(function* () {
+      const last = yield* Ref.make(yield* Clock.currentTimeMillis)
+      const heard = Stream.tap(frames, () =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(last, now))
+      )
+      // Sleeps until `interval` after the last frame; a frame sent meanwhile moves the deadline on.
+      const keepalive = Effect.gen(function* () {
+        for (;;) {
+          const now = yield* Clock.currentTimeMillis
+          const due = (yield* Ref.get(last)) + every
+          if (now >= due) {
+            yield* Ref.set(last, now)
+            return sseComment("keepalive")
+          }
+          yield* Effect.sleep(Duration.millis(due - now))
+        }
+      })
+      return Stream.merge(heard, Stream.repeatEffect(keepalive))
+    })
+  )
+}
 
 export const SSE_HEADERS = {
   "cache-control": "no-cache",
@@ -133,7 +165,7 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
       )
     }
 
-    /** `/events`: a snapshot, then the relayed bus frames; keepalive after 15 s of silence (§5.4). */
+    /** `/events`: a snapshot, then the relayed bus frames; a keepalive after each silence (§5.4). */
     const relay = (): Stream.Stream<Uint8Array> => {
       const snapshot = Effect.gen(function* () {
         const workers = yield* registry.snapshot
@@ -156,25 +188,8 @@ export const LogsHandlers = HttpApiBuilder.group(DecnetApi, "logs", (handlers) =
         Stream.buffer({ capacity: RELAY_QUEUE, strategy: "dropping" }),
         Stream.map((e) => sseFrame(e.topic, { topic: e.topic, type: e.type, ts: e.ts, payload: e.payload }))
       )
-      // A keepalive only after KEEPALIVE without an event: ticks that follow a recent frame are dropped.
-      let last = 0
-      const ticks = Stream.repeatEffectWithSchedule(Clock.currentTimeMillis, Schedule.spaced(KEEPALIVE)).pipe(
-        Stream.drop(1),
-        Stream.filter((now) => now - last >= Duration.toMillis(KEEPALIVE) - 50),
-        Stream.as(sseComment("keepalive"))
-      )
-      const live = Stream.merge(
-        events.pipe(
-          Stream.tap(() =>
-            Effect.map(Clock.currentTimeMillis, (now) => {
-              last = now
-            })
-          )
-        ),
-        ticks
-      )
       return Stream.concat(Stream.make(sseComment("keepalive")), Stream.fromEffect(snapshot)).pipe(
-        Stream.concat(live),
+        Stream.concat(withKeepalive(events, Duration.seconds(config.api.sseKeepaliveSeconds))),
         endWithError("/events")
       )
     }

@@ -6,19 +6,7 @@
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
-import {
-  Clock,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  FiberSet,
-  Option,
-  Schedule,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Duration, Effect, Either, Exit, FiberSet, Option, Schema, Scope, Stream } from "effect"
 import { AppBus } from "../../bus/AppBus.js"
 import { Bus, type BusEvent } from "../../bus/Bus.js"
 import { topologyAll } from "../../bus/Topics.js"
@@ -56,7 +44,7 @@ import { ApiAuth } from "../Auth.js"
 import { DecnetApi } from "../Contract.js"
 import { BadRequest, Conflict, NotFound, NotImplemented } from "../Errors.js"
 import { CurrentUser } from "../Security.js"
-import { endWithError, SSE_HEADERS, sseComment, sseFrame } from "./Logs.js"
+import { endWithError, SSE_HEADERS, sseComment, sseFrame, withKeepalive } from "./Logs.js"
 
 type TopologyFailure =
   | TopologyNotFound
@@ -98,8 +86,6 @@ const TARPIT =
 const AGENT_DEPLOY =
   "this topology is pinned to a swarm host: its agent deploys it, and agent deploys come with the swarm (not in this build). Create it with mode='unihost' to deploy it here."
 
-/** Idle time before a `: keepalive` comment (§8). */
-export const TOPOLOGY_KEEPALIVE = Duration.seconds(15)
 /** Events queued per stream; a slow client loses the oldest, never the bus (§8: 256, overflow dropped). */
 const STREAM_QUEUE = 256
 
@@ -213,31 +199,17 @@ export const TopologiesHandlers = HttpApiBuilder.group(DecnetApi, "topologies", 
           )
         )
       )
-      // A keepalive only after TOPOLOGY_KEEPALIVE without an event.
-      let last = 0
-      const ticks = Stream.repeatEffectWithSchedule(
-        Clock.currentTimeMillis,
-        Schedule.spaced(TOPOLOGY_KEEPALIVE)
-      ).pipe(
-        Stream.drop(1),
-        Stream.filter((now) => now - last >= Duration.toMillis(TOPOLOGY_KEEPALIVE) - 50),
-        Stream.as(sseComment("keepalive"))
-      )
+      // A keepalive after each DECNET_SSE_KEEPALIVE_SECONDS (15 s) of silence, for as long as it lasts.
       const live = (events: Stream.Stream<BusEvent>) =>
-        Stream.merge(
+        withKeepalive(
           events.pipe(
             Stream.filter(ofTopology(topologyId)),
             Stream.buffer({ capacity: STREAM_QUEUE, strategy: "dropping" }),
             Stream.map((e) =>
               sseFrame(eventName(e.topic), { topic: e.topic, type: e.type, ts: e.ts, payload: e.payload })
-            ),
-            Stream.tap(() =>
-              Effect.map(Clock.currentTimeMillis, (now) => {
-                last = now
-              })
             )
           ),
-          ticks
+          Duration.seconds(config.api.sseKeepaliveSeconds)
         )
       const body = Stream.unwrapScoped(
         Effect.gen(function* () {
