@@ -3,14 +3,14 @@
 // the next one a whole interval on. The routes' streams use this helper (test/api/topologies.test.ts reads
 // more than one keepalive off a real server with a short DECNET_SSE_KEEPALIVE_SECONDS).
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Queue, Ref, Stream, TestClock } from "effect"
+import { Chunk, type Duration, Effect, Fiber, Queue, Ref, Stream, TestClock } from "effect"
 import { sseFrame, withKeepalive } from "../../src/api/handlers/Logs.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const KEEPALIVE = ": keepalive\n\n"
 
 /** The stream over a queue of frames, run in the background; what it sent so far, as text. */
-const running = (interval: string) =>
+const running = (interval: Duration.DurationInput) =>
   Effect.gen(function* () {
     const input = yield* Queue.unbounded<Uint8Array>()
     const sent = yield* Ref.make<ReadonlyArray<string>>([])
@@ -20,7 +20,8 @@ const running = (interval: string) =>
     )
     // Let the stream start (and read its start time) before the clock moves.
     yield* TestClock.adjust(0)
-    const after = (duration: string) => Effect.zipRight(TestClock.adjust(duration), Ref.get(sent))
+    const after = (duration: Duration.DurationInput) =>
+      Effect.zipRight(TestClock.adjust(duration), Ref.get(sent))
     return { input, sent: Ref.get(sent), after, fiber }
   })
 
