@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto"
 import { Clock, Duration, Effect, Exit, Layer, Option, Ref, Schema, Stream } from "effect"
-import { findService, osSysctls } from "../catalog/index.js"
+import { osSysctls } from "../catalog/index.js"
 import type { LogLine } from "../docker/Demux.js"
 import type { ContainerSpec, NetworkSpec } from "../docker/Docker.js"
 import { Docker } from "../docker/Docker.js"
@@ -20,6 +20,7 @@ import {
   containerName,
   type NetworkInfo
 } from "../docker/Model.js"
+import { deckyLabelNames, deckyProcessSpec, servicePorts, startupOf } from "./DeckyContainer.js"
 import { HostNetwork, HostNetworkError, HostNetworkLive } from "./HostNetwork.js"
 import { deckyImage, FALLBACK_DISTRO } from "./Images.js"
 import type { BoundPort, Decky, Deployment } from "./Model.js"
@@ -31,19 +32,17 @@ export const LAN_NETWORK = "decnet_lan"
 export const MACVLAN_HELPER = "decnet_macvlan0"
 export const IPVLAN_HELPER = "decnet_ipvlan0"
 
+const FLEET_LABELS = deckyLabelNames("decnet.fleet")
 /** The collector discovers decky containers by this label (value `true`). */
-export const LABEL_SERVICE = "decnet.fleet.service"
+export const LABEL_SERVICE = FLEET_LABELS.service
 /** The decky's name. */
-export const LABEL_DECKY = "decnet.fleet.decky"
+export const LABEL_DECKY = FLEET_LABELS.decky
 /** The decky's services, comma-separated, in its order. */
-export const LABEL_SERVICES = "decnet.fleet.services"
+export const LABEL_SERVICES = FLEET_LABELS.services
 /** Hash of the container's whole spec and image id: an `up` with the same hash keeps the container. */
 export const LABEL_SPEC = "decnet.fleet.spec"
 /** On the `decnet_lan` network. */
 export const LABEL_NETWORK = "decnet.fleet.network"
-
-/** json-file rotation of each decky's stdout (the collector reads it through the engine). */
-export const LOG_OPTIONS: Readonly<Record<string, string>> = { "max-size": "10m", "max-file": "5" }
 
 // ---- pure planning -------------------------------------------------------------------------------------
 
@@ -113,15 +112,7 @@ export const deckyInstanceId = (decky: Decky, d: Deployment): string =>
 
 /** Every known port of the decky's services, on its own address. */
 export const deckyPorts = (services: ReadonlyArray<string>, ip: string): ReadonlyArray<BoundPort> =>
-  services.flatMap((service) =>
-    Option.match(findService(service), {
-      onNone: () => [],
-      onSome: (s) => [
-        ...s.ports.tcp.map((p): BoundPort => ({ service, proto: "tcp", known: p, host: ip, port: p })),
-        ...s.ports.udp.map((p): BoundPort => ({ service, proto: "udp", known: p, host: ip, port: p }))
-      ]
-    })
-  )
+  servicePorts(services).map((p): BoundPort => ({ ...p, known: p.port, host: ip }))
 
 export interface DeckyContainerPlan {
   readonly spec: ContainerSpec
@@ -137,57 +128,39 @@ export const deckyContainerSpec = (
   stopTimeoutSeconds = 5
 ): DeckyContainerPlan => {
   const services: ReadonlyArray<string> = decky.services
-  const csv = services.join(",")
-  // `decnet decky` refuses config for a service it does not run (a mutation may leave some behind).
-  const configs = Object.fromEntries(
-    Object.entries(decky.service_config).filter(([slug]) => services.includes(slug))
+  const spec = deckyProcessSpec(
+    {
+      image: image.ref,
+      container: decky.name,
+      name: decky.name,
+      hostname: decky.hostname,
+      host: decky.ip,
+      services,
+      // `decnet decky` refuses config for a service it does not run (a mutation may leave some behind).
+      config: Object.fromEntries(
+        Object.entries(decky.service_config).filter(([slug]) => services.includes(slug))
+      ),
+      instanceId: deckyInstanceId(decky, d),
+      files: decky.files,
+      labels: { [LABEL_SERVICE]: "true", [LABEL_DECKY]: decky.name, [LABEL_SERVICES]: services.join(",") },
+      stopTimeoutSeconds
+    },
+    {
+      hostname: decky.hostname,
+      // ipvlan shares the parent's MAC; macvlan gives each decky its own.
+      networks: [
+        [
+          LAN_NETWORK,
+          d.ipvlan ? { ipv4Address: decky.ip } : { ipv4Address: decky.ip, macAddress: deckyMac(decky.name) }
+        ]
+      ],
+      sysctls: { ...osSysctls(decky.nmap_os) }
+    }
   )
-  const spec: ContainerSpec = {
-    image: image.ref,
-    name: decky.name,
-    hostname: decky.hostname,
-    cmd: [
-      "decky",
-      "--services",
-      csv,
-      "--host",
-      decky.ip,
-      "--name",
-      decky.name,
-      "--hostname",
-      decky.hostname,
-      "--config",
-      JSON.stringify(configs),
-      "--instance-id",
-      deckyInstanceId(decky, d),
-      ...(decky.files.length > 0 ? ["--files", JSON.stringify(decky.files)] : [])
-    ],
-    env: { NODE_NAME: decky.name },
-    labels: { [LABEL_SERVICE]: "true", [LABEL_DECKY]: decky.name, [LABEL_SERVICES]: csv },
-    // ipvlan shares the parent's MAC; macvlan gives each decky its own.
-    networks: [
-      [
-        LAN_NETWORK,
-        d.ipvlan ? { ipv4Address: decky.ip } : { ipv4Address: decky.ip, macAddress: deckyMac(decky.name) }
-      ]
-    ],
-    sysctls: { ...osSysctls(decky.nmap_os) },
-    capAdd: ["NET_BIND_SERVICE"],
-    restartPolicy: "unless-stopped",
-    logConfig: { type: "json-file", config: LOG_OPTIONS },
-    stopTimeoutSeconds
-  }
   const hash = createHash("sha256")
     .update(JSON.stringify({ image: image.id, spec }))
     .digest("hex")
   return { spec: { ...spec, labels: { ...spec.labels, [LABEL_SPEC]: hash } }, hash }
-}
-
-/** `<134>1 TS HOST APP PROCID MSGID …` → the service that announced `startup` as `host`, if this is one. */
-const STARTUP = /^<\d{1,3}>1 \S+ (\S+) (\S+) \S+ startup(?: |$)/
-export const startupOf = (line: string, host: string): Option.Option<string> => {
-  const m = STARTUP.exec(line)
-  return m !== null && m[1] === host && m[2] !== undefined ? Option.some(m[2]) : Option.none()
 }
 
 // ---- the runtime ----------------------------------------------------------------------------------------

@@ -12,10 +12,13 @@ import {
   type ValidationIssue
 } from "./Errors.js"
 import { publishStatus } from "./Events.js"
-import type { DeckyRow, TopologyDetail, TopologyStatus } from "./Model.js"
-import { type DeckyMaterialState, TopologyRuntime } from "./Runtime.js"
+import type { TopologyDetail, TopologyStatus } from "./Model.js"
+import { type DeckyMaterialState, deckyNameOf, TopologyRuntime } from "./Runtime.js"
 import { TopologyRepo } from "./TopologyRepo.js"
 import { errors, validate } from "./Validator.js"
+
+/** Defined with the runtime contract (Runtime.ts); the ops and the tarpit take it from here too. */
+export { deckyNameOf }
 
 export interface DeployOptions {
   /** Validate and return the plan; the status and the runtime are left alone. */
@@ -43,9 +46,6 @@ export const postDeployReason = (bad: ReadonlyArray<DeckyMaterialState>): string
   const more = bad.length > POST_DEPLOY_NAMED ? ` and ${bad.length - POST_DEPLOY_NAMED} more` : ""
   return `post-deploy check: ${named.join(", ")}${more}`
 }
-
-/** The decky's own name (`decky_config.name`, else the row's): what the runtime reports it by. */
-export const deckyNameOf = (decky: DeckyRow): string => decky.decky_config?.name ?? decky.name
 
 /** A legal status move (§3), recorded with its audit event, then published. */
 export const moveStatus = (topologyId: string, next: TopologyStatus, reason: string | null = null) =>

@@ -10,7 +10,7 @@ import { Duration, Effect, Either, Layer, Option, Ref, Stream } from "effect"
 import { type ContainerSpec, Docker } from "../docker/Docker.js"
 import { type DockerError, isConflict, isNotFound } from "../docker/DockerError.js"
 import { type ContainerDetails, type ContainerSummary, containerName } from "../docker/Model.js"
-import { startupOf } from "../fleet/DockerRuntime.js"
+import { startupOf } from "../fleet/DeckyContainer.js"
 import { deckyImage, FALLBACK_DISTRO } from "../fleet/Images.js"
 import {
   baseContainerName,
@@ -22,7 +22,6 @@ import {
   DOCKER_USER,
   type DeckyPlan,
   decodeRoutes,
-  deckyName,
   LABEL_LAN,
   LABEL_ROLE,
   LABEL_TOPOLOGY,
@@ -46,6 +45,8 @@ import type { DeckyRow, LanRow, TopologyDetail } from "./Model.js"
 import { teardownOrder } from "./Order.js"
 import {
   type DeckyMaterialState,
+  deckyNameOf,
+  nothingReaped,
   type ReapReport,
   TopologyRuntime,
   TopologyRuntimeError,
@@ -423,7 +424,7 @@ export const makeDockerTopology = (
         topology.deckies,
         (row) =>
           Effect.gen(function* () {
-            const name = deckyName(row)
+            const name = deckyNameOf(row)
             const planned = planDecky(topology, row)
             if (Either.isLeft(planned))
               return {
@@ -522,7 +523,7 @@ export const makeDockerTopology = (
       decky: DeckyRow
     ) {
       const plan = yield* fromEither(planTopology(topology))
-      yield* removeDeckyContainers(plan.topologyId, deckyName(decky))
+      yield* removeDeckyContainers(plan.topologyId, deckyNameOf(decky))
       yield* syncHost(plan)
     })
 
@@ -539,7 +540,7 @@ export const makeDockerTopology = (
       ip: string
     ) {
       const plan = yield* fromEither(planTopology(topology))
-      const name = deckyName(decky)
+      const name = deckyNameOf(decky)
       const base = baseContainerName(plan.topologyId, name)
       const network = networkName(plan.topologyId, lan.name)
       const member = yield* onNetwork(base, network)
@@ -569,7 +570,7 @@ export const makeDockerTopology = (
       lan: LanRow
     ) {
       const plan = yield* fromEither(planTopology(topology))
-      const name = deckyName(decky)
+      const name = deckyNameOf(decky)
       const base = baseContainerName(plan.topologyId, name)
       const network = networkName(plan.topologyId, lan.name)
       const member = yield* onNetwork(base, network)
@@ -620,7 +621,7 @@ export const makeDockerTopology = (
 
     const reapOrphans = (liveTopologyIds: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        const live = [...new Set(liveTopologyIds.map((id) => id.slice(0, 8)))].sort()
+        const { live_prefixes: live } = nothingReaped(liveTopologyIds)
         const listed = yield* Effect.either(
           Effect.all([
             docker.listContainers({ name: NAME_PREFIX, all: true }),
@@ -628,13 +629,7 @@ export const makeDockerTopology = (
           ])
         )
         if (Either.isLeft(listed))
-          return {
-            live_prefixes: live,
-            orphan_prefixes: [],
-            containers_removed: [],
-            networks_removed: [],
-            errors: [`docker list failed: ${listed.left.message}`]
-          } satisfies ReapReport
+          return nothingReaped(liveTopologyIds, [`docker list failed: ${listed.left.message}`])
         const [containers, networks] = listed.right
         const orphanOf = (name: string) => Option.filter(prefixOf(name), (p) => !live.includes(p))
         const rules = yield* Effect.either(listRules(NAME_PREFIX))

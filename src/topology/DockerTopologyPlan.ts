@@ -10,16 +10,13 @@
  * fleet's one-process decky does. Routes and memberships live in the base, so they outlast a restart or
  * a service change of the services container.
  */
-import { createHash } from "node:crypto"
 import { Either, Option, Schema } from "effect"
-import { findService } from "../catalog/index.js"
 import type { ContainerSpec, PortBinding } from "../docker/Docker.js"
-import { LOG_OPTIONS } from "../fleet/DockerRuntime.js"
-import { isHoneypotSlug } from "../honeypots/Registry.js"
+import { deckyLabelNames, deckyProcessSpec, LOG_OPTIONS, servicePorts } from "../fleet/DeckyContainer.js"
 import { formatCidr, parseCidr, parseIpv4 } from "./Ipv4.js"
 import type { DeckyRow, LanRow, TopologyDetail } from "./Model.js"
 import { byName } from "./Order.js"
-import { TopologyRuntimeError } from "./Runtime.js"
+import { deckyNameOf, id8, runnableServices, TopologyRuntimeError, topologyInstanceId } from "./Runtime.js"
 
 // ---- names and labels ----------------------------------------------------------------------------------
 
@@ -28,21 +25,22 @@ export const NAME_PREFIX = "decnet_t_"
 /** The services container is the base's name plus this (decky names cannot contain a dot). */
 export const SERVICES_SUFFIX = ".svc"
 
+const DECKY_LABELS = deckyLabelNames("decnet.topology")
 export const LABEL_TOPOLOGY = "decnet.topology.id"
-export const LABEL_DECKY = "decnet.topology.decky"
+export const LABEL_DECKY = DECKY_LABELS.decky
 /** `base` (the namespace holder) or `services` (`decnet decky`). */
 export const LABEL_ROLE = "decnet.topology.role"
 /** `true` on the services container: the collector follows its stdout (src/collector/DockerSource.ts). */
-export const LABEL_SERVICE = "decnet.topology.service"
+export const LABEL_SERVICE = DECKY_LABELS.service
 /** The services the container runs, comma-separated, in the decky's order. */
-export const LABEL_SERVICES = "decnet.topology.services"
+export const LABEL_SERVICES = DECKY_LABELS.services
 /** On a LAN network: the LAN's name as the topology spells it. */
 export const LABEL_LAN = "decnet.topology.lan"
 
 /** The chain dockerd evaluates first in FORWARD and never rewrites: where an operator's rules go. */
 export const DOCKER_USER = "DOCKER-USER"
 
-export const id8 = (topologyId: string): string => topologyId.slice(0, 8)
+export { id8 }
 export const namePrefix = (topologyId: string): string => `${NAME_PREFIX}${id8(topologyId)}_`
 export const networkName = (topologyId: string, lan: string): string =>
   `${namePrefix(topologyId)}${lan.toLowerCase()}`
@@ -55,10 +53,6 @@ const PREFIX_RE = /^decnet_t_([0-9a-f]{8})_/
 /** The topology prefix (`id[:8]`) a resource name carries, if it is one of ours. */
 export const prefixOf = (name: string): Option.Option<string> =>
   Option.fromNullable(PREFIX_RE.exec(name)?.[1])
-
-/** The persona seed's instance id: stable for a decky of a topology, different across topologies. */
-export const instanceId = (topologyId: string, decky: string): string =>
-  createHash("sha256").update(`decnet-topology-instance:${topologyId}:${decky}`).digest("hex").slice(0, 16)
 
 // ---- addresses -------------------------------------------------------------------------------------------
 
@@ -124,15 +118,12 @@ export const planLan = (topologyId: string, lan: LanRow): Either.Either<LanPlan,
   })
 }
 
-/** The decky's own name (`decky_config.name`, else the row's). */
-export const deckyName = (decky: DeckyRow): string => decky.decky_config?.name ?? decky.name
-
 export const planDecky = (
   topology: TopologyDetail,
   decky: DeckyRow
 ): Either.Either<DeckyPlan, TopologyRuntimeError> => {
   const topologyId = topology.topology.id
-  const name = deckyName(decky)
+  const name = deckyNameOf(decky)
   if (!DECKY_NAME.test(name))
     return refuse(
       name,
@@ -150,8 +141,7 @@ export const planDecky = (
     addresses.push({ lan: lanName, network: networkName(topologyId, lanName), ip })
   }
   // `decnet decky` refuses a slug it cannot run, which would take the decky's other services down with it.
-  const services: ReadonlyArray<string> = decky.services.filter(isHoneypotSlug)
-  const skipped = decky.services.filter((s) => !isHoneypotSlug(s))
+  const { runnable: services, skipped } = runnableServices(decky.services)
   const serviceConfig = Object.fromEntries(
     Object.entries(config?.service_config ?? {}).filter(([slug]) => services.includes(slug))
   )
@@ -330,14 +320,8 @@ export interface ContainerOptions {
 
 /** Every known port of the services, published on `hostIp` as the same port (spec §6 `"p:p"`). */
 export const publishedPorts = (services: ReadonlyArray<string>, hostIp: string): ReadonlyArray<PortBinding> =>
-  services.flatMap((slug) =>
-    Option.match(findService(slug), {
-      onNone: () => [],
-      onSome: (s) => [
-        ...s.ports.tcp.map((p): PortBinding => ({ containerPort: p, protocol: "tcp", hostIp, hostPort: p })),
-        ...s.ports.udp.map((p): PortBinding => ({ containerPort: p, protocol: "udp", hostIp, hostPort: p }))
-      ]
-    })
+  servicePorts(services).map(
+    (p): PortBinding => ({ containerPort: p.port, protocol: p.proto, hostIp, hostPort: p.port })
   )
 
 /** The base: the decky's network namespace, on every LAN at its address, forwarding if it is a gateway. */
@@ -361,42 +345,25 @@ export const baseContainerSpec = (topologyId: string, d: DeckyPlan, o: Container
 })
 
 /** The services: `decnet decky` in the base's namespace, listening on every address the decky has. */
-export const servicesContainerSpec = (
-  topologyId: string,
-  d: DeckyPlan,
-  o: ContainerOptions
-): ContainerSpec => {
-  const csv = d.services.join(",")
-  return {
-    image: o.image,
-    name: d.servicesContainer,
-    networkMode: `container:${d.base}`,
-    cmd: [
-      "decky",
-      "--services",
-      csv,
-      "--host",
-      "0.0.0.0",
-      "--name",
-      d.name,
-      "--hostname",
-      d.name,
-      "--config",
-      JSON.stringify(d.serviceConfig),
-      "--instance-id",
-      instanceId(topologyId, d.name)
-    ],
-    env: { NODE_NAME: d.name },
-    labels: {
-      [LABEL_TOPOLOGY]: topologyId,
-      [LABEL_DECKY]: d.name,
-      [LABEL_ROLE]: "services",
-      [LABEL_SERVICE]: "true",
-      [LABEL_SERVICES]: csv
+export const servicesContainerSpec = (topologyId: string, d: DeckyPlan, o: ContainerOptions): ContainerSpec =>
+  deckyProcessSpec(
+    {
+      image: o.image,
+      container: d.servicesContainer,
+      name: d.name,
+      hostname: d.name,
+      host: "0.0.0.0",
+      services: d.services,
+      config: d.serviceConfig,
+      instanceId: topologyInstanceId(topologyId, d.name),
+      labels: {
+        [LABEL_TOPOLOGY]: topologyId,
+        [LABEL_DECKY]: d.name,
+        [LABEL_ROLE]: "services",
+        [LABEL_SERVICE]: "true",
+        [LABEL_SERVICES]: d.services.join(",")
+      },
+      stopTimeoutSeconds: o.stopTimeoutSeconds
     },
-    capAdd: ["NET_BIND_SERVICE"],
-    restartPolicy: "unless-stopped",
-    logConfig: { type: "json-file", config: LOG_OPTIONS },
-    stopTimeoutSeconds: o.stopTimeoutSeconds
-  }
-}
+    { networkMode: `container:${d.base}` }
+  )

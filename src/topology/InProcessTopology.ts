@@ -7,7 +7,6 @@
  * per LAN it is on; each (address, service) pair lives in a scope of its own, so attach, detach and a service
  * change touch only what they name. Events go to the process's `EventSink`, the fleet's sink.
  */
-import { createHash } from "node:crypto"
 import { Context, Effect, Either, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { resolveIdentity } from "../fleet/Decky.js"
@@ -21,15 +20,19 @@ import {
   type HoneypotContextService,
   makeHoneypotContext
 } from "../honeypots/runtime/index.js"
-import { deckyNameOf } from "./Deploy.js"
 import { formatIpv4, parseCidr, parseIpv4 } from "./Ipv4.js"
 import type { DeckyRow, LanRow, TopologyDetail } from "./Model.js"
 import {
   type DeckyMaterialState,
+  deckyNameOf,
+  id8,
+  nothingReaped,
   type ReapReport,
+  runnableServices,
   TopologyRuntime,
   TopologyRuntimeError,
-  type TopologyRuntimeService
+  type TopologyRuntimeService,
+  topologyInstanceId
 } from "./Runtime.js"
 
 // ---- the loopback map ------------------------------------------------------------------------------------
@@ -102,10 +105,6 @@ export const loopbackSubnetOf = (
         : Either.right(`${formatIpv4(r.to + (cidr.network - r.network))}/${cidr.prefix}`)
     }
   })
-
-/** The persona seed's instance id: stable for a decky of a topology, different across topologies. */
-export const topologyInstanceId = (topologyId: string, decky: string): string =>
-  createHash("sha256").update(`decnet-topology-instance:${topologyId}:${decky}`).digest("hex").slice(0, 16)
 
 // ---- what runs ---------------------------------------------------------------------------------------------
 
@@ -269,8 +268,7 @@ export const makeInProcessTopology = (
         const name = deckyNameOf(row)
         yield* stopDecky(run, name)
         const addresses = yield* addressesOf(topology, row)
-        const runnable = row.services.filter(isHoneypotSlug)
-        const skipped = row.services.filter((s) => !isHoneypotSlug(s))
+        const { runnable, skipped } = runnableServices(row.services)
         const modules = yield* loadHoneypots(runnable).pipe(
           Effect.mapError((e) => runtimeError(name, e.message))
         )
@@ -280,7 +278,7 @@ export const makeInProcessTopology = (
             hostname: Option.some(name),
             instanceId: Option.some(topologyInstanceId(topologyId, name)),
             artifactsDir: Option.some(
-              `${settings.artifactsRoot.replace(/\/+$/, "")}/topology-${topologyId.slice(0, 8)}/${name}`
+              `${settings.artifactsRoot.replace(/\/+$/, "")}/topology-${id8(topologyId)}/${name}`
             )
           },
           settings
@@ -456,7 +454,7 @@ export const makeInProcessTopology = (
             }
           }
           const runnable = added.filter((s) => isHoneypotSlug(s) && !decky.modules.has(s))
-          decky.skipped = row.services.filter((s) => !isHoneypotSlug(s))
+          decky.skipped = runnableServices(row.services).skipped
           const modules = yield* loadHoneypots(runnable).pipe(
             Effect.mapError((e) => runtimeError(name, e.message))
           )
@@ -474,13 +472,7 @@ export const makeInProcessTopology = (
 
     const reapOrphans = (liveTopologyIds: ReadonlyArray<string>): Effect.Effect<ReapReport> =>
       // Nothing outlives this process: there is nothing to reap.
-      Effect.succeed({
-        live_prefixes: [...new Set(liveTopologyIds.map((id) => id.slice(0, 8)))].sort(),
-        orphan_prefixes: [],
-        containers_removed: [],
-        networks_removed: [],
-        errors: []
-      })
+      Effect.succeed(nothingReaped(liveTopologyIds))
 
     const listeners = (topologyId: string) =>
       Effect.map(Ref.get(topologies), (m) => {

@@ -8,7 +8,12 @@ import type { CommandExecutor } from "@effect/platform"
 import { Cause, Context, Effect, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
 import type { DecnetConfig } from "../config/DecnetConfig.js"
 import type { DeckyRow, LanRow, TopologyDetail } from "./Model.js"
-import { TopologyRuntime, TopologyRuntimeError, type TopologyRuntimeService } from "./Runtime.js"
+import {
+  nothingReaped,
+  TopologyRuntime,
+  TopologyRuntimeError,
+  type TopologyRuntimeService
+} from "./Runtime.js"
 
 /** The Docker topology runtime on the configured engine, its modules loaded when first needed. */
 const dockerRuntime = Layer.unwrapEffect(
@@ -84,15 +89,7 @@ export const lazyTopologyRuntime = <E, R>(
         reapOrphans: (ids) =>
           get.pipe(
             Effect.flatMap((rt) => rt.reapOrphans(ids)),
-            Effect.catchAll((e) =>
-              Effect.succeed({
-                live_prefixes: [],
-                orphan_prefixes: [],
-                containers_removed: [],
-                networks_removed: [],
-                errors: [e.message]
-              })
-            )
+            Effect.catchAll((e) => Effect.succeed(nothingReaped([], [e.message])))
           )
       } satisfies TopologyRuntimeService
     })

@@ -7,7 +7,9 @@
  * Every call receives the topology as the database holds it (hydrated, `TopologyDetail`). Live edits are
  * called after the database write, with the state after the op; what the op removed is passed on its own.
  */
+import { createHash } from "node:crypto"
 import { Context, type Effect, Schema } from "effect"
+import { isHoneypotSlug } from "../honeypots/Registry.js"
 import { type DeckyRow, type LanRow, type TopologyDetail, TopologyDeckyState } from "./Model.js"
 
 export class TopologyRuntimeError extends Schema.TaggedError<TopologyRuntimeError>()("TopologyRuntimeError", {
@@ -35,6 +37,41 @@ export const ReapReport = Schema.Struct({
   errors: Schema.Array(Schema.String)
 }).annotations({ identifier: "ReapReportResponse" })
 export type ReapReport = typeof ReapReport.Type
+
+// ---- what every runtime keeps the same way -----------------------------------------------------------
+
+/** A topology's short id: the first eight characters (Docker names, artifact folders, the reaper's key). */
+export const id8 = (topologyId: string): string => topologyId.slice(0, 8)
+
+/** The decky's own name (`decky_config.name`, else the row's): what a runtime runs and reports it by. */
+export const deckyNameOf = (decky: DeckyRow): string => decky.decky_config?.name ?? decky.name
+
+/** The persona seed's instance id: stable for a decky of a topology, different across topologies. */
+export const topologyInstanceId = (topologyId: string, decky: string): string =>
+  createHash("sha256").update(`decnet-topology-instance:${topologyId}:${decky}`).digest("hex").slice(0, 16)
+
+/**
+ * A decky's services split by whether `decnet decky` can run them: the rest (fleet singletons, catalog
+ * services without an emulator yet) stay in the database and are left out, as a runtime would fail on them.
+ */
+export const runnableServices = (
+  services: ReadonlyArray<string>
+): { readonly runnable: ReadonlyArray<string>; readonly skipped: ReadonlyArray<string> } => ({
+  runnable: services.filter(isHoneypotSlug),
+  skipped: services.filter((s) => !isHoneypotSlug(s))
+})
+
+/** A reaper's report that removed nothing: the live prefixes, and why not when it could not look. */
+export const nothingReaped = (
+  liveTopologyIds: ReadonlyArray<string>,
+  errors: ReadonlyArray<string> = []
+): ReapReport => ({
+  live_prefixes: [...new Set(liveTopologyIds.map(id8))].sort(),
+  orphan_prefixes: [],
+  containers_removed: [],
+  networks_removed: [],
+  errors
+})
 
 export interface TopologyRuntimeService {
   readonly kind: "docker" | "in-process"

@@ -23,9 +23,9 @@ import {
   LAN_NETWORK,
   lanDecision,
   lanNetworkSpec,
-  MACVLAN_HELPER,
-  startupOf
+  MACVLAN_HELPER
 } from "../../src/fleet/DockerRuntime.js"
+import { startupOf } from "../../src/fleet/DeckyContainer.js"
 import {
   HostNetwork,
   HostNetworkError,
