@@ -54,6 +54,7 @@ import { persistTopology } from "../src/topology/Persist.js"
 import { TopologyRuntime, type TopologyRuntimeService } from "../src/topology/Runtime.js"
 import { TopologyRepo } from "../src/topology/TopologyRepo.js"
 import { errors, validate } from "../src/topology/Validator.js"
+import { makeSqlRecorder } from "../test/support/SqlStatements.js"
 
 const TARGET_P99_MS = 20
 const POLL_SECONDS = 10
@@ -134,7 +135,14 @@ interface Latency {
   readonly p99: number
   readonly max: number
   readonly mean: number
+  /** SQL statements (each a round trip) per op, from the enqueue to the applied event, all processes' sides. */
+  readonly statements: number
+  /** Transactions per op (each two more round trips: BEGIN and COMMIT). */
+  readonly transactions: number
 }
+
+/** Every statement and transaction the series sends (test/support/SqlStatements.ts). */
+const sql = makeSqlRecorder()
 
 const mutationLatency = (dir: string) =>
   Effect.gen(function* () {
@@ -207,19 +215,30 @@ const mutationLatency = (dir: string) =>
     ) =>
       Effect.gen(function* () {
         const samples = new Map<string, Array<number>>()
+        const counts = new Map<string, { statements: number; transactions: number }>()
         for (let i = 0; i < WARMUP + count; i++) {
           const [op, payload] = script(i)
+          const before = { statements: sql.statements.length, transactions: sql.transactions() }
           const t = yield* one(op, payload)
-          if (i >= WARMUP) samples.set(op, [...(samples.get(op) ?? []), t])
+          if (i < WARMUP) continue
+          samples.set(op, [...(samples.get(op) ?? []), t])
+          const c = counts.get(op) ?? { statements: 0, transactions: 0 }
+          counts.set(op, {
+            statements: c.statements + sql.statements.length - before.statements,
+            transactions: c.transactions + sql.transactions() - before.transactions
+          })
         }
         return [...samples].map(([op, xs]): Latency => {
           const sorted = [...xs].sort((a, b) => a - b)
+          const c = counts.get(op) ?? { statements: Number.NaN, transactions: Number.NaN }
           return {
             op,
             p50: quantile(sorted, 0.5),
             p99: quantile(sorted, 0.99),
             max: sorted[sorted.length - 1] ?? Number.NaN,
-            mean: xs.reduce((x, y) => x + y, 0) / xs.length
+            mean: xs.reduce((x, y) => x + y, 0) / xs.length,
+            statements: c.statements / xs.length,
+            transactions: c.transactions / xs.length
           }
         })
       })
@@ -320,13 +339,15 @@ const onBackend = async (
   try {
     const run = <A, E>(e: Effect.Effect<A, E, Db | Scope.Scope>) =>
       rt.runPromise(Effect.scoped(e).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning))))
-    const latency = await run(mutationLatency(dir))
+    const latency = await run(Effect.withTracer(mutationLatency(dir), sql.tracer))
     for (const l of latency)
       console.log(
         `[${name}] ${l.op}: enqueue → applied p50 ${ms(l.p50)}, p99 ${ms(l.p99)}, max ${ms(l.max)}, mean ${ms(l.mean)} ` +
           `(${OPS} ops; target p99 ≤ ${TARGET_P99_MS} ms: ${l.p99 <= TARGET_P99_MS ? "met" : "missed"}, ` +
           `p99 at ${(l.p99 / TARGET_P99_MS).toFixed(2)}× the target; the 10 s poll alone: ${((POLL_SECONDS * 500) / l.p50).toFixed(0)}× our p50 on average, ` +
-          `${((POLL_SECONDS * 1000) / l.p99).toFixed(0)}× our p99 at worst)`
+          `${((POLL_SECONDS * 1000) / l.p99).toFixed(0)}× our p99 at worst); ` +
+          `${l.statements.toFixed(1)} SQL statements and ${l.transactions.toFixed(1)} transactions per op ` +
+          `(${(l.statements + 2 * l.transactions).toFixed(1)} round trips with BEGIN/COMMIT)`
       )
     const persist: Array<PersistRound> = []
     for (let seed = 1; seed <= PERSIST_ROUNDS; seed++) {

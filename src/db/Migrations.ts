@@ -6,7 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { Effect, Layer, Schema } from "effect"
 import { DbMigrationError } from "./DbError.js"
 import { Dialect, type DialectName } from "./Dialect.js"
-import { renderAddColumn, renderTable } from "./TableDef.js"
+import { renderAddColumn, renderIndex, renderTable } from "./TableDef.js"
 import { tables } from "./Tables.js"
 
 export const MIGRATIONS_TABLE = "decnet_migrations"
@@ -48,10 +48,25 @@ const addMissingColumns = (dialect: DialectName, table: string, names: ReadonlyA
         yield* sql.unsafe(renderAddColumn(dialect, table, col))
   })
 
+/** Create the named indexes of `table` (as Tables.ts now defines them) that an older database lacks. */
+const addMissingIndexes = (dialect: DialectName, table: string, names: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const def = tables.find((t) => t.name === table)
+    if (def === undefined) return yield* Effect.dieMessage(`no table ${table} in Tables.ts`)
+    for (const ix of def.indexes)
+      if (names.includes(ix.name)) yield* sql.unsafe(renderIndex(dialect, table, ix))
+  })
+
 const migrationsFor = (dialect: DialectName) => ({
   "0001_baseline": baseline(dialect),
   // A logs row holds a whole HoneypotEvent: its peer port and its severity.
-  "0002_logs_event_columns": addMissingColumns(dialect, "logs", ["attacker_port", "severity"])
+  "0002_logs_event_columns": addMissingColumns(dialect, "logs", ["attacker_port", "severity"]),
+  // MazeNET's queue: the claim's token and the index that orders a topology's pending rows.
+  "0003_topology_mutation_claims": Effect.zipRight(
+    addMissingColumns(dialect, "topology_mutations", ["claim_token"]),
+    addMissingIndexes(dialect, "topology_mutations", ["ix_topology_mutations_queue"])
+  )
 })
 
 const runMigrator = Migrator.make({})

@@ -135,12 +135,14 @@ export const renderTable = (dialect: DialectName, table: TableDef): ReadonlyArra
   for (const col of table.indexed) {
     stmts.push(`CREATE INDEX IF NOT EXISTS ${q(`ix_${table.name}_${col}`)} ON ${q(table.name)} (${q(col)})`)
   }
-  for (const ix of table.indexes) {
-    stmts.push(
-      `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(table.name)} (${ix.columns
-        .map(q)
-        .join(", ")})`
-    )
-  }
+  for (const ix of table.indexes) stmts.push(renderIndex(dialect, table.name, ix))
   return stmts
+}
+
+/** `CREATE [UNIQUE] INDEX IF NOT EXISTS …`, for the baseline and for an index a later migration adds. */
+export const renderIndex = (dialect: DialectName, table: string, ix: IndexDef): string => {
+  const q = (n: string) => quoteIdent(dialect, n)
+  return `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(table)} (${ix.columns
+    .map(q)
+    .join(", ")})`
 }

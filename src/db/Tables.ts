@@ -748,11 +748,20 @@ export const tables: ReadonlyArray<TableDef> = [
       { name: "state", type: "str(32)", nullable: false, default: { kind: "literal", value: "pending" } },
       { name: "requested_at", type: "datetime", nullable: false, default: { kind: "now" } },
       { name: "applied_at", type: "datetime", nullable: true },
-      { name: "reason", type: "text", nullable: true }
+      { name: "reason", type: "text", nullable: true },
+      // Ours (not the original's): the claim's one UPDATE stamps its own token, by which MySQL, which has
+      // no UPDATE … RETURNING, finds the row it won.
+      { name: "claim_token", type: "str(36)", nullable: true }
     ],
     indexed: ["op", "requested_at", "state", "topology_id"],
     indexes: [
-      { name: "ix_topology_mutations_state_topology", columns: ["state", "topology_id"], unique: false }
+      { name: "ix_topology_mutations_state_topology", columns: ["state", "topology_id"], unique: false },
+      // The claim's order: a topology's oldest pending row is the first entry of its range.
+      {
+        name: "ix_topology_mutations_queue",
+        columns: ["topology_id", "state", "requested_at"],
+        unique: false
+      }
     ],
     uniques: []
   },

@@ -1,9 +1,9 @@
 /**
  * `decnet mutate --watch` (spec/workers.md §4.9, topology.md §9 `run_watch_loop`): one tick mutates the
- * due deckies, then drains the live topologies' mutation queues (topology.md §8) when one holds work, then
- * the loop sleeps until the next decky is due, at most `poll` and at least 1 s. A bus
- * `decky.<name>.mutate_request` cuts the sleep short and forces that decky; `topology.<id>.mutation.enqueued`
- * cuts it short for the queue. Without a bus it still runs, on its poll alone. Heartbeat
+ * due deckies, then the loop sleeps until the next decky is due, at most `poll` and at least 1 s; beside it a
+ * second fiber drains the live topologies' mutation queues (topology.md §8) every `poll`. A bus
+ * `decky.<name>.mutate_request` cuts the first sleep short and forces that decky;
+ * `topology.<id>.mutation.enqueued` cuts the second one short. Without a bus it still runs, on its poll alone. Heartbeat
  * `system.mutator.health`; a stop intent on `system.mutator.control` ends it.
  */
 import { Cause, Clock, Duration, Effect, Queue, Ref, Stream } from "effect"
@@ -70,6 +70,7 @@ const watch = (pollSeconds: number) =>
     const requests = yield* Ref.make<ReadonlySet<string>>(new Set())
     // One pending wake is enough: a tick takes every request made before it.
     const wake = yield* Queue.sliding<void>(1)
+    const topologyWake = yield* Queue.sliding<void>(1)
 
     yield* bus.subscribe(MUTATE_REQUEST_PATTERN).pipe(
       Effect.flatMap((events) =>
@@ -103,7 +104,7 @@ const watch = (pollSeconds: number) =>
     yield* bus.subscribe(TOPOLOGY_ENQUEUED_PATTERN).pipe(
       Effect.flatMap((events) =>
         events.pipe(
-          Stream.runForEach(() => Queue.offer(wake, undefined)),
+          Stream.runForEach(() => Queue.offer(topologyWake, undefined)),
           Effect.forkScoped
         )
       ),
@@ -126,9 +127,10 @@ const watch = (pollSeconds: number) =>
       return report.nextDue._tag === "Some" ? report.nextDue.value : undefined
     }).pipe(survive<number | undefined>("mutator tick", undefined))
 
-    // After the flat pass, apart from it: a failing topology drain never holds the fleet's rotation back.
-    // The drain's own list query is the guard (no pending live row: one SELECT, nothing else). Once a
-    // minute, and on the first tick, orphaned claims go back to the queue first.
+    // The topology queue has its own fiber beside the flat rotation: a failing or long drain never holds
+    // the fleet's rotation back, and an enqueued edit never waits for a flat pass. The drain's own list
+    // query is the guard (no pending live row: one SELECT, nothing else). Once a minute, and on the first
+    // tick, orphaned claims go back to the queue first.
     const lastSweep = yield* Ref.make<number | undefined>(undefined)
     const topologyTick = Effect.gen(function* () {
       const at = yield* Clock.currentTimeMillis
@@ -141,10 +143,18 @@ const watch = (pollSeconds: number) =>
       if (drained > 0) yield* Effect.logInfo(`topology mutations applied: ${drained}`)
     }).pipe(survive<void>("topology reconcile", undefined))
 
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.gen(function* () {
+          yield* Queue.takeAll(topologyWake)
+          yield* topologyTick
+          yield* Effect.raceFirst(Effect.sleep(Duration.seconds(pollSeconds)), Queue.take(topologyWake))
+        })
+      )
+    )
     return yield* Effect.forever(
       Effect.gen(function* () {
         const nextDue = yield* tick
-        yield* topologyTick
         const seconds = sleepSeconds(nextDue, pollSeconds)
         yield* Effect.raceFirst(Effect.sleep(Duration.seconds(seconds)), Queue.take(wake))
       })

@@ -5,7 +5,7 @@
  * failure is logged, never raised, and the next deploy or resume converges on the database. Each op ends
  * with the validator's post-apply subset. Deckies are found by their own name, LANs by name.
  */
-import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Effect, Either, Option, ParseResult, Ref, Schema } from "effect"
 import { IpAllocator, SubnetAllocator } from "./Allocators.js"
 import { deckyNameOf } from "./Deploy.js"
 import { MutationError, TopologyNotFound } from "./Errors.js"
@@ -129,12 +129,19 @@ const withoutKey = (ips: Readonly<Record<string, string>>, key: string): Record<
 
 // ---- the op frame ------------------------------------------------------------------------------------------
 
+/** Work that follows the op's commit: a runtime call (logged, never failing) or a write that depends on it. */
+type AfterCommit = Effect.Effect<void, never, TopologyRepo>
+
 interface OpContext {
   readonly topologyId: string
   /** The topology as it was before the op. */
   readonly before: TopologyDetail
   /** Active or degraded, and not pinned to an agent: the runtime follows the database. */
   readonly live: boolean
+  /** What runs after the commit, in order: the runtime never waits inside the op's transaction. */
+  readonly later: Ref.Ref<ReadonlyArray<AfterCommit>>
+  /** The topology as written, for the post-apply check, which judges it after the runtime has followed. */
+  readonly written: Ref.Ref<Option.Option<TopologyDetail>>
 }
 
 const hydrate = (topologyId: string) =>
@@ -146,41 +153,42 @@ const hydrate = (topologyId: string) =>
   })
 
 const contextOf = (topologyId: string) =>
-  Effect.map(
-    hydrate(topologyId),
-    (before): OpContext => ({
+  Effect.gen(function* () {
+    const before = yield* hydrate(topologyId)
+    return {
       topologyId,
       before,
-      live: LIVE_STATUSES.includes(before.topology.status) && before.topology.target_host_uuid === null
-    })
-  )
+      live: LIVE_STATUSES.includes(before.topology.status) && before.topology.target_host_uuid === null,
+      later: yield* Ref.make<ReadonlyArray<AfterCommit>>([]),
+      written: yield* Ref.make(Option.none<TopologyDetail>())
+    } satisfies OpContext
+  })
 
-/** Ask the runtime to follow, when the topology is live; a failure is logged with what it was. */
-const materialise = <R>(
-  ctx: OpContext,
-  what: string,
-  call: Effect.Effect<void, TopologyRuntimeError, R>
-): Effect.Effect<boolean, never, R> =>
+/** `work` runs once the op's writes are committed. */
+const afterCommit = (ctx: OpContext, work: AfterCommit) => Ref.update(ctx.later, (xs) => [...xs, work])
+
+/** Ask the runtime to follow, when the topology is live (after the commit); a failure is logged with what it was. */
+const materialise = (ctx: OpContext, what: string, call: Effect.Effect<void, TopologyRuntimeError>) =>
   !ctx.live
-    ? Effect.succeed(false)
-    : call.pipe(
-        Effect.as(true),
-        Effect.catchAll((e) =>
-          Effect.as(
-            Effect.logWarning(
-              `topology ${ctx.before.topology.name}: ${what} on the runtime failed (the database holds the change): ${e.message}`
-            ),
-            false
+    ? Effect.void
+    : afterCommit(
+        ctx,
+        Effect.catchAll(call, (e) =>
+          Effect.logWarning(
+            `topology ${ctx.before.topology.name}: ${what} on the runtime failed (the database holds the change): ${e.message}`
           )
         )
       )
 
-/** §8: the post-apply subset; any error fails the op with the sorted, unique codes. */
-const postApply = (ctx: OpContext, after: TopologyDetail) => {
+/** §8: the post-apply subset, judged on `after` once the op is committed and the runtime has followed. */
+const postApply = (ctx: OpContext, after: TopologyDetail) => Ref.set(ctx.written, Option.some(after))
+
+/** Any error of the post-apply subset fails the op with the sorted, unique codes. */
+const verdict = (topologyId: string, after: TopologyDetail) => {
   const codes = [...new Set(errors(validatePostApply(after)).map((i) => i.code))].sort()
   return codes.length === 0
     ? Effect.void
-    : fail(`post-apply validation failed for ${ctx.topologyId}: ${codes.join(", ")}`)
+    : fail(`post-apply validation failed for ${topologyId}: ${codes.join(", ")}`)
 }
 
 // ---- the ops -----------------------------------------------------------------------------------------------
@@ -285,16 +293,18 @@ const addDecky = (ctx: OpContext, payload: typeof AddDeckyPayload.Type) =>
     })
     const after = yield* hydrate(ctx.topologyId)
     const row = after.deckies.find((d) => d.uuid === decky.uuid) ?? decky
-    if (ctx.live) {
-      const started = yield* runtime.addDecky(after, row).pipe(Effect.either)
-      if (Either.isRight(started)) yield* repo.setDeckyState(decky.uuid, "running")
-      else {
-        yield* Effect.logWarning(
-          `topology ${ctx.before.topology.name}: start ${payload.name} on the runtime failed (the database holds the change): ${started.left.message}`
-        )
-        yield* repo.setDeckyState(decky.uuid, "failed", started.left.message)
-      }
-    }
+    if (ctx.live)
+      yield* afterCommit(
+        ctx,
+        Effect.gen(function* () {
+          const started = yield* runtime.addDecky(after, row).pipe(Effect.either)
+          if (Either.isRight(started)) return yield* repo.setDeckyState(decky.uuid, "running")
+          yield* Effect.logWarning(
+            `topology ${ctx.before.topology.name}: start ${payload.name} on the runtime failed (the database holds the change): ${started.left.message}`
+          )
+          yield* repo.setDeckyState(decky.uuid, "failed", started.left.message)
+        })
+      )
     yield* postApply(ctx, after)
   })
 
@@ -494,8 +504,20 @@ const op =
   (topologyId: string, payload: unknown) =>
     Effect.gen(function* () {
       const decoded = yield* decodePayload(name, schema)(payload)
-      const ctx = yield* contextOf(topologyId)
-      yield* body(ctx, decoded)
+      const repo = yield* TopologyRepo
+      // Read, write and re-read in one transaction under the topology's lock: an op commits whole or not
+      // at all (a crash mid-op leaves its row `applying` and nothing half-written), and ops on one topology
+      // from two processes' reconcilers never interleave. Then the runtime follows, then the check.
+      const { later, written } = yield* repo.withTopologyLock(
+        topologyId,
+        Effect.gen(function* () {
+          const ctx = yield* contextOf(topologyId)
+          yield* body(ctx, decoded)
+          return { later: yield* Ref.get(ctx.later), written: yield* Ref.get(ctx.written) }
+        })
+      )
+      for (const work of later) yield* work
+      if (Option.isSome(written)) yield* verdict(topologyId, written.value)
     }).pipe(Effect.withSpan(`Topology.op.${name}`, { attributes: { topologyId } }))
 
 /** §8 DISPATCH: exactly the eight ops. */

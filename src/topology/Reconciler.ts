@@ -5,7 +5,7 @@
  * rows behind it wait for an operator). The mutator's watch loop runs it when the queue has live work, and
  * `recoverStaleMutations` now and then: a row whose claimer died mid-op goes back to the queue after its lease.
  */
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Ref } from "effect"
 import { moveStatus } from "./Deploy.js"
 import { publishMutation } from "./Events.js"
 import { dispatch } from "./Ops.js"
@@ -23,6 +23,24 @@ export const failureReason = <E extends { readonly _tag: string; readonly messag
     }
   })
 
+/**
+ * While an op runs, its claim is renewed every quarter lease (`renewClaim` moves the claim time), so a long
+ * op on a live claimer is never taken for an orphan and applied twice; it stops when the op ends, or when
+ * the row is no longer this claim's.
+ */
+const holdClaim = (id: string, claimedAt: Date) =>
+  Effect.gen(function* () {
+    const repo = yield* TopologyRepo
+    const last = yield* Ref.make(claimedAt)
+    for (;;) {
+      yield* Effect.sleep(Duration.unsafeDivide(MUTATION_LEASE, 4))
+      const renewed = yield* repo.renewClaim(id, yield* Ref.get(last))
+      if (Option.isNone(renewed))
+        return yield* Effect.logWarning(`mutation ${id} is no longer this claim's; its lease is not renewed`)
+      yield* Ref.set(last, renewed.value)
+    }
+  })
+
 /** Apply the queue of one topology until it is empty or an op fails; how many were applied. */
 export const drainTopology = (topologyId: string) =>
   Effect.gen(function* () {
@@ -37,7 +55,14 @@ export const drainTopology = (topologyId: string) =>
         op: m.op,
         payload: JSON.stringify(m.payload)
       })
-      const outcome = yield* Effect.exit(dispatch(topologyId, m.op, m.payload))
+      const outcome = yield* Effect.exit(
+        Effect.scoped(
+          Effect.zipRight(
+            Effect.forkScoped(holdClaim(m.id, m.applied_at ?? new Date(0))),
+            dispatch(topologyId, m.op, m.payload)
+          )
+        )
+      )
       if (Exit.isSuccess(outcome)) {
         yield* repo.markApplied(m.id)
         drained++

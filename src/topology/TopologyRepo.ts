@@ -13,6 +13,7 @@ import { DbLive } from "../db/Client.js"
 import { formatUtc, SqlCount } from "../db/Columns.js"
 import { isForeignKeyViolation, isLockConflict, isUniqueViolation } from "../db/DbError.js"
 import { MigrationsLive } from "../db/Migrations.js"
+import { topologyTarpitKey, topologyTarpitPrefix } from "../db/TarpitRepo.js"
 import { IpAllocator } from "./Allocators.js"
 import {
   type AllocatorExhausted,
@@ -317,12 +318,33 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
      * One transaction; its domain failures roll it back and pass through, a lost lock race re-runs it, any
      * other database failure is a defect. Every transaction here writes first (see `guard`): on SQLite a
      * deferred transaction that reads and then writes fails with SQLITE_BUSY instead of waiting (a
-     * read-only one, as in `hydrate`, is fine).
+     * read-only one, as in `hydrate`, is fine). Inside a caller's transaction (`withTopologyLock`, a
+     * persist) the body joins it, with no savepoint: a failure fails the whole transaction, and a lost lock
+     * race is the outer one's to re-run (InnoDB has rolled all of it back), so it dies with the SqlError,
+     * which the outer transaction turns back into a failure.
      */
-    const transact = <A, E, R>(body: Effect.Effect<A, E | SqlError, R>) =>
-      sql.withTransaction(body).pipe(
+    const transact = <A, E, R>(
+      body: Effect.Effect<A, E | SqlError, R>
+    ): Effect.Effect<A, Exclude<E, SqlError>, R> => {
+      const joined = Effect.catchIf(body, isSqlError, (e) => Effect.die(e))
+      const own = sql.withTransaction(body).pipe(
+        Effect.catchAllDefect((d) => (isSqlError(d) ? Effect.fail(d) : Effect.die(d))),
         retryLockConflicts,
         Effect.catchIf(isSqlError, (e) => Effect.die(e))
+      )
+      return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+        Option.isSome(outer) ? joined : own
+      )
+    }
+
+    /**
+     * `body` in one transaction that first takes the topology's row lock (no version bump), so that a live
+     * op reads, writes and re-reads one topology while no other writer (another process's reconciler, a
+     * deploy) touches it, and commits all of it or none. The repo's own edits inside join it.
+     */
+    const withTopologyLock = <A, E, R>(topologyId: string, body: Effect.Effect<A, E, R>) =>
+      transact(
+        Effect.zipRight(sql`UPDATE topologies SET version = version WHERE id = ${topologyId}`.raw, body)
       )
 
     const selectLock = (topologyId: string) =>
@@ -431,6 +453,12 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
     })
 
     /** Deletes the topology and everything in it; false when there was no such topology. */
+    /** The tarpit rules of a topology's deckies (keys `t:<id>:<decky>`): they go with the topology's rows. */
+    const dropTarpitRules = (id: string) => {
+      const prefix = topologyTarpitPrefix(id)
+      return sql`DELETE FROM tarpit_rules WHERE SUBSTR(decky_name, 1, ${prefix.length}) = ${prefix}`
+    }
+
     const deleteTopologyCascade = Effect.fn("TopologyRepo.deleteTopologyCascade")(function* (id: string) {
       return yield* transact(
         Effect.gen(function* () {
@@ -441,6 +469,7 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
           yield* sql`DELETE FROM topology_deckies WHERE topology_id = ${id}`
           yield* sql`DELETE FROM lans WHERE topology_id = ${id}`
           yield* sql`DELETE FROM topology_mutations WHERE topology_id = ${id}`
+          yield* dropTarpitRules(id)
           yield* sql`DELETE FROM topologies WHERE id = ${id}`
           return true
         })
@@ -473,6 +502,8 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
           }
           yield* sql`UPDATE topologies SET ${sql.update({ status: next, status_changed_at: formatUtc(at) })} WHERE id = ${id}`
           yield* sql`INSERT INTO topology_status_events ${sql.insert({ ...event, at: formatUtc(at) })}`
+          // Nothing of a torn-down topology runs: its deckies' tarpit rules go with it.
+          if (next === "torn_down") yield* dropTarpitRules(id)
           return event
         })
       )
@@ -710,6 +741,8 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
             enforcePending: options.enforcePending ?? true
           })
           yield* sql`DELETE FROM topology_edges WHERE decky_uuid = ${uuid}`
+          const name = decky.value.decky_config?.name ?? decky.value.name
+          yield* sql`DELETE FROM tarpit_rules WHERE decky_name = ${topologyTarpitKey(decky.value.topology_id, name)}`
           return (yield* affected(sql`DELETE FROM topology_deckies WHERE uuid = ${uuid}`.raw)) > 0
         })
       )
@@ -822,7 +855,12 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
 
     // ---- the live-mutation queue (§8) -------------------------------------------------------------------
 
-    /** A pending row; bumps the version only with `expectedVersion`. The topology's status is the caller's. */
+    /**
+     * A pending row; bumps the version only with `expectedVersion`. The topology's status is the caller's.
+     * Without a version it is one INSERT (autocommitted; the foreign key answers a missing topology). With
+     * one, the version's conditional UPDATE and the INSERT share a transaction, and the topology row is read
+     * only when the UPDATE matched nothing, to tell a missing topology from a conflict.
+     */
     const enqueueMutation = Effect.fn("TopologyRepo.enqueueMutation")(function* (
       topologyId: string,
       op: string,
@@ -831,64 +869,98 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
     ) {
       const id = yield* newId
       const at = yield* now
+      const insert = sql`INSERT INTO topology_mutations ${sql.insert({
+        id,
+        topology_id: topologyId,
+        op,
+        payload: json(payload),
+        state: "pending",
+        requested_at: formatUtc(at),
+        applied_at: null,
+        reason: null
+      })}`.pipe(
+        Effect.catchIf(
+          (e) => isSqlError(e) && isForeignKeyViolation(e),
+          () => Effect.fail(new TopologyNotFound({ what: "topology", id: topologyId }))
+        )
+      )
+      if (expectedVersion === undefined) {
+        yield* insert.pipe(
+          retryLockConflicts,
+          Effect.catchIf(isSqlError, (e) => Effect.die(e))
+        )
+        return id
+      }
       yield* transact(
         Effect.gen(function* () {
-          yield* guard(topologyId, { expectedVersion })
-          yield* sql`INSERT INTO topology_mutations ${sql.insert({
-            id,
-            topology_id: topologyId,
-            op,
-            payload: json(payload),
-            state: "pending",
-            requested_at: formatUtc(at),
-            applied_at: null,
-            reason: null
-          })}`
+          const bumped = yield* affected(
+            sql`UPDATE topologies SET version = version + 1 WHERE id = ${topologyId} AND version = ${expectedVersion}`
+              .raw
+          )
+          if (bumped === 0) {
+            const row = yield* selectLock(topologyId)
+            if (Option.isNone(row)) return yield* new TopologyNotFound({ what: "topology", id: topologyId })
+            return yield* new VersionConflict({
+              topologyId,
+              current: row.value.version,
+              expected: expectedVersion
+            })
+          }
+          yield* insert
         })
       )
       return id
     })
 
     /**
-     * One claim attempt, two autocommitted statements and no transaction: read the oldest pending row (a
-     * plain, non-locking read), then claim exactly that row with one conditional UPDATE. Of two claimers
-     * that read the same row, the second's UPDATE matches nothing (it waits for the first one's row lock or
-     * SQLite's write lock, then finds the row `applying`). The winner named its row by id, so it needs no
-     * read-back; op and payload never change after the enqueue, so the row it read is the row it won. The
-     * claim stamps `applied_at` with the claim time, which `requeueStaleMutations` judges.
-     */
-    const claimOnce = (topologyId: string) =>
-      Effect.gen(function* () {
-        const next =
-          yield* sql`SELECT * FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'pending' ORDER BY requested_at ASC, id ASC LIMIT 1`.pipe(
-            Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows)))
-          )
-        const row = next[0]
-        if (row === undefined) return { _tag: "Empty" } as const
-        const at = yield* now
-        const won = yield* affected(
-          sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${formatUtc(at)}
-              WHERE id = ${row.id} AND state = 'pending'`.raw
-        ).pipe(retryLockConflicts)
-        return won === 0
-          ? ({ _tag: "Lost" } as const)
-          : ({
-              _tag: "Won",
-              row: { ...row, state: "applying", applied_at: at } satisfies MutationRow
-            } as const)
-      }).pipe(Effect.catchIf(isSqlError, (e) => Effect.die(e)))
-
-    /**
-     * The oldest pending mutation of the topology, now `applying`; none when nothing is pending. A claim
-     * that lost its row to another claimer tries again with the next oldest (each lost race means someone
-     * else won one, so this ends).
+     * One claim, decided by one statement: an UPDATE of the topology's oldest pending row (by the
+     * `ix_topology_mutations_queue` order) to `applying`, stamped with the claim time (which
+     * `requeueStaleMutations` judges) and a fresh token. SQLite's runs the choice as a subquery of the UPDATE
+     * and hands the row back (`RETURNING`), all under its write lock. MySQL has no UPDATE … RETURNING and
+     * refuses a subquery on the updated table, so there the UPDATE picks its row itself (`ORDER BY … LIMIT
+     * 1`, a locking read of that row alone), and the token finds the row it won. Of two claimers, the second
+     * waits for the first one's lock and then takes the next pending row, or nothing. An InnoDB deadlock
+     * victim (its statement rolled back) claims again.
      */
     const claimNextMutation = Effect.fn("TopologyRepo.claimNextMutation")(function* (topologyId: string) {
-      for (;;) {
-        const attempt = yield* claimOnce(topologyId)
-        if (attempt._tag === "Empty") return Option.none<MutationRow>()
-        if (attempt._tag === "Won") return Option.some(attempt.row)
-      }
+      const token = yield* newId
+      const at = formatUtc(yield* now)
+      const rows = yield* sql
+        .onDialectOrElse({
+          mysql: () =>
+            Effect.gen(function* () {
+              const won = yield* affected(
+                sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${at}, claim_token = ${token}
+                    WHERE topology_id = ${topologyId} AND state = 'pending'
+                    ORDER BY requested_at ASC, id ASC LIMIT 1`.raw
+              ).pipe(retryLockConflicts)
+              if (won === 0) return []
+              return yield* sql`SELECT * FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'applying' AND claim_token = ${token}`
+            }),
+          orElse: () =>
+            sql`UPDATE topology_mutations SET state = 'applying', applied_at = ${at}, claim_token = ${token}
+                WHERE id = (SELECT id FROM topology_mutations WHERE topology_id = ${topologyId} AND state = 'pending'
+                            ORDER BY requested_at ASC, id ASC LIMIT 1)
+                RETURNING *`.pipe(retryLockConflicts)
+        })
+        .pipe(
+          Effect.flatMap((rows) => Effect.orDie(decodeMutations(rows))),
+          Effect.catchIf(isSqlError, (e) => Effect.die(e))
+        )
+      return Option.fromNullable(rows[0])
+    })
+
+    /**
+     * The claimer is still at work on `id`: its claim time moves to now, so the sweep never takes a long op
+     * from a live claimer. Only a row still `applying` under this claim moves; false when it no longer is.
+     */
+    const renewClaim = Effect.fn("TopologyRepo.renewClaim")(function* (id: string, claimedAt: Date) {
+      const at = yield* now
+      const n = yield* affected(
+        sql`UPDATE topology_mutations SET applied_at = ${formatUtc(at)}
+            WHERE id = ${id} AND state = 'applying' AND applied_at = ${formatUtc(claimedAt)}`.raw
+      ).pipe(retryLockConflicts, Effect.orDie)
+      return n > 0 ? Option.some(at) : Option.none<Date>()
     })
 
     const markApplied = Effect.fn("TopologyRepo.markApplied")(function* (id: string) {
@@ -992,7 +1064,9 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
       listEdges,
       hydrate,
       enqueueMutation,
+      withTopologyLock,
       claimNextMutation,
+      renewClaim,
       markApplied,
       markFailed,
       listMutations,

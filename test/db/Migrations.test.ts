@@ -50,7 +50,11 @@ const run = <A, E>(backend: Backend, eff: Effect.Effect<A, E, SqlClient.SqlClien
 onBothBackends("migrations", (backend) => {
   it("creates all 39 tables of the spec on the first run and nothing on the second", async () => {
     const first = await run(backend, migrate())
-    expect(first.map(([, name]) => name)).toEqual(["baseline", "logs_event_columns"])
+    expect(first.map(([, name]) => name)).toEqual([
+      "baseline",
+      "logs_event_columns",
+      "topology_mutation_claims"
+    ])
     const second = await run(backend, migrate())
     expect(second).toEqual([])
     const names = await run(backend, listTables)
@@ -67,15 +71,46 @@ onBothBackends("migrations", (backend) => {
         const sql = yield* SqlClient.SqlClient
         yield* sql.unsafe(`ALTER TABLE logs DROP COLUMN attacker_port`)
         yield* sql.unsafe(`ALTER TABLE logs DROP COLUMN severity`)
-        yield* sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE ${sql("migration_id")} = 2`
+        yield* sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE ${sql("migration_id")} >= 2`
       })
     )
     expect(await run(backend, columnCount("logs"))).not.toContain("severity")
     const applied = await run(backend, migrate())
-    expect(applied.map(([, name]) => name)).toEqual(["logs_event_columns"])
+    // 0003 re-runs over a table that already has what it adds: it adds nothing and does not fail.
+    expect(applied.map(([, name]) => name)).toEqual(["logs_event_columns", "topology_mutation_claims"])
     expect(await run(backend, columnCount("logs"))).toEqual(
       expect.arrayContaining(["attacker_port", "severity"])
     )
+    expect(await run(backend, migrate())).toEqual([])
+  })
+
+  it("0003 adds the queue's claim token and its index to a topology_mutations table created before them", async () => {
+    await run(backend, migrate())
+    const indexes = Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const rows =
+        backend.name === "mariadb"
+          ? yield* sql`SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'topology_mutations'`
+          : yield* sql`SELECT name FROM pragma_index_list('topology_mutations')`
+      return (yield* Schema.decodeUnknown(Names)(rows)).map((r) => r.name)
+    })
+    await run(
+      backend,
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        if (backend.name === "mariadb")
+          yield* sql.unsafe(`DROP INDEX ix_topology_mutations_queue ON topology_mutations`)
+        else yield* sql.unsafe(`DROP INDEX ix_topology_mutations_queue`)
+        yield* sql.unsafe(`ALTER TABLE topology_mutations DROP COLUMN claim_token`)
+        yield* sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE ${sql("migration_id")} = 3`
+      })
+    )
+    expect(await run(backend, columnCount("topology_mutations"))).not.toContain("claim_token")
+    expect(await run(backend, indexes)).not.toContain("ix_topology_mutations_queue")
+    const applied = await run(backend, migrate())
+    expect(applied.map(([, name]) => name)).toEqual(["topology_mutation_claims"])
+    expect(await run(backend, columnCount("topology_mutations"))).toContain("claim_token")
+    expect(await run(backend, indexes)).toContain("ix_topology_mutations_queue")
     expect(await run(backend, migrate())).toEqual([])
   })
 
@@ -165,7 +200,7 @@ onMariadb("concurrent migrators", (backend) => {
         )
       )
     )
-    expect(results.filter((r) => r.applied === 2)).toHaveLength(1)
+    expect(results.filter((r) => r.applied === 3)).toHaveLength(1)
     expect(results.filter((r) => r.applied === 0)).toHaveLength(4)
     expect(results.map((r) => r.tables)).toEqual([39, 39, 39, 39, 39])
     const applied = await run(
@@ -175,6 +210,6 @@ onMariadb("concurrent migrators", (backend) => {
         return yield* sql`SELECT COUNT(*) AS n FROM ${sql(MIGRATIONS_TABLE)}`
       })
     )
-    expect(Number(applied[0]?.n)).toBe(2)
+    expect(Number(applied[0]?.n)).toBe(3)
   })
 })

@@ -3,12 +3,13 @@
 // processes at once.
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Effect, Either, Layer, ManagedRuntime, Option } from "effect"
+import { Duration, Effect, Either, Layer, ManagedRuntime, Option } from "effect"
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest"
 import { MigrationsLive } from "../../src/db/index.js"
 import type { DeckyRow, EdgeRow, LanRow } from "../../src/topology/Model.js"
 import { backfillDeckyConfigs, TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { type Backend, onBothBackends } from "../db/backends.js"
+import { makeSqlRecorder } from "../support/SqlStatements.js"
 
 const children: Array<ChildProcess> = []
 afterEach(() => {
@@ -478,6 +479,70 @@ onBothBackends("TopologyRepo", (backend) => {
     const won = claims.flatMap((c) => (Option.isSome(c) ? [c.value.id] : []))
     expect(won.sort()).toEqual([ids[2], ids[3], ids[4]].sort())
     expect(Option.isNone(await run((r) => r.claimNextMutation(t.id)))).toBe(true)
+  })
+
+  it("§8 the claim is one statement: one UPDATE picks and claims the oldest pending row (MariaDB reads its row back by the claim's token); no transaction", async () => {
+    const t = await create()
+    await run((r) => r.updateStatus(t.id, "active"))
+    const ids: Array<string> = []
+    for (let i = 0; i < 3; i++) ids.push(await run((r) => r.enqueueMutation(t.id, "noop", { i })))
+    const rec = makeSqlRecorder()
+    const claimed = Option.getOrThrow(
+      await run((r) => Effect.withTracer(r.claimNextMutation(t.id), rec.tracer))
+    )
+    expect(claimed).toMatchObject({ id: ids[0], state: "applying", payload: { i: 0 } })
+    const updates = rec.statements.filter((q) => /^\s*UPDATE\b/i.test(q))
+    expect(updates).toHaveLength(1)
+    expect(updates[0]).toMatch(/SET state = 'applying'/)
+    expect(rec.transactions()).toBe(0)
+    if (backend.name === "sqlite") expect(rec.statements).toHaveLength(1)
+    else {
+      expect(rec.statements).toHaveLength(2)
+      expect(rec.statements[1]).toMatch(/^SELECT \* FROM topology_mutations WHERE .*claim_token = \?/)
+    }
+    // An empty queue costs the one UPDATE that matches nothing.
+    await run((r) => Effect.all([r.claimNextMutation(t.id), r.claimNextMutation(t.id)]))
+    const empty = makeSqlRecorder()
+    expect(Option.isNone(await run((r) => Effect.withTracer(r.claimNextMutation(t.id), empty.tracer)))).toBe(
+      true
+    )
+    expect(empty.statements).toHaveLength(1)
+  })
+
+  it("§8 an enqueue without a version is one INSERT; with one, a conditional UPDATE and the INSERT in one transaction", async () => {
+    const t = await create()
+    const plain = makeSqlRecorder()
+    await run((r) => Effect.withTracer(r.enqueueMutation(t.id, "noop", {}), plain.tracer))
+    expect(plain.statements.map((q) => q.trim().split(/\s+/)[0]?.toUpperCase())).toEqual(["INSERT"])
+    expect(plain.transactions()).toBe(0)
+    const versioned = makeSqlRecorder()
+    await run((r) => Effect.withTracer(r.enqueueMutation(t.id, "noop", {}, 1), versioned.tracer))
+    expect(versioned.statements.map((q) => q.trim().split(/\s+/)[0]?.toUpperCase())).toEqual([
+      "UPDATE",
+      "INSERT"
+    ])
+    expect(versioned.transactions()).toBe(1)
+    expect(await version(t.id)).toBe(2)
+  })
+
+  it("renewClaim moves a live claim's time forward, only while the row is applying under that claim", async () => {
+    const t = await create()
+    await run((r) => r.updateStatus(t.id, "active"))
+    await run((r) => r.enqueueMutation(t.id, "noop", {}))
+    const claimed = Option.getOrThrow(await run((r) => r.claimNextMutation(t.id)))
+    const claimedAt = claimed.applied_at ?? new Date(0)
+    // Not this claim's time: nothing moves.
+    expect(Option.isNone(await run((r) => r.renewClaim(claimed.id, new Date(claimedAt.getTime() - 1))))).toBe(
+      true
+    )
+    const renewed = Option.getOrThrow(await run((r) => r.renewClaim(claimed.id, claimedAt)))
+    expect(renewed.getTime()).toBeGreaterThanOrEqual(claimedAt.getTime())
+    const row = (await run((r) => r.listMutations(t.id))).find((m) => m.id === claimed.id)
+    expect(row?.applied_at?.getTime()).toBe(renewed.getTime())
+    // A renewed claim is fresh: a sweep with a lease longer than its age leaves it to its claimer.
+    expect(await run((r) => r.requeueStaleMutations(Duration.minutes(10)))).toEqual([])
+    await run((r) => r.markApplied(claimed.id))
+    expect(Option.isNone(await run((r) => r.renewClaim(claimed.id, renewed)))).toBe(true)
   })
 
   it("hydrate: LANs and deckies by name, edges in insertion order, decky configs backfilled; none when unknown", async () => {
