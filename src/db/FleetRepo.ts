@@ -5,6 +5,7 @@ import { Effect, Option, Schema } from "effect"
 import { formatUtc } from "./Columns.js"
 import { Dialect } from "./Dialect.js"
 import { FleetDecky, type FleetDeckyInput } from "./Rows.js"
+import { fleetTarpitKey } from "./TarpitRepo.js"
 import { upsert } from "./Upsert.js"
 
 export const LOCAL_HOST = "local"
@@ -59,6 +60,10 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("decnet/FleetRepo", {
       const found = yield* get(name, hostUuid)
       if (Option.isNone(found)) return false
       yield* sql`DELETE FROM ${sql("fleet_deckies")} WHERE ${sql("host_uuid")} = ${hostUuid} AND ${sql("name")} = ${name}`.pipe(
+        Effect.orDie
+      )
+      // A decky that leaves the fleet takes its tarpit rule with it (its container, and the delay in it, are gone).
+      yield* sql`DELETE FROM ${sql("tarpit_rules")} WHERE ${sql("decky_name")} = ${fleetTarpitKey(name)}`.pipe(
         Effect.orDie
       )
       return true
