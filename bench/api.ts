@@ -96,6 +96,7 @@ const serveApi = async (dir: string) => {
   const { HealthProbes } = await import("../src/api/Health.js")
   const { ApiProcessLive } = await import("../src/api/Main.js")
   const { ApiDataLive } = await import("../src/api/Server.js")
+  const { DockerNamespacesLive } = await import("../src/tarpit/Namespaces.js")
   const { AppBus, disabledAppBus } = await import("../src/bus/AppBus.js")
   const { NullBusLive } = await import("../src/bus/NullBus.js")
   const { WorkerRegistry } = await import("../src/bus/Registry.js")
@@ -140,6 +141,7 @@ const serveApi = async (dir: string) => {
     Layer.provide(WorkerRegistry.Default),
     Layer.provide(Layer.succeed(AppBus, disabledAppBus)),
     Layer.provide(LazyDockerTopology),
+    Layer.provide(DockerNamespacesLive),
     Layer.provide(logger),
     Layer.provideMerge(data),
     Layer.provideMerge(config),

@@ -16,6 +16,7 @@ import { BountyRecord, CredentialRecord } from "../db/EvidenceRepo.js"
 import { LifecycleRow } from "../db/LifecycleRepo.js"
 import { FleetDecky, LogRow } from "../db/Rows.js"
 import { BoundPort, Decky, RuntimeKind } from "../fleet/Model.js"
+import { TarpitStatus } from "../tarpit/Model.js"
 import {
   DeckyConfig,
   DeckyRow,
@@ -595,21 +596,23 @@ export class DeckyServicesGroup extends HttpApiGroup.make("deckies")
       .setPath(DeckyPath)
       .setPayload(TarpitRequest)
       .addSuccess(Message, { status: 201 })
-      .addError(NotImplementedWire)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
       .middleware(Admin)
   )
   .add(
     HttpApiEndpoint.get("tarpit", "/deckies/:decky_name/tarpit")
       .setPath(DeckyPath)
-      .addSuccess(Schema.Struct({ rule: Schema.Unknown, active_connections: Schema.Array(Schema.Unknown) }))
-      .addError(NotImplementedWire)
+      .addSuccess(TarpitStatus)
+      .addError(NotFoundWire)
       .middleware(Viewer)
   )
   .add(
     HttpApiEndpoint.del("tarpitOff", "/deckies/:decky_name/tarpit")
       .setPath(DeckyPath)
       .addSuccess(Message)
-      .addError(NotImplementedWire)
+      .addError(NotFoundWire)
+      .addError(ConflictWire)
       .middleware(Admin)
   ) {}
 
@@ -1008,21 +1011,18 @@ export class TopologiesGroup extends HttpApiGroup.make("topologies")
       .setPath(TarpitPath)
       .setPayload(TarpitRequest)
       .addSuccess(Message, { status: 201 })
-      .addError(NotImplementedWire)
       .middleware(Admin)
   )
   .add(
     HttpApiEndpoint.get("tarpit", "/topologies/:topology_id/deckies/:decky_name/tarpit")
       .setPath(TarpitPath)
-      .addSuccess(Schema.Struct({ rule: Schema.Unknown, active_connections: Schema.Array(Schema.Unknown) }))
-      .addError(NotImplementedWire)
+      .addSuccess(TarpitStatus)
       .middleware(Viewer)
   )
   .add(
     HttpApiEndpoint.del("tarpitOff", "/topologies/:topology_id/deckies/:decky_name/tarpit")
       .setPath(TarpitPath)
       .addSuccess(Message)
-      .addError(NotImplementedWire)
       .middleware(Admin)
   )
   // Every route of the group may answer 404 (no such topology, LAN, decky or edge) and 409 (not editable in

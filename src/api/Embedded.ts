@@ -19,6 +19,7 @@ import { WorkerRegistryLive } from "../bus/Registry.js"
 import { DecnetConfig } from "../config/DecnetConfig.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { LOOPBACK_LAN } from "../fleet/Fleet.js"
+import { DockerNamespacesLive } from "../tarpit/Namespaces.js"
 import { LazyDockerTopology } from "../topology/LazyRuntime.js"
 import { TopologyRuntime } from "../topology/Runtime.js"
 import { FleetControl } from "./FleetControl.js"
@@ -108,6 +109,7 @@ export const serveEmbeddedApi = Effect.gen(function* () {
     Layer.provide(appBus),
     Layer.provide(FleetControl.inProcess(LOOPBACK_LAN)),
     Layer.provide(topologies),
+    Layer.provide(DockerNamespacesLive),
     Layer.provideMerge(ApiDataLive)
   )
   const context = yield* Layer.build(layer).pipe(

@@ -17,10 +17,12 @@ import { MigrationsLive } from "../db/Migrations.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { FleetStore } from "../fleet/Store.js"
 import { optionalBus } from "../fleet/WorkerLayers.js"
+import { runTarpitWatcher, TarpitLive } from "../tarpit/index.js"
+import { DockerNamespacesLive } from "../tarpit/Namespaces.js"
 import { LazyDockerTopology } from "../topology/LazyRuntime.js"
 import { JwtSecret } from "./Auth.js"
 import { FleetControl } from "./FleetControl.js"
-import { HealthProbes } from "./Health.js"
+import { HealthProbes, superviseTask } from "./Health.js"
 import { ApiDataLive, type ApiServeOptions, ApiServerLive } from "./Server.js"
 
 export class ApiStartupError extends Data.TaggedError("ApiStartupError")<{ readonly message: string }> {}
@@ -173,6 +175,8 @@ export const runApiMain = (options: ApiMainOptions) =>
     }).pipe(
       Layer.provide(HealthProbes.make(docker)),
       Layer.provide(fleet),
+      // The tarpit finds deckies' containers on the engine, connected on the first tarpit call.
+      Layer.provide(DockerNamespacesLive),
       // Topology deploys on Docker, loaded when the first one runs.
       Layer.provide(LazyDockerTopology),
       Layer.provideMerge(bus),
@@ -190,8 +194,10 @@ export interface ApiProcessOptions {
 
 /**
  * The API of one process over the caller's database (migrated, with the repositories) and app bus: the
- * bootstrap admin, stale lifecycle rows, the heartbeat, then the server (`decnet api`, `decnet up`, tests).
- * The caller provides HealthProbes: what this process runs in the background and whether it needs Docker.
+ * bootstrap admin, stale lifecycle rows, the heartbeat, the tarpit watcher (not in contract-test mode, spec
+ * §1 step 9), then the server (`decnet api`, `decnet up`, tests). The caller provides HealthProbes (what this
+ * process runs in the background and whether it needs Docker) and DeckyNamespaces (where the tarpit finds a
+ * decky's network).
  */
 export const ApiProcessLive = (options: ApiProcessOptions) => {
   const startup = Layer.scopedDiscard(
@@ -200,11 +206,15 @@ export const ApiProcessLive = (options: ApiProcessOptions) => {
         yield* bootstrapAdmin(options.admin.value.username, options.admin.value.password)
       yield* failStaleLifecycle
       yield* apiHeartbeat
+      const config = yield* DecnetConfig
+      if (!config.api.contractTest) yield* superviseTask("tarpit", runTarpitWatcher)
     })
   )
   return ApiServerLive(options.serve).pipe(
     Layer.provide(startup),
-    Layer.provide(Layer.succeed(JwtSecret, options.secret))
+    Layer.provide(Layer.succeed(JwtSecret, options.secret)),
+    // One Tarpit for both route groups and the watcher.
+    Layer.provide(TarpitLive)
   )
 }
 

@@ -14,6 +14,7 @@ import { LifecycleRepo } from "../db/LifecycleRepo.js"
 import { LogRepo } from "../db/LogRepo.js"
 import { PasswordHasher } from "../db/Passwords.js"
 import { StateRepo } from "../db/StateRepo.js"
+import { TarpitRepo } from "../db/TarpitRepo.js"
 import { UserRepo } from "../db/UserRepo.js"
 import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { ApiAuth, type Gate } from "./Auth.js"
@@ -74,6 +75,7 @@ export const ApiDataLive = Layer.mergeAll(
   FleetRepo.Default,
   EvidenceRepo.Default,
   StateRepo.Default,
+  TarpitRepo.Default,
   TopologyRepo.Default,
   // bcrypt on worker threads: a burst of logins must not stall the other requests (spec §4.1).
   UserRepo.Default.pipe(Layer.provide(PasswordHasher.workers()))

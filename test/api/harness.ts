@@ -27,6 +27,7 @@ import { MigrationsLive } from "../../src/db/Migrations.js"
 import { LOOPBACK_LAN } from "../../src/fleet/Fleet.js"
 import { InProcessRuntime } from "../../src/fleet/InProcess.js"
 import { FleetStore } from "../../src/fleet/Store.js"
+import { type DeckyNamespaces, DockerNamespacesLive } from "../../src/tarpit/Namespaces.js"
 import type { TopologyRuntime } from "../../src/topology/Runtime.js"
 import type { Backend } from "../db/backends.js"
 import { makeFakeTopologyRuntime } from "./topologyFake.js"
@@ -39,6 +40,8 @@ export interface ApiOptions {
   readonly bus?: "fake" | "none"
   /** The topology runtime behind deploy/teardown/reap (default: a recording fake that runs nothing). */
   readonly topologyRuntime?: Layer.Layer<TopologyRuntime>
+  /** Where the tarpit finds a decky's network namespace (default: the Docker engine, as `decnet api`). */
+  readonly namespaces?: Layer.Layer<DeckyNamespaces>
 }
 
 const serverLayer = (backend: Backend, env: Record<string, string>, options: ApiOptions = {}) => {
@@ -84,6 +87,7 @@ const serverLayer = (backend: Backend, env: Record<string, string>, options: Api
     Layer.provide(HealthProbes.make(Option.none())),
     Layer.provide(fleet),
     Layer.provide(options.topologyRuntime ?? makeFakeTopologyRuntime().layer),
+    Layer.provide(options.namespaces ?? DockerNamespacesLive),
     Layer.provide(registry),
     Layer.provideMerge(appBus.pipe(Layer.provideMerge(bus))),
     Layer.provideMerge(data),

@@ -2,7 +2,7 @@
 // 65–74), on an in-process bus and a recording topology runtime: creates (generate and blank, with the
 // mode/host matrix), the literal segments beside `{id}`, listing and detail, pending-only child edits with
 // optimistic concurrency, deploy and teardown in the background, the mutation queue and its bus hint, the
-// per-topology SSE stream, personas, the reaper and the tarpit's 501.
+// per-topology SSE stream, personas, the reaper, and a tarpit GET (the rest: test/api/tarpit.test.ts).
 import { randomUUID } from "node:crypto"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
@@ -631,7 +631,7 @@ onBothBackends("API /topologies", (backend) => {
     expect((await req("GET", `/${randomUUID()}/personas`, viewer)).status).toBe(404)
   })
 
-  it("reap-orphans hands the runtime every topology id; the tarpit answers 501", async () => {
+  it("reap-orphans hands the runtime every topology id; a decky without a tarpit rule is 404", async () => {
     const { admin } = await tokens()
     const t = await blank(admin)
     await setStatus(t.id, "torn_down")
@@ -641,7 +641,7 @@ onBothBackends("API /topologies", (backend) => {
     const call = fake.calls.filter((c) => c.op === "reapOrphans").at(-1)
     expect(call?.ids).toContain(t.id)
     const tarpit = await req("GET", `/${t.id}/deckies/dmz-gateway/tarpit`, admin)
-    expect(tarpit.status).toBe(501)
-    expect((tarpit.json() as { detail: string }).detail).toContain("tarpit")
+    expect(tarpit.status).toBe(404)
+    expect(tarpit.json()).toEqual({ detail: "No active tarpit rule for this decky" })
   })
 })

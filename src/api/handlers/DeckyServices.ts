@@ -1,7 +1,7 @@
 /**
  * The `deckies` group (spec api §7.13): add, configure, apply and remove one service of a running decky,
- * each config checked by the service's own Schema first; and the tarpit, which answers 501 until the
- * Docker runtime manages a decky's veth (it shapes traffic there with tc).
+ * each config checked by the service's own Schema first; and the tarpit of a fleet decky (Tarpit.ts, shared
+ * with the topology routes).
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { Clock, Effect, Option, Schema } from "effect"
@@ -9,22 +9,22 @@ import { findService } from "../../catalog/index.js"
 import { Decky, PlantedFile } from "../../fleet/Model.js"
 import { FleetStore } from "../../fleet/Store.js"
 import { isHoneypotSlug, loadHoneypot } from "../../honeypots/Registry.js"
+import { TarpitTarget } from "../../tarpit/Namespaces.js"
 import { DecnetApi } from "../Contract.js"
-import { BadRequest, Conflict, NotFound, NotImplemented, Unprocessable } from "../Errors.js"
+import { BadRequest, Conflict, NotFound, Unprocessable } from "../Errors.js"
 import { FleetControl } from "../FleetControl.js"
 import { DeckiesCache } from "./Fleet.js"
+import { TarpitRoutes } from "./Tarpit.js"
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 const MAX_PLANTED_BYTES = 1024 * 1024
 const isPlantedPath = Schema.is(PlantedFile.fields.path)
 
-const TARPIT =
-  "the tarpit shapes a decky's traffic with tc on its Docker veth, which this build does not manage yet; it is not available"
-
 export const DeckyServicesHandlers = HttpApiBuilder.group(DecnetApi, "deckies", (handlers) =>
   Effect.gen(function* () {
     const store = yield* FleetStore
     const control = yield* FleetControl
+    const tarpit = yield* TarpitRoutes
 
     const deckyOf = (name: string) =>
       Effect.gen(function* () {
@@ -198,8 +198,10 @@ export const DeckyServicesHandlers = HttpApiBuilder.group(DecnetApi, "deckies", 
           return { decky_name: decky.name, topology_id: null, services: updated.services }
         })
       )
-      .handle("tarpitOn", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
-      .handle("tarpit", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
-      .handle("tarpitOff", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
+      .handle("tarpitOn", ({ path, payload }) =>
+        tarpit.on(TarpitTarget.Fleet({ name: path.decky_name }), payload)
+      )
+      .handle("tarpit", ({ path }) => tarpit.status(TarpitTarget.Fleet({ name: path.decky_name })))
+      .handle("tarpitOff", ({ path }) => tarpit.off(TarpitTarget.Fleet({ name: path.decky_name })))
   })
 )

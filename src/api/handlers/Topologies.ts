@@ -1,8 +1,8 @@
 /**
  * The `topologies` group (spec/topology.md §10, §8 SSE): list, generate and blank creates, the pending-only
  * editor's LAN/decky/edge writes, deploy and teardown in the background, the live-mutation queue, the
- * per-topology event stream, and the email personas. Domain failures become HTTP statuses in `toHttp`,
- * once for the group.
+ * per-topology event stream, the email personas, and a decky's tarpit (Tarpit.ts). Domain failures become
+ * HTTP statuses in `toHttp`, once for the group.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
@@ -11,6 +11,7 @@ import { AppBus } from "../../bus/AppBus.js"
 import { Bus, type BusEvent } from "../../bus/Bus.js"
 import { topologyAll } from "../../bus/Topics.js"
 import { DecnetConfig } from "../../config/DecnetConfig.js"
+import { TarpitTarget } from "../../tarpit/Namespaces.js"
 import { IpAllocator, SubnetAllocator } from "../../topology/Allocators.js"
 import {
   createBlank,
@@ -45,6 +46,7 @@ import { DecnetApi } from "../Contract.js"
 import { BadRequest, Conflict, NotFound, NotImplemented } from "../Errors.js"
 import { CurrentUser } from "../Security.js"
 import { endWithError, SSE_HEADERS, sseComment, sseFrame, withKeepalive } from "./Logs.js"
+import { TarpitRoutes } from "./Tarpit.js"
 
 type TopologyFailure =
   | TopologyNotFound
@@ -81,8 +83,6 @@ export const toHttp = (e: TopologyFailure): BadRequest | NotFound | Conflict => 
   }
 }
 
-const TARPIT =
-  "the tarpit shapes a decky's traffic with tc on its Docker veth, which this build does not manage yet; it is not available"
 const AGENT_DEPLOY =
   "this topology is pinned to a swarm host: its agent deploys it, and agent deploys come with the swarm (not in this build). Create it with mode='unihost' to deploy it here."
 
@@ -106,12 +106,17 @@ export const eventName = (topic: string): string => {
 const ofTopology = (topologyId: string) => (e: BusEvent) =>
   !e.topic.startsWith("decky.") || e.payload.topology_id === topologyId
 
+/** §10: the topology's decky by its own name, keyed `t:<topology id>:<decky name>`. */
+const tarpitTarget = (path: { readonly topology_id: string; readonly decky_name: string }) =>
+  TarpitTarget.Topology({ topologyId: path.topology_id, name: path.decky_name })
+
 export const TopologiesHandlers = HttpApiBuilder.group(DecnetApi, "topologies", (handlers) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
     const auth = yield* ApiAuth
     const appBus = yield* AppBus
     const config = yield* DecnetConfig
+    const tarpit = yield* TarpitRoutes
     // Deploys and teardowns outlive their request: they run in the server's scope.
     const background = yield* FiberSet.make()
     const context = yield* Effect.context<TopologyRepo | TopologyRuntime | SqlClient.SqlClient>()
@@ -458,8 +463,8 @@ export const TopologiesHandlers = HttpApiBuilder.group(DecnetApi, "topologies", 
           return yield* personasView(path.topology_id)
         }).pipe(Effect.mapError(toHttp))
       )
-      .handle("tarpitOn", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
-      .handle("tarpit", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
-      .handle("tarpitOff", () => Effect.fail(new NotImplemented({ detail: TARPIT })))
+      .handle("tarpitOn", ({ path, payload }) => tarpit.on(tarpitTarget(path), payload))
+      .handle("tarpit", ({ path }) => tarpit.status(tarpitTarget(path)))
+      .handle("tarpitOff", ({ path }) => tarpit.off(tarpitTarget(path)))
   })
 )
