@@ -255,9 +255,7 @@ export const decnetConfig = Config.all({
   pipeline: pipelineSettings,
   /** The API's tarpit watcher (spec workers §4.4). */
   tarpit: Config.all({
-    pollSeconds: validated("DECNET_TARPIT_POLL_INTERVAL", "a number of seconds > 0", (raw) =>
-      /^\d+(?:\.\d+)?$/.test(raw) && Number(raw) > 0 ? Number(raw) : undefined
-    ).pipe(Config.withDefault(15))
+    pollSeconds: positiveSeconds("DECNET_TARPIT_POLL_INTERVAL", 15)
   })
 })
 

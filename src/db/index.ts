@@ -17,6 +17,13 @@ export { parseSearch, type SearchTerm } from "./LogSearch.js"
 export { baselineStatements, MIGRATIONS_TABLE, MigrationsLive, migrate, SCHEMA_LOCK } from "./Migrations.js"
 export { FleetDecky, FleetDeckyInput, LogEntry, LogRow, type NewLog, User } from "./Rows.js"
 export { StateRepo } from "./StateRepo.js"
+export {
+  fleetTarpitKey,
+  TarpitRepo,
+  TarpitRule,
+  topologyTarpitKey,
+  topologyTarpitPrefix
+} from "./TarpitRepo.js"
 export { type ColumnDef, quoteIdent, renderAddColumn, renderTable, type TableDef } from "./TableDef.js"
 export { tables } from "./Tables.js"
 export { type SqlValue, upsert } from "./Upsert.js"

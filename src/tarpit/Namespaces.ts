@@ -75,7 +75,11 @@ export const DockerNamespacesLive: Layer.Layer<DeckyNamespaces, never, DecnetCon
   })
 )
 
-/** Deckies pointed at namespaces by hand (tests, an embedding program that runs its own): name → pid. */
+/**
+ * Deckies pointed at namespaces by hand (tests, an embedding program that runs its own): a fleet decky by its
+ * name, a MazeNET decky by `<topology id>/<decky name>`, → the pid of a process in its namespace. The map is
+ * read at each lookup, so it may be filled after the layer is built.
+ */
 export const fixedNamespaces = (pids: ReadonlyMap<string, number>) =>
   Layer.succeed(DeckyNamespaces, {
     pidOf: (target) =>

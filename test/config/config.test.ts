@@ -156,7 +156,7 @@ describe("DecnetConfig", () => {
     }
   })
 
-  it("the API's switches, the SSE cap and the SSE keepalive", () => {
+  it("the API's switches, the SSE cap, the SSE keepalive and the tarpit watcher's period", () => {
     const cfg = Either.getOrThrow(
       load({
         DECNET_API_DOCS: "false",
@@ -179,6 +179,13 @@ describe("DecnetConfig", () => {
     for (const bad of ["0", "-1", "abc"]) {
       const r = load({ DECNET_SSE_KEEPALIVE_SECONDS: bad })
       expect(Either.isLeft(r) && String(r.left).includes("DECNET_SSE_KEEPALIVE_SECONDS"), bad).toBe(true)
+    }
+    // The tarpit watcher's period: the same rule (a decimal above 0, 15 s by default).
+    expect(Either.getOrThrow(load({})).tarpit.pollSeconds).toBe(15)
+    expect(Either.getOrThrow(load({ DECNET_TARPIT_POLL_INTERVAL: "0.5" })).tarpit.pollSeconds).toBe(0.5)
+    for (const bad of ["0", "-1", "soon"]) {
+      const r = load({ DECNET_TARPIT_POLL_INTERVAL: bad })
+      expect(Either.isLeft(r) && String(r.left).includes("DECNET_TARPIT_POLL_INTERVAL"), bad).toBe(true)
     }
     const typo = load({ DECNET_LIMITER_ENABLED: "nope" })
     expect(Either.isLeft(typo) && String(typo.left).includes("DECNET_LIMITER_ENABLED")).toBe(true)
