@@ -20,6 +20,8 @@ import { optionalBus } from "../fleet/WorkerLayers.js"
 import { runTarpitWatcher, TarpitLive } from "../tarpit/index.js"
 import { DockerNamespacesLive } from "../tarpit/Namespaces.js"
 import { LazyDockerTopology } from "../topology/LazyRuntime.js"
+import { OperationOwnerName } from "../topology/Owner.js"
+import { InterruptedSweepLive } from "../topology/Recovery.js"
 import { JwtSecret } from "./Auth.js"
 import { FleetControl } from "./FleetControl.js"
 import { HealthProbes, superviseTask } from "./Health.js"
@@ -177,6 +179,10 @@ export const runApiMain = (options: ApiMainOptions) =>
       Layer.provide(fleet),
       // The tarpit finds deckies' containers on the engine, connected on the first tarpit call.
       Layer.provide(DockerNamespacesLive),
+      // Deploys and teardowns a stopped process left unfinished on this host: resumed at start, then once a
+      // minute (src/topology/Recovery.ts); this process's own are recorded as `decnet api`'s.
+      Layer.provide(InterruptedSweepLive("decnet api")),
+      Layer.provide(Layer.succeed(OperationOwnerName, "decnet api")),
       // Topology deploys on Docker, loaded when the first one runs.
       Layer.provide(LazyDockerTopology),
       Layer.provideMerge(bus),

@@ -23,6 +23,8 @@ import {
   type TopologyStatus,
   TopologySummary
 } from "../topology/Model.js"
+import { OperationOwnerName } from "../topology/Owner.js"
+import { resumeInterrupted } from "../topology/Recovery.js"
 import { DeckyMaterialState } from "../topology/Runtime.js"
 import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { plainTable } from "./Table.js"
@@ -31,6 +33,9 @@ export class TopologyCliError extends Data.TaggedError("TopologyCliError")<{ rea
 
 /** TopologyRepo and the database under it, migrated (Create.ts and the placement check read SQL too). */
 const DataLive = TopologyRepo.Default.pipe(Layer.provideMerge(MigrationsLive), Layer.provideMerge(DbLive))
+
+/** Who a deploy or teardown run here is recorded as (Owner.ts): the command, which a rerun resumes. */
+const OWNER = "decnet topology"
 
 /** The bus, for the hints a status move or a queued mutation sends (none when it cannot be reached). */
 const hints = optionalBus("decnet-topology")
@@ -246,14 +251,18 @@ export const runDeploy = (o: {
         `Topology ${t.name} is valid: ${d.lans.length} LANs, ${d.deckies.length} deckies, ${d.edges.length} edges. Dry run: nothing started, status stays ${t.status}.`
       )
     }
-    if (t.status !== "pending")
+    // A deploy a stopped process left unfinished is finished here (refused, naming its owner, if that runs).
+    if (t.status !== "pending" && t.status !== "deploying")
       return yield* fail(`Topology is '${t.status}'; only a pending topology can be deployed.`)
     if (t.target_host_uuid !== null)
       return yield* fail(
         `topology ${t.name} is pinned to swarm host '${t.target_host_uuid}': its agent deploys it, and agent deploys come with the swarm (not in this build)`
       )
     const runtime = yield* runtimeLayer(o.runtime, o.topology)
-    const outcome = yield* deployTopology(t.id).pipe(Effect.provide(Layer.merge(runtime, hints)))
+    const outcome = yield* Effect.if(t.status === "deploying", {
+      onTrue: () => resumeInterrupted(t.id),
+      onFalse: () => deployTopology(t.id)
+    }).pipe(Effect.provide(Layer.merge(runtime, hints)), Effect.provideService(OperationOwnerName, OWNER))
     if (outcome._tag !== "Deployed") return yield* fail("the deploy planned instead of deploying")
     if (o.json)
       return yield* printJson({
@@ -282,9 +291,13 @@ export const runTeardown = (o: {
 }) =>
   Effect.gen(function* () {
     const t = yield* resolve(o.topology)
-    yield* checkTearable(t)
+    // A teardown a stopped process left unfinished is finished here (refused, naming its owner, if that runs).
+    if (t.status !== "tearing_down") yield* checkTearable(t)
     const runtime = yield* runtimeLayer(o.runtime, o.topology)
-    yield* teardownTopology(t.id).pipe(Effect.provide(Layer.merge(runtime, hints)))
+    yield* Effect.if(t.status === "tearing_down", {
+      onTrue: () => resumeInterrupted(t.id),
+      onFalse: () => teardownTopology(t.id)
+    }).pipe(Effect.provide(Layer.merge(runtime, hints)), Effect.provideService(OperationOwnerName, OWNER))
     const repo = yield* TopologyRepo
     const events = yield* repo.listStatusEvents(t.id, 10)
     if (o.json) return yield* printJson({ id: t.id, status: "torn_down", events: encodeEvents(events) })

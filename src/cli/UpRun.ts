@@ -47,6 +47,7 @@ import { IngestStore } from "../ingester/Store.js"
 import { runWatchLoop } from "../mutator/Watch.js"
 import { InProcessTopologyLive } from "../topology/InProcessTopology.js"
 import type { TopologyConfig } from "../topology/Model.js"
+import { OperationOwnerName } from "../topology/Owner.js"
 import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { evidenceBase, LOOPBACK_LAN } from "./FleetRun.js"
 import { plainTable } from "./Table.js"
@@ -402,6 +403,8 @@ export const runUp = (o: UpOptions) =>
       return yield* Effect.scoped(program).pipe(
         // The workers (forked in program's scope) stop first, then the states are written, then the layer goes.
         Effect.ensuring(markStopped),
+        // Deploys and teardowns started here (at start, through the API) are recorded as decnet up's.
+        Effect.provideService(OperationOwnerName, "decnet up"),
         Effect.provide(fleet),
         Effect.catchTags({
           DbConfigError: (e) => new UpError({ message: e.message }),

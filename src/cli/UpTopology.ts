@@ -10,6 +10,7 @@ import { generateTopology } from "../topology/Create.js"
 import { deployTopology, resumeTopology, teardownTopology } from "../topology/Deploy.js"
 import { InProcessTopology, loopbackSubnetOf } from "../topology/InProcessTopology.js"
 import { LIVE_STATUSES, TopologyConfig, type TopologyStatus } from "../topology/Model.js"
+import { recoverInterrupted } from "../topology/Recovery.js"
 import { TopologyRepo } from "../topology/TopologyRepo.js"
 import { plainTable } from "./Table.js"
 
@@ -212,18 +213,21 @@ export const viewTopology = (id: string) =>
   })
 
 /**
- * `--topology`'s topology made or kept (and deployed when pending), then every live topology resumed on the
- * in-process runtime; the views of what runs, `--topology`'s first. A failed deploy is shown, not fatal.
+ * A deploy or teardown the previous `up` left unfinished (stopped or killed mid-way) finished first; then
+ * `--topology`'s topology made or kept (and deployed when pending), then every other live topology resumed on
+ * the in-process runtime; the views of what runs, `--topology`'s first. A failed deploy is shown, not fatal.
  */
 export const startTopologies = (asked: Option.Option<TopologyConfig>) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
+    const finished = yield* recoverInterrupted
     const wanted = yield* Option.match(asked, {
       onNone: () => Effect.succeed(Option.none<string>()),
       onSome: (config) => Effect.map(ensureUpTopology(config), (r) => Option.some(r.id))
     })
     const live = yield* repo.listLiveTopologyIds()
-    for (const id of live) yield* resumeTopology(id).pipe(Effect.ignoreLogged)
+    // A finished deploy has just been materialised here: it needs no second start.
+    for (const id of live) if (!finished.includes(id)) yield* resumeTopology(id).pipe(Effect.ignoreLogged)
     if (Option.isSome(wanted) && !live.includes(wanted.value))
       yield* deployTopology(wanted.value).pipe(
         Effect.catchAll((e) => Effect.logWarning(`the --topology topology did not deploy: ${e.message}`))

@@ -13,6 +13,7 @@ import {
 } from "./Errors.js"
 import { publishStatus } from "./Events.js"
 import type { TopologyDetail, TopologyStatus } from "./Model.js"
+import { ownerText, thisProcess } from "./Owner.js"
 import { type DeckyMaterialState, deckyNameOf, TopologyRuntime } from "./Runtime.js"
 import { TopologyRepo } from "./TopologyRepo.js"
 import { errors, validate } from "./Validator.js"
@@ -55,7 +56,7 @@ export const moveStatus = (topologyId: string, next: TopologyStatus, reason: str
     yield* publishStatus(topologyId, next, reason)
   })
 
-const hydrateOrFail = (topologyId: string) =>
+export const hydrateOrFail = (topologyId: string) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
     const detail = yield* repo.hydrate(topologyId)
@@ -90,22 +91,14 @@ export const recordDeckyStates = (detail: TopologyDetail, seen: ReadonlyArray<De
   })
 
 /**
- * §6 deploy_topology. Invalid → `TopologyValidationError` (status untouched, runtime never called); dry run →
- * `Planned`; else pending → deploying → runtime deploy → post-deploy check → active | degraded. A runtime
- * failure moves it to `failed` with the runtime's message and fails with that error.
+ * The runtime half of a deploy, on a topology already `deploying`: runtime deploy, post-deploy check, decky
+ * states, → active | degraded. A runtime failure moves it to `failed` with the runtime's message and fails
+ * with that error. A deploy and the resumption of an interrupted one (Recovery.ts) both end here.
  */
-export const deployTopology = (topologyId: string, options: DeployOptions = {}) =>
+export const materialise = (detail: TopologyDetail) =>
   Effect.gen(function* () {
     const runtime = yield* TopologyRuntime
-    const detail = yield* hydrateOrFail(topologyId)
-    const issues = validate(detail)
-    if (errors(issues).length > 0) return yield* new TopologyValidationError({ issues })
-    for (const warning of issues)
-      yield* Effect.logWarning(`topology ${detail.topology.name}: [${warning.code}] ${warning.message}`)
-    if (options.dryRun === true) return DeployOutcome.Planned({ topology: detail, warnings: issues })
-    if (detail.topology.target_host_uuid !== null) return yield* agentPinned(detail)
-
-    yield* moveStatus(topologyId, "deploying")
+    const topologyId = detail.topology.id
     yield* runtime
       .deploy(detail)
       .pipe(
@@ -140,19 +133,39 @@ export const deployTopology = (topologyId: string, options: DeployOptions = {}) 
     yield* moveStatus(topologyId, "degraded", reason)
     yield* Effect.logWarning(`topology ${detail.topology.name}: degraded: ${reason}`)
     return DeployOutcome.Deployed({ status: "degraded", reason, deckies: states })
+  })
+
+/**
+ * §6 deploy_topology. Invalid → `TopologyValidationError` (status untouched, runtime never called); dry run →
+ * `Planned`; else pending → deploying (the reason names this process as its owner, Owner.ts) → runtime
+ * deploy → post-deploy check → active | degraded. A runtime failure moves it to `failed` with the runtime's
+ * message and fails with that error.
+ */
+export const deployTopology = (topologyId: string, options: DeployOptions = {}) =>
+  Effect.gen(function* () {
+    const runtime = yield* TopologyRuntime
+    const detail = yield* hydrateOrFail(topologyId)
+    const issues = validate(detail)
+    if (errors(issues).length > 0) return yield* new TopologyValidationError({ issues })
+    for (const warning of issues)
+      yield* Effect.logWarning(`topology ${detail.topology.name}: [${warning.code}] ${warning.message}`)
+    if (options.dryRun === true) return DeployOutcome.Planned({ topology: detail, warnings: issues })
+    if (detail.topology.target_host_uuid !== null) return yield* agentPinned(detail)
+
+    yield* moveStatus(topologyId, "deploying", ownerText(yield* thisProcess(runtime.kind)))
+    return yield* materialise(detail)
   }).pipe(Effect.withSpan("Topology.deploy", { attributes: { topologyId } }))
 
 /**
- * §6 teardown_topology: → tearing_down, runtime teardown, → torn_down (every decky `torn_down`). Legal from
- * active, degraded, failed and deploying. A runtime failure moves it to `degraded` with the runtime's
- * message (what is left can be torn down again) and fails with that error.
+ * The runtime half of a teardown, on a topology already `tearing_down`: runtime teardown, every decky
+ * `torn_down`, → torn_down. A runtime failure moves it to `degraded` with the runtime's message (what is left
+ * can be torn down again) and fails with that error.
  */
-export const teardownTopology = (topologyId: string) =>
+export const dismantle = (detail: TopologyDetail) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
     const runtime = yield* TopologyRuntime
-    const detail = yield* hydrateOrFail(topologyId)
-    yield* moveStatus(topologyId, "tearing_down")
+    const topologyId = detail.topology.id
     if (detail.topology.target_host_uuid !== null)
       yield* Effect.logWarning(
         `topology ${detail.topology.name} is pinned to swarm host '${detail.topology.target_host_uuid}': ` +
@@ -172,6 +185,19 @@ export const teardownTopology = (topologyId: string) =>
     for (const decky of detail.deckies) yield* repo.setDeckyState(decky.uuid, "torn_down")
     yield* moveStatus(topologyId, "torn_down")
     yield* Effect.logInfo(`topology ${detail.topology.name}: torn down`)
+  })
+
+/**
+ * §6 teardown_topology: → tearing_down (its owner in the reason), runtime teardown, → torn_down (every
+ * decky `torn_down`). Legal from active, degraded, failed and deploying. A runtime failure moves it to
+ * `degraded` with the runtime's message (what is left can be torn down again) and fails with that error.
+ */
+export const teardownTopology = (topologyId: string) =>
+  Effect.gen(function* () {
+    const runtime = yield* TopologyRuntime
+    const detail = yield* hydrateOrFail(topologyId)
+    yield* moveStatus(topologyId, "tearing_down", ownerText(yield* thisProcess(runtime.kind)))
+    yield* dismantle(detail)
   }).pipe(Effect.withSpan("Topology.teardown", { attributes: { topologyId } }))
 
 /**

@@ -10,6 +10,7 @@ import {
   postDeployReason,
   teardownTopology
 } from "../../src/topology/Deploy.js"
+import { ownerText, thisProcess } from "../../src/topology/Owner.js"
 import type { DeckyMaterialState } from "../../src/topology/Runtime.js"
 import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { onBothBackends } from "../db/backends.js"
@@ -82,8 +83,9 @@ onBothBackends("deploy", (backend) => {
         expect((yield* hydrated(topology.id)).deckies.every((d) => d.state === "running")).toBe(true)
         const events = yield* world.events
         expect(tails(events)).toEqual(["status", "status"])
+        // The move to deploying names its owner (Owner.ts): this process on the recorder's runtime.
         expect(events.map((e) => e.payload)).toEqual([
-          { state: "deploying", reason: null },
+          { state: "deploying", reason: ownerText(yield* thisProcess("in-process")) },
           { state: "active", reason: null }
         ])
         yield* cleanup(topology.id)
