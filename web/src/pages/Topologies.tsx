@@ -1,15 +1,16 @@
 /**
  * MazeNET (topology.md §10): the topologies (`GET /topologies`), generating one (`POST /topologies`), and a
  * topology's page (`/topologies/{id}`): its map, deckies and mutations, live over its SSE stream
- * (`/topologies/{id}/events`, refetching on every status or mutation event), deploy / teardown / delete for
- * admins, and staging live edits as mutations against the version shown.
+ * (`/topologies/{id}/events`, refetching on every event; polling only while that stream is down), deploy /
+ * teardown / delete for admins, and staging live edits as mutations against the version shown.
  *
  * URL: `/topologies?generate=1` opens the generate dialog; `/topologies?status=active` filters the list.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query"
-import { useEffect, useMemo, useState } from "react"
+import { useMemo, useState } from "react"
 import { Link, useNavigate, useParams, useSearchParams } from "react-router"
 import { api, call } from "../api/client"
+import { RECONNECT_MS, useEventStream } from "../api/stream"
 import { useAuth } from "../auth"
 import { Empty, ErrorText, Loading, PageHeader } from "../components/ui"
 import { Modal } from "./fleet/Modal"
@@ -24,12 +25,12 @@ import {
   servicesOf,
   stateClass,
   TEARABLE,
+  TOPOLOGY_EVENTS,
   type TopologyDetail,
   type TopologyStatus
 } from "./topologies/model"
 import { StageEdit } from "./topologies/StageEdit"
 import { MapLegend, TopologyMap } from "./topologies/TopologyMap"
-import { type TopologyEvent, useTopologyEvents } from "./topologies/useTopologyEvents"
 import "./fleet/fleet.css"
 import "./topologies/topologies.css"
 
@@ -43,9 +44,8 @@ const STATUSES: ReadonlyArray<TopologyStatus> = [
   "torn_down"
 ]
 const isStatus = (s: string | null): s is TopologyStatus => STATUSES.some((x) => x === s)
-/** While the status is changing by itself, poll as well as listen. */
-const TRANSITIONAL: ReadonlyArray<TopologyStatus> = ["deploying", "tearing_down"]
-const POLL_MS = 3_000
+/** While the topology's stream is down, the page polls as often as the stream retries. */
+const POLL_MS = RECONNECT_MS
 
 const Status = ({ status }: { status: string }) => (
   <span className={`tstatus ${stateClass(status)}`} data-testid="topology-status">
@@ -223,7 +223,7 @@ const Deckies = ({ detail }: { detail: TopologyDetail }) => {
           <tr key={v.decky.uuid}>
             <td className="mono">{v.decky.name}</td>
             <td className="nowrap">
-              {v.home?.name ?? "—"} {v.decky.ip !== null && <span className="muted mono">{v.decky.ip}</span>}
+              {v.home?.name ?? "—"} {v.ip !== null && <span className="muted mono">{v.ip}</span>}
             </td>
             <td>
               {v.lans
@@ -259,42 +259,38 @@ export const TopologyPage = () => {
   const queryClient = useQueryClient()
   const [confirm, setConfirm] = useState<Confirm | null>(null)
   const key = useMemo(() => ["topology", id] as const, [id])
-  /** Set while deleting: the stream's last events must not fetch a topology that is going away (404). */
+  /** Set while deleting: the stream closes, and nothing fetches a topology that is going away (a 404). */
   const [leaving, setLeaving] = useState(false)
-  // The stream says when something changed; while a mutation is in flight or the status is moving by
-  // itself the page polls as well, so it converges even if the stream missed an event or is reconnecting.
-  const cached = queryClient.getQueryData<ReadonlyArray<MutationRow>>([...key, "mutations"])
-  const inFlight = (cached ?? []).some((m) => m.state === "pending" || m.state === "applying")
+  const [lastEvent, setLastEvent] = useState<string | null>(null)
+  const refresh = () => queryClient.invalidateQueries({ queryKey: key })
+  // The stream says when something changed: every event may change what the page shows (an enqueue with
+  // expected_version bumps the version, an applied mutation or a status changes the map), so each one
+  // refetches the topology and its mutations. The snapshot that opens every (re)connect does too, which
+  // catches up on whatever happened while the stream was down.
+  const stream = useEventStream(
+    leaving ? null : `/api/v1/topologies/${encodeURIComponent(id)}/events`,
+    TOPOLOGY_EVENTS,
+    (e) => {
+      if (e.name !== "snapshot") setLastEvent(e.name)
+      void refresh()
+    }
+  )
+  // The page polls only while the stream is not open (it failed and is reconnecting): then nothing
+  // would say that something changed.
+  const poll = stream.state === "live" ? false : POLL_MS
   const detail = useQuery({
     queryKey: key,
     enabled: !leaving,
     queryFn: () =>
       call(api.GET("/api/v1/topologies/{topology_id}", { params: { path: { topology_id: id } } })),
-    refetchInterval: (q) => {
-      const s = q.state.data?.topology.status
-      return (s !== undefined && TRANSITIONAL.includes(s)) || inFlight ? POLL_MS : false
-    }
+    refetchInterval: poll
   })
   const mutations = useQuery({
     queryKey: [...key, "mutations"],
     enabled: !leaving,
     queryFn: () =>
       call(api.GET("/api/v1/topologies/{topology_id}/mutations", { params: { path: { topology_id: id } } })),
-    refetchInterval: (q) =>
-      (q.state.data ?? []).some((m) => m.state === "pending" || m.state === "applying") ? POLL_MS : false
-  })
-  const refresh = () => queryClient.invalidateQueries({ queryKey: key })
-  // A mutation that finished (seen by the poll) changed the topology: fetch it once more.
-  const done = (mutations.data ?? []).filter((m) => m.state === "applied" || m.state === "failed").length
-  useEffect(() => {
-    if (done > 0) void queryClient.invalidateQueries({ queryKey: key, exact: true })
-  }, [done, queryClient, key])
-  const [lastEvent, setLastEvent] = useState<string | null>(null)
-  // Every event may change what the page shows: an enqueue with expected_version bumps the version, an
-  // applied mutation or a status changes the map. One refetch of the topology (and its mutations) each.
-  const stream = useTopologyEvents(id, (e: TopologyEvent) => {
-    if (e.name !== "snapshot") setLastEvent(e.name)
-    if (!leaving) void refresh()
+    refetchInterval: poll
   })
 
   const action = useMutation({
@@ -335,9 +331,18 @@ export const TopologyPage = () => {
   return (
     <>
       <PageHeader title={`MazeNET · ${t.name}`}>
-        <output className={`live live-${stream === "live" ? "live" : "connecting"}`} aria-live="polite">
+        <output
+          className={`live live-${stream.state === "live" ? "live" : "connecting"}`}
+          aria-live="polite"
+          data-testid="topology-live"
+          title="The topology's event stream (/topologies/{id}/events)"
+        >
           <span className="dot" aria-hidden="true" />
-          {stream === "live" ? "Live updates" : "Connecting…"}
+          {stream.state === "live"
+            ? "Live updates"
+            : stream.failures === 0
+              ? "Connecting…"
+              : `Reconnecting… (refreshing every ${POLL_MS / 1000} s)`}
         </output>
         {isAdmin && DEPLOYABLE.includes(t.status) && (
           <button

@@ -4,11 +4,12 @@
  * field it names (a duplicate name under the name), else under the form.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query"
-import { type FormEvent, type ReactNode, useId, useState } from "react"
+import { type FormEvent, useState } from "react"
 import { ApiError, api, call } from "../../api/client"
 import { ErrorText } from "../../components/ui"
 import { Modal } from "../fleet/Modal"
-import type { GenerateRequest, TopologySummary } from "./model"
+import { Field } from "./Field"
+import { type GenerateRequest, parseServices, type TopologySummary } from "./model"
 
 interface Form {
   name: string
@@ -22,8 +23,8 @@ interface Form {
   services: string
   seed: string
 }
-type Field = keyof Form
-type Errors = Partial<Record<Field, string>>
+type Key = keyof Form
+type Errors = Partial<Record<Key, string>>
 
 const INITIAL: Form = {
   name: "",
@@ -40,11 +41,6 @@ const INITIAL: Form = {
 
 const int = (s: string) => (/^\s*-?\d+\s*$/.test(s) ? Number(s) : Number.NaN)
 const num = (s: string) => (s.trim() === "" ? Number.NaN : Number(s))
-const servicesOf = (s: string) =>
-  s
-    .split(/[,\s]+/)
-    .map((x) => x.trim())
-    .filter((x) => x !== "")
 
 const between = (v: number, lo: number, hi: number, what: string, isInt: boolean): string | undefined =>
   !Number.isFinite(v) || (isInt && !Number.isInteger(v)) || v < lo || v > hi
@@ -70,7 +66,7 @@ const check = (f: Form): Errors => {
   if (bridge !== undefined) e.bridgeP = bridge
   const cross = between(num(f.crossP), 0, 1, "A probability", false)
   if (cross !== undefined) e.crossP = cross
-  if (!f.randomize && servicesOf(f.services).length === 0)
+  if (!f.randomize && parseServices(f.services).length === 0)
     e.services = "Name some services, or let the generator pick them at random"
   if (f.seed.trim() !== "" && !(Number.isInteger(int(f.seed)) && int(f.seed) >= 0))
     e.seed = "A whole number ≥ 0, or empty for a random seed"
@@ -78,7 +74,7 @@ const check = (f: Form): Errors => {
 }
 
 const toRequest = (f: Form): GenerateRequest => {
-  const services = servicesOf(f.services)
+  const services = parseServices(f.services)
   return {
     name: f.name.trim(),
     depth: int(f.depth),
@@ -95,7 +91,7 @@ const toRequest = (f: Form): GenerateRequest => {
 }
 
 /** The field a server refusal is about, from the words of its detail. */
-const FIELD_WORDS: ReadonlyArray<readonly [Field, RegExp]> = [
+const FIELD_WORDS: ReadonlyArray<readonly [Key, RegExp]> = [
   ["name", /\bname\b|already exists/i],
   ["max", /deckies_per_lan_max|deckies_per_lan_min must be/i],
   ["min", /deckies_per_lan_min/i],
@@ -106,50 +102,7 @@ const FIELD_WORDS: ReadonlyArray<readonly [Field, RegExp]> = [
   ["services", /services/i],
   ["seed", /\bseed\b/i]
 ]
-const fieldOf = (detail: string): Field | undefined => FIELD_WORDS.find(([, re]) => re.test(detail))?.[0]
-
-const Row = ({
-  label,
-  error,
-  hint,
-  children
-}: {
-  label: string
-  error: string | undefined
-  hint?: string
-  children: (props: {
-    id: string
-    "aria-invalid": boolean
-    "aria-describedby": string | undefined
-  }) => ReactNode
-}) => {
-  const id = useId()
-  const errId = `${id}-error`
-  const hintId = `${id}-hint`
-  const describedBy = [error === undefined ? "" : errId, hint === undefined ? "" : hintId]
-    .filter((s) => s !== "")
-    .join(" ")
-  return (
-    <div className="gen-field">
-      <label htmlFor={id}>{label}</label>
-      {children({
-        id,
-        "aria-invalid": error !== undefined,
-        "aria-describedby": describedBy === "" ? undefined : describedBy
-      })}
-      {hint !== undefined && (
-        <span id={hintId} className="muted small">
-          {hint}
-        </span>
-      )}
-      {error !== undefined && (
-        <span id={errId} className="error small" role="alert">
-          {error}
-        </span>
-      )}
-    </div>
-  )
-}
+const fieldOf = (detail: string): Key | undefined => FIELD_WORDS.find(([, re]) => re.test(detail))?.[0]
 
 export const GenerateDialog = ({
   onClose,
@@ -179,7 +132,7 @@ export const GenerateDialog = ({
       }
     }
   })
-  const set = <K extends Field>(key: K, value: Form[K]) => {
+  const set = <K extends Key>(key: K, value: Form[K]) => {
     setForm((f) => ({ ...f, [key]: value }))
     setErrors((e) => ({ ...e, [key]: undefined }))
   }
@@ -194,12 +147,12 @@ export const GenerateDialog = ({
     generate.error !== null &&
     !(generate.error instanceof ApiError && fieldOf(generate.error.detail) !== undefined)
   const text = (
-    key: Exclude<Field, "randomize">,
+    key: Exclude<Key, "randomize">,
     label: string,
     hint?: string,
     inputMode?: "numeric" | "decimal"
   ) => (
-    <Row label={label} error={errors[key]} hint={hint}>
+    <Field label={label} error={errors[key]} hint={hint}>
       {(p) => (
         <input
           {...p}
@@ -209,7 +162,7 @@ export const GenerateDialog = ({
           onChange={(e) => set(key, e.target.value)}
         />
       )}
-    </Row>
+    </Field>
   )
   return (
     <Modal title="Generate a topology" onClose={onClose} wide>

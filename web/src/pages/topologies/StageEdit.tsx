@@ -1,25 +1,53 @@
 /**
  * Staging an edit of a deployed topology as a mutation (`POST /topologies/{id}/mutations`, topology.md §8):
- * add a LAN, add a decky to a LAN, attach a decky to another LAN, detach it, remove it. The edit is made
- * against the version the operator was looking at when they started it, and is sent with that
- * `expected_version`. If the topology moved on meanwhile the server answers 409; the page then says so
+ * add or remove a LAN; add a decky to a LAN, attach it to another LAN, detach it from one, change its
+ * services, remove it. (`update_lan` is not offered: on a deployed LAN it can only move the LAN's map
+ * coordinates, which this page's fixed layout does not use.)
+ *
+ * The form offers only what the op can take (detach: the decky's LANs other than its home; remove a LAN:
+ * one that is no decky's home and not the DMZ; attach: a LAN the decky is not on), and checks a new name
+ * and the services before sending: an op the reconciler refuses fails in the queue and degrades the
+ * topology, so the page says so first, under the field.
+ *
+ * The edit is made against the version the operator was looking at when they started it, and is sent with
+ * that `expected_version`. If the topology moved on meanwhile the server answers 409; the page then says so
  * with the current version, keeps the edit as it was, and offers to send it again on the latest version.
  * An edit is never dropped without the operator asking.
  */
-import { useMutation, useQueryClient } from "@tanstack/react-query"
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query"
 import { type FormEvent, useId, useState } from "react"
 import { ApiError, api, call } from "../../api/client"
 import { ErrorText } from "../../components/ui"
-import { conflictVersion, type TopologyDetail } from "./model"
+import { Field } from "./Field"
+import {
+  conflictVersion,
+  type DeckyView,
+  deckyViews,
+  type LanRow,
+  parseServices,
+  servicesOf,
+  type TopologyDetail,
+  truthy
+} from "./model"
 
-export const OPS = ["add_lan", "add_decky", "attach_decky", "detach_decky", "remove_decky"] as const
+export const OPS = [
+  "add_lan",
+  "remove_lan",
+  "add_decky",
+  "attach_decky",
+  "detach_decky",
+  "update_decky",
+  "remove_decky"
+] as const
 export type StagedOp = (typeof OPS)[number]
 
 const OP_LABEL: Record<StagedOp, string> = {
   add_lan: "Add a LAN",
+  remove_lan: "Remove a LAN",
   add_decky: "Add a decky",
   attach_decky: "Attach a decky to a LAN",
   detach_decky: "Detach a decky from a LAN",
+  update_decky: "Change a decky's services",
   remove_decky: "Remove a decky"
 }
 
@@ -32,43 +60,101 @@ interface Draft {
 }
 const EMPTY: Draft = { op: "add_lan", name: "", lan: "", decky: "", services: "" }
 
+/** The fields checked when the edit is sent. */
+type Errors = Partial<Record<"name" | "services", string>>
+
 const isOp = (s: string): s is StagedOp => OPS.some((o) => o === s)
 
 const needs = (op: StagedOp) => ({
   name: op === "add_lan" || op === "add_decky",
-  lan: op === "add_decky" || op === "attach_decky" || op === "detach_decky",
-  decky: op === "attach_decky" || op === "detach_decky" || op === "remove_decky",
-  services: op === "add_decky"
+  lan: op === "remove_lan" || op === "add_decky" || op === "attach_decky" || op === "detach_decky",
+  decky: op === "attach_decky" || op === "detach_decky" || op === "update_decky" || op === "remove_decky",
+  services: op === "add_decky" || op === "update_decky"
 })
 
 const payloadOf = (d: Draft): Record<string, unknown> => {
   switch (d.op) {
     case "add_lan":
       return { name: d.name.trim() }
+    case "remove_lan":
+      return { name: d.lan }
     case "add_decky":
-      return {
-        name: d.name.trim(),
-        lan: d.lan,
-        services: d.services
-          .split(/[,\s]+/)
-          .map((s) => s.trim())
-          .filter((s) => s !== "")
-      }
+      return { name: d.name.trim(), lan: d.lan, services: parseServices(d.services) }
     case "attach_decky":
     case "detach_decky":
       return { decky: d.decky, lan: d.lan }
+    case "update_decky":
+      return { decky: d.decky, services: parseServices(d.services) }
     case "remove_decky":
       return { decky: d.decky }
   }
 }
 
+/** The deckies and LANs the op can take, from the topology as shown. */
+const choicesOf = (
+  op: StagedOp,
+  decky: string,
+  views: ReadonlyArray<DeckyView>,
+  lans: ReadonlyArray<LanRow>
+): { deckies: ReadonlyArray<string>; lans: ReadonlyArray<string> } => {
+  const view = views.find((v) => v.decky.name === decky)
+  const homes = new Set(views.flatMap((v) => (v.home === undefined ? [] : [v.home.id])))
+  const on = (l: LanRow) => view?.lans.some((x) => x.id === l.id) === true
+  const lanChoices =
+    op === "remove_lan"
+      ? lans.filter((l) => !homes.has(l.id) && !truthy(l.is_dmz))
+      : op === "attach_decky"
+        ? lans.filter((l) => !on(l))
+        : op === "detach_decky"
+          ? (view?.lans.slice(1) ?? [])
+          : lans
+  const deckyChoices = op === "detach_decky" ? views.filter((v) => v.lans.length >= 2) : views
+  return { deckies: deckyChoices.map((v) => v.decky.name), lans: lanChoices.map((l) => l.name) }
+}
+
 const missing = (d: Draft): string | undefined => {
   const n = needs(d.op)
-  if (n.name && d.name.trim() === "") return "a name"
-  if (n.lan && d.lan === "") return "a LAN"
-  if (n.decky && d.decky === "") return "a decky"
+  if (n.name && d.name.trim() === "") return "Name it first"
+  if (n.decky && d.decky === "") return "Choose a decky first"
+  if (n.lan && d.lan === "") return "Choose a LAN first"
   return undefined
 }
+
+const LAN_HINT: Partial<Record<StagedOp, string>> = {
+  remove_lan: "A LAN no decky calls home (not the DMZ); deckies that visit it are detached from it",
+  attach_decky: "A LAN the decky is not on; it gets the next free address there",
+  detach_decky: "One of the decky's LANs other than its home LAN"
+}
+
+/** A labelled select of names, with a first "none chosen" option. */
+const Choose = ({
+  label,
+  hint,
+  none,
+  options,
+  value,
+  onChange
+}: {
+  label: string
+  hint: string | undefined
+  none: string
+  options: ReadonlyArray<string>
+  value: string
+  onChange: (value: string) => void
+}) => (
+  <Field label={label} error={undefined} hint={hint}>
+    {(p) => (
+      <select {...p} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{none}</option>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    )}
+  </Field>
+)
 
 interface Conflict {
   readonly expected: number
@@ -86,11 +172,22 @@ export const StageEdit = ({
   const queryClient = useQueryClient()
   const topologyId = detail.topology.id
   const [draft, setDraft] = useState<Draft>(EMPTY)
+  const [errors, setErrors] = useState<Errors>({})
   /** The version the edit was started on; undefined until the first change. */
   const [base, setBase] = useState<number | undefined>(undefined)
   const [conflict, setConflict] = useState<Conflict | null>(null)
   const [queued, setQueued] = useState<string | null>(null)
   const shownVersion = detail.topology.version
+  const catalog = useQuery({
+    queryKey: ["topologies", "services"],
+    queryFn: () => call(api.GET("/api/v1/topologies/services")),
+    staleTime: 60_000
+  })
+  const views = deckyViews(detail)
+  const servicesNow = (decky: string): ReadonlyArray<string> => {
+    const v = views.find((x) => x.decky.name === decky)
+    return v === undefined ? [] : servicesOf(v.decky)
+  }
 
   const send = useMutation({
     mutationFn: ({ d, version }: { d: Draft; version: number }) =>
@@ -102,7 +199,8 @@ export const StageEdit = ({
       ),
     onSuccess: (r, { d }) => {
       setConflict(null)
-      setQueued(`${OP_LABEL[d.op]} is queued (mutation ${r.mutation_id.slice(0, 8)}).`)
+      // The whole id: ids are time-ordered, so any prefix is shared by the mutations of the same minute.
+      setQueued(`${OP_LABEL[d.op]} is queued (mutation ${r.mutation_id}).`)
       setDraft((old) => ({ ...EMPTY, op: old.op }))
       setBase(undefined)
       onQueued(r.mutation_id, d.op)
@@ -116,17 +214,55 @@ export const StageEdit = ({
     }
   })
 
+  /** A draft whose choices still hold: a LAN or decky the op cannot take is cleared; choosing a decky to
+   * change fills in its services. */
+  const settle = (d: Draft, patch: Partial<Draft>): Draft => {
+    const c = choicesOf(d.op, d.decky, views, detail.lans)
+    const decky = c.deckies.includes(d.decky) ? d.decky : ""
+    const lan = c.lans.includes(d.lan) ? d.lan : ""
+    const services =
+      d.op === "update_decky" && (patch.op !== undefined || patch.decky !== undefined)
+        ? servicesNow(decky).join(", ")
+        : d.services
+    return { ...d, decky, lan, services }
+  }
   const change = (patch: Partial<Draft>) => {
     if (base === undefined) setBase(shownVersion)
     setQueued(null)
-    setDraft((d) => ({ ...d, ...patch }))
+    setErrors({})
+    setDraft((d) => settle({ ...d, ...patch }, patch))
   }
   const version = base ?? shownVersion
   const problem = missing(draft)
 
+  /** What the server would refuse only once the reconciler runs it (a failed op degrades the topology). */
+  const check = (d: Draft): Errors => {
+    const e: Errors = {}
+    const name = d.name.trim()
+    if (d.op === "add_lan" && detail.lans.some((l) => l.name === name))
+      e.name = `A LAN named '${name}' already exists`
+    if (d.op === "add_decky" && detail.deckies.some((x) => x.name === name))
+      e.name = `A decky named '${name}' already exists`
+    const services = parseServices(d.services)
+    const known = catalog.data?.services
+    const unknown = known === undefined ? [] : services.filter((s) => !known.includes(s))
+    if (unknown.length > 0)
+      e.services = `Unknown service${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`
+    else if (d.op === "update_decky") {
+      const current = servicesNow(d.decky)
+      if (services.length === 0) e.services = "Name at least one service"
+      else if ([...services].sort().join(",") === [...current].sort().join(","))
+        e.services = "These are its services already"
+    }
+    return e
+  }
+
   const submit = (e: FormEvent) => {
     e.preventDefault()
     if (problem !== undefined) return
+    const found = check(draft)
+    setErrors(found)
+    if (found.name !== undefined || found.services !== undefined) return
     send.mutate({ d: draft, version })
   }
 
@@ -143,12 +279,19 @@ export const StageEdit = ({
   }
 
   const n = needs(draft.op)
-  const lans = detail.lans.map((l) => l.name)
-  const deckies = detail.deckies.map((d) => d.name)
+  const choices = choicesOf(draft.op, draft.decky, views, detail.lans)
+  const lanHint =
+    choices.lans.length === 0 && (draft.op !== "detach_decky" || draft.decky !== "")
+      ? draft.op === "remove_lan"
+        ? "Every LAN is the DMZ or a decky's home: remove its deckies first"
+        : draft.op === "detach_decky"
+          ? "This decky is on its home LAN only"
+          : "This decky is on every LAN already"
+      : LAN_HINT[draft.op]
   const otherError =
     send.error !== null && !(send.error instanceof ApiError && /version conflict/i.test(send.error.detail))
   return (
-    <form className="stage-form" onSubmit={submit} aria-labelledby={`${id}-title`}>
+    <form className="stage-form" onSubmit={submit} aria-labelledby={`${id}-title`} noValidate>
       <h2 id={`${id}-title`}>Stage an edit</h2>
       <p className="muted small">
         Queued as a mutation; the reconciler applies it to the running topology. Made against version{" "}
@@ -159,76 +302,83 @@ export const StageEdit = ({
         .
       </p>
       <div className="stage-grid">
-        <div className="gen-field">
-          <label htmlFor={`${id}-op`}>Edit</label>
-          <select
-            id={`${id}-op`}
-            value={draft.op}
-            onChange={(e) => {
-              const op = e.target.value
-              if (isOp(op)) change({ op })
-            }}
-          >
-            {OPS.map((o) => (
-              <option key={o} value={o}>
-                {OP_LABEL[o]} ({o})
-              </option>
-            ))}
-          </select>
-        </div>
+        <Field label="Edit" error={undefined}>
+          {(p) => (
+            <select
+              {...p}
+              value={draft.op}
+              onChange={(e) => {
+                const op = e.target.value
+                if (isOp(op)) change({ op })
+              }}
+            >
+              {OPS.map((o) => (
+                <option key={o} value={o}>
+                  {OP_LABEL[o]} ({o})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         {n.name && (
-          <div className="gen-field">
-            <label htmlFor={`${id}-name`}>{draft.op === "add_lan" ? "New LAN name" : "New decky name"}</label>
-            <input
-              id={`${id}-name`}
-              type="text"
-              value={draft.name}
-              maxLength={64}
-              onChange={(e) => change({ name: e.target.value })}
-            />
-          </div>
+          <Field label={draft.op === "add_lan" ? "New LAN name" : "New decky name"} error={errors.name}>
+            {(p) => (
+              <input
+                {...p}
+                type="text"
+                value={draft.name}
+                maxLength={64}
+                onChange={(e) => change({ name: e.target.value })}
+              />
+            )}
+          </Field>
         )}
         {n.decky && (
-          <div className="gen-field">
-            <label htmlFor={`${id}-decky`}>Decky</label>
-            <select
-              id={`${id}-decky`}
-              value={draft.decky}
-              onChange={(e) => change({ decky: e.target.value })}
-            >
-              <option value="">choose a decky…</option>
-              {deckies.map((d) => (
-                <option key={d} value={d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </div>
+          <Choose
+            label="Decky"
+            hint={
+              draft.op === "detach_decky" && choices.deckies.length === 0
+                ? "No decky is on more than one LAN"
+                : undefined
+            }
+            none="choose a decky…"
+            options={choices.deckies}
+            value={draft.decky}
+            onChange={(decky) => change({ decky })}
+          />
         )}
         {n.lan && (
-          <div className="gen-field">
-            <label htmlFor={`${id}-lan`}>LAN</label>
-            <select id={`${id}-lan`} value={draft.lan} onChange={(e) => change({ lan: e.target.value })}>
-              <option value="">choose a LAN…</option>
-              {lans.map((l) => (
-                <option key={l} value={l}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </div>
+          <Choose
+            label="LAN"
+            hint={lanHint}
+            none={
+              draft.op === "detach_decky" && draft.decky === "" ? "choose a decky first…" : "choose a LAN…"
+            }
+            options={choices.lans}
+            value={draft.lan}
+            onChange={(lan) => change({ lan })}
+          />
         )}
         {n.services && (
-          <div className="gen-field">
-            <label htmlFor={`${id}-services`}>Services</label>
-            <input
-              id={`${id}-services`}
-              type="text"
-              value={draft.services}
-              placeholder="ssh, http"
-              onChange={(e) => change({ services: e.target.value })}
-            />
-          </div>
+          <Field
+            label="Services"
+            error={errors.services}
+            hint={
+              draft.op === "update_decky"
+                ? "Replaces its services (comma-separated)"
+                : "Comma-separated; empty: none"
+            }
+          >
+            {(p) => (
+              <input
+                {...p}
+                type="text"
+                value={draft.services}
+                placeholder="ssh, http"
+                onChange={(e) => change({ services: e.target.value })}
+              />
+            )}
+          </Field>
         )}
       </div>
       {conflict !== null && (
@@ -253,6 +403,7 @@ export const StageEdit = ({
               onClick={() => {
                 setConflict(null)
                 setDraft(EMPTY)
+                setErrors({})
                 setBase(undefined)
               }}
             >
@@ -272,7 +423,7 @@ export const StageEdit = ({
           type="submit"
           className="primary"
           disabled={send.isPending || problem !== undefined}
-          title={problem === undefined ? undefined : `Choose ${problem} first`}
+          title={problem}
           aria-busy={send.isPending}
         >
           Queue the edit

@@ -3,10 +3,10 @@
  * its name and state inside its home LAN, a link from every bridge decky to each of its other LANs. Shape
  * and text carry the meaning, colour only repeats it: a circle is a decky, a diamond a bridge, a "L3"
  * badge and a solid link an L3 forwarder (a dashed link: a bridge that does not route); every decky reads
- * its state, every LAN its subnet and "DMZ".
+ * its state, every LAN its subnet and "DMZ". A decky's tooltip adds its address, services and other LANs.
  */
 import { useMemo } from "react"
-import { type DeckyNode, LAN_W, layout, stateClass, type TopologyDetail, truthy } from "./model"
+import { type DeckyNode, LAN_W, layout, servicesOf, stateClass, type TopologyDetail, truthy } from "./model"
 
 const Marker = ({ node }: { node: DeckyNode }) => {
   const { cx, cy } = node
@@ -68,7 +68,9 @@ export const TopologyMap = ({ detail }: { detail: TopologyDetail }) => {
                 return (
                   <g key={d.uuid} className="map-decky" data-decky={d.name}>
                     <title>
-                      {`${d.name}${d.ip === null ? "" : ` ${d.ip}`}: ${d.state}${
+                      {`${d.name}${n.view.ip === null ? "" : ` ${n.view.ip}`}: ${d.state}, ${
+                        servicesOf(d).length === 0 ? "no service" : `services ${servicesOf(d).join(", ")}`
+                      }${
                         n.view.bridge
                           ? `, bridge to ${n.view.lans
                               .slice(1)

@@ -16,6 +16,23 @@ export type MutationRow = Ok<"/api/v1/topologies/{topology_id}/mutations", "get"
 export type TopologyStatus = TopologySummary["status"]
 export type GenerateRequest = components["schemas"]["TopologyGenerateRequest"]
 
+/**
+ * The events of a topology's stream, `GET /topologies/{id}/events` (topology.md §8): `snapshot`
+ * {topology_id, status, in_flight} first on every connect, then `mutation.enqueued|applying|applied|failed`,
+ * `status` and `decky.<tail>`, each {topic, type, ts, payload}; keepalives are comments.
+ */
+export const TOPOLOGY_EVENTS = [
+  "snapshot",
+  "status",
+  "mutation.enqueued",
+  "mutation.applying",
+  "mutation.applied",
+  "mutation.failed",
+  "decky.mutation",
+  "decky.state",
+  "decky.status"
+] as const
+
 /** Statuses in which the topology takes live mutations (topology.md §8). */
 export const LIVE: ReadonlyArray<TopologyStatus> = ["active", "degraded"]
 export const DEPLOYABLE: ReadonlyArray<TopologyStatus> = ["pending"]
@@ -52,6 +69,13 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 export const servicesOf = (d: DeckyRow): ReadonlyArray<string> =>
   Array.isArray(d.services) ? d.services.filter((s): s is string => typeof s === "string") : []
 
+/** Service names as typed: separated by commas or spaces. */
+export const parseServices = (s: string): Array<string> =>
+  s
+    .split(/[,\s]+/)
+    .map((x) => x.trim())
+    .filter((x) => x !== "")
+
 /** LAN name → address, in the config's order (the first is the home LAN). */
 export const ipsByLan = (d: DeckyRow): ReadonlyArray<readonly [string, string]> => {
   const cfg = d.decky_config
@@ -68,6 +92,8 @@ const forwardsInConfig = (d: DeckyRow): boolean =>
 export interface DeckyView {
   readonly decky: DeckyRow
   readonly home: LanRow | undefined
+  /** Its address on its home LAN (from its config; the row's `ip` is unset for a decky added live). */
+  readonly ip: string | null
   /** Every LAN it is on (home first). */
   readonly lans: ReadonlyArray<LanRow>
   /** On two LANs or more. */
@@ -95,6 +121,7 @@ export const deckyViews = (t: TopologyDetail): ReadonlyArray<DeckyView> => {
     return {
       decky,
       home,
+      ip: ipsByLan(decky).find(([lan]) => lan === home?.name)?.[1] ?? decky.ip,
       lans: [...new Map(lans.map((l) => [l.id, l] as const)).values()],
       bridge: new Set(onLans.map((l) => l.id)).size >= 2,
       forwards: forwardsInConfig(decky) || edges.some((e) => truthy(e.forwards_l3))
