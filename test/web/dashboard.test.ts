@@ -6,17 +6,25 @@
 // INI editor appears and answers redis-cli; a viewer sees no admin control; a bad response on one page
 // leaves the navigation working; a 403 reads "admin role required"; a 401 logs the user out.
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readFileSync } from "node:fs"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { endpoint, type Ready, redisAuth, run, startUp } from "../cli/upSupport.js"
-import { cleanEnv, type Proc, stopAll } from "../support/proc.js"
-import { freePort } from "../support/ports.js"
-import { type Browser, hasChromium, launch, SCREENSHOTS, screenshot, type Watched, watch } from "./browser.js"
+import { endpoint, redisAuth, run } from "../cli/upSupport.js"
+import { stopAll } from "../support/proc.js"
+import { hasChromium, launch, screenshot, type Watched, watch } from "./browser.js"
+import {
+  apiCall,
+  apiLogin,
+  type Dashboard,
+  firstLogin,
+  heading,
+  logIn,
+  onCi,
+  settle,
+  startDashboard,
+  unlabelled
+} from "./fixture.js"
 
-const onCi = process.env.CI !== undefined && process.env.CI !== ""
 const NEW_PASSWORD = "dashboard-admin-pass-1"
 const ADMIN_ACTIONS =
   /^(Deploy|Mutate|Remove|Stop|Start|Start all|Create user|Delete|Reset password|Add service|Set interval|Save|Generate|Teardown|Queue the edit)\b/
@@ -24,85 +32,37 @@ const ADMIN_ACTIONS =
 const suite = hasChromium || onCi ? describe : describe.skip
 
 suite("the web dashboard in chromium, against decnet up", () => {
-  let up: { proc: Proc; ready: Ready } | undefined
+  let dash: Dashboard | undefined
   let url = ""
-  let password = ""
-  let browser: Browser | undefined
   let admin: Watched | undefined
 
   const page = (): Page => {
     if (admin === undefined) throw new Error("no admin page")
     return admin.page
   }
-  const apiLogin = async (username: string, pass: string) => {
-    const res = await fetch(`${url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password: pass })
-    })
-    const body = (await res.json()) as { access_token: string }
-    return body.access_token
+  const upOf = () => {
+    if (dash === undefined) throw new Error("no decnet up")
+    return dash.up
   }
-  const apiCall = async (token: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    return { status: res.status, json: (await res.json()) as unknown }
-  }
-  const heading = (p: Page, name: string) =>
-    p.getByRole("heading", { level: 1, name }).waitFor({ timeout: 10_000 })
-  /** Until nothing on the page says it is loading, then a little more for late requests. */
-  const settle = async (p: Page) => {
-    await p.locator('[aria-busy="true"]').first().waitFor({ state: "detached", timeout: 10_000 })
-    await p.waitForTimeout(600)
-  }
-
-  /** Visible inputs, selects, textareas and buttons with no accessible name (label, aria-*, or text). */
-  const unlabelled = async (p: Page) =>
-    (await p.evaluate(`[...document.querySelectorAll("input, select, textarea, button")]
-      .filter((el) => el.offsetParent !== null && el.type !== "hidden")
-      .filter((el) => !(el.labels && el.labels.length > 0) && !el.getAttribute("aria-label")
-        && !el.getAttribute("aria-labelledby") && !(el.tagName === "BUTTON" && el.textContent.trim() !== "")
-        && !el.getAttribute("title"))
-      .map((el) => el.outerHTML.slice(0, 120))`)) as Array<string>
 
   beforeAll(async () => {
-    const home = mkdtempSync(join(tmpdir(), "decnet-web-e2e-"))
-    const port = await freePort()
-    up = await startUp(
-      cleanEnv({ HOME: home, DECNET_CONFIG: join(home, "absent.ini"), DECNET_API_PORT: String(port) })
-    )
-    const info = (up.ready as unknown as { api: { url: string; password?: string } }).api
-    url = info.url
-    password = info.password ?? ""
-    browser = await launch()
-    admin = watch(await browser.context.newPage())
+    dash = await startDashboard("dashboard")
+    url = dash.url
+    admin = dash.admin
   })
 
   afterAll(async () => {
-    await browser?.close()
-    up?.proc.child.kill("SIGINT")
+    await dash?.stop()
     await stopAll()
-    if (onCi || process.env.DECNET_SCREENSHOTS !== undefined)
-      console.log(`dashboard screenshots: ${SCREENSHOTS}`)
   })
 
   it("forces a password change at the first login, then shows the overview", async () => {
     const p = page()
     await p.goto(`${url}/`)
     await p.waitForURL(/\/login/)
-    await screenshot(p, "01-login")
-    await p.getByLabel("User name").fill("admin")
-    await p.getByLabel("Password").fill(password)
-    await p.getByRole("button", { name: "Log in" }).click()
-    await heading(p, "Choose a new password")
-    await screenshot(p, "02-change-password")
-    await p.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD)
-    await p.getByLabel("Repeat the new password").fill(NEW_PASSWORD)
-    await p.getByRole("button", { name: "Change password" }).click()
-    await heading(p, "Overview")
+    await firstLogin(p, dash?.password ?? "", NEW_PASSWORD, (at) =>
+      screenshot(p, at === "login" ? "01-login" : "02-change-password")
+    )
     expect(new URL(p.url()).pathname).toBe("/")
     // the bootstrap password no longer works; the new one does
     expect(
@@ -110,7 +70,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
         await fetch(`${url}/api/v1/auth/login`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ username: "admin", password })
+          body: JSON.stringify({ username: "admin", password: dash?.password })
         })
       ).status
     ).toBe(401)
@@ -121,8 +81,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     const p = page()
     await p.getByText("Live", { exact: true }).waitFor({ timeout: 10_000 })
     await p.evaluate("window.decnetMarker = 42")
-    if (up === undefined) throw new Error("no up")
-    await redisAuth(endpoint(up.ready, "decky-02", "redis"), "web-user", "web-pass")
+    await redisAuth(endpoint(upOf().ready, "decky-02", "redis"), "web-user", "web-pass")
     const touched = Date.now()
     await p
       .getByTestId("feed-row")
@@ -139,8 +98,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
   })
 
   it("replays a recorded ssh session from the log row and downloads it as an asciinema .cast", async () => {
-    if (up === undefined) throw new Error("no up")
-    const ssh = endpoint(up.ready, "decky-01", "ssh")
+    const ssh = endpoint(upOf().ready, "decky-01", "ssh")
     const [host = "", port = ""] = ssh.address.split(":")
     // OpenSSH with a pty (-tt) typing two commands: the fake shell records the session as an asciicast.
     await new Promise<void>((resolve, reject) => {
@@ -253,8 +211,8 @@ suite("the web dashboard in chromium, against decnet up", () => {
     await p.getByText("succeeded").first().waitFor({ timeout: 30_000 })
     await p.getByRole("cell", { name: "decky-web", exact: true }).first().waitFor({ timeout: 15_000 })
     await screenshot(p, "12-fleet-deployed")
-    const token = await apiLogin("admin", NEW_PASSWORD)
-    const status = (await apiCall(token, "GET", "/deckies/status")).json as {
+    const token = await apiLogin(url, "admin", NEW_PASSWORD)
+    const status = (await apiCall(url, token, "GET", "/deckies/status")).json as {
       deckies: Array<{ name: string; ports: Array<{ service: string; host: string; port: number }> }>
     }
     const redis = status.deckies.find((d) => d.name === "decky-web")?.ports.find((x) => x.service === "redis")
@@ -272,15 +230,15 @@ suite("the web dashboard in chromium, against decnet up", () => {
   })
 
   it("shows a viewer no admin control", async () => {
-    const token = await apiLogin("admin", NEW_PASSWORD)
-    const created = await apiCall(token, "POST", "/config/users", {
+    const token = await apiLogin(url, "admin", NEW_PASSWORD)
+    const created = await apiCall(url, token, "POST", "/config/users", {
       username: "watcher",
       password: "viewer-password-1",
       role: "viewer"
     })
     expect(created.status).toBe(200)
-    const first = await apiLogin("watcher", "viewer-password-1")
-    const changed = await apiCall(first, "POST", "/auth/change-password", {
+    const first = await apiLogin(url, "watcher", "viewer-password-1")
+    const changed = await apiCall(url, first, "POST", "/auth/change-password", {
       old_password: "viewer-password-1",
       new_password: "viewer-password-2"
     })
@@ -289,9 +247,7 @@ suite("the web dashboard in chromium, against decnet up", () => {
     try {
       const v = watch(await viewerBrowser.context.newPage())
       await v.page.goto(`${url}/login`)
-      await v.page.getByLabel("User name").fill("watcher")
-      await v.page.getByLabel("Password").fill("viewer-password-2")
-      await v.page.getByRole("button", { name: "Log in" }).click()
+      await logIn(v.page, "watcher", "viewer-password-2")
       await heading(v.page, "Overview")
       await v.page.getByText("viewer", { exact: true }).waitFor()
       for (const [link, title] of [
