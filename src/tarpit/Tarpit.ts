@@ -223,10 +223,15 @@ export class Tarpit extends Effect.Service<Tarpit>()("decnet/Tarpit", {
         return { rule, active_connections: active }
       }).pipe(Effect.withSpan("Tarpit.status"))
 
-    /** Remove the delay from a running decky (a stopped one's namespace is gone with it), then the rule. */
+    /**
+     * Remove the delay from a running decky (a stopped one's namespace is gone with it), then the rule. An
+     * engine that cannot be asked keeps the rule: a delay left without its rule would never be taken back.
+     */
     const forgetNow = (target: TarpitTarget, rule: TarpitRule, fields: Readonly<Record<string, string>>) =>
       Effect.gen(function* () {
-        const pid = yield* namespaces.pidOf(target).pipe(Effect.orElseSucceed(() => Option.none<number>()))
+        const pid = yield* namespaces
+          .pidOf(target)
+          .pipe(Effect.mapError((e) => new TarpitUnavailable({ message: e.message })))
         if (Option.isSome(pid)) yield* tc.remove(pid.value)
         yield* rules.delete(rule.decky_name)
         yield* log(target, "tarpit_disabled", NO_PEER, { ports: rule.ports.join(","), ...fields })
@@ -235,7 +240,7 @@ export class Tarpit extends Effect.Service<Tarpit>()("decnet/Tarpit", {
     const disable = (
       target: TarpitTarget,
       actor: string
-    ): Effect.Effect<void, TarpitNotFound | TarpitCommandFailed> =>
+    ): Effect.Effect<void, TarpitNotFound | TarpitUnavailable | TarpitCommandFailed> =>
       Effect.gen(function* () {
         const rule = yield* ruleOf(target)
         yield* forgetNow(target, rule, { actor })

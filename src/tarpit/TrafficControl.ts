@@ -7,8 +7,9 @@
  * i.e. the decky's replies — SYN-ACKs included, so a connection is slow from its first packet.
  * docs/api.md "Tarpit" says why it is built this way. A tag, so tests can read what ran.
  */
-import { Command, CommandExecutor } from "@effect/platform"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { CommandExecutor } from "@effect/platform"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { runArgv } from "../topology/TopologyHost.js"
 
 export class TarpitCommandFailed extends Schema.TaggedError<TarpitCommandFailed>()("TarpitCommandFailed", {
   /** The command (or the `tc -batch` line) that failed. */
@@ -69,22 +70,27 @@ const Qdiscs = Schema.parseJson(
     })
   )
 )
+const decodeLinks = Schema.decodeUnknownOption(Links)
+const decodeQdiscs = Schema.decodeUnknownOption(Qdiscs)
 
 /** The namespace's ethernet interfaces (not `lo`, not the kernel's idle tunnel devices) from `ip -j link`. */
 export const etherInterfaces = (json: string): ReadonlyArray<string> =>
-  Schema.decodeUnknownOption(Links)(json === "" ? "[]" : json).pipe((o) =>
-    o._tag === "Some" ? o.value.filter((l) => l.link_type === "ether").map((l) => l.ifname) : []
-  )
+  Option.match(decodeLinks(json === "" ? "[]" : json), {
+    onNone: () => [],
+    onSome: (links) => links.filter((l) => l.link_type === "ether").map((l) => l.ifname)
+  })
 
 /** Interfaces whose root qdisc is the tarpit's, from `tc -j qdisc show`. */
 export const tarpittedInterfaces = (json: string): ReadonlyArray<string> =>
-  Schema.decodeUnknownOption(Qdiscs)(json === "" ? "[]" : json).pipe((o) =>
-    o._tag === "Some"
-      ? o.value
-          .filter((q) => q.root === true && q.kind === "htb" && q.handle === TARPIT_HANDLE)
-          .flatMap((q) => (q.dev === undefined ? [] : [q.dev]))
-      : []
-  )
+  Option.match(decodeQdiscs(json === "" ? "[]" : json), {
+    onNone: () => [],
+    onSome: (qdiscs) =>
+      qdiscs.flatMap((q) =>
+        q.root === true && q.kind === "htb" && q.handle === TARPIT_HANDLE && q.dev !== undefined
+          ? [q.dev]
+          : []
+      )
+  })
 
 /** `Error: Specified qdisc kind is unknown.` on the netem line: the kernel was built without it. */
 const hint = (line: string, stderr: string): string =>
@@ -121,15 +127,6 @@ export class TrafficControl extends Context.Tag("decnet/TrafficControl")<
   TrafficControlService
 >() {}
 
-const OUTPUT_LIMIT = 256 * 1024
-
-const collect = (s: Stream.Stream<Uint8Array, unknown>) =>
-  s.pipe(
-    Stream.decodeText(),
-    Stream.runFold("", (acc, t) => (acc.length > OUTPUT_LIMIT ? acc : acc + t)),
-    Effect.orElseSucceed(() => "")
-  )
-
 /** The argv that runs `argv` in the network namespace of `pid` (only the net namespace: host binaries). */
 export const inNetns = (pid: number, argv: ReadonlyArray<string>): ReadonlyArray<string> => [
   "nsenter",
@@ -142,34 +139,14 @@ export const TrafficControlLive = Layer.effect(
   Effect.gen(function* () {
     const executor = yield* CommandExecutor.CommandExecutor
 
-    /** Run `argv` in the namespace; stdout on success, stderr (and the exit code) as the failure. */
+    /** Run `argv` in the namespace; stdout on success, its stderr (or why it could not run) otherwise. */
     const run = (pid: number, argv: ReadonlyArray<string>, input?: string) => {
       const full = inNetns(pid, argv)
-      const [file = "", ...args] = full
-      const command = Command.make(file, ...args)
-      return Effect.scoped(
-        Effect.gen(function* () {
-          const proc = yield* Command.start(input === undefined ? command : Command.feed(command, input))
-          const [out, err] = yield* Effect.all([collect(proc.stdout), collect(proc.stderr)], {
-            concurrency: 2
-          })
-          const code = Number(yield* proc.exitCode)
-          if (code !== 0)
-            return yield* Effect.fail({ code, stderr: err.trim() === "" ? `exit ${code}` : err.trim() })
-          return out
-        })
-      ).pipe(
+      return runArgv(full, input).pipe(
+        Effect.mapError((e) => ({ stderr: e.stderr === "" ? `exit ${e.code}` : e.stderr })),
         Effect.timeoutFail({
           duration: "30 seconds",
-          onTimeout: () => ({ code: -1, stderr: "no answer within 30 s" })
-        }),
-        Effect.catchTags({
-          SystemError: (e) =>
-            Effect.fail({
-              code: -1,
-              stderr: e.reason === "NotFound" ? `${file} is not installed` : e.message
-            }),
-          BadArgument: (e) => Effect.fail({ code: -1, stderr: e.message })
+          onTimeout: () => ({ stderr: "no answer within 30 s" })
         }),
         Effect.provideService(CommandExecutor.CommandExecutor, executor),
         Effect.withSpan("TrafficControl.run", { attributes: { argv: full.join(" ") } })

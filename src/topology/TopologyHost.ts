@@ -47,38 +47,51 @@ const collect = (s: Stream.Stream<Uint8Array, unknown>) =>
     Effect.orElseSucceed(() => "")
   )
 
+/**
+ * Run `argv` (with `input` on its stdin, when given) to its end: stdout on success; its exit code and
+ * stderr, trimmed, otherwise (-1 when it could not be run). Output beyond 256 KiB is dropped. The tarpit's
+ * `tc` runs through here too.
+ */
+export const runArgv = (
+  argv: ReadonlyArray<string>,
+  input?: string
+): Effect.Effect<string, TopologyHostError, CommandExecutor.CommandExecutor> => {
+  const [file = "", ...args] = argv
+  const command = Command.make(file, ...args)
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const proc = yield* Command.start(input === undefined ? command : Command.feed(command, input))
+      const [out, err] = yield* Effect.all([collect(proc.stdout), collect(proc.stderr)], {
+        concurrency: 2
+      })
+      const code = Number(yield* proc.exitCode)
+      if (code !== 0) return yield* new TopologyHostError({ argv, code, stderr: err.trim() })
+      return out
+    })
+  ).pipe(
+    Effect.catchTags({
+      SystemError: (e) =>
+        Effect.fail(
+          new TopologyHostError({
+            argv,
+            code: -1,
+            stderr: e.reason === "NotFound" ? `${file} is not installed` : e.message
+          })
+        ),
+      BadArgument: (e) => Effect.fail(new TopologyHostError({ argv, code: -1, stderr: e.message }))
+    })
+  )
+}
+
 export const TopologyHostLive = Layer.effect(
   TopologyHost,
   Effect.gen(function* () {
     const executor = yield* CommandExecutor.CommandExecutor
-    const run = (argv: ReadonlyArray<string>) => {
-      const [file = "", ...args] = argv
-      return Effect.scoped(
-        Effect.gen(function* () {
-          const proc = yield* Command.start(Command.make(file, ...args))
-          const [out, err] = yield* Effect.all([collect(proc.stdout), collect(proc.stderr)], {
-            concurrency: 2
-          })
-          const code = Number(yield* proc.exitCode)
-          if (code !== 0) return yield* new TopologyHostError({ argv, code, stderr: err.trim() })
-          return out
-        })
-      ).pipe(
-        Effect.catchTags({
-          SystemError: (e) =>
-            Effect.fail(
-              new TopologyHostError({
-                argv,
-                code: -1,
-                stderr: e.reason === "NotFound" ? `${file} is not installed` : e.message
-              })
-            ),
-          BadArgument: (e) => Effect.fail(new TopologyHostError({ argv, code: -1, stderr: e.message }))
-        }),
+    const run = (argv: ReadonlyArray<string>) =>
+      runArgv(argv).pipe(
         Effect.provideService(CommandExecutor.CommandExecutor, executor),
         Effect.withSpan("TopologyHost.run", { attributes: { argv: argv.join(" ") } })
       )
-    }
     return {
       iptables: (args) => run(["iptables", "-w", ...args]),
       ipInNetns: (pid, args) => run(netnsArgv(pid, args))

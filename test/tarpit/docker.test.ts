@@ -32,40 +32,12 @@ import { buildDeckyBundle, DOCKER_SKIP_REASON, dockerEnabled, requireRoot } from
 import { spawnAsync } from "../support/spawn.js"
 import { dockerProbes } from "../topology/dockerFixture.js"
 import { persistGenerated } from "../topology/harness.js"
+import { HOLDING_CLIENT, TIMED_CLIENT, waitFor } from "./clients.js"
 
 const NET = "10.237"
 const DELAY_MS = 1500
 const SSH = 22
 const REDIS = 6379
-
-/** Milliseconds from connect() to the first byte (after sending `send`), measured by the client itself. */
-const TIMED_CLIENT = `
-const net = require("node:net")
-const [host, port, send] = process.argv.slice(1)
-const t0 = process.hrtime.bigint()
-const s = net.connect({ host, port: Number(port) }, () => { if (send) s.write(send) })
-s.once("data", () => { process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6)); process.exit(0) })
-s.on("error", (e) => { process.stderr.write(e.message); process.exit(1) })
-setTimeout(() => { process.stderr.write("timeout"); process.exit(2) }, 30000)
-`
-/** Connects, says "held" once the banner came, and keeps the connection until it is stopped. */
-const HOLDING_CLIENT = `
-const net = require("node:net")
-const [host, port] = process.argv.slice(1)
-const s = net.connect({ host, port: Number(port) })
-s.once("data", () => process.stdout.write("held\\n"))
-s.on("error", (e) => { process.stderr.write(e.message); process.exit(1) })
-`
-
-const waitFor = async <T>(probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error("timed out")
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 if (!dockerEnabled) {
   describe("[docker] the tarpit of a MazeNET decky", () => {

@@ -25,6 +25,7 @@ import { FleetStore } from "../../src/fleet/Store.js"
 import { fixedNamespaces } from "../../src/tarpit/Namespaces.js"
 import { adminToken, raw, useApi } from "../api/harness.js"
 import { onBothBackends } from "../db/backends.js"
+import { HOLDING_CLIENT, TIMED_CLIENT, waitFor } from "./clients.js"
 
 const NS_DECKY = "decnet_tpd"
 const NS_CLIENT = "decnet_tpc"
@@ -48,24 +49,6 @@ let left = ports.length
 for (const p of ports)
   net.createServer((s) => { s.on("error", () => {}); s.write("SSH-2.0-decnet-tarpit-test\\r\\n") })
     .listen(Number(p), host, () => { if (--left === 0) process.stdout.write("ready\\n") })
-`
-/** Milliseconds from connect() to the first byte, measured by the client itself. */
-const TIMED_CLIENT = `
-const net = require("node:net")
-const [host, port] = process.argv.slice(1)
-const t0 = process.hrtime.bigint()
-const s = net.connect({ host, port: Number(port) })
-s.once("data", () => { process.stdout.write(String(Number(process.hrtime.bigint() - t0) / 1e6)); process.exit(0) })
-s.on("error", (e) => { process.stderr.write(e.message); process.exit(1) })
-setTimeout(() => { process.stderr.write("timeout"); process.exit(2) }, 20000)
-`
-/** Connects, says "held" once the banner came, and keeps the connection until it is stopped. */
-const HOLDING_CLIENT = `
-const net = require("node:net")
-const [host, port] = process.argv.slice(1)
-const s = net.connect({ host, port: Number(port) })
-s.once("data", () => process.stdout.write("held\\n"))
-s.on("error", (e) => { process.stderr.write(e.message); process.exit(1) })
 `
 
 const run = (file: string, args: ReadonlyArray<string>) => {
@@ -148,16 +131,6 @@ const rootQdiscs = () => {
     root?: boolean
   }>
   return Object.fromEntries(list.filter((q) => q.root === true).map((q) => [q.dev, `${q.kind} ${q.handle}`]))
-}
-
-const waitFor = async <T>(probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error("timed out")
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 const pids = new Map<string, number>()
