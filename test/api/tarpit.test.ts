@@ -88,6 +88,14 @@ onBothBackends("API tarpit routes", (backend) => {
     throw new Error("the in-process decky did not deploy")
   })
 
+  it("the API runs the tarpit watcher: /health reports tarpit_watcher ok", async () => {
+    const r = await req("GET", "/health", admin)
+    expect((r.json() as { components: Record<string, unknown> }).components.tarpit_watcher).toEqual({
+      status: "ok",
+      detail: null
+    })
+  })
+
   it("checks the body on both route groups: ports (≥ 1, each 1-65535), delay_ms 100-300000 → 422", async () => {
     const t = await generated()
     for (const path of ["/deckies/tp-redis-1/tarpit", `/topologies/${t.topology.id}/deckies/x/tarpit`])
