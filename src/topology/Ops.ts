@@ -459,8 +459,11 @@ const decodeLanPatch = decodePayload("update_lan", LanPatchFields)
 /** The LAN fields only the editor's map reads. */
 const LAYOUT_LAN_FIELDS = ["x", "y", "docker_network_id"] as const
 
-/** The LAN fields a deployed LAN cannot change (its network would have to be rebuilt). */
-const FROZEN_LAN_FIELDS = ["subnet", "is_dmz"] as const
+/**
+ * The LAN fields a deployed LAN cannot change: its network would have to be rebuilt (the subnet, the DMZ's
+ * `internal` flag) or renamed (the Docker network and the deckies' memberships are named after the LAN).
+ */
+const FROZEN_LAN_FIELDS = ["subnet", "is_dmz", "name"] as const
 
 const updateLan = (ctx: OpContext, payload: typeof UpdateLanPayload.Type) =>
   Effect.gen(function* () {

@@ -615,10 +615,30 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
           )
           const after = yield* selectLan(id)
           if (Option.isNone(after)) return yield* new TopologyNotFound({ what: "lan", id })
+          if (after.value.name !== before.value.name)
+            yield* renameLanKeys(before.value.topology_id, before.value.name, after.value.name)
           return after.value
         })
       )
     })
+
+    /**
+     * A renamed LAN keeps its deckies: every decky_config whose `ips_by_lan` names the old LAN names the new
+     * one, in the same place (the first key is the decky's home LAN). Inside `updateLan`'s transaction.
+     */
+    const renameLanKeys = (topologyId: string, from: string, to: string) =>
+      Effect.gen(function* () {
+        const at = formatUtc(yield* now)
+        for (const d of yield* listDeckies(topologyId)) {
+          const ips = d.decky_config?.ips_by_lan
+          if (ips === undefined || !(from in ips)) continue
+          const renamed = Object.fromEntries(Object.entries(ips).map(([k, v]) => [k === from ? to : k, v]))
+          yield* sql`UPDATE topology_deckies SET ${sql.update({
+            decky_config: json({ ...d.decky_config, ips_by_lan: renamed }),
+            updated_at: at
+          })} WHERE uuid = ${d.uuid}`
+        }
+      })
 
     /**
      * Deletes a LAN and its edges; false when there was none. Refused while a decky on it has no other LAN,

@@ -146,7 +146,7 @@ onBothBackends("ops", (backend) => {
       })
     ))
 
-  it("§61 update_lan: subnet or is_dmz on a live LAN is refused; coordinates are the database's alone", () =>
+  it("§61 update_lan: subnet, is_dmz or name on a live LAN is refused; coordinates are the database's alone", () =>
     run(
       Effect.gen(function* () {
         const repo = yield* TopologyRepo
@@ -160,6 +160,11 @@ onBothBackends("ops", (backend) => {
         expect(refused.message).toBe(
           "cannot change ['subnet', 'is_dmz'] on a deployed LAN; teardown + redeploy required"
         )
+        // Its Docker network and its deckies' memberships are named after it: a rename is refused too.
+        const renamed = yield* failure(
+          world.provide(dispatch(id, "update_lan", { name: "LAN-02", patch: { name: "LAN-R" } }))
+        )
+        expect(renamed.message).toBe("cannot change ['name'] on a deployed LAN; teardown + redeploy required")
         yield* world.provide(dispatch(id, "update_lan", { name: "LAN-02", x: 3, y: 4 }))
         const lan = (yield* repo.listLans(id)).find((l) => l.name === "LAN-02")
         expect([lan?.x, lan?.y]).toEqual([3, 4])

@@ -177,6 +177,30 @@ onBothBackends("TopologyRepo", (backend) => {
     })
   })
 
+  it("a renamed LAN keeps its deckies: ips_by_lan names it anew, in the same place (the first key stays the home LAN)", async () => {
+    const t = await create()
+    const home = await run((r) => r.addLan({ topology_id: t.id, name: "LAN-00", subnet: "10.5.0.0/24" }))
+    const other = await run((r) => r.addLan({ topology_id: t.id, name: "LAN-01", subnet: "10.5.1.0/24" }))
+    const d = await run((r) =>
+      r.addDecky({
+        topology_id: t.id,
+        name: "gw",
+        decky_config: { name: "gw", ips_by_lan: { "LAN-00": "10.5.0.2", "LAN-01": "10.5.1.2" } }
+      })
+    )
+    for (const lan of [home, other])
+      await run((r) =>
+        r.addEdge({ topology_id: t.id, decky_uuid: d.uuid, lan_id: lan.id, is_bridge: lan === other })
+      )
+    await run((r) => r.updateLan(home.id, { name: "core" }))
+    const detail = Option.getOrThrow(await run((r) => r.hydrate(t.id)))
+    const gw = detail.deckies.find((x) => x.uuid === d.uuid)
+    expect(Object.entries(gw?.decky_config?.ips_by_lan ?? {})).toEqual([
+      ["core", "10.5.0.2"],
+      ["LAN-01", "10.5.1.2"]
+    ])
+  })
+
   it("§64 LAN add/update/list, duplicate LAN names refused within a topology", async () => {
     const t = await create()
     await run((r) => r.addLan({ topology_id: t.id, name: "LAN-01", subnet: "10.6.1.0/24" }))
