@@ -3,7 +3,8 @@
  * `--watch` runs the schedule until SIGTERM or a stop intent; the one-shots mutate now. A Docker fleet is
  * mutated from here; an in-process fleet runs inside `decnet up`, so a one-shot asks that process over the
  * bus (`decky.<name>.mutate_request`) instead of touching deckies it cannot reach. `--watch` also drains
- * the MazeNET mutation queue on the Docker topology runtime (`decnet up` drains it on its in-process one).
+ * the MazeNET mutation queue on the Docker topology runtime (`decnet up` drains it on its in-process one),
+ * and keeps the Docker topologies' routes through a base container's restart (DockerKeeper.ts).
  */
 import { Console, Data, Effect, Layer, Option } from "effect"
 import { Bus } from "../bus/Bus.js"
@@ -14,6 +15,7 @@ import type { Deployment } from "../fleet/Model.js"
 import { FleetStore } from "../fleet/Store.js"
 import { DockerDeckyRuntimeLive, FleetStoreLive, optionalBus } from "../fleet/WorkerLayers.js"
 import { DockerLive } from "../docker/DockerLive.js"
+import { keepDockerTopologies, keptFromRepo } from "../topology/DockerKeeper.js"
 import { DockerTopologyLive } from "../topology/DockerTopology.js"
 import { TopologyRepoLive } from "../topology/TopologyRepo.js"
 import { describeOutcome, mutateAllReport, mutateDeckyOutcome } from "./Mutator.js"
@@ -105,9 +107,14 @@ export const runMutateMain = (o: MutateMainOptions) =>
       Layer.succeed(EvidenceWriter, writer)
     )
     if (!o.watch) return yield* oneShot(o).pipe(Effect.provide(services))
-    const topologies = Layer.merge(TopologyRepoLive, DockerTopologyLive().pipe(Layer.provide(DockerLive)))
-    yield* runWatchLoop({ pollSeconds: o.pollSeconds }).pipe(
-      Effect.provide(Layer.merge(services, topologies))
+    const topologies = Layer.merge(
+      TopologyRepoLive,
+      DockerTopologyLive().pipe(Layer.provideMerge(DockerLive))
     )
+    // Beside the loop, the keeper: a topology base the engine restarts gets its routes back at once.
+    yield* Effect.gen(function* () {
+      yield* Effect.forkScoped(Effect.flatMap(keptFromRepo, keepDockerTopologies))
+      yield* runWatchLoop({ pollSeconds: o.pollSeconds })
+    }).pipe(Effect.provide(Layer.merge(services, topologies)))
     yield* Effect.logInfo("mutator: stopped on request")
   }).pipe(Effect.scoped)

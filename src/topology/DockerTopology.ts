@@ -6,7 +6,7 @@
  * routes that let L3 forwarders route between LANs (TopologyHost). Every operation is idempotent; deploy
  * removes what it created when it fails. docs/topology.md "Docker runtime" says why it is built this way.
  */
-import { Duration, Effect, Either, Layer, Option, Ref, Stream } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Ref, Stream } from "effect"
 import { type ContainerSpec, Docker } from "../docker/Docker.js"
 import { type DockerError, isConflict, isNotFound } from "../docker/DockerError.js"
 import { type ContainerDetails, type ContainerSummary, containerName } from "../docker/Model.js"
@@ -75,9 +75,37 @@ interface Created {
 
 const HOST_HINT = "the Docker topology runtime runs iptables and nsenter as root on the engine's host"
 
+/**
+ * What brings a deployed topology back after the engine restarted one of its bases (`docker restart`, an
+ * engine restart): Docker gives the base a new network namespace, with its addresses and sysctls but
+ * without the routes this runtime added, and the services container is left in the old one, which has only
+ * `lo`. The keeper (DockerKeeper.ts) calls it on each base's start.
+ */
+export interface DockerTopologyRepairService {
+  /**
+   * Restart every services container that started before its base (into the base's new namespace), then
+   * sync the rules and every running base's routes. Idempotent; returns the deckies whose services restarted.
+   */
+  readonly repair: (topology: TopologyDetail) => Effect.Effect<ReadonlyArray<string>, TopologyRuntimeError>
+}
+
+export class DockerTopologyRepair extends Context.Tag("decnet/DockerTopologyRepair")<
+  DockerTopologyRepair,
+  DockerTopologyRepairService
+>() {}
+
 export const makeDockerTopology = (
   options: DockerTopologyOptions = {}
 ): Effect.Effect<TopologyRuntimeService, never, Docker | TopologyHost> =>
+  Effect.map(makeDockerTopologyParts(options), (parts) => parts.runtime)
+
+const makeDockerTopologyParts = (
+  options: DockerTopologyOptions
+): Effect.Effect<
+  { readonly runtime: TopologyRuntimeService; readonly repair: DockerTopologyRepairService },
+  never,
+  Docker | TopologyHost
+> =>
   Effect.gen(function* () {
     const docker = yield* Docker
     const host = yield* TopologyHost
@@ -617,6 +645,50 @@ export const makeDockerTopology = (
       yield* waitReady(d)
     })
 
+    // ---- after a base restarted -------------------------------------------------------------------------
+
+    /** Since when a container runs (ms), if it does. */
+    const runningSince = (name: string) =>
+      optional(docker.inspectContainer(name)).pipe(
+        Effect.map((c) =>
+          Option.flatMap(c, (x) => {
+            const at = Date.parse(x.State.StartedAt)
+            return x.State.Running && Number.isFinite(at) ? Option.some({ id: x.Id, at }) : Option.none()
+          })
+        ),
+        Effect.mapError(dockerErr(name, `inspect ${name}`))
+      )
+
+    /** The services container back in its base's namespace, when it started before the base did. */
+    const rejoin = (d: DeckyPlan) =>
+      Effect.gen(function* () {
+        if (d.services.length === 0) return false
+        const base = yield* runningSince(d.base)
+        const services = yield* runningSince(d.servicesContainer)
+        if (Option.isNone(base) || Option.isNone(services) || services.value.at >= base.value.at) return false
+        yield* docker
+          .stopContainer(services.value.id, { timeoutSeconds: containerOptions.stopTimeoutSeconds })
+          .pipe(
+            Effect.zipRight(docker.startContainer(services.value.id)),
+            Effect.mapError(dockerErr(d.name, `restarting ${d.servicesContainer}`))
+          )
+        yield* Effect.logInfo(`decky ${d.name}: its base restarted; ${d.servicesContainer} restarted into it`)
+        return true
+      })
+
+    const repair = Effect.fn("DockerTopology.repair")(function* (topology: TopologyDetail) {
+      const plan = yield* fromEither(planTopology(topology))
+      const rejoined = yield* Effect.forEach(
+        plan.deckies,
+        (d) => Effect.map(rejoin(d), (r) => (r ? [d.name] : [])),
+        {
+          concurrency
+        }
+      )
+      yield* syncHost(plan)
+      return rejoined.flat()
+    })
+
     // ---- the reaper ---------------------------------------------------------------------------------------
 
     const reapOrphans = (liveTopologyIds: ReadonlyArray<string>) =>
@@ -688,7 +760,7 @@ export const makeDockerTopology = (
         } satisfies ReapReport
       }).pipe(Effect.withSpan("DockerTopology.reapOrphans"))
 
-    return {
+    const runtime: TopologyRuntimeService = {
       kind: "docker",
       deploy,
       inspect,
@@ -702,14 +774,22 @@ export const makeDockerTopology = (
       updateServices,
       recreate,
       reapOrphans
-    } satisfies TopologyRuntimeService
+    }
+    return { runtime, repair: { repair } }
   })
 
-/** The Docker topology runtime over a given `TopologyHost` (unit tests record the host commands). */
+/**
+ * The Docker topology runtime over a given `TopologyHost` (unit tests record the host commands), with its
+ * repair after a base restart (`DockerTopologyRepair`, for the keeper).
+ */
 export const DockerTopology = (
   options: DockerTopologyOptions = {}
-): Layer.Layer<TopologyRuntime, never, Docker | TopologyHost> =>
-  Layer.effect(TopologyRuntime, makeDockerTopology(options))
+): Layer.Layer<TopologyRuntime | DockerTopologyRepair, never, Docker | TopologyHost> =>
+  Layer.effectContext(
+    Effect.map(makeDockerTopologyParts(options), (parts) =>
+      Context.make(TopologyRuntime, parts.runtime).pipe(Context.add(DockerTopologyRepair, parts.repair))
+    )
+  )
 
 /** The production layer: iptables and nsenter run on this host (needs a CommandExecutor, e.g. NodeContext). */
 export const DockerTopologyLive = (options: DockerTopologyOptions = {}) =>

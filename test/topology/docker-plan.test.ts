@@ -3,12 +3,13 @@
 // in-memory Docker fake with iptables/nsenter recorded (spec/topology.md §11 cases 23–27, 34, 57, 62).
 // The same flows on the real engine are in docker.test.ts ([docker]).
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option, Schedule } from "effect"
 import { Docker } from "../../src/docker/Docker.js"
 import { DockerError } from "../../src/docker/DockerError.js"
 import { DockerTest, DockerTestControl } from "../../src/docker/DockerTest.js"
 import { deckyImage } from "../../src/fleet/Images.js"
-import { DockerTopology } from "../../src/topology/DockerTopology.js"
+import { type KeptTopologies, keepDockerTopologies } from "../../src/topology/DockerKeeper.js"
+import { DockerTopology, type DockerTopologyRepair } from "../../src/topology/DockerTopology.js"
 import {
   baseContainerName,
   baseContainerSpec,
@@ -348,7 +349,14 @@ const fakeHost = () => {
       if (i >= 0) table.splice(i, 1)
     }
     return Effect.succeed("")
-  }).pipe(Effect.map((h) => ({ ...h, rules: () => [...rules] })))
+  }).pipe(
+    Effect.map((h) => ({
+      ...h,
+      rules: () => [...rules],
+      /** What a restart does to a namespace's routes: they are gone. */
+      dropRoutes: (pid: number) => void routes.delete(`--net=/proc/${pid}/ns/net`)
+    }))
+  )
 }
 
 const startupLines = (spec: { readonly cmd?: ReadonlyArray<string> | undefined }) => {
@@ -379,7 +387,7 @@ const harness = Effect.gen(function* () {
 const withRuntime = <A, E>(
   f: (
     h: Effect.Effect.Success<typeof harness>["host"]
-  ) => Effect.Effect<A, E, TopologyRuntime | Docker | DockerTestControl>
+  ) => Effect.Effect<A, E, TopologyRuntime | DockerTopologyRepair | Docker | DockerTestControl>
 ) => Effect.flatMap(harness, ({ host, layer }) => Effect.provide(f(host), layer))
 
 describe("the runtime over the Docker fake", () => {
@@ -623,6 +631,68 @@ describe("the runtime over the Docker fake", () => {
           expect(failed.errors).toEqual(["docker list failed: no engine"])
           expect(failed.containers_removed).toEqual([])
         })
+      )
+  )
+
+  it.live(
+    "a base the engine restarts: the keeper restarts its services into the new namespace and puts its routes back, with no live op",
+    () =>
+      withRuntime((host) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const rt = yield* TopologyRuntime
+            const docker = yield* Docker
+            const control = yield* DockerTestControl
+            yield* rt.deploy(topology)
+            const kept: KeptTopologies = {
+              live: Effect.succeed([topology]),
+              get: (id) => Effect.succeed(id === TID ? Option.some(topology) : Option.none())
+            }
+            yield* Effect.forkScoped(keepDockerTopologies(kept))
+            // Until the keeper follows the engine (its catch-up has run by then).
+            yield* control.calls.pipe(
+              Effect.filterOrFail((cs) => cs.some((c) => c.op === "events")),
+              Effect.retry(Schedule.spaced("10 millis")),
+              Effect.timeout("10 seconds")
+            )
+            yield* Effect.sleep("20 millis")
+            const before = (yield* host.calls).length
+            yield* control.clearCalls
+            // `docker restart` of decky-002's base: a new namespace, without the routes.
+            const base = baseContainerName(TID, "decky-002")
+            const pid = (yield* docker.inspectContainer(base)).State.Pid
+            yield* docker.stopContainer(base)
+            host.dropRoutes(pid)
+            yield* docker.startContainer(base)
+
+            const wanted = planRoutes(planOf()).get("decky-002") ?? []
+            expect(wanted.length).toBeGreaterThan(0)
+            const replaced = Effect.map(host.calls, (cs) =>
+              cs
+                .slice(before)
+                .filter((c) => c[1] === `--net=/proc/${pid}/ns/net` && c.includes("replace"))
+                .map((c) => `${c[5]} via ${c[7]}`)
+            )
+            const back = yield* replaced.pipe(
+              Effect.filterOrFail((rs) => rs.length >= wanted.length),
+              Effect.retry(Schedule.spaced("10 millis")),
+              Effect.timeout("10 seconds")
+            )
+            expect([...back].sort()).toEqual(wanted.map((r) => `${r.dst} via ${r.via}`).sort())
+            // Its services container was left in the old namespace: restarted into the new one, and only it.
+            const restarted = (yield* control.calls)
+              .filter((c) => c.op === "stopContainer" || c.op === "startContainer")
+              .map((c) => `${c.op} ${String(c.args[0])}`)
+            const svc = yield* docker.inspectContainer(servicesContainerName(TID, "decky-002"))
+            expect(restarted).toEqual([
+              `stopContainer ${base}`,
+              `startContainer ${base}`,
+              `stopContainer ${svc.Id}`,
+              `startContainer ${svc.Id}`
+            ])
+            expect(svc.State.Running).toBe(true)
+          })
+        )
       )
   )
 })

@@ -9,13 +9,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Effect, Fiber, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DecnetConfig } from "../../src/config/DecnetConfig.js"
 import { Docker } from "../../src/docker/Docker.js"
 import { DockerLive } from "../../src/docker/DockerLive.js"
 import { containerName } from "../../src/docker/Model.js"
 import { buildImages, deckyImage } from "../../src/fleet/Images.js"
+import { keepDockerTopologies } from "../../src/topology/DockerKeeper.js"
 import { DockerTopologyLive } from "../../src/topology/DockerTopology.js"
 import {
   baseContainerName,
@@ -234,6 +235,50 @@ if (!dockerEnabled) {
       expect(await ping("decky-003", OUTSIDE_IP)).toBe(false)
       await inNetns("decky-003", ["ip", "route", "del", OUTSIDE_SUBNET])
     })
+
+    it("[docker] docker restart of a forwarder's base: with the keeper running, its routes come back and its services rejoin it; routing through it works again with no live op", async () => {
+      // decky-006 (LAN-03) → decky-008 (LAN-05) goes through decky-005, decky-002 and decky-004: decky-002
+      // forwards to LAN-05 by a route of its own (via decky-004 on the DMZ), which lives in its namespace.
+      const path = () => tcp("decky-006", ipOn(topology, "decky-008", "LAN-05"), 6379, "PING\r\n")
+      const own = () => tcp("decky-001", ipOn(topology, "decky-002", "LAN-00"), 6379, "PING\r\n")
+      expect(await path()).toBe("+PONG\r")
+      // "dst via gateway" (the interface names may come back in another order after a restart).
+      const routes = async () => (await routesOf("decky-002")).map((l) => l.split(" dev ")[0]).sort()
+      const planned = await routes()
+      expect(planned).toContain(`${NET}.5.0/24 via ${ipOn(topology, "decky-004", "LAN-00")}`)
+      const keeper = rt.runFork(
+        keepDockerTopologies({
+          live: Effect.sync(() => [topology]),
+          get: (id) => Effect.sync(() => (id === TID ? Option.some(topology) : Option.none()))
+        })
+      )
+      try {
+        const base = baseContainerName(TID, "decky-002")
+        const before = await run(Effect.flatMap(Docker, (d) => d.inspectContainer(base)))
+        const restarted = await spawnAsync("docker", ["restart", base], { timeout: 60_000 })
+        expect(restarted.status, restarted.stderr).toBe(0)
+        const after = await run(Effect.flatMap(Docker, (d) => d.inspectContainer(base)))
+        expect(after.State.Pid).not.toBe(before.State.Pid)
+        // No live op from here: only the keeper acts. Routing through decky-002 works again…
+        let answer = ""
+        for (let i = 0; i < 30 && answer !== "+PONG\r"; i++) {
+          answer = await path()
+          if (answer !== "+PONG\r") await new Promise((r) => setTimeout(r, 500))
+        }
+        expect(answer).toBe("+PONG\r")
+        // …with exactly the routes it had, and its own services answer in its new namespace.
+        expect(await routes()).toEqual(planned)
+        expect(await own()).toBe("+PONG\r")
+        const states = await runtime((r) => r.inspect(topology))
+        expect(states.find((s) => s.decky === "decky-002")).toEqual({
+          decky: "decky-002",
+          state: "running",
+          detail: "running"
+        })
+      } finally {
+        await rt.runPromise(Fiber.interrupt(keeper))
+      }
+    }, 240_000)
 
     it("[docker] DOCKER-USER: exactly one accept rule per bridge of the topology, same bridge in and out", async () => {
       const rules = await iptablesRules(`decnet_t_${TID.slice(0, 8)}_`)
