@@ -1,9 +1,10 @@
 // A deploy or teardown left unfinished by a real process: deployer.ts started on a topology, returned once
 // the status and its owner are in the database, for the caller to SIGKILL (`kill`) or to keep running (an
 // owner that is still alive). Used by recovery.test.ts and the CLI's interrupted-operation tests.
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { Backend } from "../db/backends.js"
+import { spawnProc, waitUntil } from "../support/proc.js"
 
 const SCRIPT = fileURLToPath(new URL("./deployer.ts", import.meta.url))
 
@@ -25,29 +26,23 @@ export const startDeployer = async (
   runtime: "docker" | "in-process",
   owner = "decnet up"
 ): Promise<{ readonly child: ChildProcess; readonly kill: () => Promise<void> }> => {
-  const child = spawn(
+  const proc = spawnProc(
     process.execPath,
     ["--import", "tsx", SCRIPT, db.kind, db.target, topologyId, operation, owner, runtime],
-    { stdio: ["ignore", "pipe", "pipe"] }
+    process.env
   )
-  let out = ""
-  let err = ""
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await exited
+    proc.signal("SIGKILL")
+    await proc.exited
   }
-  for (let i = 0; i < 1200 && !out.includes("started\n") && child.exitCode === null; i++)
-    await new Promise((r) => setTimeout(r, 25))
-  if (!out.includes("started\n")) {
+  const started = await waitUntil(
+    () => proc.stdout().includes("started\n") || (proc.child.exitCode !== null ? false : undefined),
+    30_000,
+    25
+  )
+  if (started !== true) {
     await kill()
-    throw new Error(`deployer.ts did not start its ${operation}: ${err}`)
+    throw new Error(`deployer.ts did not start its ${operation}: ${proc.stderr()}`)
   }
-  return { child, kill }
+  return { child: proc.child, kill }
 }
