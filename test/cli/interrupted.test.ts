@@ -19,6 +19,8 @@ import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { freePort } from "../support/ports.js"
 import { cleanEnv, decnet, stopAll, waitUntil } from "../support/proc.js"
 import { makeWorld, persistGenerated } from "../topology/harness.js"
+import { DOCKER_SKIP_REASON, dockerEnabled } from "../fleet/dockerSupport.js"
+import { spawnAsync } from "../support/spawn.js"
 import { startDeployer } from "../topology/interrupt.js"
 import { cli, query, run } from "./upSupport.js"
 
@@ -253,3 +255,96 @@ describe("an unfinished deploy or teardown, after its owner stopped", () => {
     expect(again.stderr).toContain(`decnet: ${audit[2]?.reason ?? "?"}`)
   }, 120_000)
 })
+
+// [docker] The same on the real engine, interrupted for real: `decnet topology deploy` is SIGKILLed while the
+// topology is `deploying` (the Docker runtime mid-way), then `decnet api` starts and takes it over: the
+// topology ends active with every decky's containers running, and its own teardown removes them. Networks
+// on 10.233.0.0/16, made by the deploy under test; afterAll removes whatever has the topology's prefix.
+if (!dockerEnabled) {
+  describe("[docker] an unfinished deploy on the engine", () => {
+    it.skip(DOCKER_SKIP_REASON, () => {})
+  })
+} else {
+  describe("[docker] an unfinished deploy on the engine", () => {
+    const home = mkdtempSync(join(tmpdir(), "decnet-interrupted-docker-"))
+    const db = join(home, "decnet.db")
+    const env = {
+      HOME: home,
+      DECNET_CONFIG: join(home, "absent.ini"),
+      DECNET_DB_PATH: db,
+      DECNET_BUS_ENABLED: "false"
+    }
+    let id = ""
+    afterAll(async () => {
+      if (id === "") return
+      const prefix = `decnet_t_${id.slice(0, 8)}_`
+      const names = async (args: ReadonlyArray<string>) =>
+        (await spawnAsync("docker", [...args])).stdout.split("\n").filter((n) => n.startsWith(prefix))
+      for (const c of await names(["ps", "-a", "--format", "{{.Names}}"]))
+        await spawnAsync("docker", ["rm", "-f", c])
+      for (const n of await names(["network", "ls", "--format", "{{.Name}}"]))
+        await spawnAsync("docker", ["network", "rm", n])
+      const rules = (await spawnAsync("iptables", ["-w", "-S", "DOCKER-USER"])).stdout
+        .split("\n")
+        .filter((l) => l.includes(prefix))
+      for (const r of rules)
+        await spawnAsync("iptables", ["-w", "-D", ...r.replace(/^-A /, "").trim().split(/\s+/)])
+    })
+
+    it("[docker] decnet topology deploy SIGKILLed mid-way: the next decnet api takes it over to active, containers running", async () => {
+      id = await generated(db, 11, "10.233.0.0/16")
+      const deploy = decnet(["topology", "deploy", id], cleanEnv(env))
+      const deploying = await waitUntil(
+        () => (statusOf(db, id) === "deploying" ? true : undefined),
+        60_000,
+        10
+      )
+      expect(deploying).toBe(true)
+      deploy.signal("SIGKILL")
+      await deploy.exited
+      expect(statusOf(db, id)).toBe("deploying")
+
+      const api = decnet(
+        ["api", "--port", String(await freePort())],
+        cleanEnv({
+          ...env,
+          DECNET_JWT_SECRET: "a-long-enough-secret-for-the-api-0123456789",
+          DECNET_ADMIN_PASSWORD: "a-good-admin-password"
+        })
+      )
+      try {
+        const ended = await waitUntil(
+          () => {
+            const s = statusOf(db, id)
+            return s !== "deploying" ? s : api.child.exitCode !== null ? false : undefined
+          },
+          180_000,
+          200
+        )
+        expect(ended, api.stderr()).toBe("active")
+        const audit = auditOf(db, id)
+        expect(audit.map((e) => `${e.from_status}→${e.to_status}`)).toEqual([
+          "pending→deploying",
+          "deploying→deploying",
+          "deploying→active"
+        ])
+        expect(audit[0]?.reason).toMatch(/^by decnet topology on /)
+        expect(audit[1]?.reason).toMatch(new RegExp(`^by decnet api on ${host} \\(pid ${api.child.pid}, `))
+        const running = (await spawnAsync("docker", ["ps", "--format", "{{.Names}}"])).stdout
+          .split("\n")
+          .filter((n) => n.startsWith(`decnet_t_${id.slice(0, 8)}_`))
+        const deckies =
+          query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM topology_deckies WHERE topology_id = ?", id)[0]
+            ?.n ?? 0
+        // A base and a services container per decky (every decky runs redis).
+        expect(running.length).toBe(2 * deckies)
+      } finally {
+        api.signal("SIGTERM")
+        await api.exited
+      }
+      const down = await cli(["topology", "teardown", id], cleanEnv(env))
+      expect(down.status, down.stderr).toBe(0)
+      expect(statusOf(db, id)).toBe("torn_down")
+    }, 300_000)
+  })
+}
