@@ -36,7 +36,7 @@ const verdictOn = (topologyId: string, me: OperationOwner) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
     const [last] = yield* repo.listStatusEvents(topologyId, 1)
-    return yield* judgeOwner(ownerOf(last?.reason ?? null), me)
+    return { verdict: yield* judgeOwner(ownerOf(last?.reason ?? null), me), lastEventId: last?.id ?? null }
   })
 
 /**
@@ -44,14 +44,24 @@ const verdictOn = (topologyId: string, me: OperationOwner) =>
  * owner (an audit event with the same status, saying whose it was), then run the runtime's half again.
  * The runtime's deploy and teardown are idempotent, so what the first attempt made is reused or replaced.
  */
-const takeOver = (detail: TopologyDetail, status: "deploying" | "tearing_down", gone: OperationOwner) =>
+const takeOver = (
+  detail: TopologyDetail,
+  status: "deploying" | "tearing_down",
+  gone: OperationOwner,
+  lastEventId: string | null
+) =>
   Effect.gen(function* () {
     const repo = yield* TopologyRepo
     const runtime = yield* TopologyRuntime
     const topologyId = detail.topology.id
     const what = status === "deploying" ? "deploy" : "teardown"
     const reason = `${ownerText(yield* thisProcess(runtime.kind))}; resuming the ${what} left unfinished ${ownerText(gone)}`
-    yield* repo.updateStatus(topologyId, status, reason)
+    // Only if nobody took it (or moved it) since its owner was judged: of two processes, one resumes it.
+    const taken = yield* repo.takeOverOperation(topologyId, status, reason, lastEventId)
+    if (Option.isNone(taken))
+      return yield* new TopologyStatusError({
+        message: `Topology's unfinished ${what} was taken over by another process a moment ago; see its status events.`
+      })
     yield* publishStatus(topologyId, status, reason)
     yield* Effect.logWarning(`topology ${detail.topology.name}: ${reason}`)
     if (status === "deploying") return yield* materialise(detail)
@@ -76,10 +86,11 @@ export const resumeInterrupted = (topologyId: string) =>
       return yield* new TopologyStatusError({
         message: `Topology is '${detail.topology.status}'; only an unfinished deploy or teardown (deploying, tearing_down) can be resumed.`
       })
-    const verdict: Verdict = yield* verdictOn(topologyId, yield* thisProcess(runtime.kind))
+    const judged = yield* verdictOn(topologyId, yield* thisProcess(runtime.kind))
+    const verdict: Verdict = judged.verdict
     if (verdict._tag === "Leave")
       return yield* new TopologyStatusError({ message: `Topology is '${status}' ${verdict.why}.` })
-    return yield* takeOver(detail, status, verdict.owner)
+    return yield* takeOver(detail, status, verdict.owner, judged.lastEventId)
   })
 
 /** Every topology in `status`, oldest first. */
@@ -106,7 +117,7 @@ export const recoverInterrupted = Effect.gen(function* () {
   const resolved: Array<string> = []
   for (const status of INTERRUPTIBLE_STATUSES)
     for (const t of yield* allIn(status)) {
-      const verdict = yield* verdictOn(t.id, me)
+      const { verdict, lastEventId } = yield* verdictOn(t.id, me)
       if (verdict._tag === "Leave") {
         yield* Effect.logDebug(`topology ${t.name} stays ${status}: ${verdict.why}`)
         continue
@@ -114,7 +125,7 @@ export const recoverInterrupted = Effect.gen(function* () {
       const detail = yield* hydrateOrFail(t.id).pipe(Effect.option)
       if (detail._tag === "None") continue
       // A resumed operation the runtime fails still ends: failed (a deploy) or degraded (a teardown), with why.
-      yield* takeOver(detail.value, status, verdict.owner).pipe(
+      yield* takeOver(detail.value, status, verdict.owner, lastEventId).pipe(
         Effect.catchAll((e) =>
           Effect.logWarning(
             `topology ${t.name}: the resumed ${status === "deploying" ? "deploy" : "teardown"} failed: ${e.message}`

@@ -480,6 +480,12 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
      * Sets status and status_changed_at and appends the audit event, in one transaction; never bumps the
      * version. `check` judges the move against the status read under the lock.
      */
+    const newestEventId = (id: string) =>
+      sql`SELECT id FROM topology_status_events WHERE topology_id = ${id} ORDER BY at DESC, id DESC LIMIT 1`.pipe(
+        Effect.flatMap((rows) => Effect.orDie(decodeIds(rows))),
+        Effect.map((rows) => rows[0]?.id ?? null)
+      )
+
     const moveStatus = (
       id: string,
       next: TopologyStatus,
@@ -491,22 +497,50 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
           const { status: from } = yield* guard(id, {})
           const legal = check(from)
           if (Either.isLeft(legal)) return yield* legal.left
-          const at = yield* now
-          const event: StatusEventRow = {
-            id: yield* newId,
-            topology_id: id,
-            from_status: from,
-            to_status: next,
-            at,
-            reason
-          }
-          yield* sql`UPDATE topologies SET ${sql.update({ status: next, status_changed_at: formatUtc(at) })} WHERE id = ${id}`
-          yield* sql`INSERT INTO topology_status_events ${sql.insert({ ...event, at: formatUtc(at) })}`
-          // Nothing of a torn-down topology runs: its deckies' tarpit rules go with it.
-          if (next === "torn_down") yield* dropTarpitRules(id)
-          return event
+          return yield* recordStatus(id, from, next, reason)
         })
       )
+
+    /** The status write and its event, inside a transaction that holds the topology's lock. */
+    const recordStatus = (id: string, from: TopologyStatus, next: TopologyStatus, reason: string | null) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        const event: StatusEventRow = {
+          id: yield* newId,
+          topology_id: id,
+          from_status: from,
+          to_status: next,
+          at,
+          reason
+        }
+        yield* sql`UPDATE topologies SET ${sql.update({ status: next, status_changed_at: formatUtc(at) })} WHERE id = ${id}`
+        yield* sql`INSERT INTO topology_status_events ${sql.insert({ ...event, at: formatUtc(at) })}`
+        // Nothing of a torn-down topology runs: its deckies' tarpit rules go with it.
+        if (next === "torn_down") yield* dropTarpitRules(id)
+        return event
+      })
+
+    /**
+     * Take over an operation its owner left (Recovery.ts): record `reason` as a `status → status` event only
+     * if, under the topology's lock, it is still in `status` and its newest event is still `lastEventId`
+     * (the one whose owner was judged gone). None when another process took it over, or it moved, first:
+     * of two processes that judged the same dead owner at once, one resumes the operation.
+     */
+    const takeOverOperation = Effect.fn("TopologyRepo.takeOverOperation")(function* (
+      id: string,
+      status: TopologyStatus,
+      reason: string,
+      lastEventId: string | null
+    ) {
+      return yield* transact(
+        Effect.gen(function* () {
+          const { status: current } = yield* guard(id, {})
+          if (current !== status || (yield* newestEventId(id)) !== lastEventId)
+            return Option.none<StatusEventRow>()
+          return Option.some(yield* recordStatus(id, current, status, reason))
+        })
+      )
+    })
 
     /** Records a status without judging it (the deployer's own bookkeeping); see `transitionStatus`. */
     const updateStatus = Effect.fn("TopologyRepo.updateStatus")(function* (
@@ -1065,6 +1099,7 @@ export class TopologyRepo extends Effect.Service<TopologyRepo>()("decnet/Topolog
       deleteTopologyCascade,
       updateStatus,
       transitionStatus,
+      takeOverOperation,
       listStatusEvents,
       setNeedsResync,
       listNeedingResync,

@@ -138,6 +138,41 @@ onBothBackends("interrupted deploys and teardowns", (backend) => {
     )
   })
 
+  it("two processes that judge the same dead owner at once: one takes the operation over, the other is told", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TopologyRepo
+        const world = yield* makeWorld()
+        const me = yield* thisProcess("in-process")
+        const { topology } = yield* persistGenerated({ seed: 11 })
+        // An earlier run of this pid left it (its owner is gone), as a crashed `decnet up` would.
+        yield* repo.transitionStatus(
+          topology.id,
+          "deploying",
+          ownerText({ ...me, started: "2000-01-01T00:00:00.000Z" })
+        )
+        const [judged] = yield* repo.listStatusEvents(topology.id, 1)
+        const lastEventId = judged?.id ?? null
+        const attempts = yield* Effect.all(
+          Array.from({ length: 4 }, (_, i) =>
+            repo.takeOverOperation(topology.id, "deploying", `taker ${i}`, lastEventId)
+          ),
+          { concurrency: "unbounded" }
+        )
+        expect(attempts.filter(Option.isSome)).toHaveLength(1)
+        expect(yield* moves(topology.id)).toEqual(["pending→deploying", "deploying→deploying"])
+        // Once taken, resuming again is refused with who holds it (this process, alive), and nothing runs twice.
+        const refused = yield* Effect.flip(world.provide(resumeInterrupted(topology.id)))
+        expect(refused.message).toMatch(/^Topology is 'deploying' /)
+        // A stale judgement (the newest event has changed since) takes nothing.
+        expect(
+          Option.isNone(yield* repo.takeOverOperation(topology.id, "deploying", "late", lastEventId))
+        ).toBe(true)
+        expect((yield* world.calls).map((c) => c.op)).toEqual([])
+        yield* cleanup(topology.id)
+      })
+    ))
+
   it("another runtime's, another host's, or an unowned operation is left as it is; a later run of this pid is not", async () => {
     const { topology: docker } = await run(persistGenerated({ seed: 5 }))
     await (await startDeployer(backendTarget(backend), docker.id, "deploy", "docker", "decnet api")).kill()
