@@ -29,7 +29,8 @@ import { runWatchLoop } from "../../src/mutator/Watch.js"
 import { deployTopology, teardownTopology } from "../../src/topology/Deploy.js"
 import { DockerTopologyLive } from "../../src/topology/DockerTopology.js"
 import { LABEL_TOPOLOGY, networkName } from "../../src/topology/DockerTopologyPlan.js"
-import type { DeckyRow, TopologyDetail } from "../../src/topology/Model.js"
+import type { DeckyRow, MutationOp, TopologyDetail } from "../../src/topology/Model.js"
+import { enqueueMutation } from "../../src/topology/Lifecycle.js"
 import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { buildDeckyBundle, DOCKER_SKIP_REASON, dockerEnabled, requireRoot } from "../fleet/dockerSupport.js"
 import { spawnAsync } from "../support/spawn.js"
@@ -198,7 +199,6 @@ if (!dockerEnabled) {
       const dmz = dmzName()
       const heard = await run(
         Effect.gen(function* () {
-          const repo = yield* TopologyRepo
           const bus = yield* Bus
           const seen = yield* Queue.unbounded<BusEvent>()
           yield* (yield* bus.subscribe(`topology.${id}.mutation.>`)).pipe(
@@ -206,16 +206,9 @@ if (!dockerEnabled) {
             Effect.forkScoped
           )
           yield* Effect.forkScoped(runWatchLoop({ pollSeconds: 60 }))
-          const enqueue = (op: string, payload: Record<string, unknown>) =>
-            Effect.gen(function* () {
-              const mutationId = yield* repo.enqueueMutation(id, op, payload)
-              yield* bus.publish(
-                `topology.${id}.mutation.enqueued`,
-                { mutation_id: mutationId, op, payload },
-                "enqueued"
-              )
-              return mutationId
-            })
+          // As the API does: the row, then the enqueued hint (Lifecycle.enqueueMutation).
+          const enqueue = (op: MutationOp, payload: Record<string, unknown>) =>
+            Effect.map(enqueueMutation(id, op, payload), (r) => r.mutation_id)
           const ids = [
             yield* enqueue("add_lan", { name: "LAN-new", subnet: NEW_SUBNET }),
             yield* enqueue("add_decky", { name: "decky-new", lan: "LAN-new", services: ["ssh"] }),

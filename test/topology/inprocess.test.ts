@@ -26,6 +26,8 @@ import {
   loopbackOf,
   loopbackSubnetOf
 } from "../../src/topology/InProcessTopology.js"
+import { enqueueMutation } from "../../src/topology/Lifecycle.js"
+import type { MutationOp } from "../../src/topology/Model.js"
 import { TopologyRepo } from "../../src/topology/TopologyRepo.js"
 import { onBothBackends } from "../db/backends.js"
 import { events, run } from "../honeypots/support.js"
@@ -111,16 +113,9 @@ onBothBackends("in-process topology, end to end", (backend) => {
             Effect.forkScoped
           )
           const loop = yield* Effect.forkScoped(runWatchLoop({ pollSeconds: 60 }))
-          const enqueue = (op: string, payload: Record<string, unknown>) =>
-            Effect.gen(function* () {
-              const mutationId = yield* repo.enqueueMutation(id, op, payload)
-              yield* bus.publish(
-                `topology.${id}.mutation.enqueued`,
-                { mutation_id: mutationId, op, payload },
-                "enqueued"
-              )
-              return mutationId
-            })
+          // As the API does: the row, then the enqueued hint (Lifecycle.enqueueMutation).
+          const enqueue = (op: MutationOp, payload: Record<string, unknown>) =>
+            Effect.map(enqueueMutation(id, op, payload), (r) => r.mutation_id)
           const ids = [
             yield* enqueue("add_lan", { name: "LAN-new", subnet: "192.168.77.0/24" }),
             yield* enqueue("add_decky", { name: "decky-new", lan: "LAN-new", services: ["redis"] }),
